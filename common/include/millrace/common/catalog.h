@@ -1,0 +1,153 @@
+// The MES schema catalog: the one declaration of every synced table.
+//
+// Everything per-table in Millrace is derived from here: SQLite and PostgreSQL DDL
+// (common/ddl.h), row codecs and merges in sync/, routing of the downstream feed. Adding a
+// column means adding it here, not in five places.
+//
+// Every table gets four system columns around its domain columns:
+//   id      UUIDv7, the primary key (PostgreSQL: (tenant_id, id))
+//   site_id the site that owns the row; NULL only on central-owned rows meant for the
+//           whole tenant
+//   hlc     hybrid logical clock of the row's last change (common/hlc.h, packed BIGINT)
+//   origin  the node (site or central) that made that change
+// PostgreSQL adds tenant_id in front.
+//
+// Thread-safety: the catalog is immutable after construction; share it freely.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace millrace::catalog {
+
+enum class ColumnType {
+  kUuid,       // SQLite TEXT (36 chars), PostgreSQL uuid
+  kText,       // TEXT / text
+  kInt,        // INTEGER / bigint
+  kReal,       // REAL / double precision
+  kBool,       // INTEGER 0/1 / boolean
+  kTimestamp,  // INTEGER Unix ms UTC / timestamptz
+  kHlc,        // INTEGER / bigint (packed HlcTimestamp)
+  kJson,       // TEXT (valid JSON) / json (text kept as written, so both sides compare equal)
+  kEnum,       // TEXT limited to ColumnSpec::values / text with the same CHECK
+};
+
+// Who authors a table's rows ([C], [S], [B] in DOMAIN.md).
+enum class Owner { kCentral, kSite, kShared };
+
+enum class MergePolicy {
+  kCentralOwned,  // written only at central; flows down; an edge refuses local edits
+  kAppendOnly,    // immutable site facts: inserted once, never updated
+  kSiteOwned,     // site-authored rows only their site updates (closing a downtime): LWW by HLC
+  kSharedLww,     // edited on both sides: per-column LWW by HLC, site id breaks ties, and a
+                  // state-machine column only moves forward
+};
+
+// Which edges receive a table's rows on the downstream feed.
+enum class RoutingScope {
+  kSite,    // the row's own site (a NULL site_id means every site of the tenant)
+  kTenant,  // every site of the tenant
+};
+
+std::string_view ToString(ColumnType t);
+std::string_view ToString(Owner o);
+std::string_view ToString(MergePolicy m);
+std::string_view ToString(RoutingScope s);
+
+// A state machine over a status column. Status only moves forward: a merge may replace
+// state A by B only when B is reachable from A along the arrows.
+class StateMachine {
+ public:
+  StateMachine(std::string name, std::vector<std::string> states,
+               std::vector<std::pair<std::string, std::string>> arrows);
+
+  const std::string& name() const { return name_; }
+  const std::vector<std::string>& states() const { return states_; }
+  const std::vector<std::pair<std::string, std::string>>& arrows() const { return arrows_; }
+  bool IsState(std::string_view s) const;
+  // There is an arrow from -> to.
+  bool CanTransition(std::string_view from, std::string_view to) const;
+  // `to` can be reached from `from` by one or more arrows.
+  bool IsReachable(std::string_view from, std::string_view to) const;
+  // No arrow leaves `s`.
+  bool IsTerminal(std::string_view s) const;
+
+ private:
+  int Index(std::string_view s) const;
+  std::string name_;
+  std::vector<std::string> states_;
+  std::vector<std::pair<std::string, std::string>> arrows_;
+  std::vector<std::vector<bool>> reach_;  // transitive closure
+};
+
+struct ColumnSpec {
+  std::string name;
+  ColumnType type = ColumnType::kText;
+  bool nullable = false;
+  std::vector<std::string> values;             // kEnum: the allowed values
+  const StateMachine* state_machine = nullptr;  // set on a status column; values = its states
+
+  ColumnSpec Null() const {
+    ColumnSpec c = *this;
+    c.nullable = true;
+    return c;
+  }
+};
+
+struct IndexSpec {
+  std::vector<std::string> columns;  // PostgreSQL puts tenant_id first
+};
+
+struct TableSpec {
+  std::string name;
+  Owner owner = Owner::kSite;
+  MergePolicy merge = MergePolicy::kAppendOnly;
+  RoutingScope scope = RoutingScope::kSite;
+  std::string doc;
+  std::vector<ColumnSpec> columns;  // all columns, system columns included, in storage order
+  std::vector<IndexSpec> indexes;   // for the report and terminal query paths
+
+  const ColumnSpec* Find(std::string_view column) const;
+  // The state-machine column, or nullptr.
+  const ColumnSpec* StatusColumn() const;
+  bool site_id_nullable() const;
+};
+
+class Catalog {
+ public:
+  explicit Catalog(std::vector<TableSpec> tables);
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  const std::vector<TableSpec>& tables() const { return tables_; }
+  const TableSpec* Find(std::string_view table) const;
+  // A stable 64-bit fingerprint of every name, type, flag and policy above. Two nodes
+  // with the same fingerprint agree on the shape of every synced row.
+  std::uint64_t Fingerprint() const { return fingerprint_; }
+  // Fingerprint as 16 hex digits.
+  std::string FingerprintHex() const;
+
+ private:
+  std::vector<TableSpec> tables_;
+  std::uint64_t fingerprint_;
+};
+
+// The Millrace MES catalog (DOMAIN.md). Built once, on first use.
+const Catalog& MesCatalog();
+
+// The MES state machines, for domain services and merges.
+const StateMachine& WorkOrderStates();
+const StateMachine& OperationStates();
+const StateMachine& LotStates();
+const StateMachine& NonConformanceStates();
+
+// The system column names.
+inline constexpr std::string_view kIdColumn = "id";
+inline constexpr std::string_view kSiteColumn = "site_id";
+inline constexpr std::string_view kHlcColumn = "hlc";
+inline constexpr std::string_view kOriginColumn = "origin";
+
+}  // namespace millrace::catalog

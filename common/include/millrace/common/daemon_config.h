@@ -1,0 +1,26 @@
+// The config sections every Millrace daemon shares: [http] and [log].
+//
+//   [http]
+//   listen = "127.0.0.1"      # address to bind
+//   port = 8080               # 0 lets the kernel choose
+//   threads = 2
+//   body_limit_bytes = 1048576
+//   read_timeout_ms = 15000
+//
+//   [log]
+//   level = "info"            # trace debug info warn error critical off
+//   format = "human"          # human | json
+#pragma once
+
+#include "millrace/common/config.h"
+#include "millrace/common/http_server.h"
+#include "millrace/common/logging.h"
+
+namespace millrace {
+
+// Reads [http] into *options, keeping its current values as defaults.
+Status ReadHttpSection(ConfigFile& file, HttpServerOptions* options);
+// Reads [log] into *options, keeping its current values as defaults.
+Status ReadLogSection(ConfigFile& file, LogOptions* options);
+
+}  // namespace millrace

@@ -1,0 +1,167 @@
+#include "millrace/common/catalog.h"
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace millrace::catalog {
+
+std::string_view ToString(ColumnType t) {
+  switch (t) {
+    case ColumnType::kUuid: return "uuid";
+    case ColumnType::kText: return "text";
+    case ColumnType::kInt: return "int";
+    case ColumnType::kReal: return "real";
+    case ColumnType::kBool: return "bool";
+    case ColumnType::kTimestamp: return "timestamp";
+    case ColumnType::kHlc: return "hlc";
+    case ColumnType::kJson: return "json";
+    case ColumnType::kEnum: return "enum";
+  }
+  return "?";
+}
+
+std::string_view ToString(Owner o) {
+  switch (o) {
+    case Owner::kCentral: return "central";
+    case Owner::kSite: return "site";
+    case Owner::kShared: return "shared";
+  }
+  return "?";
+}
+
+std::string_view ToString(MergePolicy m) {
+  switch (m) {
+    case MergePolicy::kCentralOwned: return "central-owned";
+    case MergePolicy::kAppendOnly: return "append-only";
+    case MergePolicy::kSiteOwned: return "site-owned";
+    case MergePolicy::kSharedLww: return "shared-lww";
+  }
+  return "?";
+}
+
+std::string_view ToString(RoutingScope s) {
+  switch (s) {
+    case RoutingScope::kSite: return "site";
+    case RoutingScope::kTenant: return "tenant";
+  }
+  return "?";
+}
+
+// ---- StateMachine ----
+
+StateMachine::StateMachine(std::string name, std::vector<std::string> states,
+                           std::vector<std::pair<std::string, std::string>> arrows)
+    : name_(std::move(name)), states_(std::move(states)), arrows_(std::move(arrows)) {
+  std::size_t n = states_.size();
+  reach_.assign(n, std::vector<bool>(n, false));
+  for (const auto& [from, to] : arrows_) {
+    int f = Index(from), t = Index(to);
+    if (f < 0 || t < 0) throw std::logic_error("state machine " + name_ + ": arrow names an unknown state");
+    reach_[f][t] = true;
+  }
+  for (std::size_t k = 0; k < n; ++k)  // Warshall's transitive closure
+    for (std::size_t i = 0; i < n; ++i)
+      if (reach_[i][k])
+        for (std::size_t j = 0; j < n; ++j)
+          if (reach_[k][j]) reach_[i][j] = true;
+}
+
+int StateMachine::Index(std::string_view s) const {
+  for (std::size_t i = 0; i < states_.size(); ++i)
+    if (states_[i] == s) return static_cast<int>(i);
+  return -1;
+}
+
+bool StateMachine::IsState(std::string_view s) const { return Index(s) >= 0; }
+
+bool StateMachine::CanTransition(std::string_view from, std::string_view to) const {
+  for (const auto& [f, t] : arrows_)
+    if (f == from && t == to) return true;
+  return false;
+}
+
+bool StateMachine::IsReachable(std::string_view from, std::string_view to) const {
+  int f = Index(from), t = Index(to);
+  return f >= 0 && t >= 0 && reach_[f][t];
+}
+
+bool StateMachine::IsTerminal(std::string_view s) const {
+  for (const auto& [f, t] : arrows_)
+    if (f == s) return false;
+  return true;
+}
+
+// ---- TableSpec / Catalog ----
+
+const ColumnSpec* TableSpec::Find(std::string_view column) const {
+  for (const auto& c : columns)
+    if (c.name == column) return &c;
+  return nullptr;
+}
+
+const ColumnSpec* TableSpec::StatusColumn() const {
+  for (const auto& c : columns)
+    if (c.state_machine) return &c;
+  return nullptr;
+}
+
+bool TableSpec::site_id_nullable() const { return Find(kSiteColumn)->nullable; }
+
+namespace {
+
+// FNV-1a, 64-bit: stable across platforms and releases, unlike std::hash.
+class Fnv {
+ public:
+  void Add(std::string_view s) {
+    for (unsigned char c : s) {
+      h_ ^= c;
+      h_ *= 0x100000001b3ull;
+    }
+    h_ ^= 0xFF;  // field separator
+    h_ *= 0x100000001b3ull;
+  }
+  std::uint64_t value() const { return h_; }
+
+ private:
+  std::uint64_t h_ = 0xcbf29ce484222325ull;
+};
+
+}  // namespace
+
+Catalog::Catalog(std::vector<TableSpec> tables) : tables_(std::move(tables)) {
+  Fnv f;
+  for (const auto& t : tables_) {
+    f.Add("table");
+    f.Add(t.name);
+    f.Add(ToString(t.owner));
+    f.Add(ToString(t.merge));
+    f.Add(ToString(t.scope));
+    for (const auto& c : t.columns) {
+      f.Add(c.name);
+      f.Add(ToString(c.type));
+      f.Add(c.nullable ? "null" : "not null");
+      for (const auto& v : c.values) f.Add(v);
+      if (c.state_machine) {
+        for (const auto& [from, to] : c.state_machine->arrows()) {
+          f.Add(from);
+          f.Add(to);
+        }
+      }
+    }
+  }
+  fingerprint_ = f.value();
+}
+
+const TableSpec* Catalog::Find(std::string_view table) const {
+  for (const auto& t : tables_)
+    if (t.name == table) return &t;
+  return nullptr;
+}
+
+std::string Catalog::FingerprintHex() const {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(fingerprint_));
+  return buf;
+}
+
+}  // namespace millrace::catalog

@@ -1,0 +1,152 @@
+#include "millrace/common/ddl.h"
+
+namespace millrace::catalog {
+
+std::string QuoteIdent(const std::string& ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string QuoteLiteral(const std::string& value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string SqliteType(ColumnType type) {
+  switch (type) {
+    case ColumnType::kUuid:
+    case ColumnType::kText:
+    case ColumnType::kJson:
+    case ColumnType::kEnum: return "TEXT";
+    case ColumnType::kInt:
+    case ColumnType::kBool:
+    case ColumnType::kTimestamp:
+    case ColumnType::kHlc: return "INTEGER";
+    case ColumnType::kReal: return "REAL";
+  }
+  return "ANY";
+}
+
+std::string PostgresType(ColumnType type) {
+  switch (type) {
+    case ColumnType::kUuid: return "uuid";
+    case ColumnType::kText:
+    case ColumnType::kEnum: return "text";
+    case ColumnType::kJson: return "json";
+    case ColumnType::kInt:
+    case ColumnType::kHlc: return "bigint";
+    case ColumnType::kBool: return "boolean";
+    case ColumnType::kTimestamp: return "timestamptz";
+    case ColumnType::kReal: return "double precision";
+  }
+  return "text";
+}
+
+namespace {
+
+std::string EnumCheck(const ColumnSpec& c) {
+  std::string list;
+  for (const auto& v : c.values) list += (list.empty() ? "" : ", ") + QuoteLiteral(v);
+  return "CHECK (" + QuoteIdent(c.name) + " IN (" + list + "))";
+}
+
+std::string IndexName(const TableSpec& t, const IndexSpec& idx) {
+  std::string name = t.name;
+  for (const auto& c : idx.columns) name += "_" + c;
+  return name + "_idx";
+}
+
+std::string JoinIdents(const std::vector<std::string>& cols, const std::string& first = "") {
+  std::string out = first.empty() ? "" : QuoteIdent(first);
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + QuoteIdent(c);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> SqliteDdl(const Catalog& catalog) {
+  std::vector<std::string> out;
+  for (const auto& t : catalog.tables()) {
+    std::string sql = "CREATE TABLE IF NOT EXISTS " + QuoteIdent(t.name) + " (\n";
+    for (const auto& c : t.columns) {
+      std::string q = QuoteIdent(c.name);
+      sql += "  " + q + " " + SqliteType(c.type);
+      if (!c.nullable) sql += " NOT NULL";
+      if (c.name == kIdColumn) sql += " PRIMARY KEY";
+      switch (c.type) {
+        case ColumnType::kUuid: sql += " CHECK (length(" + q + ") = 36)"; break;
+        case ColumnType::kBool: sql += " CHECK (" + q + " IN (0, 1))"; break;
+        case ColumnType::kJson: sql += " CHECK (json_valid(" + q + "))"; break;
+        case ColumnType::kEnum: sql += " " + EnumCheck(c); break;
+        default: break;
+      }
+      sql += ",\n";
+    }
+    sql.erase(sql.size() - 2);
+    sql += "\n) STRICT";
+    out.push_back(sql);
+    for (const auto& idx : t.indexes) {
+      out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " + QuoteIdent(t.name) +
+                    " (" + JoinIdents(idx.columns) + ")");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> PostgresRoleDdl(const PostgresDdlOptions& o) {
+  auto ensure = [](const std::string& role, const std::string& attrs) {
+    return "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = " + QuoteLiteral(role) +
+           ") THEN\n    CREATE ROLE " + QuoteIdent(role) + " " + attrs + ";\n  END IF;\nEND $$";
+  };
+  const std::string app_attrs = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT";
+  return {
+      ensure(o.owner_role, "NOLOGIN NOSUPERUSER NOBYPASSRLS"),
+      ensure(o.app_role, app_attrs),
+      // The roles may predate this run with other attributes: pin them down.
+      "ALTER ROLE " + QuoteIdent(o.owner_role) + " NOLOGIN NOSUPERUSER NOBYPASSRLS",
+      "ALTER ROLE " + QuoteIdent(o.app_role) + " " + app_attrs,
+  };
+}
+
+std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOptions& o) {
+  const std::string schema = QuoteIdent(o.schema);
+  const std::string app = QuoteIdent(o.app_role);
+  std::vector<std::string> out = {
+      "CREATE SCHEMA IF NOT EXISTS " + schema,
+      "GRANT USAGE ON SCHEMA " + schema + " TO " + app,
+  };
+  const std::string tenant_expr = "tenant_id = current_setting('app.tenant_id', true)";
+  for (const auto& t : catalog.tables()) {
+    const std::string table = schema + "." + QuoteIdent(t.name);
+    std::string sql = "CREATE TABLE IF NOT EXISTS " + table + " (\n  tenant_id text NOT NULL,\n";
+    for (const auto& c : t.columns) {
+      sql += "  " + QuoteIdent(c.name) + " " + PostgresType(c.type);
+      if (!c.nullable) sql += " NOT NULL";
+      if (c.type == ColumnType::kEnum) sql += " " + EnumCheck(c);
+      sql += ",\n";
+    }
+    sql += "  PRIMARY KEY (tenant_id, id)\n)";
+    out.push_back(sql);
+    for (const auto& idx : t.indexes) {
+      out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " + table + " (" +
+                    JoinIdents(idx.columns, "tenant_id") + ")");
+    }
+    out.push_back("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY");
+    out.push_back("ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY");
+    out.push_back("DROP POLICY IF EXISTS tenant_isolation ON " + table);
+    out.push_back("CREATE POLICY tenant_isolation ON " + table + " USING (" + tenant_expr + ") WITH CHECK (" +
+                  tenant_expr + ")");
+    out.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);
+  }
+  return out;
+}
+
+}  // namespace millrace::catalog

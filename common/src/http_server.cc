@@ -1,0 +1,184 @@
+#include "millrace/common/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+#include <vector>
+
+namespace millrace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "millrace");
+  res.set(http::field::content_type, r.content_type);
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.keep_alive(keep_alive);
+  res.body() = r.body;
+  res.prepare_payload();
+  return res;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const Router* router, const HttpServerOptions* options)
+      : stream_(std::move(socket)), router_(router), options_(options) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+  }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->body_limit(options_->body_limit_bytes);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(options_->read_timeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof) {
+      return DoClose();
+    }
+    if (ec == http::error::body_limit) {
+      return Reply(HttpResponse::Error(Status::ResourceExhausted(
+                       "request body exceeds the limit of " + std::to_string(options_->body_limit_bytes) +
+                       " bytes")),
+                   11, false);
+    }
+    if (ec) {
+      if (ec == http::error::partial_message) return DoClose();
+      return Reply(HttpResponse::Error(Status::InvalidArgument("malformed HTTP request: " + ec.message())),
+                   11, false);
+    }
+    auto& req = parser_->get();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.remote_address = remote_;
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers[name] = std::string(field.value());
+    }
+    request.body = std::move(req.body());
+    bool keep_alive = req.keep_alive();
+    unsigned version = req.version();
+    if (!request.ParseTarget()) {
+      return Reply(HttpResponse::Error(Status::InvalidArgument("bad percent-encoding in the request target")),
+                   version, false);
+    }
+    Reply(router_->Handle(request), version, keep_alive);
+  }
+
+  void Reply(const HttpResponse& response, unsigned version, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::string_body>>(ToBeast(response, version, keep_alive));
+    stream_.expires_after(options_->write_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+                        if (ec || !keep_alive) return self->DoClose();
+                        self->DoRead();
+                      });
+  }
+
+  void DoClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const Router* router_;
+  const HttpServerOptions* options_;
+  std::string remote_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  const Router* router;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{asio::make_strand(ioc)};
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  bool running = false;
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), router, &options)->Run();
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, const Router* router) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->router = router;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  auto& im = *impl_;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(im.options.address, ec);
+  if (ec) return Status::InvalidArgument("bad listen address '" + im.options.address + "': " + ec.message());
+  tcp::endpoint endpoint{address, im.options.port};
+  std::string where = im.options.address + ":" + std::to_string(im.options.port);
+  im.acceptor.open(endpoint.protocol(), ec);
+  if (ec) return Status::Unavailable("cannot open a socket for " + where + ": " + ec.message());
+  im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  im.acceptor.bind(endpoint, ec);
+  if (ec) return Status::Unavailable("cannot bind " + where + ": " + ec.message());
+  im.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  im.port = im.acceptor.local_endpoint().port();
+  im.Accept();
+  int n = std::max(1, im.options.threads);
+  for (int i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.ioc.run(); });
+  im.running = true;
+  return Status::Ok();
+}
+
+std::uint16_t HttpServer::port() const { return impl_->port; }
+
+std::string HttpServer::url() const {
+  return "http://" + impl_->options.address + ":" + std::to_string(impl_->port);
+}
+
+void HttpServer::Stop() {
+  auto& im = *impl_;
+  if (!im.running) return;
+  im.running = false;
+  asio::post(im.acceptor.get_executor(), [&im] {
+    beast::error_code ec;
+    im.acceptor.close(ec);
+  });
+  im.ioc.stop();
+  for (auto& t : im.threads) t.join();
+  im.threads.clear();
+}
+
+}  // namespace millrace

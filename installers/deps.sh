@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Millrace needs to build, test and run locally.
+# Idempotent: when everything is present it prints nothing and exits 0.
+# Usage: installers/deps.sh [--check]   (--check lists what is missing, exits 1 if any)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang-format
+  # storage
+  libsqlite3-dev sqlite3 libpq-dev postgresql-15 postgresql-client-15
+  # messaging and serialization
+  libzmq3-dev cppzmq-dev protobuf-compiler libprotobuf-dev
+  # runtime libraries
+  libboost-dev libspdlog-dev libfmt-dev libsodium-dev
+  libcli11-dev nlohmann-json3-dev libtoml11-dev
+  # tests
+  libgtest-dev libgmock-dev curl procps util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ "${1:-}" = --check ]; then
+  [ ${#missing[@]} -eq 0 ] && exit 0
+  printf 'missing: %s\n' "${missing[*]}"; exit 1
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+  echo "deps.sh: run as root (or: sudo installers/deps.sh) to install them" >&2
+  exit 1
+fi
+
+echo "deps.sh: installing ${#missing[@]} Debian package(s): ${missing[*]}"
+# Millrace runs its own private PostgreSQL clusters; do not let the package create and
+# start the system-wide 'main' cluster on port 5432.
+mkdir -p /etc/postgresql-common/createcluster.d
+echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/millrace.conf
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps.sh: done"
