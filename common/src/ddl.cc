@@ -101,7 +101,7 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog) {
   return out;
 }
 
-std::vector<std::string> PostgresRoleDdl(const PostgresDdlOptions& o) {
+std::vector<std::string> PostgresAdminDdl(const PostgresDdlOptions& o) {
   auto ensure = [](const std::string& role, const std::string& attrs) {
     return "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = " + QuoteLiteral(role) +
            ") THEN\n    CREATE ROLE " + QuoteIdent(role) + " " + attrs + ";\n  END IF;\nEND $$";
@@ -113,16 +113,14 @@ std::vector<std::string> PostgresRoleDdl(const PostgresDdlOptions& o) {
       // The roles may predate this run with other attributes: pin them down.
       "ALTER ROLE " + QuoteIdent(o.owner_role) + " NOLOGIN NOSUPERUSER NOBYPASSRLS",
       "ALTER ROLE " + QuoteIdent(o.app_role) + " " + app_attrs,
+      "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(o.schema) + " AUTHORIZATION " + QuoteIdent(o.owner_role),
   };
 }
 
 std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOptions& o) {
   const std::string schema = QuoteIdent(o.schema);
   const std::string app = QuoteIdent(o.app_role);
-  std::vector<std::string> out = {
-      "CREATE SCHEMA IF NOT EXISTS " + schema,
-      "GRANT USAGE ON SCHEMA " + schema + " TO " + app,
-  };
+  std::vector<std::string> out = {"GRANT USAGE ON SCHEMA " + schema + " TO " + app};
   const std::string tenant_expr = "tenant_id = current_setting('app.tenant_id', true)";
   for (const auto& t : catalog.tables()) {
     const std::string table = schema + "." + QuoteIdent(t.name);

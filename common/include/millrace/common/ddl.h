@@ -26,9 +26,12 @@ struct PostgresDdlOptions {
   std::string app_role = "millrace_app";      // what the daemons log in as: no ownership, no BYPASSRLS
 };
 
-// Creates the two roles if missing and fixes their attributes. Run by an administrator.
-std::vector<std::string> PostgresRoleDdl(const PostgresDdlOptions& options);
-// Schema, tables, indexes, RLS policies and grants. Run as (SET ROLE) the owner role.
+// Creates the two roles if missing, fixes their attributes, and creates the schema owned
+// by the owner role. Run by an administrator (creating a schema needs CREATE on the
+// database, which the owner role does not get).
+std::vector<std::string> PostgresAdminDdl(const PostgresDdlOptions& options);
+// Tables, indexes, RLS policies and grants. Run as (SET ROLE) the owner role, after
+// PostgresAdminDdl.
 std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOptions& options);
 
 // The SQL type of a column in each dialect ("TEXT", "uuid", ...).

@@ -1,0 +1,66 @@
+// PgConnection: the one place mes-central talks to libpq. Every libpq failure becomes a
+// Status whose code follows the SQLSTATE class (connection -> Unavailable, unique
+// violation -> AlreadyExists, check/data errors -> InvalidArgument, RLS or grant refusal
+// -> PermissionDenied, serialization/deadlock -> Conflict) and whose message carries the
+// SQLSTATE and PostgreSQL's own words.
+//
+// Thread-safety: one connection is used by one thread at a time.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "millrace/common/status.h"
+
+namespace millrace::central {
+
+class PgResult {
+ public:
+  explicit PgResult(PGresult* res) : res_(res, &PQclear) {}
+  int rows() const { return PQntuples(res_.get()); }
+  int columns() const { return PQnfields(res_.get()); }
+  bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+  std::string_view Get(int row, int col) const {
+    return {PQgetvalue(res_.get(), row, col), static_cast<std::size_t>(PQgetlength(res_.get(), row, col))};
+  }
+  std::string GetString(int row, int col) const { return std::string(Get(row, col)); }
+  // Rows touched by INSERT/UPDATE/DELETE.
+  long affected() const;
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> res_;
+};
+
+using PgParam = std::optional<std::string>;  // nullopt is SQL NULL
+
+class PgConnection {
+ public:
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // Unavailable with PostgreSQL's reason when the server cannot be reached or refuses.
+  static Result<std::unique_ptr<PgConnection>> Connect(const std::string& conninfo);
+
+  // Runs one or more statements with no parameters, discarding any rows.
+  Status Exec(const std::string& sql);
+  // Runs one statement with text parameters ($1, $2, ...).
+  Result<PgResult> Query(const std::string& sql, const std::vector<PgParam>& params = {});
+
+  PGconn* raw() { return conn_; }
+
+ private:
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  Status CheckResult(PGresult* res, const std::string& sql) const;
+  PGconn* conn_;
+};
+
+// Maps a five-character SQLSTATE to a StatusCode.
+StatusCode StatusCodeForSqlState(std::string_view sqlstate);
+
+}  // namespace millrace::central

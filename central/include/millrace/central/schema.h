@@ -1,0 +1,36 @@
+// Central's PostgreSQL schema: versioned migrations that create the roles, the schema
+// and every catalog table with its RLS policy, recorded in millrace.schema_migrations
+// together with the catalog fingerprint they were made from.
+//
+// Migrations run in one transaction under an advisory lock, so two central nodes
+// starting at once cannot interleave, and a failed migration leaves nothing behind.
+// Tables are created as the owner role (never a login role) and granted to the app role.
+#pragma once
+
+#include <string>
+
+#include "millrace/central/pg.h"
+#include "millrace/common/ddl.h"
+
+namespace millrace::central {
+
+inline constexpr int kCentralSchemaVersion = 1;
+
+struct SchemaState {
+  int version = 0;  // 0: nothing applied yet
+  std::string catalog_fingerprint;
+};
+
+// REQUIRES: `admin` may create roles and is a member of the owner role (a superuser is).
+// Returns the state after migrating. FailedPrecondition if the database is newer than
+// this build.
+Result<SchemaState> MigrateCentralSchema(PgConnection& admin,
+                                         const catalog::PostgresDdlOptions& options = {});
+
+// What the database holds now (readable by the app role).
+Result<SchemaState> ReadSchemaState(PgConnection& conn, const catalog::PostgresDdlOptions& options = {});
+
+// OK when the database is at this build's version and catalog; used by /ready.
+Status CheckSchemaCurrent(PgConnection& conn, const catalog::PostgresDdlOptions& options = {});
+
+}  // namespace millrace::central

@@ -1,0 +1,106 @@
+// mes-central: the Millrace central service over multi-tenant PostgreSQL.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "millrace/central/central_config.h"
+#include "millrace/central/pg.h"
+#include "millrace/central/schema.h"
+#include "millrace/common/catalog.h"
+#include "millrace/common/ddl.h"
+#include "millrace/common/files.h"
+#include "millrace/common/http_server.h"
+#include "millrace/common/metrics.h"
+#include "millrace/common/signals.h"
+#include "millrace/common/version.h"
+
+namespace millrace::central {
+namespace {
+
+int Fail(const Status& s) {
+  std::cerr << "mes-central: " << s.ToString() << "\n";
+  return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int Migrate(const std::string& db_url) {
+  (void)InitLogging({.level = "info", .format = "human", .program = "mes-central"});
+  auto conn = PgConnection::Connect(db_url);
+  if (!conn.ok()) return Fail(conn.status());
+  auto state = MigrateCentralSchema(**conn);
+  if (!state.ok()) return Fail(state.status());
+  std::cout << "central schema is at version " << state->version << " (catalog " << state->catalog_fingerprint
+            << ")\n";
+  return 0;
+}
+
+int Serve(const std::string& config_path, int port_override, const std::string& port_file) {
+  auto config = LoadCentralConfig(config_path);
+  if (!config.ok()) return Fail(config.status());
+  if (port_override >= 0) config->http.port = static_cast<std::uint16_t>(port_override);
+  if (Status s = InitLogging(config->log); !s.ok()) return Fail(s);
+
+  MetricsRegistry metrics;
+  metrics.AddGauge("mes_central_info", "Build of this central node", {"version", "catalog"})
+      .With({kVersion, catalog::MesCatalog().FingerprintHex()})
+      .Set(1);
+  Router router(&metrics);
+  const std::string db_url = config->database_url;
+  router.AddOperationalRoutes({{"postgres", [db_url] {
+                                  auto conn = PgConnection::Connect(db_url + " connect_timeout=3");
+                                  if (!conn.ok()) return conn.status();
+                                  return CheckSchemaCurrent(**conn);
+                                }}});
+  HttpServer server(config->http, &router);
+  if (Status s = server.Start(); !s.ok()) return Fail(s);
+  if (!port_file.empty()) {
+    if (Status s = WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"); !s.ok()) return Fail(s);
+  }
+  spdlog::info("serving on {}", server.url());
+  int sig = WaitForShutdownSignal();
+  spdlog::info("signal {} received, shutting down", sig);
+  server.Stop();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+}  // namespace millrace::central
+
+int main(int argc, char** argv) {
+  using namespace millrace;
+  BlockShutdownSignals();
+  CLI::App app{"mes-central: the Millrace central service. Receives every factory edge's changes into "
+               "multi-tenant PostgreSQL, feeds master data back down, and serves cross-site reporting."};
+  app.set_version_flag("--version", std::string("mes-central ") + kVersion + " (catalog " +
+                                        catalog::MesCatalog().FingerprintHex() + ")");
+  app.require_subcommand(1);
+  app.footer("Run 'mes-central SUBCOMMAND --help' for the options of each subcommand.");
+
+  std::string config_path, port_file, db_url;
+  int port = -1;
+  auto* serve = app.add_subcommand("serve", "Run the central daemon: HTTP API with /health, /ready and /metrics "
+                                            "until SIGINT or SIGTERM");
+  serve->add_option("-c,--config", config_path, "Central configuration file (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  serve->add_option("--http-port", port, "Override [http] port (0 picks a free port)")->check(CLI::Range(0, 65535));
+  serve->add_option("--port-file", port_file, "Write the bound HTTP port to this file once listening");
+
+  auto* migrate = app.add_subcommand(
+      "migrate", "Create or upgrade the PostgreSQL schema: roles, tables, row-level security (needs an admin login)");
+  migrate->add_option("--db", db_url, "libpq connection string of an administrator (superuser) login")->required();
+
+  auto* schema = app.add_subcommand("schema", "Print the PostgreSQL DDL derived from the schema catalog");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*serve) return central::Serve(config_path, port, port_file);
+  if (*migrate) return central::Migrate(db_url);
+  if (*schema) {
+    catalog::PostgresDdlOptions o;
+    for (const auto& sql : catalog::PostgresAdminDdl(o)) std::cout << sql << ";\n";
+    for (const auto& sql : catalog::PostgresDdl(catalog::MesCatalog(), o)) std::cout << sql << ";\n";
+    return 0;
+  }
+  return 2;
+}

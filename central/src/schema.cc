@@ -1,0 +1,99 @@
+#include "millrace/central/schema.h"
+
+#include <spdlog/spdlog.h>
+
+namespace millrace::central {
+
+using catalog::QuoteIdent;
+using catalog::QuoteLiteral;
+
+namespace {
+
+Status ExecAll(PgConnection& conn, const std::vector<std::string>& statements) {
+  for (const auto& sql : statements) MILLRACE_RETURN_IF_ERROR(conn.Exec(sql));
+  return Status::Ok();
+}
+
+std::string MigrationsTable(const catalog::PostgresDdlOptions& o) {
+  return QuoteIdent(o.schema) + ".schema_migrations";
+}
+
+Status ApplyVersion1(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
+  return ExecAll(conn, catalog::PostgresDdl(catalog::MesCatalog(), o));
+}
+
+Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaState* state) {
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock(hashtext('millrace.schema_migrate'))"));
+  MILLRACE_RETURN_IF_ERROR(ExecAll(conn, catalog::PostgresAdminDdl(o)));
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("SET LOCAL ROLE " + QuoteIdent(o.owner_role)));
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("CREATE TABLE IF NOT EXISTS " + MigrationsTable(o) +
+                                     " (version integer PRIMARY KEY, catalog_fingerprint text NOT NULL,"
+                                     " applied_at timestamptz NOT NULL DEFAULT now())"));
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("GRANT SELECT ON " + MigrationsTable(o) + " TO " + QuoteIdent(o.app_role)));
+  MILLRACE_ASSIGN_OR_RETURN(*state, ReadSchemaState(conn, o));
+  if (state->version > kCentralSchemaVersion) {
+    return Status::FailedPrecondition("database schema is at version " + std::to_string(state->version) +
+                                      ", newer than this build's " + std::to_string(kCentralSchemaVersion) +
+                                      ": upgrade mes-central");
+  }
+  const std::string fingerprint = catalog::MesCatalog().FingerprintHex();
+  struct Step {
+    int version;
+    Status (*apply)(PgConnection&, const catalog::PostgresDdlOptions&);
+  };
+  static constexpr Step kSteps[] = {{1, &ApplyVersion1}};
+  for (const auto& step : kSteps) {
+    if (step.version <= state->version) continue;
+    spdlog::info("applying central schema migration {}", step.version);
+    MILLRACE_RETURN_IF_ERROR(step.apply(conn, o).WithContext("migration " + std::to_string(step.version)));
+    MILLRACE_RETURN_IF_ERROR(conn.Exec("INSERT INTO " + MigrationsTable(o) +
+                                       " (version, catalog_fingerprint) VALUES (" + std::to_string(step.version) +
+                                       ", " + QuoteLiteral(fingerprint) + ")"));
+    state->version = step.version;
+    state->catalog_fingerprint = fingerprint;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SchemaState> MigrateCentralSchema(PgConnection& admin, const catalog::PostgresDdlOptions& o) {
+  MILLRACE_RETURN_IF_ERROR(admin.Exec("BEGIN"));
+  SchemaState state;
+  Status s = Migrate(admin, o, &state);
+  if (!s.ok()) {
+    (void)admin.Exec("ROLLBACK");
+    return s;
+  }
+  MILLRACE_RETURN_IF_ERROR(admin.Exec("COMMIT"));
+  return state;
+}
+
+Result<SchemaState> ReadSchemaState(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
+  MILLRACE_ASSIGN_OR_RETURN(auto exists,
+                            conn.Query("SELECT to_regclass($1) IS NOT NULL", {o.schema + ".schema_migrations"}));
+  SchemaState state;
+  if (exists.Get(0, 0) != "t") return state;
+  MILLRACE_ASSIGN_OR_RETURN(auto res, conn.Query("SELECT version, catalog_fingerprint FROM " + MigrationsTable(o) +
+                                                 " ORDER BY version DESC LIMIT 1"));
+  if (res.rows() == 0) return state;
+  state.version = std::stoi(res.GetString(0, 0));
+  state.catalog_fingerprint = res.GetString(0, 1);
+  return state;
+}
+
+Status CheckSchemaCurrent(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
+  MILLRACE_ASSIGN_OR_RETURN(auto state, ReadSchemaState(conn, o));
+  if (state.version != kCentralSchemaVersion) {
+    return Status::FailedPrecondition("database schema is at version " + std::to_string(state.version) +
+                                      ", this build needs " + std::to_string(kCentralSchemaVersion) +
+                                      ": run 'mes-central migrate'");
+  }
+  if (state.catalog_fingerprint != catalog::MesCatalog().FingerprintHex()) {
+    return Status::FailedPrecondition("database was migrated from catalog " + state.catalog_fingerprint +
+                                      ", this build's catalog is " + catalog::MesCatalog().FingerprintHex());
+  }
+  return Status::Ok();
+}
+
+}  // namespace millrace::central

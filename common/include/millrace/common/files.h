@@ -1,0 +1,18 @@
+// File helpers that never leave half a file behind.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+#include "millrace/common/status.h"
+
+namespace millrace {
+
+// Writes `content` to `path` via a temporary file in the same directory: write, fsync,
+// chmod `mode`, rename, fsync the directory. A crash leaves the old file or the new one.
+Status WriteFileAtomically(const std::string& path, const std::string& content, mode_t mode = 0644);
+
+// Reads a whole file.
+Result<std::string> ReadFile(const std::string& path);
+
+}  // namespace millrace

@@ -1,0 +1,19 @@
+// The edge's SQLite schema: the catalog tables plus edge bookkeeping, versioned with
+// PRAGMA user_version and recorded with the catalog fingerprint they were made from.
+// A migration runs in one transaction: if it fails the database is as it was.
+#pragma once
+
+#include <string>
+
+#include "millrace/edge/sqlite.h"
+
+namespace millrace::edge {
+
+inline constexpr int kEdgeSchemaVersion = 1;
+
+// Brings the database to kEdgeSchemaVersion. FailedPrecondition if it is newer.
+Status MigrateEdgeSchema(SqliteDb& db);
+// OK when the database is at this build's version and catalog.
+Status CheckEdgeSchemaCurrent(SqliteDb& db);
+
+}  // namespace millrace::edge

@@ -1,0 +1,33 @@
+#include "millrace/edge/edge_config.h"
+
+#include "millrace/common/daemon_config.h"
+
+namespace millrace::edge {
+
+bool IsValidSiteId(const std::string& id) {
+  if (id.empty() || id.size() > 32 || id.front() == '-') return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
+  MILLRACE_ASSIGN_OR_RETURN(ConfigFile file, ConfigFile::Load(path));
+  EdgeConfig c;
+  c.http.port = 8080;
+  c.http.threads = 2;
+  c.log.program = "mes-edge";
+  MILLRACE_ASSIGN_OR_RETURN(c.site_id, file.GetString("site.id"));
+  if (!IsValidSiteId(c.site_id)) {
+    return file.Invalid("site.id", "must be 1..32 characters of a-z, 0-9 and '-', got \"" + c.site_id + "\"");
+  }
+  MILLRACE_ASSIGN_OR_RETURN(c.store_path, file.GetString("store.path"));
+  if (c.store_path.empty()) return file.Invalid("store.path", "must not be empty");
+  MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
+  MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));
+  MILLRACE_RETURN_IF_ERROR(file.Finish());
+  return c;
+}
+
+}  // namespace millrace::edge
