@@ -1,7 +1,7 @@
 // mes-central: the Millrace central service over multi-tenant PostgreSQL.
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
+#include "millrace/common/cli.h"
 #include <iostream>
 
 #include "millrace/central/central_config.h"
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
 
   auto* schema = app.add_subcommand("schema", "Print the PostgreSQL DDL derived from the schema catalog");
 
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*serve) return central::Serve(config_path, port, port_file);
   if (*migrate) return central::Migrate(db_url);
   if (*schema) {

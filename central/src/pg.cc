@@ -1,5 +1,7 @@
 #include "millrace/central/pg.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 
 namespace millrace::central {
@@ -21,7 +23,7 @@ StatusCode StatusCodeForSqlState(std::string_view s) {
   if (cls == "08" || cls == "57" || cls == "53") return StatusCode::kUnavailable;
   if (cls == "22" || cls == "23") return StatusCode::kInvalidArgument;
   if (cls == "42") return StatusCode::kInvalidArgument;
-  if (cls == "XX") return StatusCode::kCorruption;
+  if (s == "XX001" || s == "XX002") return StatusCode::kCorruption;  // data_corrupted, index_corrupted
   return StatusCode::kInternal;
 }
 
@@ -38,6 +40,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& c
     PQfinish(conn);
     return Status::Unavailable("PostgreSQL connection failed: " + why);
   }
+  // NOTICEs ("relation already exists, skipping") are routine: keep them out of stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char* message) { spdlog::debug("PostgreSQL: {}", message); }, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(conn));
 }
 

@@ -58,15 +58,22 @@ Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaS
 }  // namespace
 
 Result<SchemaState> MigrateCentralSchema(PgConnection& admin, const catalog::PostgresDdlOptions& o) {
-  MILLRACE_RETURN_IF_ERROR(admin.Exec("BEGIN"));
-  SchemaState state;
-  Status s = Migrate(admin, o, &state);
-  if (!s.ok()) {
+  // Cluster-wide catalog rows (roles, the schema's namespace) can still collide with a
+  // migration of another database in the same cluster; the whole transaction is retried.
+  Status s;
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    MILLRACE_RETURN_IF_ERROR(admin.Exec("BEGIN"));
+    SchemaState state;
+    s = Migrate(admin, o, &state);
+    if (s.ok()) s = admin.Exec("COMMIT");
+    if (s.ok()) return state;
     (void)admin.Exec("ROLLBACK");
-    return s;
+    bool transient = s.code() == StatusCode::kConflict || s.code() == StatusCode::kAlreadyExists ||
+                     s.message().find("concurrently") != std::string::npos;
+    if (!transient) return s;
+    spdlog::warn("central schema migration collided with a concurrent one (attempt {}): {}", attempt, s.ToString());
   }
-  MILLRACE_RETURN_IF_ERROR(admin.Exec("COMMIT"));
-  return state;
+  return s;
 }
 
 Result<SchemaState> ReadSchemaState(PgConnection& conn, const catalog::PostgresDdlOptions& o) {

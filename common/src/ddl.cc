@@ -84,7 +84,8 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog) {
       switch (c.type) {
         case ColumnType::kUuid: sql += " CHECK (length(" + q + ") = 36)"; break;
         case ColumnType::kBool: sql += " CHECK (" + q + " IN (0, 1))"; break;
-        case ColumnType::kJson: sql += " CHECK (json_valid(" + q + "))"; break;
+        // json_valid(NULL) is 0 in SQLite 3.40, so NULL needs its own arm.
+        case ColumnType::kJson: sql += " CHECK (" + q + " IS NULL OR json_valid(" + q + "))"; break;
         case ColumnType::kEnum: sql += " " + EnumCheck(c); break;
         default: break;
       }
@@ -102,17 +103,25 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog) {
 }
 
 std::vector<std::string> PostgresAdminDdl(const PostgresDdlOptions& o) {
-  auto ensure = [](const std::string& role, const std::string& attrs) {
-    return "DO $$ BEGIN\n  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = " + QuoteLiteral(role) +
-           ") THEN\n    CREATE ROLE " + QuoteIdent(role) + " " + attrs + ";\n  END IF;\nEND $$";
+  // Roles are cluster-wide while migrations lock per database, so two databases of one
+  // cluster may migrate at once: creating tolerates a concurrent creator, and attributes
+  // are altered only when they differ (an unconditional ALTER ROLE races).
+  auto ensure = [](const std::string& role, const std::string& attrs, const std::string& wrong_if) {
+    return "DO $$ BEGIN\n"
+           "  BEGIN\n"
+           "    CREATE ROLE " + QuoteIdent(role) + " " + attrs + ";\n"
+           "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
+           "  END;\n"
+           "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = " + QuoteLiteral(role) + " AND (" + wrong_if + ")) THEN\n"
+           "    ALTER ROLE " + QuoteIdent(role) + " " + attrs + ";\n"
+           "  END IF;\n"
+           "END $$";
   };
-  const std::string app_attrs = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT";
   return {
-      ensure(o.owner_role, "NOLOGIN NOSUPERUSER NOBYPASSRLS"),
-      ensure(o.app_role, app_attrs),
-      // The roles may predate this run with other attributes: pin them down.
-      "ALTER ROLE " + QuoteIdent(o.owner_role) + " NOLOGIN NOSUPERUSER NOBYPASSRLS",
-      "ALTER ROLE " + QuoteIdent(o.app_role) + " " + app_attrs,
+      ensure(o.owner_role, "NOLOGIN NOSUPERUSER NOBYPASSRLS", "rolcanlogin OR rolsuper OR rolbypassrls"),
+      ensure(o.app_role, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT",
+             "NOT rolcanlogin OR rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls OR "
+             "rolinherit"),
       "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(o.schema) + " AUTHORIZATION " + QuoteIdent(o.owner_role),
   };
 }

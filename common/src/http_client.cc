@@ -1,9 +1,5 @@
 #include "millrace/common/http_client.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -40,21 +36,15 @@ Result<HttpEndpoint> ParseHttpUrl(const std::string& url) {
 Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& method, const std::string& target,
                               const std::string& body, const std::map<std::string, std::string>& headers,
                               std::chrono::milliseconds timeout) {
+  // Async operations on a tcp_stream are the only way to get a deadline out of Asio:
+  // its blocking reads ignore SO_RCVTIMEO and wait forever.
   std::string where = endpoint.host + ":" + std::to_string(endpoint.port);
   asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  tcp::socket socket(ioc);
+  beast::tcp_stream stream(ioc);
   beast::error_code ec;
+  tcp::resolver resolver(ioc);
   auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
   if (ec) return Status::Unavailable("cannot resolve " + where + ": " + ec.message());
-  asio::connect(socket, results, ec);
-  if (ec) return Status::Unavailable("cannot connect to " + where + ": " + ec.message());
-
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, endpoint.host);
@@ -66,17 +56,35 @@ Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& m
   }
   req.keep_alive(false);
   req.prepare_payload();
-  http::write(socket, req, ec);
-  if (ec) return Status::Unavailable("cannot send to " + where + ": " + ec.message());
 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64ull << 20);
-  http::read(socket, buffer, parser, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::timed_out) {
+  enum class Stage { kConnect, kWrite, kRead, kDone } stage = Stage::kConnect;
+
+  stream.expires_after(timeout);
+  stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
+    if ((ec = e)) return;
+    stage = Stage::kWrite;
+    http::async_write(stream, req, [&](beast::error_code e2, std::size_t) {
+      if ((ec = e2)) return;
+      stage = Stage::kRead;
+      http::async_read(stream, buffer, parser, [&](beast::error_code e3, std::size_t) {
+        ec = e3;
+        if (!ec) stage = Stage::kDone;
+      });
+    });
+  });
+  ioc.run();
+
+  if (ec == beast::error::timeout) {
     return Status::Timeout("no answer from " + where + " within " + std::to_string(timeout.count()) + " ms");
   }
-  if (ec) return Status::Unavailable("cannot read the answer from " + where + ": " + ec.message());
+  if (ec) {
+    const char* what = stage == Stage::kConnect ? "cannot connect to " : stage == Stage::kWrite ? "cannot send to "
+                                                                                                : "cannot read the answer from ";
+    return Status::Unavailable(what + where + ": " + ec.message());
+  }
   auto& res = parser.get();
   HttpResponse out;
   out.status = static_cast<int>(res.result_int());
@@ -88,7 +96,7 @@ Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& m
   }
   out.body = std::move(res.body());
   beast::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -118,15 +119,17 @@ class Session : public std::enable_shared_from_this<Session> {
 struct HttpServer::Impl {
   HttpServerOptions options;
   const Router* router;
-  asio::io_context ioc;
-  tcp::acceptor acceptor{asio::make_strand(ioc)};
+  // Owned by pointer so Stop() can destroy them: destroying the io_context destroys every
+  // pending handler and with it every session, which closes idle keep-alive connections.
+  std::unique_ptr<asio::io_context> ioc;
+  std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   bool running = false;
 
   void Accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    acceptor->async_accept(asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       if (!ec) std::make_shared<Session>(std::move(socket), router, &options)->Run();
       Accept();
     });
@@ -142,22 +145,25 @@ HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
   auto& im = *impl_;
+  if (im.running) return Status::FailedPrecondition("HTTP server already started");
   beast::error_code ec;
   auto address = asio::ip::make_address(im.options.address, ec);
   if (ec) return Status::InvalidArgument("bad listen address '" + im.options.address + "': " + ec.message());
+  im.ioc = std::make_unique<asio::io_context>();
+  im.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(*im.ioc));
   tcp::endpoint endpoint{address, im.options.port};
   std::string where = im.options.address + ":" + std::to_string(im.options.port);
-  im.acceptor.open(endpoint.protocol(), ec);
+  im.acceptor->open(endpoint.protocol(), ec);
   if (ec) return Status::Unavailable("cannot open a socket for " + where + ": " + ec.message());
-  im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  im.acceptor.bind(endpoint, ec);
+  im.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  im.acceptor->bind(endpoint, ec);
   if (ec) return Status::Unavailable("cannot bind " + where + ": " + ec.message());
-  im.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  im.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
-  im.port = im.acceptor.local_endpoint().port();
+  im.port = im.acceptor->local_endpoint().port();
   im.Accept();
   int n = std::max(1, im.options.threads);
-  for (int i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.ioc.run(); });
+  for (int i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.ioc->run(); });
   im.running = true;
   return Status::Ok();
 }
@@ -172,13 +178,20 @@ void HttpServer::Stop() {
   auto& im = *impl_;
   if (!im.running) return;
   im.running = false;
-  asio::post(im.acceptor.get_executor(), [&im] {
+  // Close the listening socket on its own strand and wait for that, so no new connection
+  // is accepted once Stop() returns.
+  std::promise<void> closed;
+  asio::post(im.acceptor->get_executor(), [&im, &closed] {
     beast::error_code ec;
-    im.acceptor.close(ec);
+    im.acceptor->close(ec);
+    closed.set_value();
   });
-  im.ioc.stop();
+  closed.get_future().wait_for(std::chrono::seconds(5));
+  im.ioc->stop();
   for (auto& t : im.threads) t.join();
   im.threads.clear();
+  im.acceptor.reset();
+  im.ioc.reset();
 }
 
 }  // namespace millrace

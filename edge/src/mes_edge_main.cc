@@ -1,7 +1,7 @@
 // mes-edge: the Millrace factory edge daemon.
 #include <spdlog/spdlog.h>
 
-#include <CLI/CLI.hpp>
+#include "millrace/common/cli.h"
 #include <iostream>
 #include <mutex>
 
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
 
   auto* schema = app.add_subcommand("schema", "Print the SQLite DDL derived from the schema catalog");
 
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*serve) return edge::Serve(config_path, port, port_file);
   if (*init) return edge::Init(db_path);
   if (*schema) {

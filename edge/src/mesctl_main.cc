@@ -1,6 +1,6 @@
 // mesctl: the command line for operators, supervisors and site installers, speaking to a
 // mes-edge over its HTTP API.
-#include <CLI/CLI.hpp>
+#include "millrace/common/cli.h"
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Show whether the edge is alive and ready, with each readiness check");
   auto* metrics = app.add_subcommand("metrics", "Print the edge's Prometheus metrics");
 
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*status) return Status_(url, json);
   if (*metrics) return Metrics(url);
   return 2;

@@ -1,0 +1,203 @@
+// The catalog's PostgreSQL DDL on a real server: migrations, roles, and row-level
+// security isolating tenants through the application role.
+#include <gtest/gtest.h>
+
+#include "catalog_rows.h"
+#include "millrace/central/schema.h"
+#include "millrace/common/ddl.h"
+#include "test_pg.h"
+
+namespace millrace::central {
+namespace {
+
+using catalog::MesCatalog;
+using millrace::testing::Dialect;
+using millrace::testing::TestDatabase;
+
+class PgCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    auto admin = db_->Connect("postgres");
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    admin_ = std::move(admin).value();
+    auto state = MigrateCentralSchema(*admin_);
+    ASSERT_TRUE(state.ok()) << state.status().ToString();
+    auto app = db_->Connect("millrace_app");
+    ASSERT_TRUE(app.ok()) << app.status().ToString();
+    app_ = std::move(app).value();
+  }
+
+  // Inserts a sample row of `table` for `tenant` through connection `conn` inside a
+  // transaction whose tenant context is `context_tenant`.
+  Status InsertAs(PgConnection& conn, const std::string& context_tenant, const std::string& row_tenant,
+                  const catalog::TableSpec& table, int n) {
+    MILLRACE_RETURN_IF_ERROR(conn.Exec("BEGIN"));
+    MILLRACE_RETURN_IF_ERROR(conn.Exec("SET LOCAL app.tenant_id = " + catalog::QuoteLiteral(context_tenant)));
+    std::vector<PgParam> params{row_tenant};
+    for (auto& v : millrace::testing::SampleRow(table, Dialect::kPostgres, "plant-" + row_tenant, n)) params.push_back(v);
+    auto res = conn.Query(millrace::testing::InsertSql(table, Dialect::kPostgres, "millrace", true), params);
+    if (!res.ok()) {
+      (void)conn.Exec("ROLLBACK");
+      return res.status();
+    }
+    return conn.Exec("COMMIT");
+  }
+
+  Result<long> CountAs(PgConnection& conn, const std::string& tenant, const std::string& table) {
+    MILLRACE_RETURN_IF_ERROR(conn.Exec("BEGIN"));
+    if (!tenant.empty()) {
+      MILLRACE_RETURN_IF_ERROR(conn.Exec("SET LOCAL app.tenant_id = " + catalog::QuoteLiteral(tenant)));
+    }
+    auto res = conn.Query("SELECT count(*) FROM millrace." + catalog::QuoteIdent(table));
+    (void)conn.Exec("COMMIT");
+    if (!res.ok()) return res.status();
+    return std::stol(res->GetString(0, 0));
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<PgConnection> admin_;
+  std::unique_ptr<PgConnection> app_;
+};
+
+TEST_F(PgCatalogTest, MigrationRecordsVersionAndCatalogAndIsIdempotent) {
+  auto again = MigrateCentralSchema(*admin_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->version, kCentralSchemaVersion);
+  EXPECT_EQ(again->catalog_fingerprint, MesCatalog().FingerprintHex());
+  auto rows = admin_->Query("SELECT count(*) FROM millrace.schema_migrations");
+  EXPECT_EQ(rows->GetString(0, 0), "1");
+  EXPECT_TRUE(CheckSchemaCurrent(*app_).ok());  // the app role can check readiness
+}
+
+TEST_F(PgCatalogTest, ANewerDatabaseIsRefusedAndLeftAlone) {
+  ASSERT_TRUE(admin_->Exec("INSERT INTO millrace.schema_migrations (version, catalog_fingerprint) VALUES (99, 'x')").ok());
+  auto r = MigrateCentralSchema(*admin_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckSchemaCurrent(*app_).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(admin_->Query("SELECT max(version) FROM millrace.schema_migrations")->GetString(0, 0), "99");
+}
+
+TEST_F(PgCatalogTest, AnUnmigratedDatabaseIsNotReady) {
+  auto fresh = TestDatabase::Create();
+  ASSERT_TRUE(fresh.ok());
+  auto conn = (*fresh)->Connect("postgres");
+  ASSERT_TRUE(conn.ok());
+  Status s = CheckSchemaCurrent(**conn);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("mes-central migrate"), std::string::npos);
+}
+
+TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
+  auto res = admin_->Query(
+      "SELECT c.relname, pg_get_userbyid(c.relowner), c.relrowsecurity, c.relforcerowsecurity "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = 'millrace' AND c.relkind = 'r' AND c.relname != 'schema_migrations'");
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->rows(), static_cast<int>(MesCatalog().tables().size()));
+  for (int r = 0; r < res->rows(); ++r) {
+    EXPECT_NE(MesCatalog().Find(res->GetString(r, 0)), nullptr) << res->GetString(r, 0);
+    EXPECT_EQ(res->GetString(r, 1), "millrace_owner") << res->GetString(r, 0);
+    EXPECT_EQ(res->GetString(r, 2), "t") << res->GetString(r, 0);
+    EXPECT_EQ(res->GetString(r, 3), "t") << res->GetString(r, 0);
+  }
+}
+
+TEST_F(PgCatalogTest, TheAppRoleOwnsNothingAndCannotBypassRls) {
+  auto role = admin_->Query(
+      "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'millrace_app'");
+  ASSERT_EQ(role->rows(), 1);
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(role->GetString(0, c), "f") << c;
+  auto owned = admin_->Query("SELECT count(*) FROM pg_class WHERE relowner = 'millrace_app'::regrole");
+  EXPECT_EQ(owned->GetString(0, 0), "0");
+  auto member = admin_->Query("SELECT pg_has_role('millrace_app', 'millrace_owner', 'MEMBER')");
+  EXPECT_EQ(member->GetString(0, 0), "f");
+
+  // Turning RLS off is refused: the app role is not the owner.
+  Status disable = app_->Exec("ALTER TABLE millrace.work_order DISABLE ROW LEVEL SECURITY");
+  EXPECT_EQ(disable.code(), StatusCode::kPermissionDenied) << disable.ToString();
+  Status drop = app_->Exec("DROP POLICY tenant_isolation ON millrace.work_order");
+  EXPECT_EQ(drop.code(), StatusCode::kPermissionDenied) << drop.ToString();
+  // row_security = off makes a query that RLS would filter fail instead of seeing all.
+  ASSERT_TRUE(app_->Exec("SET row_security = off").ok());
+  auto all = app_->Query("SELECT count(*) FROM millrace.work_order");
+  EXPECT_FALSE(all.ok());
+  EXPECT_EQ(all.status().code(), StatusCode::kPermissionDenied) << all.status().ToString();
+  ASSERT_TRUE(app_->Exec("RESET row_security").ok());
+  // And the app role cannot make itself anything more.
+  Status escalate = app_->Exec("ALTER ROLE millrace_app BYPASSRLS");
+  EXPECT_EQ(escalate.code(), StatusCode::kPermissionDenied) << escalate.ToString();
+}
+
+TEST_F(PgCatalogTest, RlsShowsEachTenantOnlyItsOwnRowsInEveryTable) {
+  for (const auto& t : MesCatalog().tables()) {
+    ASSERT_TRUE(InsertAs(*app_, "acme", "acme", t, 1).ok()) << t.name;
+    ASSERT_TRUE(InsertAs(*app_, "acme", "acme", t, 2).ok()) << t.name;
+    ASSERT_TRUE(InsertAs(*app_, "globex", "globex", t, 3).ok()) << t.name;
+  }
+  for (const auto& t : MesCatalog().tables()) {
+    EXPECT_EQ(*CountAs(*app_, "acme", t.name), 2) << t.name;
+    EXPECT_EQ(*CountAs(*app_, "globex", t.name), 1) << t.name;
+    EXPECT_EQ(*CountAs(*app_, "initech", t.name), 0) << t.name;
+    EXPECT_EQ(*CountAs(*app_, "", t.name), 0) << t.name << ": no tenant context must see nothing";
+  }
+  // The administrator (superuser) sees all three: the rows really are there.
+  EXPECT_EQ(admin_->Query("SELECT count(*) FROM millrace.work_order")->GetString(0, 0), "3");
+}
+
+TEST_F(PgCatalogTest, ATenantCannotWriteIntoAnotherTenant) {
+  const auto& wo = *MesCatalog().Find("work_order");
+  Status forged = InsertAs(*app_, "acme", "globex", wo, 1);
+  EXPECT_EQ(forged.code(), StatusCode::kPermissionDenied) << forged.ToString();
+  EXPECT_NE(forged.message().find("row-level security"), std::string::npos);
+  Status no_context = InsertAs(*app_, "", "acme", wo, 1);
+  EXPECT_EQ(no_context.code(), StatusCode::kPermissionDenied) << no_context.ToString();
+
+  ASSERT_TRUE(InsertAs(*app_, "globex", "globex", wo, 2).ok());
+  // acme cannot update, move or delete globex's row: it simply does not see it.
+  for (const char* sql : {"UPDATE millrace.work_order SET priority = 99",
+                          "DELETE FROM millrace.work_order"}) {
+    ASSERT_TRUE(app_->Exec("BEGIN").ok());
+    ASSERT_TRUE(app_->Exec("SET LOCAL app.tenant_id = 'acme'").ok());
+    auto res = app_->Query(sql);
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->affected(), 0) << sql;
+    ASSERT_TRUE(app_->Exec("COMMIT").ok());
+  }
+  // globex may not hand its row to acme either (WITH CHECK on UPDATE).
+  ASSERT_TRUE(app_->Exec("BEGIN").ok());
+  ASSERT_TRUE(app_->Exec("SET LOCAL app.tenant_id = 'globex'").ok());
+  auto moved = app_->Query("UPDATE millrace.work_order SET tenant_id = 'acme'");
+  EXPECT_EQ(moved.status().code(), StatusCode::kPermissionDenied);
+  ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
+  EXPECT_EQ(*CountAs(*app_, "globex", "work_order"), 1);
+  EXPECT_EQ(*CountAs(*app_, "acme", "work_order"), 0);
+}
+
+TEST_F(PgCatalogTest, TenantContextIsTransactionLocalSoPooledConnectionsDoNotLeak) {
+  const auto& t = *MesCatalog().Find("production_event");
+  ASSERT_TRUE(InsertAs(*app_, "acme", "acme", t, 1).ok());
+  // After COMMIT the SET LOCAL is gone: the same connection sees nothing.
+  EXPECT_EQ(*CountAs(*app_, "", "production_event"), 0);
+}
+
+TEST_F(PgCatalogTest, EnumChecksHoldInPostgresToo) {
+  ASSERT_TRUE(app_->Exec("BEGIN").ok());
+  ASSERT_TRUE(app_->Exec("SET LOCAL app.tenant_id = 'acme'").ok());
+  const auto& t = *MesCatalog().Find("work_order_operation");
+  auto row = millrace::testing::SampleRow(t, Dialect::kPostgres, "plant-a", 1);
+  std::vector<PgParam> params{std::string("acme")};
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    params.push_back(t.columns[i].name == "status" ? PgParam("Done") : row[i]);
+  }
+  auto res = app_->Query(millrace::testing::InsertSql(t, Dialect::kPostgres, "millrace", true), params);
+  EXPECT_EQ(res.status().code(), StatusCode::kInvalidArgument) << res.status().ToString();
+  EXPECT_NE(res.status().message().find("23514"), std::string::npos);  // check_violation
+  (void)app_->Exec("ROLLBACK");
+}
+
+}  // namespace
+}  // namespace millrace::central

@@ -1,0 +1,173 @@
+#include "millrace/common/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+
+#include "millrace/common/http_client.h"
+
+namespace millrace {
+namespace {
+
+using boost::asio::ip::tcp;
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServerOptions options) {
+    router_.Add("POST", "/echo", [](const HttpRequest& r) { return HttpResponse::Json(200, r.body); });
+    router_.AddOperationalRoutes({});
+    server_ = std::make_unique<HttpServer>(options, &router_);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_NE(server_->port(), 0);
+    endpoint_ = {"127.0.0.1", server_->port()};
+  }
+
+  // Sends raw bytes on a fresh connection and returns everything read until the server
+  // closes the connection (or `wait` passes).
+  std::string Raw(const std::string& bytes, std::chrono::milliseconds wait = std::chrono::milliseconds(3000)) {
+    boost::asio::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+    boost::asio::write(s, boost::asio::buffer(bytes));
+    timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(s.native_handle(), buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+
+  MetricsRegistry metrics_;
+  Router router_{&metrics_};
+  std::unique_ptr<HttpServer> server_;
+  HttpEndpoint endpoint_;
+};
+
+TEST_F(HttpServerTest, ServesOnAKernelChosenPort) {
+  Start({});
+  auto res = HttpCall(endpoint_, "GET", "/health");
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, "{\"status\":\"ok\"}");
+  EXPECT_EQ(res->content_type, "application/json");
+  auto echo = HttpCall(endpoint_, "POST", "/echo", "{\"good\":5}");
+  EXPECT_EQ(echo->body, "{\"good\":5}");
+  EXPECT_EQ(server_->url(), "http://127.0.0.1:" + std::to_string(server_->port()));
+}
+
+TEST_F(HttpServerTest, KeepsAConnectionAliveForSeveralRequests) {
+  Start({});
+  std::string two = "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string out = Raw(two);
+  std::size_t first = out.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP/1.1 200", first + 1), std::string::npos) << out;
+}
+
+TEST_F(HttpServerTest, OversizedBodyGets413WithJsonError) {
+  HttpServerOptions o;
+  o.body_limit_bytes = 1024;
+  Start(o);
+  auto res = HttpCall(endpoint_, "POST", "/echo", std::string(4096, 'x'));
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["error"]["code"], "resource_exhausted");
+  // The server is still fine afterwards.
+  EXPECT_EQ(HttpCall(endpoint_, "POST", "/echo", "{}")->status, 200);
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400) {
+  Start({});
+  std::string out = Raw("THIS IS NOT HTTP\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+  EXPECT_NE(out.find("invalid_argument"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ASilentClientIsDisconnectedAtTheReadDeadline) {
+  HttpServerOptions o;
+  o.read_timeout = std::chrono::milliseconds(200);
+  Start(o);
+  auto start = std::chrono::steady_clock::now();
+  std::string out = Raw("GET /health HTTP/1.1\r\nHost: x\r\n", std::chrono::milliseconds(5000));  // never finishes
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(out, "");
+  EXPECT_LT(waited, std::chrono::milliseconds(4000));  // closed by the server, not by our 5 s receive limit
+}
+
+TEST_F(HttpServerTest, BadPercentEncodingIs400) {
+  Start({});
+  auto res = HttpCall(endpoint_, "GET", "/health%zz");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->status, 400);
+}
+
+TEST_F(HttpServerTest, StopsCleanlyWithAnOpenIdleConnection) {
+  Start({});
+  boost::asio::io_context ioc;
+  tcp::socket idle(ioc);
+  idle.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
+  server_->Stop();
+  server_->Stop();  // idempotent
+  auto res = HttpCall(endpoint_, "GET", "/health", "", {}, std::chrono::milliseconds(500));
+  EXPECT_FALSE(res.ok());
+}
+
+TEST_F(HttpServerTest, ServesConcurrentClientsOnSeveralThreads) {
+  HttpServerOptions o;
+  o.threads = 4;
+  Start(o);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = HttpCall(endpoint_, "POST", "/echo", "{\"i\":" + std::to_string(i) + "}");
+        if (r.ok() && r->status == 200 && r->body == "{\"i\":" + std::to_string(i) + "}") ++ok;
+      }
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok.load(), 200);
+}
+
+TEST(HttpServerBindTest, BindingABusyPortIsUnavailable) {
+  Router router;
+  HttpServer a({}, &router);
+  ASSERT_TRUE(a.Start().ok());
+  HttpServerOptions o;
+  o.port = a.port();
+  HttpServer b(o, &router);
+  Status s = b.Start();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("cannot bind"), std::string::npos);
+}
+
+TEST(HttpClientTest, ParsesUrlsAndRejectsBadOnes) {
+  auto ep = ParseHttpUrl("http://127.0.0.1:8080/api");
+  ASSERT_TRUE(ep.ok());
+  EXPECT_EQ(ep->host, "127.0.0.1");
+  EXPECT_EQ(ep->port, 8080);
+  EXPECT_FALSE(ParseHttpUrl("https://x:1").ok());
+  EXPECT_FALSE(ParseHttpUrl("http://nohost").ok());
+  EXPECT_FALSE(ParseHttpUrl("http://x:99999").ok());
+}
+
+TEST(HttpClientTest, NobodyListeningIsUnavailable) {
+  Router router;
+  std::uint16_t port;
+  {
+    HttpServer s({}, &router);
+    ASSERT_TRUE(s.Start().ok());
+    port = s.port();
+  }
+  auto r = HttpCall({"127.0.0.1", port}, "GET", "/health");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace millrace
