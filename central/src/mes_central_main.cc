@@ -1,13 +1,13 @@
 // mes-central: the Millrace central service over multi-tenant PostgreSQL.
 #include <spdlog/spdlog.h>
 
-#include "millrace/common/cli.h"
 #include <iostream>
 
 #include "millrace/central/central_config.h"
 #include "millrace/central/pg.h"
 #include "millrace/central/schema.h"
 #include "millrace/common/catalog.h"
+#include "millrace/common/cli.h"
 #include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
 #include "millrace/common/http_server.h"
@@ -29,8 +29,8 @@ int Migrate(const std::string& db_url) {
   if (!conn.ok()) return Fail(conn.status());
   auto state = MigrateCentralSchema(**conn);
   if (!state.ok()) return Fail(state.status());
-  std::cout << "central schema is at version " << state->version << " (catalog " << state->catalog_fingerprint
-            << ")\n";
+  std::cout << "central schema is at version " << state->version << " (catalog "
+            << state->catalog_fingerprint << ")\n";
   return 0;
 }
 
@@ -54,7 +54,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   HttpServer server(config->http, &router);
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   if (!port_file.empty()) {
-    if (Status s = WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"); !s.ok()) return Fail(s);
+    if (Status s = WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"); !s.ok())
+      return Fail(s);
   }
   spdlog::info("serving on {}", server.url());
   int sig = WaitForShutdownSignal();
@@ -70,8 +71,9 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
 int main(int argc, char** argv) {
   using namespace millrace;
   BlockShutdownSignals();
-  CLI::App app{"mes-central: the Millrace central service. Receives every factory edge's changes into "
-               "multi-tenant PostgreSQL, feeds master data back down, and serves cross-site reporting."};
+  CLI::App app{
+      "mes-central: the Millrace central service. Receives every factory edge's changes into "
+      "multi-tenant PostgreSQL, feeds master data back down, and serves cross-site reporting."};
   app.set_version_flag("--version", std::string("mes-central ") + kVersion + " (catalog " +
                                         catalog::MesCatalog().FingerprintHex() + ")");
   app.require_subcommand(1);
@@ -79,19 +81,27 @@ int main(int argc, char** argv) {
 
   std::string config_path, port_file, db_url;
   int port = -1;
-  auto* serve = app.add_subcommand("serve", "Run the central daemon: HTTP API with /health, /ready and /metrics "
-                                            "until SIGINT or SIGTERM");
+  auto* serve =
+      app.add_subcommand("serve",
+                         "Run the central daemon: HTTP API with /health, /ready and /metrics "
+                         "until SIGINT or SIGTERM");
   serve->add_option("-c,--config", config_path, "Central configuration file (TOML)")
       ->required()
       ->check(CLI::ExistingFile);
-  serve->add_option("--http-port", port, "Override [http] port (0 picks a free port)")->check(CLI::Range(0, 65535));
-  serve->add_option("--port-file", port_file, "Write the bound HTTP port to this file once listening");
+  serve->add_option("--http-port", port, "Override [http] port (0 picks a free port)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--port-file", port_file,
+                    "Write the bound HTTP port to this file once listening");
 
-  auto* migrate = app.add_subcommand(
-      "migrate", "Create or upgrade the PostgreSQL schema: roles, tables, row-level security (needs an admin login)");
-  migrate->add_option("--db", db_url, "libpq connection string of an administrator (superuser) login")->required();
+  auto* migrate = app.add_subcommand("migrate",
+                                     "Create or upgrade the PostgreSQL schema: roles, tables, "
+                                     "row-level security (needs an admin login)");
+  migrate
+      ->add_option("--db", db_url, "libpq connection string of an administrator (superuser) login")
+      ->required();
 
-  auto* schema = app.add_subcommand("schema", "Print the PostgreSQL DDL derived from the schema catalog");
+  auto* schema =
+      app.add_subcommand("schema", "Print the PostgreSQL DDL derived from the schema catalog");
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*serve) return central::Serve(config_path, port, port_file);
@@ -99,7 +109,8 @@ int main(int argc, char** argv) {
   if (*schema) {
     catalog::PostgresDdlOptions o;
     for (const auto& sql : catalog::PostgresAdminDdl(o)) std::cout << sql << ";\n";
-    for (const auto& sql : catalog::PostgresDdl(catalog::MesCatalog(), o)) std::cout << sql << ";\n";
+    for (const auto& sql : catalog::PostgresDdl(catalog::MesCatalog(), o))
+      std::cout << sql << ";\n";
     return 0;
   }
   return 2;

@@ -23,7 +23,8 @@ StatusCode StatusCodeForSqlState(std::string_view s) {
   if (cls == "08" || cls == "57" || cls == "53") return StatusCode::kUnavailable;
   if (cls == "22" || cls == "23") return StatusCode::kInvalidArgument;
   if (cls == "42") return StatusCode::kInvalidArgument;
-  if (s == "XX001" || s == "XX002") return StatusCode::kCorruption;  // data_corrupted, index_corrupted
+  if (s == "XX001" || s == "XX002")
+    return StatusCode::kCorruption;  // data_corrupted, index_corrupted
   return StatusCode::kInternal;
 }
 
@@ -48,12 +49,13 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& c
 
 Status PgConnection::CheckResult(PGresult* res, const std::string& sql) const {
   ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY || st == PGRES_COPY_IN ||
-      st == PGRES_COPY_OUT) {
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY ||
+      st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
     return Status::Ok();
   }
-  std::string sqlstate = res && PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-                                                                         : "";
+  std::string sqlstate = res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                             ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                             : "";
   std::string msg = res && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
                         ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
                         : PQerrorMessage(conn_);
@@ -64,8 +66,8 @@ Status PgConnection::CheckResult(PGresult* res, const std::string& sql) const {
   std::string head = sql.substr(0, 80);
   for (auto& c : head)
     if (c == '\n') c = ' ';
-  return Status(code, "PostgreSQL " + (sqlstate.empty() ? std::string("error") : sqlstate) + ": " + msg +
-                          " [in: " + head + (sql.size() > 80 ? "..." : "") + "]");
+  return Status(code, "PostgreSQL " + (sqlstate.empty() ? std::string("error") : sqlstate) + ": " +
+                          msg + " [in: " + head + (sql.size() > 80 ? "..." : "") + "]");
 }
 
 Status PgConnection::Exec(const std::string& sql) {
@@ -79,8 +81,8 @@ Result<PgResult> PgConnection::Query(const std::string& sql, const std::vector<P
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
-                               nullptr, nullptr, 0);
+  PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0);
   Status s = CheckResult(res, sql);
   if (!s.ok()) {
     PQclear(res);

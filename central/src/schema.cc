@@ -23,18 +23,22 @@ Status ApplyVersion1(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
 }
 
 Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaState* state) {
-  MILLRACE_RETURN_IF_ERROR(conn.Exec("SELECT pg_advisory_xact_lock(hashtext('millrace.schema_migrate'))"));
+  MILLRACE_RETURN_IF_ERROR(
+      conn.Exec("SELECT pg_advisory_xact_lock(hashtext('millrace.schema_migrate'))"));
   MILLRACE_RETURN_IF_ERROR(ExecAll(conn, catalog::PostgresAdminDdl(o)));
   MILLRACE_RETURN_IF_ERROR(conn.Exec("SET LOCAL ROLE " + QuoteIdent(o.owner_role)));
-  MILLRACE_RETURN_IF_ERROR(conn.Exec("CREATE TABLE IF NOT EXISTS " + MigrationsTable(o) +
-                                     " (version integer PRIMARY KEY, catalog_fingerprint text NOT NULL,"
-                                     " applied_at timestamptz NOT NULL DEFAULT now())"));
-  MILLRACE_RETURN_IF_ERROR(conn.Exec("GRANT SELECT ON " + MigrationsTable(o) + " TO " + QuoteIdent(o.app_role)));
+  MILLRACE_RETURN_IF_ERROR(
+      conn.Exec("CREATE TABLE IF NOT EXISTS " + MigrationsTable(o) +
+                " (version integer PRIMARY KEY, catalog_fingerprint text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"));
+  MILLRACE_RETURN_IF_ERROR(
+      conn.Exec("GRANT SELECT ON " + MigrationsTable(o) + " TO " + QuoteIdent(o.app_role)));
   MILLRACE_ASSIGN_OR_RETURN(*state, ReadSchemaState(conn, o));
   if (state->version > kCentralSchemaVersion) {
-    return Status::FailedPrecondition("database schema is at version " + std::to_string(state->version) +
-                                      ", newer than this build's " + std::to_string(kCentralSchemaVersion) +
-                                      ": upgrade mes-central");
+    return Status::FailedPrecondition(
+        "database schema is at version " + std::to_string(state->version) +
+        ", newer than this build's " + std::to_string(kCentralSchemaVersion) +
+        ": upgrade mes-central");
   }
   const std::string fingerprint = catalog::MesCatalog().FingerprintHex();
   struct Step {
@@ -45,10 +49,11 @@ Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaS
   for (const auto& step : kSteps) {
     if (step.version <= state->version) continue;
     spdlog::info("applying central schema migration {}", step.version);
-    MILLRACE_RETURN_IF_ERROR(step.apply(conn, o).WithContext("migration " + std::to_string(step.version)));
-    MILLRACE_RETURN_IF_ERROR(conn.Exec("INSERT INTO " + MigrationsTable(o) +
-                                       " (version, catalog_fingerprint) VALUES (" + std::to_string(step.version) +
-                                       ", " + QuoteLiteral(fingerprint) + ")"));
+    MILLRACE_RETURN_IF_ERROR(
+        step.apply(conn, o).WithContext("migration " + std::to_string(step.version)));
+    MILLRACE_RETURN_IF_ERROR(
+        conn.Exec("INSERT INTO " + MigrationsTable(o) + " (version, catalog_fingerprint) VALUES (" +
+                  std::to_string(step.version) + ", " + QuoteLiteral(fingerprint) + ")"));
     state->version = step.version;
     state->catalog_fingerprint = fingerprint;
   }
@@ -57,7 +62,8 @@ Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaS
 
 }  // namespace
 
-Result<SchemaState> MigrateCentralSchema(PgConnection& admin, const catalog::PostgresDdlOptions& o) {
+Result<SchemaState> MigrateCentralSchema(PgConnection& admin,
+                                         const catalog::PostgresDdlOptions& o) {
   // Cluster-wide catalog rows (roles, the schema's namespace) can still collide with a
   // migration of another database in the same cluster; the whole transaction is retried.
   Status s;
@@ -71,18 +77,20 @@ Result<SchemaState> MigrateCentralSchema(PgConnection& admin, const catalog::Pos
     bool transient = s.code() == StatusCode::kConflict || s.code() == StatusCode::kAlreadyExists ||
                      s.message().find("concurrently") != std::string::npos;
     if (!transient) return s;
-    spdlog::warn("central schema migration collided with a concurrent one (attempt {}): {}", attempt, s.ToString());
+    spdlog::warn("central schema migration collided with a concurrent one (attempt {}): {}",
+                 attempt, s.ToString());
   }
   return s;
 }
 
 Result<SchemaState> ReadSchemaState(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
-  MILLRACE_ASSIGN_OR_RETURN(auto exists,
-                            conn.Query("SELECT to_regclass($1) IS NOT NULL", {o.schema + ".schema_migrations"}));
+  MILLRACE_ASSIGN_OR_RETURN(auto exists, conn.Query("SELECT to_regclass($1) IS NOT NULL",
+                                                    {o.schema + ".schema_migrations"}));
   SchemaState state;
   if (exists.Get(0, 0) != "t") return state;
-  MILLRACE_ASSIGN_OR_RETURN(auto res, conn.Query("SELECT version, catalog_fingerprint FROM " + MigrationsTable(o) +
-                                                 " ORDER BY version DESC LIMIT 1"));
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto res, conn.Query("SELECT version, catalog_fingerprint FROM " + MigrationsTable(o) +
+                           " ORDER BY version DESC LIMIT 1"));
   if (res.rows() == 0) return state;
   state.version = std::stoi(res.GetString(0, 0));
   state.catalog_fingerprint = res.GetString(0, 1);
@@ -92,13 +100,14 @@ Result<SchemaState> ReadSchemaState(PgConnection& conn, const catalog::PostgresD
 Status CheckSchemaCurrent(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
   MILLRACE_ASSIGN_OR_RETURN(auto state, ReadSchemaState(conn, o));
   if (state.version != kCentralSchemaVersion) {
-    return Status::FailedPrecondition("database schema is at version " + std::to_string(state.version) +
-                                      ", this build needs " + std::to_string(kCentralSchemaVersion) +
-                                      ": run 'mes-central migrate'");
+    return Status::FailedPrecondition(
+        "database schema is at version " + std::to_string(state.version) + ", this build needs " +
+        std::to_string(kCentralSchemaVersion) + ": run 'mes-central migrate'");
   }
   if (state.catalog_fingerprint != catalog::MesCatalog().FingerprintHex()) {
-    return Status::FailedPrecondition("database was migrated from catalog " + state.catalog_fingerprint +
-                                      ", this build's catalog is " + catalog::MesCatalog().FingerprintHex());
+    return Status::FailedPrecondition("database was migrated from catalog " +
+                                      state.catalog_fingerprint + ", this build's catalog is " +
+                                      catalog::MesCatalog().FingerprintHex());
   }
   return Status::Ok();
 }

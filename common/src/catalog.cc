@@ -7,42 +7,60 @@ namespace millrace::catalog {
 
 std::string_view ToString(ColumnType t) {
   switch (t) {
-    case ColumnType::kUuid: return "uuid";
-    case ColumnType::kText: return "text";
-    case ColumnType::kInt: return "int";
-    case ColumnType::kReal: return "real";
-    case ColumnType::kBool: return "bool";
-    case ColumnType::kTimestamp: return "timestamp";
-    case ColumnType::kHlc: return "hlc";
-    case ColumnType::kJson: return "json";
-    case ColumnType::kEnum: return "enum";
+    case ColumnType::kUuid:
+      return "uuid";
+    case ColumnType::kText:
+      return "text";
+    case ColumnType::kInt:
+      return "int";
+    case ColumnType::kReal:
+      return "real";
+    case ColumnType::kBool:
+      return "bool";
+    case ColumnType::kTimestamp:
+      return "timestamp";
+    case ColumnType::kHlc:
+      return "hlc";
+    case ColumnType::kJson:
+      return "json";
+    case ColumnType::kEnum:
+      return "enum";
   }
   return "?";
 }
 
 std::string_view ToString(Owner o) {
   switch (o) {
-    case Owner::kCentral: return "central";
-    case Owner::kSite: return "site";
-    case Owner::kShared: return "shared";
+    case Owner::kCentral:
+      return "central";
+    case Owner::kSite:
+      return "site";
+    case Owner::kShared:
+      return "shared";
   }
   return "?";
 }
 
 std::string_view ToString(MergePolicy m) {
   switch (m) {
-    case MergePolicy::kCentralOwned: return "central-owned";
-    case MergePolicy::kAppendOnly: return "append-only";
-    case MergePolicy::kSiteOwned: return "site-owned";
-    case MergePolicy::kSharedLww: return "shared-lww";
+    case MergePolicy::kCentralOwned:
+      return "central-owned";
+    case MergePolicy::kAppendOnly:
+      return "append-only";
+    case MergePolicy::kSiteOwned:
+      return "site-owned";
+    case MergePolicy::kSharedLww:
+      return "shared-lww";
   }
   return "?";
 }
 
 std::string_view ToString(RoutingScope s) {
   switch (s) {
-    case RoutingScope::kSite: return "site";
-    case RoutingScope::kTenant: return "tenant";
+    case RoutingScope::kSite:
+      return "site";
+    case RoutingScope::kTenant:
+      return "tenant";
   }
   return "?";
 }
@@ -56,7 +74,8 @@ StateMachine::StateMachine(std::string name, std::vector<std::string> states,
   reach_.assign(n, std::vector<bool>(n, false));
   for (const auto& [from, to] : arrows_) {
     int f = Index(from), t = Index(to);
-    if (f < 0 || t < 0) throw std::logic_error("state machine " + name_ + ": arrow names an unknown state");
+    if (f < 0 || t < 0)
+      throw std::logic_error("state machine " + name_ + ": arrow names an unknown state");
     reach_[f][t] = true;
   }
   for (std::size_t k = 0; k < n; ++k)  // Warshall's transitive closure
@@ -72,7 +91,9 @@ int StateMachine::Index(std::string_view s) const {
   return -1;
 }
 
-bool StateMachine::IsState(std::string_view s) const { return Index(s) >= 0; }
+bool StateMachine::IsState(std::string_view s) const {
+  return Index(s) >= 0;
+}
 
 bool StateMachine::CanTransition(std::string_view from, std::string_view to) const {
   for (const auto& [f, t] : arrows_)
@@ -105,7 +126,9 @@ const ColumnSpec* TableSpec::StatusColumn() const {
   return nullptr;
 }
 
-bool TableSpec::site_id_nullable() const { return Find(kSiteColumn)->nullable; }
+bool TableSpec::site_id_nullable() const {
+  return Find(kSiteColumn)->nullable;
+}
 
 namespace {
 

@@ -69,7 +69,8 @@ std::string Describe(const toml::value& v) {
   return out.str();
 }
 
-void CollectLeaves(const toml::value& node, const std::string& prefix, std::vector<std::string>* out) {
+void CollectLeaves(const toml::value& node, const std::string& prefix,
+                   std::vector<std::string>* out) {
   if (!node.is_table()) {
     out->push_back(prefix);
     return;
@@ -81,14 +82,17 @@ void CollectLeaves(const toml::value& node, const std::string& prefix, std::vect
 
 }  // namespace
 
-bool ConfigFile::Has(std::string_view key) const { return Find(impl_->root, key) != nullptr; }
-
-Status ConfigFile::Invalid(std::string_view key, std::string_view why) const {
-  return Status::InvalidArgument("config " + name_ + ": key '" + std::string(key) + "': " +
-                                 std::string(why));
+bool ConfigFile::Has(std::string_view key) const {
+  return Find(impl_->root, key) != nullptr;
 }
 
-Result<std::string> ConfigFile::GetString(std::string_view key, std::optional<std::string> fallback) {
+Status ConfigFile::Invalid(std::string_view key, std::string_view why) const {
+  return Status::InvalidArgument("config " + name_ + ": key '" + std::string(key) +
+                                 "': " + std::string(why));
+}
+
+Result<std::string> ConfigFile::GetString(std::string_view key,
+                                          std::optional<std::string> fallback) {
   read_.emplace(key);
   const toml::value* v = Find(impl_->root, key);
   if (!v) {
@@ -108,9 +112,11 @@ Result<std::int64_t> ConfigFile::GetInt(std::string_view key, std::optional<std:
     return Invalid(key, "is required (an integer)");
   }
   std::string range = " in " + std::to_string(min) + ".." + std::to_string(max);
-  if (!v->is_integer()) return Invalid(key, "expected an integer" + range + ", got " + Describe(*v));
+  if (!v->is_integer())
+    return Invalid(key, "expected an integer" + range + ", got " + Describe(*v));
   std::int64_t n = v->as_integer();
-  if (n < min || n > max) return Invalid(key, "expected an integer" + range + ", got " + Describe(*v));
+  if (n < min || n > max)
+    return Invalid(key, "expected an integer" + range + ", got " + Describe(*v));
   return n;
 }
 
@@ -156,7 +162,8 @@ Result<std::vector<std::string>> ConfigFile::GetStringList(
   return out;
 }
 
-Result<std::string> ConfigFile::GetEnum(std::string_view key, const std::vector<std::string>& allowed,
+Result<std::string> ConfigFile::GetEnum(std::string_view key,
+                                        const std::vector<std::string>& allowed,
                                         std::optional<std::string> fallback) {
   MILLRACE_ASSIGN_OR_RETURN(std::string value, GetString(key, std::move(fallback)));
   for (const auto& a : allowed) {

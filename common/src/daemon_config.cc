@@ -9,17 +9,20 @@ Status ReadHttpSection(ConfigFile& file, HttpServerOptions* o) {
   MILLRACE_ASSIGN_OR_RETURN(auto threads, file.GetInt("http.threads", o->threads, 1, 64));
   o->threads = static_cast<int>(threads);
   MILLRACE_ASSIGN_OR_RETURN(auto limit, file.GetInt("http.body_limit_bytes",
-                                                    static_cast<std::int64_t>(o->body_limit_bytes), 1024,
-                                                    std::int64_t{1} << 30));
+                                                    static_cast<std::int64_t>(o->body_limit_bytes),
+                                                    1024, std::int64_t{1} << 30));
   o->body_limit_bytes = static_cast<std::size_t>(limit);
-  MILLRACE_ASSIGN_OR_RETURN(auto read_ms, file.GetInt("http.read_timeout_ms", o->read_timeout.count(), 10, 3600000));
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto read_ms, file.GetInt("http.read_timeout_ms", o->read_timeout.count(), 10, 3600000));
   o->read_timeout = std::chrono::milliseconds(read_ms);
   return Status::Ok();
 }
 
 Status ReadLogSection(ConfigFile& file, LogOptions* o) {
-  MILLRACE_ASSIGN_OR_RETURN(o->level, file.GetEnum("log.level", {"trace", "debug", "info", "warn", "error",
-                                                                 "critical", "off"}, o->level));
+  MILLRACE_ASSIGN_OR_RETURN(
+      o->level,
+      file.GetEnum("log.level", {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                   o->level));
   MILLRACE_ASSIGN_OR_RETURN(o->format, file.GetEnum("log.format", {"human", "json"}, o->format));
   return Status::Ok();
 }

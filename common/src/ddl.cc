@@ -25,27 +25,37 @@ std::string SqliteType(ColumnType type) {
     case ColumnType::kUuid:
     case ColumnType::kText:
     case ColumnType::kJson:
-    case ColumnType::kEnum: return "TEXT";
+    case ColumnType::kEnum:
+      return "TEXT";
     case ColumnType::kInt:
     case ColumnType::kBool:
     case ColumnType::kTimestamp:
-    case ColumnType::kHlc: return "INTEGER";
-    case ColumnType::kReal: return "REAL";
+    case ColumnType::kHlc:
+      return "INTEGER";
+    case ColumnType::kReal:
+      return "REAL";
   }
   return "ANY";
 }
 
 std::string PostgresType(ColumnType type) {
   switch (type) {
-    case ColumnType::kUuid: return "uuid";
+    case ColumnType::kUuid:
+      return "uuid";
     case ColumnType::kText:
-    case ColumnType::kEnum: return "text";
-    case ColumnType::kJson: return "json";
+    case ColumnType::kEnum:
+      return "text";
+    case ColumnType::kJson:
+      return "json";
     case ColumnType::kInt:
-    case ColumnType::kHlc: return "bigint";
-    case ColumnType::kBool: return "boolean";
-    case ColumnType::kTimestamp: return "timestamptz";
-    case ColumnType::kReal: return "double precision";
+    case ColumnType::kHlc:
+      return "bigint";
+    case ColumnType::kBool:
+      return "boolean";
+    case ColumnType::kTimestamp:
+      return "timestamptz";
+    case ColumnType::kReal:
+      return "double precision";
   }
   return "text";
 }
@@ -82,12 +92,21 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog) {
       if (!c.nullable) sql += " NOT NULL";
       if (c.name == kIdColumn) sql += " PRIMARY KEY";
       switch (c.type) {
-        case ColumnType::kUuid: sql += " CHECK (length(" + q + ") = 36)"; break;
-        case ColumnType::kBool: sql += " CHECK (" + q + " IN (0, 1))"; break;
+        case ColumnType::kUuid:
+          sql += " CHECK (length(" + q + ") = 36)";
+          break;
+        case ColumnType::kBool:
+          sql += " CHECK (" + q + " IN (0, 1))";
+          break;
         // json_valid(NULL) is 0 in SQLite 3.40, so NULL needs its own arm.
-        case ColumnType::kJson: sql += " CHECK (" + q + " IS NULL OR json_valid(" + q + "))"; break;
-        case ColumnType::kEnum: sql += " " + EnumCheck(c); break;
-        default: break;
+        case ColumnType::kJson:
+          sql += " CHECK (" + q + " IS NULL OR json_valid(" + q + "))";
+          break;
+        case ColumnType::kEnum:
+          sql += " " + EnumCheck(c);
+          break;
+        default:
+          break;
       }
       sql += ",\n";
     }
@@ -95,8 +114,8 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog) {
     sql += "\n) STRICT";
     out.push_back(sql);
     for (const auto& idx : t.indexes) {
-      out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " + QuoteIdent(t.name) +
-                    " (" + JoinIdents(idx.columns) + ")");
+      out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " +
+                    QuoteIdent(t.name) + " (" + JoinIdents(idx.columns) + ")");
     }
   }
   return out;
@@ -109,20 +128,30 @@ std::vector<std::string> PostgresAdminDdl(const PostgresDdlOptions& o) {
   auto ensure = [](const std::string& role, const std::string& attrs, const std::string& wrong_if) {
     return "DO $$ BEGIN\n"
            "  BEGIN\n"
-           "    CREATE ROLE " + QuoteIdent(role) + " " + attrs + ";\n"
+           "    CREATE ROLE " +
+           QuoteIdent(role) + " " + attrs +
+           ";\n"
            "  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;\n"
            "  END;\n"
-           "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = " + QuoteLiteral(role) + " AND (" + wrong_if + ")) THEN\n"
-           "    ALTER ROLE " + QuoteIdent(role) + " " + attrs + ";\n"
+           "  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = " +
+           QuoteLiteral(role) + " AND (" + wrong_if +
+           ")) THEN\n"
+           "    ALTER ROLE " +
+           QuoteIdent(role) + " " + attrs +
+           ";\n"
            "  END IF;\n"
            "END $$";
   };
   return {
-      ensure(o.owner_role, "NOLOGIN NOSUPERUSER NOBYPASSRLS", "rolcanlogin OR rolsuper OR rolbypassrls"),
-      ensure(o.app_role, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT",
-             "NOT rolcanlogin OR rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls OR "
+      ensure(o.owner_role, "NOLOGIN NOSUPERUSER NOBYPASSRLS",
+             "rolcanlogin OR rolsuper OR rolbypassrls"),
+      ensure(o.app_role,
+             "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT",
+             "NOT rolcanlogin OR rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR "
+             "rolbypassrls OR "
              "rolinherit"),
-      "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(o.schema) + " AUTHORIZATION " + QuoteIdent(o.owner_role),
+      "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(o.schema) + " AUTHORIZATION " +
+          QuoteIdent(o.owner_role),
   };
 }
 
@@ -143,14 +172,14 @@ std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOp
     sql += "  PRIMARY KEY (tenant_id, id)\n)";
     out.push_back(sql);
     for (const auto& idx : t.indexes) {
-      out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " + table + " (" +
-                    JoinIdents(idx.columns, "tenant_id") + ")");
+      out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " + table +
+                    " (" + JoinIdents(idx.columns, "tenant_id") + ")");
     }
     out.push_back("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY");
     out.push_back("ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY");
     out.push_back("DROP POLICY IF EXISTS tenant_isolation ON " + table);
-    out.push_back("CREATE POLICY tenant_isolation ON " + table + " USING (" + tenant_expr + ") WITH CHECK (" +
-                  tenant_expr + ")");
+    out.push_back("CREATE POLICY tenant_isolation ON " + table + " USING (" + tenant_expr +
+                  ") WITH CHECK (" + tenant_expr + ")");
     out.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);
   }
   return out;

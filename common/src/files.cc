@@ -11,7 +11,9 @@
 
 namespace millrace {
 namespace {
-Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
+Status Errno(const std::string& what) {
+  return Status::IOError(what + ": " + std::strerror(errno));
+}
 
 std::string DirName(const std::string& path) {
   auto slash = path.rfind('/');

@@ -51,10 +51,9 @@ Result<HlcTimestamp> HybridClock::Update(HlcTimestamp remote) {
   std::lock_guard lock(mu_);
   if (remote.physical_ms() > pt + static_cast<std::uint64_t>(max_forward_skew_ms_)) {
     ++skew_refusals_;
-    return Status::ClockSkew("remote clock " + remote.ToString() + " is " +
-                             std::to_string(remote.physical_ms() - pt) +
-                             " ms ahead of local time; the limit is " +
-                             std::to_string(max_forward_skew_ms_) + " ms");
+    return Status::ClockSkew(
+        "remote clock " + remote.ToString() + " is " + std::to_string(remote.physical_ms() - pt) +
+        " ms ahead of local time; the limit is " + std::to_string(max_forward_skew_ms_) + " ms");
   }
   return Advance(pt, remote.physical_ms(), remote.counter());
 }

@@ -50,8 +50,8 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
 }  // namespace
 
 std::string JsonEscape(std::string_view s) {
-  std::string out = nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                                        nlohmann::json::error_handler_t::replace);
+  std::string out =
+      nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return out.substr(1, out.size() - 2);
 }
 
@@ -73,7 +73,8 @@ bool HttpRequest::ParseTarget() {
     std::size_t eq = pair.find('=');
     std::string key, value;
     if (!PercentDecode(pair.substr(0, eq), true, &key)) return false;
-    if (eq != std::string_view::npos && !PercentDecode(pair.substr(eq + 1), true, &value)) return false;
+    if (eq != std::string_view::npos && !PercentDecode(pair.substr(eq + 1), true, &value))
+      return false;
     if (!key.empty()) query[key] = value;
     if (amp == std::string_view::npos) break;
     rest = rest.substr(amp + 1);
@@ -106,19 +107,22 @@ HttpResponse HttpResponse::Error(const Status& status) {
 
 Router::Router(MetricsRegistry* metrics) : metrics_(metrics) {
   if (metrics_) {
-    requests_ = &metrics_->AddCounter("mes_http_requests_total", "HTTP requests by route and status",
-                                      {"method", "route", "status"});
+    requests_ =
+        &metrics_->AddCounter("mes_http_requests_total", "HTTP requests by route and status",
+                              {"method", "route", "status"});
     latency_ = &metrics_->AddHistogram("mes_http_request_duration_seconds",
                                        "HTTP request handling time by route", {"route"});
   }
 }
 
 void Router::Add(std::string_view method, std::string_view pattern, HttpHandler handler) {
-  routes_.push_back(Route{std::string(method), std::string(pattern), SplitPath(pattern), std::move(handler)});
+  routes_.push_back(
+      Route{std::string(method), std::string(pattern), SplitPath(pattern), std::move(handler)});
 }
 
 void Router::AddOperationalRoutes(std::vector<std::pair<std::string, ReadinessCheck>> checks) {
-  Add("GET", "/health", [](const HttpRequest&) { return HttpResponse::Json(200, R"({"status":"ok"})"); });
+  Add("GET", "/health",
+      [](const HttpRequest&) { return HttpResponse::Json(200, R"({"status":"ok"})"); });
   Add("GET", "/ready", [checks = std::move(checks)](const HttpRequest&) {
     nlohmann::json body;
     body["checks"] = nlohmann::json::object();
@@ -167,12 +171,14 @@ HttpResponse Router::Dispatch(HttpRequest& request, std::string* route_label) co
   }
   if (path_matched) {
     *route_label = "(method_not_allowed)";
-    auto r = HttpResponse::Error(Status::InvalidArgument("method " + request.method + " is not allowed on " + request.path));
+    auto r = HttpResponse::Error(
+        Status::InvalidArgument("method " + request.method + " is not allowed on " + request.path));
     r.status = 405;
     return r;
   }
   *route_label = "(unmatched)";
-  return HttpResponse::Error(Status::NotFound("no route for " + request.method + " " + request.path));
+  return HttpResponse::Error(
+      Status::NotFound("no route for " + request.method + " " + request.path));
 }
 
 HttpResponse Router::Handle(HttpRequest& request) const {

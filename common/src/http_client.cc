@@ -14,12 +14,14 @@ using tcp = asio::ip::tcp;
 
 Result<HttpEndpoint> ParseHttpUrl(const std::string& url) {
   const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0) return Status::InvalidArgument("URL must start with http://, got '" + url + "'");
+  if (url.rfind(prefix, 0) != 0)
+    return Status::InvalidArgument("URL must start with http://, got '" + url + "'");
   std::string rest = url.substr(prefix.size());
   rest = rest.substr(0, rest.find('/'));
   auto colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0) {
-    return Status::InvalidArgument("URL must name host and port (http://host:port), got '" + url + "'");
+    return Status::InvalidArgument("URL must name host and port (http://host:port), got '" + url +
+                                   "'");
   }
   HttpEndpoint ep;
   ep.host = rest.substr(0, colon);
@@ -33,8 +35,9 @@ Result<HttpEndpoint> ParseHttpUrl(const std::string& url) {
   return ep;
 }
 
-Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& method, const std::string& target,
-                              const std::string& body, const std::map<std::string, std::string>& headers,
+Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& method,
+                              const std::string& target, const std::string& body,
+                              const std::map<std::string, std::string>& headers,
                               std::chrono::milliseconds timeout) {
   // Async operations on a tcp_stream are the only way to get a deadline out of Asio:
   // its blocking reads ignore SO_RCVTIMEO and wait forever.
@@ -51,7 +54,8 @@ Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& m
   req.set(http::field::user_agent, "millrace");
   for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
-    if (headers.find("content-type") == headers.end()) req.set(http::field::content_type, "application/json");
+    if (headers.find("content-type") == headers.end())
+      req.set(http::field::content_type, "application/json");
     req.body() = body;
   }
   req.keep_alive(false);
@@ -78,11 +82,13 @@ Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& m
   ioc.run();
 
   if (ec == beast::error::timeout) {
-    return Status::Timeout("no answer from " + where + " within " + std::to_string(timeout.count()) + " ms");
+    return Status::Timeout("no answer from " + where + " within " +
+                           std::to_string(timeout.count()) + " ms");
   }
   if (ec) {
-    const char* what = stage == Stage::kConnect ? "cannot connect to " : stage == Stage::kWrite ? "cannot send to "
-                                                                                                : "cannot read the answer from ";
+    const char* what = stage == Stage::kConnect ? "cannot connect to "
+                       : stage == Stage::kWrite ? "cannot send to "
+                                                : "cannot read the answer from ";
     return Status::Unavailable(what + where + ": " + ec.message());
   }
   auto& res = parser.get();

@@ -21,7 +21,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned version, bool keep_alive) {
+http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned version,
+                                          bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "millrace");
   res.set(http::field::content_type, r.content_type);
@@ -42,7 +43,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Run() {
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::DoRead, shared_from_this()));
   }
 
  private:
@@ -51,24 +53,27 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(options_->body_limit_bytes);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(options_->read_timeout);
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-        ec == asio::error::connection_reset || ec == asio::error::eof) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
       return DoClose();
     }
     if (ec == http::error::body_limit) {
       return Reply(HttpResponse::Error(Status::ResourceExhausted(
-                       "request body exceeds the limit of " + std::to_string(options_->body_limit_bytes) +
-                       " bytes")),
+                       "request body exceeds the limit of " +
+                       std::to_string(options_->body_limit_bytes) + " bytes")),
                    11, false);
     }
     if (ec) {
       if (ec == http::error::partial_message) return DoClose();
-      return Reply(HttpResponse::Error(Status::InvalidArgument("malformed HTTP request: " + ec.message())),
-                   11, false);
+      return Reply(
+          HttpResponse::Error(Status::InvalidArgument("malformed HTTP request: " + ec.message())),
+          11, false);
     }
     auto& req = parser_->get();
     HttpRequest request;
@@ -84,20 +89,23 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep_alive = req.keep_alive();
     unsigned version = req.version();
     if (!request.ParseTarget()) {
-      return Reply(HttpResponse::Error(Status::InvalidArgument("bad percent-encoding in the request target")),
+      return Reply(HttpResponse::Error(
+                       Status::InvalidArgument("bad percent-encoding in the request target")),
                    version, false);
     }
     Reply(router_->Handle(request), version, keep_alive);
   }
 
   void Reply(const HttpResponse& response, unsigned version, bool keep_alive) {
-    auto res = std::make_shared<http::response<http::string_body>>(ToBeast(response, version, keep_alive));
+    auto res =
+        std::make_shared<http::response<http::string_body>>(ToBeast(response, version, keep_alive));
     stream_.expires_after(options_->write_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-                        if (ec || !keep_alive) return self->DoClose();
-                        self->DoRead();
-                      });
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+          if (ec || !keep_alive) return self->DoClose();
+          self->DoRead();
+        });
   }
 
   void DoClose() {
@@ -128,27 +136,33 @@ struct HttpServer::Impl {
   bool running = false;
 
   void Accept() {
-    acceptor->async_accept(asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), router, &options)->Run();
-      Accept();
-    });
+    acceptor->async_accept(
+        asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+          if (!ec) std::make_shared<Session>(std::move(socket), router, &options)->Run();
+          Accept();
+        });
   }
 };
 
-HttpServer::HttpServer(HttpServerOptions options, const Router* router) : impl_(std::make_unique<Impl>()) {
+HttpServer::HttpServer(HttpServerOptions options, const Router* router)
+    : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->router = router;
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 Status HttpServer::Start() {
   auto& im = *impl_;
   if (im.running) return Status::FailedPrecondition("HTTP server already started");
   beast::error_code ec;
   auto address = asio::ip::make_address(im.options.address, ec);
-  if (ec) return Status::InvalidArgument("bad listen address '" + im.options.address + "': " + ec.message());
+  if (ec)
+    return Status::InvalidArgument("bad listen address '" + im.options.address +
+                                   "': " + ec.message());
   im.ioc = std::make_unique<asio::io_context>();
   im.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(*im.ioc));
   tcp::endpoint endpoint{address, im.options.port};
@@ -168,7 +182,9 @@ Status HttpServer::Start() {
   return Status::Ok();
 }
 
-std::uint16_t HttpServer::port() const { return impl_->port; }
+std::uint16_t HttpServer::port() const {
+  return impl_->port;
+}
 
 std::string HttpServer::url() const {
   return "http://" + impl_->options.address + ":" + std::to_string(impl_->port);

@@ -53,7 +53,8 @@ class JsonFormatter final : public spdlog::formatter {
 // Appends " key=value ..." for the thread's log context to human-readable lines.
 class ContextFlag final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     for (const auto& [k, v] : t_context) {
       dest.push_back(' ');
       dest.append(k.data(), k.data() + k.size());
@@ -97,12 +98,17 @@ Status InitLogging(LogOptions options) {
   return Status::Ok();
 }
 
-ScopedLogContext::ScopedLogContext(std::vector<LogField> fields) : previous_size_(t_context.size()) {
+ScopedLogContext::ScopedLogContext(std::vector<LogField> fields)
+    : previous_size_(t_context.size()) {
   for (auto& f : fields) t_context.push_back(std::move(f));
 }
 
-ScopedLogContext::~ScopedLogContext() { t_context.resize(previous_size_); }
+ScopedLogContext::~ScopedLogContext() {
+  t_context.resize(previous_size_);
+}
 
-const std::vector<LogField>& CurrentLogContext() { return t_context; }
+const std::vector<LogField>& CurrentLogContext() {
+  return t_context;
+}
 
 }  // namespace millrace

@@ -7,14 +7,30 @@
 namespace millrace::catalog {
 namespace {
 
-ColumnSpec Col(std::string name, ColumnType type) { return ColumnSpec{std::move(name), type, false, {}, nullptr}; }
-ColumnSpec Uuid(std::string n) { return Col(std::move(n), ColumnType::kUuid); }
-ColumnSpec Text(std::string n) { return Col(std::move(n), ColumnType::kText); }
-ColumnSpec Int(std::string n) { return Col(std::move(n), ColumnType::kInt); }
-ColumnSpec Real(std::string n) { return Col(std::move(n), ColumnType::kReal); }
-ColumnSpec Bool(std::string n) { return Col(std::move(n), ColumnType::kBool); }
-ColumnSpec Time(std::string n) { return Col(std::move(n), ColumnType::kTimestamp); }
-ColumnSpec Json(std::string n) { return Col(std::move(n), ColumnType::kJson); }
+ColumnSpec Col(std::string name, ColumnType type) {
+  return ColumnSpec{std::move(name), type, false, {}, nullptr};
+}
+ColumnSpec Uuid(std::string n) {
+  return Col(std::move(n), ColumnType::kUuid);
+}
+ColumnSpec Text(std::string n) {
+  return Col(std::move(n), ColumnType::kText);
+}
+ColumnSpec Int(std::string n) {
+  return Col(std::move(n), ColumnType::kInt);
+}
+ColumnSpec Real(std::string n) {
+  return Col(std::move(n), ColumnType::kReal);
+}
+ColumnSpec Bool(std::string n) {
+  return Col(std::move(n), ColumnType::kBool);
+}
+ColumnSpec Time(std::string n) {
+  return Col(std::move(n), ColumnType::kTimestamp);
+}
+ColumnSpec Json(std::string n) {
+  return Col(std::move(n), ColumnType::kJson);
+}
 ColumnSpec Enum(std::string n, std::vector<std::string> values) {
   ColumnSpec c = Col(std::move(n), ColumnType::kEnum);
   c.values = std::move(values);
@@ -44,9 +60,15 @@ TableSpec Build(Decl d) {
   t.scope = d.scope;
   t.doc = std::move(d.doc);
   switch (d.owner) {
-    case Owner::kCentral: t.merge = MergePolicy::kCentralOwned; break;
-    case Owner::kShared: t.merge = MergePolicy::kSharedLww; break;
-    case Owner::kSite: t.merge = d.site_merge; break;
+    case Owner::kCentral:
+      t.merge = MergePolicy::kCentralOwned;
+      break;
+    case Owner::kShared:
+      t.merge = MergePolicy::kSharedLww;
+      break;
+    case Owner::kSite:
+      t.merge = d.site_merge;
+      break;
   }
   ColumnSpec site = Text(std::string(kSiteColumn));
   site.nullable = d.owner == Owner::kCentral;  // tenant-wide master data has no site
@@ -58,7 +80,8 @@ TableSpec Build(Decl d) {
   t.indexes = std::move(d.indexes);
   for (const auto& idx : t.indexes)
     for (const auto& c : idx.columns)
-      if (!t.Find(c)) throw std::logic_error("catalog: index on " + t.name + " names unknown column " + c);
+      if (!t.Find(c))
+        throw std::logic_error("catalog: index on " + t.name + " names unknown column " + c);
   return t;
 }
 
@@ -66,64 +89,104 @@ std::vector<TableSpec> Declare() {
   const std::vector<std::string> kOeeBuckets = {"availability", "performance", "quality"};
   std::vector<Decl> d = {
       // ---------------- master data [C] ----------------
-      {"equipment", Owner::kCentral, RoutingScope::kSite,
+      {"equipment",
+       Owner::kCentral,
+       RoutingScope::kSite,
        "ISA-95 equipment tree: enterprise > site > area > work center (line) > work unit",
-       {Uuid("parent_id").Null(), Enum("level", {"enterprise", "site", "area", "work_center", "work_unit"}),
-        Text("code"), Text("name"), Text("equipment_class").Null(), Real("ideal_cycle_time_s").Null(),
+       {Uuid("parent_id").Null(),
+        Enum("level", {"enterprise", "site", "area", "work_center", "work_unit"}), Text("code"),
+        Text("name"), Text("equipment_class").Null(), Real("ideal_cycle_time_s").Null(),
         Bool("active")},
        {{{"site_id", "parent_id"}}, {{"code"}}}},
-      {"material_definition", Owner::kCentral, RoutingScope::kTenant, "a material or product and how it is tracked",
-       {Text("code"), Text("name"), Text("revision"), Text("unit"), Enum("tracking", {"none", "lot", "serial"}),
-        Bool("active")},
+      {"material_definition",
+       Owner::kCentral,
+       RoutingScope::kTenant,
+       "a material or product and how it is tracked",
+       {Text("code"), Text("name"), Text("revision"), Text("unit"),
+        Enum("tracking", {"none", "lot", "serial"}), Bool("active")},
        {{{"code", "revision"}}}},
-      {"bom", Owner::kCentral, RoutingScope::kTenant, "bill of materials header for a product revision",
+      {"bom",
+       Owner::kCentral,
+       RoutingScope::kTenant,
+       "bill of materials header for a product revision",
        {Uuid("material_id"), Text("revision"), Real("base_quantity"), Bool("active")},
        {{{"material_id"}}}},
-      {"bom_line", Owner::kCentral, RoutingScope::kTenant, "a component of a BOM and the operation that consumes it",
+      {"bom_line",
+       Owner::kCentral,
+       RoutingScope::kTenant,
+       "a component of a BOM and the operation that consumes it",
        {Uuid("bom_id"), Int("line_no"), Uuid("component_id"), Real("quantity_per"), Text("unit"),
         Real("scrap_factor"), Int("operation_seq").Null()},
        {{{"bom_id"}}}},
-      {"routing", Owner::kCentral, RoutingScope::kTenant, "routing header for a product revision",
+      {"routing",
+       Owner::kCentral,
+       RoutingScope::kTenant,
+       "routing header for a product revision",
        {Uuid("material_id"), Text("revision"), Bool("active")},
        {{{"material_id"}}}},
-      {"routing_operation", Owner::kCentral, RoutingScope::kTenant, "one step of a routing",
-       {Uuid("routing_id"), Int("seq"), Text("op_code"), Text("name"), Uuid("work_center_id").Null(),
-        Real("setup_time_s"), Real("ideal_cycle_time_s"), Uuid("inspection_plan_id").Null(),
-        Bool("allow_overlap"), Text("required_qualification").Null()},
+      {"routing_operation",
+       Owner::kCentral,
+       RoutingScope::kTenant,
+       "one step of a routing",
+       {Uuid("routing_id"), Int("seq"), Text("op_code"), Text("name"),
+        Uuid("work_center_id").Null(), Real("setup_time_s"), Real("ideal_cycle_time_s"),
+        Uuid("inspection_plan_id").Null(), Bool("allow_overlap"),
+        Text("required_qualification").Null()},
        {{{"routing_id", "seq"}}}},
-      {"reason_code", Owner::kCentral, RoutingScope::kTenant,
-       "reason tree for downtime, scrap, rework and non-conformances, with OEE bucket and loss class",
+      {"reason_code",
+       Owner::kCentral,
+       RoutingScope::kTenant,
+       "reason tree for downtime, scrap, rework and non-conformances, with OEE bucket and loss "
+       "class",
        {Uuid("parent_id").Null(), Text("code"), Text("name"),
-        Enum("category", {"downtime", "scrap", "rework", "defect"}), Enum("oee_bucket", kOeeBuckets).Null(),
-        Enum("loss_class", {"breakdown", "setup_adjustment", "minor_stop", "reduced_speed", "process_defect",
-                            "startup_reject", "planned"})
+        Enum("category", {"downtime", "scrap", "rework", "defect"}),
+        Enum("oee_bucket", kOeeBuckets).Null(),
+        Enum("loss_class", {"breakdown", "setup_adjustment", "minor_stop", "reduced_speed",
+                            "process_defect", "startup_reject", "planned"})
             .Null(),
         Bool("planned"), Bool("is_failure"), Bool("active")},
        {{{"category", "code"}}}},
-      {"inspection_plan", Owner::kCentral, RoutingScope::kTenant, "what to inspect on a material",
+      {"inspection_plan",
+       Owner::kCentral,
+       RoutingScope::kTenant,
+       "what to inspect on a material",
        {Text("code"), Text("name"), Uuid("material_id").Null(), Text("revision")},
        {{{"code"}}}},
-      {"inspection_characteristic", Owner::kCentral, RoutingScope::kTenant,
+      {"inspection_characteristic",
+       Owner::kCentral,
+       RoutingScope::kTenant,
        "one measured or pass/fail characteristic with its limits",
-       {Uuid("plan_id"), Int("seq"), Text("name"), Enum("kind", {"measured", "pass_fail"}), Text("unit").Null(),
-        Real("nominal").Null(), Real("lsl").Null(), Real("usl").Null()},
+       {Uuid("plan_id"), Int("seq"), Text("name"), Enum("kind", {"measured", "pass_fail"}),
+        Text("unit").Null(), Real("nominal").Null(), Real("lsl").Null(), Real("usl").Null()},
        {{{"plan_id", "seq"}}}},
-      {"location", Owner::kCentral, RoutingScope::kSite, "a storage or staging location at a site",
-       {Text("code"), Text("name"), Enum("kind", {"warehouse", "staging", "line_side", "quarantine", "shipping"})},
+      {"location",
+       Owner::kCentral,
+       RoutingScope::kSite,
+       "a storage or staging location at a site",
+       {Text("code"), Text("name"),
+        Enum("kind", {"warehouse", "staging", "line_side", "quarantine", "shipping"})},
        {{{"site_id", "code"}}}},
-      {"shift_pattern", Owner::kCentral, RoutingScope::kSite,
-       "a recurring shift: minutes after local midnight, weekday bitmask (Mon=1 .. Sun=64), planned breaks",
+      {"shift_pattern",
+       Owner::kCentral,
+       RoutingScope::kSite,
+       "a recurring shift: minutes after local midnight, weekday bitmask (Mon=1 .. Sun=64), "
+       "planned breaks",
        {Text("code"), Text("name"), Int("start_minute"), Int("end_minute"), Int("weekdays"),
         Json("planned_breaks")},
        {{{"site_id", "code"}}}},
-      {"users", Owner::kCentral, RoutingScope::kTenant,
+      {"users",
+       Owner::kCentral,
+       RoutingScope::kTenant,
        "an operator, supervisor or quality engineer; the PIN is stored only as a libsodium hash",
-       {Text("badge_id"), Text("name"), Text("pin_hash"), Enum("role", {"operator", "supervisor", "quality"}),
-        Json("sites"), Json("qualifications"), Bool("active")},
+       {Text("badge_id"), Text("name"), Text("pin_hash"),
+        Enum("role", {"operator", "supervisor", "quality"}), Json("sites"), Json("qualifications"),
+        Bool("active")},
        {{{"badge_id"}}}},
 
       // ---------------- shared state [B] ----------------
-      {"work_order", Owner::kShared, RoutingScope::kSite,
+      {"work_order",
+       Owner::kShared,
+       RoutingScope::kSite,
        "a job order for a product; the routing is snapshotted at release",
        {Text("number"), Uuid("material_id"), Uuid("bom_id").Null(), Uuid("routing_id").Null(),
         Json("routing_snapshot").Null(), Real("planned_quantity"), Time("planned_start").Null(),
@@ -131,70 +194,110 @@ std::vector<TableSpec> Declare() {
         Status("status", WorkOrderStates()), Time("actual_start").Null(), Time("actual_end").Null(),
         Real("good_quantity"), Real("scrap_quantity")},
        {{{"site_id", "status"}}, {{"site_id", "due_at"}}, {{"number"}}}},
-      {"work_order_operation", Owner::kShared, RoutingScope::kSite, "one routing step of a work order",
+      {"work_order_operation",
+       Owner::kShared,
+       RoutingScope::kSite,
+       "one routing step of a work order",
        {Uuid("work_order_id"), Int("seq"), Uuid("routing_operation_id").Null(), Text("op_code"),
         Uuid("work_unit_id").Null(), Status("status", OperationStates()), Real("planned_quantity"),
-        Real("good_quantity"), Real("scrap_quantity"), Real("rework_quantity"), Real("ideal_cycle_time_s"),
-        Time("actual_start").Null(), Time("actual_end").Null()},
+        Real("good_quantity"), Real("scrap_quantity"), Real("rework_quantity"),
+        Real("ideal_cycle_time_s"), Time("actual_start").Null(), Time("actual_end").Null()},
        {{{"work_order_id", "seq"}}, {{"site_id", "work_unit_id", "status"}}}},
-      {"material_lot", Owner::kShared, RoutingScope::kSite, "a quantity of one material with one history",
-       {Text("lot_no"), Uuid("material_id"), Real("quantity"), Text("unit"), Status("status", LotStates()),
-        Uuid("location_id").Null(), Time("expires_at").Null(), Uuid("produced_by_operation_id").Null()},
+      {"material_lot",
+       Owner::kShared,
+       RoutingScope::kSite,
+       "a quantity of one material with one history",
+       {Text("lot_no"), Uuid("material_id"), Real("quantity"), Text("unit"),
+        Status("status", LotStates()), Uuid("location_id").Null(), Time("expires_at").Null(),
+        Uuid("produced_by_operation_id").Null()},
        {{{"lot_no"}}, {{"site_id", "material_id", "status"}}}},
-      {"non_conformance", Owner::kShared, RoutingScope::kSite, "a recorded defect and its disposition",
-       {Enum("source", {"measurement", "operator", "inspection", "supplier", "customer"}), Uuid("lot_id").Null(),
-        Uuid("work_order_id").Null(), Uuid("operation_id").Null(), Real("quantity"), Text("defect_code"),
-        Text("description").Null(), Enum("disposition", {"scrap", "rework", "use_as_is", "return"}).Null(),
+      {"non_conformance",
+       Owner::kShared,
+       RoutingScope::kSite,
+       "a recorded defect and its disposition",
+       {Enum("source", {"measurement", "operator", "inspection", "supplier", "customer"}),
+        Uuid("lot_id").Null(), Uuid("work_order_id").Null(), Uuid("operation_id").Null(),
+        Real("quantity"), Text("defect_code"), Text("description").Null(),
+        Enum("disposition", {"scrap", "rework", "use_as_is", "return"}).Null(),
         Status("status", NonConformanceStates()), Time("opened_at"), Time("closed_at").Null()},
        {{{"site_id", "status", "opened_at"}}, {{"lot_id"}}}},
 
       // ---------------- site facts [S] ----------------
-      {"serial_unit", Owner::kSite, RoutingScope::kSite, "one serialised unit",
-       {Text("serial_no"), Uuid("material_id"), Enum("status", {"in_process", "completed", "scrapped", "consumed"}),
-        Uuid("lot_id").Null(), Uuid("produced_by_operation_id").Null()},
+      {"serial_unit",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "one serialised unit",
+       {Text("serial_no"), Uuid("material_id"),
+        Enum("status", {"in_process", "completed", "scrapped", "consumed"}), Uuid("lot_id").Null(),
+        Uuid("produced_by_operation_id").Null()},
        {{{"serial_no"}}},
        MergePolicy::kSiteOwned},
-      {"genealogy_link", Owner::kSite, RoutingScope::kSite, "consumed lot/serial -> produced lot/serial",
-       {Enum("parent_kind", {"lot", "serial"}), Uuid("parent_id"), Enum("child_kind", {"lot", "serial"}),
-        Uuid("child_id"), Real("quantity"), Uuid("operation_id").Null(), Time("at")},
+      {"genealogy_link",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "consumed lot/serial -> produced lot/serial",
+       {Enum("parent_kind", {"lot", "serial"}), Uuid("parent_id"),
+        Enum("child_kind", {"lot", "serial"}), Uuid("child_id"), Real("quantity"),
+        Uuid("operation_id").Null(), Time("at")},
        {{{"parent_id"}}, {{"child_id"}}}},
-      {"production_event", Owner::kSite, RoutingScope::kSite,
+      {"production_event",
+       Owner::kSite,
+       RoutingScope::kSite,
        "what happened on an operation: START, PAUSE, RESUME, COUNT, COMPLETE, ABORT",
        {Enum("kind", {"START", "PAUSE", "RESUME", "COUNT", "COMPLETE", "ABORT"}), Time("at"),
-        Uuid("work_order_id"), Uuid("operation_id"), Uuid("work_unit_id"), Uuid("operator_id").Null(),
-        Uuid("shift_instance_id").Null(), Real("good_quantity"), Real("scrap_quantity"),
-        Real("rework_quantity"), Uuid("scrap_reason_id").Null(), Uuid("output_lot_id").Null()},
+        Uuid("work_order_id"), Uuid("operation_id"), Uuid("work_unit_id"),
+        Uuid("operator_id").Null(), Uuid("shift_instance_id").Null(), Real("good_quantity"),
+        Real("scrap_quantity"), Real("rework_quantity"), Uuid("scrap_reason_id").Null(),
+        Uuid("output_lot_id").Null()},
        {{{"site_id", "at"}}, {{"work_unit_id", "at"}}, {{"operation_id"}}}},
-      {"downtime_event", Owner::kSite, RoutingScope::kSite,
+      {"downtime_event",
+       Owner::kSite,
+       RoutingScope::kSite,
        "a stop of a work unit; open while ended_at is NULL, closed by its own site",
        {Uuid("work_unit_id"), Time("started_at"), Time("ended_at").Null(), Uuid("reason_id").Null(),
-        Bool("planned"), Uuid("operation_id").Null(), Uuid("operator_id").Null(), Text("comment").Null()},
+        Bool("planned"), Uuid("operation_id").Null(), Uuid("operator_id").Null(),
+        Text("comment").Null()},
        {{{"site_id", "started_at"}}, {{"work_unit_id", "ended_at"}}, {{"reason_id"}}},
        MergePolicy::kSiteOwned},
-      {"inspection", Owner::kSite, RoutingScope::kSite, "one inspection against a plan; result set when finished",
+      {"inspection",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "one inspection against a plan; result set when finished",
        {Uuid("plan_id"), Uuid("operation_id").Null(), Uuid("lot_id").Null(), Time("at"),
         Uuid("operator_id").Null(), Enum("result", {"pass", "fail"}).Null()},
        {{{"site_id", "at"}}},
        MergePolicy::kSiteOwned},
-      {"measurement", Owner::kSite, RoutingScope::kSite,
-       "one recorded value (or pass/fail) of a characteristic, with in_spec computed against its limits",
+      {"measurement",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "one recorded value (or pass/fail) of a characteristic, with in_spec computed against its "
+       "limits",
        {Uuid("inspection_id").Null(), Uuid("characteristic_id"), Uuid("operation_id").Null(),
-        Uuid("lot_id").Null(), Real("value").Null(), Bool("passed").Null(), Bool("in_spec"), Time("at"),
-        Uuid("operator_id").Null()},
+        Uuid("lot_id").Null(), Real("value").Null(), Bool("passed").Null(), Bool("in_spec"),
+        Time("at"), Uuid("operator_id").Null()},
        {{{"characteristic_id", "at"}}, {{"site_id", "at"}}}},
-      {"inventory_movement", Owner::kSite, RoutingScope::kSite, "receipt, issue, produce, scrap, transfer, adjust",
-       {Enum("kind", {"receipt", "issue", "produce", "scrap", "transfer", "adjust"}), Uuid("material_id"),
-        Uuid("lot_id").Null(), Uuid("serial_id").Null(), Real("quantity"), Text("unit"),
-        Uuid("from_location_id").Null(), Uuid("to_location_id").Null(), Uuid("operation_id").Null(), Time("at"),
-        Uuid("operator_id").Null()},
+      {"inventory_movement",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "receipt, issue, produce, scrap, transfer, adjust",
+       {Enum("kind", {"receipt", "issue", "produce", "scrap", "transfer", "adjust"}),
+        Uuid("material_id"), Uuid("lot_id").Null(), Uuid("serial_id").Null(), Real("quantity"),
+        Text("unit"), Uuid("from_location_id").Null(), Uuid("to_location_id").Null(),
+        Uuid("operation_id").Null(), Time("at"), Uuid("operator_id").Null()},
        {{{"lot_id"}}, {{"site_id", "at"}}}},
-      {"shift_instance", Owner::kSite, RoutingScope::kSite, "one worked occurrence of a shift pattern",
+      {"shift_instance",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "one worked occurrence of a shift pattern",
        {Uuid("shift_pattern_id"), Text("business_date"), Time("starts_at"), Time("ends_at")},
        {{{"site_id", "starts_at"}}},
        MergePolicy::kSiteOwned},
-      {"operator_session", Owner::kSite, RoutingScope::kSite, "an operator badged in at a work unit",
-       {Uuid("user_id"), Uuid("work_unit_id"), Uuid("shift_instance_id").Null(), Time("badge_in_at"),
-        Time("badge_out_at").Null()},
+      {"operator_session",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "an operator badged in at a work unit",
+       {Uuid("user_id"), Uuid("work_unit_id"), Uuid("shift_instance_id").Null(),
+        Time("badge_in_at"), Time("badge_out_at").Null()},
        {{{"work_unit_id", "badge_out_at"}}, {{"user_id"}}},
        MergePolicy::kSiteOwned},
   };
@@ -222,38 +325,39 @@ const StateMachine& WorkOrderStates() {
 }
 
 const StateMachine& OperationStates() {
-  static const StateMachine sm(
-      "operation", {"Pending", "Ready", "Running", "Paused", "Completed", "Cancelled"},
-      {{"Pending", "Ready"},
-       {"Ready", "Running"},
-       {"Running", "Paused"},
-       {"Paused", "Running"},
-       {"Running", "Completed"},
-       {"Pending", "Cancelled"},
-       {"Ready", "Cancelled"},
-       {"Paused", "Cancelled"}});
+  static const StateMachine sm("operation",
+                               {"Pending", "Ready", "Running", "Paused", "Completed", "Cancelled"},
+                               {{"Pending", "Ready"},
+                                {"Ready", "Running"},
+                                {"Running", "Paused"},
+                                {"Paused", "Running"},
+                                {"Running", "Completed"},
+                                {"Pending", "Cancelled"},
+                                {"Ready", "Cancelled"},
+                                {"Paused", "Cancelled"}});
   return sm;
 }
 
 const StateMachine& LotStates() {
-  static const StateMachine sm(
-      "material_lot", {"available", "quarantine", "hold", "consumed", "scrapped"},
-      {{"available", "quarantine"},
-       {"available", "hold"},
-       {"quarantine", "available"},
-       {"hold", "available"},
-       {"quarantine", "hold"},
-       {"hold", "quarantine"},
-       {"available", "consumed"},
-       {"available", "scrapped"},
-       {"quarantine", "scrapped"},
-       {"hold", "scrapped"}});
+  static const StateMachine sm("material_lot",
+                               {"available", "quarantine", "hold", "consumed", "scrapped"},
+                               {{"available", "quarantine"},
+                                {"available", "hold"},
+                                {"quarantine", "available"},
+                                {"hold", "available"},
+                                {"quarantine", "hold"},
+                                {"hold", "quarantine"},
+                                {"available", "consumed"},
+                                {"available", "scrapped"},
+                                {"quarantine", "scrapped"},
+                                {"hold", "scrapped"}});
   return sm;
 }
 
 const StateMachine& NonConformanceStates() {
-  static const StateMachine sm("non_conformance", {"open", "investigating", "closed"},
-                               {{"open", "investigating"}, {"investigating", "closed"}, {"open", "closed"}});
+  static const StateMachine sm(
+      "non_conformance", {"open", "investigating", "closed"},
+      {{"open", "investigating"}, {"investigating", "closed"}, {"open", "closed"}});
   return sm;
 }
 

@@ -31,9 +31,12 @@ std::string FormatValue(double v) {
 std::string EscapeHelp(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -61,23 +64,29 @@ std::string EscapeLabelValue(const std::string& v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
 
 std::vector<double> LatencyBucketsSeconds() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 }
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)),
       buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size())) {
   for (std::size_t i = 1; i < bounds_.size(); ++i) {
-    if (!(bounds_[i] > bounds_[i - 1])) throw std::invalid_argument("histogram bounds must increase");
+    if (!(bounds_[i] > bounds_[i - 1]))
+      throw std::invalid_argument("histogram bounds must increase");
   }
   for (std::size_t i = 0; i < bounds_.size(); ++i) buckets_[i].store(0);
 }
@@ -104,7 +113,8 @@ MetricsRegistry::Entry& MetricsRegistry::AddEntry(const std::string& name, Metri
                                                   const std::vector<std::string>& labels) {
   if (!ValidName(name, true)) throw std::invalid_argument("invalid metric name '" + name + "'");
   for (const auto& l : labels) {
-    if (!ValidName(l, false) || l == "le") throw std::invalid_argument("invalid label name '" + l + "'");
+    if (!ValidName(l, false) || l == "le")
+      throw std::invalid_argument("invalid label name '" + l + "'");
   }
   auto it = entries_.find(name);
   if (it != entries_.end()) {
@@ -175,15 +185,19 @@ std::string MetricsRegistry::Render() const {
   for (const auto& [name, e] : entries_) {
     switch (e.type) {
       case MetricType::kCounter:
-        out += "# HELP " + name + " " + EscapeHelp(e.counter->help()) + "\n# TYPE " + name + " counter\n";
+        out += "# HELP " + name + " " + EscapeHelp(e.counter->help()) + "\n# TYPE " + name +
+               " counter\n";
         e.counter->ForEach([&](const std::vector<std::string>& labels, const Counter& c) {
-          out += name + LabelSet(e.counter->label_names(), labels) + " " + FormatValue(c.Value()) + "\n";
+          out += name + LabelSet(e.counter->label_names(), labels) + " " + FormatValue(c.Value()) +
+                 "\n";
         });
         break;
       case MetricType::kGauge:
-        out += "# HELP " + name + " " + EscapeHelp(e.gauge->help()) + "\n# TYPE " + name + " gauge\n";
+        out +=
+            "# HELP " + name + " " + EscapeHelp(e.gauge->help()) + "\n# TYPE " + name + " gauge\n";
         e.gauge->ForEach([&](const std::vector<std::string>& labels, const Gauge& g) {
-          out += name + LabelSet(e.gauge->label_names(), labels) + " " + FormatValue(g.Value()) + "\n";
+          out +=
+              name + LabelSet(e.gauge->label_names(), labels) + " " + FormatValue(g.Value()) + "\n";
         });
         break;
       case MetricType::kHistogram:
@@ -193,8 +207,8 @@ std::string MetricsRegistry::Render() const {
           const auto& names = e.histogram->label_names();
           auto counts = h.CumulativeCounts();
           for (std::size_t i = 0; i < h.bounds().size(); ++i) {
-            out += name + "_bucket" + LabelSet(names, labels, "le", FormatValue(h.bounds()[i])) + " " +
-                   FormatValue(static_cast<double>(counts[i])) + "\n";
+            out += name + "_bucket" + LabelSet(names, labels, "le", FormatValue(h.bounds()[i])) +
+                   " " + FormatValue(static_cast<double>(counts[i])) + "\n";
           }
           out += name + "_bucket" + LabelSet(names, labels, "le", "+Inf") + " " +
                  FormatValue(static_cast<double>(counts.back())) + "\n";

@@ -1,7 +1,7 @@
 #include "millrace/common/signals.h"
 
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <ctime>
 
 namespace millrace {

@@ -68,14 +68,16 @@ Result<Uuid> Uuid::Parse(std::string_view text) {
   std::size_t out = 0;
   for (std::size_t i = 0; i < 36;) {
     if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return Status::InvalidArgument("uuid has no '-' at position " + std::to_string(i));
+      if (text[i] != '-')
+        return Status::InvalidArgument("uuid has no '-' at position " + std::to_string(i));
       ++i;
       continue;
     }
     int hi = HexValue(text[i]);
     int lo = HexValue(text[i + 1]);
     if (hi < 0 || lo < 0) {
-      return Status::InvalidArgument("uuid has a non-hex character near position " + std::to_string(i));
+      return Status::InvalidArgument("uuid has a non-hex character near position " +
+                                     std::to_string(i));
     }
     b[out++] = static_cast<std::uint8_t>(hi << 4 | lo);
     i += 2;

@@ -20,7 +20,8 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   c.log.program = "mes-edge";
   MILLRACE_ASSIGN_OR_RETURN(c.site_id, file.GetString("site.id"));
   if (!IsValidSiteId(c.site_id)) {
-    return file.Invalid("site.id", "must be 1..32 characters of a-z, 0-9 and '-', got \"" + c.site_id + "\"");
+    return file.Invalid("site.id",
+                        "must be 1..32 characters of a-z, 0-9 and '-', got \"" + c.site_id + "\"");
   }
   MILLRACE_ASSIGN_OR_RETURN(c.store_path, file.GetString("store.path"));
   if (c.store_path.empty()) return file.Invalid("store.path", "must not be empty");

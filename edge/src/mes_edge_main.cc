@@ -1,11 +1,11 @@
 // mes-edge: the Millrace factory edge daemon.
 #include <spdlog/spdlog.h>
 
-#include "millrace/common/cli.h"
 #include <iostream>
 #include <mutex>
 
 #include "millrace/common/catalog.h"
+#include "millrace/common/cli.h"
 #include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
 #include "millrace/common/http_server.h"
@@ -34,8 +34,8 @@ int Init(const std::string& db_path) {
   (void)InitLogging({.level = "info", .format = "human", .program = "mes-edge"});
   auto db = OpenStore(db_path);
   if (!db.ok()) return Fail(db.status());
-  std::cout << "edge database " << db_path << " is at schema version " << kEdgeSchemaVersion << " (catalog "
-            << catalog::MesCatalog().FingerprintHex() << ")\n";
+  std::cout << "edge database " << db_path << " is at schema version " << kEdgeSchemaVersion
+            << " (catalog " << catalog::MesCatalog().FingerprintHex() << ")\n";
   return 0;
 }
 
@@ -61,9 +61,11 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   HttpServer server(config->http, &router);
   if (Status s = server.Start(); !s.ok()) return Fail(s);
   if (!port_file.empty()) {
-    if (Status s = WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"); !s.ok()) return Fail(s);
+    if (Status s = WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"); !s.ok())
+      return Fail(s);
   }
-  spdlog::info("site {} serving on {} (store {})", config->site_id, server.url(), config->store_path);
+  spdlog::info("site {} serving on {} (store {})", config->site_id, server.url(),
+               config->store_path);
   int sig = WaitForShutdownSignal();
   spdlog::info("signal {} received, shutting down", sig);
   server.Stop();
@@ -77,8 +79,9 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
 int main(int argc, char** argv) {
   using namespace millrace;
   BlockShutdownSignals();
-  CLI::App app{"mes-edge: the Millrace factory edge. Runs one site's MES on local SQLite so the shop floor "
-               "keeps working with or without the WAN, and syncs with mes-central."};
+  CLI::App app{
+      "mes-edge: the Millrace factory edge. Runs one site's MES on local SQLite so the shop floor "
+      "keeps working with or without the WAN, and syncs with mes-central."};
   app.set_version_flag("--version", std::string("mes-edge ") + kVersion + " (catalog " +
                                         catalog::MesCatalog().FingerprintHex() + ")");
   app.require_subcommand(1);
@@ -86,16 +89,24 @@ int main(int argc, char** argv) {
 
   std::string config_path, port_file, db_path;
   int port = -1;
-  auto* serve = app.add_subcommand("serve", "Run the edge daemon: open the store and serve the terminal HTTP API "
-                                            "with /health, /ready and /metrics until SIGINT or SIGTERM");
-  serve->add_option("-c,--config", config_path, "Edge configuration file (TOML)")->required()->check(CLI::ExistingFile);
-  serve->add_option("--http-port", port, "Override [http] port (0 picks a free port)")->check(CLI::Range(0, 65535));
-  serve->add_option("--port-file", port_file, "Write the bound HTTP port to this file once listening");
+  auto* serve =
+      app.add_subcommand("serve",
+                         "Run the edge daemon: open the store and serve the terminal HTTP API "
+                         "with /health, /ready and /metrics until SIGINT or SIGTERM");
+  serve->add_option("-c,--config", config_path, "Edge configuration file (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  serve->add_option("--http-port", port, "Override [http] port (0 picks a free port)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--port-file", port_file,
+                    "Write the bound HTTP port to this file once listening");
 
-  auto* init = app.add_subcommand("init", "Create the edge database, or migrate it to this build's schema");
+  auto* init =
+      app.add_subcommand("init", "Create the edge database, or migrate it to this build's schema");
   init->add_option("--db", db_path, "Path of the SQLite database")->required();
 
-  auto* schema = app.add_subcommand("schema", "Print the SQLite DDL derived from the schema catalog");
+  auto* schema =
+      app.add_subcommand("schema", "Print the SQLite DDL derived from the schema catalog");
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*serve) return edge::Serve(config_path, port, port_file);

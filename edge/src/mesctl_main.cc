@@ -1,10 +1,10 @@
 // mesctl: the command line for operators, supervisors and site installers, speaking to a
 // mes-edge over its HTTP API.
-#include "millrace/common/cli.h"
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "millrace/common/cli.h"
 #include "millrace/common/http_client.h"
 #include "millrace/common/version.h"
 
@@ -29,7 +29,8 @@ int Status_(const std::string& url, bool json) {
   out["alive"] = health->status == 200;
   out["ready"] = ready->status == 200;
   auto checks = nlohmann::json::parse(ready->body, nullptr, false);
-  out["checks"] = checks.is_object() && checks.contains("checks") ? checks["checks"] : nlohmann::json::object();
+  out["checks"] =
+      checks.is_object() && checks.contains("checks") ? checks["checks"] : nlohmann::json::object();
   if (json) {
     std::cout << out.dump(2) << "\n";
   } else {
@@ -37,7 +38,8 @@ int Status_(const std::string& url, bool json) {
               << "alive   " << (out["alive"].get<bool>() ? "yes" : "no") << "\n"
               << "ready   " << (out["ready"].get<bool>() ? "yes" : "no") << "\n";
     for (auto& [name, value] : out["checks"].items()) {
-      std::cout << "  " << name << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+      std::cout << "  " << name << ": "
+                << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
     }
   }
   return out["ready"].get<bool>() ? 0 : 3;
@@ -48,7 +50,8 @@ int Metrics(const std::string& url) {
   if (!ep.ok()) return Fail(ep.status());
   auto res = HttpCall(*ep, "GET", "/metrics");
   if (!res.ok()) return Fail(res.status().WithContext("edge at " + url));
-  if (res->status != 200) return Fail(Status::Unavailable("edge answered HTTP " + std::to_string(res->status)));
+  if (res->status != 200)
+    return Fail(Status::Unavailable("edge answered HTTP " + std::to_string(res->status)));
   std::cout << res->body;
   return 0;
 }
@@ -64,11 +67,13 @@ int main(int argc, char** argv) {
   const char* env_url = std::getenv("MILLRACE_EDGE_URL");
   std::string url = env_url && *env_url ? env_url : "http://127.0.0.1:8080";
   bool json = false;
-  app.add_option("--edge", url, "Base URL of the edge (default: $MILLRACE_EDGE_URL or http://127.0.0.1:8080)");
+  app.add_option("--edge", url,
+                 "Base URL of the edge (default: $MILLRACE_EDGE_URL or http://127.0.0.1:8080)");
   app.add_flag("--json", json, "Print JSON for scripts instead of a readable table");
   app.footer("Exit status: 0 success, 1 error, 2 bad usage, 3 edge not ready.");
 
-  auto* status = app.add_subcommand("status", "Show whether the edge is alive and ready, with each readiness check");
+  auto* status = app.add_subcommand(
+      "status", "Show whether the edge is alive and ready, with each readiness check");
   auto* metrics = app.add_subcommand("metrics", "Print the edge's Prometheus metrics");
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;

@@ -8,9 +8,11 @@ namespace millrace::edge {
 namespace {
 
 Status ApplyVersion1(SqliteDb& db) {
-  for (const auto& sql : catalog::SqliteDdl(catalog::MesCatalog())) MILLRACE_RETURN_IF_ERROR(db.Exec(sql));
+  for (const auto& sql : catalog::SqliteDdl(catalog::MesCatalog()))
+    MILLRACE_RETURN_IF_ERROR(db.Exec(sql));
   return db.Exec(
-      "CREATE TABLE IF NOT EXISTS edge_meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL) STRICT");
+      "CREATE TABLE IF NOT EXISTS edge_meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL) "
+      "STRICT");
 }
 
 Status Migrate(SqliteDb& db) {
@@ -28,7 +30,8 @@ Status Migrate(SqliteDb& db) {
   for (const auto& step : kSteps) {
     if (step.version <= version) continue;
     spdlog::info("applying edge schema migration {} to {}", step.version, db.path());
-    MILLRACE_RETURN_IF_ERROR(step.apply(db).WithContext("edge migration " + std::to_string(step.version)));
+    MILLRACE_RETURN_IF_ERROR(
+        step.apply(db).WithContext("edge migration " + std::to_string(step.version)));
     MILLRACE_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(step.version)));
   }
   return db.Exec("INSERT INTO edge_meta (key, value) VALUES ('catalog_fingerprint', " +
@@ -51,12 +54,15 @@ Status MigrateEdgeSchema(SqliteDb& db) {
 Status CheckEdgeSchemaCurrent(SqliteDb& db) {
   MILLRACE_ASSIGN_OR_RETURN(auto version, db.QueryInt("PRAGMA user_version"));
   if (version != kEdgeSchemaVersion) {
-    return Status::FailedPrecondition("edge database is at schema version " + std::to_string(version) +
-                                      ", this build needs " + std::to_string(kEdgeSchemaVersion));
+    return Status::FailedPrecondition("edge database is at schema version " +
+                                      std::to_string(version) + ", this build needs " +
+                                      std::to_string(kEdgeSchemaVersion));
   }
-  MILLRACE_ASSIGN_OR_RETURN(auto fp, db.QueryText("SELECT value FROM edge_meta WHERE key = 'catalog_fingerprint'"));
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto fp, db.QueryText("SELECT value FROM edge_meta WHERE key = 'catalog_fingerprint'"));
   if (fp != catalog::MesCatalog().FingerprintHex()) {
-    return Status::FailedPrecondition("edge database was made from catalog " + fp + ", this build's is " +
+    return Status::FailedPrecondition("edge database was made from catalog " + fp +
+                                      ", this build's is " +
                                       catalog::MesCatalog().FingerprintHex());
   }
   return Status::Ok();

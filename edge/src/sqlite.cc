@@ -14,35 +14,44 @@ Status SqliteDb::Error(int rc, const std::string& what) const {
   std::string msg = what + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
   switch (rc & 0xFF) {
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Status::Unavailable(msg);
+    case SQLITE_LOCKED:
+      return Status::Unavailable(msg);
     case SQLITE_CONSTRAINT:
     case SQLITE_MISMATCH:
-    case SQLITE_RANGE: return Status::InvalidArgument(msg);
+    case SQLITE_RANGE:
+      return Status::InvalidArgument(msg);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return Status::Corruption(msg);
+    case SQLITE_NOTADB:
+      return Status::Corruption(msg);
     case SQLITE_IOERR:
     case SQLITE_FULL:
     case SQLITE_CANTOPEN:
-    case SQLITE_READONLY: return Status::IOError(msg);
+    case SQLITE_READONLY:
+      return Status::IOError(msg);
     case SQLITE_PERM:
-    case SQLITE_AUTH: return Status::PermissionDenied(msg);
-    default: return Status::Internal(msg);
+    case SQLITE_AUTH:
+      return Status::PermissionDenied(msg);
+    default:
+      return Status::Internal(msg);
   }
 }
 
 Result<SqliteDb> SqliteDb::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   SqliteDb db(raw, path);
   if (rc != SQLITE_OK) return db.Error(rc, "cannot open " + path);
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, 5000);
   // synchronous=FULL: a commit the terminal was told about survives power loss.
-  MILLRACE_RETURN_IF_ERROR(db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
+  MILLRACE_RETURN_IF_ERROR(
+      db.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
   if (path != ":memory:") {
     MILLRACE_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode"));
-    if (mode != "wal") return Status::IOError("cannot switch " + path + " to WAL mode (got " + mode + ")");
+    if (mode != "wal")
+      return Status::IOError("cannot switch " + path + " to WAL mode (got " + mode + ")");
   }
   return db;
 }
@@ -78,7 +87,8 @@ Result<T> QueryFirst(SqliteDb& db, const std::string& sql, T fallback, F extract
 }  // namespace
 
 Result<std::int64_t> SqliteDb::QueryInt(const std::string& sql) {
-  return QueryFirst<std::int64_t>(*this, sql, 0, [](sqlite3_stmt* s) { return sqlite3_column_int64(s, 0); });
+  return QueryFirst<std::int64_t>(*this, sql, 0,
+                                  [](sqlite3_stmt* s) { return sqlite3_column_int64(s, 0); });
 }
 
 Result<std::string> SqliteDb::QueryText(const std::string& sql) {

@@ -12,7 +12,8 @@ TEST(PgAdapterTest, QueriesWithParametersAndNulls) {
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   auto conn = (*db)->Connect();
   ASSERT_TRUE(conn.ok());
-  auto res = (*conn)->Query("SELECT $1::int + 1, $2::text IS NULL, $3::text", {"41", std::nullopt, "it's"});
+  auto res = (*conn)->Query("SELECT $1::int + 1, $2::text IS NULL, $3::text",
+                            {"41", std::nullopt, "it's"});
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   EXPECT_EQ(res->GetString(0, 0), "42");
   EXPECT_EQ(res->GetString(0, 1), "t");

@@ -32,13 +32,17 @@ class PgCatalogTest : public ::testing::Test {
 
   // Inserts a sample row of `table` for `tenant` through connection `conn` inside a
   // transaction whose tenant context is `context_tenant`.
-  Status InsertAs(PgConnection& conn, const std::string& context_tenant, const std::string& row_tenant,
-                  const catalog::TableSpec& table, int n) {
+  Status InsertAs(PgConnection& conn, const std::string& context_tenant,
+                  const std::string& row_tenant, const catalog::TableSpec& table, int n) {
     MILLRACE_RETURN_IF_ERROR(conn.Exec("BEGIN"));
-    MILLRACE_RETURN_IF_ERROR(conn.Exec("SET LOCAL app.tenant_id = " + catalog::QuoteLiteral(context_tenant)));
+    MILLRACE_RETURN_IF_ERROR(
+        conn.Exec("SET LOCAL app.tenant_id = " + catalog::QuoteLiteral(context_tenant)));
     std::vector<PgParam> params{row_tenant};
-    for (auto& v : millrace::testing::SampleRow(table, Dialect::kPostgres, "plant-" + row_tenant, n)) params.push_back(v);
-    auto res = conn.Query(millrace::testing::InsertSql(table, Dialect::kPostgres, "millrace", true), params);
+    for (auto& v :
+         millrace::testing::SampleRow(table, Dialect::kPostgres, "plant-" + row_tenant, n))
+      params.push_back(v);
+    auto res = conn.Query(millrace::testing::InsertSql(table, Dialect::kPostgres, "millrace", true),
+                          params);
     if (!res.ok()) {
       (void)conn.Exec("ROLLBACK");
       return res.status();
@@ -49,7 +53,8 @@ class PgCatalogTest : public ::testing::Test {
   Result<long> CountAs(PgConnection& conn, const std::string& tenant, const std::string& table) {
     MILLRACE_RETURN_IF_ERROR(conn.Exec("BEGIN"));
     if (!tenant.empty()) {
-      MILLRACE_RETURN_IF_ERROR(conn.Exec("SET LOCAL app.tenant_id = " + catalog::QuoteLiteral(tenant)));
+      MILLRACE_RETURN_IF_ERROR(
+          conn.Exec("SET LOCAL app.tenant_id = " + catalog::QuoteLiteral(tenant)));
     }
     auto res = conn.Query("SELECT count(*) FROM millrace." + catalog::QuoteIdent(table));
     (void)conn.Exec("COMMIT");
@@ -73,12 +78,16 @@ TEST_F(PgCatalogTest, MigrationRecordsVersionAndCatalogAndIsIdempotent) {
 }
 
 TEST_F(PgCatalogTest, ANewerDatabaseIsRefusedAndLeftAlone) {
-  ASSERT_TRUE(admin_->Exec("INSERT INTO millrace.schema_migrations (version, catalog_fingerprint) VALUES (99, 'x')").ok());
+  ASSERT_TRUE(admin_
+                  ->Exec("INSERT INTO millrace.schema_migrations (version, catalog_fingerprint) "
+                         "VALUES (99, 'x')")
+                  .ok());
   auto r = MigrateCentralSchema(*admin_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(CheckSchemaCurrent(*app_).code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(admin_->Query("SELECT max(version) FROM millrace.schema_migrations")->GetString(0, 0), "99");
+  EXPECT_EQ(admin_->Query("SELECT max(version) FROM millrace.schema_migrations")->GetString(0, 0),
+            "99");
 }
 
 TEST_F(PgCatalogTest, AnUnmigratedDatabaseIsNotReady) {
@@ -108,10 +117,12 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
 
 TEST_F(PgCatalogTest, TheAppRoleOwnsNothingAndCannotBypassRls) {
   auto role = admin_->Query(
-      "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'millrace_app'");
+      "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = "
+      "'millrace_app'");
   ASSERT_EQ(role->rows(), 1);
   for (int c = 0; c < 4; ++c) EXPECT_EQ(role->GetString(0, c), "f") << c;
-  auto owned = admin_->Query("SELECT count(*) FROM pg_class WHERE relowner = 'millrace_app'::regrole");
+  auto owned =
+      admin_->Query("SELECT count(*) FROM pg_class WHERE relowner = 'millrace_app'::regrole");
   EXPECT_EQ(owned->GetString(0, 0), "0");
   auto member = admin_->Query("SELECT pg_has_role('millrace_app', 'millrace_owner', 'MEMBER')");
   EXPECT_EQ(member->GetString(0, 0), "f");
@@ -158,8 +169,8 @@ TEST_F(PgCatalogTest, ATenantCannotWriteIntoAnotherTenant) {
 
   ASSERT_TRUE(InsertAs(*app_, "globex", "globex", wo, 2).ok());
   // acme cannot update, move or delete globex's row: it simply does not see it.
-  for (const char* sql : {"UPDATE millrace.work_order SET priority = 99",
-                          "DELETE FROM millrace.work_order"}) {
+  for (const char* sql :
+       {"UPDATE millrace.work_order SET priority = 99", "DELETE FROM millrace.work_order"}) {
     ASSERT_TRUE(app_->Exec("BEGIN").ok());
     ASSERT_TRUE(app_->Exec("SET LOCAL app.tenant_id = 'acme'").ok());
     auto res = app_->Query(sql);
@@ -193,7 +204,8 @@ TEST_F(PgCatalogTest, EnumChecksHoldInPostgresToo) {
   for (std::size_t i = 0; i < row.size(); ++i) {
     params.push_back(t.columns[i].name == "status" ? PgParam("Done") : row[i]);
   }
-  auto res = app_->Query(millrace::testing::InsertSql(t, Dialect::kPostgres, "millrace", true), params);
+  auto res =
+      app_->Query(millrace::testing::InsertSql(t, Dialect::kPostgres, "millrace", true), params);
   EXPECT_EQ(res.status().code(), StatusCode::kInvalidArgument) << res.status().ToString();
   EXPECT_NE(res.status().message().find("23514"), std::string::npos);  // check_violation
   (void)app_->Exec("ROLLBACK");

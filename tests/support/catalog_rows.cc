@@ -8,7 +8,8 @@ namespace millrace::testing {
 using catalog::ColumnType;
 
 std::vector<std::optional<std::string>> SampleRow(const catalog::TableSpec& table, Dialect dialect,
-                                                  const std::string& site_id, int n, bool fill_nullable) {
+                                                  const std::string& site_id, int n,
+                                                  bool fill_nullable) {
   std::vector<std::optional<std::string>> row;
   const bool pg = dialect == Dialect::kPostgres;
   for (const auto& c : table.columns) {
@@ -21,18 +22,34 @@ std::vector<std::optional<std::string>> SampleRow(const catalog::TableSpec& tabl
       continue;
     }
     switch (c.type) {
-      case ColumnType::kUuid: row.emplace_back(Uuid::NewV7().ToString()); break;
-      case ColumnType::kText: row.emplace_back(c.name + "-" + std::to_string(n)); break;
-      case ColumnType::kInt: row.emplace_back(std::to_string(n * 10 + 1)); break;
-      case ColumnType::kReal: row.emplace_back(std::to_string(n) + ".25"); break;
-      case ColumnType::kBool: row.emplace_back(pg ? (n % 2 ? "true" : "false") : (n % 2 ? "1" : "0")); break;
+      case ColumnType::kUuid:
+        row.emplace_back(Uuid::NewV7().ToString());
+        break;
+      case ColumnType::kText:
+        row.emplace_back(c.name + "-" + std::to_string(n));
+        break;
+      case ColumnType::kInt:
+        row.emplace_back(std::to_string(n * 10 + 1));
+        break;
+      case ColumnType::kReal:
+        row.emplace_back(std::to_string(n) + ".25");
+        break;
+      case ColumnType::kBool:
+        row.emplace_back(pg ? (n % 2 ? "true" : "false") : (n % 2 ? "1" : "0"));
+        break;
       case ColumnType::kTimestamp:
         row.emplace_back(pg ? "2026-11-22T06:00:0" + std::to_string(n % 10) + ".123Z"
                             : std::to_string(1795413600123LL + n * 1000));
         break;
-      case ColumnType::kHlc: row.emplace_back(std::to_string((1795413600123LL << 16) + n)); break;
-      case ColumnType::kJson: row.emplace_back("{\"n\":" + std::to_string(n) + "}"); break;
-      case ColumnType::kEnum: row.emplace_back(c.values[static_cast<std::size_t>(n) % c.values.size()]); break;
+      case ColumnType::kHlc:
+        row.emplace_back(std::to_string((1795413600123LL << 16) + n));
+        break;
+      case ColumnType::kJson:
+        row.emplace_back("{\"n\":" + std::to_string(n) + "}");
+        break;
+      case ColumnType::kEnum:
+        row.emplace_back(c.values[static_cast<std::size_t>(n) % c.values.size()]);
+        break;
     }
   }
   return row;
@@ -45,11 +62,13 @@ std::string InsertSql(const catalog::TableSpec& table, Dialect dialect, const st
   auto add = [&](const std::string& name) {
     cols += (cols.empty() ? "" : ", ") + catalog::QuoteIdent(name);
     ++i;
-    params += (params.empty() ? "" : ", ") + (dialect == Dialect::kPostgres ? "$" + std::to_string(i) : "?");
+    params += (params.empty() ? "" : ", ") +
+              (dialect == Dialect::kPostgres ? "$" + std::to_string(i) : "?");
   };
   if (with_tenant) add("tenant_id");
   for (const auto& c : table.columns) add(c.name);
-  std::string qualified = (schema.empty() ? "" : catalog::QuoteIdent(schema) + ".") + catalog::QuoteIdent(table.name);
+  std::string qualified =
+      (schema.empty() ? "" : catalog::QuoteIdent(schema) + ".") + catalog::QuoteIdent(table.name);
   return "INSERT INTO " + qualified + " (" + cols + ") VALUES (" + params + ")";
 }
 

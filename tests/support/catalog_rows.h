@@ -15,11 +15,12 @@ enum class Dialect { kSqlite, kPostgres };
 // fill_nullable is false), valid for the dialect: timestamps are Unix ms for SQLite and
 // ISO-8601 for PostgreSQL, booleans 0/1 or true/false. `n` varies the values.
 std::vector<std::optional<std::string>> SampleRow(const catalog::TableSpec& table, Dialect dialect,
-                                                  const std::string& site_id, int n, bool fill_nullable = true);
+                                                  const std::string& site_id, int n,
+                                                  bool fill_nullable = true);
 
 // "INSERT INTO <table> (cols...) VALUES (?, ...)" or ($1, ...), with an optional leading
 // tenant_id column and schema prefix for PostgreSQL.
-std::string InsertSql(const catalog::TableSpec& table, Dialect dialect, const std::string& schema = "",
-                      bool with_tenant = false);
+std::string InsertSql(const catalog::TableSpec& table, Dialect dialect,
+                      const std::string& schema = "", bool with_tenant = false);
 
 }  // namespace millrace::testing

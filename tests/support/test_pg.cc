@@ -13,7 +13,8 @@ Result<std::string> TestServerConnInfo() {
   const char* env = std::getenv("MILLRACE_TEST_PG");
   if (!env || !*env) {
     return Status::FailedPrecondition(
-        "MILLRACE_TEST_PG is not set: run integration tests through ctest (fixture 'postgres') or tests/run");
+        "MILLRACE_TEST_PG is not set: run integration tests through ctest (fixture 'postgres') or "
+        "tests/run");
   }
   return std::string(env);
 }
@@ -37,7 +38,8 @@ std::string TestDatabase::ConnInfo(const std::string& user) const {
   return server_ + " dbname=" + name_ + " user=" + user;
 }
 
-Result<std::unique_ptr<central::PgConnection>> TestDatabase::Connect(const std::string& user) const {
+Result<std::unique_ptr<central::PgConnection>> TestDatabase::Connect(
+    const std::string& user) const {
   return central::PgConnection::Connect(ConnInfo(user));
 }
 

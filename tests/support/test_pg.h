@@ -19,10 +19,12 @@ class TestDatabase {
   const std::string& name() const { return name_; }
   // Connection string for this database as `user` (trust auth on the private socket).
   std::string ConnInfo(const std::string& user = "postgres") const;
-  Result<std::unique_ptr<central::PgConnection>> Connect(const std::string& user = "postgres") const;
+  Result<std::unique_ptr<central::PgConnection>> Connect(
+      const std::string& user = "postgres") const;
 
  private:
-  TestDatabase(std::string server, std::string name) : server_(std::move(server)), name_(std::move(name)) {}
+  TestDatabase(std::string server, std::string name)
+      : server_(std::move(server)), name_(std::move(name)) {}
   std::string server_;
   std::string name_;
 };

@@ -71,7 +71,8 @@ TEST(CatalogTest, EveryTableHasTheSystemColumnsAroundItsDomainColumns) {
       }
     }
     for (const auto& idx : t.indexes)
-      for (const auto& col : idx.columns) EXPECT_NE(t.Find(col), nullptr) << t.name << " index on " << col;
+      for (const auto& col : idx.columns)
+        EXPECT_NE(t.Find(col), nullptr) << t.name << " index on " << col;
   }
 }
 
@@ -92,7 +93,8 @@ TEST(StateMachineTest, WorkOrderStatusOnlyMovesForward) {
   EXPECT_TRUE(wo.IsReachable("Draft", "Closed"));
   EXPECT_TRUE(wo.IsReachable("InProgress", "OnHold"));
   EXPECT_TRUE(wo.IsReachable("OnHold", "InProgress"));  // the one cycle: LWW decides between them
-  EXPECT_FALSE(wo.IsReachable("Completed", "InProgress"));  // a late InProgress never beats Completed
+  EXPECT_FALSE(
+      wo.IsReachable("Completed", "InProgress"));  // a late InProgress never beats Completed
   EXPECT_FALSE(wo.IsReachable("Closed", "Completed"));
   EXPECT_TRUE(wo.IsReachable("InProgress", "Cancelled"));  // via OnHold
   EXPECT_FALSE(wo.CanTransition("InProgress", "Cancelled"));
@@ -149,14 +151,17 @@ TEST(DdlTest, PostgresDdlAddsTenantKeyIndexesAndRowLevelSecurityForEveryTable) {
   };
   for (const auto& t : MesCatalog().tables()) {
     std::string q = "\"millrace\".\"" + t.name + "\"";
-    EXPECT_TRUE(contains("CREATE TABLE IF NOT EXISTS " + q + " (\n  tenant_id text NOT NULL,")) << t.name;
+    EXPECT_TRUE(contains("CREATE TABLE IF NOT EXISTS " + q + " (\n  tenant_id text NOT NULL,"))
+        << t.name;
     EXPECT_TRUE(contains("ALTER TABLE " + q + " FORCE ROW LEVEL SECURITY")) << t.name;
     EXPECT_TRUE(contains("CREATE POLICY tenant_isolation ON " + q +
                          " USING (tenant_id = current_setting('app.tenant_id', true))"))
         << t.name;
   }
-  EXPECT_TRUE(contains("ON \"millrace\".\"production_event\" (\"tenant_id\", \"site_id\", \"at\")"));
-  EXPECT_TRUE(contains("\"status\" text NOT NULL CHECK (\"status\" IN ('Draft', 'Released', 'InProgress'"));
+  EXPECT_TRUE(
+      contains("ON \"millrace\".\"production_event\" (\"tenant_id\", \"site_id\", \"at\")"));
+  EXPECT_TRUE(
+      contains("\"status\" text NOT NULL CHECK (\"status\" IN ('Draft', 'Released', 'InProgress'"));
 }
 
 TEST(DdlTest, QuotingDoublesEmbeddedQuotes) {

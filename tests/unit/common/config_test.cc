@@ -48,9 +48,11 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheKey) {
   EXPECT_EQ(port.status().message(),
             "config edge.toml: key 'http.port': expected an integer in 0..65535, got \"eighty\"");
   auto threads = f.GetInt("http.threads", 1, 1, 64);
-  EXPECT_EQ(threads.status().message(), "config edge.toml: key 'http.threads': expected an integer in 1..64, got 500");
+  EXPECT_EQ(threads.status().message(),
+            "config edge.toml: key 'http.threads': expected an integer in 1..64, got 500");
   auto level = f.GetEnum("log.level", {"info", "debug"});
-  EXPECT_EQ(level.status().message(), "config edge.toml: key 'log.level': expected one of info, debug, got \"loud\"");
+  EXPECT_EQ(level.status().message(),
+            "config edge.toml: key 'log.level': expected one of info, debug, got \"loud\"");
   auto missing = f.GetString("site.id");
   EXPECT_EQ(missing.status().message(), "config edge.toml: key 'site.id': is required (a string)");
 }
@@ -78,7 +80,9 @@ TEST(ConfigTest, MissingFileIsNotFound) {
 }
 
 TEST(ConfigTest, SharedHttpAndLogSectionsValidate) {
-  auto f = Parse("[http]\nlisten = \"0.0.0.0\"\nport = 0\nbody_limit_bytes = 4096\n[log]\nformat = \"json\"\n");
+  auto f = Parse(
+      "[http]\nlisten = \"0.0.0.0\"\nport = 0\nbody_limit_bytes = 4096\n[log]\nformat = "
+      "\"json\"\n");
   HttpServerOptions http;
   LogOptions log;
   ASSERT_TRUE(ReadHttpSection(f, &http).ok());
@@ -92,7 +96,8 @@ TEST(ConfigTest, SharedHttpAndLogSectionsValidate) {
 
   auto bad = Parse("[log]\nformat = \"xml\"\n");
   Status s = ReadLogSection(bad, &log);
-  EXPECT_EQ(s.message(), "config edge.toml: key 'log.format': expected one of human, json, got \"xml\"");
+  EXPECT_EQ(s.message(),
+            "config edge.toml: key 'log.format': expected one of human, json, got \"xml\"");
 }
 
 }  // namespace

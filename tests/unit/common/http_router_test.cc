@@ -68,7 +68,8 @@ TEST(RouterTest, WrongMethodIs405) {
 
 TEST(RouterTest, AThrowingHandlerBecomesA500WithoutLeakingDetails) {
   Router router;
-  router.Add("GET", "/boom", [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("secret detail"); });
+  router.Add("GET", "/boom",
+             [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("secret detail"); });
   auto req = Req("GET", "/boom");
   auto res = router.Handle(req);
   EXPECT_EQ(res.status, 500);
@@ -77,7 +78,8 @@ TEST(RouterTest, AThrowingHandlerBecomesA500WithoutLeakingDetails) {
 }
 
 TEST(RouterTest, ErrorBodiesFollowTheStatusCode) {
-  auto res = HttpResponse::Error(Status::FailedPrecondition("operation 20 needs operation 10 completed"));
+  auto res =
+      HttpResponse::Error(Status::FailedPrecondition("operation 20 needs operation 10 completed"));
   EXPECT_EQ(res.status, 422);
   auto j = nlohmann::json::parse(res.body);
   EXPECT_EQ(j["error"]["code"], "failed_precondition");
@@ -88,7 +90,8 @@ TEST(RouterTest, OperationalRoutesReportHealthReadinessAndMetrics) {
   MetricsRegistry metrics;
   Router router(&metrics);
   bool db_up = true;
-  router.AddOperationalRoutes({{"store", [&] { return db_up ? Status::Ok() : Status::Unavailable("disk gone"); }}});
+  router.AddOperationalRoutes(
+      {{"store", [&] { return db_up ? Status::Ok() : Status::Unavailable("disk gone"); }}});
 
   auto health = Req("GET", "/health");
   EXPECT_EQ(router.Handle(health).status, 200);
@@ -109,10 +112,12 @@ TEST(RouterTest, OperationalRoutesReportHealthReadinessAndMetrics) {
   auto res = router.Handle(m);
   EXPECT_EQ(res.status, 200);
   EXPECT_EQ(res.content_type.rfind("text/plain; version=0.0.4", 0), 0u);
-  EXPECT_NE(res.body.find("mes_http_requests_total{method=\"GET\",route=\"/ready\",status=\"503\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      res.body.find("mes_http_requests_total{method=\"GET\",route=\"/ready\",status=\"503\"} 1"),
+      std::string::npos)
       << res.body;
-  EXPECT_NE(res.body.find("mes_http_request_duration_seconds_count{route=\"/health\"} 1"), std::string::npos);
+  EXPECT_NE(res.body.find("mes_http_request_duration_seconds_count{route=\"/health\"} 1"),
+            std::string::npos);
 }
 
 TEST(RouterTest, MetricsLabelRoutesByPatternNotRawPath) {

@@ -15,7 +15,8 @@ using boost::asio::ip::tcp;
 class HttpServerTest : public ::testing::Test {
  protected:
   void Start(HttpServerOptions options) {
-    router_.Add("POST", "/echo", [](const HttpRequest& r) { return HttpResponse::Json(200, r.body); });
+    router_.Add("POST", "/echo",
+                [](const HttpRequest& r) { return HttpResponse::Json(200, r.body); });
     router_.AddOperationalRoutes({});
     server_ = std::make_unique<HttpServer>(options, &router_);
     ASSERT_TRUE(server_->Start().ok());
@@ -25,12 +26,14 @@ class HttpServerTest : public ::testing::Test {
 
   // Sends raw bytes on a fresh connection and returns everything read until the server
   // closes the connection (or `wait` passes).
-  std::string Raw(const std::string& bytes, std::chrono::milliseconds wait = std::chrono::milliseconds(3000)) {
+  std::string Raw(const std::string& bytes,
+                  std::chrono::milliseconds wait = std::chrono::milliseconds(3000)) {
     boost::asio::io_context ioc;
     tcp::socket s(ioc);
     s.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), server_->port()));
     boost::asio::write(s, boost::asio::buffer(bytes));
-    timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
+    timeval tv{static_cast<time_t>(wait.count() / 1000),
+               static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
     setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     std::string out;
     char buf[4096];
@@ -62,7 +65,9 @@ TEST_F(HttpServerTest, ServesOnAKernelChosenPort) {
 
 TEST_F(HttpServerTest, KeepsAConnectionAliveForSeveralRequests) {
   Start({});
-  std::string two = "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string two =
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n";
   std::string out = Raw(two);
   std::size_t first = out.find("HTTP/1.1 200");
   ASSERT_NE(first, std::string::npos) << out;
@@ -93,10 +98,12 @@ TEST_F(HttpServerTest, ASilentClientIsDisconnectedAtTheReadDeadline) {
   o.read_timeout = std::chrono::milliseconds(200);
   Start(o);
   auto start = std::chrono::steady_clock::now();
-  std::string out = Raw("GET /health HTTP/1.1\r\nHost: x\r\n", std::chrono::milliseconds(5000));  // never finishes
+  std::string out = Raw("GET /health HTTP/1.1\r\nHost: x\r\n",
+                        std::chrono::milliseconds(5000));  // never finishes
   auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(out, "");
-  EXPECT_LT(waited, std::chrono::milliseconds(4000));  // closed by the server, not by our 5 s receive limit
+  EXPECT_LT(waited,
+            std::chrono::milliseconds(4000));  // closed by the server, not by our 5 s receive limit
 }
 
 TEST_F(HttpServerTest, BadPercentEncodingIs400) {

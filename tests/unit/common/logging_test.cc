@@ -61,7 +61,8 @@ TEST_F(LoggingTest, HumanLinesAppendContextAsKeyValues) {
   spdlog::default_logger()->flush();
   auto lines = Lines(::testing::internal::GetCapturedStderr());
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_NE(lines[0].find("mes-test: outbox purged site=plant-a seq=42"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("mes-test: outbox purged site=plant-a seq=42"), std::string::npos)
+      << lines[0];
 }
 
 TEST_F(LoggingTest, EnvironmentOverridesConfig) {
@@ -71,8 +72,10 @@ TEST_F(LoggingTest, EnvironmentOverridesConfig) {
 }
 
 TEST_F(LoggingTest, RejectsUnknownLevelAndFormat) {
-  EXPECT_EQ(InitLogging({.level = "loud", .format = "human", .program = "x"}).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(InitLogging({.level = "info", .format = "xml", .program = "x"}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(InitLogging({.level = "loud", .format = "human", .program = "x"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(InitLogging({.level = "info", .format = "xml", .program = "x"}).code(),
+            StatusCode::kInvalidArgument);
   EXPECT_TRUE(InitLogging({.level = "off", .format = "human", .program = "x"}).ok());
 }
 

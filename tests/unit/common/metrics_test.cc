@@ -49,8 +49,11 @@ TEST(MetricsTest, EscapesLabelValuesAndHelp) {
       .With({"bad \"value\"\\\n"})
       .Increment();
   std::string out = reg.Render();
-  EXPECT_NE(out.find("# HELP mes_rejects_total Rejected rows\\\\by reason\\nper table\n"), std::string::npos);
-  EXPECT_NE(out.find("mes_rejects_total{reason=\"bad \\\"value\\\"\\\\\\n\"} 1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("# HELP mes_rejects_total Rejected rows\\\\by reason\\nper table\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("mes_rejects_total{reason=\"bad \\\"value\\\"\\\\\\n\"} 1\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST(MetricsTest, ReRegisteringTheSameShapeReturnsTheSameFamily) {

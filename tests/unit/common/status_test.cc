@@ -30,7 +30,8 @@ TEST(StatusTest, CopiesAreIndependentValues) {
 }
 
 TEST(StatusTest, WithContextPrefixesMessageAndKeepsOk) {
-  EXPECT_EQ(Status::IOError("disk full").WithContext("backup").ToString(), "io_error: backup: disk full");
+  EXPECT_EQ(Status::IOError("disk full").WithContext("backup").ToString(),
+            "io_error: backup: disk full");
   EXPECT_TRUE(Status::Ok().WithContext("ignored").ok());
 }
 

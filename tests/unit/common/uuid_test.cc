@@ -62,8 +62,9 @@ TEST(UuidTest, ParsesWhatItPrintsInEitherCase) {
 }
 
 TEST(UuidTest, RejectsMalformedText) {
-  for (const char* bad : {"", "0190b6c8-0000-7000-8000-00000000000", "0190b6c8-0000-7000-8000-0000000000000",
-                          "0190b6c800000-7000-8000-000000000000", "0190b6c8-0000-7000-8000-00000000000g"}) {
+  for (const char* bad :
+       {"", "0190b6c8-0000-7000-8000-00000000000", "0190b6c8-0000-7000-8000-0000000000000",
+        "0190b6c800000-7000-8000-000000000000", "0190b6c8-0000-7000-8000-00000000000g"}) {
     auto r = Uuid::Parse(bad);
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;

@@ -11,8 +11,9 @@ namespace {
 
 std::string WriteTemp(const std::string& text) {
   static int n = 0;
-  auto path = std::filesystem::temp_directory_path() /
-              ("millrace-edge-config-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml");
+  auto path =
+      std::filesystem::temp_directory_path() /
+      ("millrace-edge-config-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml");
   std::ofstream(path) << text;
   return path.string();
 }

@@ -21,11 +21,13 @@ class SqliteDdlTest : public ::testing::Test {
     auto db = SqliteDb::Open(":memory:");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_.emplace(std::move(db).value());
-    for (const auto& sql : catalog::SqliteDdl(MesCatalog())) ASSERT_TRUE(db_->Exec(sql).ok()) << sql;
+    for (const auto& sql : catalog::SqliteDdl(MesCatalog()))
+      ASSERT_TRUE(db_->Exec(sql).ok()) << sql;
   }
 
   // Inserts `row` into `table`; returns the SQLite outcome.
-  Status Insert(const catalog::TableSpec& table, const std::vector<std::optional<std::string>>& row) {
+  Status Insert(const catalog::TableSpec& table,
+                const std::vector<std::optional<std::string>>& row) {
     sqlite3_stmt* stmt = nullptr;
     std::string sql = testing::InsertSql(table, Dialect::kSqlite);
     int rc = sqlite3_prepare_v2(db_->raw(), sql.c_str(), -1, &stmt, nullptr);
@@ -38,9 +40,14 @@ class SqliteDdlTest : public ::testing::Test {
       // Integers and reals are bound as numbers, like the store will bind them.
       const auto& col = table.columns[i];
       switch (SqliteTypeOf(col.type)) {
-        case 'I': sqlite3_bind_int64(stmt, static_cast<int>(i + 1), std::stoll(*row[i])); break;
-        case 'R': sqlite3_bind_double(stmt, static_cast<int>(i + 1), std::stod(*row[i])); break;
-        default: sqlite3_bind_text(stmt, static_cast<int>(i + 1), row[i]->c_str(), -1, SQLITE_TRANSIENT);
+        case 'I':
+          sqlite3_bind_int64(stmt, static_cast<int>(i + 1), std::stoll(*row[i]));
+          break;
+        case 'R':
+          sqlite3_bind_double(stmt, static_cast<int>(i + 1), std::stod(*row[i]));
+          break;
+        default:
+          sqlite3_bind_text(stmt, static_cast<int>(i + 1), row[i]->c_str(), -1, SQLITE_TRANSIENT);
       }
     }
     rc = sqlite3_step(stmt);
@@ -108,7 +115,8 @@ TEST_F(SqliteDdlTest, ConstraintsRefuseBadValues) {
 }
 
 TEST(EdgeSchemaTest, MigratesAFileDatabaseDurablyAndRecordsTheCatalog) {
-  auto dir = std::filesystem::temp_directory_path() / ("millrace-edge-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("millrace-edge-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::string path = (dir / "edge.db").string();
   {
@@ -121,8 +129,10 @@ TEST(EdgeSchemaTest, MigratesAFileDatabaseDurablyAndRecordsTheCatalog) {
     EXPECT_EQ(*db->QueryText("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(*db->QueryInt("PRAGMA synchronous"), 2);  // FULL
     EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), kEdgeSchemaVersion);
-    EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name != 'edge_meta'"),
-              static_cast<std::int64_t>(catalog::MesCatalog().tables().size()));
+    EXPECT_EQ(
+        *db->QueryInt(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name != 'edge_meta'"),
+        static_cast<std::int64_t>(catalog::MesCatalog().tables().size()));
   }
   {
     auto db = SqliteDb::Open(path);
@@ -137,10 +147,12 @@ TEST(EdgeSchemaTest, MigratesAFileDatabaseDurablyAndRecordsTheCatalog) {
 }
 
 TEST(EdgeSchemaTest, OpeningSomethingThatIsNotADatabaseIsCorruption) {
-  auto path = std::filesystem::temp_directory_path() / ("millrace-notdb-" + std::to_string(::getpid()));
+  auto path =
+      std::filesystem::temp_directory_path() / ("millrace-notdb-" + std::to_string(::getpid()));
   {
     FILE* f = std::fopen(path.c_str(), "wb");
-    std::fputs("this is a text file, not an SQLite database, and it is long enough to have a header", f);
+    std::fputs(
+        "this is a text file, not an SQLite database, and it is long enough to have a header", f);
     std::fclose(f);
   }
   auto db = SqliteDb::Open(path.string());

@@ -26,7 +26,8 @@ class PgResult {
   int columns() const { return PQnfields(res_.get()); }
   bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
   std::string_view Get(int row, int col) const {
-    return {PQgetvalue(res_.get(), row, col), static_cast<std::size_t>(PQgetlength(res_.get(), row, col))};
+    return {PQgetvalue(res_.get(), row, col),
+            static_cast<std::size_t>(PQgetlength(res_.get(), row, col))};
   }
   std::string GetString(int row, int col) const { return std::string(Get(row, col)); }
   // Rows touched by INSERT/UPDATE/DELETE.

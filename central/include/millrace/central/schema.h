@@ -28,7 +28,8 @@ Result<SchemaState> MigrateCentralSchema(PgConnection& admin,
                                          const catalog::PostgresDdlOptions& options = {});
 
 // What the database holds now (readable by the app role).
-Result<SchemaState> ReadSchemaState(PgConnection& conn, const catalog::PostgresDdlOptions& options = {});
+Result<SchemaState> ReadSchemaState(PgConnection& conn,
+                                    const catalog::PostgresDdlOptions& options = {});
 
 // OK when the database is at this build's version and catalog; used by /ready.
 Status CheckSchemaCurrent(PgConnection& conn, const catalog::PostgresDdlOptions& options = {});

@@ -87,7 +87,7 @@ struct ColumnSpec {
   std::string name;
   ColumnType type = ColumnType::kText;
   bool nullable = false;
-  std::vector<std::string> values;             // kEnum: the allowed values
+  std::vector<std::string> values;              // kEnum: the allowed values
   const StateMachine* state_machine = nullptr;  // set on a status column; values = its states
 
   ColumnSpec Null() const {

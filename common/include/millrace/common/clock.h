@@ -25,7 +25,9 @@ class ManualClock final : public Clock {
   explicit ManualClock(std::int64_t start_millis) : now_(start_millis) {}
   std::int64_t NowMillis() const override { return now_.load(std::memory_order_relaxed); }
   void Set(std::int64_t millis) { now_.store(millis, std::memory_order_relaxed); }
-  void Advance(std::int64_t delta_millis) { now_.fetch_add(delta_millis, std::memory_order_relaxed); }
+  void Advance(std::int64_t delta_millis) {
+    now_.fetch_add(delta_millis, std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<std::int64_t> now_;

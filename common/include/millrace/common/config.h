@@ -38,11 +38,11 @@ class ConfigFile {
   // naming file and key when the value has the wrong type or is out of range.
   Result<std::string> GetString(std::string_view key, std::optional<std::string> fallback = {});
   Result<std::int64_t> GetInt(std::string_view key, std::optional<std::int64_t> fallback,
-                               std::int64_t min, std::int64_t max);
+                              std::int64_t min, std::int64_t max);
   Result<double> GetDouble(std::string_view key, std::optional<double> fallback);
   Result<bool> GetBool(std::string_view key, std::optional<bool> fallback = {});
-  Result<std::vector<std::string>> GetStringList(std::string_view key,
-                                                 std::optional<std::vector<std::string>> fallback = {});
+  Result<std::vector<std::string>> GetStringList(
+      std::string_view key, std::optional<std::vector<std::string>> fallback = {});
   // A string that must be one of `allowed`.
   Result<std::string> GetEnum(std::string_view key, const std::vector<std::string>& allowed,
                               std::optional<std::string> fallback = {});

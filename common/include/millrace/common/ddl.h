@@ -23,7 +23,7 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog);
 struct PostgresDdlOptions {
   std::string schema = "millrace";
   std::string owner_role = "millrace_owner";  // owns the tables; never used to log in
-  std::string app_role = "millrace_app";      // what the daemons log in as: no ownership, no BYPASSRLS
+  std::string app_role = "millrace_app";  // what the daemons log in as: no ownership, no BYPASSRLS
 };
 
 // Creates the two roles if missing, fixes their attributes, and creates the schema owned

@@ -1,8 +1,9 @@
 // File helpers that never leave half a file behind.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 
 #include "millrace/common/status.h"
 

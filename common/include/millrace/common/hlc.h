@@ -35,7 +35,9 @@ class HlcTimestamp {
 
   constexpr std::uint64_t packed() const { return packed_; }
   constexpr std::uint64_t physical_ms() const { return packed_ >> 16; }
-  constexpr std::uint32_t counter() const { return static_cast<std::uint32_t>(packed_ & kMaxCounter); }
+  constexpr std::uint32_t counter() const {
+    return static_cast<std::uint32_t>(packed_ & kMaxCounter);
+  }
   // "1732269600123.7"
   std::string ToString() const;
 

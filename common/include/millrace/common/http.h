@@ -42,7 +42,8 @@ struct HttpResponse {
   std::string body;
 
   static HttpResponse Json(int status, std::string json_body);
-  static HttpResponse Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static HttpResponse Text(int status, std::string body,
+                           std::string content_type = "text/plain; charset=utf-8");
   // {"error":{"code":"<StatusCodeName>","message":"..."}} with the code's HTTP status.
   static HttpResponse Error(const Status& status);
 };

@@ -25,8 +25,8 @@ Result<HttpEndpoint> ParseHttpUrl(const std::string& url);
 // Sends one request and reads the whole response. Unavailable when the server cannot be
 // reached, Timeout when it does not answer in time. HTTP error statuses are returned as
 // responses, not as errors.
-Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& method, const std::string& target,
-                              const std::string& body = "",
+Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& method,
+                              const std::string& target, const std::string& body = "",
                               const std::map<std::string, std::string>& headers = {},
                               std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 

@@ -2,9 +2,8 @@
 // and its text exposition format (version 0.0.4).
 //
 //   MetricsRegistry reg;
-//   auto& requests = reg.AddCounter("mes_http_requests_total", "HTTP requests", {"route", "status"});
-//   requests.With({"/health", "200"}).Increment();
-//   std::string body = reg.Render();
+//   auto& requests = reg.AddCounter("mes_http_requests_total", "HTTP requests", {"route",
+//   "status"}); requests.With({"/health", "200"}).Increment(); std::string body = reg.Render();
 //
 // Families and children live as long as the registry; references stay valid. Names and
 // label names are checked when a family is added (a bad name is a bug: it throws).
@@ -75,7 +74,9 @@ class Family {
  public:
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::function<std::unique_ptr<T>()> make)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
         make_(std::move(make)) {}
 
   // The child for these label values, created on first use.
@@ -142,8 +143,9 @@ std::string EscapeLabelValue(const std::string& v);
 template <typename T>
 T& Family<T>::With(const std::vector<std::string>& values) {
   if (values.size() != label_names_.size()) {
-    throw std::invalid_argument("metric " + name_ + " takes " + std::to_string(label_names_.size()) +
-                                " label values, got " + std::to_string(values.size()));
+    throw std::invalid_argument("metric " + name_ + " takes " +
+                                std::to_string(label_names_.size()) + " label values, got " +
+                                std::to_string(values.size()));
   }
   std::lock_guard lock(mu_);
   auto it = children_.find(values);
@@ -152,7 +154,8 @@ T& Family<T>::With(const std::vector<std::string>& values) {
 }
 
 template <typename T>
-void Family<T>::ForEach(const std::function<void(const std::vector<std::string>&, const T&)>& f) const {
+void Family<T>::ForEach(
+    const std::function<void(const std::vector<std::string>&, const T&)>& f) const {
   std::lock_guard lock(mu_);
   for (const auto& [labels, child] : children_) f(labels, *child);
 }

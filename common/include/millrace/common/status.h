@@ -52,7 +52,9 @@ class [[nodiscard]] Status {
   ~Status() = default;
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
@@ -62,7 +64,9 @@ class [[nodiscard]] Status {
   static Status PermissionDenied(std::string m) {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
-  static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+  static Status Unauthenticated(std::string m) {
+    return {StatusCode::kUnauthenticated, std::move(m)};
+  }
   static Status ResourceExhausted(std::string m) {
     return {StatusCode::kResourceExhausted, std::move(m)};
   }
@@ -99,7 +103,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     if (status_.ok()) status_ = Status::Internal("Result constructed from an OK status");
   }
@@ -129,9 +133,9 @@ class [[nodiscard]] Result {
 #define MILLRACE_CONCAT_(a, b) MILLRACE_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not OK.
-#define MILLRACE_RETURN_IF_ERROR(expr)                  \
-  do {                                                  \
-    ::millrace::Status millrace_status_ = (expr);       \
+#define MILLRACE_RETURN_IF_ERROR(expr)                   \
+  do {                                                   \
+    ::millrace::Status millrace_status_ = (expr);        \
     if (!millrace_status_.ok()) return millrace_status_; \
   } while (0)
 

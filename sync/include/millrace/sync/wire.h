@@ -24,7 +24,8 @@ std::string EncodeFrame(v1::Envelope envelope);
 // Parses one frame. ResourceExhausted when larger than max_frame_bytes, InvalidArgument
 // when not a well-formed Envelope with a body, FailedPrecondition on a protocol version
 // this build does not speak.
-Result<v1::Envelope> DecodeFrame(std::string_view bytes, std::size_t max_frame_bytes = kDefaultMaxFrameBytes);
+Result<v1::Envelope> DecodeFrame(std::string_view bytes,
+                                 std::size_t max_frame_bytes = kDefaultMaxFrameBytes);
 
 // The name of the envelope's body ("push_batch"), for logs and metrics labels.
 std::string_view BodyName(const v1::Envelope& envelope);
