@@ -8,8 +8,8 @@
 #include "millrace/central/schema.h"
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
+#include "millrace/common/daemon_config.h"
 #include "millrace/common/ddl.h"
-#include "millrace/common/files.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/metrics.h"
 #include "millrace/common/signals.h"
@@ -51,18 +51,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                                   if (!conn.ok()) return conn.status();
                                   return CheckSchemaCurrent(**conn);
                                 }}});
-  HttpServer server(config->http, &router);
-  if (Status s = server.Start(); !s.ok()) return Fail(s);
-  if (!port_file.empty()) {
-    if (Status s = WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"); !s.ok())
-      return Fail(s);
-  }
-  spdlog::info("serving on {}", server.url());
-  int sig = WaitForShutdownSignal();
-  spdlog::info("signal {} received, shutting down", sig);
-  server.Stop();
-  spdlog::info("stopped cleanly");
-  return 0;
+  Status s = ServeUntilShutdownSignal(config->http, router, port_file, "central");
+  return s.ok() ? 0 : Fail(s);
 }
 
 }  // namespace

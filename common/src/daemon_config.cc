@@ -1,5 +1,10 @@
 #include "millrace/common/daemon_config.h"
 
+#include <spdlog/spdlog.h>
+
+#include "millrace/common/files.h"
+#include "millrace/common/signals.h"
+
 namespace millrace {
 
 Status ReadHttpSection(ConfigFile& file, HttpServerOptions* o) {
@@ -24,6 +29,21 @@ Status ReadLogSection(ConfigFile& file, LogOptions* o) {
       file.GetEnum("log.level", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                    o->level));
   MILLRACE_ASSIGN_OR_RETURN(o->format, file.GetEnum("log.format", {"human", "json"}, o->format));
+  return Status::Ok();
+}
+
+Status ServeUntilShutdownSignal(const HttpServerOptions& options, const Router& router,
+                                const std::string& port_file, const std::string& what) {
+  HttpServer server(options, &router);
+  MILLRACE_RETURN_IF_ERROR(server.Start());
+  if (!port_file.empty()) {
+    MILLRACE_RETURN_IF_ERROR(WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"));
+  }
+  spdlog::info("{} serving on {}", what, server.url());
+  int sig = WaitForShutdownSignal();
+  spdlog::info("signal {} received, shutting down", sig);
+  server.Stop();
+  spdlog::info("stopped cleanly");
   return Status::Ok();
 }
 

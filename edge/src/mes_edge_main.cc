@@ -6,8 +6,8 @@
 
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
+#include "millrace/common/daemon_config.h"
 #include "millrace/common/ddl.h"
-#include "millrace/common/files.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/metrics.h"
 #include "millrace/common/signals.h"
@@ -58,19 +58,10 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                                   std::lock_guard lock(db_mu);
                                   return CheckEdgeSchemaCurrent(*db);
                                 }}});
-  HttpServer server(config->http, &router);
-  if (Status s = server.Start(); !s.ok()) return Fail(s);
-  if (!port_file.empty()) {
-    if (Status s = WriteFileAtomically(port_file, std::to_string(server.port()) + "\n"); !s.ok())
-      return Fail(s);
-  }
-  spdlog::info("site {} serving on {} (store {})", config->site_id, server.url(),
-               config->store_path);
-  int sig = WaitForShutdownSignal();
-  spdlog::info("signal {} received, shutting down", sig);
-  server.Stop();
-  spdlog::info("stopped cleanly");
-  return 0;
+  Status s =
+      ServeUntilShutdownSignal(config->http, router, port_file,
+                               "site " + config->site_id + " (store " + config->store_path + ")");
+  return s.ok() ? 0 : Fail(s);
 }
 
 }  // namespace

@@ -24,3 +24,14 @@ Status ReadHttpSection(ConfigFile& file, HttpServerOptions* options);
 Status ReadLogSection(ConfigFile& file, LogOptions* options);
 
 }  // namespace millrace
+
+namespace millrace {
+
+// The serve loop of every Millrace daemon: starts an HttpServer for `router`, writes the
+// bound port to `port_file` (when not empty; for tests and scripts using port 0), logs
+// "<what> serving on <url>", waits for SIGINT/SIGTERM, stops the server and logs
+// "stopped cleanly". REQUIRES: BlockShutdownSignals() was called before any thread began.
+Status ServeUntilShutdownSignal(const HttpServerOptions& options, const Router& router,
+                                const std::string& port_file, const std::string& what);
+
+}  // namespace millrace
