@@ -15,6 +15,22 @@ Status ApplyVersion1(SqliteDb& db) {
       "STRICT");
 }
 
+// The outbox: every captured change, in seq order, until central acknowledges it.
+// AUTOINCREMENT keeps seq increasing even after every row has been purged.
+Status ApplyVersion2(SqliteDb& db) {
+  return db.Exec(
+      "CREATE TABLE IF NOT EXISTS outbox ("
+      " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " table_name TEXT NOT NULL,"
+      " row_id TEXT NOT NULL,"
+      " op INTEGER NOT NULL,"
+      " hlc INTEGER NOT NULL,"
+      " captured_at INTEGER NOT NULL,"
+      " payload BLOB NOT NULL) STRICT;"
+      "CREATE TABLE IF NOT EXISTS sync_state (key TEXT NOT NULL PRIMARY KEY, value INTEGER NOT "
+      "NULL) STRICT;");
+}
+
 Status Migrate(SqliteDb& db) {
   MILLRACE_ASSIGN_OR_RETURN(auto version, db.QueryInt("PRAGMA user_version"));
   if (version > kEdgeSchemaVersion) {
@@ -26,7 +42,7 @@ Status Migrate(SqliteDb& db) {
     int version;
     Status (*apply)(SqliteDb&);
   };
-  static constexpr Step kSteps[] = {{1, &ApplyVersion1}};
+  static constexpr Step kSteps[] = {{1, &ApplyVersion1}, {2, &ApplyVersion2}};
   for (const auto& step : kSteps) {
     if (step.version <= version) continue;
     spdlog::info("applying edge schema migration {} to {}", step.version, db.path());

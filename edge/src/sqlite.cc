@@ -2,12 +2,104 @@
 
 namespace millrace::edge {
 
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
+
+Status Statement::Bind(int index, const Value& value) {
+  int rc;
+  if (IsNull(value)) {
+    rc = sqlite3_bind_null(stmt_, index);
+  } else if (auto* i = std::get_if<std::int64_t>(&value)) {
+    rc = sqlite3_bind_int64(stmt_, index, *i);
+  } else if (auto* d = std::get_if<double>(&value)) {
+    rc = sqlite3_bind_double(stmt_, index, *d);
+  } else {
+    const auto& t = std::get<std::string>(value);
+    rc = sqlite3_bind_text(stmt_, index, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+  }
+  return rc == SQLITE_OK ? Status::Ok() : db_->Error(rc, "bind parameter " + std::to_string(index));
+}
+
+Status Statement::BindAll(const std::vector<Value>& values, int first_index) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    MILLRACE_RETURN_IF_ERROR(Bind(first_index + static_cast<int>(i), values[i]));
+  }
+  return Status::Ok();
+}
+
+Result<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Status s = db_->Error(rc, std::string("SQLite [") + sqlite3_sql(stmt_) + "]");
+  sqlite3_reset(stmt_);
+  return s;
+}
+
+Status Statement::Run() {
+  for (;;) {
+    MILLRACE_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return Status::Ok();
+  }
+}
+
+Value Statement::Column(int index) const {
+  switch (sqlite3_column_type(stmt_, index)) {
+    case SQLITE_INTEGER:
+      return static_cast<std::int64_t>(sqlite3_column_int64(stmt_, index));
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt_, index);
+    case SQLITE_TEXT:
+    case SQLITE_BLOB: {
+      const char* p = static_cast<const char*>(sqlite3_column_blob(stmt_, index));
+      return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt_, index)));
+    }
+    default:
+      return std::monostate{};
+  }
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
 SqliteDb::~SqliteDb() {
+  statements_.clear();
   if (db_) sqlite3_close_v2(db_);
 }
 
-SqliteDb::SqliteDb(SqliteDb&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+SqliteDb::SqliteDb(SqliteDb&& other) noexcept
+    : db_(other.db_), path_(std::move(other.path_)), statements_(std::move(other.statements_)) {
   other.db_ = nullptr;
+  for (auto& [sql, stmt] : statements_)
+    stmt = std::make_unique<Statement>(stmt->raw(), this), (void)sql;
+}
+
+Result<Statement*> SqliteDb::Prepare(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) {
+    it->second->Reset();
+    return it->second.get();
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return Error(rc, "SQLite prepare [" + sql + "]");
+  auto owned = std::make_unique<Statement>(stmt, this);
+  Statement* raw = owned.get();
+  statements_.emplace(sql, std::move(owned));
+  return raw;
+}
+
+Result<SqliteDb> SqliteDb::OpenReadOnly(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  SqliteDb db(raw, path);
+  if (rc != SQLITE_OK) return db.Error(rc, "cannot open " + path + " for reading");
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, 5000);
+  return db;
 }
 
 Status SqliteDb::Error(int rc, const std::string& what) const {

@@ -130,8 +130,8 @@ TEST(EdgeSchemaTest, MigratesAFileDatabaseDurablyAndRecordsTheCatalog) {
     EXPECT_EQ(*db->QueryInt("PRAGMA synchronous"), 2);  // FULL
     EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), kEdgeSchemaVersion);
     EXPECT_EQ(
-        *db->QueryInt(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name != 'edge_meta'"),
+        *db->QueryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN "
+                      "('edge_meta', 'outbox', 'sync_state', 'sqlite_sequence')"),
         static_cast<std::int64_t>(catalog::MesCatalog().tables().size()));
   }
   {

@@ -133,10 +133,12 @@ class [[nodiscard]] Result {
 #define MILLRACE_CONCAT_(a, b) MILLRACE_CONCAT_INNER_(a, b)
 
 // Returns the Status from the enclosing function if `expr` is not OK.
-#define MILLRACE_RETURN_IF_ERROR(expr)                   \
-  do {                                                   \
-    ::millrace::Status millrace_status_ = (expr);        \
-    if (!millrace_status_.ok()) return millrace_status_; \
+#define MILLRACE_RETURN_IF_ERROR(expr) \
+  MILLRACE_RETURN_IF_ERROR_IMPL_(MILLRACE_CONCAT_(millrace_status_, __LINE__), expr)
+#define MILLRACE_RETURN_IF_ERROR_IMPL_(tmp, expr) \
+  do {                                            \
+    ::millrace::Status tmp = (expr);              \
+    if (!tmp.ok()) return tmp;                    \
   } while (0)
 
 // `lhs = value of result`, or returns its Status. lhs may declare: auto x.

@@ -7,11 +7,44 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
+#include "millrace/common/row.h"
 #include "millrace/common/status.h"
 
 namespace millrace::edge {
+
+class SqliteDb;
+
+// A prepared statement owned by its SqliteDb's cache. Bind, step, read, and it is reset
+// (bindings cleared) by the next Prepare of the same SQL.
+class Statement {
+ public:
+  Statement(sqlite3_stmt* stmt, SqliteDb* db) : stmt_(stmt), db_(db) {}
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // 1-based, like SQLite.
+  Status Bind(int index, const Value& value);
+  Status BindAll(const std::vector<Value>& values, int first_index = 1);
+  // true: a row is ready; false: done.
+  Result<bool> Step();
+  // Runs to completion, discarding rows.
+  Status Run();
+  // 0-based column of the current row.
+  Value Column(int index) const;
+  std::int64_t ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
+  void Reset();
+  sqlite3_stmt* raw() { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_;
+  SqliteDb* db_;
+};
 
 class SqliteDb {
  public:
@@ -27,6 +60,11 @@ class SqliteDb {
 
   // Runs one or more statements without results.
   Status Exec(const std::string& sql);
+  // A cached prepared statement for `sql`, reset and ready to bind.
+  Result<Statement*> Prepare(const std::string& sql);
+  // Opens read-only (WAL readers never block the writer). REQUIRES: the file exists.
+  static Result<SqliteDb> OpenReadOnly(const std::string& path);
+
   // The first column of the first row as an integer (0 when no row).
   Result<std::int64_t> QueryInt(const std::string& sql);
   // The first column of the first row as text ("" when no row or NULL).
@@ -42,6 +80,8 @@ class SqliteDb {
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  // Declared after db_ so it is destroyed first: statements finalize before the close.
+  std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
 };
 
 }  // namespace millrace::edge

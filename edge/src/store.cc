@@ -1,0 +1,405 @@
+#include "millrace/edge/store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "millrace/common/ddl.h"
+#include "millrace/edge/schema.h"
+#include "millrace/sync/row_codec.h"
+
+namespace millrace::edge {
+
+using catalog::MergePolicy;
+using catalog::QuoteIdent;
+
+namespace {
+
+// The SQL every table needs, built once from the catalog.
+struct TableSql {
+  std::string select_columns;  // "SELECT "id", ... FROM "t""
+  std::string get;
+  std::string upsert;
+};
+
+const TableSql& SqlFor(const catalog::TableSpec& t) {
+  static std::mutex mu;
+  static std::map<const catalog::TableSpec*, TableSql> cache;
+  std::lock_guard lock(mu);
+  auto it = cache.find(&t);
+  if (it != cache.end()) return it->second;
+  TableSql sql;
+  std::string cols, params, updates;
+  for (std::size_t i = 0; i < t.columns.size(); ++i) {
+    const std::string q = QuoteIdent(t.columns[i].name);
+    cols += (i ? ", " : "") + q;
+    params += (i ? ", ?" : "?");
+    if (t.columns[i].name != catalog::kIdColumn)
+      updates += (updates.empty() ? "" : ", ") + q + " = excluded." + q;
+  }
+  sql.select_columns = "SELECT " + cols + " FROM " + QuoteIdent(t.name);
+  sql.get = sql.select_columns + " WHERE \"id\" = ?";
+  sql.upsert = "INSERT INTO " + QuoteIdent(t.name) + " (" + cols + ") VALUES (" + params +
+               ") ON CONFLICT (\"id\") DO UPDATE SET " + updates;
+  return cache.emplace(&t, std::move(sql)).first->second;
+}
+
+Row ReadRow(const catalog::TableSpec& table, Statement& stmt) {
+  Row row(table);
+  for (std::size_t i = 0; i < table.columns.size(); ++i)
+    row.mutable_values()[i] = stmt.Column(static_cast<int>(i));
+  return row;
+}
+
+}  // namespace
+
+// ---- ReadTxn ----
+
+Result<std::optional<Row>> ReadTxn::Get(const catalog::TableSpec& table, const std::string& id) {
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, db_->Prepare(SqlFor(table).get));
+  MILLRACE_RETURN_IF_ERROR(stmt->Bind(1, id));
+  MILLRACE_ASSIGN_OR_RETURN(bool found, stmt->Step());
+  if (!found) return std::optional<Row>();
+  Row row = ReadRow(table, *stmt);
+  stmt->Reset();
+  return std::optional<Row>(std::move(row));
+}
+
+Result<std::vector<Row>> ReadTxn::Select(const catalog::TableSpec& table, const std::string& where,
+                                         const std::vector<Value>& params,
+                                         const std::string& order_by, int limit) {
+  std::string sql = SqlFor(table).select_columns;
+  if (!where.empty()) sql += " WHERE " + where;
+  if (!order_by.empty()) sql += " ORDER BY " + order_by;
+  if (limit >= 0) sql += " LIMIT " + std::to_string(limit);
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, db_->Prepare(sql));
+  MILLRACE_RETURN_IF_ERROR(stmt->BindAll(params));
+  std::vector<Row> rows;
+  for (;;) {
+    MILLRACE_ASSIGN_OR_RETURN(bool more, stmt->Step());
+    if (!more) break;
+    rows.push_back(ReadRow(table, *stmt));
+  }
+  stmt->Reset();
+  return rows;
+}
+
+Result<std::int64_t> ReadTxn::Count(const catalog::TableSpec& table, const std::string& where,
+                                    const std::vector<Value>& params) {
+  std::string sql = "SELECT count(*) FROM " + QuoteIdent(table.name);
+  if (!where.empty()) sql += " WHERE " + where;
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, db_->Prepare(sql));
+  MILLRACE_RETURN_IF_ERROR(stmt->BindAll(params));
+  MILLRACE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  std::int64_t n = row ? stmt->ColumnInt(0) : 0;
+  stmt->Reset();
+  return n;
+}
+
+// ---- WriteTxn ----
+
+std::int64_t WriteTxn::NowMillis() const {
+  return store_->clock()->NowMillis();
+}
+const std::string& WriteTxn::site_id() const {
+  return store_->site_id();
+}
+
+Status WriteTxn::Upsert(Row& row) {
+  return Write(row, false);
+}
+Status WriteTxn::Insert(Row& row) {
+  return Write(row, true);
+}
+
+Status WriteTxn::Write(Row& row, bool insert_only) {
+  const catalog::TableSpec& table = row.table();
+  const std::string id = row.id();
+  if (capture_) {
+    if (table.merge == MergePolicy::kCentralOwned) {
+      return Status::PermissionDenied(table.name +
+                                      " is master data owned by central: edit it there, an edge "
+                                      "refuses local edits");
+    }
+    if (row.IsNull(catalog::kSiteColumn)) row.Set(catalog::kSiteColumn, site_id());
+    if (row.Text(catalog::kSiteColumn) != site_id()) {
+      return Status::PermissionDenied("site " + site_id() + " may not write " + table.name +
+                                      " rows of site " + row.Text(catalog::kSiteColumn));
+    }
+  }
+  MILLRACE_ASSIGN_OR_RETURN(auto existing, Get(table, id));
+  if (existing) {
+    if (insert_only) return Status::AlreadyExists(table.name + " " + id + " already exists");
+    if (capture_ && table.merge == MergePolicy::kAppendOnly) {
+      return Status::Conflict(table.name + " rows are append-only facts: " + id + " cannot change");
+    }
+    if (capture_ && existing->Text(catalog::kSiteColumn) != site_id()) {
+      return Status::PermissionDenied(table.name + " " + id + " belongs to site " +
+                                      existing->Text(catalog::kSiteColumn));
+    }
+  }
+  if (capture_) {
+    row.Set(catalog::kHlcColumn, static_cast<std::int64_t>(store_->hlc().Now().packed()));
+    row.Set(catalog::kOriginColumn, store_->node_id());
+  } else {
+    // A row from central carries central's clock: let it advance ours (within the skew
+    // limit), so local edits made after it order after it.
+    auto remote =
+        HlcTimestamp::FromPacked(static_cast<std::uint64_t>(row.Int(catalog::kHlcColumn)));
+    (void)store_->hlc().Update(remote);
+  }
+  MILLRACE_RETURN_IF_ERROR(row.Validate());
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, db_->Prepare(SqlFor(table).upsert));
+  MILLRACE_RETURN_IF_ERROR(stmt->BindAll(row.values()));
+  MILLRACE_RETURN_IF_ERROR(stmt->Run());
+  if (capture_) MILLRACE_RETURN_IF_ERROR(store_->Capture(row));
+  return Status::Ok();
+}
+
+// ---- EdgeStore ----
+
+EdgeStore::EdgeStore(EdgeStoreOptions options, SqliteDb writer)
+    : options_(std::move(options)),
+      writer_(std::move(writer)),
+      hlc_(options_.clock, options_.max_forward_skew_ms) {}
+
+Result<std::unique_ptr<EdgeStore>> EdgeStore::Open(EdgeStoreOptions options) {
+  if (options.node_id.empty()) options.node_id = "edge:" + options.site_id;
+  if (options.path.empty() || options.path == ":memory:") {
+    return Status::InvalidArgument(
+        "the edge store needs a database file (readers share it with the writer)");
+  }
+  MILLRACE_ASSIGN_OR_RETURN(SqliteDb writer, SqliteDb::Open(options.path));
+  MILLRACE_RETURN_IF_ERROR(MigrateEdgeSchema(writer));
+  MILLRACE_ASSIGN_OR_RETURN(auto hlc_high,
+                            writer.QueryInt("SELECT coalesce(max(value), 0) FROM sync_state "
+                                            "WHERE key = 'hlc_high'"));
+  std::unique_ptr<EdgeStore> store(new EdgeStore(std::move(options), std::move(writer)));
+  store->hlc_.Observe(HlcTimestamp::FromPacked(static_cast<std::uint64_t>(hlc_high)));
+  for (int i = 0; i < std::max(1, store->options_.readers); ++i) {
+    MILLRACE_ASSIGN_OR_RETURN(SqliteDb reader, SqliteDb::OpenReadOnly(store->options_.path));
+    store->idle_readers_.push_back(std::make_unique<SqliteDb>(std::move(reader)));
+  }
+  store->writer_thread_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+EdgeStore::~EdgeStore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+Status EdgeStore::Write(WriteFn fn) {
+  return Submit(std::move(fn), true);
+}
+Status EdgeStore::ApplyDownstream(WriteFn fn) {
+  return Submit(std::move(fn), false);
+}
+
+Status EdgeStore::Submit(WriteFn fn, bool capture) {
+  Request req{std::move(fn), capture, Status::Ok(), false};
+  std::unique_lock lock(mu_);
+  if (stopping_) return Status::Unavailable("the edge store is shutting down");
+  queue_.push_back(&req);
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return req.done; });
+  return req.result;
+}
+
+void EdgeStore::WriterLoop() {
+  std::vector<Request*> group;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to write
+      while (!queue_.empty() && group.size() < options_.max_group) {
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    CommitGroup(group);
+    {
+      std::lock_guard lock(mu_);
+      ++groups_;
+      requests_ += group.size();
+      for (Request* r : group) r->done = true;
+    }
+    done_cv_.notify_all();
+    group.clear();
+  }
+}
+
+void EdgeStore::CommitGroup(std::vector<Request*>& group) {
+  Status begin = writer_.Exec("BEGIN IMMEDIATE");
+  if (!begin.ok()) {
+    for (Request* r : group) r->result = begin;
+    return;
+  }
+  bool any_ok = false;
+  for (Request* r : group) {
+    Status s = writer_.Exec("SAVEPOINT request");
+    if (s.ok()) {
+      WriteTxn txn(&writer_, this, r->capture);
+      try {
+        s = r->fn(txn);
+      } catch (const std::exception& e) {
+        s = Status::Internal(std::string("write failed: ") + e.what());
+      }
+      if (s.ok()) {
+        s = writer_.Exec("RELEASE request");
+      } else {
+        (void)writer_.Exec("ROLLBACK TO request");
+        (void)writer_.Exec("RELEASE request");
+      }
+    }
+    r->result = s;
+    any_ok = any_ok || s.ok();
+  }
+  Status commit = Status::Ok();
+  if (any_ok) {
+    commit = writer_.Exec("INSERT INTO sync_state (key, value) VALUES ('hlc_high', " +
+                          std::to_string(hlc_.Last().packed()) +
+                          ") ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
+  }
+  if (commit.ok()) commit = writer_.Exec("COMMIT");
+  if (!commit.ok()) {
+    spdlog::error("group commit of {} write(s) failed: {}", group.size(), commit.ToString());
+    (void)writer_.Exec("ROLLBACK");
+    for (Request* r : group)
+      if (r->result.ok()) r->result = commit;
+  }
+}
+
+Status EdgeStore::Capture(const Row& row) {
+  std::string payload = sync::EncodeChange(row, sync::v1::OP_UPSERT).SerializeAsString();
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt,
+                            writer_.Prepare("INSERT INTO outbox (table_name, row_id, op, hlc, "
+                                            "captured_at, payload) VALUES (?, ?, ?, ?, ?, ?)"));
+  MILLRACE_RETURN_IF_ERROR(
+      stmt->BindAll({row.table().name, row.id(), std::int64_t{sync::v1::OP_UPSERT},
+                     row.Int(catalog::kHlcColumn), options_.clock->NowMillis()}));
+  int rc = sqlite3_bind_blob(stmt->raw(), 6, payload.data(), static_cast<int>(payload.size()),
+                             SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) return writer_.Error(rc, "bind outbox payload");
+  return stmt->Run();
+}
+
+Status EdgeStore::Read(const ReadFn& fn) const {
+  std::unique_ptr<SqliteDb> db;
+  {
+    std::unique_lock lock(readers_mu_);
+    readers_cv_.wait(lock, [&] { return !idle_readers_.empty(); });
+    db = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+  }
+  Status s = db->Exec("BEGIN");
+  if (s.ok()) {
+    ReadTxn txn(db.get());
+    try {
+      s = fn(txn);
+    } catch (const std::exception& e) {
+      s = Status::Internal(std::string("read failed: ") + e.what());
+    }
+    (void)db->Exec("COMMIT");
+  }
+  {
+    std::lock_guard lock(readers_mu_);
+    idle_readers_.push_back(std::move(db));
+  }
+  readers_cv_.notify_one();
+  return s;
+}
+
+Status EdgeStore::PurgeOutboxThrough(std::int64_t acked_seq) {
+  return Submit(
+      [acked_seq](WriteTxn& txn) -> Status {
+        SqliteDb& db = txn.db();
+        MILLRACE_ASSIGN_OR_RETURN(auto head,
+                                  db.QueryInt("SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
+                                              "WHERE name = 'outbox'"));
+        if (acked_seq > head) {
+          return Status::InvalidArgument("acknowledged seq " + std::to_string(acked_seq) +
+                                         " is beyond the outbox head " + std::to_string(head));
+        }
+        MILLRACE_ASSIGN_OR_RETURN(Statement * del, db.Prepare("DELETE FROM outbox WHERE seq <= ?"));
+        MILLRACE_RETURN_IF_ERROR(del->Bind(1, acked_seq));
+        MILLRACE_RETURN_IF_ERROR(del->Run());
+        return db.Exec("INSERT INTO sync_state (key, value) VALUES ('acked_seq', " +
+                       std::to_string(acked_seq) +
+                       ") ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
+      },
+      false);
+}
+
+Result<OutboxStats> EdgeStore::Outbox() const {
+  OutboxStats stats;
+  MILLRACE_RETURN_IF_ERROR(Read([&](ReadTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        Statement * s,
+        txn.db().Prepare(
+            "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(min(captured_at), 0) "
+            "FROM outbox"));
+    MILLRACE_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) {
+      stats.rows = s->ColumnInt(0);
+      stats.bytes = s->ColumnInt(1);
+      stats.oldest_captured_ms = s->ColumnInt(2);
+    }
+    s->Reset();
+    MILLRACE_ASSIGN_OR_RETURN(stats.head_seq,
+                              txn.db().QueryInt("SELECT coalesce(max(seq), 0) FROM "
+                                                "sqlite_sequence WHERE name = 'outbox'"));
+    MILLRACE_ASSIGN_OR_RETURN(stats.acked_seq,
+                              txn.db().QueryInt("SELECT coalesce(max(value), 0) FROM "
+                                                "sync_state WHERE key = 'acked_seq'"));
+    return Status::Ok();
+  }));
+  return stats;
+}
+
+Result<std::vector<OutboxEntry>> EdgeStore::ReadOutbox(std::int64_t after_seq, int limit) const {
+  std::vector<OutboxEntry> out;
+  MILLRACE_RETURN_IF_ERROR(Read([&](ReadTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(Statement * s,
+                              txn.db().Prepare("SELECT seq, table_name, row_id, hlc, captured_at, "
+                                               "payload FROM outbox WHERE seq > ? ORDER BY seq "
+                                               "LIMIT ?"));
+    MILLRACE_RETURN_IF_ERROR(s->BindAll({after_seq, std::int64_t{limit}}));
+    for (;;) {
+      MILLRACE_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      OutboxEntry e;
+      e.seq = s->ColumnInt(0);
+      e.table = std::get<std::string>(s->Column(1));
+      e.row_id = std::get<std::string>(s->Column(2));
+      e.hlc = s->ColumnInt(3);
+      e.captured_ms = s->ColumnInt(4);
+      e.payload = std::get<std::string>(s->Column(5));
+      out.push_back(std::move(e));
+    }
+    s->Reset();
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status EdgeStore::CheckReady() const {
+  return Read([](ReadTxn& txn) { return CheckEdgeSchemaCurrent(txn.db()); });
+}
+
+std::uint64_t EdgeStore::groups_committed() const {
+  std::lock_guard lock(mu_);
+  return groups_;
+}
+
+std::uint64_t EdgeStore::requests_committed() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+}  // namespace millrace::edge

@@ -1,0 +1,265 @@
+// EdgeStore: durable group commit, change capture, ownership refusals, outbox purging.
+#include "millrace/edge/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "millrace/common/uuid.h"
+#include "millrace/sync/row_codec.h"
+
+namespace millrace::edge {
+namespace {
+
+using catalog::MesCatalog;
+
+const catalog::TableSpec& T(const char* name) {
+  return *MesCatalog().Find(name);
+}
+
+constexpr std::int64_t kT0 = 1795413600000;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ =
+        std::filesystem::temp_directory_path() / ("millrace-store-" + std::to_string(::getpid()) +
+                                                  "-" + Uuid::NewV7().ToString().substr(24));
+    std::filesystem::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen() {
+    store_.reset();
+    EdgeStoreOptions o;
+    o.path = (dir_ / "edge.db").string();
+    o.site_id = "plant-a";
+    o.clock = &clock_;
+    auto s = EdgeStore::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+
+  Row Event(int good) {
+    Row r(T("production_event"));
+    r.Set("id", Uuid::NewV7(&clock_).ToString())
+        .Set("kind", "COUNT")
+        .Set("at", kT0)
+        .Set("work_order_id", Uuid::NewV7().ToString())
+        .Set("operation_id", Uuid::NewV7().ToString())
+        .Set("work_unit_id", Uuid::NewV7().ToString())
+        .Set("good_quantity", static_cast<double>(good))
+        .Set("scrap_quantity", 0.0)
+        .Set("rework_quantity", 0.0);
+    return r;
+  }
+
+  Row WorkOrder(const std::string& status) {
+    Row r(T("work_order"));
+    r.Set("id", Uuid::NewV7(&clock_).ToString())
+        .Set("number", "WO-1")
+        .Set("material_id", Uuid::NewV7().ToString())
+        .Set("planned_quantity", 100.0)
+        .Set("priority", std::int64_t{1})
+        .Set("status", status)
+        .Set("good_quantity", 0.0)
+        .Set("scrap_quantity", 0.0);
+    return r;
+  }
+
+  std::int64_t CountRows(const char* table) {
+    std::int64_t n = -1;
+    EXPECT_TRUE(store_
+                    ->Read([&](ReadTxn& txn) -> Status {
+                      MILLRACE_ASSIGN_OR_RETURN(n, txn.Count(T(table)));
+                      return Status::Ok();
+                    })
+                    .ok());
+    return n;
+  }
+
+  ManualClock clock_{kT0};
+  std::filesystem::path dir_;
+  std::unique_ptr<EdgeStore> store_;
+};
+
+TEST_F(StoreTest, CapturesAWriteAndItsOutboxEntryTogether) {
+  Row ev = Event(5);
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(ev); }).ok());
+  auto entries = store_->ReadOutbox(0, 10);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 1u);
+  const OutboxEntry& e = entries->front();
+  EXPECT_EQ(e.seq, 1);
+  EXPECT_EQ(e.table, "production_event");
+  EXPECT_EQ(e.row_id, ev.id());
+  EXPECT_EQ(e.captured_ms, kT0);
+  sync::v1::Change change;
+  ASSERT_TRUE(change.ParseFromString(e.payload));
+  auto decoded = sync::DecodeChange(change, MesCatalog());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, ev);  // the row as stored: site, hlc and origin stamped
+  EXPECT_EQ(decoded->Text("site_id"), "plant-a");
+  EXPECT_EQ(decoded->Text("origin"), "edge:plant-a");
+  EXPECT_EQ(HlcTimestamp::FromPacked(static_cast<std::uint64_t>(decoded->Int("hlc"))).physical_ms(),
+            static_cast<std::uint64_t>(kT0));
+  std::optional<Row> stored;
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> Status {
+                    MILLRACE_ASSIGN_OR_RETURN(stored, txn.Get(T("production_event"), ev.id()));
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(*stored, ev);
+}
+
+TEST_F(StoreTest, CentralOwnedMasterDataRefusesLocalEdits) {
+  Row eq(T("equipment"));
+  eq.Set("id", Uuid::NewV7().ToString())
+      .Set("level", "work_unit")
+      .Set("code", "WU1")
+      .Set("name", "Press 1")
+      .Set("active", std::int64_t{1});
+  Status s = store_->Write([&](WriteTxn& txn) { return txn.Upsert(eq); });
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("owned by central"), std::string::npos);
+  EXPECT_EQ(CountRows("equipment"), 0);
+  EXPECT_EQ(store_->Outbox()->rows, 0);
+}
+
+TEST_F(StoreTest, AppendOnlyFactsRefuseUpdates) {
+  Row ev = Event(5);
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(ev); }).ok());
+  Row changed = ev;
+  changed.Set("good_quantity", 500.0);
+  EXPECT_EQ(store_->Write([&](WriteTxn& txn) { return txn.Upsert(changed); }).code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(store_->Write([&](WriteTxn& txn) { return txn.Insert(changed); }).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->Outbox()->rows, 1);
+}
+
+TEST_F(StoreTest, SharedRowsUpdateAndEveryUpdateIsCapturedWithARisingHlc) {
+  Row wo = WorkOrder("Released");
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Upsert(wo); }).ok());
+  std::int64_t first_hlc = wo.Int("hlc");
+  wo.Set("status", "InProgress");
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Upsert(wo); }).ok());
+  EXPECT_GT(wo.Int("hlc"), first_hlc);
+  auto entries = *store_->ReadOutbox(0, 10);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].seq, 1);
+  EXPECT_EQ(entries[1].seq, 2);
+  EXPECT_EQ(CountRows("work_order"), 1);
+}
+
+TEST_F(StoreTest, RefusesRowsOfAnotherSiteAndInvalidValues) {
+  Row wo = WorkOrder("Released");
+  wo.Set("site_id", "plant-b");
+  EXPECT_EQ(store_->Write([&](WriteTxn& txn) { return txn.Upsert(wo); }).code(),
+            StatusCode::kPermissionDenied);
+  Row bad = WorkOrder("Running");  // not a work-order state
+  Status s = store_->Write([&](WriteTxn& txn) { return txn.Upsert(bad); });
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("work_order.status"), std::string::npos);
+  EXPECT_EQ(CountRows("work_order"), 0);
+  EXPECT_EQ(store_->Outbox()->rows, 0);
+}
+
+TEST_F(StoreTest, GroupCommitIsolatesAFailingRequestFromItsNeighbours) {
+  constexpr int kThreads = 8, kEach = 150;
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        bool fail = (i % 5 == 0);
+        Status s = store_->Write([&](WriteTxn& txn) -> Status {
+          Row ev = Event(t * 1000 + i);
+          MILLRACE_RETURN_IF_ERROR(txn.Insert(ev));
+          if (fail) return Status::FailedPrecondition("guard failed after writing");
+          return Status::Ok();
+        });
+        (s.ok() ? ok : failed)++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach * 4 / 5);
+  EXPECT_EQ(failed.load(), kThreads * kEach / 5);
+  EXPECT_EQ(CountRows("production_event"), ok.load());
+  auto stats = *store_->Outbox();
+  EXPECT_EQ(stats.rows, ok.load());
+  EXPECT_EQ(stats.head_seq, ok.load());  // no holes: rolled-back captures left no seq behind
+  EXPECT_LT(store_->groups_committed(), store_->requests_committed())
+      << "concurrent writes should share commits";
+}
+
+TEST_F(StoreTest, DownstreamApplyWritesWithoutCaptureAndAdvancesTheClock) {
+  Row eq(T("equipment"));
+  auto central_hlc = HlcTimestamp(static_cast<std::uint64_t>(kT0 + 1000), 3);
+  eq.Set("id", Uuid::NewV7().ToString())
+      .Set("level", "work_unit")
+      .Set("code", "WU1")
+      .Set("name", "Press 1")
+      .Set("active", std::int64_t{1})
+      .Set("hlc", static_cast<std::int64_t>(central_hlc.packed()))
+      .Set("origin", "central");
+  ASSERT_TRUE(store_->ApplyDownstream([&](WriteTxn& txn) { return txn.Upsert(eq); }).ok());
+  EXPECT_EQ(CountRows("equipment"), 1);
+  EXPECT_EQ(store_->Outbox()->rows, 0);
+  EXPECT_GT(store_->hlc().Now(), central_hlc);
+}
+
+TEST_F(StoreTest, PurgesOnlyThroughTheAcknowledgedWatermark) {
+  for (int i = 0; i < 10; ++i) {
+    Row ev = Event(i);
+    ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(ev); }).ok());
+  }
+  ASSERT_TRUE(store_->PurgeOutboxThrough(4).ok());
+  auto left = *store_->ReadOutbox(0, 100);
+  ASSERT_EQ(left.size(), 6u);
+  EXPECT_EQ(left.front().seq, 5);
+  ASSERT_TRUE(store_->PurgeOutboxThrough(2).ok());  // an old ack changes nothing
+  EXPECT_EQ(store_->Outbox()->rows, 6);
+  EXPECT_EQ(store_->Outbox()->acked_seq, 4);
+  EXPECT_EQ(store_->PurgeOutboxThrough(99).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store_->PurgeOutboxThrough(10).ok());
+  EXPECT_EQ(store_->Outbox()->rows, 0);
+  Row ev = Event(11);
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(ev); }).ok());
+  EXPECT_EQ(store_->ReadOutbox(0, 10)->front().seq, 11);  // seq never restarts
+  EXPECT_EQ(CountRows("production_event"), 11);           // purging never touches domain rows
+}
+
+TEST_F(StoreTest, ReopenKeepsDataAndTheClockNeverGoesBack) {
+  Row ev = Event(1);
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(ev); }).ok());
+  clock_.Set(kT0 - 3600000);  // the wall clock steps back an hour while the edge restarts
+  Reopen();
+  EXPECT_EQ(CountRows("production_event"), 1);
+  Row later = Event(2);
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(later); }).ok());
+  EXPECT_GT(later.Int("hlc"), ev.Int("hlc"));
+  EXPECT_EQ(store_->ReadOutbox(0, 10)->back().seq, 2);
+}
+
+TEST_F(StoreTest, AThrowingWriteIsAnInternalErrorAndRollsBack) {
+  Status s = store_->Write([&](WriteTxn& txn) -> Status {
+    Row ev = Event(1);
+    MILLRACE_RETURN_IF_ERROR(txn.Insert(ev));
+    throw std::runtime_error("bug");
+  });
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_EQ(CountRows("production_event"), 0);
+}
+
+}  // namespace
+}  // namespace millrace::edge
