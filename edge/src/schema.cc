@@ -31,6 +31,19 @@ Status ApplyVersion2(SqliteDb& db) {
       "NULL) STRICT;");
 }
 
+// Terminal sessions: local to the edge, never synced. Only a hash of each token is kept.
+Status ApplyVersion3(SqliteDb& db) {
+  return db.Exec(
+      "CREATE TABLE IF NOT EXISTS terminal_session ("
+      " token_hash TEXT NOT NULL PRIMARY KEY,"
+      " operator_session_id TEXT NOT NULL,"
+      " user_id TEXT NOT NULL,"
+      " work_unit_id TEXT NOT NULL,"
+      " expires_at INTEGER NOT NULL) STRICT;"
+      "CREATE INDEX IF NOT EXISTS terminal_session_operator_session_idx ON terminal_session "
+      "(operator_session_id);");
+}
+
 Status Migrate(SqliteDb& db) {
   MILLRACE_ASSIGN_OR_RETURN(auto version, db.QueryInt("PRAGMA user_version"));
   if (version > kEdgeSchemaVersion) {
@@ -42,7 +55,7 @@ Status Migrate(SqliteDb& db) {
     int version;
     Status (*apply)(SqliteDb&);
   };
-  static constexpr Step kSteps[] = {{1, &ApplyVersion1}, {2, &ApplyVersion2}};
+  static constexpr Step kSteps[] = {{1, &ApplyVersion1}, {2, &ApplyVersion2}, {3, &ApplyVersion3}};
   for (const auto& step : kSteps) {
     if (step.version <= version) continue;
     spdlog::info("applying edge schema migration {} to {}", step.version, db.path());

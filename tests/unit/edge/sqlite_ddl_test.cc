@@ -129,10 +129,10 @@ TEST(EdgeSchemaTest, MigratesAFileDatabaseDurablyAndRecordsTheCatalog) {
     EXPECT_EQ(*db->QueryText("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(*db->QueryInt("PRAGMA synchronous"), 2);  // FULL
     EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), kEdgeSchemaVersion);
-    EXPECT_EQ(
-        *db->QueryInt("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN "
-                      "('edge_meta', 'outbox', 'sync_state', 'sqlite_sequence')"),
-        static_cast<std::int64_t>(catalog::MesCatalog().tables().size()));
+    EXPECT_EQ(*db->QueryInt(
+                  "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN "
+                  "('edge_meta', 'outbox', 'sync_state', 'sqlite_sequence', 'terminal_session')"),
+              static_cast<std::int64_t>(catalog::MesCatalog().tables().size()));
   }
   {
     auto db = SqliteDb::Open(path);

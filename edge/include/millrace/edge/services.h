@@ -1,0 +1,122 @@
+// MesService: the factory's terminal workflows (DOMAIN.md) on top of the EdgeStore.
+//
+// Every call is one store write (one SQLite transaction with its outbox entries) or one
+// snapshot read. State changes follow the catalog's state machines: a status moves only
+// along an arrow. A refused request changes nothing and returns a Status whose message
+// starts with the name of the rule broken ("operation_not_ready: ..."):
+//   InvalidArgument     bad input (negative quantity, unknown enum value, missing field)
+//   NotFound            a referenced row does not exist at this site
+//   Unauthenticated     badge/PIN or session token not recognised
+//   PermissionDenied    role or site not allowed
+//   Conflict            the state machine has no such arrow from the current state
+//   FailedPrecondition  another guard (qualification, BOM, lot availability, ...)
+//
+// Thread-safety: all methods may be called concurrently (the store serialises writes).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "millrace/edge/store.h"
+
+namespace millrace::edge {
+
+// Who is acting: resolved from a terminal session token.
+struct Actor {
+  std::string user_id;
+  std::string user_name;
+  std::string role;        // operator | supervisor | quality
+  std::string session_id;  // operator_session id
+  std::string work_unit_id;
+  std::vector<std::string> qualifications;
+};
+
+struct TerminalSession {
+  std::string token;  // bearer token for the HTTP API; only its hash is stored
+  std::int64_t expires_ms = 0;
+  Actor actor;
+};
+
+struct CountReport {
+  double good = 0, scrap = 0, rework = 0;
+  std::string scrap_reason_id;  // required when scrap > 0
+};
+
+struct MeasurementInput {
+  std::string characteristic_id;
+  std::string operation_id;     // optional
+  std::string lot_id;           // optional
+  std::optional<double> value;  // measured characteristics
+  std::optional<bool> passed;   // pass/fail characteristics
+  bool hold_lot_when_out_of_spec = true;
+};
+
+struct MeasurementResult {
+  Row measurement;
+  std::optional<Row> non_conformance;  // created when out of spec
+};
+
+class MesService {
+ public:
+  // REQUIRES: store outlives the service.
+  explicit MesService(EdgeStore* store, std::int64_t session_ttl_ms = 12 * 3600 * 1000);
+
+  // ---- 1. badge in / out ----
+  Result<TerminalSession> BadgeIn(const std::string& badge_id, const std::string& pin,
+                                  const std::string& work_unit_id);
+  Result<Actor> Authenticate(const std::string& token);
+  Status BadgeOut(const Actor& actor);
+
+  // ---- supervisor: work orders ----
+  Result<Row> CreateWorkOrder(const Actor& actor, const std::string& number,
+                              const std::string& material_id, double quantity,
+                              std::optional<std::int64_t> due_at);
+  Result<Row> ReleaseWorkOrder(const Actor& actor, const std::string& work_order_id);
+  Result<Row> HoldWorkOrder(const Actor& actor, const std::string& work_order_id);
+  Result<Row> ResumeWorkOrder(const Actor& actor, const std::string& work_order_id);
+  Result<Row> CancelWorkOrder(const Actor& actor, const std::string& work_order_id);
+  Result<Row> CloseWorkOrder(const Actor& actor, const std::string& work_order_id);
+  // Completes a work order before all its quantity is made: open operations are
+  // cancelled, the order goes InProgress -> Completed -> Closed.
+  Result<Row> ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id);
+
+  // ---- 2, 3, 8: operations ----
+  Result<Row> StartOperation(const Actor& actor, const std::string& operation_id);
+  Result<Row> PauseOperation(const Actor& actor, const std::string& operation_id);
+  Result<Row> ResumeOperation(const Actor& actor, const std::string& operation_id);
+  Result<Row> ReportCount(const Actor& actor, const std::string& operation_id,
+                          const CountReport& report);
+  Result<Row> CompleteOperation(const Actor& actor, const std::string& operation_id);
+
+  // ---- 4. downtime ----
+  // work_unit_id empty: the actor's. Pauses the operation running there.
+  Result<Row> StartDowntime(const Actor& actor, const std::string& work_unit_id,
+                            const std::string& reason_id, const std::string& comment);
+  Result<Row> ClassifyDowntime(const Actor& actor, const std::string& downtime_id,
+                               const std::string& reason_id);
+  // Closes the stop and resumes the operation it paused (when that is still allowed).
+  Result<Row> EndDowntime(const Actor& actor, const std::string& downtime_id);
+
+  // ---- 5. measurements ----
+  Result<MeasurementResult> RecordMeasurement(const Actor& actor, const MeasurementInput& input);
+
+  // ---- 6, 7. material ----
+  // Returns the genealogy link written.
+  Result<Row> ConsumeLot(const Actor& actor, const std::string& operation_id,
+                         const std::string& lot_id, double quantity);
+  // Returns the operation's output lot after adding `quantity`.
+  Result<Row> ProduceOutput(const Actor& actor, const std::string& operation_id, double quantity);
+
+  // ---- quality ----
+  Result<Row> DisposeNonConformance(const Actor& actor, const std::string& nc_id,
+                                    const std::string& disposition, bool close);
+
+  EdgeStore& store() { return *store_; }
+
+ private:
+  EdgeStore* store_;
+  std::int64_t session_ttl_ms_;
+};
+
+}  // namespace millrace::edge
