@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
-#include <mutex>
 
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
@@ -12,9 +11,13 @@
 #include "millrace/common/metrics.h"
 #include "millrace/common/signals.h"
 #include "millrace/common/version.h"
+#include "millrace/edge/api.h"
 #include "millrace/edge/edge_config.h"
 #include "millrace/edge/schema.h"
+#include "millrace/edge/seed.h"
+#include "millrace/edge/services.h"
 #include "millrace/edge/sqlite.h"
+#include "millrace/edge/store.h"
 
 namespace millrace::edge {
 namespace {
@@ -24,18 +27,40 @@ int Fail(const Status& s) {
   return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-Result<SqliteDb> OpenStore(const std::string& path) {
-  MILLRACE_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path));
-  MILLRACE_RETURN_IF_ERROR(MigrateEdgeSchema(db));
-  return db;
+Result<std::unique_ptr<EdgeStore>> OpenStore(const EdgeConfig& config) {
+  EdgeStoreOptions o;
+  o.path = config.store_path;
+  o.site_id = config.site_id;
+  return EdgeStore::Open(o);
 }
 
 int Init(const std::string& db_path) {
   (void)InitLogging({.level = "info", .format = "human", .program = "mes-edge"});
-  auto db = OpenStore(db_path);
+  auto db = SqliteDb::Open(db_path);
   if (!db.ok()) return Fail(db.status());
+  if (Status s = MigrateEdgeSchema(*db); !s.ok()) return Fail(s);
   std::cout << "edge database " << db_path << " is at schema version " << kEdgeSchemaVersion
             << " (catalog " << catalog::MesCatalog().FingerprintHex() << ")\n";
+  return 0;
+}
+
+int Seed(const std::string& config_path, bool if_empty) {
+  auto config = LoadEdgeConfig(config_path);
+  if (!config.ok()) return Fail(config.status());
+  (void)InitLogging({.level = "warn", .format = "human", .program = "mes-edge"});
+  auto store = OpenStore(*config);
+  if (!store.ok()) return Fail(store.status());
+  Status s = SeedDemoSite(**store);
+  if (s.code() == StatusCode::kAlreadyExists && if_empty) {
+    std::cout << "site " << config->site_id << " already has data; left as it is\n";
+    return 0;
+  }
+  if (!s.ok()) return Fail(s);
+  std::cout
+      << "seeded the demo factory into site " << config->site_id << " (" << config->store_path
+      << "): 2 lines, 6 work units, 2 work orders; badges 1001/1002 operators, 2001 supervisor, "
+         "3001 quality, PIN "
+      << kDemoPin << "\n";
   return 0;
 }
 
@@ -45,23 +70,47 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   if (port_override >= 0) config->http.port = static_cast<std::uint16_t>(port_override);
   if (Status s = InitLogging(config->log); !s.ok()) return Fail(s);
 
-  auto db = OpenStore(config->store_path);
-  if (!db.ok()) return Fail(db.status());
-  std::mutex db_mu;
+  auto store = OpenStore(*config);
+  if (!store.ok()) return Fail(store.status());
+  MesService service(store->get());
 
   MetricsRegistry metrics;
   metrics.AddGauge("mes_edge_info", "Build and site of this edge", {"version", "site", "catalog"})
       .With({kVersion, config->site_id, catalog::MesCatalog().FingerprintHex()})
       .Set(1);
+  auto& rows =
+      metrics
+          .AddGauge("mes_outbox_backlog_rows", "Captured changes not yet acknowledged by central")
+          .Get();
+  auto& bytes =
+      metrics.AddGauge("mes_outbox_backlog_bytes", "Bytes of captured changes not yet acknowledged")
+          .Get();
+  auto& age = metrics
+                  .AddGauge("mes_outbox_oldest_unacked_age_seconds",
+                            "Age of the oldest change central has not acknowledged (0 when none)")
+                  .Get();
+  auto& head = metrics.AddGauge("mes_outbox_head_seq", "Highest outbox seq captured").Get();
+  auto& acked =
+      metrics.AddGauge("mes_outbox_acked_seq", "Highest outbox seq acknowledged by central").Get();
+  EdgeStore* s = store->get();
+  metrics.AddCollector([&, s] {
+    auto stats = s->Outbox();
+    if (!stats.ok()) return;
+    rows.Set(static_cast<double>(stats->rows));
+    bytes.Set(static_cast<double>(stats->bytes));
+    head.Set(static_cast<double>(stats->head_seq));
+    acked.Set(static_cast<double>(stats->acked_seq));
+    age.Set(stats->oldest_captured_ms
+                ? static_cast<double>(s->clock()->NowMillis() - stats->oldest_captured_ms) / 1000
+                : 0.0);
+  });
   Router router(&metrics);
-  router.AddOperationalRoutes({{"store", [&] {
-                                  std::lock_guard lock(db_mu);
-                                  return CheckEdgeSchemaCurrent(*db);
-                                }}});
-  Status s =
+  router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
+  AddTerminalApi(router, service);
+  Status st =
       ServeUntilShutdownSignal(config->http, router, port_file,
                                "site " + config->site_id + " (store " + config->store_path + ")");
-  return s.ok() ? 0 : Fail(s);
+  return st.ok() ? 0 : Fail(st);
 }
 
 }  // namespace
@@ -96,12 +145,23 @@ int main(int argc, char** argv) {
       app.add_subcommand("init", "Create the edge database, or migrate it to this build's schema");
   init->add_option("--db", db_path, "Path of the SQLite database")->required();
 
+  bool if_empty = false;
+  auto* seed =
+      app.add_subcommand("seed",
+                         "Load the demo factory (2 lines, 6 work units, materials, routings, "
+                         "reasons, shifts, users, stock, work orders) into the edge's store");
+  seed->add_option("-c,--config", config_path, "Edge configuration file (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  seed->add_flag("--if-empty", if_empty, "Succeed without changes when the site already has data");
+
   auto* schema =
       app.add_subcommand("schema", "Print the SQLite DDL derived from the schema catalog");
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*serve) return edge::Serve(config_path, port, port_file);
   if (*init) return edge::Init(db_path);
+  if (*seed) return edge::Seed(config_path, if_empty);
   if (*schema) {
     for (const auto& sql : catalog::SqliteDdl(catalog::MesCatalog())) std::cout << sql << ";\n";
     return 0;
