@@ -4,6 +4,7 @@
 #include <set>
 
 #include "millrace/common/ddl.h"
+#include "millrace/edge/backup.h"
 
 namespace millrace::edge {
 namespace {
@@ -159,7 +160,8 @@ void Filters(const catalog::TableSpec& table, const HttpRequest& req,
 
 class Api {
  public:
-  explicit Api(MesService& svc) : svc_(&svc), store_(&svc.store()) {}
+  Api(MesService& svc, ApiOptions options)
+      : svc_(&svc), store_(&svc.store()), options_(std::move(options)) {}
 
   // Wraps a handler that needs a badged-in actor.
   template <typename F>
@@ -234,7 +236,10 @@ class Api {
 
     // ---- reads ----
     r.Add("GET", "/api/v1/work-units", [*this](const HttpRequest& req) -> HttpResponse {
-      auto page = Page(*store_, T("equipment"), "level = 'work_unit' AND active = 1", {}, req);
+      std::string where = "level = 'work_unit' AND active = 1";
+      std::vector<Value> params;
+      Filters(T("equipment"), req, {"code"}, &where, &params);
+      auto page = Page(*store_, T("equipment"), where, params, req);
       return page.ok() ? Ok(*page) : ApiError(page.status());
     });
     r.Add(
@@ -295,7 +300,7 @@ class Api {
     r.Add("GET", "/api/v1/reasons", [*this](const HttpRequest& req) -> HttpResponse {
       std::string where = "active = 1";
       std::vector<Value> params;
-      Filters(T("reason_code"), req, {"category", "parent_id"}, &where, &params);
+      Filters(T("reason_code"), req, {"category", "parent_id", "code"}, &where, &params);
       auto page = Page(*store_, T("reason_code"), where, params, req);
       return page.ok() ? Ok(*page) : ApiError(page.status());
     });
@@ -490,6 +495,11 @@ class Api {
           }));
 
     // ---- administration ----
+    r.Add("POST", "/api/v1/backups", [*this](const HttpRequest&) -> HttpResponse {
+      auto info = BackupStore(*store_, options_.backup_dir, options_.backup_keep);
+      if (!info.ok()) return ApiError(info.status());
+      return Ok({{"path", info->path}, {"bytes", info->bytes}, {"millis", info->millis}}, 201);
+    });
     r.Add("GET", "/api/v1/outbox", [*this](const HttpRequest& req) -> HttpResponse {
       auto stats = store_->Outbox();
       if (!stats.ok()) return ApiError(stats.status());
@@ -521,6 +531,7 @@ class Api {
   // Copied into every handler: the API holds no state of its own.
   MesService* svc_;
   EdgeStore* store_;
+  ApiOptions options_;
 };
 
 }  // namespace
@@ -529,8 +540,8 @@ std::string RowJson(const Row& row) {
   return ToJson(row).dump();
 }
 
-void AddTerminalApi(Router& router, MesService& service) {
-  Api(service).Register(router);
+void AddTerminalApi(Router& router, MesService& service, ApiOptions options) {
+  Api(service, std::move(options)).Register(router);
 }
 
 }  // namespace millrace::edge

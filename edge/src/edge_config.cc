@@ -25,6 +25,15 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   }
   MILLRACE_ASSIGN_OR_RETURN(c.store_path, file.GetString("store.path"));
   if (c.store_path.empty()) return file.Invalid("store.path", "must not be empty");
+  std::string beside = c.store_path.find('/') == std::string::npos
+                           ? "backups"
+                           : c.store_path.substr(0, c.store_path.rfind('/')) + "/backups";
+  MILLRACE_ASSIGN_OR_RETURN(c.backup_dir, file.GetString("backup.dir", beside));
+  MILLRACE_ASSIGN_OR_RETURN(auto interval,
+                            file.GetInt("backup.interval_minutes", 60, 0, 7 * 24 * 60));
+  MILLRACE_ASSIGN_OR_RETURN(auto keep, file.GetInt("backup.keep", 24, 1, 10000));
+  c.backup_interval_minutes = static_cast<int>(interval);
+  c.backup_keep = static_cast<int>(keep);
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
   MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));
   MILLRACE_RETURN_IF_ERROR(file.Finish());

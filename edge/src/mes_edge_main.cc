@@ -1,7 +1,10 @@
 // mes-edge: the Millrace factory edge daemon.
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
@@ -12,6 +15,7 @@
 #include "millrace/common/signals.h"
 #include "millrace/common/version.h"
 #include "millrace/edge/api.h"
+#include "millrace/edge/backup.h"
 #include "millrace/edge/edge_config.h"
 #include "millrace/edge/schema.h"
 #include "millrace/edge/seed.h"
@@ -106,10 +110,39 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   });
   Router router(&metrics);
   router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
-  AddTerminalApi(router, service);
+  AddTerminalApi(router, service, {config->backup_dir, config->backup_keep});
+
+  // Scheduled online backups, on their own thread; terminals keep writing meanwhile.
+  std::mutex backup_mu;
+  std::condition_variable backup_cv;
+  bool stopping = false;
+  std::thread backups;
+  if (config->backup_interval_minutes > 0) {
+    backups = std::thread([&] {
+      std::unique_lock lock(backup_mu);
+      while (!backup_cv.wait_for(lock, std::chrono::minutes(config->backup_interval_minutes),
+                                 [&] { return stopping; })) {
+        lock.unlock();
+        auto info = BackupStore(*s, config->backup_dir, config->backup_keep);
+        if (info.ok()) {
+          spdlog::info("backup written to {} ({} bytes in {} ms)", info->path, info->bytes,
+                       info->millis);
+        } else {
+          spdlog::error("scheduled backup failed: {}", info.status().ToString());
+        }
+        lock.lock();
+      }
+    });
+  }
   Status st =
       ServeUntilShutdownSignal(config->http, router, port_file,
                                "site " + config->site_id + " (store " + config->store_path + ")");
+  {
+    std::lock_guard lock(backup_mu);
+    stopping = true;
+  }
+  backup_cv.notify_all();
+  if (backups.joinable()) backups.join();
   return st.ok() ? 0 : Fail(st);
 }
 

@@ -12,8 +12,13 @@
 
 namespace millrace::edge {
 
+struct ApiOptions {
+  std::string backup_dir = "backups";
+  int backup_keep = 24;
+};
+
 // REQUIRES: service outlives the router.
-void AddTerminalApi(Router& router, MesService& service);
+void AddTerminalApi(Router& router, MesService& service, ApiOptions options = {});
 
 // A row as JSON, driven by the catalog (booleans as true/false, JSON columns embedded,
 // timestamps as Unix ms). Never includes secrets (users.pin_hash).

@@ -6,6 +6,11 @@
 //   [store]
 //   path = "/var/lib/millrace/edge.db"
 //
+//   [backup]
+//   dir = "/var/lib/millrace/backups"   # default: backups/ beside the store
+//   interval_minutes = 60               # scheduled online backups; 0 turns them off
+//   keep = 24                           # newest backups kept in dir
+//
 //   [http] and [log]: see common/daemon_config.h
 #pragma once
 
@@ -20,6 +25,9 @@ namespace millrace::edge {
 struct EdgeConfig {
   std::string site_id;
   std::string store_path;
+  std::string backup_dir;
+  int backup_interval_minutes = 60;
+  int backup_keep = 24;
   HttpServerOptions http;
   LogOptions log;
 };

@@ -29,6 +29,7 @@
 #include "millrace/common/clock.h"
 #include "millrace/common/hlc.h"
 #include "millrace/common/row.h"
+#include "millrace/edge/backup.h"
 #include "millrace/edge/sqlite.h"
 
 namespace millrace::edge {
@@ -107,7 +108,10 @@ class EdgeStore {
   using WriteFn = std::function<Status(WriteTxn&)>;
   using ReadFn = std::function<Status(ReadTxn&)>;
 
-  // Opens (creating and migrating when needed) and starts the writer thread.
+  // Opens (creating and migrating when needed) and starts the writer thread. Holds an
+  // exclusive lock on <path>.lock while open: Unavailable if another process has it.
+  // Before migrating an existing database it is backed up to
+  // <path>.pre-migration-v<version>.db.
   static Result<std::unique_ptr<EdgeStore>> Open(EdgeStoreOptions options);
   ~EdgeStore();  // finishes queued writes, then stops
   EdgeStore(const EdgeStore&) = delete;
@@ -147,13 +151,14 @@ class EdgeStore {
     bool done = false;
   };
 
-  explicit EdgeStore(EdgeStoreOptions options, SqliteDb writer);
+  EdgeStore(EdgeStoreOptions options, std::unique_ptr<StoreLock> lock, SqliteDb writer);
   Status Submit(WriteFn fn, bool capture);
   void WriterLoop();
   void CommitGroup(std::vector<Request*>& group);
   Status Capture(const Row& row);
 
   EdgeStoreOptions options_;
+  std::unique_ptr<StoreLock> lock_;
   SqliteDb writer_;  // used only by the writer thread
   HybridClock hlc_;
 

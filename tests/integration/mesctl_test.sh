@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# mesctl against a live, seeded mes-edge: badge in, release, run an operation with counts,
+# a lot, a downtime, a measurement and a disposition; admin views; backup; restore refused
+# while the edge runs and accepted once it has stopped.
+# Usage: mesctl_test.sh MES_EDGE MESCTL
+set -euo pipefail
+edge=$1 mesctl=$2
+work=$(mktemp -d)
+epid=""
+cleanup() { [ -n "$epid" ] && kill -9 "$epid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+passed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { echo "FAIL $*" >&2; exit 1; }
+run() {  # run WANT_EXIT command... ; output in $out
+  local want=$1; shift
+  set +e; out=$("$@" 2>&1); local got=$?; set -e
+  [ "$got" = "$want" ] || fail "'$*' exited $got (wanted $want): $out"
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+printf '[site]\nid = "plant-a"\n[store]\npath = "%s/edge.db"\n[http]\nport = 0\n[backup]\ninterval_minutes = 0\ndir = "%s/backups"\n' \
+  "$work" "$work" >"$work/edge.toml"
+"$edge" seed -c "$work/edge.toml" >/dev/null
+"$edge" serve -c "$work/edge.toml" --port-file "$work/port" 2>"$work/edge.log" &
+epid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+export MILLRACE_EDGE_URL="http://127.0.0.1:$(cat "$work/port")" MILLRACE_TOKEN_FILE="$work/token"
+unset MILLRACE_TOKEN
+
+run 4 "$mesctl" queue
+grep -q "unauthenticated" <<<"$out" || fail "queue without a session: $out"
+run 4 "$mesctl" login --badge 1001 --pin 9999 --work-unit L1-CUT
+grep -q "bad_credentials" <<<"$out" || fail "bad PIN: $out"
+run 0 "$mesctl" login --badge 2001 --pin 1234 --work-unit L1-PRESS
+[ "$(stat -c %a "$work/token")" = 600 ] || fail "token file is $(stat -c %a "$work/token"), wanted 600"
+ok "login refuses a bad PIN and keeps the token 0600"
+
+run 0 "$mesctl" release WO-1001
+grep -q "^status *Released" <<<"$out" || fail "release: $out"
+echo 1234 | run 0 "$mesctl" login --badge 1001 --work-unit L1-CUT
+run 5 "$mesctl" release WO-1002  # an operator may not
+grep -q "role_not_allowed" <<<"$out" || fail "operator release: $out"
+run 0 "$mesctl" queue
+grep -q "WO-1001 *10 *CUT *Ready" <<<"$out" || fail "queue: $out"
+ok "a supervisor releases, an operator may not, and the operator's queue shows the Ready step"
+
+run 0 "$mesctl" start WO-1001/10
+run 2 "$mesctl" count WO-1001/10 --good 5 --scrap 1
+grep -q "scrap_needs_reason" <<<"$out" || fail "scrap without reason: $out"
+run 0 "$mesctl" count WO-1001/10 --good 40 --scrap 2 --reason SC-DIM
+run 0 "$mesctl" consume WO-1001/10 --lot S-0001 --qty 21
+run 0 "$mesctl" --json down --comment "jam at the feeder"
+dt=$(json 'd["id"]' <<<"$out")
+run 0 "$mesctl" --json work-order WO-1001
+[ "$(json 'd["operations"][0]["status"]' <<<"$out")" = Paused ] || fail "downtime did not pause the operation"
+run 0 "$mesctl" classify "$dt" --reason DT-MECH-JAM
+run 0 "$mesctl" up "$dt"
+run 0 "$mesctl" produce WO-1001/10 --qty 40
+grep -q "^lot_no *WO-1001-10" <<<"$out" || fail "produce: $out"
+run 0 "$mesctl" complete WO-1001/10
+run 0 "$mesctl" --json work-order WO-1001
+[ "$(json 'd["operations"][0]["status"]' <<<"$out")" = Completed ] || fail "op 10 not completed"
+[ "$(json 'd["operations"][1]["status"]' <<<"$out")" = Ready ] || fail "op 20 not ready"
+[ "$(json 'd["scrap_quantity"]' <<<"$out")" = 2.0 ] || fail "scrap not booked on the order"
+ok "start, count (scrap needs a reason), consume, downtime with reason, produce, complete"
+
+char=$(python3 - "$work/edge.db" <<'PY'
+import sqlite3, sys
+print(sqlite3.connect(sys.argv[1]).execute("select id from inspection_characteristic where name='Hole diameter'").fetchone()[0])
+PY
+)
+run 0 "$mesctl" measure --characteristic "$char" --value 8.4 --lot S-0002
+grep -q "OUT OF SPEC: non-conformance .* opened" <<<"$out" || fail "measure: $out"
+nc=$(sed -E 's/.*non-conformance ([0-9a-f-]+) opened.*/\1/' <<<"$out")
+run 5 "$mesctl" dispose "$nc" --disposition scrap --close
+grep -q "role_not_allowed" <<<"$out" || fail "operator dispose: $out"
+run 0 "$mesctl" login --badge 3001 --pin 1234 --work-unit L1-PACK
+run 0 "$mesctl" dispose "$nc" --disposition scrap --close
+grep -q "^status *closed" <<<"$out" || fail "dispose: $out"
+ok "out-of-spec measurement opens a non-conformance that quality disposes"
+
+run 0 "$mesctl" --json outbox --limit 3
+[ "$(json 'd["rows"] > 30 and len(d["entries"]) == 3' <<<"$out")" = True ] || fail "outbox: $out"
+run 0 "$mesctl" --json backup
+backup=$(json 'd["path"]' <<<"$out")
+[ -s "$backup" ] || fail "no backup file at $backup"
+run 5 "$mesctl" restore --backup "$backup" --db "$work/edge.db"
+grep -q "an edge is running" <<<"$out" || fail "restore while running: $out"
+ok "outbox and backup views; restore refuses a running edge"
+
+run 0 "$mesctl" logout
+kill -TERM "$epid"; wait "$epid" || true; epid=""
+run 0 "$mesctl" restore --backup "$backup" --db "$work/edge.db"
+[ "$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])" "$work/edge.db")" = ok ] ||
+  fail "restored database is damaged"
+ok "restore replaces a stopped edge's database"
+echo "$passed passed, 0 failed"
