@@ -14,8 +14,8 @@ packages=(
   # runtime libraries
   libboost-dev libspdlog-dev libfmt-dev libsodium-dev
   libcli11-dev nlohmann-json3-dev libtoml11-dev
-  # tests
-  libgtest-dev libgmock-dev curl procps util-linux
+  # tests (the browser test drives Debian's Chromium with playwright-core from npm)
+  libgtest-dev libgmock-dev curl procps util-linux python3 nodejs chromium
 )
 
 missing=()
@@ -23,6 +23,8 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [ "$status" = installed ] || missing+=("$p")
 done
+# Debian's nodejs ships npm as its own package; other builds of nodejs include it.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 if [ "${1:-}" = --check ]; then
   [ ${#missing[@]} -eq 0 ] && exit 0

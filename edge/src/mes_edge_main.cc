@@ -22,6 +22,7 @@
 #include "millrace/edge/services.h"
 #include "millrace/edge/sqlite.h"
 #include "millrace/edge/store.h"
+#include "millrace/edge/terminal_page.h"
 
 namespace millrace::edge {
 namespace {
@@ -110,6 +111,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   });
   Router router(&metrics);
   router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
+  AddTerminalPage(router);
   AddTerminalApi(router, service, {config->backup_dir, config->backup_keep});
 
   // Scheduled online backups, on their own thread; terminals keep writing meanwhile.
