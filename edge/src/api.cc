@@ -485,6 +485,12 @@ class Api {
                   result.non_conformance ? ToJson(*result.non_conformance) : json(nullptr)}};
           return Ok(j, 201);
         }));
+    r.Add("POST", "/api/v1/lots/{id}/status",
+          Authed([*this](const HttpRequest& req, const Actor& a,
+                         const json& b) -> Result<HttpResponse> {
+            MILLRACE_ASSIGN_OR_RETURN(auto status, Str(b, "status", true));
+            return RowReply(svc_->SetLotStatus(a, req.path_params.at("id"), status));
+          }));
     r.Add("POST", "/api/v1/non-conformances/{id}/dispose",
           Authed([*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {

@@ -328,6 +328,12 @@ int main(int argc, char** argv) {
   measure->add_option("--lot", lot, "Lot measured (number or id)");
   measure->add_option("--operation", operation, "Operation (WO-1001/10 or id)");
   measure->add_flag("--no-hold", no_hold, "Do not put the lot on hold when out of spec");
+  std::string lot_status;
+  auto* lot_status_cmd = app.add_subcommand(
+      "lot-status", "Quarantine, hold, release or scrap a lot (quality or supervisor)");
+  add_target(lot_status_cmd, "Lot number or id");
+  lot_status_cmd->add_option("--status", lot_status, "available, quarantine, hold or scrapped")
+      ->required();
   bool close = false;
   auto* dispose =
       app.add_subcommand("dispose", "Disposition a non-conformance (quality or supervisor)");
@@ -532,6 +538,13 @@ int main(int argc, char** argv) {
     }
     std::cout << "\n";
     return 0;
+  }
+  if (*lot_status_cmd) {
+    auto lot_id = client.LotId(target);
+    if (!lot_id.ok()) return Fail(lot_id.status());
+    return Show(
+        o, client.Call("POST", "/api/v1/lots/" + *lot_id + "/status", {{"status", lot_status}}),
+        {"lot_no", "status", "quantity", "unit", "id"});
   }
   if (*dispose) {
     return Show(o,

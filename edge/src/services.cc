@@ -914,11 +914,8 @@ Result<Row> MesService::DisposeNonConformance(const Actor& actor, const std::str
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row nc, Load(txn, "non_conformance", nc_id, "non_conformance"));
     nc.Set("disposition", disposition);
-    if (nc.Text("status") == "open") {
-      MILLRACE_RETURN_IF_ERROR(Transition(nc, catalog::NonConformanceStates(), "investigating",
-                                          "non_conformance_closed"));
-    }
     if (close) {
+      // open -> closed is an arrow of its own: a disposition decided on the spot.
       MILLRACE_RETURN_IF_ERROR(
           Transition(nc, catalog::NonConformanceStates(), "closed", "non_conformance_closed"));
       nc.Set("closed_at", txn.NowMillis());
@@ -933,11 +930,34 @@ Result<Row> MesService::DisposeNonConformance(const Actor& actor, const std::str
           MILLRACE_RETURN_IF_ERROR(txn.Upsert(lot));
         }
       }
+    } else if (nc.Text("status") == "open") {
+      MILLRACE_RETURN_IF_ERROR(Transition(nc, catalog::NonConformanceStates(), "investigating",
+                                          "non_conformance_closed"));
     } else if (nc.Text("status") == "closed") {
       return Rule(StatusCode::kConflict, "non_conformance_closed", "the non-conformance is closed");
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(nc));
     out = std::move(nc);
+    return Status::Ok();
+  }));
+  return std::move(*out);
+}
+
+Result<Row> MesService::SetLotStatus(const Actor& actor, const std::string& lot_id,
+                                     const std::string& status) {
+  MILLRACE_RETURN_IF_ERROR(
+      RequireRole(actor, {"quality", "supervisor"}, "changing a lot's status"));
+  if (!catalog::LotStates().IsState(status) || status == "consumed") {
+    return Rule(StatusCode::kInvalidArgument, "bad_lot_status",
+                "a lot can be set to available, quarantine, hold or scrapped");
+  }
+  std::optional<Row> out;
+  MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(Row lot, Load(txn, "material_lot", lot_id, "lot"));
+    MILLRACE_RETURN_IF_ERROR(
+        Transition(lot, catalog::LotStates(), status, "lot_status_not_allowed"));
+    MILLRACE_RETURN_IF_ERROR(txn.Upsert(lot));
+    out = std::move(lot);
     return Status::Ok();
   }));
   return std::move(*out);

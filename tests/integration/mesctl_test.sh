@@ -78,7 +78,11 @@ grep -q "role_not_allowed" <<<"$out" || fail "operator dispose: $out"
 run 0 "$mesctl" login --badge 3001 --pin 1234 --work-unit L1-PACK
 run 0 "$mesctl" dispose "$nc" --disposition scrap --close
 grep -q "^status *closed" <<<"$out" || fail "dispose: $out"
-ok "out-of-spec measurement opens a non-conformance that quality disposes"
+run 0 "$mesctl" lot-status B-0001 --status quarantine
+grep -q "^status *quarantine" <<<"$out" || fail "lot-status: $out"
+run 5 "$mesctl" lot-status S-0002 --status available  # scrapped is final
+grep -q "lot_status_not_allowed" <<<"$out" || fail "lot-status from scrapped: $out"
+ok "out-of-spec measurement opens a non-conformance that quality disposes; quality quarantines a lot"
 
 run 0 "$mesctl" --json outbox --limit 3
 [ "$(json 'd["rows"] > 30 and len(d["entries"]) == 3' <<<"$out")" = True ] || fail "outbox: $out"

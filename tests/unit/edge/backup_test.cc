@@ -151,5 +151,28 @@ TEST_F(BackupTest, AnOlderDatabaseIsBackedUpBeforeItIsMigrated) {
   EXPECT_TRUE(store_->CheckReady().ok());
 }
 
+TEST_F(BackupTest, AFailedMigrationLeavesTheDatabaseAsItWas) {
+  ASSERT_TRUE(WriteEvent(*store_).ok());
+  store_.reset();
+  {
+    // An older database in which migration 3 cannot succeed: a view stands where its
+    // table goes, and SQLite cannot index a view.
+    auto db = SqliteDb::Open(db_);
+    ASSERT_TRUE(db->Exec("DROP TABLE terminal_session; CREATE VIEW terminal_session AS SELECT 1 AS x; "
+                         "PRAGMA user_version = 2").ok());
+  }
+  EdgeStoreOptions o;
+  o.path = db_;
+  o.site_id = "plant-a";
+  auto failed = EdgeStore::Open(o);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("edge migration 3"), std::string::npos) << failed.status().ToString();
+  auto db = SqliteDb::OpenReadOnly(db_);
+  EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(*db->QueryText("SELECT type FROM sqlite_schema WHERE name = 'terminal_session'"), "view");
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM production_event"), 1);
+  EXPECT_TRUE(fs::exists(db_ + ".pre-migration-v2.db"));
+}
+
 }  // namespace
 }  // namespace millrace::edge

@@ -475,6 +475,43 @@ TEST_F(WorkflowTest, QualityDisposesNonConformancesAndTheLotFollows) {
               "non_conformance_closed");
 }
 
+TEST_F(WorkflowTest, ANonConformanceCanBeClosedStraightFromOpen) {
+  auto bad = svc_->RecordMeasurement(ana_, {Id("characteristic", "BRKT-HOLE"), "", Id("lot", "P-0001"), 7.0, {}, true});
+  ASSERT_TRUE(bad.ok() && bad->non_conformance);
+  Actor quinn = BadgeIn("3001", "L1-PACK");
+  auto closed = svc_->DisposeNonConformance(quinn, bad->non_conformance->id(), "scrap", true);
+  ASSERT_TRUE(closed.ok()) << closed.status().ToString();
+  EXPECT_EQ(closed->Text("status"), "closed");  // open -> closed, no investigation needed
+  EXPECT_EQ(Get("material_lot", Id("lot", "P-0001")).Text("status"), "scrapped");  // hold -> scrapped
+}
+
+TEST_F(WorkflowTest, QualityMovesLotsAlongEveryArrowOfTheLotStateMachine) {
+  Actor quinn = BadgeIn("3001", "L1-PACK");
+  std::string a = Id("lot", "S-0001"), b = Id("lot", "S-0002"), c = Id("lot", "B-0001");
+  auto to = [&](const std::string& lot, const char* status) {
+    auto r = svc_->SetLotStatus(quinn, lot, status);
+    EXPECT_TRUE(r.ok()) << status << ": " << r.status().ToString();
+    EXPECT_EQ(Get("material_lot", lot).Text("status"), status);
+  };
+  to(a, "quarantine");  // available -> quarantine
+  to(a, "available");   // quarantine -> available
+  to(a, "hold");        // available -> hold
+  to(a, "quarantine");  // hold -> quarantine
+  to(a, "hold");        // quarantine -> hold
+  to(a, "available");   // hold -> available
+  to(a, "scrapped");    // available -> scrapped
+  to(b, "quarantine");
+  to(b, "scrapped");    // quarantine -> scrapped
+  to(c, "hold");
+  to(c, "scrapped");    // hold -> scrapped
+  // available -> consumed happens by consumption (ConsumingALot...); terminal states stay.
+  EXPECT_RULE(svc_->SetLotStatus(quinn, a, "available"), StatusCode::kConflict, "lot_status_not_allowed");
+  EXPECT_RULE(svc_->SetLotStatus(quinn, a, "consumed"), StatusCode::kInvalidArgument, "bad_lot_status");
+  EXPECT_RULE(svc_->SetLotStatus(quinn, a, "lost"), StatusCode::kInvalidArgument, "bad_lot_status");
+  EXPECT_RULE(svc_->SetLotStatus(ana_, Id("lot", "P-0001"), "hold"), StatusCode::kPermissionDenied, "role_not_allowed");
+  EXPECT_EQ(Get("material_lot", Id("lot", "P-0001")).Text("status"), "available");
+}
+
 // ---------------------------------------------------------------- material
 
 TEST_F(WorkflowTest, ConsumingALotChecksBomAvailabilityAndQuantityAndWritesGenealogy) {

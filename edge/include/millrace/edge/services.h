@@ -109,6 +109,10 @@ class MesService {
   Result<Row> ProduceOutput(const Actor& actor, const std::string& operation_id, double quantity);
 
   // ---- quality ----
+  // Moves a lot along its state machine (quarantine, hold, release to available, scrap);
+  // quality or supervisor. Consumption happens only through ConsumeLot.
+  Result<Row> SetLotStatus(const Actor& actor, const std::string& lot_id,
+                           const std::string& status);
   Result<Row> DisposeNonConformance(const Actor& actor, const std::string& nc_id,
                                     const std::string& disposition, bool close);
 
