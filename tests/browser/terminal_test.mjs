@@ -104,6 +104,7 @@ try {
   ok("step 20 with scrap and an in-spec measurement on L1-PRESS");
 
   await t("badge-out").click();
+  await message("Badged out");
   if ((await t("measure-result").textContent()) !== "") fail("the previous operator's measurement is still shown");
   await badgeIn("1002", "L1-PACK", "Ben Operator");
   await runStep(30, 48);
