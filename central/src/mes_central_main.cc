@@ -64,24 +64,13 @@ int main(int argc, char** argv) {
   CLI::App app{
       "mes-central: the Millrace central service. Receives every factory edge's changes into "
       "multi-tenant PostgreSQL, feeds master data back down, and serves cross-site reporting."};
-  app.set_version_flag("--version", std::string("mes-central ") + kVersion + " (catalog " +
-                                        catalog::MesCatalog().FingerprintHex() + ")");
-  app.require_subcommand(1);
-  app.footer("Run 'mes-central SUBCOMMAND --help' for the options of each subcommand.");
-
-  std::string config_path, port_file, db_url;
-  int port = -1;
+  ServeOptions serve_options;
   auto* serve =
-      app.add_subcommand("serve",
-                         "Run the central daemon: HTTP API with /health, /ready and /metrics "
-                         "until SIGINT or SIGTERM");
-  serve->add_option("-c,--config", config_path, "Central configuration file (TOML)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  serve->add_option("--http-port", port, "Override [http] port (0 picks a free port)")
-      ->check(CLI::Range(0, 65535));
-  serve->add_option("--port-file", port_file,
-                    "Write the bound HTTP port to this file once listening");
+      SetUpDaemonCommandLine(app, "mes-central",
+                             "Run the central daemon: HTTP API with /health, /ready and /metrics "
+                             "until SIGINT or SIGTERM",
+                             &serve_options);
+  std::string db_url;
 
   auto* migrate = app.add_subcommand("migrate",
                                      "Create or upgrade the PostgreSQL schema: roles, tables, "
@@ -94,7 +83,9 @@ int main(int argc, char** argv) {
       app.add_subcommand("schema", "Print the PostgreSQL DDL derived from the schema catalog");
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
-  if (*serve) return central::Serve(config_path, port, port_file);
+  if (*serve)
+    return central::Serve(serve_options.config_path, serve_options.http_port,
+                          serve_options.port_file);
   if (*migrate) return central::Migrate(db_url);
   if (*schema) {
     catalog::PostgresDdlOptions o;

@@ -157,24 +157,13 @@ int main(int argc, char** argv) {
   CLI::App app{
       "mes-edge: the Millrace factory edge. Runs one site's MES on local SQLite so the shop floor "
       "keeps working with or without the WAN, and syncs with mes-central."};
-  app.set_version_flag("--version", std::string("mes-edge ") + kVersion + " (catalog " +
-                                        catalog::MesCatalog().FingerprintHex() + ")");
-  app.require_subcommand(1);
-  app.footer("Run 'mes-edge SUBCOMMAND --help' for the options of each subcommand.");
-
-  std::string config_path, port_file, db_path;
-  int port = -1;
+  ServeOptions serve_options;
   auto* serve =
-      app.add_subcommand("serve",
-                         "Run the edge daemon: open the store and serve the terminal HTTP API "
-                         "with /health, /ready and /metrics until SIGINT or SIGTERM");
-  serve->add_option("-c,--config", config_path, "Edge configuration file (TOML)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  serve->add_option("--http-port", port, "Override [http] port (0 picks a free port)")
-      ->check(CLI::Range(0, 65535));
-  serve->add_option("--port-file", port_file,
-                    "Write the bound HTTP port to this file once listening");
+      SetUpDaemonCommandLine(app, "mes-edge",
+                             "Run the edge daemon: open the store and serve the terminal HTTP API "
+                             "with /health, /ready and /metrics until SIGINT or SIGTERM",
+                             &serve_options);
+  std::string db_path, config_path;
 
   auto* init =
       app.add_subcommand("init", "Create the edge database, or migrate it to this build's schema");
@@ -194,7 +183,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("schema", "Print the SQLite DDL derived from the schema catalog");
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
-  if (*serve) return edge::Serve(config_path, port, port_file);
+  if (*serve)
+    return edge::Serve(serve_options.config_path, serve_options.http_port, serve_options.port_file);
   if (*init) return edge::Init(db_path);
   if (*seed) return edge::Seed(config_path, if_empty);
   if (*schema) {
