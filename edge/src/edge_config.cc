@@ -32,10 +32,12 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
                            ? "backups"
                            : c.store_path.substr(0, c.store_path.rfind('/')) + "/backups";
   MILLRACE_ASSIGN_OR_RETURN(c.backup_dir, file.GetString("backup.dir", beside));
-  MILLRACE_ASSIGN_OR_RETURN(auto interval,
-                            file.GetInt("backup.interval_minutes", 60, 0, 7 * 24 * 60));
+  MILLRACE_ASSIGN_OR_RETURN(double interval, file.GetDouble("backup.interval_minutes", 60));
+  if (interval < 0 || interval > 7 * 24 * 60) {
+    return file.Invalid("backup.interval_minutes", "expected 0 (off) to 10080 minutes");
+  }
   MILLRACE_ASSIGN_OR_RETURN(auto keep, file.GetInt("backup.keep", 24, 1, 10000));
-  c.backup_interval_minutes = static_cast<int>(interval);
+  c.backup_interval_minutes = interval;
   c.backup_keep = static_cast<int>(keep);
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
   MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));

@@ -122,8 +122,9 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   if (config->backup_interval_minutes > 0) {
     backups = std::thread([&] {
       std::unique_lock lock(backup_mu);
-      while (!backup_cv.wait_for(lock, std::chrono::minutes(config->backup_interval_minutes),
-                                 [&] { return stopping; })) {
+      while (!backup_cv.wait_for(
+          lock, std::chrono::duration<double, std::ratio<60>>(config->backup_interval_minutes),
+          [&] { return stopping; })) {
         lock.unlock();
         auto info = BackupStore(*s, config->backup_dir, config->backup_keep);
         if (info.ok()) {

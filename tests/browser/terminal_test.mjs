@@ -79,7 +79,12 @@ try {
     ok("scrap without a reason is refused with the rule's name");
     await t("stop").click();
     await page.waitForFunction(() => document.getElementById("downtime-state").textContent.includes("reason missing"));
-    await t("downtime-reason").selectOption({ label: "DT-MECH-JAM Part jammed" });
+    // The reason tree: DT-MECH-JAM sits under DT-MECH, indented.
+    const labels = await t("downtime-reason").locator("option").allTextContents();
+    const mech = labels.findIndex((l) => l.trim() === "DT-MECH Mechanical");
+    if (mech < 0 || !labels[mech + 1].startsWith("\u00a0") || !labels.slice(mech + 1, mech + 3).some((l) => l.trim() === "DT-MECH-JAM Part jammed"))
+      fail("downtime reasons are not shown as a tree: " + JSON.stringify(labels));
+    await t("downtime-reason").selectOption({ label: "\u00a0\u00a0\u00a0DT-MECH-JAM Part jammed" });
     await t("classify").click();
     await message("Reason recorded");
     await t("resume-downtime").click();

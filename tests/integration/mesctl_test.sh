@@ -5,6 +5,7 @@
 # Usage: mesctl_test.sh MES_EDGE MESCTL
 set -euo pipefail
 edge=$1 mesctl=$2
+unset MILLRACE_LOG_LEVEL  # this test reads the edge's info log
 work=$(mktemp -d)
 epid=""
 cleanup() { [ -n "$epid" ] && kill -9 "$epid" 2>/dev/null; rm -rf "$work"; }
@@ -19,7 +20,7 @@ run() {  # run WANT_EXIT command... ; output in $out
 }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
-printf '[site]\nid = "plant-a"\n[store]\npath = "%s/edge.db"\n[http]\nport = 0\n[backup]\ninterval_minutes = 0\ndir = "%s/backups"\n' \
+printf '[site]\nid = "plant-a"\n[store]\npath = "%s/edge.db"\n[http]\nport = 0\n[backup]\ninterval_minutes = 0.01\nkeep = 2\ndir = "%s/backups"\n' \
   "$work" "$work" >"$work/edge.toml"
 "$edge" seed -c "$work/edge.toml" >/dev/null
 "$edge" serve -c "$work/edge.toml" --port-file "$work/port" 2>"$work/edge.log" &
@@ -27,6 +28,12 @@ epid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 export MILLRACE_EDGE_URL="http://127.0.0.1:$(cat "$work/port")" MILLRACE_TOKEN_FILE="$work/token"
 unset MILLRACE_TOKEN
+
+# Scheduled backups every 0.6 s, two kept.
+for _ in $(seq 50); do [ "$(ls "$work/backups" 2>/dev/null | grep -c '\.db$')" -ge 2 ] && sleep 1.5 && break; sleep 0.1; done
+[ "$(ls "$work/backups" | grep -c '\.db$')" = 2 ] || fail "scheduled backups: $(ls "$work/backups")"
+grep -q "backup written to" "$work/edge.log" || fail "no scheduled backup in the log"
+ok "scheduled online backups run and only the newest are kept"
 
 run 4 "$mesctl" queue
 grep -q "unauthenticated" <<<"$out" || fail "queue without a session: $out"
@@ -87,8 +94,10 @@ ok "out-of-spec measurement opens a non-conformance that quality disposes; quali
 run 0 "$mesctl" --json outbox --limit 3
 [ "$(json 'd["rows"] > 30 and len(d["entries"]) == 3' <<<"$out")" = True ] || fail "outbox: $out"
 run 0 "$mesctl" --json backup
-backup=$(json 'd["path"]' <<<"$out")
-[ -s "$backup" ] || fail "no backup file at $backup"
+made=$(json 'd["path"]' <<<"$out")
+# Copy it aside at once: the scheduler (keep = 2) prunes it two backups later.
+cp "$made" "$work/saved.db" || fail "no backup file at $made"
+backup="$work/saved.db"
 run 5 "$mesctl" restore --backup "$backup" --db "$work/edge.db"
 grep -q "an edge is running" <<<"$out" || fail "restore while running: $out"
 ok "outbox and backup views; restore refuses a running edge"

@@ -26,7 +26,7 @@ struct EdgeConfig {
   std::string site_id;
   std::string store_path;
   std::string backup_dir;
-  int backup_interval_minutes = 60;
+  double backup_interval_minutes = 60;  // 0: no scheduled backups
   int backup_keep = 24;
   HttpServerOptions http;
   LogOptions log;

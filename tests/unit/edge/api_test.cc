@@ -1,0 +1,169 @@
+// The terminal API as pure request -> response handlers (no socket): paging, genealogy,
+// authentication and error bodies.
+#include "millrace/edge/api.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "millrace/common/uuid.h"
+#include "millrace/edge/seed.h"
+
+namespace millrace::edge {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("millrace-api-" + std::to_string(::getpid()) + "-" +
+                                        Uuid::NewV7().ToString().substr(24));
+    fs::create_directories(dir_);
+    EdgeStoreOptions o;
+    o.path = (dir_ / "edge.db").string();
+    o.site_id = "plant-a";
+    auto store = EdgeStore::Open(o);
+    ASSERT_TRUE(store.ok());
+    store_ = std::move(store).value();
+    ASSERT_TRUE(SeedDemoSite(*store_).ok());
+    svc_ = std::make_unique<MesService>(store_.get());
+    AddTerminalApi(router_, *svc_, {(dir_ / "backups").string(), 3});
+    sam_ = Login("2001", "L1-PRESS");
+    ana_ = Login("1001", "L1-CUT");
+  }
+  void TearDown() override {
+    svc_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& target,
+                    const json& body = nullptr, const std::string& token = "") {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    EXPECT_TRUE(req.ParseTarget());
+    if (!body.is_null()) req.body = body.dump();
+    if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
+    return router_.Handle(req);
+  }
+  json Ok(const HttpResponse& r, int status = 200) {
+    EXPECT_EQ(r.status, status) << r.body;
+    return json::parse(r.body);
+  }
+  std::string Login(const char* badge, const char* unit) {
+    auto r = Call("POST", "/api/v1/sessions",
+                  {{"badge_id", badge},
+                   {"pin", kDemoPin},
+                   {"work_unit_id", SeedId("plant-a", "equipment", unit)}});
+    return Ok(r, 201)["token"];
+  }
+  std::string Id(const char* kind, const char* code) { return SeedId("plant-a", kind, code); }
+
+  fs::path dir_;
+  std::unique_ptr<EdgeStore> store_;
+  std::unique_ptr<MesService> svc_;
+  Router router_;
+  std::string sam_, ana_;
+};
+
+TEST_F(ApiTest, ListsPageWithAKeysetCursor) {
+  json first = Ok(Call("GET", "/api/v1/work-units?limit=4"));
+  ASSERT_EQ(first["items"].size(), 4u);
+  ASSERT_TRUE(first["next"].is_string());
+  json second =
+      Ok(Call("GET", "/api/v1/work-units?limit=4&after=" + first["next"].get<std::string>()));
+  ASSERT_EQ(second["items"].size(), 2u);
+  EXPECT_TRUE(second["next"].is_null());
+  std::set<std::string> codes;
+  for (const auto* page : {&first, &second})
+    for (const auto& u : (*page)["items"]) codes.insert(u["code"].get<std::string>());
+  EXPECT_EQ(codes.size(), 6u);  // no unit twice, none skipped
+  EXPECT_LT(first["items"][3]["id"].get<std::string>(),
+            second["items"][0]["id"].get<std::string>());
+  auto bad = Call("GET", "/api/v1/work-units?limit=0");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["rule"], "bad_limit");
+}
+
+TEST_F(ApiTest, GenealogyWalksBackwardAndForward) {
+  std::string wo = Id("work_order", "WO-1001");
+  Ok(Call("POST", "/api/v1/work-orders/" + wo + "/release", nullptr, sam_));
+  std::string op =
+      Ok(Call("GET", "/api/v1/work-orders/" + wo, nullptr, sam_))["operations"][0]["id"];
+  Ok(Call("POST", "/api/v1/operations/" + op + "/start", nullptr, ana_));
+  Ok(Call("POST", "/api/v1/operations/" + op + "/consume",
+          {{"lot_id", Id("lot", "S-0001")}, {"quantity", 10}}, ana_),
+     201);
+  Ok(Call("POST", "/api/v1/operations/" + op + "/consume",
+          {{"lot_id", Id("lot", "S-0002")}, {"quantity", 5}}, ana_),
+     201);
+  json output =
+      Ok(Call("POST", "/api/v1/operations/" + op + "/produce", {{"quantity", 20}}, ana_), 201);
+  std::string out_id = output["id"];
+
+  json back =
+      Ok(Call("GET", "/api/v1/lots/" + out_id + "/genealogy?direction=backward", nullptr, ana_));
+  std::set<std::string> parents;
+  for (const auto& l : back["links"]) parents.insert(l["parent_id"].get<std::string>());
+  EXPECT_EQ(parents, (std::set<std::string>{Id("lot", "S-0001"), Id("lot", "S-0002")}));
+  json forward =
+      Ok(Call("GET", "/api/v1/lots/" + Id("lot", "S-0001") + "/genealogy?direction=forward",
+              nullptr, ana_));
+  ASSERT_EQ(forward["links"].size(), 1u);
+  EXPECT_EQ(forward["links"][0]["child_id"], out_id);
+  EXPECT_EQ(forward["links"][0]["quantity"], 10.0);
+  EXPECT_EQ(
+      Call("GET", "/api/v1/lots/" + out_id + "/genealogy?direction=sideways", nullptr, ana_).status,
+      400);
+}
+
+TEST_F(ApiTest, ErrorsCarryCodeRuleAndMessage) {
+  auto anon = Call("GET", "/api/v1/work-orders");
+  EXPECT_EQ(anon.status, 401);
+  json e = json::parse(anon.body)["error"];
+  EXPECT_EQ(e["code"], "unauthenticated");
+  EXPECT_EQ(e["rule"], "session_required");
+  auto bad_json = Call("POST", "/api/v1/downtime", nullptr, ana_);
+  EXPECT_EQ(bad_json.status, 201);  // no body is an empty object: a stop without a reason
+  HttpRequest raw;
+  raw.method = "POST";
+  raw.target = "/api/v1/work-orders";
+  ASSERT_TRUE(raw.ParseTarget());
+  raw.body = "{not json";
+  raw.headers["authorization"] = "Bearer " + sam_;
+  auto r = router_.Handle(raw);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"]["rule"], "bad_json");
+  auto missing = Call("POST", "/api/v1/work-orders", {{"number", "WO-9"}}, sam_);
+  EXPECT_EQ(json::parse(missing.body)["error"]["rule"], "field_required");
+  auto wrong_type = Call("POST", "/api/v1/operations/x/counts", {{"good", "five"}}, ana_);
+  EXPECT_EQ(json::parse(wrong_type.body)["error"]["rule"], "bad_field");
+}
+
+TEST_F(ApiTest, UsersNeverLeakTheirPinHash) {
+  Row user(*catalog::MesCatalog().Find("users"));
+  user.Set("pin_hash", "$argon2id$secret").Set("name", "x");
+  std::string j = RowJson(user);
+  EXPECT_EQ(j.find("pin_hash"), std::string::npos);
+  EXPECT_EQ(j.find("argon2id"), std::string::npos);
+  EXPECT_NE(j.find("\"name\":\"x\""), std::string::npos);
+}
+
+TEST_F(ApiTest, BackupsOnDemandKeepTheConfiguredNumber) {
+  for (int i = 0; i < 4; ++i) {
+    json b = Ok(Call("POST", "/api/v1/backups"), 201);
+    EXPECT_GT(b["bytes"].get<std::int64_t>(), 0);
+    usleep(5000);
+  }
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "backups")) n += e.path().extension() == ".db";
+  EXPECT_EQ(n, 3);
+}
+
+}  // namespace
+}  // namespace millrace::edge
