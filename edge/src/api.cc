@@ -231,6 +231,7 @@ class Api {
                        {"role", a.role},
                        {"session_id", a.session_id},
                        {"work_unit_id", a.work_unit_id},
+                       {"shift_instance_id", a.shift_instance_id},
                        {"qualifications", a.qualifications}});
           }));
 

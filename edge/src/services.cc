@@ -88,6 +88,55 @@ std::vector<std::string> JsonStrings(const std::string& text) {
   return out;
 }
 
+// The shift running at `now` at this site and its instance, created on first use.
+// Shift patterns are in minutes after midnight UTC (site time zones arrive with site
+// provisioning); a pattern whose end is before its start runs over midnight and belongs to
+// the business date it started on. nullopt when no pattern covers `now`.
+Result<std::optional<Row>> CurrentShift(WriteTxn& txn, const Clock* clock, std::int64_t now) {
+  constexpr std::int64_t kDay = 86400000, kMinute = 60000;
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto patterns,
+      txn.Select(T("shift_pattern"), "site_id = ? OR site_id IS NULL", {txn.site_id()}, "code"));
+  const std::int64_t today = now - ((now % kDay) + kDay) % kDay;
+  const std::int64_t minute = (now - today) / kMinute;
+  for (const Row& p : patterns) {
+    const std::int64_t start = p.Int("start_minute"), end = p.Int("end_minute");
+    std::int64_t day;
+    if (start < end) {
+      if (minute < start || minute >= end) continue;
+      day = today;
+    } else if (minute >= start) {
+      day = today;
+    } else if (minute < end) {
+      day = today - kDay;  // the night shift that began yesterday
+    } else {
+      continue;
+    }
+    const std::int64_t weekday =
+        ((day / kDay) % 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
+    if ((p.Int("weekdays") & (std::int64_t{1} << weekday)) == 0) continue;
+    std::time_t secs = static_cast<std::time_t>(day / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char date[48];
+    std::snprintf(date, sizeof(date), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday);
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto found, txn.Select(T("shift_instance"), "shift_pattern_id = ? AND business_date = ?",
+                               {p.id(), std::string(date)}, "", 1));
+    if (!found.empty()) return std::optional<Row>(std::move(found.front()));
+    const std::int64_t length = ((end - start) % 1440 + 1440) % 1440;
+    Row inst = NewRow("shift_instance", clock);
+    inst.Set("shift_pattern_id", p.id())
+        .Set("business_date", std::string(date))
+        .Set("starts_at", day + start * kMinute)
+        .Set("ends_at", day + (start + (length ? length : 1440)) * kMinute);
+    MILLRACE_RETURN_IF_ERROR(txn.Insert(inst));
+    return std::optional<Row>(std::move(inst));
+  }
+  return std::optional<Row>();
+}
+
 // Everything a guard on an operation needs, loaded once.
 struct OpContext {
   Row op;
@@ -113,6 +162,7 @@ Status AppendEvent(WriteTxn& txn, const Clock* clock, const Actor& actor, const 
       .Set("scrap_quantity", q.scrap)
       .Set("rework_quantity", q.rework);
   if (!actor.user_id.empty()) ev.Set("operator_id", actor.user_id);
+  if (!actor.shift_instance_id.empty()) ev.Set("shift_instance_id", actor.shift_instance_id);
   if (!q.scrap_reason_id.empty()) ev.Set("scrap_reason_id", q.scrap_reason_id);
   return txn.Insert(ev);
 }
@@ -217,6 +267,8 @@ Result<TerminalSession> MesService::BadgeIn(const std::string& badge_id, const s
     }
     Row s = NewRow("operator_session", store_->clock());
     s.Set("user_id", user->id()).Set("work_unit_id", unit.id()).Set("badge_in_at", now);
+    MILLRACE_ASSIGN_OR_RETURN(auto shift, CurrentShift(txn, store_->clock(), now));
+    if (shift) s.Set("shift_instance_id", shift->id());
     MILLRACE_RETURN_IF_ERROR(txn.Insert(s));
     session.expires_ms = now + session_ttl_ms_;
     MILLRACE_ASSIGN_OR_RETURN(
@@ -226,9 +278,13 @@ Result<TerminalSession> MesService::BadgeIn(const std::string& badge_id, const s
     MILLRACE_RETURN_IF_ERROR(ins->BindAll(
         {Sha256Hex(session.token), s.id(), user->id(), unit.id(), session.expires_ms}));
     MILLRACE_RETURN_IF_ERROR(ins->Run());
-    session.actor =
-        Actor{user->id(), user->Text("name"), user->Text("role"),
-              s.id(),     unit.id(),          JsonStrings(user->Text("qualifications"))};
+    session.actor = Actor{user->id(),
+                          user->Text("name"),
+                          user->Text("role"),
+                          s.id(),
+                          unit.id(),
+                          s.Text("shift_instance_id"),
+                          JsonStrings(user->Text("qualifications"))};
     return Status::Ok();
   }));
   return session;
@@ -259,6 +315,7 @@ Result<Actor> MesService::Authenticate(const std::string& token) {
     actor.user_name = user->Text("name");
     actor.role = user->Text("role");
     actor.qualifications = JsonStrings(user->Text("qualifications"));
+    actor.shift_instance_id = session->Text("shift_instance_id");
     found = true;
     return Status::Ok();
   }));

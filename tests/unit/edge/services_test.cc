@@ -138,6 +138,33 @@ TEST_F(WorkflowTest, BadgeInOpensASessionWhoseTokenAuthenticates) {
   EXPECT_RULE(svc_->Authenticate(s->token), StatusCode::kUnauthenticated, "session_expired");
 }
 
+TEST_F(WorkflowTest, BadgeInOpensTheSessionInTheCurrentShift) {
+  // The clock stands at 06:00 UTC: the early shift (06:00-14:00) has just begun.
+  Row session = Get("operator_session", ana_.session_id);
+  ASSERT_FALSE(session.IsNull("shift_instance_id"));
+  EXPECT_EQ(ana_.shift_instance_id, session.Text("shift_instance_id"));
+  Row early = Get("shift_instance", ana_.shift_instance_id);
+  EXPECT_EQ(early.Text("shift_pattern_id"), Id("shift_pattern", "EARLY"));
+  EXPECT_EQ(early.Int("starts_at"), clock_.NowMillis());
+  EXPECT_EQ(early.Int("ends_at") - early.Int("starts_at"), 8 * 3600000);
+  EXPECT_EQ(sam_.shift_instance_id, ana_.shift_instance_id);  // one instance per shift and day
+  // 02:00 the next day belongs to the night shift that started at 22:00 the day before.
+  clock_.Advance(20 * 3600000);
+  Actor ben = BadgeIn("1002", "L1-PACK");
+  Row night = Get("shift_instance", ben.shift_instance_id);
+  EXPECT_EQ(night.Text("shift_pattern_id"), Id("shift_pattern", "NIGHT"));
+  EXPECT_EQ(night.Text("business_date"), early.Text("business_date"));
+  EXPECT_EQ(night.Int("starts_at"), early.Int("starts_at") + 16 * 3600000);
+  EXPECT_EQ(night.Int("ends_at") - night.Int("starts_at"), 8 * 3600000);
+  // Shop-floor events carry the shift they happened in.
+  auto ops = Release();
+  Actor ana = BadgeIn("1001", "L1-CUT");
+  ASSERT_TRUE(svc_->StartOperation(ana, ops[0].id()).ok());
+  auto events = Select("production_event", "operation_id = ?", {ops[0].id()});
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Text("shift_instance_id"), night.id());
+}
+
 TEST_F(WorkflowTest, BadgeInRefusesBadCredentialsAndNonWorkUnits) {
   EXPECT_RULE(svc_->BadgeIn("1001", "9999", Id("equipment", "L1-CUT")),
               StatusCode::kUnauthenticated, "bad_credentials");
@@ -476,13 +503,15 @@ TEST_F(WorkflowTest, QualityDisposesNonConformancesAndTheLotFollows) {
 }
 
 TEST_F(WorkflowTest, ANonConformanceCanBeClosedStraightFromOpen) {
-  auto bad = svc_->RecordMeasurement(ana_, {Id("characteristic", "BRKT-HOLE"), "", Id("lot", "P-0001"), 7.0, {}, true});
+  auto bad = svc_->RecordMeasurement(
+      ana_, {Id("characteristic", "BRKT-HOLE"), "", Id("lot", "P-0001"), 7.0, {}, true});
   ASSERT_TRUE(bad.ok() && bad->non_conformance);
   Actor quinn = BadgeIn("3001", "L1-PACK");
   auto closed = svc_->DisposeNonConformance(quinn, bad->non_conformance->id(), "scrap", true);
   ASSERT_TRUE(closed.ok()) << closed.status().ToString();
   EXPECT_EQ(closed->Text("status"), "closed");  // open -> closed, no investigation needed
-  EXPECT_EQ(Get("material_lot", Id("lot", "P-0001")).Text("status"), "scrapped");  // hold -> scrapped
+  EXPECT_EQ(Get("material_lot", Id("lot", "P-0001")).Text("status"),
+            "scrapped");  // hold -> scrapped
 }
 
 TEST_F(WorkflowTest, QualityMovesLotsAlongEveryArrowOfTheLotStateMachine) {
@@ -501,14 +530,17 @@ TEST_F(WorkflowTest, QualityMovesLotsAlongEveryArrowOfTheLotStateMachine) {
   to(a, "available");   // hold -> available
   to(a, "scrapped");    // available -> scrapped
   to(b, "quarantine");
-  to(b, "scrapped");    // quarantine -> scrapped
+  to(b, "scrapped");  // quarantine -> scrapped
   to(c, "hold");
-  to(c, "scrapped");    // hold -> scrapped
+  to(c, "scrapped");  // hold -> scrapped
   // available -> consumed happens by consumption (ConsumingALot...); terminal states stay.
-  EXPECT_RULE(svc_->SetLotStatus(quinn, a, "available"), StatusCode::kConflict, "lot_status_not_allowed");
-  EXPECT_RULE(svc_->SetLotStatus(quinn, a, "consumed"), StatusCode::kInvalidArgument, "bad_lot_status");
+  EXPECT_RULE(svc_->SetLotStatus(quinn, a, "available"), StatusCode::kConflict,
+              "lot_status_not_allowed");
+  EXPECT_RULE(svc_->SetLotStatus(quinn, a, "consumed"), StatusCode::kInvalidArgument,
+              "bad_lot_status");
   EXPECT_RULE(svc_->SetLotStatus(quinn, a, "lost"), StatusCode::kInvalidArgument, "bad_lot_status");
-  EXPECT_RULE(svc_->SetLotStatus(ana_, Id("lot", "P-0001"), "hold"), StatusCode::kPermissionDenied, "role_not_allowed");
+  EXPECT_RULE(svc_->SetLotStatus(ana_, Id("lot", "P-0001"), "hold"), StatusCode::kPermissionDenied,
+              "role_not_allowed");
   EXPECT_EQ(Get("material_lot", Id("lot", "P-0001")).Text("status"), "available");
 }
 

@@ -29,6 +29,7 @@ struct Actor {
   std::string role;        // operator | supervisor | quality
   std::string session_id;  // operator_session id
   std::string work_unit_id;
+  std::string shift_instance_id;  // the shift the operator badged into; empty outside shifts
   std::vector<std::string> qualifications;
 };
 
