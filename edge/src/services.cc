@@ -434,13 +434,15 @@ Result<Row> MesService::ReleaseWorkOrder(const Actor& actor, const std::string& 
   return std::move(*out);
 }
 
-Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& work_order_id) {
-  MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "holding a work order"));
+// A supervisor moving a work order along one arrow, with nothing else to do.
+Result<Row> MesService::MoveWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                      const std::string& to, const std::string& rule,
+                                      const std::string& action) {
+  MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, action));
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
-    MILLRACE_RETURN_IF_ERROR(
-        Transition(wo, catalog::WorkOrderStates(), "OnHold", "work_order_not_in_progress"));
+    MILLRACE_RETURN_IF_ERROR(Transition(wo, catalog::WorkOrderStates(), to, rule));
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
     out = std::move(wo);
     return Status::Ok();
@@ -448,18 +450,14 @@ Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& wor
   return std::move(*out);
 }
 
+Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& work_order_id) {
+  return MoveWorkOrder(actor, work_order_id, "OnHold", "work_order_not_in_progress",
+                       "holding a work order");
+}
+
 Result<Row> MesService::ResumeWorkOrder(const Actor& actor, const std::string& work_order_id) {
-  MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "resuming a work order"));
-  std::optional<Row> out;
-  MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
-    MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
-    MILLRACE_RETURN_IF_ERROR(
-        Transition(wo, catalog::WorkOrderStates(), "InProgress", "work_order_not_on_hold"));
-    MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
-    out = std::move(wo);
-    return Status::Ok();
-  }));
-  return std::move(*out);
+  return MoveWorkOrder(actor, work_order_id, "InProgress", "work_order_not_on_hold",
+                       "resuming a work order");
 }
 
 Result<Row> MesService::CancelWorkOrder(const Actor& actor, const std::string& work_order_id) {
@@ -485,17 +483,8 @@ Result<Row> MesService::CancelWorkOrder(const Actor& actor, const std::string& w
 }
 
 Result<Row> MesService::CloseWorkOrder(const Actor& actor, const std::string& work_order_id) {
-  MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "closing a work order"));
-  std::optional<Row> out;
-  MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
-    MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
-    MILLRACE_RETURN_IF_ERROR(
-        Transition(wo, catalog::WorkOrderStates(), "Closed", "work_order_not_completed"));
-    MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
-    out = std::move(wo);
-    return Status::Ok();
-  }));
-  return std::move(*out);
+  return MoveWorkOrder(actor, work_order_id, "Closed", "work_order_not_completed",
+                       "closing a work order");
 }
 
 Result<Row> MesService::ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id) {

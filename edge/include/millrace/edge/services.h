@@ -120,6 +120,10 @@ class MesService {
   EdgeStore& store() { return *store_; }
 
  private:
+  Result<Row> MoveWorkOrder(const Actor& actor, const std::string& work_order_id,
+                            const std::string& to, const std::string& rule,
+                            const std::string& action);
+
   EdgeStore* store_;
   std::int64_t session_ttl_ms_;
 };
