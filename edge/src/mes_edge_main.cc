@@ -41,9 +41,8 @@ Result<std::unique_ptr<EdgeStore>> OpenStore(const EdgeConfig& config) {
 
 int Init(const std::string& db_path) {
   (void)InitLogging({.level = "info", .format = "human", .program = "mes-edge"});
-  auto db = SqliteDb::Open(db_path);
-  if (!db.ok()) return Fail(db.status());
-  if (Status s = MigrateEdgeSchema(*db); !s.ok()) return Fail(s);
+  auto file = PrepareStoreFile(db_path);
+  if (!file.ok()) return Fail(file.status());
   std::cout << "edge database " << db_path << " is at schema version " << kEdgeSchemaVersion
             << " (catalog " << catalog::MesCatalog().FingerprintHex() << ")\n";
   return 0;

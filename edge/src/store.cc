@@ -164,31 +164,36 @@ EdgeStore::EdgeStore(EdgeStoreOptions options, std::unique_ptr<StoreLock> lock, 
       writer_(std::move(writer)),
       hlc_(options_.clock, options_.max_forward_skew_ms) {}
 
+Result<PreparedStoreFile> PrepareStoreFile(const std::string& path) {
+  auto lock = StoreLock::Acquire(path);
+  if (!lock.ok()) {
+    return Status::Unavailable("another process (a running mes-edge?) is using " + path + ": " +
+                               lock.status().message());
+  }
+  MILLRACE_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(path));
+  MILLRACE_ASSIGN_OR_RETURN(auto version, db.QueryInt("PRAGMA user_version"));
+  if (version > 0 && version < kEdgeSchemaVersion) {
+    std::string backup = path + ".pre-migration-v" + std::to_string(version) + ".db";
+    spdlog::info("backing up {} to {} before migrating it", path, backup);
+    MILLRACE_RETURN_IF_ERROR(BackupFile(path, backup).WithContext("backup before migration"));
+  }
+  MILLRACE_RETURN_IF_ERROR(MigrateEdgeSchema(db));
+  return PreparedStoreFile{std::move(lock).value(), std::move(db)};
+}
+
 Result<std::unique_ptr<EdgeStore>> EdgeStore::Open(EdgeStoreOptions options) {
   if (options.node_id.empty()) options.node_id = "edge:" + options.site_id;
   if (options.path.empty() || options.path == ":memory:") {
     return Status::InvalidArgument(
         "the edge store needs a database file (readers share it with the writer)");
   }
-  auto lock = StoreLock::Acquire(options.path);
-  if (!lock.ok()) {
-    return Status::Unavailable("another process (a running mes-edge?) is using " + options.path +
-                               ": " + lock.status().message());
-  }
-  MILLRACE_ASSIGN_OR_RETURN(SqliteDb writer, SqliteDb::Open(options.path));
-  MILLRACE_ASSIGN_OR_RETURN(auto version, writer.QueryInt("PRAGMA user_version"));
-  if (version > 0 && version < kEdgeSchemaVersion) {
-    std::string backup = options.path + ".pre-migration-v" + std::to_string(version) + ".db";
-    spdlog::info("backing up {} to {} before migrating it", options.path, backup);
-    MILLRACE_RETURN_IF_ERROR(
-        BackupFile(options.path, backup).WithContext("backup before migration"));
-  }
-  MILLRACE_RETURN_IF_ERROR(MigrateEdgeSchema(writer));
+  MILLRACE_ASSIGN_OR_RETURN(PreparedStoreFile file, PrepareStoreFile(options.path));
+  SqliteDb writer = std::move(file.db);
   MILLRACE_ASSIGN_OR_RETURN(auto hlc_high,
                             writer.QueryInt("SELECT coalesce(max(value), 0) FROM sync_state "
                                             "WHERE key = 'hlc_high'"));
   std::unique_ptr<EdgeStore> store(
-      new EdgeStore(std::move(options), std::move(lock).value(), std::move(writer)));
+      new EdgeStore(std::move(options), std::move(file.lock), std::move(writer)));
   store->hlc_.Observe(HlcTimestamp::FromPacked(static_cast<std::uint64_t>(hlc_high)));
   for (int i = 0; i < std::max(1, store->options_.readers); ++i) {
     MILLRACE_ASSIGN_OR_RETURN(SqliteDb reader, SqliteDb::OpenReadOnly(store->options_.path));

@@ -61,6 +61,14 @@ struct OutboxEntry {
   std::string payload;  // serialized sync::v1::Change (seq not set)
 };
 
+// A database file ready for one process to use: locked, backed up if it was older than
+// this build, migrated. What EdgeStore::Open and `mes-edge init` both start with.
+struct PreparedStoreFile {
+  std::unique_ptr<StoreLock> lock;
+  SqliteDb db;
+};
+Result<PreparedStoreFile> PrepareStoreFile(const std::string& path);
+
 // Reads within one snapshot.
 class ReadTxn {
  public:
