@@ -51,12 +51,22 @@ Status WriteFileAtomically(const std::string& path, const std::string& content, 
     ::unlink(tmp.c_str());
     return s;
   }
-  int dir = ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  // The rename is already visible; a failed directory fsync only weakens durability.
+  (void)FsyncParentDirectory(path);
   return Status::Ok();
+}
+
+Status FsyncPath(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open " + path);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Errno("cannot fsync " + path);
+  return Status::Ok();
+}
+
+Status FsyncParentDirectory(const std::string& path) {
+  return FsyncPath(DirName(path));
 }
 
 Result<std::string> ReadFile(const std::string& path) {

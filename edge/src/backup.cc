@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "millrace/common/ddl.h"
+#include "millrace/common/files.h"
 #include "millrace/edge/schema.h"
 #include "millrace/edge/sqlite.h"
 #include "millrace/edge/store.h"
@@ -20,27 +21,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status SyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Status::IOError("cannot fsync " + path + ": " + std::strerror(errno));
-  return Status::Ok();
-}
-
 // VACUUM INTO tmp, fsync, rename over dest, fsync the directory.
 Status VacuumInto(SqliteDb& db, const std::string& dest) {
   std::string tmp = dest + ".tmp";
   fs::remove(tmp);
   MILLRACE_RETURN_IF_ERROR(db.Exec("VACUUM INTO " + catalog::QuoteLiteral(tmp)));
-  MILLRACE_RETURN_IF_ERROR(SyncPath(tmp, false));
+  MILLRACE_RETURN_IF_ERROR(FsyncPath(tmp));
   std::error_code ec;
   fs::rename(tmp, dest, ec);
   if (ec) return Status::IOError("cannot rename " + tmp + " to " + dest + ": " + ec.message());
-  return SyncPath(
-      fs::path(dest).parent_path().string().empty() ? "." : fs::path(dest).parent_path().string(),
-      true);
+  return FsyncParentDirectory(dest);
 }
 
 std::string UtcStamp() {
@@ -116,14 +106,13 @@ Status RestoreStore(const std::string& backup_path, const std::string& db_path) 
   std::error_code ec;
   fs::copy_file(backup_path, tmp, fs::copy_options::overwrite_existing, ec);
   if (ec) return Status::IOError("cannot copy " + backup_path + ": " + ec.message());
-  MILLRACE_RETURN_IF_ERROR(SyncPath(tmp, false));
+  MILLRACE_RETURN_IF_ERROR(FsyncPath(tmp));
   // The old WAL belongs to the old database: it must not be replayed into the restored one.
   fs::remove(db_path + "-wal", ec);
   fs::remove(db_path + "-shm", ec);
   fs::rename(tmp, db_path, ec);
   if (ec) return Status::IOError("cannot rename " + tmp + " to " + db_path + ": " + ec.message());
-  std::string parent = fs::path(db_path).parent_path().string();
-  return SyncPath(parent.empty() ? "." : parent, true);
+  return FsyncParentDirectory(db_path);
 }
 
 Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& db_path) {
