@@ -12,6 +12,27 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
   c.log.program = "mes-central";
   MILLRACE_ASSIGN_OR_RETURN(c.database_url, file.GetString("database.url"));
   if (c.database_url.empty()) return file.Invalid("database.url", "must not be empty");
+  if (file.Has("sync")) {
+    CentralSyncConfig& y = c.sync;
+    y.enabled = true;
+    MILLRACE_ASSIGN_OR_RETURN(y.bind, file.GetString("sync.bind"));
+    if (y.bind.rfind("tcp://", 0) != 0)
+      return file.Invalid("sync.bind", "expected tcp://host:port, got \"" + y.bind + "\"");
+    MILLRACE_ASSIGN_OR_RETURN(y.insecure_development,
+                              file.GetBool("sync.insecure_development", false));
+    MILLRACE_ASSIGN_OR_RETURN(y.secret_key_file, file.GetString("sync.secret_key_file", ""));
+    if (!y.secret_key_file.empty() && y.secret_key_file[0] != '/' && path.find('/') != std::string::npos)
+      y.secret_key_file = path.substr(0, path.rfind('/')) + "/" + y.secret_key_file;
+    if (!y.insecure_development && y.secret_key_file.empty())
+      return file.Invalid("sync.secret_key_file",
+                          "central's Curve secret key is required unless insecure_development = "
+                          "true (make one with 'mes-central keygen')");
+    MILLRACE_ASSIGN_OR_RETURN(auto workers, file.GetInt("sync.workers", 2, 1, 64));
+    MILLRACE_ASSIGN_OR_RETURN(auto skew, file.GetInt("sync.max_forward_skew_seconds", 300, 1,
+                                                     7 * 24 * 3600));
+    y.workers = static_cast<int>(workers);
+    y.max_forward_skew_ms = skew * 1000;
+  }
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
   MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));
   MILLRACE_RETURN_IF_ERROR(file.Finish());

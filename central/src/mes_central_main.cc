@@ -1,19 +1,30 @@
 // mes-central: the Millrace central service over multi-tenant PostgreSQL.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "millrace/central/central_config.h"
+#include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
+#include "millrace/central/provision.h"
 #include "millrace/central/schema.h"
+#include "millrace/central/sync_service.h"
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
 #include "millrace/common/daemon_config.h"
 #include "millrace/common/ddl.h"
+#include "millrace/common/files.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/metrics.h"
 #include "millrace/common/signals.h"
 #include "millrace/common/version.h"
+#include "millrace/sync/server.h"
+#include "millrace/sync/transport.h"
 
 namespace millrace::central {
 namespace {
@@ -21,6 +32,10 @@ namespace {
 int Fail(const Status& s) {
   std::cerr << "mes-central: " << s.ToString() << "\n";
   return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+void QuietLogging() {
+  (void)InitLogging({.level = "warn", .format = "human", .program = "mes-central"});
 }
 
 int Migrate(const std::string& db_url) {
@@ -34,7 +49,70 @@ int Migrate(const std::string& db_url) {
   return 0;
 }
 
-int Serve(const std::string& config_path, int port_override, const std::string& port_file) {
+Result<std::unique_ptr<PgConnection>> ConnectFromConfig(const std::string& config_path,
+                                                        CentralConfig* out = nullptr) {
+  MILLRACE_ASSIGN_OR_RETURN(CentralConfig config, LoadCentralConfig(config_path));
+  if (out) *out = config;
+  return PgConnection::Connect(config.database_url);
+}
+
+int Keygen(const std::string& secret_path, const std::string& public_path) {
+  auto keys = sync::GenerateCurveKeyPair();
+  if (!keys.ok()) return Fail(keys.status());
+  if (Status s = sync::WriteKeyFile(secret_path, keys->secret_key, true); !s.ok()) return Fail(s);
+  if (!public_path.empty())
+    if (Status s = sync::WriteKeyFile(public_path, keys->public_key, false); !s.ok()) return Fail(s);
+  std::cout << "wrote central's Curve key pair: secret " << secret_path << " (0600)"
+            << (public_path.empty() ? "" : ", public " + public_path) << "\npublic key "
+            << keys->public_key << "\n";
+  return 0;
+}
+
+// Listens for feed growth committed by any process (mes-central put, another node) and
+// nudges this node's connected edges.
+class FeedListener {
+ public:
+  FeedListener(std::string db_url, sync::SyncServer* server)
+      : db_url_(std::move(db_url)), server_(server), thread_([this] { Run(); }) {}
+  ~FeedListener() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_ptr<PgConnection> conn;
+    while (!stop_) {
+      if (!conn) {
+        auto c = PgConnection::Connect(db_url_);
+        if (!c.ok() || !(*c)->Exec(std::string("LISTEN ") + kFeedChannel).ok()) {
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          continue;
+        }
+        conn = std::move(*c);
+      }
+      auto notes = conn->WaitForNotifications(250);
+      if (!notes.ok()) {
+        spdlog::warn("feed listener: {}", notes.status().ToString());
+        conn.reset();
+        continue;
+      }
+      for (const auto& [channel, payload] : *notes) {
+        const auto space = payload.find(' ');
+        if (space == std::string::npos) continue;
+        server_->NotifyFeed(payload.substr(0, space),
+                            std::strtoull(payload.c_str() + space + 1, nullptr, 10));
+      }
+    }
+  }
+  std::string db_url_;
+  sync::SyncServer* server_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int Serve(const std::string& config_path, int port_override, const std::string& port_file,
+          const std::string& sync_endpoint_file) {
   auto config = LoadCentralConfig(config_path);
   if (!config.ok()) return Fail(config.status());
   if (port_override >= 0) config->http.port = static_cast<std::uint16_t>(port_override);
@@ -51,8 +129,86 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                                   if (!conn.ok()) return conn.status();
                                   return CheckSchemaCurrent(**conn);
                                 }}});
+
+  std::unique_ptr<SyncService> service;
+  std::unique_ptr<sync::SyncServer> server;
+  std::unique_ptr<FeedListener> listener;
+  if (config->sync.enabled) {
+    const auto& y = config->sync;
+    sync::SyncServerOptions o;
+    o.bind = y.bind;
+    o.insecure_development = y.insecure_development;
+    o.workers = y.workers;
+    if (!y.insecure_development) {
+      auto key = sync::ReadKeyFile(y.secret_key_file, true);
+      if (!key.ok()) return Fail(key.status());
+      o.secret_key = *key;
+    }
+    service = std::make_unique<SyncService>(
+        SyncServiceOptions{db_url, SystemClock(), y.max_forward_skew_ms}, &metrics);
+    auto started = sync::SyncServer::Start(o, service.get(), &metrics);
+    if (!started.ok()) return Fail(started.status());
+    server = std::move(*started);
+    sync::SyncServer* srv = server.get();
+    service->SetFeedListener([srv](const std::string& t, std::uint64_t h) { srv->NotifyFeed(t, h); });
+    listener = std::make_unique<FeedListener>(db_url, srv);
+    spdlog::info("edges connect to {}", server->endpoint());
+    if (!sync_endpoint_file.empty()) {
+      if (Status s = WriteFileAtomically(sync_endpoint_file, server->endpoint() + "\n"); !s.ok())
+        return Fail(s);
+    }
+  }
   Status s = ServeUntilShutdownSignal(config->http, router, port_file, "central");
+  listener.reset();
+  server.reset();
   return s.ok() ? 0 : Fail(s);
+}
+
+int Provision(const std::string& config_path, ProvisionOptions o) {
+  QuietLogging();
+  CentralConfig config;
+  auto conn = ConnectFromConfig(config_path, &config);
+  if (!conn.ok()) return Fail(conn.status());
+  o.insecure_development = config.sync.insecure_development;
+  if (!o.insecure_development) {
+    auto secret = sync::ReadKeyFile(config.sync.secret_key_file, true);
+    if (!secret.ok()) return Fail(secret.status());
+    auto pub = sync::CurvePublicKey(*secret);
+    if (!pub.ok()) return Fail(pub.status());
+    o.central_public_key = *pub;
+  }
+  auto r = ProvisionSite(**conn, o);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << "provisioned site " << o.tenant_id << "/" << o.site_id << " into " << r->out_dir
+            << "\n  site public key " << r->public_key << "\n  snapshot: " << r->snapshot_rows
+            << " rows at feed position " << r->snapshot_position
+            << "\n  start it with: mes-edge serve -c " << r->out_dir << "/edge.toml\n";
+  return 0;
+}
+
+int Put(const std::string& config_path, const std::string& tenant, const std::string& table,
+        const std::string& file) {
+  QuietLogging();
+  std::string text;
+  if (file.empty() || file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    auto r = ReadFile(file);
+    if (!r.ok()) return Fail(r.status());
+    text = *r;
+  }
+  auto rows = nlohmann::json::parse(text, nullptr, false);
+  if (rows.is_discarded()) return Fail(Status::InvalidArgument("rows are not valid JSON"));
+  if (rows.is_object()) rows = nlohmann::json::array({rows});
+  auto conn = ConnectFromConfig(config_path);
+  if (!conn.ok()) return Fail(conn.status());
+  HybridClock hlc(SystemClock(), 5 * 60 * 1000);
+  auto r = PutRows(**conn, tenant, table, rows, hlc);
+  if (!r.ok()) return Fail(r.status());
+  nlohmann::json out{{"table", table}, {"ids", r->ids}, {"feed_head", r->feed_head},
+                     {"conflicts", r->conflicts}};
+  std::cout << out.dump() << "\n";
+  return 0;
 }
 
 }  // namespace
@@ -67,10 +223,13 @@ int main(int argc, char** argv) {
   ServeOptions serve_options;
   auto* serve =
       SetUpDaemonCommandLine(app, "mes-central",
-                             "Run the central daemon: HTTP API with /health, /ready and /metrics "
-                             "until SIGINT or SIGTERM",
+                             "Run the central daemon: the sync endpoint edges connect to, and "
+                             "HTTP with /health, /ready and /metrics, until SIGINT or SIGTERM",
                              &serve_options);
-  std::string db_url;
+  std::string sync_endpoint_file;
+  serve->add_option("--sync-endpoint-file", sync_endpoint_file,
+                    "Write the bound sync endpoint (tcp://host:port) to this file once listening");
+  std::string db_url, config_path;
 
   auto* migrate = app.add_subcommand("migrate",
                                      "Create or upgrade the PostgreSQL schema: roles, tables, "
@@ -82,11 +241,62 @@ int main(int argc, char** argv) {
   auto* schema =
       app.add_subcommand("schema", "Print the PostgreSQL DDL derived from the schema catalog");
 
+  std::string secret_path, public_path;
+  auto* keygen = app.add_subcommand(
+      "keygen", "Make central's CurveZMQ key pair (the secret file is written 0600)");
+  keygen->add_option("--secret", secret_path, "Secret key file to write")->required();
+  keygen->add_option("--public", public_path, "Public key file to write");
+
+  auto add_config = [&](CLI::App* cmd) {
+    cmd->add_option("-c,--config", config_path, "mes-central configuration file (TOML)")
+        ->required()
+        ->check(CLI::ExistingFile);
+  };
+  std::string tenant, tenant_name, site, table, rows_file;
+  auto* create_tenant = app.add_subcommand("create-tenant", "Register a tenant (a company)");
+  add_config(create_tenant);
+  create_tenant->add_option("--tenant", tenant, "Tenant id: 1..32 of a-z, 0-9, '-'")->required();
+  create_tenant->add_option("--name", tenant_name, "Display name");
+
+  central::ProvisionOptions provision_options;
+  auto* provision = app.add_subcommand(
+      "provision-site",
+      "Register a site and write its edge directory: edge.toml, Curve keys, central's public "
+      "key and a snapshot of the tenant's master data");
+  add_config(provision);
+  provision->add_option("--tenant", provision_options.tenant_id, "Tenant id")->required();
+  provision->add_option("--site", provision_options.site_id, "New site id")->required();
+  provision->add_option("--out", provision_options.out_dir, "Directory to create")->required();
+  provision
+      ->add_option("--endpoint", provision_options.endpoints,
+                   "Central sync endpoint the edge connects to (repeat for failover)")
+      ->required();
+  provision->add_option("--http-port", provision_options.http_port,
+                        "Terminal HTTP port written into edge.toml")
+      ->check(CLI::Range(1, 65535));
+
+  auto* revoke = app.add_subcommand(
+      "revoke-site", "Revoke a site: its key is refused from now on, on every connection");
+  add_config(revoke);
+  revoke->add_option("--tenant", tenant, "Tenant id")->required();
+  revoke->add_option("--site", site, "Site id")->required();
+
+  auto* put = app.add_subcommand(
+      "put",
+      "Upsert master data or shared rows (e.g. release a work order to a site) from JSON; they "
+      "flow down to the edges");
+  add_config(put);
+  put->add_option("--tenant", tenant, "Tenant id")->required();
+  put->add_option("--table", table, "Catalog table")->required();
+  put->add_option("--file", rows_file,
+                  "JSON object or array of objects (column -> value); '-' or absent: stdin");
+
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*serve)
     return central::Serve(serve_options.config_path, serve_options.http_port,
-                          serve_options.port_file);
+                          serve_options.port_file, sync_endpoint_file);
   if (*migrate) return central::Migrate(db_url);
+  if (*keygen) return central::Keygen(secret_path, public_path);
   if (*schema) {
     catalog::PostgresDdlOptions o;
     for (const auto& sql : catalog::PostgresAdminDdl(o)) std::cout << sql << ";\n";
@@ -94,5 +304,24 @@ int main(int argc, char** argv) {
       std::cout << sql << ";\n";
     return 0;
   }
+  if (*create_tenant) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    if (Status s = central::CreateTenant(**conn, tenant, tenant_name); !s.ok())
+      return central::Fail(s);
+    std::cout << "created tenant " << tenant << "\n";
+    return 0;
+  }
+  if (*provision) return central::Provision(config_path, provision_options);
+  if (*revoke) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    if (Status s = central::RevokeSite(**conn, tenant, site); !s.ok()) return central::Fail(s);
+    std::cout << "revoked site " << tenant << "/" << site << "\n";
+    return 0;
+  }
+  if (*put) return central::Put(config_path, tenant, table, rows_file);
   return 2;
 }

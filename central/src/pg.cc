@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+
 #include <cstdlib>
 
 namespace millrace::central {
@@ -89,6 +91,84 @@ Result<PgResult> PgConnection::Query(const std::string& sql, const std::vector<P
     return s;
   }
   return PgResult(res);
+}
+
+Result<long> PgConnection::CopyIn(const std::string& copy_sql, std::string_view data) {
+  PGresult* res = PQexec(conn_, copy_sql.c_str());
+  if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+    Status s = CheckResult(res, copy_sql);
+    PQclear(res);
+    return s.ok() ? Status::Internal("COPY did not start: " + copy_sql) : s;
+  }
+  PQclear(res);
+  constexpr std::size_t kChunk = 1 << 20;
+  bool ok = true;
+  for (std::size_t off = 0; off < data.size() && ok; off += kChunk) {
+    const std::size_t n = std::min(kChunk, data.size() - off);
+    ok = PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(conn_, ok ? nullptr : "client failed to send the data") != 1) ok = false;
+  Status status;
+  long copied = 0;
+  while (PGresult* r = PQgetResult(conn_)) {
+    Status s = CheckResult(r, copy_sql);
+    if (s.ok() && PQresultStatus(r) == PGRES_COMMAND_OK) copied = PgResult(r).affected(), r = nullptr;
+    if (!s.ok() && status.ok()) status = s;
+    if (r) PQclear(r);
+  }
+  if (!status.ok()) return status;
+  if (!ok) return Status::Unavailable("COPY: " + std::string(PQerrorMessage(conn_)));
+  return copied;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> PgConnection::WaitForNotifications(
+    int timeout_ms) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto drain = [&]() -> Status {
+    if (PQconsumeInput(conn_) != 1)
+      return Status::Unavailable("PostgreSQL: " + std::string(PQerrorMessage(conn_)));
+    while (PGnotify* n = PQnotifies(conn_)) {
+      out.emplace_back(n->relname, n->extra ? n->extra : "");
+      PQfreemem(n);
+    }
+    return Status::Ok();
+  };
+  MILLRACE_RETURN_IF_ERROR(drain());
+  if (!out.empty()) return out;
+  pollfd pfd{PQsocket(conn_), POLLIN, 0};
+  if (pfd.fd < 0) return Status::Unavailable("PostgreSQL connection is closed");
+  if (::poll(&pfd, 1, timeout_ms) > 0) MILLRACE_RETURN_IF_ERROR(drain());
+  return out;
+}
+
+std::string ByteaHex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+Result<std::string> FromByteaHex(std::string_view text) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0)
+    return Status::InvalidArgument("not a hex bytea value");
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve((text.size() - 2) / 2);
+  for (std::size_t i = 2; i < text.size(); i += 2) {
+    int hi = nibble(text[i]), lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return Status::InvalidArgument("not a hex bytea value");
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
 }
 
 }  // namespace millrace::central

@@ -39,6 +39,34 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(auto keep, file.GetInt("backup.keep", 24, 1, 10000));
   c.backup_interval_minutes = interval;
   c.backup_keep = static_cast<int>(keep);
+  if (file.Has("sync")) {
+    EdgeSyncConfig& y = c.sync;
+    y.enabled = true;
+    MILLRACE_ASSIGN_OR_RETURN(y.endpoints, file.GetStringList("sync.endpoints"));
+    if (y.endpoints.empty()) return file.Invalid("sync.endpoints", "name at least one central");
+    for (const auto& e : y.endpoints)
+      if (e.rfind("tcp://", 0) != 0)
+        return file.Invalid("sync.endpoints", "expected tcp://host:port, got \"" + e + "\"");
+    MILLRACE_ASSIGN_OR_RETURN(y.insecure_development,
+                              file.GetBool("sync.insecure_development", false));
+    const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+    auto resolve = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : dir + "/" + p; };
+    MILLRACE_ASSIGN_OR_RETURN(y.secret_key_file, file.GetString("sync.secret_key_file", ""));
+    MILLRACE_ASSIGN_OR_RETURN(y.central_public_key_file,
+                              file.GetString("sync.central_public_key_file", ""));
+    MILLRACE_ASSIGN_OR_RETURN(y.snapshot_file, file.GetString("sync.snapshot_file", ""));
+    y.snapshot_file = resolve(y.snapshot_file);
+    y.secret_key_file = resolve(y.secret_key_file);
+    y.central_public_key_file = resolve(y.central_public_key_file);
+    if (!y.insecure_development && (y.secret_key_file.empty() || y.central_public_key_file.empty()))
+      return file.Invalid("sync.secret_key_file",
+                          "Curve keys are required (secret_key_file and central_public_key_file) "
+                          "unless insecure_development = true");
+    MILLRACE_ASSIGN_OR_RETURN(auto rows, file.GetInt("sync.batch_rows", 2000, 1, 100000));
+    MILLRACE_ASSIGN_OR_RETURN(auto window, file.GetInt("sync.window", 4, 1, 64));
+    y.batch_rows = static_cast<int>(rows);
+    y.window = static_cast<int>(window);
+  }
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
   MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));
   MILLRACE_RETURN_IF_ERROR(file.Finish());

@@ -22,7 +22,12 @@
 #include "millrace/edge/services.h"
 #include "millrace/edge/sqlite.h"
 #include "millrace/edge/store.h"
+#include "millrace/edge/sync_adapter.h"
 #include "millrace/edge/terminal_page.h"
+#include "millrace/sync/client.h"
+#include "millrace/sync/transport.h"
+
+#include <nlohmann/json.hpp>
 
 namespace millrace::edge {
 namespace {
@@ -54,7 +59,16 @@ int Seed(const std::string& config_path, bool if_empty) {
   (void)InitLogging({.level = "warn", .format = "human", .program = "mes-edge"});
   auto store = OpenStore(*config);
   if (!store.ok()) return Fail(store.status());
-  Status s = SeedDemoSite(**store);
+  if (config->sync.enabled && !config->sync.snapshot_file.empty()) {
+    EdgeSyncAdapter adapter(store->get());
+    auto cursor = adapter.FeedCursor();
+    if (!cursor.ok()) return Fail(cursor.status());
+    if (*cursor == 0) {
+      if (Status a = ApplySnapshotFile(**store, config->sync.snapshot_file); !a.ok()) return Fail(a);
+    }
+  }
+  // A synced edge gets its master data from central; only a standalone one makes its own.
+  Status s = SeedDemoSite(**store, /*master_data=*/!config->sync.enabled);
   if (s.code() == StatusCode::kAlreadyExists && if_empty) {
     std::cout << "site " << config->site_id << " already has data; left as it is\n";
     return 0;
@@ -66,6 +80,105 @@ int Seed(const std::string& config_path, bool if_empty) {
          "3001 quality, PIN "
       << kDemoPin << "\n";
   return 0;
+}
+
+Result<std::unique_ptr<sync::SyncClient>> StartSync(const EdgeConfig& config, EdgeStore* store,
+                                                    EdgeSyncAdapter* adapter) {
+  const EdgeSyncConfig& y = config.sync;
+  if (!y.snapshot_file.empty()) {
+    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t cursor, adapter->FeedCursor());
+    if (cursor == 0) {
+      MILLRACE_RETURN_IF_ERROR(ApplySnapshotFile(*store, y.snapshot_file));
+      MILLRACE_ASSIGN_OR_RETURN(cursor, adapter->FeedCursor());
+      spdlog::info("applied the provisioning snapshot {} (feed position {})", y.snapshot_file,
+                   cursor);
+    }
+  }
+  sync::ZmqClientOptions t;
+  t.endpoints = y.endpoints;
+  t.insecure_development = y.insecure_development;
+  if (!y.insecure_development) {
+    MILLRACE_ASSIGN_OR_RETURN(t.secret_key, sync::ReadKeyFile(y.secret_key_file, true));
+    MILLRACE_ASSIGN_OR_RETURN(t.public_key, sync::CurvePublicKey(t.secret_key));
+    MILLRACE_ASSIGN_OR_RETURN(t.server_public_key,
+                              sync::ReadKeyFile(y.central_public_key_file, false));
+  }
+  MILLRACE_ASSIGN_OR_RETURN(auto transport, sync::NewZmqClientTransport(std::move(t)));
+  sync::SyncClientOptions o;
+  o.node_id = store->node_id();
+  o.site_id = config.site_id;
+  o.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+  o.batch_rows = y.batch_rows;
+  o.window = y.window;
+  auto client = std::make_unique<sync::SyncClient>(o, adapter, std::move(transport));
+  sync::SyncClient* c = client.get();
+  store->SetCommitListener([c] { c->Wake(); });
+  client->Start();
+  spdlog::info("syncing with {}", y.endpoints.front());
+  return client;
+}
+
+void AddSyncMetrics(MetricsRegistry& metrics, sync::SyncClient* client) {
+  auto& connected = metrics.AddGauge("mes_sync_connected", "1 while central answers").Get();
+  auto& last_ack = metrics
+                       .AddGauge("mes_sync_last_ack_timestamp_seconds",
+                                 "When central last acknowledged a batch (0: never)")
+                       .Get();
+  auto& sent = metrics.AddGauge("mes_sync_batches_sent", "Upstream batches sent").Get();
+  auto& acked_batches =
+      metrics.AddGauge("mes_sync_batches_acked", "Upstream batches acknowledged").Get();
+  auto& rows_sent = metrics.AddGauge("mes_sync_rows_sent", "Upstream changes sent").Get();
+  auto& nacks = metrics.AddGauge("mes_sync_nacks", "Rewinds asked for by central").Get();
+  auto& reconnects =
+      metrics.AddGauge("mes_sync_reconnects", "Times the link to central was restarted").Get();
+  auto& cursor = metrics.AddGauge("mes_sync_feed_cursor", "Downstream feed position applied").Get();
+  auto& feed_changes =
+      metrics.AddGauge("mes_sync_feed_changes_applied", "Downstream changes applied").Get();
+  metrics.AddCollector([&, client] {
+    const auto st = client->Stats();
+    connected.Set(st.connected ? 1 : 0);
+    last_ack.Set(static_cast<double>(st.last_ack_ms) / 1000.0);
+    sent.Set(static_cast<double>(st.batches_sent));
+    acked_batches.Set(static_cast<double>(st.batches_acked));
+    rows_sent.Set(static_cast<double>(st.rows_sent));
+    nacks.Set(static_cast<double>(st.nacks));
+    reconnects.Set(static_cast<double>(st.reconnects));
+    cursor.Set(static_cast<double>(st.feed_cursor));
+    feed_changes.Set(static_cast<double>(st.feed_changes));
+  });
+}
+
+nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
+  nlohmann::json j;
+  j["site"] = store.site_id();
+  j["enabled"] = client != nullptr;
+  auto stats = store.Outbox();
+  if (stats.ok()) {
+    const std::int64_t now = store.clock()->NowMillis();
+    j["backlog_rows"] = stats->rows;
+    j["backlog_bytes"] = stats->bytes;
+    j["oldest_unacked_age_s"] =
+        stats->oldest_captured_ms ? static_cast<double>(now - stats->oldest_captured_ms) / 1000.0
+                                  : 0.0;
+    j["head_seq"] = stats->head_seq;
+    j["acked_seq"] = stats->acked_seq;
+  }
+  if (client) {
+    const auto st = client->Stats();
+    j["connected"] = st.connected;
+    j["endpoint"] = st.endpoint;
+    j["last_ack_ms"] = st.last_ack_ms;
+    j["batches_sent"] = st.batches_sent;
+    j["batches_acked"] = st.batches_acked;
+    j["rows_sent"] = st.rows_sent;
+    j["nacks"] = st.nacks;
+    j["reconnects"] = st.reconnects;
+    j["feed_cursor"] = st.feed_cursor;
+    j["feed_head"] = st.feed_head;
+    j["feed_changes_applied"] = st.feed_changes;
+    j["last_error"] = st.last_error;
+  }
+  return j;
 }
 
 int Serve(const std::string& config_path, int port_override, const std::string& port_file) {
@@ -110,6 +223,18 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   });
   Router router(&metrics);
   router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
+
+  EdgeSyncAdapter sync_adapter(s);
+  std::unique_ptr<sync::SyncClient> sync_client;
+  if (config->sync.enabled) {
+    auto client = StartSync(*config, s, &sync_adapter);
+    if (!client.ok()) return Fail(client.status());
+    sync_client = std::move(*client);
+    AddSyncMetrics(metrics, sync_client.get());
+  }
+  router.Add("GET", "/api/v1/sync", [&](const HttpRequest&) {
+    return HttpResponse::Json(200, SyncStatusJson(*s, sync_client.get()).dump());
+  });
   AddTerminalPage(router);
   AddTerminalApi(router, service, {config->backup_dir, config->backup_keep});
 
@@ -145,6 +270,10 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   }
   backup_cv.notify_all();
   if (backups.joinable()) backups.join();
+  if (sync_client) {
+    s->SetCommitListener(nullptr);
+    sync_client->Stop();
+  }
   return st.ok() ? 0 : Fail(st);
 }
 

@@ -44,6 +44,11 @@ Status ApplyVersion3(SqliteDb& db) {
       "(operator_session_id);");
 }
 
+// Sync: the downstream apply looks up pending local changes by row.
+Status ApplyVersion4(SqliteDb& db) {
+  return db.Exec("CREATE INDEX IF NOT EXISTS outbox_row_idx ON outbox (row_id)");
+}
+
 Status Migrate(SqliteDb& db) {
   MILLRACE_ASSIGN_OR_RETURN(auto version, db.QueryInt("PRAGMA user_version"));
   if (version > kEdgeSchemaVersion) {
@@ -55,7 +60,7 @@ Status Migrate(SqliteDb& db) {
     int version;
     Status (*apply)(SqliteDb&);
   };
-  static constexpr Step kSteps[] = {{1, &ApplyVersion1}, {2, &ApplyVersion2}, {3, &ApplyVersion3}};
+  static constexpr Step kSteps[] = {{1, &ApplyVersion1}, {2, &ApplyVersion2}, {3, &ApplyVersion3}, {4, &ApplyVersion4}};
   for (const auto& step : kSteps) {
     if (step.version <= version) continue;
     spdlog::info("applying edge schema migration {} to {}", step.version, db.path());

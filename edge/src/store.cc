@@ -152,7 +152,7 @@ Status WriteTxn::Write(Row& row, bool insert_only) {
   MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, db_->Prepare(SqlFor(table).upsert));
   MILLRACE_RETURN_IF_ERROR(stmt->BindAll(row.values()));
   MILLRACE_RETURN_IF_ERROR(stmt->Run());
-  if (capture_) MILLRACE_RETURN_IF_ERROR(store_->Capture(row));
+  if (capture_) MILLRACE_RETURN_IF_ERROR(store_->Capture(row, existing ? &*existing : nullptr));
   return Status::Ok();
 }
 
@@ -242,6 +242,12 @@ void EdgeStore::WriterLoop() {
       }
     }
     CommitGroup(group);
+    std::function<void()> listener;
+    {
+      std::lock_guard lock(mu_);
+      listener = commit_listener_;
+    }
+    if (listener) listener();
     {
       std::lock_guard lock(mu_);
       ++groups_;
@@ -294,8 +300,25 @@ void EdgeStore::CommitGroup(std::vector<Request*>& group) {
   }
 }
 
-Status EdgeStore::Capture(const Row& row) {
-  std::string payload = sync::EncodeChange(row, sync::v1::OP_UPSERT).SerializeAsString();
+void EdgeStore::SetCommitListener(std::function<void()> listener) {
+  std::lock_guard lock(mu_);
+  commit_listener_ = std::move(listener);
+}
+
+Status EdgeStore::Capture(const Row& row, const Row* before) {
+  sync::v1::Change change = sync::EncodeChange(row, sync::v1::OP_UPSERT);
+  if (before && row.table().merge == MergePolicy::kSharedLww) {
+    // Central merges shared rows column by column: say which columns this edit set and
+    // which version of the row it was made on.
+    change.set_base_hlc(static_cast<std::uint64_t>(before->Int(catalog::kHlcColumn)));
+    const auto& cols = row.table().columns;
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      if (cols[i].name == catalog::kHlcColumn || cols[i].name == catalog::kOriginColumn) continue;
+      if (!(row.values()[i] == before->values()[i]))
+        change.add_changed_columns(static_cast<std::uint32_t>(i));
+    }
+  }
+  std::string payload = change.SerializeAsString();
   MILLRACE_ASSIGN_OR_RETURN(Statement * stmt,
                             writer_.Prepare("INSERT INTO outbox (table_name, row_id, op, hlc, "
                                             "captured_at, payload) VALUES (?, ?, ?, ?, ?, ?)"));

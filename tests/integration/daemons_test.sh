@@ -132,7 +132,7 @@ r=$(http "$curl_/ready"); [[ $r == 503* ]] || fail "central /ready before migrat
 ok "mes-central is alive but not ready before migrations ($r)"
 
 expect_exit 0 "migrate" -- "$central" migrate --db "$admin"
-grep -q "central schema is at version 1" "$work/out" || fail "migrate output: $(cat "$work/out")"
+grep -q "central schema is at version [0-9]" "$work/out" || fail "migrate output: $(cat "$work/out")"
 expect_exit 0 "migrate again" -- "$central" migrate --db "$admin"
 r=$(http "$curl_/ready"); [[ $r == 200* ]] || fail "central /ready after migrate: $r"
 ok "mes-central migrate (twice) makes central ready"

@@ -3,9 +3,18 @@
 //   [database]
 //   url = "host=/run/postgresql dbname=millrace user=millrace_app"   # libpq conninfo or URI
 //
+//   [sync]                                # absent: no edge can connect
+//   bind = "tcp://*:7400"                 # where edges connect (ZeroMQ endpoint)
+//   secret_key_file = "central.key"       # central's Curve secret key (0600); relative
+//                                         # paths are relative to this file
+//   insecure_development = false          # true: no Curve (development only, logged)
+//   workers = 2                           # appliers, each with its own connection
+//   max_forward_skew_seconds = 300        # shared-row clocks further ahead are clamped
+//
 //   [http] and [log]: see common/daemon_config.h
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "millrace/common/http_server.h"
@@ -14,8 +23,18 @@
 
 namespace millrace::central {
 
+struct CentralSyncConfig {
+  bool enabled = false;
+  std::string bind;
+  std::string secret_key_file;
+  bool insecure_development = false;
+  int workers = 2;
+  std::int64_t max_forward_skew_ms = 300'000;
+};
+
 struct CentralConfig {
   std::string database_url;
+  CentralSyncConfig sync;
   HttpServerOptions http;
   LogOptions log;
 };

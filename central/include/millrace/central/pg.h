@@ -53,6 +53,11 @@ class PgConnection {
   // Runs one statement with text parameters ($1, $2, ...).
   Result<PgResult> Query(const std::string& sql, const std::vector<PgParam>& params = {});
 
+  // COPY ... FROM STDIN with `data` in COPY text format; returns the rows copied.
+  Result<long> CopyIn(const std::string& copy_sql, std::string_view data);
+  // LISTEN/NOTIFY: waits up to timeout_ms for notifications on channels this connection
+  // LISTENs to and returns their payloads (empty on timeout).
+  Result<std::vector<std::pair<std::string, std::string>>> WaitForNotifications(int timeout_ms);
   PGconn* raw() { return conn_; }
 
  private:
@@ -60,6 +65,10 @@ class PgConnection {
   Status CheckResult(PGresult* res, const std::string& sql) const;
   PGconn* conn_;
 };
+
+// bytea in PostgreSQL's text form ("\\x0a1b...") and back.
+std::string ByteaHex(std::string_view bytes);
+Result<std::string> FromByteaHex(std::string_view text);
 
 // Maps a five-character SQLSTATE to a StatusCode.
 StatusCode StatusCodeForSqlState(std::string_view sqlstate);

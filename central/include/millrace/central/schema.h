@@ -14,7 +14,7 @@
 
 namespace millrace::central {
 
-inline constexpr int kCentralSchemaVersion = 1;
+inline constexpr int kCentralSchemaVersion = 2;
 
 struct SchemaState {
   int version = 0;  // 0: nothing applied yet

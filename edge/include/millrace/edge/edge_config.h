@@ -11,10 +11,21 @@
 //   interval_minutes = 60               # scheduled online backups; 0 turns them off
 //   keep = 24                           # newest backups kept in dir
 //
+//   [sync]                              # absent: the edge works alone, nothing syncs
+//   endpoints = ["tcp://central.example:7400"]   # central nodes, tried in order
+//   secret_key_file = "site.key"        # the site's Curve secret key (0600); relative
+//   central_public_key_file = "central.pub"   # paths are relative to this file
+//   insecure_development = false        # true: no Curve at all (development only)
+//   batch_rows = 2000                   # changes per upstream batch
+//   window = 4                          # batches in flight
+//   snapshot_file = "snapshot.pb"       # master data from provisioning, applied before
+//                                       # the first sync so the site works offline at once
+//
 //   [http] and [log]: see common/daemon_config.h
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "millrace/common/http_server.h"
 #include "millrace/common/logging.h"
@@ -22,12 +33,24 @@
 
 namespace millrace::edge {
 
+struct EdgeSyncConfig {
+  bool enabled = false;
+  std::vector<std::string> endpoints;
+  std::string secret_key_file;
+  std::string central_public_key_file;
+  bool insecure_development = false;
+  int batch_rows = 2000;
+  int window = 4;
+  std::string snapshot_file;  // applied once, before the first sync
+};
+
 struct EdgeConfig {
   std::string site_id;
   std::string store_path;
   std::string backup_dir;
   double backup_interval_minutes = 60;  // 0: no scheduled backups
   int backup_keep = 24;
+  EdgeSyncConfig sync;
   HttpServerOptions http;
   LogOptions log;
 };

@@ -9,7 +9,7 @@
 
 namespace millrace::edge {
 
-inline constexpr int kEdgeSchemaVersion = 3;
+inline constexpr int kEdgeSchemaVersion = 4;
 
 // Brings the database to kEdgeSchemaVersion. FailedPrecondition if it is newer.
 Status MigrateEdgeSchema(SqliteDb& db);

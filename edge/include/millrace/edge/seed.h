@@ -1,32 +1,33 @@
-// A small realistic factory for demos and tests: one site with two lines and six work
-// units, materials, BOMs, routings with an inspection plan, a reason tree, three shifts,
-// users of every role, stock lots, and two work orders.
+// The demo factory on an edge (common/demo_factory.h has the master data): one site with
+// two lines and six work units, materials, BOMs, routings with an inspection plan, a
+// reason tree, three shifts, users of every role, stock lots, and two work orders.
 //
 // Master data is written through the downstream path, as if it came from central (an
-// edge never authors master data). Stock receipts, lots and work orders are written like
-// any site write and captured for sync. Ids are derived from the site and the record's
-// code, so seeding the same site twice yields the same ids.
+// edge never authors master data); a synced edge gets it from central instead. Stock
+// receipts, lots and work orders are written like any site write and captured for sync.
+// Ids are derived from the site and the record's code, so seeding twice yields the same ids.
 #pragma once
 
 #include <string>
 
+#include "millrace/common/demo_factory.h"
 #include "millrace/edge/store.h"
 
 namespace millrace::edge {
 
 // PINs of the seeded users (badge: PIN): 1001, 1002 operators; 2001 supervisor;
-// 3001 quality. All PINs are "1234" except where a test needs otherwise.
-inline constexpr const char* kDemoPin = "1234";
+// 3001 quality. All PINs are "1234".
+inline constexpr const char* kDemoPin = demo::kPin;
 
-// Loads the demo factory. AlreadyExists when the site already has equipment.
-Status SeedDemoSite(EdgeStore& store);
+// Loads the demo factory's site state (stock lots, work orders), and first its master data
+// when `master_data` (a standalone edge; a synced edge gets it from central). AlreadyExists
+// when the site already has stock; FailedPrecondition without master data to build on.
+Status SeedDemoSite(EdgeStore& store, bool master_data = true);
 
 // The deterministic id a seeded record of `kind` and `code` gets at `site`.
 std::string SeedId(const std::string& site, const std::string& kind, const std::string& code);
 
-// Hashes a PIN with libsodium's Argon2id (crypto_pwhash_str, interactive limits).
-Result<std::string> HashPin(const std::string& pin);
-// True when `pin` matches `hash`.
-bool VerifyPin(const std::string& hash, const std::string& pin);
+using demo::HashPin;
+using demo::VerifyPin;
 
 }  // namespace millrace::edge

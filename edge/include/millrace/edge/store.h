@@ -138,6 +138,9 @@ class EdgeStore {
   Result<OutboxStats> Outbox() const;
   Result<std::vector<OutboxEntry>> ReadOutbox(std::int64_t after_seq, int limit) const;
 
+  // Called on the writer thread after every group commit (the sync client's wake-up).
+  void SetCommitListener(std::function<void()> listener);
+
   // OK when the database answers and is at this build's schema.
   Status CheckReady() const;
 
@@ -163,7 +166,7 @@ class EdgeStore {
   Status Submit(WriteFn fn, bool capture);
   void WriterLoop();
   void CommitGroup(std::vector<Request*>& group);
-  Status Capture(const Row& row);
+  Status Capture(const Row& row, const Row* before);
 
   EdgeStoreOptions options_;
   std::unique_ptr<StoreLock> lock_;
@@ -176,6 +179,7 @@ class EdgeStore {
   std::deque<Request*> queue_;
   bool stopping_ = false;
   std::uint64_t groups_ = 0, requests_ = 0;
+  std::function<void()> commit_listener_;
   std::thread writer_thread_;
 
   mutable std::mutex readers_mu_;

@@ -1,0 +1,68 @@
+// Writing catalog rows into central's PostgreSQL inside a tenant transaction: the pieces
+// the sync applier and central's own edits (master data, releasing work orders) share.
+//
+// Every function REQUIRES an open transaction on `conn` whose tenant context was set with
+// BeginTenant(), so row-level security applies to all of it.
+//
+// Thread-safety: functions over one connection, used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "millrace/central/pg.h"
+#include "millrace/common/catalog.h"
+#include "millrace/common/row.h"
+#include "millrace/sync/merge.h"
+
+namespace millrace::central {
+
+inline constexpr const char* kFeedChannel = "millrace_feed";
+inline constexpr const char* kCentralOrigin = "central";
+
+// BEGIN (REPEATABLE READ when asked) and SET LOCAL app.tenant_id.
+Status BeginTenant(PgConnection& conn, const std::string& tenant_id, bool repeatable_read = false);
+Status Rollback(PgConnection& conn);
+
+// INSERT ... ON CONFLICT (tenant_id, id) DO UPDATE SET every column, multi-row.
+// `update_when` (SQL over t. and EXCLUDED.) limits which existing rows are replaced.
+Status UpsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                  const std::vector<const Row*>& rows, const std::string& update_when = "");
+// COPY straight into the table: the fast path for facts known to be new.
+Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                const std::vector<Row>& rows);
+
+// Appends rows to the tenant's downstream feed, routed by their table's scope, at the next
+// positions; positions are handed out under the tenant's row lock so they become visible
+// in order. Notifies kFeedChannel with "<tenant> <head>" at commit. Returns the new head
+// (0 when rows is empty).
+Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
+                                 const std::vector<Row>& rows);
+
+struct SharedChange {
+  Row row;
+  sync::ColumnClock clock;
+  std::uint64_t base_hlc = 0;
+  std::vector<std::uint32_t> changed_columns;
+};
+
+struct SharedMergeResult {
+  std::vector<Row> feed;  // merged rows the writer's site (and scope) must receive
+  std::size_t conflicts = 0;
+  std::size_t rows_written = 0;
+};
+
+// Merges changes of one shared table, in order, into the stored rows and their column
+// clocks (sync/merge.h), records every conflict in sync_conflict, and returns the rows to
+// publish: those whose merged state differs from what their writer sent, or all of them
+// when `publish_all` (central's own edits).
+Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::string& tenant_id,
+                                             const catalog::TableSpec& table,
+                                             const std::vector<SharedChange>& changes,
+                                             bool publish_all);
+
+// The text form of a value, for conflict records and logs.
+std::string ValueToText(const Value& v);
+
+}  // namespace millrace::central

@@ -1,0 +1,67 @@
+// Tenants and sites: the registry central authenticates edges against, provisioning of a
+// new site (its Curve keys, its edge config and a snapshot of its master data), revocation,
+// and central's own edits of master data and shared rows (which flow down to the edges).
+//
+// Thread-safety: functions over one connection, used by one thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "millrace/central/pg.h"
+#include "millrace/common/hlc.h"
+#include "millrace/common/row.h"
+#include "millrace/sync/v1/sync.pb.h"
+
+namespace millrace::central {
+
+// InvalidArgument for a bad id (1..32 of a-z, 0-9, '-'), AlreadyExists when taken.
+Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name);
+
+struct ProvisionOptions {
+  std::string tenant_id;
+  std::string site_id;
+  std::string out_dir;  // must not exist yet; written whole or not at all
+  std::vector<std::string> endpoints;
+  std::string central_public_key;  // Z85; empty with insecure_development
+  bool insecure_development = false;
+  int http_port = 8080;
+};
+
+struct ProvisionResult {
+  std::string out_dir;
+  std::string public_key;
+  std::uint64_t snapshot_position = 0;
+  std::size_t snapshot_rows = 0;
+};
+
+// Registers the site with a fresh Curve key pair and writes out_dir/: edge.toml,
+// site.key (0600), site.pub, central.pub and snapshot.pb (the tenant's master data and the
+// site's shared rows as of one consistent moment, with the feed position to resume from).
+Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions& options);
+
+// Marks the site revoked: its key is refused at the next handshake and every request of
+// an existing connection is refused from now on. NotFound for an unknown site.
+Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id);
+
+// Everything a site receives downstream, as of one snapshot: a FeedBatch from 0 to the
+// feed head of that moment.
+Result<sync::v1::FeedBatch> SiteSnapshot(PgConnection& conn, const std::string& tenant_id,
+                                         const std::string& site_id);
+
+struct PutResult {
+  std::vector<std::string> ids;
+  std::uint64_t feed_head = 0;
+  std::size_t conflicts = 0;
+};
+
+// Central's own edit: upserts rows of one central-owned or shared table, given as JSON
+// objects (column -> value; "id" optional for new rows; for an existing shared row only
+// the columns given change and merge per column). Stamped with central's clock, published
+// on the tenant's feed in the same transaction.
+Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
+                          const std::string& table, const nlohmann::json& rows, HybridClock& hlc);
+
+}  // namespace millrace::central

@@ -1,0 +1,259 @@
+#include "millrace/central/central_store.h"
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "millrace/central/pg_rows.h"
+#include "millrace/common/ddl.h"
+#include "millrace/sync/row_codec.h"
+
+namespace millrace::central {
+
+using catalog::QuoteIdent;
+
+Status BeginTenant(PgConnection& conn, const std::string& tenant_id, bool repeatable_read) {
+  MILLRACE_RETURN_IF_ERROR(
+      conn.Exec(repeatable_read ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN"));
+  auto r = conn.Query("SELECT set_config('app.tenant_id', $1, true)", {tenant_id});
+  if (!r.ok()) {
+    (void)conn.Exec("ROLLBACK");
+    return r.status();
+  }
+  return Status::Ok();
+}
+
+Status Rollback(PgConnection& conn) { return conn.Exec("ROLLBACK"); }
+
+std::string ValueToText(const Value& v) {
+  if (IsNull(v)) return "NULL";
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+  if (const auto* d = std::get_if<double>(&v)) return std::to_string(*d);
+  return std::get<std::string>(v);
+}
+
+Status UpsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                  const std::vector<const Row*>& rows, const std::string& update_when) {
+  const std::size_t per_row = table.columns.size() + 1;
+  const std::size_t chunk = std::max<std::size_t>(1, 30000 / per_row);
+  std::string set;
+  for (const auto& c : table.columns) {
+    if (c.name == catalog::kIdColumn) continue;
+    if (!set.empty()) set += ", ";
+    set += QuoteIdent(c.name) + " = EXCLUDED." + QuoteIdent(c.name);
+  }
+  for (std::size_t start = 0; start < rows.size(); start += chunk) {
+    const std::size_t end = std::min(rows.size(), start + chunk);
+    std::string sql = "INSERT INTO " + PgTable(table) + " AS t (" + PgInsertColumns(table) +
+                      ") VALUES ";
+    std::vector<PgParam> params;
+    params.reserve((end - start) * per_row);
+    int n = 0;
+    for (std::size_t r = start; r < end; ++r) {
+      sql += r == start ? "(" : ", (";
+      sql += "$" + std::to_string(++n) + "::text";
+      for (const auto& c : table.columns)
+        sql += ", $" + std::to_string(++n) + "::" + catalog::PostgresType(c.type);
+      sql += ")";
+      AppendParams(tenant_id, *rows[r], &params);
+    }
+    sql += " ON CONFLICT (tenant_id, id) DO UPDATE SET " + set;
+    if (!update_when.empty()) sql += " WHERE " + update_when;
+    MILLRACE_RETURN_IF_ERROR(conn.Query(sql, params).status());
+  }
+  return Status::Ok();
+}
+
+Status CopyViaStage(PgConnection& conn, const std::string& target, const std::string& stage,
+                    const std::string& columns, std::string_view data) {
+  // PostgreSQL refuses COPY FROM into a table under row-level security, so rows are
+  // COPYed into a session-private temp table (no RLS, no WAL) and moved with one
+  // INSERT ... SELECT, which the tenant policy checks.
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("CREATE TEMP TABLE IF NOT EXISTS " + stage + " (LIKE " +
+                                     target + " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"));
+  MILLRACE_RETURN_IF_ERROR(
+      conn.CopyIn("COPY " + stage + " (" + columns + ") FROM STDIN", data).status());
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("INSERT INTO " + target + " (" + columns + ") SELECT " +
+                                     columns + " FROM " + stage));
+  return conn.Exec("TRUNCATE " + stage);
+}
+
+Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                const std::vector<Row>& rows) {
+  if (rows.empty()) return Status::Ok();
+  std::string data;
+  data.reserve(rows.size() * 160);
+  for (const Row& r : rows) AppendCopyLine(tenant_id, r, &data);
+  return CopyViaStage(conn, PgTable(table), QuoteIdent("stage_" + table.name),
+                      PgInsertColumns(table), data);
+}
+
+Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
+                                 const std::vector<Row>& rows) {
+  if (rows.empty()) return std::uint64_t{0};
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto head_res,
+      conn.Query("UPDATE millrace.sync_tenant SET feed_head = feed_head + $2 WHERE tenant_id = $1 "
+                 "RETURNING feed_head",
+                 {tenant_id, std::to_string(rows.size())}));
+  if (head_res.rows() != 1) return Status::NotFound("no tenant " + tenant_id);
+  const std::uint64_t head = std::stoull(head_res.GetString(0, 0));
+  std::uint64_t pos = head - rows.size();
+  std::string data;
+  for (const Row& row : rows) {
+    ++pos;
+    sync::v1::Change change = sync::EncodeChange(row, sync::v1::OP_UPSERT);
+    change.set_seq(pos);
+    const bool tenant_wide =
+        row.table().scope == catalog::RoutingScope::kTenant || row.IsNull(catalog::kSiteColumn);
+    data += tenant_id + "\t" + std::to_string(pos) + "\t" + row.table().name + "\t" + row.id() +
+            "\t" + (tenant_wide ? std::string("\\N") : row.Text(catalog::kSiteColumn)) + "\t" +
+            std::to_string(row.Int(catalog::kHlcColumn)) + "\t\\" + ByteaHex(change.SerializeAsString()) +
+            "\n";
+  }
+  MILLRACE_RETURN_IF_ERROR(CopyViaStage(conn, "millrace.sync_feed", "stage_sync_feed",
+                                        "tenant_id, pos, table_name, row_id, route_site, hlc, change",
+                                        data));
+  MILLRACE_RETURN_IF_ERROR(conn.Query("SELECT pg_notify($1, $2)",
+                                      {std::string(kFeedChannel),
+                                       tenant_id + " " + std::to_string(head)})
+                               .status());
+  return head;
+}
+
+namespace {
+
+std::string PgTextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ",";
+    out += "\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += "\"";
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::string& tenant_id,
+                                             const catalog::TableSpec& table,
+                                             const std::vector<SharedChange>& changes,
+                                             bool publish_all) {
+  SharedMergeResult out;
+  if (changes.empty()) return out;
+  // New rows cannot be locked before they exist: one merger per tenant at a time.
+  MILLRACE_RETURN_IF_ERROR(
+      conn.Query("SELECT pg_advisory_xact_lock(hashtext('millrace.shared/' || $1))", {tenant_id})
+          .status());
+  std::vector<std::string> ids;
+  for (const auto& c : changes) ids.push_back(c.row.id());
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto res,
+      conn.Query("SELECT " + PgSelectList(table, "t.") +
+                     ", array_to_json(c.hlcs)::text, array_to_json(c.origins)::text FROM " +
+                     PgTable(table) +
+                     " t LEFT JOIN millrace.sync_column_clock c ON c.tenant_id = t.tenant_id AND "
+                     "c.table_name = $2 AND c.row_id = t.id WHERE t.tenant_id = $1 AND t.id = "
+                     "ANY($3::uuid[]) FOR UPDATE OF t",
+                 {tenant_id, table.name, PgTextArray(ids)}));
+  const int ncols = static_cast<int>(table.columns.size());
+  std::map<std::string, sync::VersionedRow> current;
+  for (int r = 0; r < res.rows(); ++r) {
+    MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(table, res, r));
+    sync::ColumnClock row_clock{static_cast<std::uint64_t>(row.Int(catalog::kHlcColumn)),
+                                row.Text(catalog::kOriginColumn)};
+    sync::VersionedRow v = sync::Versioned(row, row_clock);
+    if (!res.IsNull(r, ncols) && !res.IsNull(r, ncols + 1)) {
+      auto hlcs = nlohmann::json::parse(res.Get(r, ncols), nullptr, false);
+      auto origins = nlohmann::json::parse(res.Get(r, ncols + 1), nullptr, false);
+      if (hlcs.is_array() && origins.is_array() && hlcs.size() == v.clocks.size() &&
+          origins.size() == v.clocks.size()) {
+        for (std::size_t i = 0; i < v.clocks.size(); ++i)
+          v.clocks[i] = {hlcs[i].get<std::uint64_t>(), origins[i].get<std::string>()};
+      }
+    }
+    current.emplace(row.id(), std::move(v));
+  }
+
+  std::map<std::string, const Row*> last_sent;  // what each row's writer believes now
+  std::vector<std::string> order;
+  std::vector<std::string> conflict_rows;
+  std::vector<PgParam> conflict_params;
+  for (const auto& c : changes) {
+    const std::string id = c.row.id();
+    auto it = current.find(id);
+    std::optional<sync::VersionedRow> before;
+    if (it != current.end()) before = it->second;
+    sync::Incoming in{&c.row, c.clock, c.base_hlc, c.changed_columns};
+    sync::MergeResult m = sync::MergeShared(before, in);
+    for (const auto& k : m.conflicts) {
+      const int base = static_cast<int>(conflict_params.size());
+      std::string values = "(";
+      for (int p = 1; p <= 12; ++p) values += (p > 1 ? ", $" : "$") + std::to_string(base + p);
+      conflict_rows.push_back(values + ")");
+      for (auto&& v : std::vector<PgParam>{
+               tenant_id, table.name, id, k.column, k.rule, k.incoming_won ? "incoming" : "stored",
+               IsNull(k.kept) ? PgParam() : PgParam(ValueToText(k.kept)),
+               IsNull(k.lost) ? PgParam() : PgParam(ValueToText(k.lost)),
+               std::to_string(k.kept_clock.hlc), k.kept_clock.origin,
+               std::to_string(k.lost_clock.hlc), k.lost_clock.origin})
+        conflict_params.push_back(std::move(v));
+    }
+    out.conflicts += m.conflicts.size();
+    if (it == current.end()) {
+      order.push_back(id);
+      current.emplace(id, std::move(m.merged));
+    } else {
+      if (std::find(order.begin(), order.end(), id) == order.end()) order.push_back(id);
+      it->second = std::move(m.merged);
+    }
+    last_sent[id] = &c.row;
+  }
+
+  std::vector<const Row*> rows;
+  std::vector<std::string> clock_values;
+  std::vector<PgParam> clock_params;
+  for (const auto& id : order) {
+    const sync::VersionedRow& v = current.at(id);
+    rows.push_back(&v.row);
+    std::vector<std::string> hlcs, origins;
+    for (const auto& k : v.clocks) {
+      hlcs.push_back(std::to_string(k.hlc));
+      origins.push_back(k.origin);
+    }
+    std::string h = "{";
+    for (std::size_t i = 0; i < hlcs.size(); ++i) h += (i ? "," : "") + hlcs[i];
+    h += "}";
+    const int base = static_cast<int>(clock_params.size());
+    clock_values.push_back("($" + std::to_string(base + 1) + ", $" + std::to_string(base + 2) +
+                           ", $" + std::to_string(base + 3) + "::uuid, $" +
+                           std::to_string(base + 4) + "::bigint[], $" + std::to_string(base + 5) +
+                           "::text[])");
+    for (auto&& p : std::vector<PgParam>{tenant_id, table.name, id, h, PgTextArray(origins)})
+      clock_params.push_back(std::move(p));
+    if (publish_all || !(v.row == *last_sent.at(id))) out.feed.push_back(v.row);
+  }
+  MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, table, rows));
+  std::string sql =
+      "INSERT INTO millrace.sync_column_clock (tenant_id, table_name, row_id, hlcs, origins) "
+      "VALUES ";
+  for (std::size_t i = 0; i < clock_values.size(); ++i) sql += (i ? ", " : "") + clock_values[i];
+  sql += " ON CONFLICT (tenant_id, table_name, row_id) DO UPDATE SET hlcs = EXCLUDED.hlcs, "
+         "origins = EXCLUDED.origins";
+  MILLRACE_RETURN_IF_ERROR(conn.Query(sql, clock_params).status());
+  if (!conflict_rows.empty()) {
+    std::string csql =
+        "INSERT INTO millrace.sync_conflict (tenant_id, table_name, row_id, column_name, rule, "
+        "winner, kept_value, lost_value, kept_hlc, kept_origin, lost_hlc, lost_origin) VALUES ";
+    for (std::size_t i = 0; i < conflict_rows.size(); ++i)
+      csql += (i ? ", " : "") + conflict_rows[i];
+    MILLRACE_RETURN_IF_ERROR(conn.Query(csql, conflict_params).status());
+  }
+  out.rows_written = rows.size();
+  return out;
+}
+
+}  // namespace millrace::central

@@ -1,0 +1,265 @@
+#include "millrace/central/provision.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "millrace/central/central_store.h"
+#include "millrace/central/pg_rows.h"
+#include "millrace/common/files.h"
+#include "millrace/common/uuid.h"
+#include "millrace/sync/merge.h"
+#include "millrace/sync/row_codec.h"
+#include "millrace/sync/transport.h"
+
+namespace millrace::central {
+namespace {
+
+namespace fs = std::filesystem;
+using catalog::ColumnType;
+using catalog::MergePolicy;
+using json = nlohmann::json;
+
+bool IsValidId(const std::string& id) {
+  if (id.empty() || id.size() > 32 || id.front() == '-') return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
+std::string TomlString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// One JSON value into a column. InvalidArgument names the column.
+Result<Value> ValueFromJson(const catalog::TableSpec& t, const catalog::ColumnSpec& c,
+                            const json& v) {
+  auto bad = [&](const char* want) {
+    return Status::InvalidArgument(t.name + "." + c.name + ": expected " + want + ", got " +
+                                   v.dump());
+  };
+  if (v.is_null()) return Value{};
+  switch (c.type) {
+    case ColumnType::kInt:
+    case ColumnType::kTimestamp:
+    case ColumnType::kHlc:
+      if (!v.is_number_integer()) return bad("an integer");
+      return Value{v.get<std::int64_t>()};
+    case ColumnType::kBool:
+      if (!v.is_boolean()) return bad("true or false");
+      return Value{std::int64_t{v.get<bool>() ? 1 : 0}};
+    case ColumnType::kReal:
+      if (!v.is_number()) return bad("a number");
+      return Value{v.get<double>()};
+    case ColumnType::kJson:
+      return Value{v.dump()};
+    default:
+      if (!v.is_string()) return bad("a string");
+      return Value{v.get<std::string>()};
+  }
+}
+
+}  // namespace
+
+Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name) {
+  if (!IsValidId(tenant_id))
+    return Status::InvalidArgument("tenant id must be 1..32 characters of a-z, 0-9 and '-': \"" +
+                                   tenant_id + "\"");
+  auto r = conn.Query("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ($1, $2)",
+                      {tenant_id, name.empty() ? tenant_id : name});
+  if (r.status().code() == StatusCode::kAlreadyExists)
+    return Status::AlreadyExists("tenant " + tenant_id + " already exists");
+  return r.status();
+}
+
+Result<sync::v1::FeedBatch> SiteSnapshot(PgConnection& conn, const std::string& tenant_id,
+                                         const std::string& site_id) {
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id, /*repeatable_read=*/true));
+  sync::v1::FeedBatch batch;
+  Status s = [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto head, conn.Query("SELECT feed_head FROM millrace.sync_tenant WHERE tenant_id = $1",
+                              {tenant_id}));
+    if (head.rows() != 1) return Status::NotFound("no tenant " + tenant_id);
+    batch.set_from_cursor(0);
+    batch.set_to_cursor(std::stoull(head.GetString(0, 0)));
+    for (const auto& t : catalog::MesCatalog().tables()) {
+      if (t.merge != MergePolicy::kCentralOwned && t.merge != MergePolicy::kSharedLww) continue;
+      std::string where = "tenant_id = $1";
+      std::vector<PgParam> params = {tenant_id};
+      if (t.scope == catalog::RoutingScope::kSite) {
+        where += " AND (site_id IS NULL OR site_id = $2)";
+        params.push_back(site_id);
+      }
+      MILLRACE_ASSIGN_OR_RETURN(auto res, conn.Query("SELECT " + PgSelectList(t) + " FROM " +
+                                                         PgTable(t) + " WHERE " + where +
+                                                         " ORDER BY id",
+                                                     params));
+      for (int r = 0; r < res.rows(); ++r) {
+        MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
+        *batch.add_changes() = sync::EncodeChange(row, sync::v1::OP_UPSERT);
+      }
+    }
+    return conn.Exec("COMMIT");
+  }();
+  if (!s.ok()) {
+    (void)Rollback(conn);
+    return s;
+  }
+  return batch;
+}
+
+Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions& o) {
+  if (!IsValidId(o.site_id))
+    return Status::InvalidArgument("site id must be 1..32 characters of a-z, 0-9 and '-': \"" +
+                                   o.site_id + "\"");
+  if (o.endpoints.empty()) return Status::InvalidArgument("name at least one central endpoint");
+  std::error_code ec;
+  if (fs::exists(o.out_dir, ec))
+    return Status::AlreadyExists(o.out_dir + " already exists; provisioning writes a new directory");
+  MILLRACE_ASSIGN_OR_RETURN(sync::CurveKeyPair keys, sync::GenerateCurveKeyPair());
+
+  const fs::path out = fs::absolute(o.out_dir);
+  const fs::path tmp = out.string() + ".partial";
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) return Status::IOError("cannot create " + tmp.string() + ": " + ec.message());
+  ::chmod(tmp.c_str(), 0700);
+  MILLRACE_RETURN_IF_ERROR(sync::WriteKeyFile((tmp / "site.key").string(), keys.secret_key, true));
+  MILLRACE_RETURN_IF_ERROR(sync::WriteKeyFile((tmp / "site.pub").string(), keys.public_key, false));
+  if (!o.insecure_development)
+    MILLRACE_RETURN_IF_ERROR(
+        sync::WriteKeyFile((tmp / "central.pub").string(), o.central_public_key, false));
+
+  auto inserted = conn.Query(
+      "INSERT INTO millrace.sync_site (tenant_id, site_id, public_key) VALUES ($1, $2, $3)",
+      {o.tenant_id, o.site_id, keys.public_key});
+  if (!inserted.ok()) {
+    fs::remove_all(tmp, ec);
+    if (inserted.status().code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists("site " + o.tenant_id + "/" + o.site_id + " already exists");
+    if (inserted.status().message().find("sync_site_tenant_id_fkey") != std::string::npos)
+      return Status::NotFound("no tenant " + o.tenant_id + " (mes-central create-tenant)");
+    return inserted.status();
+  }
+  auto snapshot = SiteSnapshot(conn, o.tenant_id, o.site_id);
+  if (!snapshot.ok()) return snapshot.status();
+  MILLRACE_RETURN_IF_ERROR(
+      WriteFileAtomically((tmp / "snapshot.pb").string(), snapshot->SerializeAsString(), 0600));
+
+  std::string endpoints;
+  for (const auto& e : o.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + TomlString(e);
+  std::string toml = "# Millrace edge of site " + o.site_id + " (tenant " + o.tenant_id +
+                     "), written by mes-central provision-site.\n"
+                     "[site]\nid = " +
+                     TomlString(o.site_id) + "\n\n[store]\npath = " +
+                     TomlString((out / "edge.db").string()) +
+                     "\n\n[sync]\nendpoints = [" + endpoints + "]\n";
+  if (o.insecure_development) {
+    toml += "insecure_development = true\n";
+  } else {
+    toml += "secret_key_file = \"site.key\"\ncentral_public_key_file = \"central.pub\"\n";
+  }
+  toml += "snapshot_file = \"snapshot.pb\"\n\n[http]\nport = " + std::to_string(o.http_port) + "\n";
+  MILLRACE_RETURN_IF_ERROR(WriteFileAtomically((tmp / "edge.toml").string(), toml, 0600));
+  fs::rename(tmp, out, ec);
+  if (ec) return Status::IOError("cannot move " + tmp.string() + " to " + out.string() + ": " + ec.message());
+  MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(out.string()));
+  return ProvisionResult{out.string(), keys.public_key, snapshot->to_cursor(),
+                         static_cast<std::size_t>(snapshot->changes_size())};
+}
+
+Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id) {
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, conn.Query("UPDATE millrace.sync_site SET active = false, revoked_at = "
+                         "coalesce(revoked_at, now()) WHERE tenant_id = $1 AND site_id = $2",
+                         {tenant_id, site_id}));
+  if (r.affected() != 1) return Status::NotFound("no site " + tenant_id + "/" + site_id);
+  return Status::Ok();
+}
+
+Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
+                          const std::string& table_name, const json& rows, HybridClock& hlc) {
+  const catalog::TableSpec* t = catalog::MesCatalog().Find(table_name);
+  if (!t) return Status::InvalidArgument("no table " + table_name + " in the catalog");
+  if (t->merge != MergePolicy::kCentralOwned && t->merge != MergePolicy::kSharedLww)
+    return Status::InvalidArgument(table_name +
+                                   " holds site facts: only its site writes them, central never");
+  if (!rows.is_array()) return Status::InvalidArgument("rows must be a JSON array of objects");
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
+  PutResult result;
+  Status s = [&]() -> Status {
+    std::vector<Row> plain;
+    std::vector<SharedChange> shared;
+    for (const auto& obj : rows) {
+      if (!obj.is_object()) return Status::InvalidArgument("each row must be a JSON object");
+      for (auto it = obj.begin(); it != obj.end(); ++it)
+        if (!t->Find(it.key()) || it.key() == catalog::kHlcColumn ||
+            it.key() == catalog::kOriginColumn)
+          return Status::InvalidArgument(table_name + " has no writable column " + it.key());
+      std::string id = obj.contains("id") && obj["id"].is_string()
+                           ? obj["id"].get<std::string>()
+                           : Uuid::NewV7().ToString();
+      // Start from the stored row, so a partial object edits only what it names.
+      Row row(*t);
+      MILLRACE_ASSIGN_OR_RETURN(
+          auto existing, conn.Query("SELECT " + PgSelectList(*t) + " FROM " + PgTable(*t) +
+                                        " WHERE tenant_id = $1 AND id = $2::uuid",
+                                    {tenant_id, id}));
+      std::uint64_t base_hlc = 0;
+      if (existing.rows() == 1) {
+        MILLRACE_ASSIGN_OR_RETURN(row, RowFromPg(*t, existing, 0));
+        base_hlc = static_cast<std::uint64_t>(row.Int(catalog::kHlcColumn));
+      }
+      row.Set(catalog::kIdColumn, id);
+      std::vector<std::uint32_t> changed;
+      const auto& cols = t->columns;
+      for (std::size_t i = 0; i < cols.size(); ++i) {
+        if (!obj.contains(cols[i].name)) continue;
+        MILLRACE_ASSIGN_OR_RETURN(Value v, ValueFromJson(*t, cols[i], obj[cols[i].name]));
+        row.Set(cols[i].name, std::move(v));
+        changed.push_back(static_cast<std::uint32_t>(i));
+      }
+      const HlcTimestamp now = hlc.Now();
+      row.Set(catalog::kHlcColumn, static_cast<std::int64_t>(now.packed()));
+      row.Set(catalog::kOriginColumn, std::string(kCentralOrigin));
+      MILLRACE_RETURN_IF_ERROR(row.Validate());
+      result.ids.push_back(id);
+      if (t->merge == MergePolicy::kSharedLww) {
+        shared.push_back({row, {now.packed(), kCentralOrigin}, base_hlc,
+                          existing.rows() == 1 ? changed : std::vector<std::uint32_t>{}});
+      } else {
+        plain.push_back(std::move(row));
+      }
+    }
+    std::vector<Row> feed;
+    if (!plain.empty()) {
+      std::vector<const Row*> ptrs;
+      for (const Row& r : plain) ptrs.push_back(&r);
+      MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, *t, ptrs));
+      feed = plain;
+    }
+    if (!shared.empty()) {
+      MILLRACE_ASSIGN_OR_RETURN(auto m, MergeSharedChanges(conn, tenant_id, *t, shared, true));
+      result.conflicts = m.conflicts;
+      feed = std::move(m.feed);
+    }
+    MILLRACE_ASSIGN_OR_RETURN(result.feed_head, AppendFeed(conn, tenant_id, feed));
+    return conn.Exec("COMMIT");
+  }();
+  if (!s.ok()) {
+    (void)Rollback(conn);
+    return s;
+  }
+  return result;
+}
+
+}  // namespace millrace::central

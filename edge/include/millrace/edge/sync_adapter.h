@@ -1,0 +1,37 @@
+// The edge store as the sync client sees it (sync/client.h): outbox reads and purges,
+// the downstream cursor, and applying feed batches.
+//
+// A feed batch applies in one SQLite transaction together with the new cursor, without
+// capture. A shared row (work order, lot, ...) with a local change still waiting in the
+// outbox is left alone: that change is on its way to central, which merges it and sends
+// the merged row back, so the edge never loses its own edit to an older central copy.
+//
+// Thread-safety: used by the sync client's thread; the store itself is thread-safe.
+#pragma once
+
+#include <string>
+
+#include "millrace/edge/store.h"
+#include "millrace/sync/client.h"
+
+namespace millrace::edge {
+
+class EdgeSyncAdapter final : public sync::EdgeSide {
+ public:
+  explicit EdgeSyncAdapter(EdgeStore* store) : store_(store) {}
+
+  Result<std::vector<sync::OutboxRecord>> ReadOutbox(std::uint64_t after_seq, int limit) override;
+  Status Acknowledged(std::uint64_t seq) override;
+  Result<std::uint64_t> FeedCursor() override;
+  Status ApplyFeed(const sync::v1::FeedBatch& batch) override;
+  Result<sync::v1::SiteStatus> Backlog() override;
+
+ private:
+  EdgeStore* store_;
+};
+
+// Applies a snapshot written by central's site provisioning (a serialized FeedBatch) to a
+// store that has never synced. FailedPrecondition when the store already has a cursor.
+Status ApplySnapshotFile(EdgeStore& store, const std::string& path);
+
+}  // namespace millrace::edge

@@ -1,0 +1,83 @@
+#include "millrace/edge/sync_adapter.h"
+
+#include "millrace/common/files.h"
+#include "millrace/sync/row_codec.h"
+
+namespace millrace::edge {
+
+Result<std::vector<sync::OutboxRecord>> EdgeSyncAdapter::ReadOutbox(std::uint64_t after_seq,
+                                                                    int limit) {
+  MILLRACE_ASSIGN_OR_RETURN(auto entries,
+                            store_->ReadOutbox(static_cast<std::int64_t>(after_seq), limit));
+  std::vector<sync::OutboxRecord> out;
+  out.reserve(entries.size());
+  for (auto& e : entries)
+    out.push_back({static_cast<std::uint64_t>(e.seq), std::move(e.payload)});
+  return out;
+}
+
+Status EdgeSyncAdapter::Acknowledged(std::uint64_t seq) {
+  return store_->PurgeOutboxThrough(static_cast<std::int64_t>(seq));
+}
+
+Result<std::uint64_t> EdgeSyncAdapter::FeedCursor() {
+  std::int64_t cursor = 0;
+  MILLRACE_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        cursor, txn.db().QueryInt(
+                    "SELECT coalesce(max(value), 0) FROM sync_state WHERE key = 'feed_cursor'"));
+    return Status::Ok();
+  }));
+  return static_cast<std::uint64_t>(cursor);
+}
+
+namespace {
+
+Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch) {
+  for (const auto& change : batch.changes()) {
+    MILLRACE_ASSIGN_OR_RETURN(Row row, sync::DecodeChange(change, catalog::MesCatalog()));
+    if (row.table().merge == catalog::MergePolicy::kSharedLww) {
+      MILLRACE_ASSIGN_OR_RETURN(
+          auto pending, txn.db().QueryInt("SELECT count(*) FROM outbox WHERE row_id = '" +
+                                          row.id() + "'"));  // id validated as a UUID
+      if (pending > 0) continue;
+    }
+    MILLRACE_RETURN_IF_ERROR(txn.Upsert(row).WithContext("feed position " +
+                                                         std::to_string(change.seq())));
+  }
+  return txn.db().Exec(
+      "INSERT INTO sync_state (key, value) VALUES ('feed_cursor', " +
+      std::to_string(batch.to_cursor()) +
+      ") ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
+}
+
+}  // namespace
+
+Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
+  return store_->ApplyDownstream([&](WriteTxn& txn) { return ApplyChanges(txn, batch); });
+}
+
+Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {
+  MILLRACE_ASSIGN_OR_RETURN(OutboxStats stats, store_->Outbox());
+  sync::v1::SiteStatus s;
+  s.set_outbox_head_seq(static_cast<std::uint64_t>(stats.head_seq));
+  s.set_backlog_rows(static_cast<std::uint64_t>(stats.rows));
+  s.set_backlog_bytes(static_cast<std::uint64_t>(stats.bytes));
+  s.set_oldest_unacked_ms(stats.oldest_captured_ms);
+  return s;
+}
+
+Status ApplySnapshotFile(EdgeStore& store, const std::string& path) {
+  MILLRACE_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  sync::v1::FeedBatch batch;
+  if (!batch.ParseFromString(bytes))
+    return Status::InvalidArgument(path + " is not a Millrace site snapshot");
+  EdgeSyncAdapter adapter(&store);
+  MILLRACE_ASSIGN_OR_RETURN(std::uint64_t cursor, adapter.FeedCursor());
+  if (cursor > 0)
+    return Status::FailedPrecondition("the store has synced before (feed cursor " +
+                                      std::to_string(cursor) + "); a snapshot would go back");
+  return adapter.ApplyFeed(batch);
+}
+
+}  // namespace millrace::edge

@@ -1,0 +1,144 @@
+// SyncClient: the edge's half of the sync protocol, independent of what the edge stores.
+//
+// Upstream, it reads the outbox past what central has acknowledged and keeps up to
+// `window` batches in flight; acks are cumulative and purge the outbox below them; a Nack
+// rewinds to the seq central expects; an ack that does not come within ack_timeout (a lost
+// batch, a restarted central) makes it reconnect and start over from central's watermark
+// (Hello). Downstream, it pulls the feed from its cursor whenever central nudges or
+// reports a newer head, and applies each batch atomically through EdgeSide.
+//
+// Nothing here sleeps on a timer to find work: the store calls Wake() on commit, and
+// replies wake the loop through the transport.
+//
+// Thread-safety: Start/Stop/Wake/Stats from any thread; the protocol runs on one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "millrace/common/clock.h"
+#include "millrace/common/status.h"
+#include "millrace/sync/backoff.h"
+#include "millrace/sync/transport.h"
+#include "millrace/sync/v1/sync.pb.h"
+
+namespace millrace::sync {
+
+struct OutboxRecord {
+  std::uint64_t seq = 0;
+  std::string change;  // a serialized v1::Change without its seq
+};
+
+// What an edge store plugs into the client. Called only from the client's thread.
+class EdgeSide {
+ public:
+  virtual ~EdgeSide() = default;
+  // Captured changes with seq > after_seq, oldest first, at most `limit`.
+  virtual Result<std::vector<OutboxRecord>> ReadOutbox(std::uint64_t after_seq, int limit) = 0;
+  // Central has made every seq <= seq durable: the outbox may drop them.
+  virtual Status Acknowledged(std::uint64_t seq) = 0;
+  virtual Result<std::uint64_t> FeedCursor() = 0;
+  // Applies a feed batch and advances the cursor to batch.to_cursor(), atomically.
+  virtual Status ApplyFeed(const v1::FeedBatch& batch) = 0;
+  // The outbox backlog, reported to central (at most once a second).
+  virtual Result<v1::SiteStatus> Backlog() = 0;
+};
+
+struct SyncClientOptions {
+  std::string node_id;
+  std::string site_id;
+  std::string catalog_fingerprint;
+  int batch_rows = 2000;
+  int window = 4;  // batches in flight
+  std::chrono::milliseconds hello_timeout{3000};
+  std::chrono::milliseconds ack_timeout{10000};
+  std::chrono::milliseconds idle_ping{5000};  // Hello when nothing was heard for this long
+  int pull_max_changes = 2000;
+  BackoffOptions backoff;
+  std::uint64_t seed = 0;  // backoff jitter; 0: from the clock
+};
+
+struct SyncClientStats {
+  bool connected = false;
+  std::string endpoint;
+  std::uint64_t acked_seq = 0;
+  std::uint64_t sent_seq = 0;
+  std::uint64_t feed_cursor = 0;
+  std::uint64_t feed_head = 0;
+  std::int64_t last_ack_ms = 0;  // wall clock, 0: never
+  std::uint64_t batches_sent = 0, rows_sent = 0, batches_acked = 0;
+  std::uint64_t nacks = 0, reconnects = 0, feed_batches = 0, feed_changes = 0;
+  std::string last_error;
+};
+
+class SyncClient {
+ public:
+  // REQUIRES: edge, transport and clock outlive the client.
+  SyncClient(SyncClientOptions options, EdgeSide* edge, std::unique_ptr<ClientTransport> transport,
+             const Clock* clock = SystemClock());
+  ~SyncClient();  // Stop()
+  SyncClient(const SyncClient&) = delete;
+  SyncClient& operator=(const SyncClient&) = delete;
+
+  void Start();
+  void Stop();
+  // New outbox rows were committed (or anything else worth a look): wake the loop.
+  void Wake();
+  SyncClientStats Stats() const;
+
+  // One turn of the loop: send what the window allows, wait up to `wait` for one reply
+  // and handle it. Start() runs this on its thread; unit tests call it directly.
+  Status Step(std::chrono::milliseconds wait);
+
+ private:
+  enum class State { kDisconnected, kHelloSent, kReady };
+  struct InFlight {
+    std::uint64_t batch_id, first_seq, last_seq;
+    std::int64_t sent_ms;
+  };
+
+  Status SendHello();
+  Status FillWindow();
+  Status MaybePull();
+  Status Handle(const v1::Envelope& e);
+  void Disconnect(const std::string& why);
+  Status Send(v1::Envelope e);
+  const v1::SiteStatus& CurrentBacklog();
+  void Record(const std::function<void(SyncClientStats&)>& f);
+
+  SyncClientOptions options_;
+  EdgeSide* edge_;
+  std::unique_ptr<ClientTransport> transport_;
+  const Clock* clock_;
+  Backoff backoff_;
+
+  State state_ = State::kDisconnected;
+  std::int64_t retry_at_ms_ = 0;
+  std::int64_t hello_sent_ms_ = 0;
+  std::int64_t last_heard_ms_ = 0;
+  std::uint64_t acked_seq_ = 0;  // central's cumulative watermark
+  std::uint64_t next_seq_ = 1;   // first seq not yet sent
+  std::uint64_t next_batch_id_ = 1;
+  std::vector<InFlight> in_flight_;
+  std::uint64_t feed_cursor_ = 0, feed_head_ = 0;
+  bool pull_in_flight_ = false;
+  std::int64_t pull_sent_ms_ = 0;
+  std::uint64_t rewind_before_batch_ = 0;  // Nacks of batches sent before this are stale
+  bool hello_unsent_ = false;
+  v1::SiteStatus backlog_;
+  std::int64_t backlog_read_ms_ = 0;
+
+  mutable std::mutex stats_mu_;
+  SyncClientStats stats_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace millrace::sync

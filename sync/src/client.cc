@@ -1,0 +1,276 @@
+#include "millrace/sync/client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "millrace/sync/wire.h"
+
+namespace millrace::sync {
+
+using std::chrono::milliseconds;
+
+SyncClient::SyncClient(SyncClientOptions options, EdgeSide* edge,
+                       std::unique_ptr<ClientTransport> transport, const Clock* clock)
+    : options_(std::move(options)),
+      edge_(edge),
+      transport_(std::move(transport)),
+      clock_(clock),
+      backoff_(options_.backoff, options_.seed != 0
+                                     ? options_.seed
+                                     : static_cast<std::uint64_t>(clock->NowMillis())) {
+  options_.window = std::max(1, options_.window);
+  options_.batch_rows = std::max(1, options_.batch_rows);
+  stats_.endpoint = transport_->endpoint();
+}
+
+SyncClient::~SyncClient() { Stop(); }
+
+void SyncClient::Start() {
+  stop_ = false;
+  thread_ = std::thread([this] {
+    while (!stop_) {
+      Status s = Step(milliseconds(500));
+      if (!s.ok()) {
+        Record([&](SyncClientStats& st) { st.last_error = s.ToString(); });
+        spdlog::warn("sync: {}", s.ToString());
+      }
+    }
+  });
+}
+
+void SyncClient::Stop() {
+  stop_ = true;
+  if (transport_) transport_->Wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SyncClient::Wake() { transport_->Wake(); }
+
+SyncClientStats SyncClient::Stats() const {
+  std::lock_guard lock(stats_mu_);
+  return stats_;
+}
+
+void SyncClient::Record(const std::function<void(SyncClientStats&)>& f) {
+  std::lock_guard lock(stats_mu_);
+  f(stats_);
+}
+
+Status SyncClient::Send(v1::Envelope e) { return transport_->Send(EncodeFrame(std::move(e))); }
+
+const v1::SiteStatus& SyncClient::CurrentBacklog() {
+  const std::int64_t now = clock_->NowMillis();
+  if (now - backlog_read_ms_ >= 1000 || now < backlog_read_ms_) {
+    auto b = edge_->Backlog();
+    if (b.ok()) backlog_ = *b;
+    backlog_read_ms_ = now;
+  }
+  return backlog_;
+}
+
+Status SyncClient::SendHello() {
+  MILLRACE_ASSIGN_OR_RETURN(feed_cursor_, edge_->FeedCursor());
+  v1::Envelope e;
+  auto* h = e.mutable_hello();
+  h->set_node_id(options_.node_id);
+  h->set_site_id(options_.site_id);
+  h->set_catalog_fingerprint(options_.catalog_fingerprint);
+  h->set_feed_cursor(feed_cursor_);
+  backlog_read_ms_ = 0;
+  *h->mutable_status() = CurrentBacklog();
+  h->set_outbox_head_seq(h->status().outbox_head_seq());
+  MILLRACE_RETURN_IF_ERROR(Send(std::move(e)));
+  state_ = State::kHelloSent;
+  hello_sent_ms_ = clock_->NowMillis();
+  return Status::Ok();
+}
+
+void SyncClient::Disconnect(const std::string& why) {
+  const auto delay = backoff_.Next();
+  spdlog::warn("sync: {} (link to {}); retrying in {} ms", why, transport_->endpoint(),
+               delay.count());
+  state_ = State::kDisconnected;
+  in_flight_.clear();
+  pull_in_flight_ = false;
+  retry_at_ms_ = clock_->NowMillis() + delay.count();
+  Status s = transport_->Reconnect();
+  Record([&](SyncClientStats& st) {
+    st.connected = false;
+    st.reconnects++;
+    st.last_error = why;
+    st.endpoint = transport_->endpoint();
+  });
+  if (!s.ok()) spdlog::warn("sync: {}", s.ToString());
+}
+
+Status SyncClient::FillWindow() {
+  while (static_cast<int>(in_flight_.size()) < options_.window) {
+    MILLRACE_ASSIGN_OR_RETURN(auto records, edge_->ReadOutbox(next_seq_ - 1, options_.batch_rows));
+    if (records.empty()) break;
+    v1::Envelope e;
+    auto* batch = e.mutable_push_batch();
+    const std::uint64_t batch_id = next_batch_id_++;
+    batch->set_batch_id(batch_id);
+    batch->set_first_seq(records.front().seq);
+    batch->set_last_seq(records.back().seq);
+    *batch->mutable_status() = CurrentBacklog();
+    for (const auto& r : records) {
+      auto* c = batch->add_changes();
+      if (!c->ParseFromString(r.change))
+        return Status::Corruption("outbox entry " + std::to_string(r.seq) + " is not a change");
+      c->set_seq(r.seq);
+    }
+    Status s = Send(std::move(e));
+    if (s.code() == StatusCode::kUnavailable) break;  // the link is not up; retry later
+    MILLRACE_RETURN_IF_ERROR(s);
+    in_flight_.push_back({batch_id, records.front().seq, records.back().seq, clock_->NowMillis()});
+    next_seq_ = records.back().seq + 1;
+    Record([&](SyncClientStats& st) {
+      st.batches_sent++;
+      st.rows_sent += records.size();
+      st.sent_seq = next_seq_ - 1;
+    });
+  }
+  return Status::Ok();
+}
+
+Status SyncClient::MaybePull() {
+  if (pull_in_flight_ || feed_head_ <= feed_cursor_) return Status::Ok();
+  v1::Envelope e;
+  auto* p = e.mutable_pull_request();
+  p->set_cursor(feed_cursor_);
+  p->set_max_changes(static_cast<std::uint32_t>(options_.pull_max_changes));
+  Status s = Send(std::move(e));
+  if (s.code() == StatusCode::kUnavailable) return Status::Ok();
+  MILLRACE_RETURN_IF_ERROR(s);
+  pull_in_flight_ = true;
+  pull_sent_ms_ = clock_->NowMillis();
+  return Status::Ok();
+}
+
+Status SyncClient::Handle(const v1::Envelope& e) {
+  switch (e.body_case()) {
+    case v1::Envelope::kHelloReply: {
+      const auto& r = e.hello_reply();
+      if (r.applied_seq() < acked_seq_) {
+        spdlog::error(
+            "sync: central reports seq {} applied for this site but acknowledged {} before: "
+            "central lost acknowledged changes (restored from an older backup?)",
+            r.applied_seq(), acked_seq_);
+      }
+      state_ = State::kReady;
+      backoff_.Reset();
+      in_flight_.clear();
+      rewind_before_batch_ = next_batch_id_;
+      if (r.applied_seq() > acked_seq_) {
+        acked_seq_ = r.applied_seq();
+        MILLRACE_RETURN_IF_ERROR(edge_->Acknowledged(acked_seq_));
+      }
+      next_seq_ = r.applied_seq() + 1;
+      feed_head_ = std::max(feed_head_, r.feed_head());
+      Record([&](SyncClientStats& st) {
+        st.connected = true;
+        st.acked_seq = acked_seq_;
+        st.feed_head = feed_head_;
+        st.endpoint = transport_->endpoint();
+        st.last_error.clear();
+      });
+      return Status::Ok();
+    }
+    case v1::Envelope::kAck: {
+      const auto& a = e.ack();
+      if (a.acked_seq() > acked_seq_) {
+        acked_seq_ = a.acked_seq();
+        MILLRACE_RETURN_IF_ERROR(edge_->Acknowledged(acked_seq_));
+      }
+      std::erase_if(in_flight_, [&](const InFlight& f) { return f.last_seq <= acked_seq_; });
+      const std::int64_t now = clock_->NowMillis();
+      Record([&](SyncClientStats& st) {
+        st.acked_seq = acked_seq_;
+        st.batches_acked++;
+        st.last_ack_ms = now;
+      });
+      return Status::Ok();
+    }
+    case v1::Envelope::kNack: {
+      const auto& n = e.nack();
+      // Every batch sent before a rewind is nacked too; one rewind is enough.
+      if (n.batch_id() < rewind_before_batch_) return Status::Ok();
+      spdlog::warn("sync: central expected seq {} ({}); rewinding", n.expected_seq(), n.reason());
+      in_flight_.clear();
+      rewind_before_batch_ = next_batch_id_;
+      next_seq_ = std::max<std::uint64_t>(n.expected_seq(), acked_seq_ + 1);
+      Record([&](SyncClientStats& st) { st.nacks++; });
+      return Status::Ok();
+    }
+    case v1::Envelope::kFeedBatch: {
+      const auto& b = e.feed_batch();
+      pull_in_flight_ = false;
+      if (b.from_cursor() != feed_cursor_) return Status::Ok();  // an answer to an old pull
+      MILLRACE_RETURN_IF_ERROR(edge_->ApplyFeed(b));
+      feed_cursor_ = b.to_cursor();
+      feed_head_ = std::max(feed_head_, feed_cursor_ + (b.more() ? 1 : 0));
+      Record([&](SyncClientStats& st) {
+        st.feed_cursor = feed_cursor_;
+        st.feed_head = feed_head_;
+        st.feed_batches++;
+        st.feed_changes += static_cast<std::uint64_t>(b.changes_size());
+      });
+      return Status::Ok();
+    }
+    case v1::Envelope::kNudge:
+      feed_head_ = std::max(feed_head_, e.nudge().feed_head());
+      Record([&](SyncClientStats& st) { st.feed_head = feed_head_; });
+      return Status::Ok();
+    case v1::Envelope::kError:
+      Disconnect("central refused: " + e.error().code() + ": " + e.error().message());
+      return Status::Ok();
+    default:
+      return Status::InvalidArgument("central sent an unexpected " +
+                                     std::string(BodyName(e)));
+  }
+}
+
+Status SyncClient::Step(milliseconds wait) {
+  std::int64_t now = clock_->NowMillis();
+  if (state_ == State::kDisconnected) {
+    if (now < retry_at_ms_) {
+      wait = std::min(wait, milliseconds(retry_at_ms_ - now));
+    } else if (Status s = SendHello(); !s.ok()) {
+      if (s.code() != StatusCode::kUnavailable) return s;
+      // Connecting: the handshake has not finished. Wait for it like for a reply.
+      state_ = State::kHelloSent;
+      hello_sent_ms_ = now - options_.hello_timeout.count() / 2;
+      hello_unsent_ = true;
+    }
+  } else if (state_ == State::kHelloSent) {
+    if (hello_unsent_) {
+      if (SendHello().ok()) hello_unsent_ = false;
+    }
+    if (now - hello_sent_ms_ > options_.hello_timeout.count()) {
+      hello_unsent_ = false;
+      Disconnect("central did not answer the handshake");
+    }
+  } else {
+    MILLRACE_RETURN_IF_ERROR(FillWindow());
+    MILLRACE_RETURN_IF_ERROR(MaybePull());
+    if (!in_flight_.empty() && now - in_flight_.front().sent_ms > options_.ack_timeout.count()) {
+      Disconnect("batch " + std::to_string(in_flight_.front().batch_id) + " was not acknowledged");
+    } else if (pull_in_flight_ && now - pull_sent_ms_ > options_.ack_timeout.count()) {
+      Disconnect("the feed pull was not answered");
+    } else if (in_flight_.empty() && !pull_in_flight_ &&
+               now - last_heard_ms_ > options_.idle_ping.count()) {
+      MILLRACE_RETURN_IF_ERROR(SendHello());  // a ping that also re-syncs watermarks
+    }
+  }
+
+  MILLRACE_ASSIGN_OR_RETURN(auto frame, transport_->Receive(wait));
+  if (!frame) return Status::Ok();
+  last_heard_ms_ = clock_->NowMillis();
+  auto envelope = DecodeFrame(*frame);
+  if (!envelope.ok()) return envelope.status().WithContext("frame from central");
+  return Handle(*envelope);
+}
+
+}  // namespace millrace::sync

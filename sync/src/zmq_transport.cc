@@ -1,0 +1,164 @@
+// The ZeroMQ client transport: one DEALER socket to one endpoint at a time.
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zmq.hpp>
+
+#include "millrace/common/files.h"
+#include "millrace/sync/transport.h"
+
+namespace millrace::sync {
+namespace {
+
+bool IsZ85Key(const std::string& k) {
+  if (k.size() != 40) return false;
+  std::uint8_t raw[32];
+  return zmq_z85_decode(raw, k.c_str()) != nullptr;
+}
+
+class ZmqClientTransport final : public ClientTransport {
+ public:
+  explicit ZmqClientTransport(ZmqClientOptions options) : options_(std::move(options)) {
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  }
+  ~ZmqClientTransport() override {
+    socket_.reset();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  Status Connect() {
+    if (wake_fd_ < 0) return Status::IOError("eventfd failed");
+    try {
+      socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+      socket_->set(zmq::sockopt::linger, 0);
+      socket_->set(zmq::sockopt::immediate, 1);  // queue only to a finished handshake
+      socket_->set(zmq::sockopt::sndhwm, 64);
+      socket_->set(zmq::sockopt::rcvhwm, 64);
+      socket_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes));
+      const int hb = static_cast<int>(options_.heartbeat.count());
+      socket_->set(zmq::sockopt::heartbeat_ivl, hb);
+      socket_->set(zmq::sockopt::heartbeat_timeout, 3 * hb);
+      socket_->set(zmq::sockopt::heartbeat_ttl, 3 * hb);
+      socket_->set(zmq::sockopt::reconnect_ivl, 100);
+      socket_->set(zmq::sockopt::reconnect_ivl_max, 5000);
+      if (!options_.insecure_development) {
+        socket_->set(zmq::sockopt::curve_serverkey, options_.server_public_key);
+        socket_->set(zmq::sockopt::curve_publickey, options_.public_key);
+        socket_->set(zmq::sockopt::curve_secretkey, options_.secret_key);
+      }
+      socket_->connect(endpoint());
+    } catch (const zmq::error_t& e) {
+      return Status::InvalidArgument("cannot connect to " + endpoint() + ": " + e.what());
+    }
+    return Status::Ok();
+  }
+
+  Status Send(std::string frame) override {
+    if (!socket_) return Status::Unavailable("not connected");
+    try {
+      auto sent = socket_->send(zmq::buffer(frame), zmq::send_flags::dontwait);
+      if (!sent) return Status::Unavailable("no connection to " + endpoint() + " can take data");
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable(std::string("send to ") + endpoint() + ": " + e.what());
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> Receive(std::chrono::milliseconds timeout) override {
+    if (!socket_) return Status::Unavailable("not connected");
+    zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, timeout);
+      if (items[1].revents & ZMQ_POLLIN) {
+        std::uint64_t n;
+        while (::read(wake_fd_, &n, sizeof n) > 0) {
+        }
+      }
+      zmq::message_t msg;
+      if (socket_->recv(msg, zmq::recv_flags::dontwait)) return std::optional<std::string>(msg.to_string());
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return std::optional<std::string>();
+      return Status::Unavailable(std::string("receive from ") + endpoint() + ": " + e.what());
+    }
+    return std::optional<std::string>();
+  }
+
+  void Wake() override {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  Status Reconnect() override {
+    next_ = (next_ + 1) % options_.endpoints.size();
+    spdlog::info("sync: reconnecting to {}", endpoint());
+    return Connect();
+  }
+
+  std::string endpoint() const override { return options_.endpoints[next_]; }
+
+ private:
+  ZmqClientOptions options_;
+  zmq::context_t context_{1};
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::size_t next_ = 0;
+  int wake_fd_ = -1;
+};
+
+}  // namespace
+
+Result<CurveKeyPair> GenerateCurveKeyPair() {
+  char pub[41], sec[41];
+  if (zmq_curve_keypair(pub, sec) != 0)
+    return Status::Unavailable("this libzmq was built without CurveZMQ");
+  return CurveKeyPair{pub, sec};
+}
+
+Result<std::string> CurvePublicKey(const std::string& secret_key) {
+  if (!IsZ85Key(secret_key)) return Status::InvalidArgument("not a Z85-encoded Curve key");
+  char pub[41];
+  if (zmq_curve_public(pub, secret_key.c_str()) != 0)
+    return Status::InvalidArgument("not a Curve secret key");
+  return std::string(pub);
+}
+
+Result<std::string> ReadKeyFile(const std::string& path, bool secret) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return Status::NotFound("key file " + path + " does not exist");
+  if (secret && (st.st_mode & 077) != 0) {
+    return Status::PermissionDenied("secret key file " + path +
+                                    " is readable by group or others; run: chmod 600 " + path);
+  }
+  MILLRACE_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.erase(0, 1);
+  if (!IsZ85Key(text))
+    return Status::InvalidArgument("key file " + path + " does not hold a Z85 Curve key");
+  return text;
+}
+
+Status WriteKeyFile(const std::string& path, const std::string& key, bool secret) {
+  return WriteFileAtomically(path, key + "\n", secret ? 0600 : 0644);
+}
+
+Result<std::unique_ptr<ClientTransport>> NewZmqClientTransport(ZmqClientOptions options) {
+  if (options.endpoints.empty())
+    return Status::InvalidArgument("no central endpoint configured");
+  if (options.insecure_development) {
+    spdlog::warn(
+        "sync: development mode, the link to central is NOT encrypted or authenticated");
+  } else {
+    if (!zmq_has("curve")) return Status::Unavailable("this libzmq was built without CurveZMQ");
+    for (const auto* k : {&options.secret_key, &options.public_key, &options.server_public_key})
+      if (!IsZ85Key(*k)) return Status::InvalidArgument("sync keys must be Z85 Curve keys");
+  }
+  auto t = std::make_unique<ZmqClientTransport>(std::move(options));
+  MILLRACE_RETURN_IF_ERROR(t->Connect());
+  return std::unique_ptr<ClientTransport>(std::move(t));
+}
+
+}  // namespace millrace::sync
