@@ -291,7 +291,28 @@ int main(int argc, char** argv) {
   put->add_option("--file", rows_file,
                   "JSON object or array of objects (column -> value); '-' or absent: stdin");
 
+  std::vector<std::string> demo_sites;
+  auto* seed_demo = app.add_subcommand(
+      "seed-demo",
+      "Load the demo factory's master data (materials, routings, reasons, users with PIN "
+      "1234, and each site's equipment) for a tenant; it flows down to the sites");
+  add_config(seed_demo);
+  seed_demo->add_option("--tenant", tenant, "Tenant id")->required();
+  seed_demo->add_option("--sites", demo_sites, "Site ids (comma-separated)")
+      ->required()
+      ->delimiter(',');
+
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (*seed_demo) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    auto head = central::SeedDemoTenant(**conn, tenant, demo_sites);
+    if (!head.ok()) return central::Fail(head.status());
+    std::cout << "loaded the demo factory for tenant " << tenant << " (" << demo_sites.size()
+              << " site(s)); feed head " << *head << "\n";
+    return 0;
+  }
   if (*serve)
     return central::Serve(serve_options.config_path, serve_options.http_port,
                           serve_options.port_file, sync_endpoint_file);

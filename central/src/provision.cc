@@ -9,6 +9,7 @@
 
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
+#include "millrace/common/demo_factory.h"
 #include "millrace/common/files.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/merge.h"
@@ -260,6 +261,35 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
     return s;
   }
   return result;
+}
+
+Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tenant_id,
+                                     const std::vector<Row>& rows) {
+  std::map<const catalog::TableSpec*, std::vector<const Row*>> by_table;
+  for (const Row& r : rows) {
+    if (r.table().merge != MergePolicy::kCentralOwned)
+      return Status::InvalidArgument(r.table().name + " is not central-owned master data");
+    MILLRACE_RETURN_IF_ERROR(r.Validate());
+    by_table[&r.table()].push_back(&r);
+  }
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
+  Result<std::uint64_t> head = [&]() -> Result<std::uint64_t> {
+    for (const auto& [table, list] : by_table)
+      MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, *table, list));
+    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t h, AppendFeed(conn, tenant_id, rows));
+    MILLRACE_RETURN_IF_ERROR(conn.Exec("COMMIT"));
+    return h;
+  }();
+  if (!head.ok()) (void)Rollback(conn);
+  return head;
+}
+
+Result<std::uint64_t> SeedDemoTenant(PgConnection& conn, const std::string& tenant_id,
+                                     const std::vector<std::string>& sites) {
+  for (const auto& s : sites)
+    if (!IsValidId(s)) return Status::InvalidArgument("bad site id \"" + s + "\"");
+  MILLRACE_ASSIGN_OR_RETURN(std::string pin_hash, demo::HashPin(demo::kPin));
+  return PutCentralRows(conn, tenant_id, demo::MasterData(tenant_id, sites, pin_hash));
 }
 
 }  // namespace millrace::central

@@ -64,4 +64,13 @@ struct PutResult {
 Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
                           const std::string& table, const nlohmann::json& rows, HybridClock& hlc);
 
+// Upserts rows of central-owned tables as they are (already stamped) and publishes them on
+// the feed, in one transaction. Returns the new feed head.
+Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tenant_id,
+                                     const std::vector<Row>& rows);
+
+// Loads the demo factory's master data (common/demo_factory.h) for a tenant and its sites.
+Result<std::uint64_t> SeedDemoTenant(PgConnection& conn, const std::string& tenant_id,
+                                     const std::vector<std::string>& sites);
+
 }  // namespace millrace::central

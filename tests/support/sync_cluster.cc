@@ -1,0 +1,342 @@
+#include "sync_cluster.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "millrace/central/pg_rows.h"
+#include "millrace/common/files.h"
+#include "millrace/edge/sqlite.h"
+#include "millrace/edge/store.h"
+#include "millrace/sync/row_codec.h"
+
+namespace millrace::testing {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, fs::path log)
+    : argv_(std::move(argv)), log_(std::move(log)) {}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) Signal(SIGKILL);
+}
+
+Status ChildProcess::Start() {
+  pid_ = fork();
+  if (pid_ < 0) return Status::IOError("fork failed");
+  if (pid_ == 0) {
+    int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (auto& a : argv_) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return Status::Ok();
+}
+
+int ChildProcess::Signal(int sig) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, sig);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int RunCommand(const std::vector<std::string>& argv, std::string* output) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (output) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+namespace {
+
+Result<std::string> WaitForFile(const fs::path& path, const ChildProcess& proc,
+                                const fs::path& log) {
+  for (int i = 0; i < 300; ++i) {
+    if (fs::exists(path)) {
+      std::ifstream in(path);
+      std::string s;
+      std::getline(in, s);
+      if (!s.empty()) return s;
+    }
+    if (!proc.running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto text = ReadFile(log.string());
+  return Status::Unavailable("process did not write " + path.string() + "; log:\n" +
+                             (text.ok() ? *text : std::string("(none)")));
+}
+
+std::string ContentHash(const std::vector<Row>& rows) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (const Row& r : rows) {
+    const std::string bytes = sync::EncodeChange(r, sync::v1::OP_UPSERT).SerializeAsString();
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  }
+  std::ostringstream o;
+  o << rows.size() << ":" << std::hex << h;
+  return o.str();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SyncCluster>> SyncCluster::Create(ClusterBinaries bins,
+                                                         const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("millrace-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::unique_ptr<SyncCluster> c(new SyncCluster(bins, dir));
+  MILLRACE_ASSIGN_OR_RETURN(c->db_, TestDatabase::Create());
+  MILLRACE_ASSIGN_OR_RETURN(c->admin_, c->db_->Connect("postgres"));
+  std::string out;
+  if (RunCommand({bins.mes_central, "migrate", "--db", c->db_->ConnInfo("postgres")}, &out) != 0)
+    return Status::Internal("mes-central migrate failed: " + out);
+  if (RunCommand({bins.mes_central, "keygen", "--secret", (dir / "central.key").string(), "--public",
+                  (dir / "central.pub").string()},
+                 &out) != 0)
+    return Status::Internal("mes-central keygen failed: " + out);
+  std::ofstream(dir / "central.toml")
+      << "[database]\nurl = \"" << c->db_->ConnInfo("millrace_app") << "\"\n"
+      << "[sync]\nbind = \"tcp://127.0.0.1:*\"\nsecret_key_file = \"central.key\"\n"
+      << "[http]\nport = 0\n[log]\nlevel = \"warn\"\n";
+  return c;
+}
+
+SyncCluster::~SyncCluster() {
+  edges_.clear();
+  central_.reset();
+  admin_.reset();
+  db_.reset();
+  if (!::getenv("MILLRACE_KEEP_TEST_DIRS")) fs::remove_all(dir_);
+}
+
+Status SyncCluster::StartCentral() {
+  fs::remove(dir_ / "central.port");
+  fs::remove(dir_ / "central.sync");
+  central_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{bins_.mes_central, "serve", "-c", (dir_ / "central.toml").string(),
+                               "--port-file", (dir_ / "central.port").string(),
+                               "--sync-endpoint-file", (dir_ / "central.sync").string()},
+      dir_ / "central.log");
+  MILLRACE_RETURN_IF_ERROR(central_->Start());
+  MILLRACE_ASSIGN_OR_RETURN(std::string port,
+                            WaitForFile(dir_ / "central.port", *central_, dir_ / "central.log"));
+  MILLRACE_ASSIGN_OR_RETURN(sync_endpoint_,
+                            WaitForFile(dir_ / "central.sync", *central_, dir_ / "central.log"));
+  central_http_ = {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(port))};
+  // Pin the port for restarts.
+  MILLRACE_ASSIGN_OR_RETURN(std::string toml, ReadFile((dir_ / "central.toml").string()));
+  const auto at = toml.find("tcp://127.0.0.1:*");
+  if (at != std::string::npos) {
+    toml.replace(at, std::string("tcp://127.0.0.1:*").size(), sync_endpoint_);
+    MILLRACE_RETURN_IF_ERROR(WriteFileAtomically((dir_ / "central.toml").string(), toml));
+  }
+  return Status::Ok();
+}
+
+int SyncCluster::StopCentral(int sig) { return central_ ? central_->Signal(sig) : -1; }
+
+Status SyncCluster::CentralCommand(std::vector<std::string> args, std::string* out) {
+  std::vector<std::string> argv = {bins_.mes_central};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("-c");
+  argv.push_back((dir_ / "central.toml").string());
+  std::string text;
+  int rc = RunCommand(argv, &text);
+  if (out) *out = text;
+  if (rc != 0) return Status::Internal("mes-central " + args[0] + " exited " + std::to_string(rc) +
+                                       ": " + text);
+  return Status::Ok();
+}
+
+Status SyncCluster::CreateTenant(const std::string& tenant) {
+  return CentralCommand({"create-tenant", "--tenant", tenant});
+}
+
+Status SyncCluster::SeedDemo(const std::string& tenant, const std::vector<std::string>& sites) {
+  std::string list;
+  for (const auto& s : sites) list += (list.empty() ? "" : ",") + s;
+  return CentralCommand({"seed-demo", "--tenant", tenant, "--sites", list});
+}
+
+Status SyncCluster::AddSite(const std::string& tenant, const std::string& site) {
+  if (sync_endpoint_.empty()) return Status::FailedPrecondition("start central first");
+  MILLRACE_RETURN_IF_ERROR(CentralCommand({"provision-site", "--tenant", tenant, "--site", site,
+                                           "--out", site_dir(site), "--endpoint", sync_endpoint_}));
+  site_tenant_[site] = tenant;
+  std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
+      << "[log]\nlevel = \"warn\"\n[backup]\ninterval_minutes = 0\n";
+  std::string out;
+  if (RunCommand({bins_.mes_edge, "seed", "-c", site_dir(site) + "/edge.toml"}, &out) != 0)
+    return Status::Internal("mes-edge seed failed: " + out);
+  return Status::Ok();
+}
+
+Status SyncCluster::StartEdge(const std::string& site) {
+  const fs::path d = site_dir(site);
+  fs::remove(d / "port");
+  auto p = std::make_unique<ChildProcess>(
+      std::vector<std::string>{bins_.mes_edge, "serve", "-c", (d / "edge.toml").string(),
+                               "--http-port", "0", "--port-file", (d / "port").string()},
+      d / "edge.log");
+  MILLRACE_RETURN_IF_ERROR(p->Start());
+  MILLRACE_ASSIGN_OR_RETURN(std::string port, WaitForFile(d / "port", *p, d / "edge.log"));
+  edge_http_[site] = {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(port))};
+  edges_[site] = std::move(p);
+  return Status::Ok();
+}
+
+int SyncCluster::StopEdge(const std::string& site, int sig) {
+  auto it = edges_.find(site);
+  if (it == edges_.end()) return -1;
+  int rc = it->second->Signal(sig);
+  edges_.erase(it);
+  return rc;
+}
+
+Status SyncCluster::RevokeSite(const std::string& tenant, const std::string& site) {
+  return CentralCommand({"revoke-site", "--tenant", tenant, "--site", site});
+}
+
+Result<json> SyncCluster::Put(const std::string& tenant, const std::string& table,
+                              const json& rows) {
+  const std::string file = (dir_ / "put.json").string();
+  MILLRACE_RETURN_IF_ERROR(WriteFileAtomically(file, rows.dump()));
+  std::string out;
+  MILLRACE_RETURN_IF_ERROR(
+      CentralCommand({"put", "--tenant", tenant, "--table", table, "--file", file}, &out));
+  return json::parse(out, nullptr, false);
+}
+
+Result<json> SyncCluster::EdgeCall(const std::string& site, const std::string& method,
+                                   const std::string& target, const json& body,
+                                   const std::string& token) {
+  auto it = edge_http_.find(site);
+  if (it == edge_http_.end() || !edges_.count(site))
+    return Status::FailedPrecondition("edge " + site + " is not running");
+  std::map<std::string, std::string> headers;
+  if (!token.empty()) headers["authorization"] = "Bearer " + token;
+  MILLRACE_ASSIGN_OR_RETURN(auto r, HttpCall(it->second, method, target,
+                                             body.is_null() ? "" : body.dump(), headers));
+  if (r.status >= 300)
+    return Status::FailedPrecondition("HTTP " + std::to_string(r.status) + " from " + site +
+                                      " " + target + ": " + r.body);
+  return json::parse(r.body, nullptr, false);
+}
+
+Result<std::string> SyncCluster::EdgeId(const std::string& site, const std::string& table,
+                                        const std::string& column, const std::string& value) {
+  MILLRACE_ASSIGN_OR_RETURN(auto db, edge::SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db"));
+  edge::ReadTxn txn(&db);
+  const auto* t = catalog::MesCatalog().Find(table);
+  if (!t) return Status::InvalidArgument("no table " + table);
+  MILLRACE_ASSIGN_OR_RETURN(auto rows, txn.Select(*t, column + " = ?", {value}, "", 1));
+  if (rows.empty()) return Status::NotFound(table + " " + value + " at " + site);
+  return rows.front().id();
+}
+
+Result<std::string> SyncCluster::BadgeIn(const std::string& site, const std::string& badge,
+                                         const std::string& unit_code) {
+  MILLRACE_ASSIGN_OR_RETURN(std::string unit, EdgeId(site, "equipment", "code", unit_code));
+  MILLRACE_ASSIGN_OR_RETURN(
+      json r, EdgeCall(site, "POST", "/api/v1/sessions",
+                       {{"badge_id", badge}, {"pin", "1234"}, {"work_unit_id", unit}}));
+  return r.value("token", "");
+}
+
+Result<std::map<std::string, std::string>> SyncCluster::EdgeContent(const std::string& site) {
+  MILLRACE_ASSIGN_OR_RETURN(auto db, edge::SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db"));
+  edge::ReadTxn txn(&db);
+  MILLRACE_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  std::map<std::string, std::string> out;
+  for (const auto& t : catalog::MesCatalog().tables()) {
+    MILLRACE_ASSIGN_OR_RETURN(auto rows, txn.Select(t, "", {}, "id"));
+    out[t.name] = ContentHash(rows);
+  }
+  (void)db.Exec("COMMIT");
+  return out;
+}
+
+Result<std::map<std::string, std::string>> SyncCluster::CentralContent(const std::string& tenant,
+                                                                       const std::string& site) {
+  std::map<std::string, std::string> out;
+  MILLRACE_RETURN_IF_ERROR(admin_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ"));
+  for (const auto& t : catalog::MesCatalog().tables()) {
+    std::string where = "tenant_id = $1";
+    std::vector<central::PgParam> params = {tenant};
+    if (t.scope == catalog::RoutingScope::kSite) {
+      where += t.merge == catalog::MergePolicy::kCentralOwned
+                   ? " AND (site_id IS NULL OR site_id = $2)"
+                   : " AND site_id = $2";
+      params.push_back(site);
+    }
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto res, admin_->Query("SELECT " + central::PgSelectList(t) + " FROM " +
+                                    central::PgTable(t) + " WHERE " + where + " ORDER BY id",
+                                params));
+    std::vector<Row> rows;
+    for (int r = 0; r < res.rows(); ++r) {
+      MILLRACE_ASSIGN_OR_RETURN(Row row, central::RowFromPg(t, res, r));
+      rows.push_back(std::move(row));
+    }
+    out[t.name] = ContentHash(rows);
+  }
+  (void)admin_->Exec("COMMIT");
+  return out;
+}
+
+Status SyncCluster::WaitConverged(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string diff;
+  while (true) {
+    diff.clear();
+    for (const auto& [site, proc] : edges_) {
+      MILLRACE_ASSIGN_OR_RETURN(auto edge, EdgeContent(site));
+      MILLRACE_ASSIGN_OR_RETURN(auto central, CentralContent(site_tenant_.at(site), site));
+      for (const auto& [table, hash] : edge)
+        if (central[table] != hash)
+          diff += " " + site + "." + table + " (edge " + hash + ", central " + central[table] + ")";
+    }
+    if (diff.empty()) return Status::Ok();
+    if (std::chrono::steady_clock::now() > deadline)
+      return Status::Timeout("not converged:" + diff);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace millrace::testing
