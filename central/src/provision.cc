@@ -194,7 +194,8 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
   if (t->merge != MergePolicy::kCentralOwned && t->merge != MergePolicy::kSharedLww)
     return Status::InvalidArgument(table_name +
                                    " holds site facts: only its site writes them, central never");
-  if (!rows.is_array()) return Status::InvalidArgument("rows must be a JSON array of objects");
+  if (rows.is_object()) return PutRows(conn, tenant_id, table_name, json::array({rows}), hlc);
+  if (!rows.is_array()) return Status::InvalidArgument("rows must be a JSON object or an array of objects");
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
   PutResult result;
   Status s = [&]() -> Status {

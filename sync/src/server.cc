@@ -74,7 +74,10 @@ class SyncServer::Impl {
       router_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
       router_->set(zmq::sockopt::linger, 0);
       router_->set(zmq::sockopt::router_mandatory, 1);
-      router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes));
+      // Up to twice the frame limit a frame is read and answered with an Error; beyond
+      // that libzmq drops the connection before buffering it.
+      router_->set(zmq::sockopt::maxmsgsize,
+                   static_cast<int64_t>(2 * options_.max_frame_bytes + (64 << 10)));
       router_->set(zmq::sockopt::heartbeat_ivl, options_.heartbeat_ms);
       router_->set(zmq::sockopt::heartbeat_timeout, 3 * options_.heartbeat_ms);
       router_->set(zmq::sockopt::sndhwm, 10000);

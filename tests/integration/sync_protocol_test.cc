@@ -1,0 +1,417 @@
+// The sync protocol against a real central applier: SyncServer + SyncService over a fresh
+// PostgreSQL database, driven by a raw ZeroMQ DEALER holding a provisioned site's Curve
+// keys, so each test can send exactly the frames it needs (replays, gaps, forged rows,
+// unknown and revoked keys, malformed frames, skewed clocks).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <filesystem>
+#include <thread>
+#include <zmq.hpp>
+
+#include "catalog_rows.h"
+#include "millrace/central/central_store.h"
+#include "millrace/central/provision.h"
+#include "millrace/central/schema.h"
+#include "millrace/central/sync_service.h"
+#include "millrace/common/files.h"
+#include "millrace/common/uuid.h"
+#include "millrace/sync/row_codec.h"
+#include "millrace/sync/server.h"
+#include "millrace/sync/transport.h"
+#include "millrace/sync/wire.h"
+#include "test_pg.h"
+
+namespace millrace::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using catalog::ColumnType;
+using central::PgConnection;
+namespace v1 = sync::v1;
+
+const catalog::TableSpec& T(const char* name) { return *catalog::MesCatalog().Find(name); }
+
+// A valid row of any catalog table for `site`.
+Row MakeRow(const catalog::TableSpec& t, const std::string& site, int n) {
+  auto text = SampleRow(t, Dialect::kSqlite, site, n);
+  Row row(t);
+  for (std::size_t i = 0; i < t.columns.size(); ++i) {
+    if (!text[i]) continue;
+    switch (t.columns[i].type) {
+      case ColumnType::kInt:
+      case ColumnType::kBool:
+      case ColumnType::kTimestamp:
+      case ColumnType::kHlc:
+        row.mutable_values()[i] = std::stoll(*text[i]);
+        break;
+      case ColumnType::kReal:
+        row.mutable_values()[i] = std::stod(*text[i]);
+        break;
+      default:
+        row.mutable_values()[i] = *text[i];
+    }
+  }
+  row.Set("origin", "edge:" + site);
+  return row;
+}
+
+// A site as the wire sees it: a DEALER with the site's Curve keys.
+class RawSite {
+ public:
+  RawSite(const std::string& endpoint, const std::string& server_key, const std::string& secret) {
+    socket_.set(zmq::sockopt::linger, 0);
+    if (!secret.empty()) {
+      socket_.set(zmq::sockopt::curve_serverkey, server_key);
+      socket_.set(zmq::sockopt::curve_secretkey, secret);
+      socket_.set(zmq::sockopt::curve_publickey, *sync::CurvePublicKey(secret));
+    }
+    socket_.connect(endpoint);
+  }
+  void SendRaw(const std::string& bytes) { socket_.send(zmq::buffer(bytes)); }
+  void Send(v1::Envelope e) { SendRaw(sync::EncodeFrame(std::move(e))); }
+  // The next envelope, or nullopt after `wait`.
+  std::optional<v1::Envelope> Receive(std::chrono::milliseconds wait = std::chrono::seconds(10)) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, wait);
+    zmq::message_t msg;
+    if (!(item.revents & ZMQ_POLLIN) || !socket_.recv(msg, zmq::recv_flags::dontwait))
+      return std::nullopt;
+    auto e = sync::DecodeFrame(msg.to_string_view());
+    if (!e.ok()) return std::nullopt;
+    return *e;
+  }
+  std::optional<v1::Envelope> Call(v1::Envelope e) {
+    Send(std::move(e));
+    return Receive();
+  }
+
+ private:
+  zmq::context_t ctx_{1};
+  zmq::socket_t socket_{ctx_, zmq::socket_type::dealer};
+};
+
+class SyncProtocolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    auto admin = db_->Connect("postgres");
+    ASSERT_TRUE(admin.ok());
+    admin_ = std::move(*admin);
+    ASSERT_TRUE(central::MigrateCentralSchema(*admin_).ok());
+    auto app = db_->Connect("millrace_app");
+    ASSERT_TRUE(app.ok());
+    app_ = std::move(*app);
+    dir_ = fs::temp_directory_path() / ("millrace-proto-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    auto keys = sync::GenerateCurveKeyPair();
+    ASSERT_TRUE(keys.ok());
+    central_keys_ = *keys;
+    ASSERT_TRUE(central::CreateTenant(*app_, "acme", "Acme").ok());
+    ASSERT_TRUE(central::CreateTenant(*app_, "globex", "Globex").ok());
+    for (auto [tenant, site] : {std::pair{"acme", "lyon"}, {"acme", "porto"}, {"globex", "tokyo"}}) {
+      central::ProvisionOptions o;
+      o.tenant_id = tenant;
+      o.site_id = site;
+      o.out_dir = (dir_ / site).string();
+      o.endpoints = {"tcp://127.0.0.1:1"};
+      o.central_public_key = central_keys_.public_key;
+      auto r = central::ProvisionSite(*app_, o);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+    }
+    central::SyncServiceOptions so;
+    so.database_url = db_->ConnInfo("millrace_app");
+    service_ = std::make_unique<central::SyncService>(so, &metrics_);
+    sync::SyncServerOptions o;
+    o.secret_key = central_keys_.secret_key;
+    o.max_frame_bytes = 256 * 1024;
+    auto server = sync::SyncServer::Start(o, service_.get(), &metrics_);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+  }
+
+  void TearDown() override {
+    server_.reset();
+    service_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::unique_ptr<RawSite> Connect(const std::string& site) {
+    auto secret = sync::ReadKeyFile((dir_ / site / "site.key").string(), true);
+    EXPECT_TRUE(secret.ok());
+    return std::make_unique<RawSite>(server_->endpoint(), central_keys_.public_key, *secret);
+  }
+
+  static v1::Envelope Batch(std::uint64_t id, std::uint64_t first, const std::vector<Row>& rows) {
+    v1::Envelope e;
+    auto* b = e.mutable_push_batch();
+    b->set_batch_id(id);
+    b->set_first_seq(first);
+    b->set_last_seq(first + rows.size() - 1);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      auto* c = b->add_changes();
+      *c = sync::EncodeChange(rows[i], v1::OP_UPSERT);
+      c->set_seq(first + i);
+      c->set_hlc(static_cast<std::uint64_t>(rows[i].Int("hlc")));
+      c->set_origin(rows[i].Text("origin"));
+    }
+    return e;
+  }
+
+  std::vector<Row> Events(const std::string& site, int from, int n) {
+    std::vector<Row> rows;
+    for (int i = from; i < from + n; ++i) rows.push_back(MakeRow(T("production_event"), site, i));
+    return rows;
+  }
+
+  std::string Scalar(const std::string& sql) {
+    auto r = admin_->Query(sql);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() && r->rows() ? r->GetString(0, 0) : "";
+  }
+
+  double Metric(const std::string& line_prefix) {
+    const std::string text = metrics_.Render();
+    auto at = text.find("\n" + line_prefix);
+    if (at == std::string::npos) return 0;
+    auto end = text.find('\n', at + 1);
+    auto line = text.substr(at + 1, end - at - 1);
+    return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<PgConnection> admin_, app_;
+  fs::path dir_;
+  sync::CurveKeyPair central_keys_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<central::SyncService> service_;
+  std::unique_ptr<sync::SyncServer> server_;
+};
+
+TEST_F(SyncProtocolTest, HelloReportsWatermarksAndRefusesAForgedSite) {
+  auto lyon = Connect("lyon");
+  v1::Envelope hello;
+  hello.mutable_hello()->set_site_id("lyon");
+  hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  auto r = lyon->Call(hello);
+  ASSERT_TRUE(r && r->has_hello_reply());
+  EXPECT_EQ(r->hello_reply().applied_seq(), 0u);
+  hello.mutable_hello()->set_site_id("porto");  // lyon's key claiming to be porto
+  r = lyon->Call(hello);
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_EQ(r->error().code(), "permission_denied");
+  hello.mutable_hello()->set_site_id("lyon");
+  hello.mutable_hello()->set_catalog_fingerprint("0000000000000000");
+  r = lyon->Call(hello);
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_EQ(r->error().code(), "failed_precondition");
+}
+
+TEST_F(SyncProtocolTest, AReplayedBatchIsAcknowledgedWithoutApplyingTwice) {
+  auto lyon = Connect("lyon");
+  const auto rows = Events("lyon", 0, 10);
+  auto r = lyon->Call(Batch(1, 1, rows));
+  ASSERT_TRUE(r && r->has_ack()) << (r ? r->DebugString() : "no reply");
+  EXPECT_EQ(r->ack().acked_seq(), 10u);
+  r = lyon->Call(Batch(2, 1, rows));  // the same batch again (a lost ack)
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(r->ack().acked_seq(), 10u);
+  auto overlap = Events("lyon", 5, 10);  // seqs 6..15: 6..10 were applied, 11..15 are new
+  r = lyon->Call(Batch(3, 6, overlap));
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(r->ack().acked_seq(), 15u);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "15");
+  EXPECT_EQ(Scalar("SELECT applied_seq FROM millrace.sync_site WHERE site_id = 'lyon'"), "15");
+  EXPECT_EQ(Metric("mes_sync_duplicate_batches_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+}
+
+TEST_F(SyncProtocolTest, AGapIsNackedWithTheExpectedSeqAndRecoveredByRewinding) {
+  auto lyon = Connect("lyon");
+  auto r = lyon->Call(Batch(1, 1, Events("lyon", 0, 5)));
+  ASSERT_TRUE(r && r->has_ack());
+  r = lyon->Call(Batch(2, 11, Events("lyon", 10, 5)));  // 6..10 never arrived
+  ASSERT_TRUE(r && r->has_nack());
+  EXPECT_EQ(r->nack().expected_seq(), 6u);
+  r = lyon->Call(Batch(3, 6, Events("lyon", 5, 10)));
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(r->ack().acked_seq(), 15u);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "15");
+}
+
+TEST_F(SyncProtocolTest, UnappliableRowsAreParkedWithTheirReasonAndTheStreamMovesOn) {
+  auto lyon = Connect("lyon");
+  auto rows = Events("lyon", 0, 3);
+  rows[1].Set("site_id", "porto");                       // claims another site
+  rows.push_back(MakeRow(T("equipment"), "lyon", 1));    // master data from a site
+  v1::Envelope batch = Batch(1, 1, rows);
+  auto* bad = batch.mutable_push_batch()->add_changes();  // not a row of its table
+  bad->set_seq(5);
+  bad->set_table("production_event");
+  bad->set_id(std::string(16, 'x'));
+  batch.mutable_push_batch()->set_last_seq(5);
+  auto unknown = Events("lyon", 9, 1);
+  v1::Change ghost = sync::EncodeChange(unknown[0], v1::OP_UPSERT);
+  ghost.set_table("no_such_table");
+  ghost.set_seq(6);
+  *batch.mutable_push_batch()->add_changes() = ghost;
+  batch.mutable_push_batch()->set_last_seq(6);
+  auto r = lyon->Call(batch);
+  ASSERT_TRUE(r && r->has_ack()) << (r ? r->DebugString() : "no reply");
+  EXPECT_EQ(r->ack().acked_seq(), 6u);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.equipment"), "0");
+  EXPECT_EQ(Scalar("SELECT string_agg(seq || ' ' || split_part(reason, ':', 1), ', ' ORDER BY seq) "
+                   "FROM millrace.sync_reject"),
+            "2 wrong_site, 4 central_owned, 5 invalid_row, 6 invalid_row");
+  EXPECT_EQ(Metric("mes_sync_rejects_total{tenant=\"acme\",site=\"lyon\"}"), 4);
+}
+
+TEST_F(SyncProtocolTest, AFactAlreadyPresentTakesTheRowByRowPathAndIsInsertedOnce) {
+  auto lyon = Connect("lyon");
+  auto rows = Events("lyon", 0, 4);
+  auto r = lyon->Call(Batch(1, 1, {rows[0], rows[1]}));
+  ASSERT_TRUE(r && r->has_ack());
+  // The same facts captured again under new seqs (an edge restored from a backup).
+  r = lyon->Call(Batch(2, 3, rows));
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(r->ack().acked_seq(), 6u);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "4");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.sync_reject"), "0");
+}
+
+TEST_F(SyncProtocolTest, ASiteOfOneTenantCannotReadOrWriteAnother) {
+  // globex's tokyo sends a row claiming lyon: refused, and nothing lands in acme.
+  auto tokyo = Connect("tokyo");
+  auto forged = Events("lyon", 0, 1);
+  auto r = tokyo->Call(Batch(1, 1, forged));
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "0");
+  EXPECT_EQ(Scalar("SELECT tenant_id || '/' || site_id FROM millrace.sync_reject"), "globex/tokyo");
+  // Central writes for acme are invisible to tokyo's pulls, and visible to lyon's.
+  HybridClock hlc(SystemClock(), 60000);
+  auto put = central::PutRows(*app_, "acme", "reason_code",
+                              nlohmann::json::object({{"code", "DT-X"},
+                                                      {"name", "x"},
+                                                      {"category", "downtime"},
+                                                      {"planned", false},
+                                                      {"is_failure", false},
+                                                      {"active", true}}),
+                              hlc);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  v1::Envelope pull;
+  pull.mutable_pull_request()->set_cursor(0);
+  pull.mutable_pull_request()->set_max_changes(100);
+  r = tokyo->Call(pull);
+  ASSERT_TRUE(r && r->has_feed_batch());
+  EXPECT_EQ(r->feed_batch().changes_size(), 0);
+  auto lyon = Connect("lyon");
+  r = lyon->Call(pull);
+  ASSERT_TRUE(r && r->has_feed_batch());
+  ASSERT_EQ(r->feed_batch().changes_size(), 1);
+  EXPECT_EQ(r->feed_batch().changes(0).table(), "reason_code");
+  // And the app role, in tenant globex's context, sees none of acme's rows.
+  ASSERT_TRUE(app_->Exec("BEGIN").ok());
+  ASSERT_TRUE(app_->Query("SELECT set_config('app.tenant_id', 'globex', true)").ok());
+  EXPECT_EQ(app_->Query("SELECT count(*) FROM millrace.reason_code")->GetString(0, 0), "0");
+  EXPECT_EQ(app_->Query("SELECT count(*) FROM millrace.sync_feed")->GetString(0, 0), "0");
+  ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
+}
+
+TEST_F(SyncProtocolTest, AnUnknownKeyNeverReachesTheApplier) {
+  auto stranger_keys = sync::GenerateCurveKeyPair();
+  RawSite stranger(server_->endpoint(), central_keys_.public_key, stranger_keys->secret_key);
+  stranger.Send(Batch(1, 1, Events("lyon", 0, 3)));
+  EXPECT_FALSE(stranger.Receive(std::chrono::milliseconds(1500)));
+  EXPECT_GE(Metric("mes_sync_handshakes_total{outcome=\"refused\"}"), 1);
+  EXPECT_EQ(Metric("mes_sync_frames_total{type=\"push_batch\"}"), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "0");
+  // No Curve at all: the handshake cannot even start.
+  RawSite plain(server_->endpoint(), "", "");
+  plain.Send(Batch(1, 1, Events("lyon", 0, 3)));
+  EXPECT_FALSE(plain.Receive(std::chrono::milliseconds(500)));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "0");
+}
+
+TEST_F(SyncProtocolTest, ARevokedKeyIsRefusedOnItsOpenConnectionAndAtTheNextHandshake) {
+  auto lyon = Connect("lyon");
+  auto r = lyon->Call(Batch(1, 1, Events("lyon", 0, 2)));
+  ASSERT_TRUE(r && r->has_ack());
+  ASSERT_TRUE(central::RevokeSite(*app_, "acme", "lyon").ok());
+  r = lyon->Call(Batch(2, 3, Events("lyon", 2, 2)));  // same connection
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_EQ(r->error().code(), "permission_denied");
+  auto again = Connect("lyon");  // a new connection
+  again->Send(Batch(3, 3, Events("lyon", 2, 2)));
+  EXPECT_FALSE(again->Receive(std::chrono::milliseconds(1500)));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "2");
+}
+
+TEST_F(SyncProtocolTest, MalformedOversizedAndOutOfProtocolFramesGetAnErrorAndAMetric) {
+  auto lyon = Connect("lyon");
+  lyon->SendRaw("\xff\xff not a frame");
+  auto r = lyon->Receive();
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_EQ(r->error().code(), "invalid_argument");
+  lyon->SendRaw(std::string(300 * 1024, 'x'));  // over the 256 KiB limit
+  r = lyon->Receive();
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_EQ(r->error().code(), "resource_exhausted");
+  v1::Envelope ack;
+  ack.mutable_ack()->set_acked_seq(5);  // only central sends acks
+  r = lyon->Call(ack);
+  ASSERT_TRUE(r && r->has_error());
+  v1::Envelope future;
+  future.mutable_hello();
+  std::string bytes = future.SerializeAsString();  // protocol_version 0
+  lyon->SendRaw(bytes);
+  r = lyon->Receive();
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_EQ(r->error().code(), "failed_precondition");
+  EXPECT_EQ(Metric("mes_sync_frame_errors_total{reason=\"malformed\"}"), 1);
+  EXPECT_EQ(Metric("mes_sync_frame_errors_total{reason=\"oversized\"}"), 1);
+  EXPECT_EQ(Metric("mes_sync_frame_errors_total{reason=\"out_of_protocol\"}"), 1);
+  EXPECT_EQ(Metric("mes_sync_frame_errors_total{reason=\"protocol_version\"}"), 1);
+  // The connection still works.
+  r = lyon->Call(Batch(1, 1, Events("lyon", 0, 2)));
+  ASSERT_TRUE(r && r->has_ack());
+}
+
+TEST_F(SyncProtocolTest, ASiteWhoseClockRunsHoursAheadCannotWinForever) {
+  auto lyon = Connect("lyon");
+  Row wo = MakeRow(T("work_order"), "lyon", 1);
+  wo.Set("status", "Released").Set("priority", std::int64_t{1});
+  const std::int64_t now = SystemClock()->NowMillis();
+  const auto ahead = HlcTimestamp(static_cast<std::uint64_t>(now + 3 * 3600 * 1000), 0);
+  wo.Set("hlc", static_cast<std::int64_t>(ahead.packed()));
+  auto r = lyon->Call(Batch(1, 1, {wo}));
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(Metric("mes_sync_clock_clamped_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+  const std::int64_t stored_hlc = std::stoll(Scalar("SELECT hlc FROM millrace.work_order"));
+  EXPECT_LT(HlcTimestamp::FromPacked(static_cast<std::uint64_t>(stored_hlc)).physical_ms(),
+            static_cast<std::uint64_t>(now + 60 * 1000));
+  // Central edits the row a moment later: central wins, although the site's clock said
+  // its write happened three hours from now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  HybridClock hlc(SystemClock(), 60000);
+  auto put = central::PutRows(*app_, "acme", "work_order",
+                              nlohmann::json::object({{"id", wo.id()}, {"priority", 9}}), hlc);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(Scalar("SELECT priority FROM millrace.work_order"), "9");
+  // The site receives the merged row (with central's clock) on its feed.
+  v1::Envelope pull;
+  pull.mutable_pull_request()->set_max_changes(100);
+  r = lyon->Call(pull);
+  ASSERT_TRUE(r && r->has_feed_batch());
+  ASSERT_GE(r->feed_batch().changes_size(), 1);
+  auto last = sync::DecodeChange(r->feed_batch().changes(r->feed_batch().changes_size() - 1),
+                                 catalog::MesCatalog());
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->Int("priority"), 9);
+}
+
+}  // namespace
+}  // namespace millrace::testing
