@@ -1,0 +1,269 @@
+// The sync client's protocol logic against a fake transport, a fake edge and a manual
+// clock: windows, cumulative acks, nack rewinds, timeouts with backoff, feed pulls.
+#include "millrace/sync/client.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "millrace/sync/wire.h"
+
+namespace millrace::sync {
+namespace {
+
+using std::chrono::milliseconds;
+
+class FakeTransport final : public ClientTransport {
+ public:
+  Status Send(std::string frame) override {
+    if (down) return Status::Unavailable("link down");
+    auto e = DecodeFrame(frame);
+    EXPECT_TRUE(e.ok());
+    sent.push_back(*e);
+    return Status::Ok();
+  }
+  Result<std::optional<std::string>> Receive(milliseconds) override {
+    if (inbox.empty()) return std::optional<std::string>();
+    std::string f = EncodeFrame(inbox.front());
+    inbox.pop_front();
+    return std::optional<std::string>(f);
+  }
+  void Wake() override {}
+  Status Reconnect() override {
+    ++reconnects;
+    return Status::Ok();
+  }
+  std::string endpoint() const override { return "fake://central"; }
+
+  std::vector<v1::Envelope> TakeSent() {
+    auto out = std::move(sent);
+    sent.clear();
+    return out;
+  }
+
+  bool down = false;
+  int reconnects = 0;
+  std::vector<v1::Envelope> sent;
+  std::deque<v1::Envelope> inbox;
+};
+
+class FakeEdge final : public EdgeSide {
+ public:
+  void Capture(int n) {
+    for (int i = 0; i < n; ++i) {
+      v1::Change c;
+      c.set_table("production_event");
+      outbox[++head] = c.SerializeAsString();
+    }
+  }
+  Result<std::vector<OutboxRecord>> ReadOutbox(std::uint64_t after, int limit) override {
+    std::vector<OutboxRecord> out;
+    for (auto it = outbox.upper_bound(after); it != outbox.end() && static_cast<int>(out.size()) < limit; ++it)
+      out.push_back({it->first, it->second});
+    return out;
+  }
+  Status Acknowledged(std::uint64_t seq) override {
+    acked = std::max(acked, seq);
+    outbox.erase(outbox.begin(), outbox.upper_bound(seq));
+    return Status::Ok();
+  }
+  Result<std::uint64_t> FeedCursor() override { return cursor; }
+  Status ApplyFeed(const v1::FeedBatch& b) override {
+    applied += static_cast<std::uint64_t>(b.changes_size());
+    cursor = b.to_cursor();
+    return Status::Ok();
+  }
+  Result<v1::SiteStatus> Backlog() override {
+    v1::SiteStatus s;
+    s.set_outbox_head_seq(head);
+    s.set_backlog_rows(outbox.size());
+    return s;
+  }
+
+  std::map<std::uint64_t, std::string> outbox;
+  std::uint64_t head = 0, acked = 0, cursor = 0, applied = 0;
+};
+
+class SyncClientTest : public ::testing::Test {
+ protected:
+  SyncClientTest() {
+    auto t = std::make_unique<FakeTransport>();
+    transport_ = t.get();
+    SyncClientOptions o;
+    o.site_id = "lyon";
+    o.batch_rows = 2;
+    o.window = 3;
+    o.ack_timeout = milliseconds(1000);
+    o.hello_timeout = milliseconds(500);
+    o.idle_ping = milliseconds(60000);
+    o.backoff = {milliseconds(100), milliseconds(800)};
+    o.seed = 1;
+    client_ = std::make_unique<SyncClient>(o, &edge_, std::move(t), &clock_);
+  }
+
+  void Reply(std::function<void(v1::Envelope&)> fill) {
+    v1::Envelope e;
+    fill(e);
+    transport_->inbox.push_back(e);
+  }
+  void Step() { ASSERT_TRUE(client_->Step(milliseconds(0)).ok()); }
+
+  // Says Hello and gets central's watermark.
+  void Connect(std::uint64_t applied, std::uint64_t feed_head = 0) {
+    Step();
+    auto sent = transport_->TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    ASSERT_TRUE(sent[0].has_hello());
+    Reply([&](v1::Envelope& e) {
+      e.mutable_hello_reply()->set_applied_seq(applied);
+      e.mutable_hello_reply()->set_feed_head(feed_head);
+    });
+    Step();  // handles the reply
+  }
+
+  static std::vector<std::pair<std::uint64_t, std::uint64_t>> Batches(
+      const std::vector<v1::Envelope>& sent) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+    for (const auto& e : sent)
+      if (e.has_push_batch()) out.emplace_back(e.push_batch().first_seq(), e.push_batch().last_seq());
+    return out;
+  }
+
+  ManualClock clock_{1'800'000'000'000};
+  FakeEdge edge_;
+  FakeTransport* transport_;
+  std::unique_ptr<SyncClient> client_;
+};
+
+using Seqs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+
+TEST_F(SyncClientTest, KeepsAWindowOfBatchesInFlightAndPurgesOnCumulativeAcks) {
+  edge_.Capture(10);
+  Connect(0);
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 2}, {3, 4}, {5, 6}}));  // window of 3
+  Reply([](v1::Envelope& e) { e.mutable_ack()->set_acked_seq(4); });  // cumulative: two batches
+  Step();
+  EXPECT_EQ(edge_.acked, 4u);
+  EXPECT_EQ(edge_.outbox.begin()->first, 5u);  // purged below the watermark only
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{7, 8}, {9, 10}}));
+  EXPECT_EQ(client_->Stats().acked_seq, 4u);
+}
+
+TEST_F(SyncClientTest, ResumesFromCentralsWatermarkAfterTheHandshake) {
+  edge_.Capture(6);
+  Connect(4);  // central already has 1..4 (an ack lost before a restart)
+  EXPECT_EQ(edge_.acked, 4u);
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{5, 6}}));
+}
+
+TEST_F(SyncClientTest, ANackRewindsOnceToTheExpectedSeq) {
+  edge_.Capture(6);
+  Connect(0);
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(Batches(sent), (Seqs{{1, 2}, {3, 4}, {5, 6}}));
+  Reply([](v1::Envelope& e) { e.mutable_ack()->set_acked_seq(2); });
+  Reply([&](v1::Envelope& e) {
+    e.mutable_nack()->set_batch_id(sent[1].push_batch().batch_id());
+    e.mutable_nack()->set_expected_seq(3);
+  });
+  Reply([&](v1::Envelope& e) {  // the batch after the gap is refused too: stale
+    e.mutable_nack()->set_batch_id(sent[2].push_batch().batch_id());
+    e.mutable_nack()->set_expected_seq(3);
+  });
+  Step();
+  Step();
+  Step();
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{3, 4}, {5, 6}}));
+  EXPECT_EQ(client_->Stats().nacks, 1u);
+}
+
+TEST_F(SyncClientTest, AMissingAckReconnectsAfterABackoffAndStartsOverWithAHello) {
+  edge_.Capture(2);
+  Connect(0);
+  Step();
+  ASSERT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 2}}));
+  clock_.Advance(1001);  // the ack never comes (central restarted)
+  Step();
+  EXPECT_EQ(transport_->reconnects, 1);
+  EXPECT_FALSE(client_->Stats().connected);
+  Step();
+  EXPECT_TRUE(transport_->TakeSent().empty());  // waiting out the backoff
+  clock_.Advance(100);
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].has_hello());
+  Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(2); });
+  Step();
+  EXPECT_EQ(edge_.acked, 2u);  // the batch had landed after all
+  EXPECT_TRUE(client_->Stats().connected);
+}
+
+TEST_F(SyncClientTest, AnUnansweredHandshakeTriesTheNextEndpointWithGrowingDelays) {
+  std::vector<std::int64_t> waits;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    Step();
+    ASSERT_EQ(transport_->TakeSent().size(), 1u) << attempt;  // a Hello
+    clock_.Advance(501);
+    Step();  // gives up on it
+    EXPECT_EQ(transport_->reconnects, attempt + 1);
+    std::int64_t waited = 0;
+    while (transport_->sent.empty() && waited < 10000) {
+      clock_.Advance(10);
+      waited += 10;
+      Step();
+    }
+    waits.push_back(waited);
+  }
+  EXPECT_LE(waits[0], 110);
+  EXPECT_GE(waits[3], 400);  // 800 ms ceiling after three failures, jitter in the upper half
+}
+
+TEST_F(SyncClientTest, ANudgePullsTheFeedAndAFullBatchPullsAgain) {
+  Connect(0);
+  Reply([](v1::Envelope& e) { e.mutable_nudge()->set_feed_head(5); });
+  Step();
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_pull_request());
+  EXPECT_EQ(sent[0].pull_request().cursor(), 0u);
+  Reply([](v1::Envelope& e) {
+    auto* b = e.mutable_feed_batch();
+    b->set_from_cursor(0);
+    b->set_to_cursor(3);
+    b->set_more(true);
+    b->add_changes();
+  });
+  Step();
+  Step();
+  EXPECT_EQ(edge_.cursor, 3u);
+  sent = transport_->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].pull_request().cursor(), 3u);
+}
+
+TEST_F(SyncClientTest, ARefusalFromCentralDropsTheLinkAndBacksOff) {
+  edge_.Capture(2);
+  Connect(0);
+  Step();
+  transport_->TakeSent();
+  Reply([](v1::Envelope& e) {
+    e.mutable_error()->set_code("permission_denied");
+    e.mutable_error()->set_message("site revoked");
+  });
+  Step();
+  EXPECT_EQ(transport_->reconnects, 1);
+  EXPECT_NE(client_->Stats().last_error.find("site revoked"), std::string::npos);
+  EXPECT_EQ(edge_.acked, 0u);  // nothing is purged without an ack
+  EXPECT_EQ(edge_.outbox.size(), 2u);
+}
+
+}  // namespace
+}  // namespace millrace::sync

@@ -1,0 +1,129 @@
+#include "millrace/sync/merge.h"
+
+#include <gtest/gtest.h>
+
+namespace millrace::sync {
+namespace {
+
+const catalog::TableSpec& WorkOrders() { return *catalog::MesCatalog().Find("work_order"); }
+
+std::uint32_t Col(const char* name) {
+  return static_cast<std::uint32_t>(WorkOrders().Find(name) - WorkOrders().columns.data());
+}
+
+Row Order(const char* status, std::int64_t priority, double planned) {
+  Row r(WorkOrders());
+  r.Set("id", "01a20281-7968-75fe-b412-444b3b062d80")
+      .Set("site_id", "lyon")
+      .Set("status", status)
+      .Set("priority", priority)
+      .Set("planned_quantity", planned);
+  return r;
+}
+
+TEST(MergeTest, ANewRowIsTakenWholeWithItsClock) {
+  Row in = Order("Draft", 2, 50);
+  MergeResult m = MergeShared(std::nullopt, {&in, {10, "edge:lyon"}, 0, {}});
+  EXPECT_TRUE(m.changed);
+  EXPECT_TRUE(m.conflicts.empty());
+  EXPECT_EQ(m.merged.row.Int("priority"), 2);
+  EXPECT_EQ(m.merged.row.Int("hlc"), 10);
+  EXPECT_EQ(m.merged.row.Text("origin"), "edge:lyon");
+}
+
+TEST(MergeTest, EditsOfDifferentColumnsBothSurviveWithoutConflict) {
+  // Central raised the planned quantity at hlc 20; the site, having seen the row at 10,
+  // changes only the priority at 15.
+  VersionedRow stored = Versioned(Order("Released", 2, 80), {10, "central"});
+  stored.clocks[Col("planned_quantity")] = {20, "central"};
+  Row in = Order("Released", 7, 50);
+  MergeResult m = MergeShared(stored, {&in, {15, "edge:lyon"}, 10, {Col("priority")}});
+  EXPECT_TRUE(m.conflicts.empty());
+  EXPECT_EQ(m.merged.row.Int("priority"), 7);
+  EXPECT_EQ(m.merged.row.Real("planned_quantity"), 80);  // the site did not touch it
+  EXPECT_EQ(m.merged.row.Int("hlc"), 20);                // the newest column
+  EXPECT_EQ(m.merged.row.Text("origin"), "central");
+}
+
+TEST(MergeTest, AConcurrentEditOfOneColumnIsAConflictWithBothValuesAndTheWinner) {
+  VersionedRow stored = Versioned(Order("Released", 5, 50), {20, "central"});
+  Row in = Order("Released", 1, 50);  // written at 15, on the row as of 10
+  MergeResult m = MergeShared(stored, {&in, {15, "edge:lyon"}, 10, {Col("priority")}});
+  EXPECT_EQ(m.merged.row.Int("priority"), 5);
+  ASSERT_EQ(m.conflicts.size(), 1u);
+  const MergeConflict& c = m.conflicts[0];
+  EXPECT_EQ(c.column, "priority");
+  EXPECT_FALSE(c.incoming_won);
+  EXPECT_EQ(std::get<std::int64_t>(c.kept), 5);
+  EXPECT_EQ(std::get<std::int64_t>(c.lost), 1);
+  EXPECT_EQ(c.kept_clock.hlc, 20u);
+  EXPECT_EQ(c.lost_clock.hlc, 15u);
+  EXPECT_EQ(c.rule, "last_writer_wins");
+
+  // The newer concurrent write wins, and is still reported.
+  Row later = Order("Released", 3, 50);
+  m = MergeShared(stored, {&later, {25, "edge:lyon"}, 10, {Col("priority")}});
+  EXPECT_EQ(m.merged.row.Int("priority"), 3);
+  ASSERT_EQ(m.conflicts.size(), 1u);
+  EXPECT_TRUE(m.conflicts[0].incoming_won);
+}
+
+TEST(MergeTest, ASequentialEditIsNoConflict) {
+  VersionedRow stored = Versioned(Order("Released", 5, 50), {20, "central"});
+  Row in = Order("Released", 1, 50);
+  MergeResult m = MergeShared(stored, {&in, {30, "edge:lyon"}, 20, {Col("priority")}});
+  EXPECT_TRUE(m.conflicts.empty());
+  EXPECT_EQ(m.merged.row.Int("priority"), 1);
+}
+
+TEST(MergeTest, EqualClocksAreBrokenByOriginTheSameWayEverywhere) {
+  VersionedRow stored = Versioned(Order("Released", 5, 50), {20, "edge:a"});
+  Row in = Order("Released", 1, 50);
+  MergeResult m = MergeShared(stored, {&in, {20, "edge:b"}, 0, {Col("priority")}});
+  EXPECT_EQ(m.merged.row.Int("priority"), 1);  // "edge:b" > "edge:a"
+  VersionedRow other = Versioned(Order("Released", 1, 50), {20, "edge:b"});
+  Row back = Order("Released", 5, 50);
+  m = MergeShared(other, {&back, {20, "edge:a"}, 0, {Col("priority")}});
+  EXPECT_EQ(m.merged.row.Int("priority"), 1);
+}
+
+TEST(MergeTest, AStatusNeverMovesBackwardsWhateverTheClocks) {
+  VersionedRow stored = Versioned(Order("Completed", 2, 50), {20, "edge:lyon"});
+  Row in = Order("InProgress", 2, 50);  // newer clock, but backwards
+  MergeResult m = MergeShared(stored, {&in, {30, "central"}, 10, {Col("status")}});
+  EXPECT_EQ(m.merged.row.Text("status"), "Completed");
+  ASSERT_EQ(m.conflicts.size(), 1u);
+  EXPECT_EQ(m.conflicts[0].rule, "status_backward");
+  EXPECT_EQ(m.merged.clocks[Col("status")].hlc, 30u);  // the clock still moves forward
+}
+
+TEST(MergeTest, AStatusFurtherAlongWinsOverANewerClock) {
+  VersionedRow stored = Versioned(Order("Released", 2, 50), {30, "central"});
+  Row in = Order("Completed", 2, 50);
+  MergeResult m = MergeShared(stored, {&in, {25, "edge:lyon"}, 25, {Col("status")}});
+  EXPECT_EQ(m.merged.row.Text("status"), "Completed");
+  ASSERT_EQ(m.conflicts.size(), 1u);
+  EXPECT_EQ(m.conflicts[0].rule, "status_forward");
+  EXPECT_TRUE(m.conflicts[0].incoming_won);
+}
+
+TEST(MergeTest, StatusesOnACycleFallBackToTheClock) {
+  // InProgress <-> OnHold: either can follow the other, so the newer write wins.
+  VersionedRow stored = Versioned(Order("OnHold", 2, 50), {30, "central"});
+  Row in = Order("InProgress", 2, 50);
+  MergeResult m = MergeShared(stored, {&in, {25, "edge:lyon"}, 30, {Col("status")}});
+  EXPECT_EQ(m.merged.row.Text("status"), "OnHold");
+  m = MergeShared(stored, {&in, {35, "edge:lyon"}, 30, {Col("status")}});
+  EXPECT_EQ(m.merged.row.Text("status"), "InProgress");
+}
+
+TEST(MergeTest, SiteOwnedRowsAreLastWriterWinsByRow) {
+  Row a = Order("Released", 1, 1), b = Order("Released", 2, 2);
+  a.Set("hlc", std::int64_t{10}).Set("origin", "edge:lyon");
+  b.Set("hlc", std::int64_t{11}).Set("origin", "edge:lyon");
+  EXPECT_TRUE(IncomingRowWins(a, b));
+  EXPECT_FALSE(IncomingRowWins(b, a));
+}
+
+}  // namespace
+}  // namespace millrace::sync
