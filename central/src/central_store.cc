@@ -12,14 +12,13 @@ namespace millrace::central {
 using catalog::QuoteIdent;
 
 Status BeginTenant(PgConnection& conn, const std::string& tenant_id, bool repeatable_read) {
-  MILLRACE_RETURN_IF_ERROR(
-      conn.Exec(repeatable_read ? "BEGIN ISOLATION LEVEL REPEATABLE READ" : "BEGIN"));
-  auto r = conn.Query("SELECT set_config('app.tenant_id', $1, true)", {tenant_id});
-  if (!r.ok()) {
-    (void)conn.Exec("ROLLBACK");
-    return r.status();
-  }
-  return Status::Ok();
+  // One round trip: BEGIN and the tenant context together.
+  Status s = conn.Exec(std::string(repeatable_read ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
+                                                   : "BEGIN") +
+                       "; SELECT set_config('app.tenant_id', " + catalog::QuoteLiteral(tenant_id) +
+                       ", true)");
+  if (!s.ok()) (void)conn.Exec("ROLLBACK");
+  return s;
 }
 
 Status Rollback(PgConnection& conn) { return conn.Exec("ROLLBACK"); }
@@ -31,8 +30,27 @@ std::string ValueToText(const Value& v) {
   return std::get<std::string>(v);
 }
 
+namespace {
+
+Status WriteRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                 const std::vector<const Row*>& rows, bool upsert, const std::string& update_when);
+
+}  // namespace
+
 Status UpsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                   const std::vector<const Row*>& rows, const std::string& update_when) {
+  return WriteRows(conn, tenant_id, table, rows, true, update_when);
+}
+
+Status InsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                  const std::vector<const Row*>& rows) {
+  return WriteRows(conn, tenant_id, table, rows, false, "");
+}
+
+namespace {
+
+Status WriteRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                 const std::vector<const Row*>& rows, bool upsert, const std::string& update_when) {
   const std::size_t per_row = table.columns.size() + 1;
   const std::size_t chunk = std::max<std::size_t>(1, 30000 / per_row);
   std::string set;
@@ -56,12 +74,16 @@ Status UpsertRows(PgConnection& conn, const std::string& tenant_id, const catalo
       sql += ")";
       AppendParams(tenant_id, *rows[r], &params);
     }
-    sql += " ON CONFLICT (tenant_id, id) DO UPDATE SET " + set;
-    if (!update_when.empty()) sql += " WHERE " + update_when;
+    if (upsert) {
+      sql += " ON CONFLICT (tenant_id, id) DO UPDATE SET " + set;
+      if (!update_when.empty()) sql += " WHERE " + update_when;
+    }
     MILLRACE_RETURN_IF_ERROR(conn.Query(sql, params).status());
   }
   return Status::Ok();
 }
+
+}  // namespace
 
 Status CopyViaStage(PgConnection& conn, const std::string& target, const std::string& stage,
                     const std::string& columns, std::string_view data) {
@@ -72,14 +94,22 @@ Status CopyViaStage(PgConnection& conn, const std::string& target, const std::st
                                      target + " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"));
   MILLRACE_RETURN_IF_ERROR(
       conn.CopyIn("COPY " + stage + " (" + columns + ") FROM STDIN", data).status());
-  MILLRACE_RETURN_IF_ERROR(conn.Exec("INSERT INTO " + target + " (" + columns + ") SELECT " +
-                                     columns + " FROM " + stage));
-  return conn.Exec("TRUNCATE " + stage);
+  // The stage empties itself at the end of the transaction (ON COMMIT DELETE ROWS), and
+  // each caller stages a table at most once per transaction.
+  return conn.Exec("INSERT INTO " + target + " (" + columns + ") SELECT " + columns + " FROM " +
+                   stage);
 }
 
 Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                 const std::vector<Row>& rows) {
   if (rows.empty()) return Status::Ok();
+  if (rows.size() <= 64) {
+    // A few rows (the light-load case): one multi-row INSERT is one round trip instead of
+    // three, which is what commit-to-central latency is made of.
+    std::vector<const Row*> ptrs;
+    for (const Row& r : rows) ptrs.push_back(&r);
+    return InsertRows(conn, tenant_id, table, ptrs);
+  }
   std::string data;
   data.reserve(rows.size() * 160);
   for (const Row& r : rows) AppendCopyLine(tenant_id, r, &data);

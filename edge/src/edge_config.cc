@@ -62,7 +62,7 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
       return file.Invalid("sync.secret_key_file",
                           "Curve keys are required (secret_key_file and central_public_key_file) "
                           "unless insecure_development = true");
-    MILLRACE_ASSIGN_OR_RETURN(auto rows, file.GetInt("sync.batch_rows", 2000, 1, 100000));
+    MILLRACE_ASSIGN_OR_RETURN(auto rows, file.GetInt("sync.batch_rows", 5000, 1, 50000));
     MILLRACE_ASSIGN_OR_RETURN(auto window, file.GetInt("sync.window", 4, 1, 64));
     y.batch_rows = static_cast<int>(rows);
     y.window = static_cast<int>(window);

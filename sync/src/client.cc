@@ -108,20 +108,12 @@ Status SyncClient::FillWindow() {
   while (static_cast<int>(in_flight_.size()) < options_.window) {
     MILLRACE_ASSIGN_OR_RETURN(auto records, edge_->ReadOutbox(next_seq_ - 1, options_.batch_rows));
     if (records.empty()) break;
-    v1::Envelope e;
-    auto* batch = e.mutable_push_batch();
     const std::uint64_t batch_id = next_batch_id_++;
-    batch->set_batch_id(batch_id);
-    batch->set_first_seq(records.front().seq);
-    batch->set_last_seq(records.back().seq);
-    *batch->mutable_status() = CurrentBacklog();
-    for (const auto& r : records) {
-      auto* c = batch->add_changes();
-      if (!c->ParseFromString(r.change))
-        return Status::Corruption("outbox entry " + std::to_string(r.seq) + " is not a change");
-      c->set_seq(r.seq);
-    }
-    Status s = Send(std::move(e));
+    std::vector<SerializedChange> changes;
+    changes.reserve(records.size());
+    for (const auto& r : records) changes.push_back({r.seq, r.change});
+    std::string frame = EncodePushBatchFrame(batch_id, changes, CurrentBacklog());
+    Status s = transport_->Send(std::move(frame));
     if (s.code() == StatusCode::kUnavailable) break;  // the link is not up; retry later
     MILLRACE_RETURN_IF_ERROR(s);
     in_flight_.push_back({batch_id, records.front().seq, records.back().seq, clock_->NowMillis()});

@@ -29,6 +29,59 @@ Result<v1::Envelope> DecodeFrame(std::string_view bytes, std::size_t max_frame_b
   return envelope;
 }
 
+namespace {
+
+void PutVarint(std::string* out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutTag(std::string* out, int field, int wire_type) {
+  PutVarint(out, static_cast<std::uint64_t>(field) << 3 | static_cast<std::uint64_t>(wire_type));
+}
+
+void PutBytes(std::string* out, int field, std::string_view bytes) {
+  PutTag(out, field, 2);
+  PutVarint(out, bytes.size());
+  out->append(bytes);
+}
+
+}  // namespace
+
+std::string EncodePushBatchFrame(std::uint64_t batch_id,
+                                 const std::vector<SerializedChange>& changes,
+                                 const v1::SiteStatus& status) {
+  std::string batch;
+  std::size_t total = 64;
+  for (const auto& c : changes) total += c.change.size() + 16;
+  batch.reserve(total);
+  PutTag(&batch, 1, 0);
+  PutVarint(&batch, batch_id);
+  PutTag(&batch, 2, 0);
+  PutVarint(&batch, changes.front().seq);
+  PutTag(&batch, 3, 0);
+  PutVarint(&batch, changes.back().seq);
+  std::string change;
+  for (const auto& c : changes) {
+    // A scalar field may follow the others: appending seq (field 1) to the stored bytes
+    // gives the change with its seq set.
+    change.assign(c.change);
+    PutTag(&change, 1, 0);
+    PutVarint(&change, c.seq);
+    PutBytes(&batch, 4, change);
+  }
+  PutBytes(&batch, 5, status.SerializeAsString());
+  std::string frame;
+  frame.reserve(batch.size() + 16);
+  PutTag(&frame, 1, 0);
+  PutVarint(&frame, kProtocolVersion);
+  PutBytes(&frame, 12, batch);
+  return frame;
+}
+
 std::string_view BodyName(const v1::Envelope& envelope) {
   switch (envelope.body_case()) {
     case v1::Envelope::kHello:

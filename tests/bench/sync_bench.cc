@@ -84,11 +84,13 @@ double Percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Millrace sync benchmark: upstream rows/s against raw COPY, and latency"};
-  int rows = 200000, samples = 200;
+  int rows = 200000, samples = 200, batch_rows = 5000, window = 4;
   std::string json_path;
   app.add_option("--rows", rows, "Events for the throughput runs")->check(CLI::Range(1000, 5000000));
   app.add_option("--samples", samples, "Single events for the latency run")->check(CLI::Range(10, 10000));
   app.add_option("--json", json_path, "Also write the results here");
+  app.add_option("--batch-rows", batch_rows, "Changes per upstream batch")->check(CLI::Range(1, 100000));
+  app.add_option("--window", window, "Batches in flight")->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   (void)InitLogging({.level = "warn", .format = "human", .program = "sync_bench"});
 
@@ -121,14 +123,19 @@ int main(int argc, char** argv) {
            "baseline table");
   std::string data;
   for (const Row& r : events) central::AppendCopyLine("acme", r, &data);
+  // Best of three, so a noisy moment cannot flatter the ratio.
+  double copy_s = 1e9;
   auto t0 = SteadyClock::now();
-  CHECK_OK((*admin)->Exec("BEGIN"), "begin");
-  auto copied = (*admin)->CopyIn("COPY bench_copy (" + central::PgInsertColumns(T("production_event")) +
-                                     ") FROM STDIN",
-                                 data);
-  if (!copied.ok()) Die(copied.status(), "COPY");
-  CHECK_OK((*admin)->Exec("COMMIT"), "commit");
-  const double copy_s = Seconds(SteadyClock::now() - t0);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    CHECK_OK((*admin)->Exec("TRUNCATE bench_copy"), "truncate");
+    t0 = SteadyClock::now();
+    CHECK_OK((*admin)->Exec("BEGIN"), "begin");
+    auto copied = (*admin)->CopyIn(
+        "COPY bench_copy (" + central::PgInsertColumns(T("production_event")) + ") FROM STDIN", data);
+    if (!copied.ok()) Die(copied.status(), "COPY");
+    CHECK_OK((*admin)->Exec("COMMIT"), "commit");
+    copy_s = std::min(copy_s, Seconds(SteadyClock::now() - t0));
+  }
   const double copy_rate = rows / copy_s;
 
   // ---- 2. upstream end to end ----
@@ -167,6 +174,8 @@ int main(int argc, char** argv) {
   co.node_id = (*store)->node_id();
   co.site_id = "lyon";
   co.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+  co.batch_rows = batch_rows;
+  co.window = window;
   sync::SyncClient client(co, &adapter, std::move(*transport));
   (*store)->SetCommitListener([&] { client.Wake(); });
   t0 = SteadyClock::now();
@@ -204,7 +213,7 @@ int main(int argc, char** argv) {
   std::cout << std::fixed << std::setprecision(0);
   std::cout << "Millrace sync benchmark (" << std::thread::hardware_concurrency() << " cores)\n";
   std::cout << "  raw COPY into PostgreSQL, " << rows << " events:          " << copy_rate
-            << " rows/s  (baseline)\n";
+            << " rows/s  (baseline, best of 3)\n";
   std::cout << "  upstream edge outbox -> central, " << rows << " events: " << sync_rate
             << " rows/s  (" << std::setprecision(2) << sync_rate / copy_rate << "x COPY; "
             << landed << " rows landed)\n";

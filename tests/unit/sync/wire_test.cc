@@ -83,5 +83,37 @@ TEST(WireTest, RandomBytesNeverCrashTheDecoder) {
   SUCCEED() << decoded << " of 5000 mutated frames still decoded";
 }
 
+TEST(WireTest, APushBatchBuiltFromStoredChangesDecodesLikeOneBuiltFromMessages) {
+  std::vector<std::string> stored;
+  for (int i = 0; i < 3; ++i) {
+    v1::Change c;
+    c.set_table("production_event");
+    c.set_id(std::string(16, static_cast<char>('a' + i)));
+    c.set_hlc(1000 + static_cast<std::uint64_t>(i));
+    c.set_origin("edge:lyon");
+    c.add_values()->set_int_value(i);
+    stored.push_back(c.SerializeAsString());
+  }
+  std::vector<SerializedChange> changes;
+  for (int i = 0; i < 3; ++i) changes.push_back({41 + static_cast<std::uint64_t>(i), stored[static_cast<std::size_t>(i)]});
+  v1::SiteStatus status;
+  status.set_backlog_rows(7);
+  auto decoded = DecodeFrame(EncodePushBatchFrame(9, changes, status));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_TRUE(decoded->has_push_batch());
+  const auto& b = decoded->push_batch();
+  EXPECT_EQ(b.batch_id(), 9u);
+  EXPECT_EQ(b.first_seq(), 41u);
+  EXPECT_EQ(b.last_seq(), 43u);
+  EXPECT_EQ(b.status().backlog_rows(), 7u);
+  ASSERT_EQ(b.changes_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    v1::Change expected;
+    expected.ParseFromString(stored[static_cast<std::size_t>(i)]);
+    expected.set_seq(41 + static_cast<std::uint64_t>(i));
+    EXPECT_EQ(b.changes(i).SerializeAsString(), expected.SerializeAsString());
+  }
+}
+
 }  // namespace
 }  // namespace millrace::sync

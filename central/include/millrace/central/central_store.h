@@ -29,7 +29,11 @@ Status Rollback(PgConnection& conn);
 // `update_when` (SQL over t. and EXCLUDED.) limits which existing rows are replaced.
 Status UpsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                   const std::vector<const Row*>& rows, const std::string& update_when = "");
-// COPY straight into the table: the fast path for facts known to be new.
+// Plain multi-row INSERT: AlreadyExists when a row is there already.
+Status InsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
+                  const std::vector<const Row*>& rows);
+// COPY (through a session-private stage, as RLS refuses COPY into the table) or, for a
+// few rows, one INSERT: the fast path for facts known to be new.
 Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                 const std::vector<Row>& rows);
 

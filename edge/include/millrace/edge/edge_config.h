@@ -16,7 +16,7 @@
 //   secret_key_file = "site.key"        # the site's Curve secret key (0600); relative
 //   central_public_key_file = "central.pub"   # paths are relative to this file
 //   insecure_development = false        # true: no Curve at all (development only)
-//   batch_rows = 2000                   # changes per upstream batch
+//   batch_rows = 5000                   # changes per upstream batch
 //   window = 4                          # batches in flight
 //   snapshot_file = "snapshot.pb"       # master data from provisioning, applied before
 //                                       # the first sync so the site works offline at once
@@ -39,7 +39,7 @@ struct EdgeSyncConfig {
   std::string secret_key_file;
   std::string central_public_key_file;
   bool insecure_development = false;
-  int batch_rows = 2000;
+  int batch_rows = 5000;
   int window = 4;
   std::string snapshot_file;  // applied once, before the first sync
 };

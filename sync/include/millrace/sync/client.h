@@ -55,7 +55,7 @@ struct SyncClientOptions {
   std::string node_id;
   std::string site_id;
   std::string catalog_fingerprint;
-  int batch_rows = 2000;
+  int batch_rows = 5000;
   int window = 4;  // batches in flight
   std::chrono::milliseconds hello_timeout{3000};
   std::chrono::milliseconds ack_timeout{10000};

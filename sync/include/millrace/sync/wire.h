@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "millrace/common/status.h"
 #include "millrace/sync/v1/sync.pb.h"
@@ -26,6 +27,16 @@ std::string EncodeFrame(v1::Envelope envelope);
 // this build does not speak.
 Result<v1::Envelope> DecodeFrame(std::string_view bytes,
                                  std::size_t max_frame_bytes = kDefaultMaxFrameBytes);
+
+// A PushBatch frame built from changes already serialized (outbox payloads without their
+// seq): the same bytes EncodeFrame would give, without parsing and re-serializing every
+// change. REQUIRES: changes non-empty, seqs ascending.
+struct SerializedChange {
+  std::uint64_t seq;
+  std::string_view change;  // a serialized v1::Change with seq unset
+};
+std::string EncodePushBatchFrame(std::uint64_t batch_id, const std::vector<SerializedChange>& changes,
+                                 const v1::SiteStatus& status);
 
 // The name of the envelope's body ("push_batch"), for logs and metrics labels.
 std::string_view BodyName(const v1::Envelope& envelope);
