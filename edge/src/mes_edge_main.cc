@@ -168,6 +168,10 @@ nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
     j["connected"] = st.connected;
     j["endpoint"] = st.endpoint;
     j["last_ack_ms"] = st.last_ack_ms;
+    j["last_ack_age_s"] = st.last_ack_ms ? nlohmann::json(static_cast<double>(
+                                               store.clock()->NowMillis() - st.last_ack_ms) /
+                                           1000.0)
+                                         : nlohmann::json(nullptr);
     j["batches_sent"] = st.batches_sent;
     j["batches_acked"] = st.batches_acked;
     j["rows_sent"] = st.rows_sent;

@@ -226,6 +226,12 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand(
       "status", "Whether the edge is alive and ready, with each readiness check");
   auto* metrics = app.add_subcommand("metrics", "Print the edge's Prometheus metrics");
+  auto* sync_cmd = app.add_subcommand("sync", "The edge's link to central");
+  sync_cmd->require_subcommand(1);
+  auto* sync_status = sync_cmd->add_subcommand(
+      "status",
+      "Link state, backlog (rows, bytes, age of the oldest unacknowledged change), watermarks, "
+      "batches and the downstream feed position");
   int outbox_limit = 20;
   auto* outbox = app.add_subcommand(
       "outbox", "Changes waiting for central: backlog, watermarks, the oldest entries");
@@ -383,6 +389,13 @@ int main(int argc, char** argv) {
     if (!r.ok()) return Fail(r.status().WithContext("edge at " + o.url));
     std::cout << r->body;
     return r->status == 200 ? 0 : 1;
+  }
+  if (*sync_status) {
+    return Show(o, client.Call("GET", "/api/v1/sync"),
+                {"site", "enabled", "connected", "endpoint", "backlog_rows", "backlog_bytes",
+                 "oldest_unacked_age_s", "head_seq", "acked_seq", "last_ack_age_s", "batches_sent",
+                 "batches_acked", "rows_sent", "nacks", "reconnects", "feed_cursor", "feed_head",
+                 "feed_changes_applied", "last_error"});
   }
   if (*outbox) {
     auto r = client.Call("GET", "/api/v1/outbox?limit=" + std::to_string(outbox_limit));

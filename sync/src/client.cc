@@ -81,6 +81,7 @@ Status SyncClient::SendHello() {
   *h->mutable_status() = CurrentBacklog();
   h->set_outbox_head_seq(h->status().outbox_head_seq());
   MILLRACE_RETURN_IF_ERROR(Send(std::move(e)));
+  Record([&](SyncClientStats& st) { st.feed_cursor = feed_cursor_; });
   state_ = State::kHelloSent;
   hello_sent_ms_ = clock_->NowMillis();
   return Status::Ok();

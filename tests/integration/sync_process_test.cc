@@ -2,7 +2,7 @@
 // mes-edge daemons (two sites of one tenant, one of another) talking CurveZMQ over
 // loopback. Convergence is asserted by content: per table and site, the rows on the
 // edge's SQLite and in central's PostgreSQL hash the same.
-// Usage: sync_process_tests /path/to/mes-central /path/to/mes-edge [gtest flags]
+// Usage: sync_process_tests MES_CENTRAL MES_EDGE MESCTL [gtest flags]
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -13,6 +13,7 @@ namespace {
 
 using json = nlohmann::json;
 ClusterBinaries g_bins;
+std::string g_mesctl;
 
 class SyncProcessTest : public ::testing::Test {
  protected:
@@ -118,6 +119,28 @@ TEST_F(SyncProcessTest, ThreeSitesTwoTenantsAndCentralEditsConvergeByContent) {
   EXPECT_TRUE(cluster_->EdgeId("porto", "reason_code", "code", "DT-POWER").ok());
   EXPECT_FALSE(cluster_->EdgeId("tokyo", "reason_code", "code", "DT-POWER").ok());  // other tenant
   EXPECT_EQ(CentralText("SELECT count(*) FROM millrace.sync_reject"), "0");
+
+  // The edge reports its link: `mesctl sync status` and central's per-site metrics.
+  std::string out;
+  ASSERT_EQ(RunCommand({g_mesctl, "--edge", cluster_->edge_url("lyon"), "--json", "sync", "status"},
+                       &out),
+            0)
+      << out;
+  json status = json::parse(out);
+  EXPECT_EQ(status["connected"], true);
+  EXPECT_EQ(status["backlog_rows"], 0);
+  EXPECT_EQ(status["acked_seq"], status["head_seq"]);
+  EXPECT_GT(status["batches_acked"].get<int>(), 0);
+  ASSERT_EQ(RunCommand({g_mesctl, "--edge", cluster_->edge_url("lyon"), "sync", "status"}, &out), 0);
+  EXPECT_NE(out.find("backlog_rows"), std::string::npos) << out;
+  auto metrics = HttpCall(cluster_->central_http(), "GET", "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  for (const char* name :
+       {"mes_sync_rows_applied_total{tenant=\"acme\",site=\"lyon\"}",
+        "mes_sync_site_backlog_rows{tenant=\"globex\",site=\"tokyo\"}",
+        "mes_sync_site_last_ack_timestamp_seconds{tenant=\"acme\",site=\"porto\"}",
+        "mes_sync_apply_seconds_count{tenant=\"acme\",site=\"lyon\"}"})
+    EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
 }
 
 TEST_F(SyncProcessTest, CentralDownWhileSitesWorkThenEverythingArrivesOnce) {
@@ -158,10 +181,11 @@ TEST_F(SyncProcessTest, SiteDownWhileCentralEditsMasterDataCatchesUpOnRestart) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    fprintf(stderr, "usage: sync_process_tests MES_CENTRAL MES_EDGE [gtest flags]\n");
+  if (argc < 4) {
+    fprintf(stderr, "usage: sync_process_tests MES_CENTRAL MES_EDGE MESCTL [gtest flags]\n");
     return 2;
   }
   millrace::testing::g_bins = {argv[1], argv[2]};
+  millrace::testing::g_mesctl = argv[3];
   return RUN_ALL_TESTS();
 }

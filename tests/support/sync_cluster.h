@@ -75,6 +75,10 @@ class SyncCluster {
   Result<nlohmann::json> Put(const std::string& tenant, const std::string& table,
                              const nlohmann::json& rows);
 
+  std::string edge_url(const std::string& site) const {
+    auto it = edge_http_.find(site);
+    return it == edge_http_.end() ? "" : "http://127.0.0.1:" + std::to_string(it->second.port);
+  }
   Result<nlohmann::json> EdgeCall(const std::string& site, const std::string& method,
                                   const std::string& target,
                                   const nlohmann::json& body = nullptr,
