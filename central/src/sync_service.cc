@@ -375,6 +375,8 @@ class SyncService::Handler final : public sync::RequestHandler {
       if (head) svc_->FeedGrew(peer.tenant_id, head);
       reply.mutable_ack()->set_batch_id(batch.batch_id());
       reply.mutable_ack()->set_acked_seq(batch.last_seq());
+      reply.mutable_ack()->set_rejected(static_cast<std::uint32_t>(sorted.rejects.size()));
+      reply.mutable_ack()->set_conflicts(static_cast<std::uint32_t>(conflicts));
       return reply;
     }
     return Status::Internal("unreachable");

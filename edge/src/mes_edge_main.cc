@@ -82,7 +82,9 @@ int Seed(const std::string& config_path, bool if_empty) {
   return 0;
 }
 
-Result<std::unique_ptr<sync::SyncClient>> StartSync(const EdgeConfig& config, EdgeStore* store,
+// The sync client of a [sync] edge, with the provisioning snapshot applied first if the
+// store has never synced. Not started yet.
+Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& config, EdgeStore* store,
                                                     EdgeSyncAdapter* adapter) {
   const EdgeSyncConfig& y = config.sync;
   if (!y.snapshot_file.empty()) {
@@ -113,9 +115,7 @@ Result<std::unique_ptr<sync::SyncClient>> StartSync(const EdgeConfig& config, Ed
   auto client = std::make_unique<sync::SyncClient>(o, adapter, std::move(transport));
   sync::SyncClient* c = client.get();
   store->SetCommitListener([c] { c->Wake(); });
-  client->Start();
-  spdlog::info("syncing with {}", y.endpoints.front());
-  return client;
+  return client;  // not started: the caller attaches its metrics first
 }
 
 void AddSyncMetrics(MetricsRegistry& metrics, sync::SyncClient* client) {
@@ -134,8 +134,21 @@ void AddSyncMetrics(MetricsRegistry& metrics, sync::SyncClient* client) {
   auto& cursor = metrics.AddGauge("mes_sync_feed_cursor", "Downstream feed position applied").Get();
   auto& feed_changes =
       metrics.AddGauge("mes_sync_feed_changes_applied", "Downstream changes applied").Get();
+  auto& rejected = metrics
+                      .AddGauge("mes_sync_rejects",
+                                "Changes of this site central parked as unappliable (from acks)")
+                      .Get();
+  auto& conflicts =
+      metrics.AddGauge("mes_sync_conflicts", "Concurrent edits central resolved (from acks)").Get();
+  auto& feed_apply =
+      metrics
+          .AddHistogram("mes_sync_feed_apply_seconds", "Time to apply one downstream feed batch")
+          .Get();
+  client->SetFeedObserver([&feed_apply](double seconds, int) { feed_apply.Observe(seconds); });
   metrics.AddCollector([&, client] {
     const auto st = client->Stats();
+    rejected.Set(static_cast<double>(st.rejected));
+    conflicts.Set(static_cast<double>(st.conflicts));
     connected.Set(st.connected ? 1 : 0);
     last_ack.Set(static_cast<double>(st.last_ack_ms) / 1000.0);
     sent.Set(static_cast<double>(st.batches_sent));
@@ -180,6 +193,8 @@ nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
     j["feed_cursor"] = st.feed_cursor;
     j["feed_head"] = st.feed_head;
     j["feed_changes_applied"] = st.feed_changes;
+    j["rejected"] = st.rejected;
+    j["conflicts"] = st.conflicts;
     j["last_error"] = st.last_error;
   }
   return j;
@@ -231,10 +246,12 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   EdgeSyncAdapter sync_adapter(s);
   std::unique_ptr<sync::SyncClient> sync_client;
   if (config->sync.enabled) {
-    auto client = StartSync(*config, s, &sync_adapter);
+    auto client = MakeSyncClient(*config, s, &sync_adapter);
     if (!client.ok()) return Fail(client.status());
     sync_client = std::move(*client);
     AddSyncMetrics(metrics, sync_client.get());
+    sync_client->Start();
+    spdlog::info("syncing with {}", config->sync.endpoints.front());
   }
   router.Add("GET", "/api/v1/sync", [&](const HttpRequest&) {
     return HttpResponse::Json(200, SyncStatusJson(*s, sync_client.get()).dump());

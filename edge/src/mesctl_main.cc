@@ -395,7 +395,7 @@ int main(int argc, char** argv) {
                 {"site", "enabled", "connected", "endpoint", "backlog_rows", "backlog_bytes",
                  "oldest_unacked_age_s", "head_seq", "acked_seq", "last_ack_age_s", "batches_sent",
                  "batches_acked", "rows_sent", "nacks", "reconnects", "feed_cursor", "feed_head",
-                 "feed_changes_applied", "last_error"});
+                 "feed_changes_applied", "rejected", "conflicts", "last_error"});
   }
   if (*outbox) {
     auto r = client.Call("GET", "/api/v1/outbox?limit=" + std::to_string(outbox_limit));

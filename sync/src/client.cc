@@ -183,6 +183,8 @@ Status SyncClient::Handle(const v1::Envelope& e) {
         st.acked_seq = acked_seq_;
         st.batches_acked++;
         st.last_ack_ms = now;
+        st.rejected += a.rejected();
+        st.conflicts += a.conflicts();
       });
       return Status::Ok();
     }
@@ -201,7 +203,11 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       const auto& b = e.feed_batch();
       pull_in_flight_ = false;
       if (b.from_cursor() != feed_cursor_) return Status::Ok();  // an answer to an old pull
+      const auto started = std::chrono::steady_clock::now();
       MILLRACE_RETURN_IF_ERROR(edge_->ApplyFeed(b));
+      const double took =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (feed_observer_) feed_observer_(took, b.changes_size());
       feed_cursor_ = b.to_cursor();
       feed_head_ = std::max(feed_head_, feed_cursor_ + (b.more() ? 1 : 0));
       Record([&](SyncClientStats& st) {
@@ -209,6 +215,7 @@ Status SyncClient::Handle(const v1::Envelope& e) {
         st.feed_head = feed_head_;
         st.feed_batches++;
         st.feed_changes += static_cast<std::uint64_t>(b.changes_size());
+        st.feed_apply_seconds += took;
       });
       return Status::Ok();
     }

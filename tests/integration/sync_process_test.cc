@@ -176,6 +176,26 @@ TEST_F(SyncProcessTest, SiteDownWhileCentralEditsMasterDataCatchesUpOnRestart) {
   EXPECT_TRUE(cluster_->EdgeId("porto", "reason_code", "code", "DT-X2").ok());
 }
 
+TEST_F(SyncProcessTest, AnEdgeFailsOverToTheNextCentralEndpoint) {
+  EXPECT_EQ(cluster_->StopEdge("porto"), 0);
+  // The first endpoint answers nothing; the second is central.
+  const std::string toml = cluster_->site_dir("porto") + "/edge.toml";
+  std::string out;
+  ASSERT_EQ(RunCommand({"/usr/bin/sed", "-i",
+                        "s|^endpoints = \\[|endpoints = [\"tcp://127.0.0.1:9\", |", toml},
+                       &out),
+            0)
+      << out;
+  ASSERT_TRUE(cluster_->StartEdge("porto").ok());
+  Shift("porto", 5);
+  Status s = cluster_->WaitConverged(std::chrono::seconds(60));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto status = cluster_->EdgeCall("porto", "GET", "/api/v1/sync");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ((*status)["endpoint"], cluster_->sync_endpoint());
+  EXPECT_GE((*status)["reconnects"].get<int>(), 1);
+}
+
 }  // namespace
 }  // namespace millrace::testing
 

@@ -413,5 +413,64 @@ TEST_F(SyncProtocolTest, ASiteWhoseClockRunsHoursAheadCannotWinForever) {
   EXPECT_EQ(last->Int("priority"), 9);
 }
 
+TEST_F(SyncProtocolTest, AConcurrentEditOfASharedRowIsRecordedAsAConflictWithBothValues) {
+  auto lyon = Connect("lyon");
+  Row wo = MakeRow(T("work_order"), "lyon", 1);
+  wo.Set("status", "Released").Set("priority", std::int64_t{2});
+  const std::int64_t now = SystemClock()->NowMillis();
+  const auto base = HlcTimestamp(static_cast<std::uint64_t>(now - 1000), 0);
+  wo.Set("hlc", static_cast<std::int64_t>(base.packed()));
+  auto r = lyon->Call(Batch(1, 1, {wo}));
+  ASSERT_TRUE(r && r->has_ack());
+  // Central changes the priority; the site, not having seen that, changes it too.
+  HybridClock hlc(SystemClock(), 60000);
+  auto put = central::PutRows(*app_, "acme", "work_order",
+                              nlohmann::json::object({{"id", wo.id()}, {"priority", 9}}), hlc);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  Row edit = wo;
+  edit.Set("priority", std::int64_t{4});
+  edit.Set("hlc", static_cast<std::int64_t>(
+                      HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed()));
+  v1::Envelope batch = Batch(2, 2, {edit});
+  auto* change = batch.mutable_push_batch()->mutable_changes(0);
+  change->set_base_hlc(base.packed());
+  change->add_changed_columns(static_cast<std::uint32_t>(T("work_order").Find("priority") -
+                                                          T("work_order").columns.data()));
+  r = lyon->Call(batch);
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(r->ack().conflicts(), 1u);  // the site learns of it in the ack
+  EXPECT_EQ(Scalar("SELECT priority FROM millrace.work_order"), "4");  // the newer write wins
+  EXPECT_EQ(Scalar("SELECT column_name || ' ' || rule || ' ' || winner || ' kept ' || kept_value "
+                   "|| ' lost ' || lost_value || ' ' || kept_origin || ' over ' || lost_origin "
+                   "FROM millrace.sync_conflict"),
+            "priority last_writer_wins incoming kept 4 lost 9 edge:lyon over central");
+  EXPECT_EQ(Metric("mes_sync_conflicts_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+}
+
+TEST_F(SyncProtocolTest, DevelopmentModeWithoutCurveMustBeAskedForAndStillChecksSites) {
+  MetricsRegistry dev_metrics;
+  sync::SyncServerOptions o;
+  EXPECT_FALSE(sync::SyncServer::Start(o, service_.get(), &dev_metrics).ok());  // no key, no dev
+  o.insecure_development = true;
+  auto dev = sync::SyncServer::Start(o, service_.get(), &dev_metrics);
+  ASSERT_TRUE(dev.ok()) << dev.status().ToString();
+  RawSite plain((*dev)->endpoint(), "", "");
+  auto r = plain.Call(Batch(1, 1, Events("lyon", 0, 1)));  // no Hello: no identity
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_EQ(r->error().code(), "unauthenticated");
+  v1::Envelope hello;
+  hello.mutable_hello()->set_site_id("nowhere");
+  hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  r = plain.Call(hello);
+  ASSERT_TRUE(r && r->has_error());
+  hello.mutable_hello()->set_site_id("lyon");
+  r = plain.Call(hello);
+  ASSERT_TRUE(r && r->has_hello_reply());
+  r = plain.Call(Batch(1, 1, Events("lyon", 0, 3)));
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "3");
+}
+
 }  // namespace
 }  // namespace millrace::testing

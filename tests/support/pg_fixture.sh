@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL 15 for the test suite (CTest fixture "postgres").
 #
 #   pg_fixture.sh start DIR PORT   initdb + start; listens only on the unix socket DIR/run
-#   pg_fixture.sh stop  DIR PORT   fast shutdown, check no server process is left, rm DIR
+#   pg_fixture.sh stop  DIR PORT   fast shutdown, check none of its processes is left, rm DIR
 #
 # PostgreSQL refuses to run as root, so as root the server runs as the system user
 # 'millrace-test' (created on first use). The superuser inside is 'postgres', trust auth,
@@ -27,7 +27,15 @@ else
   as_user() { "$@"; }
 fi
 
-server_pids() { pgrep -u "$user" -x postgres || true; }
+# This cluster's processes: the postmaster of DIR and its children. (Other clusters of the
+# same user, e.g. a second build directory's suite running at the same time, are not ours.)
+cluster_pids() {
+  local pm
+  pm=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+  [ -n "$pm" ] && kill -0 "$pm" 2>/dev/null || return 0
+  echo "$pm"
+  pgrep -P "$pm" || true
+}
 
 stop_server() {
   if [ -f "$dir/data/postmaster.pid" ]; then
@@ -52,18 +60,20 @@ case "$cmd" in
     echo "pg_fixture: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') running as $user at $dir/run:$port"
     ;;
   stop)
+    pids=$(cluster_pids | tr '\n' ' ')
     stop_server
     for _ in $(seq 50); do
-      [ -z "$(server_pids)" ] && break
+      left=""
+      for p in $pids; do kill -0 "$p" 2>/dev/null && left+="$p "; done
+      [ -z "$left" ] && break
       sleep 0.2
     done
-    left=$(server_pids)
     if [ -n "$left" ]; then
-      echo "pg_fixture: postgres processes of $user still running after stop: $left" >&2
+      echo "pg_fixture: postgres processes of the cluster in $dir still running after stop: $left" >&2
       exit 1
     fi
     rm -rf "$dir"
-    echo "pg_fixture: stopped; no postgres process of $user is left (pgrep -u $user postgres is empty)"
+    echo "pg_fixture: stopped; none of the cluster's processes (${pids:-none}) is left"
     ;;
   *) echo "usage: pg_fixture.sh start|stop DIR PORT" >&2; exit 2 ;;
 esac

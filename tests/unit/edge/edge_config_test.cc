@@ -55,5 +55,31 @@ TEST(EdgeConfigTest, SiteIdRules) {
   EXPECT_FALSE(IsValidSiteId(std::string(33, 'a')));
 }
 
+TEST(EdgeConfigTest, SyncNeedsCurveKeysUnlessDevelopmentModeIsAskedFor) {
+  const std::string base = "[site]\nid = \"lyon\"\n[store]\npath = \"/tmp/edge.db\"\n";
+  auto no_keys = WriteTemp(base + "[sync]\nendpoints = [\"tcp://127.0.0.1:7400\"]\n");
+  auto c = LoadEdgeConfig(no_keys);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("insecure_development"), std::string::npos);
+  auto dev = WriteTemp(base +
+                       "[sync]\nendpoints = [\"tcp://127.0.0.1:7400\"]\ninsecure_development = true\n");
+  c = LoadEdgeConfig(dev);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(c->sync.insecure_development);
+  auto keys = WriteTemp(base +
+                        "[sync]\nendpoints = [\"tcp://a:1\", \"tcp://b:2\"]\nsecret_key_file = "
+                        "\"site.key\"\ncentral_public_key_file = \"/etc/central.pub\"\n");
+  c = LoadEdgeConfig(keys);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->sync.endpoints.size(), 2u);
+  EXPECT_EQ(c->sync.secret_key_file,
+            std::filesystem::path(keys).parent_path().string() + "/site.key");  // beside the file
+  EXPECT_EQ(c->sync.central_public_key_file, "/etc/central.pub");
+  EXPECT_EQ(c->sync.batch_rows, 5000);
+  auto bad = WriteTemp(base + "[sync]\nendpoints = [\"http://x\"]\ninsecure_development = true\n");
+  EXPECT_FALSE(LoadEdgeConfig(bad).ok());
+  for (const auto& p : {no_keys, dev, keys, bad}) std::filesystem::remove(p);
+}
+
 }  // namespace
 }  // namespace millrace::edge

@@ -75,6 +75,8 @@ struct SyncClientStats {
   std::int64_t last_ack_ms = 0;  // wall clock, 0: never
   std::uint64_t batches_sent = 0, rows_sent = 0, batches_acked = 0;
   std::uint64_t nacks = 0, reconnects = 0, feed_batches = 0, feed_changes = 0;
+  std::uint64_t rejected = 0, conflicts = 0;  // as central reported them in acks
+  double feed_apply_seconds = 0;              // total time spent applying feed batches
   std::string last_error;
 };
 
@@ -92,6 +94,11 @@ class SyncClient {
   // New outbox rows were committed (or anything else worth a look): wake the loop.
   void Wake();
   SyncClientStats Stats() const;
+  // Called on the client's thread after each applied feed batch (seconds, changes), e.g.
+  // to feed a latency histogram. Set before Start().
+  void SetFeedObserver(std::function<void(double, int)> observer) {
+    feed_observer_ = std::move(observer);
+  }
 
   // One turn of the loop: send what the window allows, wait up to `wait` for one reply
   // and handle it. Start() runs this on its thread; unit tests call it directly.
@@ -135,6 +142,7 @@ class SyncClient {
   v1::SiteStatus backlog_;
   std::int64_t backlog_read_ms_ = 0;
 
+  std::function<void(double, int)> feed_observer_;
   mutable std::mutex stats_mu_;
   SyncClientStats stats_;
   std::atomic<bool> stop_{false};
