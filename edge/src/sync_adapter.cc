@@ -1,5 +1,7 @@
 #include "millrace/edge/sync_adapter.h"
 
+#include <spdlog/spdlog.h>
+
 #include "millrace/common/files.h"
 #include "millrace/sync/row_codec.h"
 
@@ -16,8 +18,49 @@ Result<std::vector<sync::OutboxRecord>> EdgeSyncAdapter::ReadOutbox(std::uint64_
   return out;
 }
 
+EdgeSyncAdapter::EdgeSyncAdapter(EdgeStore* store)
+    : store_(store), purger_([this] { PurgeLoop(); }) {}
+
+EdgeSyncAdapter::~EdgeSyncAdapter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  purger_.join();
+}
+
 Status EdgeSyncAdapter::Acknowledged(std::uint64_t seq) {
-  return store_->PurgeOutboxThrough(static_cast<std::int64_t>(seq));
+  {
+    std::lock_guard lock(mu_);
+    if (seq <= purge_target_) return Status::Ok();
+    purge_target_ = seq;
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+void EdgeSyncAdapter::FlushPurges() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return purged_ >= purge_target_; });
+}
+
+void EdgeSyncAdapter::PurgeLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stopping_ || purge_target_ > purged_; });
+    if (purge_target_ > purged_) {
+      const std::uint64_t target = purge_target_;
+      lock.unlock();
+      Status s = store_->PurgeOutboxThrough(static_cast<std::int64_t>(target));
+      if (!s.ok()) spdlog::error("sync: purging the outbox through {}: {}", target, s.ToString());
+      lock.lock();
+      purged_ = std::max(purged_, target);  // a failed purge is retried by the next ack
+      cv_.notify_all();
+      continue;
+    }
+    if (stopping_) return;
+  }
 }
 
 Result<std::uint64_t> EdgeSyncAdapter::FeedCursor() {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <thread>
+
 #include "sync_cluster.h"
 
 namespace millrace::testing {
@@ -122,11 +124,17 @@ TEST_F(SyncProcessTest, ThreeSitesTwoTenantsAndCentralEditsConvergeByContent) {
 
   // The edge reports its link: `mesctl sync status` and central's per-site metrics.
   std::string out;
-  ASSERT_EQ(RunCommand({g_mesctl, "--edge", cluster_->edge_url("lyon"), "--json", "sync", "status"},
-                       &out),
-            0)
-      << out;
-  json status = json::parse(out);
+  json status;
+  for (int i = 0; i < 50; ++i) {  // the outbox is purged just after the last ack
+    ASSERT_EQ(RunCommand({g_mesctl, "--edge", cluster_->edge_url("lyon"), "--json", "sync",
+                          "status"},
+                         &out),
+              0)
+        << out;
+    status = json::parse(out);
+    if (status["backlog_rows"] == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_EQ(status["connected"], true);
   EXPECT_EQ(status["backlog_rows"], 0);
   EXPECT_EQ(status["acked_seq"], status["head_seq"]);

@@ -9,7 +9,10 @@
 // Thread-safety: used by the sync client's thread; the store itself is thread-safe.
 #pragma once
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "millrace/edge/store.h"
 #include "millrace/sync/client.h"
@@ -18,16 +21,31 @@ namespace millrace::edge {
 
 class EdgeSyncAdapter final : public sync::EdgeSide {
  public:
-  explicit EdgeSyncAdapter(EdgeStore* store) : store_(store) {}
+  // REQUIRES: store outlives the adapter.
+  explicit EdgeSyncAdapter(EdgeStore* store);
+  ~EdgeSyncAdapter() override;  // finishes the last purge
+  EdgeSyncAdapter(const EdgeSyncAdapter&) = delete;
+  EdgeSyncAdapter& operator=(const EdgeSyncAdapter&) = delete;
 
+  // Records the watermark and returns at once: a purge thread deletes the acknowledged
+  // entries (coalescing acks), so the client keeps sending while SQLite commits the purge.
   Result<std::vector<sync::OutboxRecord>> ReadOutbox(std::uint64_t after_seq, int limit) override;
   Status Acknowledged(std::uint64_t seq) override;
+  // Waits until every watermark recorded so far is purged (tests, shutdown).
+  void FlushPurges();
   Result<std::uint64_t> FeedCursor() override;
   Status ApplyFeed(const sync::v1::FeedBatch& batch) override;
   Result<sync::v1::SiteStatus> Backlog() override;
 
  private:
+  void PurgeLoop();
+
   EdgeStore* store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t purge_target_ = 0, purged_ = 0;
+  bool stopping_ = false;
+  std::thread purger_;
 };
 
 // Applies a snapshot written by central's site provisioning (a serialized FeedBatch) to a
