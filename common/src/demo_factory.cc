@@ -25,7 +25,14 @@ struct DemoUser {
 const DemoUser kUsers[] = {{"1001", "Ana Operator", "operator", {"CUT", "PRESS"}},
                            {"1002", "Ben Operator", "operator", {"PACK"}},
                            {"2001", "Sam Supervisor", "supervisor", {"CUT", "PRESS", "PACK"}},
-                           {"3001", "Quinn Quality", "quality", {}}};
+                           {"3001", "Quinn Quality", "quality", {}},
+                           // The simulated crew (mes-sim): one operator per work unit.
+                           {"1101", "Crew 1", "operator", {"CUT", "PRESS", "PACK"}},
+                           {"1102", "Crew 2", "operator", {"CUT", "PRESS", "PACK"}},
+                           {"1103", "Crew 3", "operator", {"CUT", "PRESS", "PACK"}},
+                           {"1104", "Crew 4", "operator", {"CUT", "PRESS", "PACK"}},
+                           {"1105", "Crew 5", "operator", {"CUT", "PRESS", "PACK"}},
+                           {"1106", "Crew 6", "operator", {"CUT", "PRESS", "PACK"}}};
 
 }  // namespace
 
