@@ -5,6 +5,7 @@
 
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/ddl.h"
+#include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
 
 namespace millrace::central {
@@ -283,6 +284,43 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
     MILLRACE_RETURN_IF_ERROR(conn.Query(csql, conflict_params).status());
   }
   out.rows_written = rows.size();
+  return out;
+}
+
+Result<std::map<std::string, std::string>> SiteContent(PgConnection& conn,
+                                                       const std::string& tenant_id,
+                                                       const std::string& site_id) {
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id, /*repeatable_read=*/true));
+  std::map<std::string, std::string> out;
+  Status s = [&]() -> Status {
+    for (const auto& t : catalog::MesCatalog().tables()) {
+      std::string where = "tenant_id = $1";
+      std::vector<PgParam> params = {tenant_id};
+      if (t.scope == catalog::RoutingScope::kSite) {
+        // Master data without a site belongs to every site; everything else to its own.
+        where += t.merge == catalog::MergePolicy::kCentralOwned
+                     ? " AND (site_id IS NULL OR site_id = $2)"
+                     : " AND site_id = $2";
+        params.push_back(site_id);
+      }
+      MILLRACE_ASSIGN_OR_RETURN(auto res, conn.Query("SELECT " + PgSelectList(t) + " FROM " +
+                                                         PgTable(t) + " WHERE " + where +
+                                                         " ORDER BY id",
+                                                     params));
+      std::vector<Row> rows;
+      rows.reserve(static_cast<std::size_t>(res.rows()));
+      for (int r = 0; r < res.rows(); ++r) {
+        MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
+        rows.push_back(std::move(row));
+      }
+      out[t.name] = sync::ContentDigest(rows);
+    }
+    return conn.Exec("COMMIT");
+  }();
+  if (!s.ok()) {
+    (void)Rollback(conn);
+    return s;
+  }
   return out;
 }
 

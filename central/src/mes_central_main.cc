@@ -130,6 +130,18 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                                   return CheckSchemaCurrent(**conn);
                                 }}});
 
+  // Per-table digests of what central holds for a site; an edge in sync answers the same
+  // on its GET /api/v1/sync/content.
+  router.Add("GET", "/api/v1/tenants/{tenant}/sites/{site}/content",
+             [db_url](const HttpRequest& req) {
+               auto conn = PgConnection::Connect(db_url);
+               if (!conn.ok()) return HttpResponse::Error(conn.status());
+               auto content =
+                   SiteContent(**conn, req.path_params.at("tenant"), req.path_params.at("site"));
+               if (!content.ok()) return HttpResponse::Error(content.status());
+               return HttpResponse::Json(200, nlohmann::json(*content).dump());
+             });
+
   std::unique_ptr<SyncService> service;
   std::unique_ptr<sync::SyncServer> server;
   std::unique_ptr<FeedListener> listener;

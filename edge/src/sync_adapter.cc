@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "millrace/common/files.h"
+#include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
 
 namespace millrace::edge {
@@ -108,6 +109,18 @@ Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {
   s.set_backlog_bytes(static_cast<std::uint64_t>(stats.bytes));
   s.set_oldest_unacked_ms(stats.oldest_captured_ms);
   return s;
+}
+
+Result<std::map<std::string, std::string>> StoreContent(EdgeStore& store) {
+  std::map<std::string, std::string> out;
+  MILLRACE_RETURN_IF_ERROR(store.Read([&](ReadTxn& txn) -> Status {
+    for (const auto& t : catalog::MesCatalog().tables()) {
+      MILLRACE_ASSIGN_OR_RETURN(auto rows, txn.Select(t, "", {}, "id"));
+      out[t.name] = sync::ContentDigest(rows);
+    }
+    return Status::Ok();
+  }));
+  return out;
 }
 
 Status ApplySnapshotFile(EdgeStore& store, const std::string& path) {

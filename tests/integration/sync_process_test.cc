@@ -141,6 +141,13 @@ TEST_F(SyncProcessTest, ThreeSitesTwoTenantsAndCentralEditsConvergeByContent) {
   EXPECT_GT(status["batches_acked"].get<int>(), 0);
   ASSERT_EQ(RunCommand({g_mesctl, "--edge", cluster_->edge_url("lyon"), "sync", "status"}, &out), 0);
   EXPECT_NE(out.find("backlog_rows"), std::string::npos) << out;
+  // Central's content endpoint answers what the edge's does.
+  auto central_content =
+      HttpCall(cluster_->central_http(), "GET", "/api/v1/tenants/acme/sites/lyon/content");
+  auto edge_content = cluster_->EdgeCall("lyon", "GET", "/api/v1/sync/content");
+  ASSERT_TRUE(central_content.ok() && edge_content.ok());
+  EXPECT_EQ(json::parse(central_content->body), *edge_content);
+  EXPECT_NE((*edge_content)["production_event"], "0:cbf29ce484222325");  // not empty
   auto metrics = HttpCall(cluster_->central_http(), "GET", "/metrics");
   ASSERT_TRUE(metrics.ok());
   for (const char* name :

@@ -9,10 +9,12 @@
 #include <sstream>
 #include <thread>
 
+#include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/files.h"
 #include "millrace/edge/sqlite.h"
 #include "millrace/edge/store.h"
+#include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
 
 namespace millrace::testing {
@@ -97,20 +99,6 @@ Result<std::string> WaitForFile(const fs::path& path, const ChildProcess& proc,
   auto text = ReadFile(log.string());
   return Status::Unavailable("process did not write " + path.string() + "; log:\n" +
                              (text.ok() ? *text : std::string("(none)")));
-}
-
-std::string ContentHash(const std::vector<Row>& rows) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const Row& r : rows) {
-    const std::string bytes = sync::EncodeChange(r, sync::v1::OP_UPSERT).SerializeAsString();
-    for (unsigned char c : bytes) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  }
-  std::ostringstream o;
-  o << rows.size() << ":" << std::hex << h;
-  return o.str();
 }
 
 }  // namespace
@@ -280,44 +268,16 @@ Result<std::string> SyncCluster::BadgeIn(const std::string& site, const std::str
 }
 
 Result<std::map<std::string, std::string>> SyncCluster::EdgeContent(const std::string& site) {
-  MILLRACE_ASSIGN_OR_RETURN(auto db, edge::SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db"));
-  edge::ReadTxn txn(&db);
-  MILLRACE_RETURN_IF_ERROR(db.Exec("BEGIN"));
-  std::map<std::string, std::string> out;
-  for (const auto& t : catalog::MesCatalog().tables()) {
-    MILLRACE_ASSIGN_OR_RETURN(auto rows, txn.Select(t, "", {}, "id"));
-    out[t.name] = ContentHash(rows);
-  }
-  (void)db.Exec("COMMIT");
-  return out;
+  MILLRACE_ASSIGN_OR_RETURN(json content, EdgeCall(site, "GET", "/api/v1/sync/content"));
+  if (!content.is_object()) return Status::Internal("edge " + site + " sent no content digests");
+  return content.get<std::map<std::string, std::string>>();
 }
 
 Result<std::map<std::string, std::string>> SyncCluster::CentralContent(const std::string& tenant,
                                                                        const std::string& site) {
-  std::map<std::string, std::string> out;
-  MILLRACE_RETURN_IF_ERROR(admin_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ"));
-  for (const auto& t : catalog::MesCatalog().tables()) {
-    std::string where = "tenant_id = $1";
-    std::vector<central::PgParam> params = {tenant};
-    if (t.scope == catalog::RoutingScope::kSite) {
-      where += t.merge == catalog::MergePolicy::kCentralOwned
-                   ? " AND (site_id IS NULL OR site_id = $2)"
-                   : " AND site_id = $2";
-      params.push_back(site);
-    }
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto res, admin_->Query("SELECT " + central::PgSelectList(t) + " FROM " +
-                                    central::PgTable(t) + " WHERE " + where + " ORDER BY id",
-                                params));
-    std::vector<Row> rows;
-    for (int r = 0; r < res.rows(); ++r) {
-      MILLRACE_ASSIGN_OR_RETURN(Row row, central::RowFromPg(t, res, r));
-      rows.push_back(std::move(row));
-    }
-    out[t.name] = ContentHash(rows);
-  }
-  (void)admin_->Exec("COMMIT");
-  return out;
+  // As the app role would see it: through row-level security in the tenant's context.
+  MILLRACE_ASSIGN_OR_RETURN(auto app, db_->Connect("millrace_app"));
+  return central::SiteContent(*app, tenant, site);
 }
 
 Status SyncCluster::WaitConverged(std::chrono::seconds timeout) {

@@ -90,7 +90,8 @@ class SyncCluster {
   Result<std::string> EdgeId(const std::string& site, const std::string& table,
                              const std::string& column, const std::string& value);
 
-  // table -> "rows:hash" of what the site holds, and of what central holds for that site.
+  // table -> content digest of what the running site holds (its GET /api/v1/sync/content),
+  // and of what central holds for that site (central::SiteContent).
   Result<std::map<std::string, std::string>> EdgeContent(const std::string& site);
   Result<std::map<std::string, std::string>> CentralContent(const std::string& tenant,
                                                             const std::string& site);

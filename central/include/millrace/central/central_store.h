@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,13 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
                                              const catalog::TableSpec& table,
                                              const std::vector<SharedChange>& changes,
                                              bool publish_all);
+
+// table -> content digest (sync/content.h) of every row central holds that belongs on
+// `site`'s edge: its own facts and shared rows, and the master data routed to it. Read in
+// one REPEATABLE READ snapshot. Compare with the edge's GET /api/v1/sync/content.
+Result<std::map<std::string, std::string>> SiteContent(PgConnection& conn,
+                                                       const std::string& tenant_id,
+                                                       const std::string& site_id);
 
 // The text form of a value, for conflict records and logs.
 std::string ValueToText(const Value& v);

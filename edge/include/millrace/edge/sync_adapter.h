@@ -10,6 +10,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,6 +48,10 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   bool stopping_ = false;
   std::thread purger_;
 };
+
+// table -> content digest (sync/content.h) of every row the store holds, in one read
+// snapshot. Equal to central's SiteContent() for this site once the two have converged.
+Result<std::map<std::string, std::string>> StoreContent(EdgeStore& store);
 
 // Applies a snapshot written by central's site provisioning (a serialized FeedBatch) to a
 // store that has never synced. FailedPrecondition when the store already has a cursor.
