@@ -97,8 +97,10 @@ Status Simulator::Site::Setup() {
   std::vector<Unit> all;
   for (const auto& u : Items(units))
     all.push_back({u["id"], u["code"], u["parent_id"].is_string() ? u["parent_id"].get<std::string>() : ""});
-  std::sort(all.begin(), all.end(), [](const Unit& a, const Unit& b) {
-    if (a.line_id != b.line_id) return a.line_id < b.line_id;
+  // Line by line ("L1-..." before "L2-..."), each in process order.
+  auto line_key = [](const Unit& u) { return u.code.substr(0, u.code.find('-')); };
+  std::sort(all.begin(), all.end(), [&](const Unit& a, const Unit& b) {
+    if (line_key(a) != line_key(b)) return line_key(a) < line_key(b);
     return StepRank(a.code) < StepRank(b.code);
   });
   if (all.empty()) return Status::FailedPrecondition("edge " + url_ + " has no work units");
