@@ -33,7 +33,7 @@ Status ChildProcess::Start() {
   pid_ = fork();
   if (pid_ < 0) return Status::IOError("fork failed");
   if (pid_ == 0) {
-    int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
@@ -57,8 +57,10 @@ int ChildProcess::Signal(int sig) {
 }
 
 int RunCommand(const std::vector<std::string>& argv, std::string* output) {
+  // CLOEXEC: a daemon the command starts (pg_ctl's server) must not inherit the write
+  // end, or reading would never see the end of the output.
   int pipefd[2];
-  if (pipe(pipefd) != 0) return -1;
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
   if (pid == 0) {
     dup2(pipefd[1], 1);
@@ -182,10 +184,33 @@ Status SyncCluster::SeedDemo(const std::string& tenant, const std::vector<std::s
   return CentralCommand({"seed-demo", "--tenant", tenant, "--sites", list});
 }
 
-Status SyncCluster::AddSite(const std::string& tenant, const std::string& site) {
+std::uint16_t SyncCluster::sync_port() const {
+  return static_cast<std::uint16_t>(std::stoi(sync_endpoint_.substr(sync_endpoint_.rfind(':') + 1)));
+}
+
+Status SyncCluster::RestartPostgres() {
+  MILLRACE_ASSIGN_OR_RETURN(std::string conninfo, TestServerConnInfo());
+  const auto at = conninfo.find("host=");
+  std::string host = conninfo.substr(at + 5, conninfo.find(' ', at) - at - 5);
+  const std::string dir = host.substr(0, host.rfind("/run"));
+  // -l: the server must not inherit our pipe as its stderr, or reading pg_ctl's output
+  // would wait for the server to exit.
+  std::vector<std::string> argv = {"/usr/lib/postgresql/15/bin/pg_ctl", "-D", dir + "/data",
+                                   "-l", dir + "/server.log", "-m", "fast", "-w", "-t", "60",
+                                   "restart"};
+  if (::getuid() == 0) argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "millrace-test", "--"});
+  std::string out;
+  if (RunCommand(argv, &out) != 0) return Status::Unavailable("pg_ctl restart: " + out);
+  MILLRACE_ASSIGN_OR_RETURN(admin_, db_->Connect("postgres"));
+  return Status::Ok();
+}
+
+Status SyncCluster::AddSite(const std::string& tenant, const std::string& site,
+                            const std::string& endpoint) {
   if (sync_endpoint_.empty()) return Status::FailedPrecondition("start central first");
   MILLRACE_RETURN_IF_ERROR(CentralCommand({"provision-site", "--tenant", tenant, "--site", site,
-                                           "--out", site_dir(site), "--endpoint", sync_endpoint_}));
+                                           "--out", site_dir(site), "--endpoint",
+                                           endpoint.empty() ? sync_endpoint_ : endpoint}));
   site_tenant_[site] = tenant;
   std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
       << "[log]\nlevel = \"warn\"\n[backup]\ninterval_minutes = 0\n";
@@ -198,13 +223,16 @@ Status SyncCluster::AddSite(const std::string& tenant, const std::string& site) 
 Status SyncCluster::StartEdge(const std::string& site) {
   const fs::path d = site_dir(site);
   fs::remove(d / "port");
+  // A restarted edge keeps its port, so terminals (and simulators) find it again.
+  const auto known = edge_http_.find(site);
+  const std::string port = known == edge_http_.end() ? "0" : std::to_string(known->second.port);
   auto p = std::make_unique<ChildProcess>(
       std::vector<std::string>{bins_.mes_edge, "serve", "-c", (d / "edge.toml").string(),
-                               "--http-port", "0", "--port-file", (d / "port").string()},
+                               "--http-port", port, "--port-file", (d / "port").string()},
       d / "edge.log");
   MILLRACE_RETURN_IF_ERROR(p->Start());
-  MILLRACE_ASSIGN_OR_RETURN(std::string port, WaitForFile(d / "port", *p, d / "edge.log"));
-  edge_http_[site] = {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(port))};
+  MILLRACE_ASSIGN_OR_RETURN(std::string bound, WaitForFile(d / "port", *p, d / "edge.log"));
+  edge_http_[site] = {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(bound))};
   edges_[site] = std::move(p);
   return Status::Ok();
 }

@@ -66,8 +66,16 @@ class SyncCluster {
 
   Status CreateTenant(const std::string& tenant);
   Status SeedDemo(const std::string& tenant, const std::vector<std::string>& sites);
-  // Provisions the site and seeds its site state (stock lots, work orders).
-  Status AddSite(const std::string& tenant, const std::string& site);
+  // Provisions the site and seeds its site state (stock lots, work orders). The edge
+  // connects to `endpoint` (a proxy, say) instead of central's own when given.
+  Status AddSite(const std::string& tenant, const std::string& site,
+                 const std::string& endpoint = "");
+  std::uint16_t sync_port() const;
+  bool edge_running(const std::string& site) const { return edges_.count(site) > 0; }
+  bool central_running() const { return central_ && central_->running(); }
+  // Restarts the suite's PostgreSQL server (fast shutdown, as a crash would drop
+  // connections) and waits until it accepts connections again.
+  Status RestartPostgres();
   Status StartEdge(const std::string& site);
   int StopEdge(const std::string& site, int sig = SIGTERM);
   Status RevokeSite(const std::string& tenant, const std::string& site);
