@@ -12,6 +12,13 @@ if(MILLRACE_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# libFuzzer build (clang only; tests/fuzz/run.sh makes it): every library gets coverage
+# instrumentation, the fuzz targets link libFuzzer's main.
+if(MILLRACE_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 function(millrace_target_defaults target)
   target_compile_options(${target} PRIVATE ${MILLRACE_WARNINGS})
   if(MILLRACE_WERROR)

@@ -9,6 +9,7 @@
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/logging.h"
 #include "millrace/sync/row_codec.h"
+#include "millrace/sync/wire.h"
 
 namespace millrace::central {
 
@@ -301,19 +302,7 @@ class SyncService::Handler final : public sync::RequestHandler {
 
   Result<v1::Envelope> Push(const sync::Peer& peer, const v1::PushBatch& batch) {
     const auto started = std::chrono::steady_clock::now();
-    // The batch must be what it says: contiguous seqs from first to last.
-    const int n = batch.changes_size();
-    if (n == 0 || batch.changes(0).seq() != batch.first_seq() ||
-        batch.changes(n - 1).seq() != batch.last_seq() ||
-        batch.last_seq() - batch.first_seq() + 1 != static_cast<std::uint64_t>(n)) {
-      return Status::InvalidArgument("batch " + std::to_string(batch.batch_id()) +
-                                     " does not hold contiguous seqs first_seq..last_seq");
-    }
-    for (int i = 1; i < n; ++i)
-      if (batch.changes(i).seq() != batch.changes(i - 1).seq() + 1)
-        return Status::InvalidArgument("batch " + std::to_string(batch.batch_id()) +
-                                       " skips a seq");
-
+    MILLRACE_RETURN_IF_ERROR(sync::CheckBatchShape(batch));
     v1::Envelope reply;
     for (bool safe : {false, true}) {
       MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));

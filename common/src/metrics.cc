@@ -182,7 +182,10 @@ std::string MetricsRegistry::Render() const {
 
   std::lock_guard lock(mu_);
   std::string out;
-  for (const auto& [name, e] : entries_) {
+  for (const auto& entry : entries_) {
+    // Plain references: lambdas below may not capture structured bindings (clang < 16).
+    const std::string& name = entry.first;
+    const Entry& e = entry.second;
     switch (e.type) {
       case MetricType::kCounter:
         out += "# HELP " + name + " " + EscapeHelp(e.counter->help()) + "\n# TYPE " + name +

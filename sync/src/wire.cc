@@ -82,6 +82,21 @@ std::string EncodePushBatchFrame(std::uint64_t batch_id,
   return frame;
 }
 
+Status CheckBatchShape(const v1::PushBatch& batch) {
+  const int n = batch.changes_size();
+  const std::string what = "batch " + std::to_string(batch.batch_id());
+  if (n == 0) return Status::InvalidArgument(what + " carries no change");
+  if (batch.changes(0).seq() != batch.first_seq() ||
+      batch.changes(n - 1).seq() != batch.last_seq() || batch.last_seq() < batch.first_seq() ||
+      batch.last_seq() - batch.first_seq() + 1 != static_cast<std::uint64_t>(n)) {
+    return Status::InvalidArgument(what + " does not hold contiguous seqs first_seq..last_seq");
+  }
+  for (int i = 1; i < n; ++i)
+    if (batch.changes(i).seq() != batch.changes(i - 1).seq() + 1)
+      return Status::InvalidArgument(what + " skips a seq");
+  return Status::Ok();
+}
+
 std::string_view BodyName(const v1::Envelope& envelope) {
   switch (envelope.body_case()) {
     case v1::Envelope::kHello:

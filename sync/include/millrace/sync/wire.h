@@ -38,6 +38,10 @@ struct SerializedChange {
 std::string EncodePushBatchFrame(std::uint64_t batch_id, const std::vector<SerializedChange>& changes,
                                  const v1::SiteStatus& status);
 
+// A push batch must be what it says: at least one change, seqs contiguous from first_seq
+// to last_seq. InvalidArgument otherwise (central refuses the batch before any row).
+Status CheckBatchShape(const v1::PushBatch& batch);
+
 // The name of the envelope's body ("push_batch"), for logs and metrics labels.
 std::string_view BodyName(const v1::Envelope& envelope);
 
