@@ -24,13 +24,6 @@ using catalog::ColumnType;
 using catalog::MergePolicy;
 using json = nlohmann::json;
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || id.size() > 32 || id.front() == '-') return false;
-  for (char c : id)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  return true;
-}
-
 std::string TomlString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -80,7 +73,7 @@ Status ValueFromJson(const catalog::TableSpec& t, const catalog::ColumnSpec& c, 
 }  // namespace
 
 Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name) {
-  if (!IsValidId(tenant_id))
+  if (!catalog::IsValidSiteId(tenant_id))
     return Status::InvalidArgument("tenant id must be 1..32 characters of a-z, 0-9 and '-': \"" +
                                    tenant_id + "\"");
   auto r = conn.Query("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ($1, $2)",
@@ -128,7 +121,7 @@ Result<sync::v1::FeedBatch> SiteSnapshot(PgConnection& conn, const std::string& 
 }
 
 Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions& o) {
-  if (!IsValidId(o.site_id))
+  if (!catalog::IsValidSiteId(o.site_id))
     return Status::InvalidArgument("site id must be 1..32 characters of a-z, 0-9 and '-': \"" +
                                    o.site_id + "\"");
   if (o.endpoints.empty()) return Status::InvalidArgument("name at least one central endpoint");
@@ -298,7 +291,7 @@ Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tena
 Result<std::uint64_t> SeedDemoTenant(PgConnection& conn, const std::string& tenant_id,
                                      const std::vector<std::string>& sites) {
   for (const auto& s : sites)
-    if (!IsValidId(s)) return Status::InvalidArgument("bad site id \"" + s + "\"");
+    if (!catalog::IsValidSiteId(s)) return Status::InvalidArgument("bad site id \"" + s + "\"");
   MILLRACE_ASSIGN_OR_RETURN(std::string pin_hash, demo::HashPin(demo::kPin));
   return PutCentralRows(conn, tenant_id, demo::MasterData(tenant_id, sites, pin_hash));
 }

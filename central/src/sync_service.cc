@@ -19,13 +19,6 @@ namespace {
 
 using catalog::MergePolicy;
 
-v1::Envelope ErrorReply(const Status& s) {
-  v1::Envelope e;
-  e.mutable_error()->set_code(std::string(StatusCodeName(s.code())));
-  e.mutable_error()->set_message(s.message());
-  return e;
-}
-
 struct Reject {
   std::uint64_t seq;
   std::string table, row_id, reason, change;
@@ -55,7 +48,7 @@ class SyncService::Handler final : public sync::RequestHandler {
     if (r.status().code() != StatusCode::kPermissionDenied)
       spdlog::warn("sync: {} from {}/{} failed: {}", req.has_push_batch() ? "batch" : "request",
                    peer.tenant_id, peer.site_id, r.status().ToString());
-    return ErrorReply(r.status());
+    return sync::ErrorEnvelope(r.status());
   }
 
  private:

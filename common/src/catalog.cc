@@ -187,4 +187,11 @@ std::string Catalog::FingerprintHex() const {
   return buf;
 }
 
+bool IsValidSiteId(const std::string& id) {
+  if (id.empty() || id.size() > 32 || id.front() == '-') return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
 }  // namespace millrace::catalog

@@ -4,13 +4,6 @@
 
 namespace millrace::edge {
 
-bool IsValidSiteId(const std::string& id) {
-  if (id.empty() || id.size() > 32 || id.front() == '-') return false;
-  for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
 
 Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(ConfigFile file, ConfigFile::Load(path));

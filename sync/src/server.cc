@@ -20,13 +20,6 @@ namespace {
 
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 
-v1::Envelope ErrorEnvelope(const Status& s) {
-  v1::Envelope e;
-  e.mutable_error()->set_code(std::string(StatusCodeName(s.code())));
-  e.mutable_error()->set_message(s.message());
-  return e;
-}
-
 struct Job {
   std::string routing_id;
   Peer peer;

@@ -82,6 +82,13 @@ std::string EncodePushBatchFrame(std::uint64_t batch_id,
   return frame;
 }
 
+v1::Envelope ErrorEnvelope(const Status& status) {
+  v1::Envelope e;
+  e.mutable_error()->set_code(std::string(StatusCodeName(status.code())));
+  e.mutable_error()->set_message(status.message());
+  return e;
+}
+
 Status CheckBatchShape(const v1::PushBatch& batch) {
   const int n = batch.changes_size();
   const std::string what = "batch " + std::to_string(batch.batch_id());

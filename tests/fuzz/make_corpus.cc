@@ -34,24 +34,7 @@ int main(int argc, char** argv) {
   auto* f = feed.mutable_feed_batch();
   std::uint64_t seq = 0;
   for (const auto& t : catalog::MesCatalog().tables()) {
-    auto text = testing::SampleRow(t, testing::Dialect::kSqlite, "lyon", 3);
-    Row row(t);
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-      if (!text[i]) continue;
-      switch (t.columns[i].type) {
-        case catalog::ColumnType::kInt:
-        case catalog::ColumnType::kBool:
-        case catalog::ColumnType::kTimestamp:
-        case catalog::ColumnType::kHlc:
-          row.mutable_values()[i] = std::stoll(*text[i]);
-          break;
-        case catalog::ColumnType::kReal:
-          row.mutable_values()[i] = std::stod(*text[i]);
-          break;
-        default:
-          row.mutable_values()[i] = *text[i];
-      }
-    }
+    Row row = testing::SampleTypedRow(t, "lyon", 3);
     v1::Change c = sync::EncodeChange(row, v1::OP_UPSERT);
     c.set_seq(++seq);
     *b->add_changes() = c;

@@ -27,32 +27,14 @@ namespace millrace::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using catalog::ColumnType;
 using central::PgConnection;
 namespace v1 = sync::v1;
 
 const catalog::TableSpec& T(const char* name) { return *catalog::MesCatalog().Find(name); }
 
-// A valid row of any catalog table for `site`.
+// A valid row of any catalog table for `site`, as that site's edge would send it.
 Row MakeRow(const catalog::TableSpec& t, const std::string& site, int n) {
-  auto text = SampleRow(t, Dialect::kSqlite, site, n);
-  Row row(t);
-  for (std::size_t i = 0; i < t.columns.size(); ++i) {
-    if (!text[i]) continue;
-    switch (t.columns[i].type) {
-      case ColumnType::kInt:
-      case ColumnType::kBool:
-      case ColumnType::kTimestamp:
-      case ColumnType::kHlc:
-        row.mutable_values()[i] = std::stoll(*text[i]);
-        break;
-      case ColumnType::kReal:
-        row.mutable_values()[i] = std::stod(*text[i]);
-        break;
-      default:
-        row.mutable_values()[i] = *text[i];
-    }
-  }
+  Row row = SampleTypedRow(t, site, n);
   row.Set("origin", "edge:" + site);
   return row;
 }

@@ -55,6 +55,28 @@ std::vector<std::optional<std::string>> SampleRow(const catalog::TableSpec& tabl
   return row;
 }
 
+Row SampleTypedRow(const catalog::TableSpec& table, const std::string& site_id, int n) {
+  auto text = SampleRow(table, Dialect::kSqlite, site_id, n);
+  Row row(table);
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    if (!text[i]) continue;
+    switch (table.columns[i].type) {
+      case ColumnType::kInt:
+      case ColumnType::kBool:
+      case ColumnType::kTimestamp:
+      case ColumnType::kHlc:
+        row.mutable_values()[i] = std::stoll(*text[i]);
+        break;
+      case ColumnType::kReal:
+        row.mutable_values()[i] = std::stod(*text[i]);
+        break;
+      default:
+        row.mutable_values()[i] = *text[i];
+    }
+  }
+  return row;
+}
+
 std::string InsertSql(const catalog::TableSpec& table, Dialect dialect, const std::string& schema,
                       bool with_tenant) {
   std::string cols, params;

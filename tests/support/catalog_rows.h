@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "millrace/common/catalog.h"
+#include "millrace/common/row.h"
 
 namespace millrace::testing {
 
@@ -17,6 +18,9 @@ enum class Dialect { kSqlite, kPostgres };
 std::vector<std::optional<std::string>> SampleRow(const catalog::TableSpec& table, Dialect dialect,
                                                   const std::string& site_id, int n,
                                                   bool fill_nullable = true);
+
+// The same sample as a typed Row (the wire/edge shape: Unix ms, 0/1 booleans).
+Row SampleTypedRow(const catalog::TableSpec& table, const std::string& site_id, int n);
 
 // "INSERT INTO <table> (cols...) VALUES (?, ...)" or ($1, ...), with an optional leading
 // tenant_id column and schema prefix for PostgreSQL.

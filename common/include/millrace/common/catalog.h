@@ -144,6 +144,10 @@ const StateMachine& OperationStates();
 const StateMachine& LotStates();
 const StateMachine& NonConformanceStates();
 
+// Site and tenant ids: 1..32 of [a-z0-9-], not starting with '-'. Every node checks
+// them the same way (edge config, provisioning, the PostgreSQL CHECKs).
+bool IsValidSiteId(const std::string& id);
+
 // The system column names.
 inline constexpr std::string_view kIdColumn = "id";
 inline constexpr std::string_view kSiteColumn = "site_id";

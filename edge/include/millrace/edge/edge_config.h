@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "millrace/common/catalog.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/status.h"
@@ -58,7 +59,6 @@ struct EdgeConfig {
 // Loads and validates; every error names the file and the key.
 Result<EdgeConfig> LoadEdgeConfig(const std::string& path);
 
-// Site and tenant ids: 1..32 of [a-z0-9-], not starting with '-'.
-bool IsValidSiteId(const std::string& id);
+using catalog::IsValidSiteId;  // site ids: 1..32 of [a-z0-9-]
 
 }  // namespace millrace::edge

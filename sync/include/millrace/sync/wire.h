@@ -42,6 +42,9 @@ std::string EncodePushBatchFrame(std::uint64_t batch_id, const std::vector<Seria
 // to last_seq. InvalidArgument otherwise (central refuses the batch before any row).
 Status CheckBatchShape(const v1::PushBatch& batch);
 
+// An Error envelope carrying the status's code name and message.
+v1::Envelope ErrorEnvelope(const Status& status);
+
 // The name of the envelope's body ("push_batch"), for logs and metrics labels.
 std::string_view BodyName(const v1::Envelope& envelope);
 
