@@ -1,6 +1,7 @@
 #include "millrace/central/central_store.h"
 
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "millrace/central/pg_rows.h"
@@ -119,7 +120,7 @@ Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog:
 }
 
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
-                                 const std::vector<Row>& rows) {
+                                 const std::vector<Row>& rows, const FeedProvenance& reflects) {
   if (rows.empty()) return std::uint64_t{0};
   MILLRACE_ASSIGN_OR_RETURN(
       auto head_res,
@@ -134,6 +135,10 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
     ++pos;
     sync::v1::Change change = sync::EncodeChange(row, sync::v1::OP_UPSERT);
     change.set_seq(pos);
+    if (!reflects.site_id.empty()) {
+      change.set_reflects_site(reflects.site_id);
+      change.set_reflects_seq(reflects.through_seq);
+    }
     const bool tenant_wide =
         row.table().scope == catalog::RoutingScope::kTenant || row.IsNull(catalog::kSiteColumn);
     data += tenant_id + "\t" + std::to_string(pos) + "\t" + row.table().name + "\t" + row.id() +
@@ -210,6 +215,7 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
   }
 
   std::map<std::string, const Row*> last_sent;  // what each row's writer believes now
+  std::set<std::string> altered;                // rows central changed on the way in
   std::vector<std::string> order;
   std::vector<std::string> conflict_rows;
   std::vector<PgParam> conflict_params;
@@ -242,6 +248,7 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
       it->second = std::move(m.merged);
     }
     last_sent[id] = &c.row;
+    if (c.publish) altered.insert(id);
   }
 
   std::vector<const Row*> rows;
@@ -265,7 +272,8 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
                            "::text[])");
     for (auto&& p : std::vector<PgParam>{tenant_id, table.name, id, h, PgTextArray(origins)})
       clock_params.push_back(std::move(p));
-    if (publish_all || !(v.row == *last_sent.at(id))) out.feed.push_back(v.row);
+    if (publish_all || altered.count(id) || !(v.row == *last_sent.at(id)))
+      out.feed.push_back(v.row);
   }
   MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, table, rows));
   std::string sql =

@@ -199,7 +199,8 @@ class SyncService::Handler final : public sync::RequestHandler {
           } else {
             (void)svc_->hlc_.Update(hlc);
           }
-          SharedChange sc{std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {}};
+          SharedChange sc{std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {},
+                          hlc.packed() != c.hlc()};
           sc.changed_columns.assign(c.changed_columns().begin(), c.changed_columns().end());
           out.shared[t].push_back(std::move(sc));
           break;
@@ -324,7 +325,7 @@ class SyncService::Handler final : public sync::RequestHandler {
       std::uint64_t head = 0;
       if (s.ok()) s = StoreRejects(peer, sorted.rejects);
       if (s.ok()) {
-        auto h = AppendFeed(*conn_, peer.tenant_id, feed);
+        auto h = AppendFeed(*conn_, peer.tenant_id, feed, {peer.site_id, batch.last_seq()});
         if (h.ok()) head = *h;
         s = h.status();
       }

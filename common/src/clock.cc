@@ -1,6 +1,9 @@
 #include "millrace/common/clock.h"
 
+#include <charconv>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 namespace millrace {
 namespace {
@@ -18,6 +21,41 @@ class RealClock final : public Clock {
 Clock* SystemClock() {
   static RealClock clock;
   return &clock;
+}
+
+std::int64_t OffsetFileClock::NowMillis() const {
+  using namespace std::chrono;
+  const std::int64_t steady =
+      duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  if (steady >= next_read_steady_ms_.load(std::memory_order_relaxed)) Reload(steady);
+  return base_->NowMillis() + offset_.load(std::memory_order_relaxed);
+}
+
+std::int64_t OffsetFileClock::offset_millis() const {
+  (void)NowMillis();
+  return offset_.load(std::memory_order_relaxed);
+}
+
+void OffsetFileClock::Reload(std::int64_t steady_ms) const {
+  std::lock_guard lock(mu_);
+  if (steady_ms < next_read_steady_ms_.load(std::memory_order_relaxed)) return;
+  next_read_steady_ms_.store(steady_ms + 100, std::memory_order_relaxed);
+  std::ifstream in(path_);
+  if (!in) {
+    offset_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  if (s.empty()) {
+    offset_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc() && end == s.data() + s.size()) offset_.store(v, std::memory_order_relaxed);
 }
 
 }  // namespace millrace

@@ -32,6 +32,12 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(auto keep, file.GetInt("backup.keep", 24, 1, 10000));
   c.backup_interval_minutes = interval;
   c.backup_keep = static_cast<int>(keep);
+  {
+    const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+    MILLRACE_ASSIGN_OR_RETURN(c.clock_offset_file, file.GetString("clock.offset_file", ""));
+    if (!c.clock_offset_file.empty() && c.clock_offset_file[0] != '/')
+      c.clock_offset_file = dir + "/" + c.clock_offset_file;
+  }
   if (file.Has("sync")) {
     EdgeSyncConfig& y = c.sync;
     y.enabled = true;

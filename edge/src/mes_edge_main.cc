@@ -41,6 +41,11 @@ Result<std::unique_ptr<EdgeStore>> OpenStore(const EdgeConfig& config) {
   EdgeStoreOptions o;
   o.path = config.store_path;
   o.site_id = config.site_id;
+  if (!config.clock_offset_file.empty()) {
+    // Lives as long as the process: the store, its services and the sync client read it.
+    static OffsetFileClock clock(SystemClock(), config.clock_offset_file);
+    o.clock = &clock;
+  }
   return EdgeStore::Open(o);
 }
 
@@ -182,7 +187,7 @@ nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
     j["endpoint"] = st.endpoint;
     j["last_ack_ms"] = st.last_ack_ms;
     j["last_ack_age_s"] = st.last_ack_ms ? nlohmann::json(static_cast<double>(
-                                               store.clock()->NowMillis() - st.last_ack_ms) /
+                                               SystemClock()->NowMillis() - st.last_ack_ms) /
                                            1000.0)
                                          : nlohmann::json(nullptr);
     j["batches_sent"] = st.batches_sent;

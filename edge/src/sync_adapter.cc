@@ -77,13 +77,22 @@ Result<std::uint64_t> EdgeSyncAdapter::FeedCursor() {
 
 namespace {
 
-Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch) {
+// A shared row from the feed is skipped while this site holds a change of it that central
+// has not merged yet: central merges that change and sends the result back if it differs.
+// Changes central acknowledged (through `acked`), or that the feed row says it already
+// includes (reflects_seq, for this site), are not pending.
+Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::string& site_id,
+                    std::uint64_t acked) {
   for (const auto& change : batch.changes()) {
     MILLRACE_ASSIGN_OR_RETURN(Row row, sync::DecodeChange(change, catalog::MesCatalog()));
     if (row.table().merge == catalog::MergePolicy::kSharedLww) {
+      std::uint64_t merged_through = acked;
+      if (change.reflects_site() == site_id)
+        merged_through = std::max(merged_through, change.reflects_seq());
       MILLRACE_ASSIGN_OR_RETURN(
-          auto pending, txn.db().QueryInt("SELECT count(*) FROM outbox WHERE row_id = '" +
-                                          row.id() + "'"));  // id validated as a UUID
+          auto pending,
+          txn.db().QueryInt("SELECT count(*) FROM outbox WHERE row_id = '" + row.id() +
+                            "' AND seq > " + std::to_string(merged_through)));  // id: a UUID
       if (pending > 0) continue;
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(row).WithContext("feed position " +
@@ -98,7 +107,13 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch) {
 }  // namespace
 
 Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
-  return store_->ApplyDownstream([&](WriteTxn& txn) { return ApplyChanges(txn, batch); });
+  std::uint64_t acked;
+  {
+    std::lock_guard lock(mu_);
+    acked = purge_target_;
+  }
+  return store_->ApplyDownstream(
+      [&](WriteTxn& txn) { return ApplyChanges(txn, batch, store_->site_id(), acked); });
 }
 
 Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {

@@ -95,6 +95,8 @@ void SyncClient::Disconnect(const std::string& why) {
   in_flight_.clear();
   pull_in_flight_ = false;
   retry_at_ms_ = clock_->NowMillis() + delay.count();
+  // Central was unreachable (not refusing, not slow): retry as soon as a link is up again.
+  retry_on_link_up_ = !transport_->LinkUp();
   Status s = transport_->Reconnect();
   Record([&](SyncClientStats& st) {
     st.connected = false;
@@ -234,8 +236,15 @@ Status SyncClient::Handle(const v1::Envelope& e) {
 
 Status SyncClient::Step(milliseconds wait) {
   std::int64_t now = clock_->NowMillis();
+  const bool link_up = transport_->LinkUp();
+  if (state_ != State::kDisconnected && link_was_up_ && !link_up) {
+    // Batches in flight died with the connection: start over from central's watermark
+    // now instead of waiting out the ack timeout.
+    Disconnect("the connection to central dropped");
+  }
+  link_was_up_ = link_up && state_ != State::kDisconnected;
   if (state_ == State::kDisconnected) {
-    if (now < retry_at_ms_) {
+    if (now < retry_at_ms_ && !(retry_on_link_up_ && transport_->LinkUp())) {
       wait = std::min(wait, milliseconds(retry_at_ms_ - now));
     } else if (Status s = SendHello(); !s.ok()) {
       if (s.code() != StatusCode::kUnavailable) return s;

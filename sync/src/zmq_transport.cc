@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <zmq.hpp>
 
 #include "millrace/common/files.h"
@@ -24,6 +25,7 @@ class ZmqClientTransport final : public ClientTransport {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   }
   ~ZmqClientTransport() override {
+    monitor_.reset();
     socket_.reset();
     if (wake_fd_ >= 0) ::close(wake_fd_);
   }
@@ -31,6 +33,9 @@ class ZmqClientTransport final : public ClientTransport {
   Status Connect() {
     if (wake_fd_ < 0) return Status::IOError("eventfd failed");
     try {
+      monitor_.reset();
+      socket_.reset();
+      link_up_ = false;
       socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
       socket_->set(zmq::sockopt::linger, 0);
       socket_->set(zmq::sockopt::immediate, 1);  // queue only to a finished handshake
@@ -41,12 +46,24 @@ class ZmqClientTransport final : public ClientTransport {
       socket_->set(zmq::sockopt::heartbeat_ivl, hb);
       socket_->set(zmq::sockopt::heartbeat_timeout, 3 * hb);
       socket_->set(zmq::sockopt::heartbeat_ttl, 3 * hb);
+      // A central that comes back is found within a second: loopback and LAN connection
+      // attempts to a closed port are cheap, and a site's catch-up starts sooner.
       socket_->set(zmq::sockopt::reconnect_ivl, 100);
-      socket_->set(zmq::sockopt::reconnect_ivl_max, 5000);
+      socket_->set(zmq::sockopt::reconnect_ivl_max, 1000);
       if (!options_.insecure_development) {
         socket_->set(zmq::sockopt::curve_serverkey, options_.server_public_key);
         socket_->set(zmq::sockopt::curve_publickey, options_.public_key);
         socket_->set(zmq::sockopt::curve_secretkey, options_.secret_key);
+      }
+      // The link's state (handshake done, connection dropped) comes from a socket monitor.
+      const std::string monitor_address =
+          "inproc://millrace-link-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) +
+          "-" + std::to_string(++generation_);
+      if (zmq_socket_monitor(socket_->handle(), monitor_address.c_str(),
+                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) == 0) {
+        monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
+        monitor_->set(zmq::sockopt::linger, 0);
+        monitor_->connect(monitor_address);
       }
       socket_->connect(endpoint());
     } catch (const zmq::error_t& e) {
@@ -69,14 +86,16 @@ class ZmqClientTransport final : public ClientTransport {
   Result<std::optional<std::string>> Receive(std::chrono::milliseconds timeout) override {
     if (!socket_) return Status::Unavailable("not connected");
     zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+                               {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+                               {monitor_ ? monitor_->handle() : nullptr, -1, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, timeout);
+      zmq::poll(items, monitor_ ? 3 : 2, timeout);
       if (items[1].revents & ZMQ_POLLIN) {
         std::uint64_t n;
         while (::read(wake_fd_, &n, sizeof n) > 0) {
         }
       }
+      if (monitor_ && (items[2].revents & ZMQ_POLLIN)) DrainMonitor();
       zmq::message_t msg;
       if (socket_->recv(msg, zmq::recv_flags::dontwait)) return std::optional<std::string>(msg.to_string());
     } catch (const zmq::error_t& e) {
@@ -99,10 +118,29 @@ class ZmqClientTransport final : public ClientTransport {
 
   std::string endpoint() const override { return options_.endpoints[next_]; }
 
+  bool LinkUp() const override { return link_up_; }
+
  private:
+  // Each monitor event is two frames: 6 bytes (uint16 event, uint32 value), the address.
+  void DrainMonitor() {
+    while (true) {
+      zmq::message_t event, address;
+      if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+      if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::dontwait);
+      if (event.size() < sizeof(std::uint16_t)) continue;
+      std::uint16_t id;
+      std::memcpy(&id, event.data(), sizeof id);
+      if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) link_up_ = true;
+      if (id == ZMQ_EVENT_DISCONNECTED) link_up_ = false;
+    }
+  }
+
   ZmqClientOptions options_;
   zmq::context_t context_{1};
   std::unique_ptr<zmq::socket_t> socket_;
+  std::unique_ptr<zmq::socket_t> monitor_;  // PAIR end of socket_'s monitor
+  std::uint64_t generation_ = 0;
+  bool link_up_ = false;
   std::size_t next_ = 0;
   int wake_fd_ = -1;
 };

@@ -1,6 +1,7 @@
 // Chaos: cycles of simulated shop-floor load (edge::Simulator through the terminal API of
 // three real edges) with random faults: links cut and slowed (a TCP proxy between each
-// edge and central), edges and central killed with -9 and restarted, PostgreSQL restarted.
+// edge and central), edges and central killed with -9 and restarted, PostgreSQL restarted,
+// an edge's wall clock stepped forwards or backwards (by 90 s or 2 h) and corrected.
 // After every cycle the faults heal and the test asserts:
 //   - every site's rows equal central's, table by table (content digests);
 //   - no acknowledged write is lost and none is duplicated: central holds, per site,
@@ -10,6 +11,7 @@
 // Usage: chaos_tests MES_CENTRAL MES_EDGE [--cycles N] [--seconds S] [--seed X]
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint64_t>(n)); };
   std::map<std::string, Totals> totals;
   std::map<std::string, int> fault_counts;
+  std::vector<int> deck;
   const auto t0 = std::chrono::steady_clock::now();
   for (int cycle = 1; cycle <= cycles; ++cycle) {
     // Load: one simulator per site, so each site's acknowledged writes are known.
@@ -98,7 +101,14 @@ int main(int argc, char** argv) {
     for (int f = 0; f < n_faults; ++f) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300 + pick(seconds * 1000 / (n_faults + 1))));
       const std::string site = sites[static_cast<std::size_t>(pick(3))].second;
-      switch (pick(5)) {
+      // Kinds come from a shuffled deck, so any run with six faults or more has them all.
+      if (deck.empty()) {
+        deck = {0, 1, 2, 3, 4, 5};
+        std::shuffle(deck.begin(), deck.end(), rng);
+      }
+      const int kind = deck.back();
+      deck.pop_back();
+      switch (kind) {
         case 0:
           faults.push_back("cut " + site);
           kinds.push_back("cut link");
@@ -132,6 +142,23 @@ int main(int argc, char** argv) {
           kinds.push_back("restart postgres");
           if (Status s = c.RestartPostgres(); !s.ok()) return Fail(s.ToString());
           break;
+        case 5: {
+          // The edge's wall clock jumps (a bad NTP source, a dead RTC battery) and is
+          // corrected later. Two hours ahead is past central's skew limit: central clamps
+          // the site's shared-row clocks and sends the rows back.
+          static const std::int64_t kSteps[] = {2 * 3600 * 1000, -2 * 3600 * 1000, 90 * 1000,
+                                                -90 * 1000};
+          const std::int64_t step = kSteps[pick(4)];
+          faults.push_back("clock " + std::string(step > 0 ? "+" : "") + std::to_string(step / 1000) +
+                           " s " + site);
+          kinds.push_back(step > 0 ? "clock stepped forward" : "clock stepped back");
+          if (Status s = c.SetEdgeClockOffset(site, std::chrono::milliseconds(step)); !s.ok())
+            return Fail(s.ToString());
+          std::this_thread::sleep_for(std::chrono::milliseconds(1000 + pick(1500)));
+          if (Status s = c.SetEdgeClockOffset(site, std::chrono::milliseconds(0)); !s.ok())
+            return Fail(s.ToString());
+          break;
+        }
       }
       fault_counts[kinds.back()]++;
     }

@@ -375,6 +375,19 @@ TEST_F(SyncProtocolTest, ASiteWhoseClockRunsHoursAheadCannotWinForever) {
   const std::int64_t stored_hlc = std::stoll(Scalar("SELECT hlc FROM millrace.work_order"));
   EXPECT_LT(HlcTimestamp::FromPacked(static_cast<std::uint64_t>(stored_hlc)).physical_ms(),
             static_cast<std::uint64_t>(now + 60 * 1000));
+  // Central altered the row, so it sends it back to the site, marked as already holding
+  // the site's changes through seq 1: the site adopts central's clock and converges.
+  {
+    v1::Envelope pull;
+    pull.mutable_pull_request()->set_max_changes(100);
+    auto back = lyon->Call(pull);
+    ASSERT_TRUE(back && back->has_feed_batch());
+    ASSERT_EQ(back->feed_batch().changes_size(), 1);
+    const v1::Change& c = back->feed_batch().changes(0);
+    EXPECT_EQ(c.reflects_site(), "lyon");
+    EXPECT_EQ(c.reflects_seq(), 1u);
+    EXPECT_EQ(c.hlc(), static_cast<std::uint64_t>(stored_hlc));
+  }
   // Central edits the row a moment later: central wins, although the site's clock said
   // its write happened three hours from now.
   std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -205,6 +205,16 @@ Status SyncCluster::RestartPostgres() {
   return Status::Ok();
 }
 
+Status SyncCluster::SetEdgeClockOffset(const std::string& site, std::chrono::milliseconds offset) {
+  const fs::path path = fs::path(site_dir(site)) / "clock-offset-ms";
+  const fs::path tmp = path.string() + ".tmp";
+  std::ofstream(tmp) << offset.count() << "\n";
+  std::error_code ec;
+  fs::rename(tmp, path, ec);  // atomically: the edge never reads half a number
+  if (ec) return Status::IOError("writing " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
 Status SyncCluster::AddSite(const std::string& tenant, const std::string& site,
                             const std::string& endpoint) {
   if (sync_endpoint_.empty()) return Status::FailedPrecondition("start central first");
@@ -213,7 +223,8 @@ Status SyncCluster::AddSite(const std::string& tenant, const std::string& site,
                                            endpoint.empty() ? sync_endpoint_ : endpoint}));
   site_tenant_[site] = tenant;
   std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
-      << "[log]\nlevel = \"warn\"\n[backup]\ninterval_minutes = 0\n";
+      << "[log]\nlevel = \"warn\"\n[backup]\ninterval_minutes = 0\n"
+      << "[clock]\noffset_file = \"clock-offset-ms\"\n";
   std::string out;
   if (RunCommand({bins_.mes_edge, "seed", "-c", site_dir(site) + "/edge.toml"}, &out) != 0)
     return Status::Internal("mes-edge seed failed: " + out);

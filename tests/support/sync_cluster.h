@@ -77,6 +77,9 @@ class SyncCluster {
   // connections) and waits until it accepts connections again.
   Status RestartPostgres();
   Status StartEdge(const std::string& site);
+  // Steps the site's edge clock: every edge runs with [clock] offset_file, and the running
+  // edge picks the new offset up within 100 ms.
+  Status SetEdgeClockOffset(const std::string& site, std::chrono::milliseconds offset);
   int StopEdge(const std::string& site, int sig = SIGTERM);
   Status RevokeSite(const std::string& tenant, const std::string& site);
   // mes-central put; returns its JSON answer.

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -126,4 +130,33 @@ TEST(HybridClockTest, ConcurrentCallersGetDistinctIncreasingTimestamps) {
 }
 
 }  // namespace
+}  // namespace millrace
+
+namespace millrace {
+
+TEST(OffsetFileClockTest, StepsForwardAndBackAsTheFileChanges) {
+  const std::string path = testing::TempDir() + "/millrace-clock-offset-" + std::to_string(getpid());
+  std::remove(path.c_str());
+  ManualClock base(1'000'000);
+  OffsetFileClock clock(&base, path);
+  EXPECT_EQ(clock.NowMillis(), 1'000'000);  // no file: no offset
+  auto write = [&](const std::string& text) {
+    std::ofstream(path) << text;
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));  // past the re-read interval
+  };
+  write("7200000\n");
+  EXPECT_EQ(clock.NowMillis(), 1'000'000 + 7'200'000);
+  write("-3600000");
+  EXPECT_EQ(clock.NowMillis(), 1'000'000 - 3'600'000);
+  write("soon");  // not a number: the offset stays
+  EXPECT_EQ(clock.offset_millis(), -3'600'000);
+  write("");
+  EXPECT_EQ(clock.offset_millis(), 0);
+  write("250");
+  EXPECT_EQ(clock.offset_millis(), 250);
+  std::remove(path.c_str());
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  EXPECT_EQ(clock.offset_millis(), 0);
+}
+
 }  // namespace millrace

@@ -35,6 +35,7 @@ class FakeTransport final : public ClientTransport {
     return Status::Ok();
   }
   std::string endpoint() const override { return "fake://central"; }
+  bool LinkUp() const override { return link; }
 
   std::vector<v1::Envelope> TakeSent() {
     auto out = std::move(sent);
@@ -43,6 +44,7 @@ class FakeTransport final : public ClientTransport {
   }
 
   bool down = false;
+  bool link = false;  // what a socket monitor would say
   int reconnects = 0;
   std::vector<v1::Envelope> sent;
   std::deque<v1::Envelope> inbox;
@@ -203,6 +205,47 @@ TEST_F(SyncClientTest, AMissingAckReconnectsAfterABackoffAndStartsOverWithAHello
   Step();
   EXPECT_EQ(edge_.acked, 2u);  // the batch had landed after all
   EXPECT_TRUE(client_->Stats().connected);
+}
+
+TEST_F(SyncClientTest, ADroppedLinkRestartsAtOnceAndTheBackoffEndsWhenTheLinkIsBack) {
+  edge_.Capture(2);
+  transport_->link = true;
+  Connect(0);
+  Step();
+  ASSERT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 2}}));
+  transport_->link = false;  // central was killed: no need to wait for the ack timeout
+  Step();
+  EXPECT_EQ(transport_->reconnects, 1);
+  EXPECT_FALSE(client_->Stats().connected);
+  for (int i = 0; i < 4; ++i) {  // still down: the backoff (50..100 ms first) holds
+    clock_.Advance(10);
+    Step();
+  }
+  EXPECT_TRUE(transport_->TakeSent().empty());
+  transport_->link = true;  // central is back: the Hello goes before the backoff ends
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(sent[0].has_hello());
+  Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(0); });
+  Step();
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 2}}));  // resent from the watermark
+}
+
+TEST_F(SyncClientTest, ARefusalWithTheLinkUpWaitsOutTheBackoff) {
+  transport_->link = true;
+  Step();
+  ASSERT_EQ(transport_->TakeSent().size(), 1u);
+  Reply([](v1::Envelope& e) {
+    e.mutable_error()->set_code("permission_denied");
+    e.mutable_error()->set_message("revoked");
+  });
+  Step();
+  EXPECT_EQ(transport_->reconnects, 1);
+  Step();
+  Step();
+  EXPECT_TRUE(transport_->TakeSent().empty());  // no hammering a central that said no
 }
 
 TEST_F(SyncClientTest, AnUnansweredHandshakeTriesTheNextEndpointWithGrowingDelays) {

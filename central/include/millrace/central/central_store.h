@@ -41,15 +41,22 @@ Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog:
 // Appends rows to the tenant's downstream feed, routed by their table's scope, at the next
 // positions; positions are handed out under the tenant's row lock so they become visible
 // in order. Notifies kFeedChannel with "<tenant> <head>" at commit. Returns the new head
-// (0 when rows is empty).
+// (0 when rows is empty). Rows merged from a site's batch name that site and the batch's
+// last seq (Change.reflects_site/reflects_seq) so the site knows they include its changes.
+struct FeedProvenance {
+  std::string site_id;
+  std::uint64_t through_seq = 0;
+};
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
-                                 const std::vector<Row>& rows);
+                                 const std::vector<Row>& rows,
+                                 const FeedProvenance& reflects = {});
 
 struct SharedChange {
   Row row;
   sync::ColumnClock clock;
   std::uint64_t base_hlc = 0;
   std::vector<std::uint32_t> changed_columns;
+  bool publish = false;  // central altered the row (its clock clamped): send it back
 };
 
 struct SharedMergeResult {

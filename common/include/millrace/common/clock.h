@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <string>
 
 namespace millrace {
 
@@ -31,6 +33,27 @@ class ManualClock final : public Clock {
 
  private:
   std::atomic<std::int64_t> now_;
+};
+
+// The system clock plus an offset in milliseconds read from a file (one integer, may be
+// negative; a missing or empty file means 0). The file is re-read at most every 100 ms,
+// so writing it steps the clock of a running daemon forwards or backwards: how the chaos
+// suite makes an edge's clock jump, and how an installer rehearses an NTP correction.
+// Content that is not an integer keeps the previous offset.
+class OffsetFileClock final : public Clock {
+ public:
+  OffsetFileClock(const Clock* base, std::string path) : base_(base), path_(std::move(path)) {}
+  std::int64_t NowMillis() const override;
+  std::int64_t offset_millis() const;
+
+ private:
+  void Reload(std::int64_t steady_ms) const;
+
+  const Clock* base_;
+  std::string path_;
+  mutable std::mutex mu_;
+  mutable std::atomic<std::int64_t> offset_{0};
+  mutable std::atomic<std::int64_t> next_read_steady_ms_{0};
 };
 
 }  // namespace millrace

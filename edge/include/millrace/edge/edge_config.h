@@ -21,6 +21,11 @@
 //   snapshot_file = "snapshot.pb"       # master data from provisioning, applied before
 //                                       # the first sync so the site works offline at once
 //
+//   [clock]                             # absent: the system clock as it is
+//   offset_file = "clock-offset-ms"     # milliseconds added to the system clock, re-read
+//                                       # every 100 ms: steps a running edge's clock (chaos
+//                                       # tests, rehearsing an NTP correction)
+//
 //   [http] and [log]: see common/daemon_config.h
 #pragma once
 
@@ -52,6 +57,7 @@ struct EdgeConfig {
   double backup_interval_minutes = 60;  // 0: no scheduled backups
   int backup_keep = 24;
   EdgeSyncConfig sync;
+  std::string clock_offset_file;  // empty: the system clock unchanged
   HttpServerOptions http;
   LogOptions log;
 };

@@ -128,6 +128,8 @@ class SyncClient {
 
   State state_ = State::kDisconnected;
   std::int64_t retry_at_ms_ = 0;
+  bool retry_on_link_up_ = false;  // the backoff ends early when the transport links up
+  bool link_was_up_ = false;       // the transport's LinkUp() at the last Step
   std::int64_t hello_sent_ms_ = 0;
   std::int64_t last_heard_ms_ = 0;
   std::uint64_t acked_seq_ = 0;  // central's cumulative watermark

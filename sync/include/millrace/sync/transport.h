@@ -28,6 +28,10 @@ class ClientTransport {
   virtual void Wake() = 0;
   // Drops the current connection and connects to the next endpoint of the list.
   virtual Status Reconnect() = 0;
+  // True while the current connection has finished its handshake with central and has not
+  // dropped since. A change ends a Receive() in progress. Transports that cannot tell say
+  // false, and the client then relies on its backoff alone.
+  virtual bool LinkUp() const { return false; }
   virtual std::string endpoint() const = 0;
 };
 
