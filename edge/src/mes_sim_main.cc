@@ -17,6 +17,7 @@ namespace {
 
 nlohmann::json ToJson(const millrace::edge::SimulatorStats& s, double seconds) {
   return {{"events", s.events},     {"total", s.total},   {"refused", s.refused},
+          {"refusals", s.refusals},
           {"failed", s.failed},     {"by_edge", s.by_edge}, {"seconds", seconds},
           {"events_per_s", seconds > 0 ? static_cast<double>(s.total) / seconds : 0.0}};
 }
@@ -98,6 +99,8 @@ int main(int argc, char** argv) {
               << s.refused << " refused by a rule, " << s.failed << " unanswered\n";
     for (const auto& [kind, n] : s.events) std::cout << "  " << std::left << std::setw(26) << kind << n << "\n";
     for (const auto& [edge, n] : s.by_edge) std::cout << "  " << std::left << std::setw(26) << edge << n << "\n";
+    if (!s.refusals.empty()) std::cout << "  refused (write: rule):\n";
+    for (const auto& [why, n] : s.refusals) std::cout << "    " << std::left << std::setw(40) << why << n << "\n";
   }
   return 0;
 }

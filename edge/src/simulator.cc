@@ -56,7 +56,11 @@ class Simulator::Site {
   bool Write(const std::string& kind, const std::string& target, const json& body,
              const std::string& token, json* out = nullptr) {
     Answer a = Call("POST", target, body, token);
-    if (!sim_->Count(url_, kind, a.status)) sim_->Stop();
+    std::string rule;
+    if (a.status >= 400 && a.status < 500 && a.body.is_object() && a.body.contains("error") &&
+        a.body["error"].is_object())
+      rule = a.body["error"].value("rule", a.body["error"].value("code", ""));
+    if (!sim_->Count(url_, kind, a.status, rule)) sim_->Stop();
     if (out) *out = a.body;
     return a.status >= 200 && a.status < 300;
   }
@@ -209,6 +213,12 @@ void Simulator::Site::RunUnit(std::size_t u) {
     if (op["status"] == "Ready") {
       if (!Write("start", base + "/start", json::object(), token)) continue;
     } else if (op["status"] == "Paused") {
+      // A stop left open (its end never reached the edge: the edge restarted, the answer
+      // was lost) holds the unit down; the operator ends it first, as on a real floor.
+      for (const auto& d : Items(Call("GET", "/api/v1/downtime?open=true&work_unit_id=" + unit.id,
+                                      nullptr, token)))
+        Write("downtime_end", "/api/v1/downtime/" + d["id"].get<std::string>() + "/end",
+              json::object(), token);
       if (!Write("resume", base + "/resume", json::object(), token)) continue;
     }
     const double done = op.value("good_quantity", 0.0) + op.value("scrap_quantity", 0.0);
@@ -260,7 +270,8 @@ void Simulator::Site::RunUnit(std::size_t u) {
 
 Simulator::Simulator(SimulatorOptions options) : options_(std::move(options)) {}
 
-bool Simulator::Count(const std::string& edge, const std::string& kind, int http_status) {
+bool Simulator::Count(const std::string& edge, const std::string& kind, int http_status,
+                      const std::string& rule) {
   std::lock_guard lock(mu_);
   if (http_status >= 200 && http_status < 300) {
     stats_.events[kind]++;
@@ -268,6 +279,7 @@ bool Simulator::Count(const std::string& edge, const std::string& kind, int http
     stats_.total++;
   } else if (http_status >= 400 && http_status < 500) {
     stats_.refused++;
+    stats_.refusals[kind + ": " + (rule.empty() ? std::to_string(http_status) : rule)]++;
   } else {
     stats_.failed++;
   }

@@ -1,25 +1,44 @@
-// Sync benchmark. Measures, in one run on one machine against the suite's PostgreSQL:
-//   1. baseline: raw COPY of N production events into a table shaped like central's
-//      production_event (same columns and indexes), one connection, one transaction;
-//   2. upstream: the same number of events captured in an edge store's outbox, then
-//      synced end to end (outbox -> protobuf -> CurveZMQ over loopback -> central applier
-//      -> PostgreSQL -> ack -> purge) by the real SyncClient and SyncServer; rows/s, and
-//      the ratio to the baseline;
-//   3. latency at light load: single events committed on the edge one at a time, time
-//      from the edge's durable commit until the row is visible in central's PostgreSQL
-//      (p50/p99).
+// The sync benchmark runner. One run on one machine, against the suite's PostgreSQL, with
+// every timing next to a baseline measured in the same run:
 //
-// Usage: sync_bench [--rows 200000] [--samples 200] [--json FILE]   (needs MILLRACE_TEST_PG)
+//   baseline   raw COPY of N production events into a table shaped like central's
+//              production_event (same columns, same indexes): rows/s; and one single-row
+//              INSERT + COMMIT round trip to the same server: p50/p99.
+//   upstream   N events captured in an edge store's outbox, synced end to end (outbox ->
+//              protobuf -> CurveZMQ over loopback -> central's applier -> PostgreSQL -> ack
+//              -> purge) by the real SyncClient and SyncServer: rows/s against COPY.
+//   latency    single events committed on the edge, time until the row is visible in
+//              central's PostgreSQL, p50/p99: at light load (one at a time) and under heavy
+//              load (a background stream at half the measured upstream rate).
+//   catch-up   1,000,000 events queued at a site while mes-central is down; time from
+//              central's restart until all are acknowledged, against COPY of as many rows.
+//   fan-in     100 sites (in-process edges, each its own SQLite store, sync client and
+//              CurveZMQ socket) against one mes-central process: a steady load with the
+//              worst site lag (age of the oldest unacknowledged change, sampled every
+//              25 ms), then a drain of a queued backlog at every site at once: rows/s.
+//   fan-out    a master-data change made at central reaching all 100 sites: p50/p99.
+//   memory     resident size of an idle mes-edge process with the demo factory, and of
+//              mes-central idle and at its peak under the fan-in load.
+//
+// Prints a table and writes JSON. Usage:
+//   sync_bench --mes-central PATH --mes-edge PATH [--rows N] [--catchup-rows N]
+//              [--edges N] [--only upstream,latency,catchup,fanin,fanout,memory] [--json FILE]
+// (needs MILLRACE_TEST_PG: run through ctest -L bench, or tests/run --label bench)
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "millrace/central/central_store.h"
@@ -27,6 +46,8 @@
 #include "millrace/central/provision.h"
 #include "millrace/central/schema.h"
 #include "millrace/central/sync_service.h"
+#include "millrace/common/files.h"
+#include "millrace/common/hlc.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/uuid.h"
 #include "millrace/edge/store.h"
@@ -34,6 +55,7 @@
 #include "millrace/sync/client.h"
 #include "millrace/sync/server.h"
 #include "millrace/sync/transport.h"
+#include "sync_cluster.h"
 #include "test_pg.h"
 
 namespace fs = std::filesystem;
@@ -45,19 +67,19 @@ namespace {
 
 const catalog::TableSpec& T(const char* name) { return *catalog::MesCatalog().Find(name); }
 
-Row EventRow(const std::string& site, int i) {
+Row EventRow(const std::string& site, std::int64_t i) {
   Row r(T("production_event"));
   r.Set("id", Uuid::NewV7().ToString())
       .Set("site_id", site)
       .Set("kind", "COUNT")
-      .Set("at", std::int64_t{1795413600000 + i})
+      .Set("at", std::int64_t{1795413600000} + i)
       .Set("work_order_id", Uuid::NewV7().ToString())
       .Set("operation_id", Uuid::NewV7().ToString())
       .Set("work_unit_id", Uuid::NewV7().ToString())
       .Set("good_quantity", 1.0)
       .Set("scrap_quantity", 0.0)
       .Set("rework_quantity", 0.0)
-      .Set("hlc", std::int64_t{(1795413600000LL << 16) + i})
+      .Set("hlc", (std::int64_t{1795413600000} << 16) + i)
       .Set("origin", "edge:" + site);
   return r;
 }
@@ -70,166 +92,655 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-[[noreturn]] void Die(const Status& s, const char* what) {
+[[noreturn]] void Die(const Status& s, const std::string& what) {
   std::cerr << "sync_bench: " << what << ": " << s.ToString() << "\n";
   std::exit(1);
 }
-#define CHECK_OK(expr, what)               \
-  do {                                     \
-    Status _s = (expr);                    \
-    if (!_s.ok()) Die(_s, what);           \
+#define CHECK_OK(expr, what)     \
+  do {                           \
+    Status _s = (expr);          \
+    if (!_s.ok()) Die(_s, what); \
   } while (0)
 
-}  // namespace
+template <typename T>
+T Must(Result<T> r, const std::string& what) {
+  if (!r.ok()) Die(r.status(), what);
+  return std::move(r).value();
+}
 
-int main(int argc, char** argv) {
-  CLI::App app{"Millrace sync benchmark: upstream rows/s against raw COPY, and latency"};
-  int rows = 200000, samples = 200, batch_rows = 5000, window = 4;
-  std::string json_path;
-  app.add_option("--rows", rows, "Events for the throughput runs")->check(CLI::Range(1000, 5000000));
-  app.add_option("--samples", samples, "Single events for the latency run")->check(CLI::Range(10, 10000));
-  app.add_option("--json", json_path, "Also write the results here");
-  app.add_option("--batch-rows", batch_rows, "Changes per upstream batch")->check(CLI::Range(1, 100000));
-  app.add_option("--window", window, "Batches in flight")->check(CLI::Range(1, 64));
-  CLI11_PARSE(app, argc, argv);
-  (void)InitLogging({.level = "warn", .format = "human", .program = "sync_bench"});
-
-  auto db = testing::TestDatabase::Create();
-  if (!db.ok()) Die(db.status(), "test database");
-  auto admin = (*db)->Connect("postgres");
-  if (!admin.ok()) Die(admin.status(), "connect");
-  CHECK_OK(central::MigrateCentralSchema(**admin).status(), "migrate");
-  auto app_conn = (*db)->Connect("millrace_app");
-  if (!app_conn.ok()) Die(app_conn.status(), "connect app");
-  const fs::path dir = fs::temp_directory_path() / ("millrace-sync-bench-" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto central_keys = sync::GenerateCurveKeyPair();
-  CHECK_OK(central::CreateTenant(**app_conn, "acme", "Acme"), "tenant");
-  central::ProvisionOptions po;
-  po.tenant_id = "acme";
-  po.site_id = "lyon";
-  po.out_dir = (dir / "lyon").string();
-  po.endpoints = {"tcp://127.0.0.1:1"};
-  po.central_public_key = central_keys->public_key;
-  auto provisioned = central::ProvisionSite(**app_conn, po);
-  if (!provisioned.ok()) Die(provisioned.status(), "provision");
-
-  // ---- 1. baseline: raw COPY of the same rows ----
-  std::vector<Row> events;
-  events.reserve(static_cast<std::size_t>(rows));
-  for (int i = 0; i < rows; ++i) events.push_back(EventRow("lyon", i));
-  CHECK_OK((*admin)->Exec("CREATE TABLE bench_copy (LIKE millrace.production_event INCLUDING ALL)"),
-           "baseline table");
-  std::string data;
-  for (const Row& r : events) central::AppendCopyLine("acme", r, &data);
-  // Best of three, so a noisy moment cannot flatter the ratio.
-  double copy_s = 1e9;
-  auto t0 = SteadyClock::now();
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    CHECK_OK((*admin)->Exec("TRUNCATE bench_copy"), "truncate");
-    t0 = SteadyClock::now();
-    CHECK_OK((*admin)->Exec("BEGIN"), "begin");
-    auto copied = (*admin)->CopyIn(
-        "COPY bench_copy (" + central::PgInsertColumns(T("production_event")) + ") FROM STDIN", data);
-    if (!copied.ok()) Die(copied.status(), "COPY");
-    CHECK_OK((*admin)->Exec("COMMIT"), "commit");
-    copy_s = std::min(copy_s, Seconds(SteadyClock::now() - t0));
+// Resident and peak resident size of a process, in MiB (/proc/PID/status).
+struct Rss {
+  double now_mib = 0, peak_mib = 0;
+};
+Rss ReadRss(pid_t pid) {
+  Rss out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:" || key == "VmHWM:") {
+      double kib = 0;
+      in >> kib;
+      (key == "VmRSS:" ? out.now_mib : out.peak_mib) = kib / 1024;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
-  const double copy_rate = rows / copy_s;
+  return out;
+}
 
-  // ---- 2. upstream end to end ----
-  edge::EdgeStoreOptions so;
-  so.path = (dir / "lyon" / "edge.db").string();
-  so.site_id = "lyon";
-  auto store = edge::EdgeStore::Open(so);
-  if (!store.ok()) Die(store.status(), "edge store");
-  for (int start = 0; start < rows; start += 10000) {
-    CHECK_OK((*store)->Write([&](edge::WriteTxn& txn) -> Status {
-      for (int i = start; i < std::min(rows, start + 10000); ++i) {
-        Row r = EventRow("lyon", i);
+// Appends n events to the store's outbox, 10,000 per transaction.
+void FillEvents(edge::EdgeStore& store, const std::string& site, std::int64_t first, std::int64_t n) {
+  for (std::int64_t start = 0; start < n; start += 10000) {
+    CHECK_OK(store.Write([&](edge::WriteTxn& txn) -> Status {
+      for (std::int64_t i = start; i < std::min(n, start + 10000); ++i) {
+        Row r = EventRow(site, first + i);
         MILLRACE_RETURN_IF_ERROR(txn.Insert(r));
       }
       return Status::Ok();
     }),
              "fill outbox");
   }
-  MetricsRegistry metrics;
-  central::SyncServiceOptions cso;
-  cso.database_url = (*db)->ConnInfo("millrace_app");
-  central::SyncService service(cso, &metrics);
-  sync::SyncServerOptions sso;
-  sso.secret_key = central_keys->secret_key;
-  auto server = sync::SyncServer::Start(sso, &service, &metrics);
-  if (!server.ok()) Die(server.status(), "server");
-  edge::EdgeSyncAdapter adapter(store->get());
-  sync::ZmqClientOptions zo;
-  zo.endpoints = {(*server)->endpoint()};
-  zo.secret_key = *sync::ReadKeyFile((dir / "lyon" / "site.key").string(), true);
-  zo.public_key = *sync::CurvePublicKey(zo.secret_key);
-  zo.server_public_key = central_keys->public_key;
-  auto transport = sync::NewZmqClientTransport(zo);
-  if (!transport.ok()) Die(transport.status(), "transport");
-  sync::SyncClientOptions co;
-  co.node_id = (*store)->node_id();
-  co.site_id = "lyon";
-  co.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
-  co.batch_rows = batch_rows;
-  co.window = window;
-  sync::SyncClient client(co, &adapter, std::move(*transport));
-  (*store)->SetCommitListener([&] { client.Wake(); });
-  t0 = SteadyClock::now();
-  client.Start();
-  while (client.Stats().acked_seq < static_cast<std::uint64_t>(rows)) {
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
-    if (Seconds(SteadyClock::now() - t0) > 600) Die(Status::Timeout("upstream did not drain"), "sync");
-  }
-  const double sync_s = Seconds(SteadyClock::now() - t0);
-  const double sync_rate = rows / sync_s;
-  auto central_rows = (*admin)->Query("SELECT count(*) FROM millrace.production_event");
-  const long landed = central_rows.ok() ? std::stol(central_rows->GetString(0, 0)) : -1;
+}
 
-  // ---- 3. latency at light load ----
-  std::vector<double> latency_ms;
-  auto probe = (*db)->Connect("postgres");
-  for (int i = 0; i < samples; ++i) {
-    Row r = EventRow("lyon", rows + i);
-    const std::string id = r.id();
-    CHECK_OK((*store)->Write([&](edge::WriteTxn& txn) { return txn.Insert(r); }), "write");
-    const auto committed = SteadyClock::now();
-    while (true) {
-      auto q = (*probe)->Query("SELECT 1 FROM millrace.production_event WHERE tenant_id = 'acme' AND id = $1",
-                               {id});
-      if (q.ok() && q->rows() == 1) break;
-      if (Seconds(SteadyClock::now() - committed) > 10) Die(Status::Timeout("row never arrived"), "latency");
+// An edge inside this process: its own SQLite store, sync client and CurveZMQ socket,
+// provisioned by mes-central like any site.
+class InProcessEdge {
+ public:
+  InProcessEdge(const std::string& site, const fs::path& dir, const std::string& endpoint,
+                const std::string& central_public_key, int batch_rows, int window)
+      : site_(site) {
+    edge::EdgeStoreOptions so;
+    so.path = (dir / "edge.db").string();
+    so.site_id = site;
+    store_ = Must(edge::EdgeStore::Open(so), "edge store " + site);
+    adapter_ = std::make_unique<edge::EdgeSyncAdapter>(store_.get());
+    zo_.endpoints = {endpoint};
+    zo_.secret_key = Must(sync::ReadKeyFile((dir / "site.key").string(), true), "site key");
+    zo_.public_key = Must(sync::CurvePublicKey(zo_.secret_key), "site public key");
+    zo_.server_public_key = central_public_key;
+    co_.node_id = store_->node_id();
+    co_.site_id = site;
+    co_.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+    co_.batch_rows = batch_rows;
+    co_.window = window;
+  }
+  ~InProcessEdge() { Stop(); }
+
+  void Start() {
+    auto transport = Must(sync::NewZmqClientTransport(zo_), "transport " + site_);
+    client_ = std::make_unique<sync::SyncClient>(co_, adapter_.get(), std::move(transport));
+    sync::SyncClient* c = client_.get();
+    store_->SetCommitListener([c] { c->Wake(); });
+    client_->Start();
+  }
+  void Stop() {
+    if (!client_) return;
+    store_->SetCommitListener(nullptr);
+    client_->Stop();
+    client_.reset();
+  }
+  sync::SyncClientStats Stats() const { return client_ ? client_->Stats() : sync::SyncClientStats{}; }
+  edge::EdgeStore& store() { return *store_; }
+  const std::string& site() const { return site_; }
+
+ private:
+  std::string site_;
+  std::unique_ptr<edge::EdgeStore> store_;
+  std::unique_ptr<edge::EdgeSyncAdapter> adapter_;
+  sync::ZmqClientOptions zo_;
+  sync::SyncClientOptions co_;
+  std::unique_ptr<sync::SyncClient> client_;
+};
+
+// Waits until every edge's client reports acked_seq >= target[i].
+double WaitAcked(const std::vector<std::unique_ptr<InProcessEdge>>& edges,
+                 const std::vector<std::uint64_t>& target, SteadyClock::time_point t0,
+                 double timeout_s, const std::string& what) {
+  while (true) {
+    bool all = true;
+    for (std::size_t i = 0; i < edges.size() && all; ++i)
+      all = edges[i]->Stats().acked_seq >= target[i];
+    if (all) return Seconds(SteadyClock::now() - t0);
+    if (Seconds(SteadyClock::now() - t0) > timeout_s) Die(Status::Timeout("not acknowledged"), what);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+struct Options {
+  std::string mes_central, mes_edge, json_path;
+  int rows = 200000, samples = 200, batch_rows = 5000, window = 4;
+  int catchup_rows = 1000000, edges = 100, fanin_seconds = 15, fanin_rate = 50;
+  int fanin_backlog = 2000, fanout_changes = 20;
+  std::set<std::string> only;
+  bool Want(const std::string& s) const { return only.empty() || only.count(s) > 0; }
+};
+
+class Bench {
+ public:
+  explicit Bench(Options o) : o_(std::move(o)) {}
+
+  int Run() {
+    Baseline();
+    if (o_.Want("upstream") || o_.Want("latency")) UpstreamAndLatency();
+    if (o_.Want("catchup") || o_.Want("fanin") || o_.Want("fanout") || o_.Want("memory")) {
+      cluster_ = Must(testing::SyncCluster::Create({o_.mes_central, o_.mes_edge}, "bench"),
+                      "cluster");
+      CHECK_OK(cluster_->StartCentral(), "start mes-central");
+      central_pub_ = Must(ReadFile((cluster_->dir() / "central.pub").string()), "central.pub");
+      while (!central_pub_.empty() && std::isspace(static_cast<unsigned char>(central_pub_.back())))
+        central_pub_.pop_back();
+      if (o_.Want("memory")) IdleEdgeMemory();
+      if (o_.Want("catchup")) CatchUp();
+      if (o_.Want("fanin") || o_.Want("fanout")) FanInAndOut();
     }
-    latency_ms.push_back(Seconds(SteadyClock::now() - committed) * 1000);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    Print();
+    return ok_ ? 0 : 1;
   }
-  client.Stop();
-  (*store)->SetCommitListener(nullptr);
 
-  const double p50 = Percentile(latency_ms, 0.50), p99 = Percentile(latency_ms, 0.99);
-  std::cout << std::fixed << std::setprecision(0);
-  std::cout << "Millrace sync benchmark (" << std::thread::hardware_concurrency() << " cores)\n";
-  std::cout << "  raw COPY into PostgreSQL, " << rows << " events:          " << copy_rate
-            << " rows/s  (baseline, best of 3)\n";
-  std::cout << "  upstream edge outbox -> central, " << rows << " events: " << sync_rate
-            << " rows/s  (" << std::setprecision(2) << sync_rate / copy_rate << "x COPY; "
-            << landed << " rows landed)\n";
-  std::cout << std::setprecision(2) << "  commit-to-central-visible latency, light load, " << samples
-            << " events: p50 " << p50 << " ms, p99 " << p99 << " ms\n";
-  if (!json_path.empty()) {
-    json j{{"rows", rows},
-           {"copy_rows_per_s", copy_rate},
-           {"sync_rows_per_s", sync_rate},
-           {"sync_vs_copy", sync_rate / copy_rate},
-           {"latency_p50_ms", p50},
-           {"latency_p99_ms", p99},
-           {"landed", landed}};
-    std::ofstream(json_path) << j.dump(2) << "\n";
+ private:
+  // ---- baselines ----
+  void Baseline() {
+    db_ = Must(testing::TestDatabase::Create(), "test database");
+    admin_ = Must(db_->Connect("postgres"), "connect");
+    CHECK_OK(central::MigrateCentralSchema(*admin_).status(), "migrate");
+    CHECK_OK(admin_->Exec("CREATE TABLE bench_copy (LIKE millrace.production_event INCLUDING ALL)"),
+             "baseline table");
+    const auto copy = [&](int n, int attempts) {
+      std::string data;
+      for (int i = 0; i < n; ++i) central::AppendCopyLine("acme", EventRow("lyon", i), &data);
+      double best = 1e9;
+      for (int a = 0; a < attempts; ++a) {
+        CHECK_OK(admin_->Exec("TRUNCATE bench_copy"), "truncate");
+        const auto t0 = SteadyClock::now();
+        CHECK_OK(admin_->Exec("BEGIN"), "begin");
+        CHECK_OK(admin_
+                     ->CopyIn("COPY bench_copy (" + central::PgInsertColumns(T("production_event")) +
+                                  ") FROM STDIN",
+                              data)
+                     .status(),
+                 "COPY");
+        CHECK_OK(admin_->Exec("COMMIT"), "commit");
+        best = std::min(best, Seconds(SteadyClock::now() - t0));
+      }
+      return best;
+    };
+    // Best of three, so a noisy moment cannot flatter the ratios.
+    copy_rate_ = o_.rows / copy(o_.rows, 3);
+    r_["baseline"]["copy_rows"] = o_.rows;
+    r_["baseline"]["copy_rows_per_s"] = copy_rate_;
+    if (o_.Want("catchup")) {
+      catchup_copy_s_ = copy(o_.catchup_rows, 1);
+      r_["baseline"]["copy_catchup_rows_s"] = catchup_copy_s_;
+    }
+    CHECK_OK(admin_->Exec("TRUNCATE bench_copy"), "truncate");
+    std::vector<double> rt;
+    for (int i = 0; i < o_.samples; ++i) {
+      std::string line;
+      central::AppendCopyLine("acme", EventRow("lyon", i), &line);
+      const Row r = EventRow("lyon", i);
+      const auto t0 = SteadyClock::now();
+      CHECK_OK(admin_
+                   ->Query("INSERT INTO bench_copy (tenant_id, id, site_id, kind, at, work_order_id, "
+                           "operation_id, work_unit_id, good_quantity, scrap_quantity, "
+                           "rework_quantity, hlc, origin) VALUES ('acme', $1, 'lyon', 'COUNT', "
+                           "now(), $2, $3, $4, 1, 0, 0, $5, 'edge:lyon')",
+                           {r.id(), r.Text("work_order_id"), r.Text("operation_id"),
+                            r.Text("work_unit_id"), std::to_string(r.Int("hlc"))})
+                   .status(),
+               "insert");
+      rt.push_back(Seconds(SteadyClock::now() - t0) * 1000);
+    }
+    rt_p50_ = Percentile(rt, 0.5);
+    rt_p99_ = Percentile(rt, 0.99);
+    r_["baseline"]["insert_roundtrip_p50_ms"] = rt_p50_;
+    r_["baseline"]["insert_roundtrip_p99_ms"] = rt_p99_;
   }
-  server->reset();
-  fs::remove_all(dir);
-  return landed == rows + samples ? 0 : 1;
+
+  // ---- upstream and latency, central in this process ----
+  void UpstreamAndLatency() {
+    auto app = Must(db_->Connect("millrace_app"), "connect app");
+    const fs::path dir = fs::temp_directory_path() / ("millrace-sync-bench-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    auto keys = Must(sync::GenerateCurveKeyPair(), "keys");
+    CHECK_OK(central::CreateTenant(*app, "acme", "Acme"), "tenant");
+    central::ProvisionOptions po;
+    po.tenant_id = "acme";
+    po.site_id = "lyon";
+    po.out_dir = (dir / "lyon").string();
+    po.endpoints = {"tcp://127.0.0.1:1"};
+    po.central_public_key = keys.public_key;
+    (void)Must(central::ProvisionSite(*app, po), "provision");
+
+    MetricsRegistry metrics;
+    central::SyncServiceOptions cso;
+    cso.database_url = db_->ConnInfo("millrace_app");
+    central::SyncService service(cso, &metrics);
+    sync::SyncServerOptions sso;
+    sso.secret_key = keys.secret_key;
+    auto server = Must(sync::SyncServer::Start(sso, &service, &metrics), "server");
+    InProcessEdge e("lyon", dir / "lyon", server->endpoint(), keys.public_key, o_.batch_rows,
+                    o_.window);
+    FillEvents(e.store(), "lyon", 0, o_.rows);
+    auto t0 = SteadyClock::now();
+    e.Start();
+    while (e.Stats().acked_seq < static_cast<std::uint64_t>(o_.rows)) {
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      if (Seconds(SteadyClock::now() - t0) > 600) Die(Status::Timeout("upstream did not drain"), "sync");
+    }
+    const double up_rate = o_.rows / Seconds(SteadyClock::now() - t0);
+    r_["upstream"] = {{"rows", o_.rows},
+                      {"rows_per_s", up_rate},
+                      {"vs_copy", up_rate / copy_rate_},
+                      {"batch_rows", o_.batch_rows},
+                      {"window", o_.window}};
+    std::int64_t next = o_.rows;
+    std::uint64_t written = static_cast<std::uint64_t>(o_.rows);
+
+    auto probe = Must(db_->Connect("postgres"), "probe");
+    const auto measure = [&](int samples) {
+      std::vector<double> ms;
+      for (int i = 0; i < samples; ++i) {
+        Row r = EventRow("lyon", next++);
+        const std::string id = r.id();
+        CHECK_OK(e.store().Write([&](edge::WriteTxn& txn) { return txn.Insert(r); }), "write");
+        const auto committed = SteadyClock::now();
+        while (true) {
+          auto q = probe->Query(
+              "SELECT 1 FROM millrace.production_event WHERE tenant_id = 'acme' AND id = $1", {id});
+          if (q.ok() && q->rows() == 1) break;
+          if (Seconds(SteadyClock::now() - committed) > 10) Die(Status::Timeout("row never arrived"), "latency");
+        }
+        ms.push_back(Seconds(SteadyClock::now() - committed) * 1000);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      return ms;
+    };
+    if (o_.Want("latency")) {
+      auto light = measure(o_.samples);
+      written += static_cast<std::uint64_t>(o_.samples);
+      // Heavy: a background stream of 100-event transactions at half the upstream rate.
+      const double heavy_rate = up_rate / 2;
+      std::atomic<bool> stop{false};
+      std::atomic<std::int64_t> streamed{0};
+      std::thread writer([&] {
+        const auto start = SteadyClock::now();
+        std::int64_t i = 0;
+        while (!stop) {
+          const double due = Seconds(SteadyClock::now() - start) * heavy_rate;
+          if (static_cast<double>(i) + 100 > due) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            continue;
+          }
+          CHECK_OK(e.store().Write([&](edge::WriteTxn& txn) -> Status {
+            for (int k = 0; k < 100; ++k) {
+              Row r = EventRow("lyon", 100000000 + i + k);
+              MILLRACE_RETURN_IF_ERROR(txn.Insert(r));
+            }
+            return Status::Ok();
+          }),
+                   "heavy stream");
+          i += 100;
+          streamed = i;
+        }
+      });
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      const std::uint64_t before = e.Stats().acked_seq;
+      const auto heavy_t0 = SteadyClock::now();
+      auto heavy = measure(o_.samples);
+      const double achieved =
+          static_cast<double>(e.Stats().acked_seq - before) / Seconds(SteadyClock::now() - heavy_t0);
+      stop = true;
+      writer.join();
+      written += static_cast<std::uint64_t>(o_.samples + streamed.load());
+      r_["latency"] = {{"samples", o_.samples},
+                       {"light_p50_ms", Percentile(light, 0.5)},
+                       {"light_p99_ms", Percentile(light, 0.99)},
+                       {"heavy_p50_ms", Percentile(heavy, 0.5)},
+                       {"heavy_p99_ms", Percentile(heavy, 0.99)},
+                       {"heavy_offered_rows_per_s", heavy_rate},
+                       {"heavy_synced_rows_per_s", achieved}};
+      while (e.Stats().acked_seq < written) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    e.Stop();
+    auto landed = Must(admin_->Query("SELECT count(*) FROM millrace.production_event"), "count");
+    const auto n = std::stoull(landed.GetString(0, 0));
+    r_["upstream"]["landed"] = n;
+    if (n != written) {
+      std::cerr << "sync_bench: central holds " << n << " events, the edge wrote " << written << "\n";
+      ok_ = false;
+    }
+    server.reset();
+    fs::remove_all(dir);
+  }
+
+  // ---- memory of an idle edge (a real mes-edge process with the demo factory) ----
+  void IdleEdgeMemory() {
+    CHECK_OK(cluster_->CreateTenant("acme"), "tenant acme");
+    CHECK_OK(cluster_->SeedDemo("acme", {"lyon"}), "seed demo");
+    CHECK_OK(cluster_->AddSite("acme", "lyon"), "add lyon");
+    CHECK_OK(cluster_->StartEdge("lyon"), "start lyon");
+    CHECK_OK(cluster_->WaitConverged(std::chrono::seconds(60)), "lyon converges");
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const Rss edge = ReadRss(cluster_->edge_pid("lyon"));
+    central_idle_ = ReadRss(cluster_->central_pid());
+    r_["memory"]["idle_edge_rss_mib"] = edge.now_mib;
+    r_["memory"]["idle_edge_peak_mib"] = edge.peak_mib;
+    r_["memory"]["central_idle_rss_mib"] = central_idle_.now_mib;
+    cluster_->StopEdge("lyon");
+  }
+
+  // ---- catch-up after a central outage ----
+  void CatchUp() {
+    CHECK_OK(cluster_->CreateTenant("catchup"), "tenant");
+    CHECK_OK(cluster_->Provision("catchup", "backlog"), "provision");
+    InProcessEdge e("backlog", cluster_->site_dir("backlog"), cluster_->sync_endpoint(),
+                    central_pub_, o_.batch_rows, o_.window);
+    e.Start();
+    cluster_->StopCentral();
+    const auto fill0 = SteadyClock::now();
+    FillEvents(e.store(), "backlog", 0, o_.catchup_rows);
+    const double fill_s = Seconds(SteadyClock::now() - fill0);
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // the client is well into backoff
+    const auto t0 = SteadyClock::now();
+    CHECK_OK(cluster_->StartCentral(), "restart mes-central");
+    std::uint64_t first_ack = 0;
+    double first_ack_s = 0;
+    while (true) {
+      const auto st = e.Stats();
+      if (st.acked_seq > 0 && first_ack == 0) {
+        first_ack = st.acked_seq;
+        first_ack_s = Seconds(SteadyClock::now() - t0);
+      }
+      if (st.acked_seq >= static_cast<std::uint64_t>(o_.catchup_rows)) break;
+      if (Seconds(SteadyClock::now() - t0) > 900) Die(Status::Timeout("catch-up"), "catch-up");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const double drain_s = Seconds(SteadyClock::now() - t0);
+    e.Stop();
+    r_["catchup"] = {{"events", o_.catchup_rows},
+                     {"queue_fill_s", fill_s},
+                     {"first_ack_after_restart_s", first_ack_s},
+                     {"drain_s", drain_s},
+                     {"rows_per_s", o_.catchup_rows / drain_s},
+                     {"copy_s", catchup_copy_s_},
+                     {"vs_copy_time", drain_s / catchup_copy_s_}};
+  }
+
+  // ---- fan-in and fan-out over many sites ----
+  void FanInAndOut() {
+    CHECK_OK(cluster_->CreateTenant("fleet"), "tenant fleet");
+    std::vector<std::unique_ptr<InProcessEdge>> edges;
+    std::cout << "sync_bench: provisioning " << o_.edges << " sites" << std::flush;
+    for (int i = 0; i < o_.edges; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "site-%03d", i + 1);
+      CHECK_OK(cluster_->Provision("fleet", name), std::string("provision ") + name);
+      edges.push_back(std::make_unique<InProcessEdge>(name, cluster_->site_dir(name),
+                                                      cluster_->sync_endpoint(), central_pub_,
+                                                      o_.batch_rows, o_.window));
+      if ((i + 1) % 25 == 0) std::cout << " " << i + 1 << std::flush;
+    }
+    std::cout << "\n";
+    for (auto& e : edges) e->Start();
+    // Everyone connected.
+    for (auto& e : edges)
+      while (!e->Stats().connected) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+    std::atomic<bool> sampling{true};
+    double central_peak_mib = 0;
+    std::thread mem([&] {
+      while (sampling) {
+        central_peak_mib = std::max(central_peak_mib, ReadRss(cluster_->central_pid()).now_mib);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+
+    if (o_.Want("fanin")) {
+      // Steady load: each site commits single-event transactions at fanin_rate per second,
+      // from four writer threads; a sampler watches the oldest unacknowledged change.
+      const std::size_t n = edges.size();
+      std::vector<std::vector<SteadyClock::time_point>> committed(n);
+      std::vector<std::mutex> mu(n);
+      std::atomic<bool> stop{false};
+      const auto start = SteadyClock::now();
+      std::vector<std::thread> writers;
+      const int nwriters = 4;
+      for (int w = 0; w < nwriters; ++w) {
+        writers.emplace_back([&, w] {
+          std::vector<std::int64_t> done(n, 0);
+          while (!stop) {
+            bool wrote = false;
+            const double due = Seconds(SteadyClock::now() - start) * o_.fanin_rate;
+            for (std::size_t i = static_cast<std::size_t>(w); i < n; i += nwriters) {
+              if (static_cast<double>(done[i]) >= due) continue;
+              Row r = EventRow(edges[i]->site(), done[i]);
+              CHECK_OK(edges[i]->store().Write([&](edge::WriteTxn& txn) { return txn.Insert(r); }),
+                       "fan-in write");
+              {
+                std::lock_guard lock(mu[i]);
+                committed[i].push_back(SteadyClock::now());
+              }
+              ++done[i];
+              wrote = true;
+            }
+            if (!wrote) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        });
+      }
+      double worst_lag = 0;
+      std::string worst_site;
+      std::vector<double> lag_samples;
+      while (Seconds(SteadyClock::now() - start) < o_.fanin_seconds) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        const auto now = SteadyClock::now();
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::uint64_t acked = edges[i]->Stats().acked_seq;
+          double lag = 0;
+          {
+            std::lock_guard lock(mu[i]);
+            if (acked < committed[i].size()) lag = Seconds(now - committed[i][acked]);
+          }
+          lag_samples.push_back(lag);
+          if (lag > worst_lag) {
+            worst_lag = lag;
+            worst_site = edges[i]->site();
+          }
+        }
+      }
+      stop = true;
+      for (auto& t : writers) t.join();
+      std::vector<std::uint64_t> target(n);
+      std::uint64_t total = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        target[i] = committed[i].size();
+        total += target[i];
+      }
+      const double steady_s = WaitAcked(edges, target, start, 120, "fan-in steady");
+      // Drain: every site queues a backlog with its client stopped, then all start at once.
+      for (auto& e : edges) e->Stop();
+      for (std::size_t i = 0; i < n; ++i) {
+        FillEvents(edges[i]->store(), edges[i]->site(), 10000000, o_.fanin_backlog);
+        target[i] += static_cast<std::uint64_t>(o_.fanin_backlog);
+      }
+      const auto drain0 = SteadyClock::now();
+      for (auto& e : edges) e->Start();
+      const double drain_s = WaitAcked(edges, target, drain0, 600, "fan-in drain");
+      const double drain_rate = static_cast<double>(n) * o_.fanin_backlog / drain_s;
+      r_["fanin"] = {{"sites", n},
+                     {"offered_rows_per_s", static_cast<double>(n) * o_.fanin_rate},
+                     {"steady_seconds", o_.fanin_seconds},
+                     {"steady_rows", total},
+                     {"steady_rows_per_s", static_cast<double>(total) / steady_s},
+                     {"worst_site_lag_s", worst_lag},
+                     {"worst_site", worst_site},
+                     {"lag_p99_s", Percentile(lag_samples, 0.99)},
+                     {"drain_rows", static_cast<double>(n) * o_.fanin_backlog},
+                     {"drain_rows_per_s", drain_rate},
+                     {"drain_vs_copy", drain_rate / copy_rate_}};
+    }
+
+    if (o_.Want("fanout")) {
+      // A master-data change at central (a new downtime reason, tenant-wide) until every
+      // site has applied it; the change is committed when PutRows returns.
+      auto app = Must(db_->Connect("millrace_app"), "connect app");
+      HybridClock hlc(SystemClock(), 60000);
+      std::vector<double> ms;
+      for (int k = 0; k < o_.fanout_changes; ++k) {
+        json row = {{"code", "FO-" + std::to_string(k)}, {"name", "Fan-out probe " + std::to_string(k)},
+                    {"category", "downtime"}, {"planned", 0}, {"is_failure", 0}, {"active", 1}};
+        auto put = Must(central::PutRows(*app, "fleet", "reason_code", json::array({row}), hlc),
+                        "put reason_code");
+        const auto t0 = SteadyClock::now();
+        std::vector<bool> seen(edges.size(), false);
+        std::size_t left = edges.size();
+        while (left > 0) {
+          for (std::size_t i = 0; i < edges.size(); ++i) {
+            if (seen[i] || edges[i]->Stats().feed_cursor < put.feed_head) continue;
+            seen[i] = true;
+            --left;
+            ms.push_back(Seconds(SteadyClock::now() - t0) * 1000);
+          }
+          if (Seconds(SteadyClock::now() - t0) > 30) Die(Status::Timeout("fan-out"), "fan-out");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      r_["fanout"] = {{"sites", edges.size()},
+                      {"changes", o_.fanout_changes},
+                      {"p50_ms", Percentile(ms, 0.5)},
+                      {"p99_ms", Percentile(ms, 0.99)},
+                      {"max_ms", Percentile(ms, 1.0)}};
+    }
+    sampling = false;
+    mem.join();
+    r_["memory"]["central_fanin_peak_rss_mib"] = central_peak_mib;
+    r_["memory"]["central_sites"] = edges.size();
+    for (auto& e : edges) e->Stop();
+  }
+
+  void Print() {
+    std::ostringstream host;
+    host << std::thread::hardware_concurrency() << " cores";
+    r_["machine"] = host.str();
+    std::cout << std::fixed;
+    const auto line = [](const std::string& what, const std::string& value, const std::string& vs) {
+      std::cout << "  " << std::left << std::setw(52) << what << std::setw(24) << value << vs << "\n";
+    };
+    const auto num = [](double v, int prec, const std::string& unit) {
+      std::ostringstream s;
+      s << std::fixed << std::setprecision(prec) << v << unit;
+      return s.str();
+    };
+    const auto ratio = [&](double v, double base, const std::string& what) {
+      return num(v / base, 2, "x " + what);
+    };
+    std::cout << "Millrace sync benchmark (" << host.str() << ")\n";
+    line("measure", "value", "against the same-run baseline");
+    line("baseline: raw COPY, " + std::to_string(o_.rows) + " events", num(copy_rate_, 0, " rows/s"),
+         "(best of 3)");
+    line("baseline: single-row INSERT+COMMIT p50 / p99",
+         num(rt_p50_, 2, "") + " / " + num(rt_p99_, 2, " ms"), "");
+    if (r_.contains("upstream")) {
+      const json& u = r_["upstream"];
+      line("upstream edge -> central, " + std::to_string(o_.rows) + " events",
+           num(u["rows_per_s"].get<double>(), 0, " rows/s"),
+           ratio(u["rows_per_s"].get<double>(), copy_rate_, "COPY"));
+    }
+    if (r_.contains("latency")) {
+      const json& l = r_["latency"];
+      line("commit -> central-visible, light, p50 / p99",
+           num(l["light_p50_ms"].get<double>(), 2, "") + " / " +
+               num(l["light_p99_ms"].get<double>(), 2, " ms"),
+           ratio(l["light_p99_ms"].get<double>(), rt_p99_, "INSERT p99"));
+      line("commit -> central-visible, heavy (" +
+               num(l["heavy_offered_rows_per_s"].get<double>(), 0, " rows/s") + "), p50 / p99",
+           num(l["heavy_p50_ms"].get<double>(), 2, "") + " / " +
+               num(l["heavy_p99_ms"].get<double>(), 2, " ms"),
+           ratio(l["heavy_p99_ms"].get<double>(), rt_p99_, "INSERT p99"));
+    }
+    if (r_.contains("catchup")) {
+      const json& c = r_["catchup"];
+      line("catch-up: " + std::to_string(o_.catchup_rows) + " queued events, restart -> drained",
+           num(c["drain_s"].get<double>(), 2, " s"),
+           num(c["vs_copy_time"].get<double>(), 2, "x COPY time (") +
+               num(catchup_copy_s_, 2, " s)"));
+      line("  first acknowledgement after the restart", num(c["first_ack_after_restart_s"].get<double>(), 2, " s"), "");
+    }
+    if (r_.contains("fanin")) {
+      const json& f = r_["fanin"];
+      line("fan-in: " + std::to_string(f["sites"].get<int>()) + " sites steady, " +
+               num(f["offered_rows_per_s"].get<double>(), 0, " rows/s offered"),
+           "worst lag " + num(f["worst_site_lag_s"].get<double>() * 1000, 0, " ms"),
+           ratio(f["worst_site_lag_s"].get<double>() * 1000, rt_p99_, "INSERT p99"));
+      line("fan-in: all sites draining a backlog at once", num(f["drain_rows_per_s"].get<double>(), 0, " rows/s"),
+           ratio(f["drain_rows_per_s"].get<double>(), copy_rate_, "COPY"));
+    }
+    if (r_.contains("fanout")) {
+      const json& f = r_["fanout"];
+      line("fan-out: master-data change to " + std::to_string(f["sites"].get<int>()) + " sites, p50 / p99",
+           num(f["p50_ms"].get<double>(), 1, "") + " / " + num(f["p99_ms"].get<double>(), 1, " ms"),
+           ratio(f["p99_ms"].get<double>(), rt_p99_, "INSERT p99"));
+    }
+    if (r_.contains("memory")) {
+      const json& m = r_["memory"];
+      if (m.contains("idle_edge_rss_mib"))
+        line("memory: idle mes-edge (demo factory), resident", num(m["idle_edge_rss_mib"].get<double>(), 1, " MiB"), "");
+      if (m.contains("central_fanin_peak_rss_mib") && m.contains("central_idle_rss_mib"))
+        line("memory: mes-central under fan-in, peak resident",
+             num(m["central_fanin_peak_rss_mib"].get<double>(), 1, " MiB"),
+             ratio(m["central_fanin_peak_rss_mib"].get<double>(), m["central_idle_rss_mib"].get<double>(),
+                   "idle (" + num(m["central_idle_rss_mib"].get<double>(), 1, " MiB)")));
+    }
+    if (!o_.json_path.empty()) std::ofstream(o_.json_path) << r_.dump(2) << "\n";
+  }
+
+  Options o_;
+  json r_;
+  bool ok_ = true;
+  std::unique_ptr<testing::TestDatabase> db_;
+  std::unique_ptr<central::PgConnection> admin_;
+  std::unique_ptr<testing::SyncCluster> cluster_;
+  std::string central_pub_;
+  double copy_rate_ = 0, catchup_copy_s_ = 0, rt_p50_ = 0, rt_p99_ = 0;
+  Rss central_idle_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Millrace sync benchmarks: upstream, latency, catch-up, fan-in, fan-out, memory"};
+  Options o;
+  std::string only;
+  app.add_option("--mes-central", o.mes_central, "mes-central binary")->required();
+  app.add_option("--mes-edge", o.mes_edge, "mes-edge binary")->required();
+  app.add_option("--rows", o.rows, "Events for the upstream run and the COPY baseline")
+      ->check(CLI::Range(1000, 5000000));
+  app.add_option("--samples", o.samples, "Single events per latency run")->check(CLI::Range(10, 10000));
+  app.add_option("--batch-rows", o.batch_rows, "Changes per upstream batch")->check(CLI::Range(1, 50000));
+  app.add_option("--window", o.window, "Batches in flight")->check(CLI::Range(1, 64));
+  app.add_option("--catchup-rows", o.catchup_rows, "Events queued while central is down")
+      ->check(CLI::Range(1000, 10000000));
+  app.add_option("--edges", o.edges, "Sites for fan-in and fan-out")->check(CLI::Range(1, 1000));
+  app.add_option("--fanin-seconds", o.fanin_seconds, "Length of the steady fan-in load")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--fanin-rate", o.fanin_rate, "Events per second per site in the steady load")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--fanin-backlog", o.fanin_backlog, "Events per site in the fan-in drain")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--fanout-changes", o.fanout_changes, "Master-data changes timed in fan-out")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--only", only, "Comma-separated: upstream,latency,catchup,fanin,fanout,memory");
+  app.add_option("--json", o.json_path, "Also write the results here");
+  CLI11_PARSE(app, argc, argv);
+  std::stringstream list(only);
+  for (std::string item; std::getline(list, item, ',');) {
+    static const std::set<std::string> known = {"upstream", "latency", "catchup",
+                                                "fanin",    "fanout",  "memory"};
+    if (!known.count(item)) {
+      std::cerr << "sync_bench: --only: unknown measure '" << item << "'\n";
+      return 2;
+    }
+    o.only.insert(item);
+  }
+  (void)InitLogging({.level = "error", .format = "human", .program = "sync_bench"});
+  return Bench(o).Run();
 }

@@ -215,13 +215,19 @@ Status SyncCluster::SetEdgeClockOffset(const std::string& site, std::chrono::mil
   return Status::Ok();
 }
 
-Status SyncCluster::AddSite(const std::string& tenant, const std::string& site,
-                            const std::string& endpoint) {
+Status SyncCluster::Provision(const std::string& tenant, const std::string& site,
+                              const std::string& endpoint) {
   if (sync_endpoint_.empty()) return Status::FailedPrecondition("start central first");
   MILLRACE_RETURN_IF_ERROR(CentralCommand({"provision-site", "--tenant", tenant, "--site", site,
                                            "--out", site_dir(site), "--endpoint",
                                            endpoint.empty() ? sync_endpoint_ : endpoint}));
   site_tenant_[site] = tenant;
+  return Status::Ok();
+}
+
+Status SyncCluster::AddSite(const std::string& tenant, const std::string& site,
+                            const std::string& endpoint) {
+  MILLRACE_RETURN_IF_ERROR(Provision(tenant, site, endpoint));
   std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
       << "[log]\nlevel = \"warn\"\n[backup]\ninterval_minutes = 0\n"
       << "[clock]\noffset_file = \"clock-offset-ms\"\n";

@@ -70,6 +70,10 @@ class SyncCluster {
   // connects to `endpoint` (a proxy, say) instead of central's own when given.
   Status AddSite(const std::string& tenant, const std::string& site,
                  const std::string& endpoint = "");
+  // Only the provisioning (mes-central provision-site into site_dir(site)): for edges run
+  // in-process, as the benchmarks do.
+  Status Provision(const std::string& tenant, const std::string& site,
+                   const std::string& endpoint = "");
   std::uint16_t sync_port() const;
   bool edge_running(const std::string& site) const { return edges_.count(site) > 0; }
   bool central_running() const { return central_ && central_->running(); }
@@ -111,6 +115,12 @@ class SyncCluster {
   Status WaitConverged(std::chrono::seconds timeout);
 
   central::PgConnection& admin() { return *admin_; }
+  TestDatabase& db() { return *db_; }
+  pid_t central_pid() const { return central_ ? central_->pid() : -1; }
+  pid_t edge_pid(const std::string& site) const {
+    auto it = edges_.find(site);
+    return it == edges_.end() ? -1 : it->second->pid();
+  }
   const std::filesystem::path& dir() const { return dir_; }
   std::string site_dir(const std::string& site) const { return (dir_ / site).string(); }
   const std::map<std::string, std::string>& site_tenants() const { return site_tenant_; }

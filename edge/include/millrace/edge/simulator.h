@@ -42,6 +42,7 @@ struct SimulatorStats {
   std::map<std::string, std::uint64_t> events;  // by kind: count, scrap, start, complete, ...
   std::uint64_t total = 0;     // successful writes
   std::uint64_t refused = 0;   // 4xx answers (a rule said no; the simulator moves on)
+  std::map<std::string, std::uint64_t> refusals;  // "<write kind>: <rule>" -> count
   std::uint64_t failed = 0;    // 5xx or no answer (the edge was down)
   std::map<std::string, std::uint64_t> by_edge;  // successful writes per edge URL
 };
@@ -60,7 +61,8 @@ class Simulator {
  private:
   friend class Site;
   // Counts one answered write; false once the event budget is spent.
-  bool Count(const std::string& edge, const std::string& kind, int http_status);
+  bool Count(const std::string& edge, const std::string& kind, int http_status,
+             const std::string& rule);
 
   SimulatorOptions options_;
   std::atomic<bool> stop_{false};
