@@ -14,8 +14,10 @@ packages=(
   # runtime libraries
   libboost-dev libspdlog-dev libfmt-dev libsodium-dev
   libcli11-dev nlohmann-json3-dev libtoml11-dev
-  # tests (the browser test drives Debian's Chromium with playwright-core from npm)
+  # tests (the browser test drives Debian's Chromium with playwright-core from npm; the
+  # fuzz test builds with clang and libFuzzer)
   libgtest-dev libgmock-dev curl procps util-linux python3 nodejs chromium
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "millrace/common/http_client.h"
@@ -54,13 +55,14 @@ class Simulator::Site {
   }
   // A write: counted by kind. True when it succeeded.
   bool Write(const std::string& kind, const std::string& target, const json& body,
-             const std::string& token, json* out = nullptr) {
+             const std::string& token, json* out = nullptr, std::string* rule_out = nullptr) {
     Answer a = Call("POST", target, body, token);
     std::string rule;
     if (a.status >= 400 && a.status < 500 && a.body.is_object() && a.body.contains("error") &&
         a.body["error"].is_object())
       rule = a.body["error"].value("rule", a.body["error"].value("code", ""));
     if (!sim_->Count(url_, kind, a.status, rule)) sim_->Stop();
+    if (rule_out) *rule_out = rule;
     if (out) *out = a.body;
     return a.status >= 200 && a.status < 300;
   }
@@ -189,6 +191,7 @@ void Simulator::Site::RunUnit(std::size_t u) {
   const std::string badge = std::to_string(1101 + u);  // the demo's crew operators
   std::string token;
   std::string consumed_for;  // the operation this unit last consumed material for
+  std::set<std::string> not_on_bom;  // lots a consume was refused for: material_not_on_bom
   while (!sim_->stop_) {
     Pause();
     if (token.empty()) token = BadgeIn(badge, unit.id);
@@ -229,9 +232,13 @@ void Simulator::Site::RunUnit(std::size_t u) {
     if (consumed_for != op["id"] && StepRank(unit.code) == 0 && !lots_.empty()) {
       consumed_for = op["id"];  // the first step draws material once per order
       for (std::size_t i = 0; i < lots_.size(); ++i) {
-        if (Write("consume", base + "/consume",
-                  {{"lot_id", lots_[(u + i) % lots_.size()]}, {"quantity", 1.0}}, token))
+        const std::string& lot = lots_[(u + i) % lots_.size()];
+        if (not_on_bom.count(lot)) continue;  // learnt: this line's BOMs do not use it
+        std::string rule;
+        if (Write("consume", base + "/consume", {{"lot_id", lot}, {"quantity", 1.0}}, token,
+                  nullptr, &rule))
           break;
+        if (rule == "material_not_on_bom") not_on_bom.insert(lot);
       }
     }
     const double roll = coin(rng);

@@ -582,7 +582,7 @@ class Bench {
     if (o_.Want("fanout")) {
       // A master-data change at central (a new downtime reason, tenant-wide) until every
       // site has applied it; the change is committed when PutRows returns.
-      auto app = Must(db_->Connect("millrace_app"), "connect app");
+      auto app = Must(cluster_->db().Connect("millrace_app"), "connect app");
       HybridClock hlc(SystemClock(), 60000);
       std::vector<double> ms;
       for (int k = 0; k < o_.fanout_changes; ++k) {

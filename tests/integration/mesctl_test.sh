@@ -20,13 +20,22 @@ run() {  # run WANT_EXIT command... ; output in $out
 }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 
-printf '[site]\nid = "plant-a"\n[store]\npath = "%s/edge.db"\n[http]\nport = 0\n[backup]\ninterval_minutes = 0.01\nkeep = 2\ndir = "%s/backups"\n' \
-  "$work" "$work" >"$work/edge.toml"
+write_config() {  # write_config BACKUP_INTERVAL_MINUTES
+  printf '[site]\nid = "plant-a"\n[store]\npath = "%s/edge.db"\n[http]\nport = 0\n[backup]\ninterval_minutes = %s\nkeep = 2\ndir = "%s/backups"\n' \
+    "$work" "$1" "$work" >"$work/edge.toml"
+}
+start_edge() {
+  rm -f "$work/port"
+  "$edge" serve -c "$work/edge.toml" --port-file "$work/port" 2>>"$work/edge.log" &
+  epid=$!
+  for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+  [ -s "$work/port" ] || fail "mes-edge did not start: $(tail -5 "$work/edge.log")"
+  export MILLRACE_EDGE_URL="http://127.0.0.1:$(cat "$work/port")"
+}
+write_config 0.01
 "$edge" seed -c "$work/edge.toml" >/dev/null
-"$edge" serve -c "$work/edge.toml" --port-file "$work/port" 2>"$work/edge.log" &
-epid=$!
-for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
-export MILLRACE_EDGE_URL="http://127.0.0.1:$(cat "$work/port")" MILLRACE_TOKEN_FILE="$work/token"
+start_edge
+export MILLRACE_TOKEN_FILE="$work/token"
 unset MILLRACE_TOKEN
 
 # Scheduled backups every 0.6 s, two kept.
@@ -34,6 +43,10 @@ for _ in $(seq 50); do [ "$(ls "$work/backups" 2>/dev/null | grep -c '\.db$')" -
 [ "$(ls "$work/backups" | grep -c '\.db$')" = 2 ] || fail "scheduled backups: $(ls "$work/backups")"
 grep -q "backup written to" "$work/edge.log" || fail "no scheduled backup in the log"
 ok "scheduled online backups run and only the newest are kept"
+# The rest runs with the schedule off, so pruning cannot race the on-demand backup below.
+kill -TERM "$epid"; wait "$epid" || true; epid=""
+write_config 0
+start_edge
 
 run 4 "$mesctl" queue
 grep -q "unauthenticated" <<<"$out" || fail "queue without a session: $out"
@@ -95,9 +108,8 @@ run 0 "$mesctl" --json outbox --limit 3
 [ "$(json 'd["rows"] > 30 and len(d["entries"]) == 3' <<<"$out")" = True ] || fail "outbox: $out"
 run 0 "$mesctl" --json backup
 made=$(json 'd["path"]' <<<"$out")
-# Copy it aside at once: the scheduler (keep = 2) prunes it two backups later.
-cp "$made" "$work/saved.db" || fail "no backup file at $made"
-backup="$work/saved.db"
+[ -f "$made" ] || fail "no backup file at $made"
+backup=$made
 run 5 "$mesctl" restore --backup "$backup" --db "$work/edge.db"
 grep -q "an edge is running" <<<"$out" || fail "restore while running: $out"
 ok "outbox and backup views; restore refuses a running edge"
