@@ -624,7 +624,7 @@ class Bench {
     r_["machine"] = host.str();
     std::cout << std::fixed;
     const auto line = [](const std::string& what, const std::string& value, const std::string& vs) {
-      std::cout << "  " << std::left << std::setw(52) << what << std::setw(24) << value << vs << "\n";
+      std::cout << "  " << std::left << std::setw(58) << what << std::setw(24) << value << vs << "\n";
     };
     const auto num = [](double v, int prec, const std::string& unit) {
       std::ostringstream s;
@@ -648,11 +648,11 @@ class Bench {
     }
     if (r_.contains("latency")) {
       const json& l = r_["latency"];
-      line("commit -> central-visible, light, p50 / p99",
+      line("commit -> visible at central, light, p50 / p99",
            num(l["light_p50_ms"].get<double>(), 2, "") + " / " +
                num(l["light_p99_ms"].get<double>(), 2, " ms"),
            ratio(l["light_p99_ms"].get<double>(), rt_p99_, "INSERT p99"));
-      line("commit -> central-visible, heavy (" +
+      line("commit -> visible, heavy (" +
                num(l["heavy_offered_rows_per_s"].get<double>(), 0, " rows/s") + "), p50 / p99",
            num(l["heavy_p50_ms"].get<double>(), 2, "") + " / " +
                num(l["heavy_p99_ms"].get<double>(), 2, " ms"),
