@@ -92,8 +92,15 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// The processes a failed run must not leave behind (mes-central, the idle mes-edge).
+std::atomic<testing::SyncCluster*> g_cluster{nullptr};
+
 [[noreturn]] void Die(const Status& s, const std::string& what) {
   std::cerr << "sync_bench: " << what << ": " << s.ToString() << "\n";
+  if (auto* c = g_cluster.exchange(nullptr)) {
+    c->StopEdge("lyon", SIGKILL);
+    c->StopCentral(SIGKILL);
+  }
   std::exit(1);
 }
 #define CHECK_OK(expr, what)     \
@@ -224,6 +231,7 @@ class Bench {
     if (o_.Want("catchup") || o_.Want("fanin") || o_.Want("fanout") || o_.Want("memory")) {
       cluster_ = Must(testing::SyncCluster::Create({o_.mes_central, o_.mes_edge}, "bench"),
                       "cluster");
+      g_cluster = cluster_.get();
       CHECK_OK(cluster_->StartCentral(), "start mes-central");
       central_pub_ = Must(ReadFile((cluster_->dir() / "central.pub").string()), "central.pub");
       while (!central_pub_.empty() && std::isspace(static_cast<unsigned char>(central_pub_.back())))
