@@ -412,7 +412,7 @@ class Bench {
     e.Stop();
     auto landed = Must(admin_->Query("SELECT count(*) FROM millrace.production_event"), "count");
     const auto n = std::stoull(landed.GetString(0, 0));
-    r_["upstream"]["landed"] = n;
+    r_["upstream"]["central_events_after_all_phases"] = n;  // the upstream rows plus the probes
     if (n != written) {
       std::cerr << "sync_bench: central holds " << n << " events, the edge wrote " << written << "\n";
       ok_ = false;
