@@ -17,12 +17,15 @@
 //              worst site lag (age of the oldest unacknowledged change, sampled every
 //              25 ms), then a drain of a queued backlog at every site at once: rows/s.
 //   fan-out    a master-data change made at central reaching all 100 sites: p50/p99.
-//   memory     resident size of an idle mes-edge process with the demo factory, and of
+//   floor      the simulator (mes-sim's code) driving a real mes-edge with the demo factory
+//              through its terminal API as fast as it answers: writes/s, and the time from
+//              the end of the floor until every synced table at central equals the site's.
+//   memory     resident size of that mes-edge idle and at its peak under the floor, and of
 //              mes-central idle and at its peak under the fan-in load.
 //
 // Prints a table and writes JSON. Usage:
 //   sync_bench --mes-central PATH --mes-edge PATH [--rows N] [--catchup-rows N]
-//              [--edges N] [--only upstream,latency,catchup,fanin,fanout,memory] [--json FILE]
+//              [--edges N] [--only upstream,latency,floor,catchup,fanin,fanout,memory] [--json FILE]
 // (needs MILLRACE_TEST_PG: run through ctest -L bench, or tests/run --label bench)
 #include <unistd.h>
 
@@ -50,6 +53,7 @@
 #include "millrace/common/hlc.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/uuid.h"
+#include "millrace/edge/simulator.h"
 #include "millrace/edge/store.h"
 #include "millrace/edge/sync_adapter.h"
 #include "millrace/sync/client.h"
@@ -216,7 +220,7 @@ struct Options {
   std::string mes_central, mes_edge, json_path;
   int rows = 200000, samples = 200, batch_rows = 5000, window = 4;
   int catchup_rows = 1000000, edges = 100, fanin_seconds = 15, fanin_rate = 10;
-  int fanin_backlog = 2000, fanout_changes = 20;
+  int fanin_backlog = 2000, fanout_changes = 20, floor_seconds = 15, floor_units = 6;
   std::set<std::string> only;
   bool Want(const std::string& s) const { return only.empty() || only.count(s) > 0; }
 };
@@ -228,7 +232,8 @@ class Bench {
   int Run() {
     Baseline();
     if (o_.Want("upstream") || o_.Want("latency")) UpstreamAndLatency();
-    if (o_.Want("catchup") || o_.Want("fanin") || o_.Want("fanout") || o_.Want("memory")) {
+    if (o_.Want("catchup") || o_.Want("fanin") || o_.Want("fanout") || o_.Want("memory") ||
+        o_.Want("floor")) {
       cluster_ = Must(testing::SyncCluster::Create({o_.mes_central, o_.mes_edge}, "bench"),
                       "cluster");
       g_cluster = cluster_.get();
@@ -236,7 +241,7 @@ class Bench {
       central_pub_ = Must(ReadFile((cluster_->dir() / "central.pub").string()), "central.pub");
       while (!central_pub_.empty() && std::isspace(static_cast<unsigned char>(central_pub_.back())))
         central_pub_.pop_back();
-      if (o_.Want("memory")) IdleEdgeMemory();
+      if (o_.Want("memory") || o_.Want("floor")) EdgeUnderFloor();
       if (o_.Want("catchup")) CatchUp();
       if (o_.Want("fanin") || o_.Want("fanout")) FanInAndOut();
     }
@@ -421,19 +426,60 @@ class Bench {
     fs::remove_all(dir);
   }
 
-  // ---- memory of an idle edge (a real mes-edge process with the demo factory) ----
-  void IdleEdgeMemory() {
+  // ---- a real mes-edge with the demo factory: idle, then under a simulated floor ----
+  void EdgeUnderFloor() {
     CHECK_OK(cluster_->CreateTenant("acme"), "tenant acme");
     CHECK_OK(cluster_->SeedDemo("acme", {"lyon"}), "seed demo");
     CHECK_OK(cluster_->AddSite("acme", "lyon"), "add lyon");
     CHECK_OK(cluster_->StartEdge("lyon"), "start lyon");
     CHECK_OK(cluster_->WaitConverged(std::chrono::seconds(60)), "lyon converges");
     std::this_thread::sleep_for(std::chrono::seconds(3));
-    const Rss edge = ReadRss(cluster_->edge_pid("lyon"));
+    const Rss idle = ReadRss(cluster_->edge_pid("lyon"));
     central_idle_ = ReadRss(cluster_->central_pid());
-    r_["memory"]["idle_edge_rss_mib"] = edge.now_mib;
-    r_["memory"]["idle_edge_peak_mib"] = edge.peak_mib;
+    r_["memory"]["idle_edge_rss_mib"] = idle.now_mib;
     r_["memory"]["central_idle_rss_mib"] = central_idle_.now_mib;
+    if (o_.Want("floor")) {
+      // Operators through the terminal API (mes-sim's code), as fast as the edge answers
+      // them; then the time until every synced table at central equals the site's.
+      edge::SimulatorOptions so;
+      so.edges = {cluster_->edge_url("lyon")};
+      so.seed = 1;
+      so.units = o_.floor_units;
+      so.cycle = std::chrono::milliseconds(1);
+      so.duration = std::chrono::seconds(o_.floor_seconds);
+      edge::Simulator sim(so);
+      std::atomic<bool> running{true};
+      double edge_peak = idle.now_mib;
+      std::thread sampler([&] {
+        while (running) {
+          edge_peak = std::max(edge_peak, ReadRss(cluster_->edge_pid("lyon")).now_mib);
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      });
+      const auto t0 = SteadyClock::now();
+      const Status ran = sim.Run();
+      const double floor_s = Seconds(SteadyClock::now() - t0);
+      const auto c0 = SteadyClock::now();
+      const Status converged = cluster_->WaitConverged(std::chrono::seconds(120));
+      const double converge_s = Seconds(SteadyClock::now() - c0);
+      running = false;
+      sampler.join();
+      CHECK_OK(ran, "simulated floor");
+      CHECK_OK(converged, "lyon converges after the floor");
+      const auto st = sim.Snapshot();
+      if (st.failed > 0) {
+        std::cerr << "sync_bench: " << st.failed << " terminal writes failed\n";
+        ok_ = false;
+      }
+      r_["floor"] = {{"units", o_.floor_units},
+                     {"seconds", floor_s},
+                     {"writes", st.total},
+                     {"writes_per_s", static_cast<double>(st.total) / floor_s},
+                     {"refused_by_rule", st.refused},
+                     {"failed", st.failed},
+                     {"converged_after_s", converge_s},
+                     {"edge_peak_rss_mib", edge_peak}};
+    }
     cluster_->StopEdge("lyon");
   }
 
@@ -689,10 +735,23 @@ class Bench {
            num(f["p50_ms"].get<double>(), 1, "") + " / " + num(f["p99_ms"].get<double>(), 1, " ms"),
            ratio(f["p99_ms"].get<double>(), rt_p99_, "INSERT p99"));
     }
+    if (r_.contains("floor")) {
+      const json& f = r_["floor"];
+      line("floor: " + std::to_string(f["units"].get<int>()) + " operators via the terminal API (mes-sim)",
+           num(f["writes_per_s"].get<double>(), 0, " writes/s"),
+           std::to_string(f["refused_by_rule"].get<std::uint64_t>()) + " refused by a rule, " +
+               std::to_string(f["failed"].get<std::uint64_t>()) + " failed");
+      line("floor: stop -> every synced table equal at central",
+           num(f["converged_after_s"].get<double>() * 1000, 0, " ms"), "");
+    }
     if (r_.contains("memory")) {
       const json& m = r_["memory"];
       if (m.contains("idle_edge_rss_mib"))
         line("memory: idle mes-edge (demo factory), resident", num(m["idle_edge_rss_mib"].get<double>(), 1, " MiB"), "");
+      if (r_.contains("floor") && m.contains("idle_edge_rss_mib"))
+        line("memory: mes-edge under the simulated floor, peak",
+             num(r_["floor"]["edge_peak_rss_mib"].get<double>(), 1, " MiB"),
+             ratio(r_["floor"]["edge_peak_rss_mib"].get<double>(), m["idle_edge_rss_mib"].get<double>(), "idle"));
       if (m.contains("central_fanin_peak_rss_mib") && m.contains("central_idle_rss_mib"))
         line("memory: mes-central under fan-in, peak resident",
              num(m["central_fanin_peak_rss_mib"].get<double>(), 1, " MiB"),
@@ -737,13 +796,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000));
   app.add_option("--fanout-changes", o.fanout_changes, "Master-data changes timed in fan-out")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--only", only, "Comma-separated: upstream,latency,catchup,fanin,fanout,memory");
+  app.add_option("--floor-seconds", o.floor_seconds, "Length of the simulated floor")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--floor-units", o.floor_units, "Operators (work units) on the simulated floor")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--only", only, "Comma-separated: upstream,latency,floor,catchup,fanin,fanout,memory");
   app.add_option("--json", o.json_path, "Also write the results here");
   CLI11_PARSE(app, argc, argv);
   std::stringstream list(only);
   for (std::string item; std::getline(list, item, ',');) {
     static const std::set<std::string> known = {"upstream", "latency", "catchup",
-                                                "fanin",    "fanout",  "memory"};
+                                                "fanin",    "fanout",  "memory", "floor"};
     if (!known.count(item)) {
       std::cerr << "sync_bench: --only: unknown measure '" << item << "'\n";
       return 2;
