@@ -2,8 +2,8 @@
 
 #include <charconv>
 #include <chrono>
-#include <fstream>
-#include <sstream>
+
+#include "millrace/common/files.h"
 
 namespace millrace {
 namespace {
@@ -40,16 +40,10 @@ void OffsetFileClock::Reload(std::int64_t steady_ms) const {
   std::lock_guard lock(mu_);
   if (steady_ms < next_read_steady_ms_.load(std::memory_order_relaxed)) return;
   next_read_steady_ms_.store(steady_ms + 100, std::memory_order_relaxed);
-  std::ifstream in(path_);
-  if (!in) {
-    offset_.store(0, std::memory_order_relaxed);
-    return;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  Result<std::string> text = ReadFile(path_);
+  std::string s = text.ok() ? std::move(text).value() : std::string();
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  if (s.empty()) {
+  if (s.empty()) {  // missing or empty: no offset
     offset_.store(0, std::memory_order_relaxed);
     return;
   }

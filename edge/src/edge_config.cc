@@ -32,12 +32,11 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(auto keep, file.GetInt("backup.keep", 24, 1, 10000));
   c.backup_interval_minutes = interval;
   c.backup_keep = static_cast<int>(keep);
-  {
-    const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    MILLRACE_ASSIGN_OR_RETURN(c.clock_offset_file, file.GetString("clock.offset_file", ""));
-    if (!c.clock_offset_file.empty() && c.clock_offset_file[0] != '/')
-      c.clock_offset_file = dir + "/" + c.clock_offset_file;
-  }
+  // Files named in the config are relative to the config's directory.
+  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  auto resolve = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : dir + "/" + p; };
+  MILLRACE_ASSIGN_OR_RETURN(c.clock_offset_file, file.GetString("clock.offset_file", ""));
+  c.clock_offset_file = resolve(c.clock_offset_file);
   if (file.Has("sync")) {
     EdgeSyncConfig& y = c.sync;
     y.enabled = true;
@@ -48,8 +47,6 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
         return file.Invalid("sync.endpoints", "expected tcp://host:port, got \"" + e + "\"");
     MILLRACE_ASSIGN_OR_RETURN(y.insecure_development,
                               file.GetBool("sync.insecure_development", false));
-    const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    auto resolve = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : dir + "/" + p; };
     MILLRACE_ASSIGN_OR_RETURN(y.secret_key_file, file.GetString("sync.secret_key_file", ""));
     MILLRACE_ASSIGN_OR_RETURN(y.central_public_key_file,
                               file.GetString("sync.central_public_key_file", ""));

@@ -31,48 +31,16 @@
 #include "millrace/edge/seed.h"
 #include "millrace/edge/store.h"
 #include "millrace/sync/row_codec.h"
+#include "bench_common.h"
 
 namespace fs = std::filesystem;
 using namespace millrace;
 using namespace millrace::edge;
+using namespace millrace::bench;
 using json = nlohmann::json;
 using Clock_ = std::chrono::steady_clock;
 
 namespace {
-
-const catalog::TableSpec& T(const char* name) {
-  return *catalog::MesCatalog().Find(name);
-}
-
-Row EventRow(int i) {
-  Row r(T("production_event"));
-  r.Set("id", Uuid::NewV7().ToString())
-      .Set("site_id", "plant-a")
-      .Set("kind", "COUNT")
-      .Set("at", std::int64_t{1795413600000 + i})
-      .Set("work_order_id", Uuid::NewV7().ToString())
-      .Set("operation_id", Uuid::NewV7().ToString())
-      .Set("work_unit_id", Uuid::NewV7().ToString())
-      .Set("good_quantity", 1.0)
-      .Set("scrap_quantity", 0.0)
-      .Set("rework_quantity", 0.0)
-      .Set("hlc", std::int64_t{(1795413600000LL << 16) + i})
-      .Set("origin", "edge:plant-a");
-  return r;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-long RssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
 
 // Raw SQLite: event row + outbox row per write, `per_txn` writes per transaction.
 double RawSqlite(const fs::path& dir, int per_txn, double seconds) {
@@ -94,7 +62,7 @@ double RawSqlite(const fs::path& dir, int per_txn, double seconds) {
   while (std::chrono::duration<double>(Clock_::now() - start).count() < seconds) {
     if (!db->Exec("BEGIN").ok()) std::abort();
     for (int k = 0; k < per_txn; ++k, ++rows) {
-      Row r = EventRow(static_cast<int>(rows));
+      Row r = EventRow("plant-a", rows);
       auto* s = *db->Prepare(ins_sql);
       (void)s->BindAll(r.values());
       if (!s->Run().ok()) std::abort();
@@ -133,7 +101,7 @@ StoreResult StoreWrites(const fs::path& dir, int clients, double seconds) {
       for (int i = 0; !stop; ++i) {
         auto t0 = Clock_::now();
         Status s = (*store)->Write([&](WriteTxn& txn) {
-          Row r = EventRow(c * 1000000 + i);
+          Row r = EventRow("plant-a", c * 1000000 + i);
           return txn.Insert(r);
         });
         if (!s.ok()) std::abort();
@@ -154,7 +122,8 @@ StoreResult StoreWrites(const fs::path& dir, int clients, double seconds) {
 
 struct HttpResult {
   double req_per_s, p50_ms, p99_ms;
-  long errors, rss_idle_kb, rss_loaded_kb;
+  long errors;
+  double rss_idle_mib, rss_loaded_mib;
 };
 
 HttpResult HttpWrites(const std::string& mes_edge, const fs::path& dir, int clients,
@@ -179,7 +148,7 @@ HttpResult HttpWrites(const std::string& mes_edge, const fs::path& dir, int clie
   HttpEndpoint ep{"127.0.0.1", static_cast<std::uint16_t>(port)};
   usleep(500000);
   HttpResult result{};
-  result.rss_idle_kb = RssKb(pid);
+  result.rss_idle_mib = bench::ReadRss(pid).now_mib;
 
   auto call = [&](const std::string& method, const std::string& target, const json& body,
                   const std::string& token) {
@@ -243,7 +212,7 @@ HttpResult HttpWrites(const std::string& mes_edge, const fs::path& dir, int clie
     });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds * 0.8));
-  result.rss_loaded_kb = RssKb(pid);
+  result.rss_loaded_mib = bench::ReadRss(pid).now_mib;
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds * 0.2));
   stop = true;
   for (auto& t : threads) t.join();
@@ -301,8 +270,8 @@ int main(int argc, char** argv) {
             << "  HTTP terminal counts (mes-edge)   " << std::setw(10) << http.req_per_s
             << " req/s    p50 " << http.p50_ms << " ms, p99 " << http.p99_ms << " ms, errors "
             << http.errors << "\n"
-            << "  mes-edge resident memory          idle " << http.rss_idle_kb / 1024.0
-            << " MiB, under load " << http.rss_loaded_kb / 1024.0 << " MiB\n";
+            << "  mes-edge resident memory          idle " << http.rss_idle_mib
+            << " MiB, under load " << http.rss_loaded_mib << " MiB\n";
   if (!json_path.empty()) {
     json j{{"clients", clients},
            {"seconds", seconds},
@@ -317,8 +286,8 @@ int main(int argc, char** argv) {
            {"http_p50_ms", http.p50_ms},
            {"http_p99_ms", http.p99_ms},
            {"http_errors", http.errors},
-           {"rss_idle_mib", http.rss_idle_kb / 1024.0},
-           {"rss_loaded_mib", http.rss_loaded_kb / 1024.0}};
+           {"rss_idle_mib", http.rss_idle_mib},
+           {"rss_loaded_mib", http.rss_loaded_mib}};
     std::ofstream(json_path) << j.dump(2) << "\n";
   }
   return http.errors == 0 ? 0 : 1;

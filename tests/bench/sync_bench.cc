@@ -59,42 +59,19 @@
 #include "millrace/sync/client.h"
 #include "millrace/sync/server.h"
 #include "millrace/sync/transport.h"
+#include "bench_common.h"
 #include "sync_cluster.h"
 #include "test_pg.h"
 
 namespace fs = std::filesystem;
 using namespace millrace;
+using namespace millrace::bench;
 using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-const catalog::TableSpec& T(const char* name) { return *catalog::MesCatalog().Find(name); }
-
-Row EventRow(const std::string& site, std::int64_t i) {
-  Row r(T("production_event"));
-  r.Set("id", Uuid::NewV7().ToString())
-      .Set("site_id", site)
-      .Set("kind", "COUNT")
-      .Set("at", std::int64_t{1795413600000} + i)
-      .Set("work_order_id", Uuid::NewV7().ToString())
-      .Set("operation_id", Uuid::NewV7().ToString())
-      .Set("work_unit_id", Uuid::NewV7().ToString())
-      .Set("good_quantity", 1.0)
-      .Set("scrap_quantity", 0.0)
-      .Set("rework_quantity", 0.0)
-      .Set("hlc", (std::int64_t{1795413600000} << 16) + i)
-      .Set("origin", "edge:" + site);
-  return r;
-}
-
 double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
 
 // The processes a failed run must not leave behind (mes-central, the idle mes-edge).
 std::atomic<testing::SyncCluster*> g_cluster{nullptr};
@@ -119,24 +96,6 @@ T Must(Result<T> r, const std::string& what) {
   return std::move(r).value();
 }
 
-// Resident and peak resident size of a process, in MiB (/proc/PID/status).
-struct Rss {
-  double now_mib = 0, peak_mib = 0;
-};
-Rss ReadRss(pid_t pid) {
-  Rss out;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:" || key == "VmHWM:") {
-      double kib = 0;
-      in >> kib;
-      (key == "VmRSS:" ? out.now_mib : out.peak_mib) = kib / 1024;
-    }
-    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
-  }
-  return out;
-}
 
 // Appends n events to the store's outbox, 10,000 per transaction.
 void FillEvents(edge::EdgeStore& store, const std::string& site, std::int64_t first, std::int64_t n) {

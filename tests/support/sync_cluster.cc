@@ -206,13 +206,9 @@ Status SyncCluster::RestartPostgres() {
 }
 
 Status SyncCluster::SetEdgeClockOffset(const std::string& site, std::chrono::milliseconds offset) {
-  const fs::path path = fs::path(site_dir(site)) / "clock-offset-ms";
-  const fs::path tmp = path.string() + ".tmp";
-  std::ofstream(tmp) << offset.count() << "\n";
-  std::error_code ec;
-  fs::rename(tmp, path, ec);  // atomically: the edge never reads half a number
-  if (ec) return Status::IOError("writing " + path.string() + ": " + ec.message());
-  return Status::Ok();
+  // Atomically: the edge never reads half a number.
+  return WriteFileAtomically((fs::path(site_dir(site)) / "clock-offset-ms").string(),
+                             std::to_string(offset.count()) + "\n");
 }
 
 Status SyncCluster::Provision(const std::string& tenant, const std::string& site,

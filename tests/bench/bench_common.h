@@ -1,0 +1,65 @@
+// What the benchmark runners share: the production event they write, percentiles and the
+// resident size of a process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "millrace/common/catalog.h"
+#include "millrace/common/row.h"
+#include "millrace/common/uuid.h"
+
+namespace millrace::bench {
+
+inline const catalog::TableSpec& T(const char* name) { return *catalog::MesCatalog().Find(name); }
+
+// The i-th COUNT event of a site, as a terminal would record it.
+inline Row EventRow(const std::string& site, std::int64_t i) {
+  Row r(T("production_event"));
+  r.Set("id", Uuid::NewV7().ToString())
+      .Set("site_id", site)
+      .Set("kind", "COUNT")
+      .Set("at", std::int64_t{1795413600000} + i)
+      .Set("work_order_id", Uuid::NewV7().ToString())
+      .Set("operation_id", Uuid::NewV7().ToString())
+      .Set("work_unit_id", Uuid::NewV7().ToString())
+      .Set("good_quantity", 1.0)
+      .Set("scrap_quantity", 0.0)
+      .Set("rework_quantity", 0.0)
+      .Set("hlc", (std::int64_t{1795413600000} << 16) + i)
+      .Set("origin", "edge:" + site);
+  return r;
+}
+
+inline double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// Resident and peak resident size of a process, in MiB (/proc/PID/status); 0 when gone.
+struct Rss {
+  double now_mib = 0, peak_mib = 0;
+};
+inline Rss ReadRss(pid_t pid) {
+  Rss out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:" || key == "VmHWM:") {
+      double kib = 0;
+      in >> kib;
+      (key == "VmRSS:" ? out.now_mib : out.peak_mib) = kib / 1024;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return out;
+}
+
+}  // namespace millrace::bench
