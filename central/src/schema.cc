@@ -18,64 +18,17 @@ std::string MigrationsTable(const catalog::PostgresDdlOptions& o) {
   return QuoteIdent(o.schema) + ".schema_migrations";
 }
 
-Status ApplyVersion1(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
-  return ExecAll(conn, catalog::PostgresDdl(catalog::MesCatalog(), o));
-}
-
-// The sync engine's own tables. The registry (tenants, sites and their keys) is platform
-// data read before any tenant is known (the Curve handshake looks a key up), so it has no
-// row-level security; everything else here is per tenant and carries the same policy as
-// the catalog tables.
-Status ApplyVersion2(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
-  const std::string s = QuoteIdent(o.schema) + ".";
-  const std::string app = QuoteIdent(o.app_role);
-  std::vector<std::string> sql = {
-      "CREATE TABLE " + s +
-          "sync_tenant (tenant_id text PRIMARY KEY CHECK (tenant_id ~ '^[a-z0-9][a-z0-9-]{0,31}$'),"
-          " name text NOT NULL, feed_head bigint NOT NULL DEFAULT 0,"
-          " created_at timestamptz NOT NULL DEFAULT now())",
-      "CREATE TABLE " + s +
-          "sync_site (tenant_id text NOT NULL REFERENCES " + s +
-          "sync_tenant, site_id text NOT NULL CHECK (site_id ~ '^[a-z0-9][a-z0-9-]{0,31}$'),"
-          " public_key text NOT NULL UNIQUE, active boolean NOT NULL DEFAULT true,"
-          " applied_seq bigint NOT NULL DEFAULT 0, last_ack_at timestamptz,"
-          " batches_applied bigint NOT NULL DEFAULT 0, rows_applied bigint NOT NULL DEFAULT 0,"
-          " created_at timestamptz NOT NULL DEFAULT now(), revoked_at timestamptz,"
-          " PRIMARY KEY (tenant_id, site_id))",
-      "CREATE TABLE " + s +
-          "sync_feed (tenant_id text NOT NULL, pos bigint NOT NULL, table_name text NOT NULL,"
-          " row_id uuid NOT NULL, route_site text, hlc bigint NOT NULL, change bytea NOT NULL,"
-          " PRIMARY KEY (tenant_id, pos))",
-      "CREATE TABLE " + s +
-          "sync_reject (tenant_id text NOT NULL, reject_id bigserial, site_id text NOT NULL,"
-          " seq bigint NOT NULL, table_name text NOT NULL, row_id text, reason text NOT NULL,"
-          " change bytea NOT NULL, rejected_at timestamptz NOT NULL DEFAULT now(),"
-          " PRIMARY KEY (tenant_id, reject_id))",
-      "CREATE TABLE " + s +
-          "sync_conflict (tenant_id text NOT NULL, conflict_id bigserial, table_name text NOT NULL,"
-          " row_id uuid NOT NULL, column_name text NOT NULL, rule text NOT NULL,"
-          " winner text NOT NULL, kept_value text, lost_value text,"
-          " kept_hlc bigint NOT NULL, kept_origin text NOT NULL,"
-          " lost_hlc bigint NOT NULL, lost_origin text NOT NULL,"
-          " detected_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, conflict_id))",
-      "CREATE TABLE " + s +
-          "sync_column_clock (tenant_id text NOT NULL, table_name text NOT NULL, row_id uuid NOT NULL,"
-          " hlcs bigint[] NOT NULL, origins text[] NOT NULL,"
-          " PRIMARY KEY (tenant_id, table_name, row_id))",
-      "GRANT SELECT, INSERT, UPDATE ON " + s + "sync_tenant, " + s + "sync_site TO " + app,
-  };
-  const std::string tenant_expr = "tenant_id = current_setting('app.tenant_id', true)";
-  for (const char* t : {"sync_feed", "sync_reject", "sync_conflict", "sync_column_clock"}) {
-    const std::string table = s + t;
-    sql.push_back("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY");
-    sql.push_back("ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY");
-    sql.push_back("CREATE POLICY tenant_isolation ON " + table + " USING (" + tenant_expr +
-                  ") WITH CHECK (" + tenant_expr + ")");
-    sql.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);
+// A frozen step's SQL with the deployment's schema and role names in place of @SCHEMA@,
+// @OWNER@ and @APP@ (each written inside double quotes in the step).
+std::string Instantiate(std::string_view sql, const catalog::PostgresDdlOptions& o) {
+  std::string out(sql);
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"@SCHEMA@", o.schema},
+                                 {"@OWNER@", o.owner_role},
+                                 {"@APP@", o.app_role}}) {
+    for (std::size_t at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size()))
+      out.replace(at, from.size(), to);
   }
-  sql.push_back("GRANT USAGE ON SEQUENCE " + s + "sync_reject_reject_id_seq, " + s +
-                "sync_conflict_conflict_id_seq TO " + app);
-  return ExecAll(conn, sql);
+  return out;
 }
 
 Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaState* state) {
@@ -97,16 +50,16 @@ Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaS
         ": upgrade mes-central");
   }
   const std::string fingerprint = catalog::MesCatalog().FingerprintHex();
-  struct Step {
-    int version;
-    Status (*apply)(PgConnection&, const catalog::PostgresDdlOptions&);
-  };
-  static constexpr Step kSteps[] = {{1, &ApplyVersion1}, {2, &ApplyVersion2}};
-  for (const auto& step : kSteps) {
+  const auto& steps = CentralMigrations();
+  if (steps.size() != static_cast<std::size_t>(kCentralSchemaVersion))
+    return Status::Internal("this build has " + std::to_string(steps.size()) +
+                            " central migrations but kCentralSchemaVersion is " +
+                            std::to_string(kCentralSchemaVersion));
+  for (const Migration& step : steps) {
     if (step.version <= state->version) continue;
-    spdlog::info("applying central schema migration {}", step.version);
-    MILLRACE_RETURN_IF_ERROR(
-        step.apply(conn, o).WithContext("migration " + std::to_string(step.version)));
+    spdlog::info("applying central schema migration {}", step.name);
+    MILLRACE_RETURN_IF_ERROR(conn.Exec(Instantiate(step.sql, o))
+                                 .WithContext("migration " + std::string(step.name)));
     MILLRACE_RETURN_IF_ERROR(
         conn.Exec("INSERT INTO " + MigrationsTable(o) + " (version, catalog_fingerprint) VALUES (" +
                   std::to_string(step.version) + ", " + QuoteLiteral(fingerprint) + ")"));

@@ -11,6 +11,7 @@
 
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
+#include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
 #include "millrace/edge/sqlite.h"
 #include "millrace/edge/store.h"
@@ -107,6 +108,12 @@ Result<std::string> WaitForFile(const fs::path& path, const ChildProcess& proc,
 
 Result<std::unique_ptr<SyncCluster>> SyncCluster::Create(ClusterBinaries bins,
                                                          const std::string& name) {
+  return CreateFromFixture(bins, name, "");
+}
+
+Result<std::unique_ptr<SyncCluster>> SyncCluster::CreateFromFixture(ClusterBinaries bins,
+                                                                    const std::string& name,
+                                                                    const std::string& fixture) {
   fs::path dir = fs::temp_directory_path() / ("millrace-" + name + "-" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -114,17 +121,56 @@ Result<std::unique_ptr<SyncCluster>> SyncCluster::Create(ClusterBinaries bins,
   MILLRACE_ASSIGN_OR_RETURN(c->db_, TestDatabase::Create());
   MILLRACE_ASSIGN_OR_RETURN(c->admin_, c->db_->Connect("postgres"));
   std::string out;
+  if (!fixture.empty()) {
+    // A released database: its roles first (cluster-wide), then its dump.
+    for (const auto& sql : catalog::PostgresAdminDdl({}))
+      if (sql.find("CREATE SCHEMA") == std::string::npos) MILLRACE_RETURN_IF_ERROR(c->admin_->Exec(sql));
+    if (RunCommand({"/usr/bin/psql", c->db_->ConnInfo("postgres"), "-q", "-v", "ON_ERROR_STOP=1",
+                    "-f", (fs::path(fixture) / "central.sql").string()},
+                   &out) != 0)
+      return Status::Internal("loading " + fixture + "/central.sql: " + out);
+  }
   if (RunCommand({bins.mes_central, "migrate", "--db", c->db_->ConnInfo("postgres")}, &out) != 0)
     return Status::Internal("mes-central migrate failed: " + out);
-  if (RunCommand({bins.mes_central, "keygen", "--secret", (dir / "central.key").string(), "--public",
-                  (dir / "central.pub").string()},
-                 &out) != 0)
-    return Status::Internal("mes-central keygen failed: " + out);
+  if (fixture.empty()) {
+    if (RunCommand({bins.mes_central, "keygen", "--secret", (dir / "central.key").string(),
+                    "--public", (dir / "central.pub").string()},
+                   &out) != 0)
+      return Status::Internal("mes-central keygen failed: " + out);
+  } else {
+    for (const char* f : {"central.key", "central.pub"})
+      fs::copy_file(fs::path(fixture) / f, dir / f, fs::copy_options::overwrite_existing);
+    fs::permissions(dir / "central.key", fs::perms::owner_read | fs::perms::owner_write);
+  }
   std::ofstream(dir / "central.toml")
       << "[database]\nurl = \"" << c->db_->ConnInfo("millrace_app") << "\"\n"
       << "[sync]\nbind = \"tcp://127.0.0.1:*\"\nsecret_key_file = \"central.key\"\n"
       << "[http]\nport = 0\n[log]\nlevel = \"warn\"\n";
   return c;
+}
+
+Status SyncCluster::AddFixtureSite(const std::string& tenant, const std::string& site,
+                                   const std::string& fixture) {
+  if (sync_endpoint_.empty()) return Status::FailedPrecondition("start central first");
+  const fs::path d = site_dir(site);
+  fs::create_directories(d);
+  {
+    MILLRACE_ASSIGN_OR_RETURN(auto db, edge::SqliteDb::Open((d / "edge.db").string()));
+    MILLRACE_ASSIGN_OR_RETURN(std::string dump, ReadFile((fs::path(fixture) / "edge.sql").string()));
+    MILLRACE_RETURN_IF_ERROR(db.Exec(dump).WithContext("loading " + fixture + "/edge.sql"));
+  }
+  for (const char* f : {"site.key", "site.pub", "central.pub"})
+    fs::copy_file(fs::path(fixture) / f, d / f, fs::copy_options::overwrite_existing);
+  fs::permissions(d / "site.key", fs::perms::owner_read | fs::perms::owner_write);
+  std::ofstream(d / "edge.toml") << "[site]\nid = \"" << site << "\"\n[store]\npath = \""
+                                 << (d / "edge.db").string() << "\"\n[sync]\nendpoints = [\""
+                                 << sync_endpoint_
+                                 << "\"]\nsecret_key_file = \"site.key\"\n"
+                                    "central_public_key_file = \"central.pub\"\n"
+                                    "[http]\nport = 0\n[log]\nlevel = \"warn\"\n[backup]\n"
+                                    "interval_minutes = 0\n[clock]\noffset_file = \"clock-offset-ms\"\n";
+  site_tenant_[site] = tenant;
+  return Status::Ok();
 }
 
 SyncCluster::~SyncCluster() {

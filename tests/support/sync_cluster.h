@@ -55,6 +55,11 @@ class SyncCluster {
  public:
   static Result<std::unique_ptr<SyncCluster>> Create(ClusterBinaries bins,
                                                      const std::string& name);
+  // The same over a released schema fixture (tests/fixtures/schema/release-N): its
+  // central database and Curve keys, migrated to this build's schema by mes-central migrate.
+  static Result<std::unique_ptr<SyncCluster>> CreateFromFixture(ClusterBinaries bins,
+                                                                const std::string& name,
+                                                                const std::string& fixture);
   ~SyncCluster();
 
   // Central. The first start binds a free port; later starts reuse it, so provisioned
@@ -70,6 +75,10 @@ class SyncCluster {
   // connects to `endpoint` (a proxy, say) instead of central's own when given.
   Status AddSite(const std::string& tenant, const std::string& site,
                  const std::string& endpoint = "");
+  // The fixture's edge store (as that release left it) and keys as site `site`; mes-edge
+  // migrates the store when StartEdge starts it.
+  Status AddFixtureSite(const std::string& tenant, const std::string& site,
+                        const std::string& fixture);
   // Only the provisioning (mes-central provision-site into site_dir(site)): for edges run
   // in-process, as the benchmarks do.
   Status Provision(const std::string& tenant, const std::string& site,

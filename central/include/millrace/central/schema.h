@@ -1,6 +1,8 @@
 // Central's PostgreSQL schema: versioned migrations that create the roles, the schema
 // and every catalog table with its RLS policy, recorded in millrace.schema_migrations
-// together with the catalog fingerprint they were made from.
+// together with the catalog fingerprint they were made from. The steps are the frozen SQL
+// files in central/migrations (common/migration.h); a released step never changes, a
+// catalog change is a new step.
 //
 // Migrations run in one transaction under an advisory lock, so two central nodes
 // starting at once cannot interleave, and a failed migration leaves nothing behind.
@@ -11,10 +13,15 @@
 
 #include "millrace/central/pg.h"
 #include "millrace/common/ddl.h"
+#include "millrace/common/migration.h"
 
 namespace millrace::central {
 
 inline constexpr int kCentralSchemaVersion = 2;
+
+// Every step, in order (generated from central/migrations), with @SCHEMA@, @OWNER@ and
+// @APP@ standing for the deployment's names.
+const std::vector<Migration>& CentralMigrations();
 
 struct SchemaState {
   int version = 0;  // 0: nothing applied yet

@@ -135,6 +135,11 @@ class Catalog {
   std::uint64_t fingerprint_;
 };
 
+// The fingerprint of the catalog that the newest schema migrations (edge/migrations,
+// central/migrations) create. A catalog change changes MesCatalog()'s fingerprint and fails
+// a test until both sides have a new migration step and this value is updated.
+inline constexpr std::string_view kMigratedCatalogFingerprint = "5b5cb09590025951";
+
 // The Millrace MES catalog (DOMAIN.md). Built once, on first use.
 const Catalog& MesCatalog();
 

@@ -1,15 +1,21 @@
 // The edge's SQLite schema: the catalog tables plus edge bookkeeping, versioned with
 // PRAGMA user_version and recorded with the catalog fingerprint they were made from.
-// A migration runs in one transaction: if it fails the database is as it was.
+// The steps are the frozen SQL files in edge/migrations (common/migration.h); a released
+// step never changes, a catalog change is a new step. Migrating runs in one transaction:
+// if it fails the database is as it was.
 #pragma once
 
 #include <string>
 
+#include "millrace/common/migration.h"
 #include "millrace/edge/sqlite.h"
 
 namespace millrace::edge {
 
 inline constexpr int kEdgeSchemaVersion = 4;
+
+// Every step, in order (generated from edge/migrations).
+const std::vector<Migration>& EdgeMigrations();
 
 // Brings the database to kEdgeSchemaVersion. FailedPrecondition if it is newer.
 Status MigrateEdgeSchema(SqliteDb& db);

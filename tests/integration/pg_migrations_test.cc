@@ -1,0 +1,152 @@
+// Central's frozen migrations on a real PostgreSQL: released steps never change, the
+// newest step makes exactly the tables, policies and grants the catalog describes (a
+// catalog change without a new step fails here), and every release fixture's database
+// migrates to the newest schema with its rows.
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "millrace/central/schema.h"
+#include "millrace/common/ddl.h"
+#include "test_pg.h"
+
+namespace millrace::central {
+namespace {
+
+namespace fs = std::filesystem;
+using millrace::testing::TestDatabase;
+
+std::string Sha256Hex(std::string_view s) {
+  unsigned char h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+  return hex;
+}
+
+// What a released step's text hashes to. A released step never changes: a schema change
+// is a new file in central/migrations, whose digest is added here when it is released.
+const std::map<std::string, std::string>& ReleasedDigests() {
+  static const std::map<std::string, std::string> kDigests = {
+      {"0001_catalog", "941ed4ccf92f31b664664887efc5e82f14d60ba904e23a16faec3f7ee7cad52e"},
+      {"0002_sync", "d4331c8f93da28d3956916e6e8e7b4967ff5b756fe8c1f9120e6cfa2a2f00ad5"},
+  };
+  return kDigests;
+}
+
+TEST(CentralMigrationsTest, ReleasedStepsNeverChange) {
+  ASSERT_EQ(CentralMigrations().size(), static_cast<std::size_t>(kCentralSchemaVersion));
+  for (const Migration& m : CentralMigrations()) {
+    auto it = ReleasedDigests().find(std::string(m.name));
+    if (it == ReleasedDigests().end()) continue;  // not released yet
+    EXPECT_EQ(Sha256Hex(m.sql), it->second)
+        << m.name << " was released and must not change: add a new migration instead";
+  }
+  for (const auto& [name, digest] : ReleasedDigests()) {
+    bool found = false;
+    for (const Migration& m : CentralMigrations()) found = found || m.name == name;
+    EXPECT_TRUE(found) << "released migration " << name << " is gone";
+  }
+}
+
+// Everything PostgreSQL holds about one catalog table that the DDL decides, with the
+// schema name taken out so two schemas compare.
+std::multiset<std::string> ShapeOf(PgConnection& conn, const std::string& schema,
+                                   const std::string& table) {
+  std::multiset<std::string> out;
+  const std::vector<std::pair<std::string, std::string>> queries = {
+      {"column", "SELECT column_name || ' ' || data_type || ' ' || is_nullable || ' ' || "
+                 "coalesce(column_default, '') FROM information_schema.columns WHERE "
+                 "table_schema = $1 AND table_name = $2"},
+      {"constraint", "SELECT contype::text || ' ' || pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                     "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = "
+                     "t.relnamespace WHERE n.nspname = $1 AND t.relname = $2"},
+      {"index", "SELECT replace(indexdef, $1 || '.', '') FROM pg_indexes WHERE schemaname = $1 "
+                "AND tablename = $2"},
+      {"rls", "SELECT relrowsecurity::text || ' ' || relforcerowsecurity::text FROM pg_class t "
+              "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = $1 AND "
+              "t.relname = $2"},
+      {"policy", "SELECT policyname || ' ' || cmd || ' ' || array_to_string(roles, ',') || ' ' || "
+                 "coalesce(qual, '') || ' ' || coalesce(with_check, '') FROM pg_policies WHERE "
+                 "schemaname = $1 AND tablename = $2"},
+      {"grant", "SELECT grantee || ' ' || privilege_type FROM information_schema.role_table_grants "
+                "WHERE table_schema = $1 AND table_name = $2 AND grantee <> grantor"},
+      {"trigger", "SELECT tgname || ' ' || replace(pg_get_triggerdef(g.oid), $1 || '.', '') FROM "
+                  "pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid JOIN pg_namespace n ON "
+                  "n.oid = t.relnamespace WHERE n.nspname = $1 AND t.relname = $2 AND NOT "
+                  "g.tgisinternal"},
+  };
+  for (const auto& [kind, sql] : queries) {
+    auto r = conn.Query(sql, {schema, table});
+    EXPECT_TRUE(r.ok()) << kind << ": " << r.status().ToString();
+    if (!r.ok()) continue;
+    for (int i = 0; i < r->rows(); ++i) out.insert(kind + " " + r->GetString(i, 0));
+  }
+  return out;
+}
+
+TEST(CentralMigrationsTest, NewestStepMakesExactlyTheCatalogsTables) {
+  auto db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto admin = (*db)->Connect();
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE(MigrateCentralSchema(**admin).ok());
+  // The reference: what the catalog's DDL makes today, in a schema of its own.
+  catalog::PostgresDdlOptions ref;
+  ref.schema = "catalog_reference";
+  for (const auto& sql : catalog::PostgresAdminDdl(ref)) ASSERT_TRUE((*admin)->Exec(sql).ok());
+  ASSERT_TRUE((*admin)->Exec("SET ROLE " + catalog::QuoteIdent(ref.owner_role)).ok());
+  for (const auto& sql : catalog::PostgresDdl(catalog::MesCatalog(), ref))
+    ASSERT_TRUE((*admin)->Exec(sql).ok()) << sql;
+  ASSERT_TRUE((*admin)->Exec("RESET ROLE").ok());
+  for (const auto& t : catalog::MesCatalog().tables()) {
+    auto want = ShapeOf(**admin, ref.schema, t.name);
+    auto got = ShapeOf(**admin, "millrace", t.name);
+    ASSERT_FALSE(want.empty()) << t.name;
+    EXPECT_EQ(got, want) << "table " << t.name << ": the catalog and the newest central migration "
+                         << "disagree; a catalog change needs a new step in central/migrations";
+  }
+}
+
+// Every release fixture's central database (a pg_dump) migrates to the newest schema and
+// keeps its rows.
+TEST(CentralMigrationsTest, ReleaseFixturesMigrateAndKeepTheirRows) {
+  const fs::path fixtures = fs::path(MILLRACE_SOURCE_DIR) / "tests/fixtures/schema";
+  int seen = 0;
+  for (const auto& entry : fs::directory_iterator(fixtures)) {
+    if (!entry.is_directory()) continue;
+    ++seen;
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto admin = (*db)->Connect();
+    ASSERT_TRUE(admin.ok());
+    for (const auto& sql : catalog::PostgresAdminDdl({})) {
+      if (sql.find("CREATE SCHEMA") != std::string::npos) continue;  // the dump makes it
+      ASSERT_TRUE((*admin)->Exec(sql).ok()) << sql;
+    }
+    const std::string cmd = "psql '" + (*db)->ConnInfo() + "' -q -v ON_ERROR_STOP=1 -f '" +
+                            (entry.path() / "central.sql").string() + "' >/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    auto before = ReadSchemaState(**admin);
+    ASSERT_TRUE(before.ok());
+    EXPECT_LT(before->version, kCentralSchemaVersion + 1);
+    auto after = MigrateCentralSchema(**admin);
+    ASSERT_TRUE(after.ok()) << entry.path() << ": " << after.status().ToString();
+    EXPECT_EQ(after->version, kCentralSchemaVersion);
+    auto app = (*db)->Connect("millrace_app");
+    ASSERT_TRUE(app.ok());
+    EXPECT_TRUE(CheckSchemaCurrent(**app).ok());
+    auto good = (*admin)->Query(
+        "SELECT sum(good_quantity)::bigint FROM millrace.production_event WHERE site_id = 'lyon'");
+    ASSERT_TRUE(good.ok());
+    EXPECT_GT(std::stol(good->GetString(0, 0)), 0) << "the fixture's counts survived";
+  }
+  EXPECT_GE(seen, 1) << "no release fixtures under " << fixtures;
+}
+
+}  // namespace
+}  // namespace millrace::central
