@@ -59,7 +59,8 @@ Status Migrate(PgConnection& conn, const catalog::PostgresDdlOptions& o, SchemaS
     if (step.version <= state->version) continue;
     spdlog::info("applying central schema migration {}", step.name);
     MILLRACE_RETURN_IF_ERROR(conn.Exec(Instantiate(step.sql, o))
-                                 .WithContext("migration " + std::string(step.name)));
+                                 .WithContext("migration " + std::to_string(step.version) + " (" +
+                                              std::string(step.name) + ")"));
     MILLRACE_RETURN_IF_ERROR(
         conn.Exec("INSERT INTO " + MigrationsTable(o) + " (version, catalog_fingerprint) VALUES (" +
                   std::to_string(step.version) + ", " + QuoteLiteral(fingerprint) + ")"));

@@ -23,7 +23,9 @@ Status Migrate(SqliteDb& db) {
     if (step.version <= version) continue;
     spdlog::info("applying edge schema migration {} to {}", step.name, db.path());
     MILLRACE_RETURN_IF_ERROR(
-        db.Exec(std::string(step.sql)).WithContext("edge migration " + std::string(step.name)));
+        db.Exec(std::string(step.sql))
+                                 .WithContext("edge migration " + std::to_string(step.version) +
+                                              " (" + std::string(step.name) + ")"));
     MILLRACE_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(step.version)));
   }
   return db.Exec("INSERT INTO edge_meta (key, value) VALUES ('catalog_fingerprint', " +
