@@ -231,7 +231,8 @@ int main(int argc, char** argv) {
   BlockShutdownSignals();
   CLI::App app{
       "mes-central: the Millrace central service. Receives every factory edge's changes into "
-      "multi-tenant PostgreSQL, feeds master data back down, and serves cross-site reporting."};
+      "multi-tenant PostgreSQL (row-level security per tenant) and feeds master data and central "
+      "edits back down to the edges."};
   ServeOptions serve_options;
   auto* serve =
       SetUpDaemonCommandLine(app, "mes-central",
