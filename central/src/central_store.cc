@@ -34,25 +34,34 @@ std::string ValueToText(const Value& v) {
 
 namespace {
 
+enum class OnConflict { kFail, kNothing, kUpdate };
+
 Status WriteRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
-                 const std::vector<const Row*>& rows, bool upsert, const std::string& update_when);
+                 const std::vector<const Row*>& rows, OnConflict on_conflict,
+                 const std::string& update_when);
 
 }  // namespace
 
 Status UpsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                   const std::vector<const Row*>& rows, const std::string& update_when) {
-  return WriteRows(conn, tenant_id, table, rows, true, update_when);
+  return WriteRows(conn, tenant_id, table, rows, OnConflict::kUpdate, update_when);
+}
+
+Status InsertRowsIfAbsent(PgConnection& conn, const std::string& tenant_id,
+                          const catalog::TableSpec& table, const std::vector<const Row*>& rows) {
+  return WriteRows(conn, tenant_id, table, rows, OnConflict::kNothing, "");
 }
 
 Status InsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                   const std::vector<const Row*>& rows) {
-  return WriteRows(conn, tenant_id, table, rows, false, "");
+  return WriteRows(conn, tenant_id, table, rows, OnConflict::kFail, "");
 }
 
 namespace {
 
 Status WriteRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
-                 const std::vector<const Row*>& rows, bool upsert, const std::string& update_when) {
+                 const std::vector<const Row*>& rows, OnConflict on_conflict,
+                 const std::string& update_when) {
   const std::size_t per_row = table.columns.size() + 1;
   const std::size_t chunk = std::max<std::size_t>(1, 30000 / per_row);
   std::string set;
@@ -76,7 +85,8 @@ Status WriteRows(PgConnection& conn, const std::string& tenant_id, const catalog
       sql += ")";
       AppendParams(tenant_id, *rows[r], &params);
     }
-    if (upsert) {
+    if (on_conflict == OnConflict::kNothing) sql += " ON CONFLICT (tenant_id, id) DO NOTHING";
+    if (on_conflict == OnConflict::kUpdate) {
       sql += " ON CONFLICT (tenant_id, id) DO UPDATE SET " + set;
       if (!update_when.empty()) sql += " WHERE " + update_when;
     }

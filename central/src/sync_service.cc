@@ -24,12 +24,28 @@ struct Reject {
   std::string table, row_id, reason, change;
 };
 
-// A batch sorted into what each merge policy does with it.
+// A site-owned row and the seq of the change that carried it.
+struct SeqRow {
+  std::uint64_t seq;
+  Row row;
+};
+
+// A shared-row change whose clock central clamped: logged and counted once the batch
+// commits, so a batch retried on the row-by-row path counts it once.
+struct Clamp {
+  std::string table, row_id, clamped_to;
+  std::int64_t ahead_ms;
+};
+
+// A batch sorted into what each merge policy does with it. Every row keeps the seq of its
+// change, so a row parked on the row-by-row path is parked under its own seq.
 struct SortedBatch {
   std::map<const catalog::TableSpec*, std::vector<Row>> facts;
-  std::map<const catalog::TableSpec*, std::map<std::string, Row>> site_owned;
+  std::map<const catalog::TableSpec*, std::vector<std::uint64_t>> fact_seqs;  // parallel
+  std::map<const catalog::TableSpec*, std::map<std::string, SeqRow>> site_owned;
   std::map<const catalog::TableSpec*, std::vector<SharedChange>> shared;
   std::vector<Reject> rejects;
+  std::vector<Clamp> clamps;
   std::size_t rows = 0;
 };
 
@@ -174,14 +190,15 @@ class SyncService::Handler final : public sync::RequestHandler {
           break;
         case MergePolicy::kAppendOnly:
           out.facts[t].push_back(std::move(*row));
+          out.fact_seqs[t].push_back(c.seq());
           break;
         case MergePolicy::kSiteOwned: {
           auto& slot = out.site_owned[t];
           auto it = slot.find(row->id());
           if (it == slot.end())
-            slot.emplace(row->id(), std::move(*row));
-          else if (sync::IncomingRowWins(it->second, *row))
-            it->second = std::move(*row);
+            slot.emplace(row->id(), SeqRow{c.seq(), std::move(*row)});
+          else if (sync::IncomingRowWins(it->second.row, *row))
+            it->second = SeqRow{c.seq(), std::move(*row)};
           break;
         }
         case MergePolicy::kSharedLww: {
@@ -189,18 +206,15 @@ class SyncService::Handler final : public sync::RequestHandler {
           if (static_cast<std::int64_t>(hlc.physical_ms()) >
               now + svc_->options_.max_forward_skew_ms) {
             const HlcTimestamp clamped = svc_->hlc_.Now();
-            spdlog::warn(
-                "sync: {} {} from site {} is stamped {} ms ahead of central; clamped to {}",
-                t->name, row->id(), peer.site_id,
-                static_cast<std::int64_t>(hlc.physical_ms()) - now, clamped.ToString());
-            svc_->clamped_.With({peer.tenant_id, peer.site_id}).Increment();
+            out.clamps.push_back({t->name, row->id(), clamped.ToString(),
+                                  static_cast<std::int64_t>(hlc.physical_ms()) - now});
             hlc = clamped;
             row->Set(catalog::kHlcColumn, static_cast<std::int64_t>(hlc.packed()));
           } else {
             (void)svc_->hlc_.Update(hlc);
           }
           SharedChange sc{std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {},
-                          hlc.packed() != c.hlc()};
+                          hlc.packed() != c.hlc(), c.seq()};
           sc.changed_columns.assign(c.changed_columns().begin(), c.changed_columns().end());
           out.shared[t].push_back(std::move(sc));
           break;
@@ -240,25 +254,25 @@ class SyncService::Handler final : public sync::RequestHandler {
         MILLRACE_RETURN_IF_ERROR(CopyRows(*conn_, tenant, *table, rows));
         continue;
       }
-      for (const Row& row : rows) {
+      const auto& seqs = b.fact_seqs.at(table);
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        const Row& row = rows[i];
         MILLRACE_RETURN_IF_ERROR(Guarded(
-            [&] {
-              return UpsertRows(*conn_, tenant, *table, {&row}, "false");  // insert once
-            },
-            RejectOf(row, 0), b.rejects));
+            [&] { return InsertRowsIfAbsent(*conn_, tenant, *table, {&row}); },
+            RejectOf(row, seqs[i]), b.rejects));
       }
     }
     for (auto& [table, by_id] : b.site_owned) {
-      std::vector<const Row*> rows;
-      for (auto& [id, row] : by_id) rows.push_back(&row);
       if (!safe) {
+        std::vector<const Row*> rows;
+        for (auto& [id, r] : by_id) rows.push_back(&r.row);
         MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, tenant, *table, rows, lww));
         continue;
       }
-      for (const Row* row : rows)
+      for (auto& [id, r] : by_id)
         MILLRACE_RETURN_IF_ERROR(Guarded(
-            [&] { return UpsertRows(*conn_, tenant, *table, {row}, lww); }, RejectOf(*row, 0),
-            b.rejects));
+            [&] { return UpsertRows(*conn_, tenant, *table, {&r.row}, lww); },
+            RejectOf(r.row, r.seq), b.rejects));
     }
     for (auto& [table, changes] : b.shared) {
       auto merge = [&](const std::vector<SharedChange>& cs) -> Status {
@@ -273,7 +287,8 @@ class SyncService::Handler final : public sync::RequestHandler {
         continue;
       }
       for (const auto& c : changes)
-        MILLRACE_RETURN_IF_ERROR(Guarded([&] { return merge({c}); }, RejectOf(c.row, 0), b.rejects));
+        MILLRACE_RETURN_IF_ERROR(
+            Guarded([&] { return merge({c}); }, RejectOf(c.row, c.seq), b.rejects));
     }
     return Status::Ok();
   }
@@ -347,6 +362,12 @@ class SyncService::Handler final : public sync::RequestHandler {
         continue;
       }
       const std::vector<std::string> labels = {peer.tenant_id, peer.site_id};
+      for (const Clamp& k : sorted.clamps)
+        spdlog::warn("sync: {} {} from site {} (batch {}) is stamped {} ms ahead of central; "
+                     "clamped to {}",
+                     k.table, k.row_id, peer.site_id, batch.batch_id(), k.ahead_ms, k.clamped_to);
+      if (!sorted.clamps.empty())
+        svc_->clamped_.With(labels).Increment(static_cast<double>(sorted.clamps.size()));
       svc_->batches_.With(labels).Increment();
       svc_->rows_.With(labels).Increment(static_cast<double>(sorted.rows));
       if (conflicts) svc_->conflicts_.With(labels).Increment(static_cast<double>(conflicts));

@@ -265,6 +265,38 @@ TEST_F(SyncProtocolTest, AFactAlreadyPresentTakesTheRowByRowPathAndIsInsertedOnc
   EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.sync_reject"), "0");
 }
 
+TEST_F(SyncProtocolTest, OnTheRowByRowPathARejectKeepsItsSeqAndAClampIsCountedOnce) {
+  // PostgreSQL refuses one fact (a trigger stands for any value only PostgreSQL rejects),
+  // so the fast path fails and the batch is redone row by row.
+  ASSERT_TRUE(admin_
+                  ->Exec("CREATE FUNCTION millrace.refuse_13() RETURNS trigger LANGUAGE plpgsql AS "
+                         "$$ BEGIN IF NEW.good_quantity = 13 THEN RAISE EXCEPTION 'thirteen is "
+                         "refused'; END IF; RETURN NEW; END $$; CREATE TRIGGER refuse_13 BEFORE "
+                         "INSERT ON millrace.production_event FOR EACH ROW EXECUTE FUNCTION "
+                         "millrace.refuse_13()")
+                  .ok());
+  auto lyon = Connect("lyon");
+  auto rows = Events("lyon", 0, 3);
+  rows[1].Set("good_quantity", 13.0);
+  Row wo = MakeRow(T("work_order"), "lyon", 1);  // a shared row from a clock hours ahead
+  wo.Set("status", "Released");
+  const std::int64_t now = SystemClock()->NowMillis();
+  wo.Set("hlc", static_cast<std::int64_t>(
+                    HlcTimestamp(static_cast<std::uint64_t>(now + 3 * 3600 * 1000), 0).packed()));
+  rows.push_back(wo);
+  auto r = lyon->Call(Batch(1, 1, rows));
+  ASSERT_TRUE(r && r->has_ack()) << (r ? r->DebugString() : "no reply");
+  EXPECT_EQ(r->ack().acked_seq(), 4u);
+  EXPECT_EQ(r->ack().rejected(), 1u);
+  EXPECT_EQ(Scalar("SELECT string_agg(seq || ' ' || split_part(reason, ':', 1), ', ') FROM "
+                   "millrace.sync_reject"),
+            "2 unappliable");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "2");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.work_order"), "1");
+  EXPECT_EQ(Metric("mes_sync_clock_clamped_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+  EXPECT_EQ(Metric("mes_sync_rejects_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+}
+
 TEST_F(SyncProtocolTest, ASiteOfOneTenantCannotReadOrWriteAnother) {
   // globex's tokyo sends a row claiming lyon: refused, and nothing lands in acme.
   auto tokyo = Connect("tokyo");

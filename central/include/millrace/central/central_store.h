@@ -30,6 +30,10 @@ Status Rollback(PgConnection& conn);
 // `update_when` (SQL over t. and EXCLUDED.) limits which existing rows are replaced.
 Status UpsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                   const std::vector<const Row*>& rows, const std::string& update_when = "");
+// Multi-row INSERT ... ON CONFLICT DO NOTHING: the row-by-row path for facts, which are
+// inserted once (a fact already present is a replay, not a change). Needs no UPDATE grant.
+Status InsertRowsIfAbsent(PgConnection& conn, const std::string& tenant_id,
+                          const catalog::TableSpec& table, const std::vector<const Row*>& rows);
 // Plain multi-row INSERT: AlreadyExists when a row is there already.
 Status InsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                   const std::vector<const Row*>& rows);
@@ -57,6 +61,7 @@ struct SharedChange {
   std::uint64_t base_hlc = 0;
   std::vector<std::uint32_t> changed_columns;
   bool publish = false;  // central altered the row (its clock clamped): send it back
+  std::uint64_t seq = 0;  // the upstream change that carried it (0: central's own edit)
 };
 
 struct SharedMergeResult {
