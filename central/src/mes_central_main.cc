@@ -118,6 +118,9 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   if (port_override >= 0) config->http.port = static_cast<std::uint16_t>(port_override);
   if (Status s = InitLogging(config->log); !s.ok()) return Fail(s);
 
+  // The process's one hybrid clock: it observes every HLC central applies and stamps
+  // central's own changes.
+  HybridClock hlc(SystemClock(), config->sync.max_forward_skew_ms);
   MetricsRegistry metrics;
   metrics.AddGauge("mes_central_info", "Build of this central node", {"version", "catalog"})
       .With({kVersion, catalog::MesCatalog().FingerprintHex()})
@@ -157,7 +160,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
       o.secret_key = *key;
     }
     service = std::make_unique<SyncService>(
-        SyncServiceOptions{db_url, SystemClock(), y.max_forward_skew_ms}, &metrics);
+        SyncServiceOptions{db_url, SystemClock(), y.max_forward_skew_ms, &hlc}, &metrics);
     auto started = sync::SyncServer::Start(o, service.get(), &metrics);
     if (!started.ok()) return Fail(started.status());
     server = std::move(*started);
@@ -214,6 +217,8 @@ int Put(const std::string& config_path, const std::string& tenant, const std::st
   if (rows.is_object()) rows = nlohmann::json::array({rows});
   auto conn = ConnectFromConfig(config_path);
   if (!conn.ok()) return Fail(conn.status());
+  // This process's clock. PutRows lets it observe the HLCs of the rows it replaces, so the
+  // edit orders after them even when a site's clock runs ahead of this machine's.
   HybridClock hlc(SystemClock(), 5 * 60 * 1000);
   auto r = PutRows(**conn, tenant, table, rows, hlc);
   if (!r.ok()) return Fail(r.status());

@@ -222,6 +222,20 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
       if (existing.rows() == 1) {
         MILLRACE_ASSIGN_OR_RETURN(row, RowFromPg(*t, existing, 0));
         base_hlc = static_cast<std::uint64_t>(row.Int(catalog::kHlcColumn));
+        // The edit comes after the row it replaces, whatever this process's clock says:
+        // a site clock minutes ahead (inside the skew limit) stamped it, and a column of a
+        // shared row may carry a later clock than the row's own.
+        std::uint64_t seen = base_hlc;
+        if (t->merge == MergePolicy::kSharedLww) {
+          MILLRACE_ASSIGN_OR_RETURN(
+              auto clocks, conn.Query("SELECT max(h) FROM millrace.sync_column_clock c, "
+                                      "unnest(c.hlcs) h WHERE c.tenant_id = $1 AND "
+                                      "c.table_name = $2 AND c.row_id = $3::uuid",
+                                      {tenant_id, t->name, id}));
+          if (clocks.rows() == 1 && !clocks.IsNull(0, 0))
+            seen = std::max(seen, static_cast<std::uint64_t>(std::stoull(clocks.GetString(0, 0))));
+        }
+        hlc.Observe(HlcTimestamp::FromPacked(seen));
       }
       row.Set(catalog::kIdColumn, id);
       std::vector<std::uint32_t> changed;

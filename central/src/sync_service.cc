@@ -175,6 +175,8 @@ class SyncService::Handler final : public sync::RequestHandler {
         continue;
       }
       const catalog::TableSpec* t = &row->table();
+      if (t->merge != MergePolicy::kSharedLww)  // central's clock observes what it applies
+        (void)svc_->hlc_->Update(HlcTimestamp::FromPacked(c.hlc()));
       if (row->Text(catalog::kSiteColumn) != peer.site_id) {
         reject("wrong_site: the row claims site '" + row->Text(catalog::kSiteColumn) +
                "' but was sent by site '" + peer.site_id + "'");
@@ -205,13 +207,13 @@ class SyncService::Handler final : public sync::RequestHandler {
           HlcTimestamp hlc = HlcTimestamp::FromPacked(c.hlc());
           if (static_cast<std::int64_t>(hlc.physical_ms()) >
               now + svc_->options_.max_forward_skew_ms) {
-            const HlcTimestamp clamped = svc_->hlc_.Now();
+            const HlcTimestamp clamped = svc_->hlc_->Now();
             out.clamps.push_back({t->name, row->id(), clamped.ToString(),
                                   static_cast<std::int64_t>(hlc.physical_ms()) - now});
             hlc = clamped;
             row->Set(catalog::kHlcColumn, static_cast<std::int64_t>(hlc.packed()));
           } else {
-            (void)svc_->hlc_.Update(hlc);
+            (void)svc_->hlc_->Update(hlc);
           }
           SharedChange sc{std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {},
                           hlc.packed() != c.hlc(), c.seq()};
@@ -392,7 +394,10 @@ class SyncService::Handler final : public sync::RequestHandler {
 
 SyncService::SyncService(SyncServiceOptions options, MetricsRegistry* m)
     : options_(std::move(options)),
-      hlc_(options_.clock, options_.max_forward_skew_ms),
+      own_hlc_(options_.hlc ? nullptr
+                            : std::make_unique<HybridClock>(options_.clock,
+                                                            options_.max_forward_skew_ms)),
+      hlc_(options_.hlc ? options_.hlc : own_hlc_.get()),
       batches_(m->AddCounter("mes_sync_batches_applied_total", "Upstream batches applied",
                              {"tenant", "site"})),
       rows_(m->AddCounter("mes_sync_rows_applied_total", "Upstream changes applied",

@@ -440,6 +440,40 @@ TEST_F(SyncProtocolTest, ASiteWhoseClockRunsHoursAheadCannotWinForever) {
   EXPECT_EQ(last->Int("priority"), 9);
 }
 
+TEST_F(SyncProtocolTest, CentralsEditWinsOverARowStampedByASiteClockMinutesAhead) {
+  // lyon's clock runs three minutes fast: inside the skew limit, so its stamp stands.
+  auto lyon = Connect("lyon");
+  Row wo = MakeRow(T("work_order"), "lyon", 1);
+  wo.Set("status", "Released").Set("priority", std::int64_t{1});
+  const std::int64_t now = SystemClock()->NowMillis();
+  const auto ahead = HlcTimestamp(static_cast<std::uint64_t>(now + 3 * 60 * 1000), 0);
+  wo.Set("hlc", static_cast<std::int64_t>(ahead.packed()));
+  auto r = lyon->Call(Batch(1, 1, {wo}));
+  ASSERT_TRUE(r && r->has_ack());
+  EXPECT_EQ(Metric("mes_sync_clock_clamped_total{tenant=\"acme\",site=\"lyon\"}"), 0);
+  // A supervisor at central edits the row with a clock of its own, as `mes-central put`
+  // makes one per call: the edit follows the row it replaced, so it wins.
+  HybridClock fresh(SystemClock(), 5 * 60 * 1000);
+  auto put = central::PutRows(*app_, "acme", "work_order",
+                              nlohmann::json::object({{"id", wo.id()}, {"priority", 9}}), fresh);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->conflicts, 0u);  // sequential, not concurrent: it saw the site's write
+  EXPECT_EQ(Scalar("SELECT priority FROM millrace.work_order"), "9");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.sync_conflict"), "0");
+  EXPECT_GT(std::stoull(Scalar("SELECT hlc FROM millrace.work_order")), ahead.packed());
+  // The site receives central's edit.
+  v1::Envelope pull;
+  pull.mutable_pull_request()->set_max_changes(100);
+  r = lyon->Call(pull);
+  ASSERT_TRUE(r && r->has_feed_batch());
+  ASSERT_GE(r->feed_batch().changes_size(), 1);
+  auto last = sync::DecodeChange(r->feed_batch().changes(r->feed_batch().changes_size() - 1),
+                                 catalog::MesCatalog());
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->Int("priority"), 9);
+  EXPECT_GT(static_cast<std::uint64_t>(last->Int("hlc")), ahead.packed());
+}
+
 TEST_F(SyncProtocolTest, AConcurrentEditOfASharedRowIsRecordedAsAConflictWithBothValues) {
   auto lyon = Connect("lyon");
   Row wo = MakeRow(T("work_order"), "lyon", 1);

@@ -32,6 +32,9 @@ struct SyncServiceOptions {
   // A shared-row change stamped further ahead of central's clock than this is clamped to
   // central's clock (and counted): a site whose clock runs hours fast cannot win forever.
   std::int64_t max_forward_skew_ms = 5 * 60 * 1000;
+  // The process's one hybrid clock, which observes every HLC the service applies and
+  // stamps central's own changes; null: the service keeps its own. Outlives the service.
+  HybridClock* hlc = nullptr;
 };
 
 class SyncService final : public sync::CentralSide {
@@ -63,7 +66,8 @@ class SyncService final : public sync::CentralSide {
   void FeedGrew(const std::string& tenant, std::uint64_t head);
 
   SyncServiceOptions options_;
-  HybridClock hlc_;
+  std::unique_ptr<HybridClock> own_hlc_;
+  HybridClock* hlc_;
   std::mutex lookup_mu_;
   std::unique_ptr<PgConnection> lookup_conn_;
   std::mutex listener_mu_;
