@@ -120,6 +120,33 @@ const ColumnSpec* TableSpec::Find(std::string_view column) const {
   return nullptr;
 }
 
+ColumnLimits ColumnSpec::Limits() const {
+  ColumnLimits l{-1e12, 1e12, 0};
+  switch (type) {
+    case ColumnType::kInt:
+      l = {-9007199254740992.0, 9007199254740992.0, 0};  // 2^53
+      break;
+    case ColumnType::kTimestamp:
+      l = {0, 7258118400000.0, 0};  // 1970-01-01 .. 2200-01-01
+      break;
+    case ColumnType::kHlc:
+      l = {0, 9223372036854775807.0, 0};
+      break;
+    case ColumnType::kText:
+      l.max_length = 4096;
+      break;
+    case ColumnType::kJson:
+      l.max_length = 1 << 20;
+      break;
+    default:
+      break;
+  }
+  if (min) l.min = *min;
+  if (max) l.max = *max;
+  if (max_length) l.max_length = max_length;
+  return l;
+}
+
 const ColumnSpec* TableSpec::StatusColumn() const {
   for (const auto& c : columns)
     if (c.state_machine) return &c;

@@ -8,7 +8,10 @@ namespace millrace::catalog {
 namespace {
 
 ColumnSpec Col(std::string name, ColumnType type) {
-  return ColumnSpec{std::move(name), type, false, {}, nullptr};
+  ColumnSpec c;
+  c.name = std::move(name);
+  c.type = type;
+  return c;
 }
 ColumnSpec Uuid(std::string n) {
   return Col(std::move(n), ColumnType::kUuid);
@@ -41,6 +44,13 @@ ColumnSpec Status(std::string n, const StateMachine& sm) {
   c.state_machine = &sm;
   return c;
 }
+
+// Bounds of the numbers a terminal, a site or central may write (ColumnSpec::Range):
+constexpr double kMaxQuantity = 1e9;   // totals: planned, made, in stock
+constexpr double kMaxCount = 1e6;      // one count or correction on an operation
+constexpr double kMaxMeasure = 1e9;    // a measured value or limit, in its unit
+constexpr double kWeekS = 7 * 86400;   // a cycle or setup time, in seconds
+constexpr double kMaxSeq = 1e6;        // a step or line number
 
 struct Decl {
   std::string name;
@@ -95,7 +105,7 @@ std::vector<TableSpec> Declare() {
        "ISA-95 equipment tree: enterprise > site > area > work center (line) > work unit",
        {Uuid("parent_id").Null(),
         Enum("level", {"enterprise", "site", "area", "work_center", "work_unit"}), Text("code"),
-        Text("name"), Text("equipment_class").Null(), Real("ideal_cycle_time_s").Null(),
+        Text("name"), Text("equipment_class").Null(), Real("ideal_cycle_time_s").Range(0, kWeekS).Null(),
         Bool("active")},
        {{{"site_id", "parent_id"}}, {{"code"}}}},
       {"material_definition",
@@ -109,14 +119,16 @@ std::vector<TableSpec> Declare() {
        Owner::kCentral,
        RoutingScope::kSite,  // plant-specific (like SAP's plant routings); NULL site: all
        "bill of materials header for a product revision",
-       {Uuid("material_id"), Text("revision"), Real("base_quantity"), Bool("active")},
+       {Uuid("material_id"), Text("revision"), Real("base_quantity").Range(0, kMaxQuantity),
+        Bool("active")},
        {{{"material_id"}}}},
       {"bom_line",
        Owner::kCentral,
        RoutingScope::kSite,  // plant-specific (like SAP's plant routings); NULL site: all
        "a component of a BOM and the operation that consumes it",
-       {Uuid("bom_id"), Int("line_no"), Uuid("component_id"), Real("quantity_per"), Text("unit"),
-        Real("scrap_factor"), Int("operation_seq").Null()},
+       {Uuid("bom_id"), Int("line_no").Range(0, kMaxSeq), Uuid("component_id"),
+        Real("quantity_per").Range(0, kMaxQuantity), Text("unit"), Real("scrap_factor").Range(0, 1),
+        Int("operation_seq").Range(0, kMaxSeq).Null()},
        {{{"bom_id"}}}},
       {"routing",
        Owner::kCentral,
@@ -128,8 +140,9 @@ std::vector<TableSpec> Declare() {
        Owner::kCentral,
        RoutingScope::kSite,  // plant-specific (like SAP's plant routings); NULL site: all
        "one step of a routing",
-       {Uuid("routing_id"), Int("seq"), Text("op_code"), Text("name"),
-        Uuid("work_center_id").Null(), Real("setup_time_s"), Real("ideal_cycle_time_s"),
+       {Uuid("routing_id"), Int("seq").Range(0, kMaxSeq), Text("op_code"), Text("name"),
+        Uuid("work_center_id").Null(), Real("setup_time_s").Range(0, kWeekS),
+        Real("ideal_cycle_time_s").Range(0, kWeekS),
         Uuid("inspection_plan_id").Null(), Bool("allow_overlap"),
         Text("required_qualification").Null()},
        {{{"routing_id", "seq"}}}},
@@ -156,8 +169,11 @@ std::vector<TableSpec> Declare() {
        Owner::kCentral,
        RoutingScope::kTenant,
        "one measured or pass/fail characteristic with its limits",
-       {Uuid("plan_id"), Int("seq"), Text("name"), Enum("kind", {"measured", "pass_fail"}),
-        Text("unit").Null(), Real("nominal").Null(), Real("lsl").Null(), Real("usl").Null()},
+       {Uuid("plan_id"), Int("seq").Range(0, kMaxSeq), Text("name"),
+        Enum("kind", {"measured", "pass_fail"}), Text("unit").Null(),
+        Real("nominal").Range(-kMaxMeasure, kMaxMeasure).Null(),
+        Real("lsl").Range(-kMaxMeasure, kMaxMeasure).Null(),
+        Real("usl").Range(-kMaxMeasure, kMaxMeasure).Null()},
        {{{"plan_id", "seq"}}}},
       {"location",
        Owner::kCentral,
@@ -171,7 +187,8 @@ std::vector<TableSpec> Declare() {
        RoutingScope::kSite,
        "a recurring shift: minutes after local midnight, weekday bitmask (Mon=1 .. Sun=64), "
        "planned breaks",
-       {Text("code"), Text("name"), Int("start_minute"), Int("end_minute"), Int("weekdays"),
+       {Text("code"), Text("name"), Int("start_minute").Range(0, 1439), Int("end_minute").Range(0, 1440),
+        Int("weekdays").Range(0, 127),
         Json("planned_breaks")},
        {{{"site_id", "code"}}}},
       {"users",
@@ -189,25 +206,27 @@ std::vector<TableSpec> Declare() {
        RoutingScope::kSite,
        "a job order for a product; the routing is snapshotted at release",
        {Text("number"), Uuid("material_id"), Uuid("bom_id").Null(), Uuid("routing_id").Null(),
-        Json("routing_snapshot").Null(), Real("planned_quantity"), Time("planned_start").Null(),
-        Time("planned_end").Null(), Time("due_at").Null(), Int("priority"), Uuid("line_id").Null(),
+        Json("routing_snapshot").Null(), Real("planned_quantity").Range(0, kMaxQuantity),
+        Time("planned_start").Null(), Time("planned_end").Null(), Time("due_at").Null(),
+        Int("priority").Range(0, 99), Uuid("line_id").Null(),
         Status("status", WorkOrderStates()), Time("actual_start").Null(), Time("actual_end").Null(),
-        Real("good_quantity"), Real("scrap_quantity")},
+        Real("good_quantity").Range(0, kMaxQuantity), Real("scrap_quantity").Range(0, kMaxQuantity)},
        {{{"site_id", "status"}}, {{"site_id", "due_at"}}, {{"number"}}}},
       {"work_order_operation",
        Owner::kShared,
        RoutingScope::kSite,
        "one routing step of a work order",
-       {Uuid("work_order_id"), Int("seq"), Uuid("routing_operation_id").Null(), Text("op_code"),
-        Uuid("work_unit_id").Null(), Status("status", OperationStates()), Real("planned_quantity"),
-        Real("good_quantity"), Real("scrap_quantity"), Real("rework_quantity"),
-        Real("ideal_cycle_time_s"), Time("actual_start").Null(), Time("actual_end").Null()},
+       {Uuid("work_order_id"), Int("seq").Range(0, kMaxSeq), Uuid("routing_operation_id").Null(),
+        Text("op_code"), Uuid("work_unit_id").Null(), Status("status", OperationStates()),
+        Real("planned_quantity").Range(0, kMaxQuantity), Real("good_quantity").Range(0, kMaxQuantity),
+        Real("scrap_quantity").Range(0, kMaxQuantity), Real("rework_quantity").Range(0, kMaxQuantity),
+        Real("ideal_cycle_time_s").Range(0, kWeekS), Time("actual_start").Null(), Time("actual_end").Null()},
        {{{"work_order_id", "seq"}}, {{"site_id", "work_unit_id", "status"}}}},
       {"material_lot",
        Owner::kShared,
        RoutingScope::kSite,
        "a quantity of one material with one history",
-       {Text("lot_no"), Uuid("material_id"), Real("quantity"), Text("unit"),
+       {Text("lot_no"), Uuid("material_id"), Real("quantity").Range(0, kMaxQuantity), Text("unit"),
         Status("status", LotStates()), Uuid("location_id").Null(), Time("expires_at").Null(),
         Uuid("produced_by_operation_id").Null()},
        {{{"lot_no"}}, {{"site_id", "material_id", "status"}}}},
@@ -217,7 +236,7 @@ std::vector<TableSpec> Declare() {
        "a recorded defect and its disposition",
        {Enum("source", {"measurement", "operator", "inspection", "supplier", "customer"}),
         Uuid("lot_id").Null(), Uuid("work_order_id").Null(), Uuid("operation_id").Null(),
-        Real("quantity"), Text("defect_code"), Text("description").Null(),
+        Real("quantity").Range(0, kMaxQuantity), Text("defect_code"), Text("description").Null(),
         Enum("disposition", {"scrap", "rework", "use_as_is", "return"}).Null(),
         Status("status", NonConformanceStates()), Time("opened_at"), Time("closed_at").Null()},
        {{{"site_id", "status", "opened_at"}}, {{"lot_id"}}}},
@@ -237,7 +256,7 @@ std::vector<TableSpec> Declare() {
        RoutingScope::kSite,
        "consumed lot/serial -> produced lot/serial",
        {Enum("parent_kind", {"lot", "serial"}), Uuid("parent_id"),
-        Enum("child_kind", {"lot", "serial"}), Uuid("child_id"), Real("quantity"),
+        Enum("child_kind", {"lot", "serial"}), Uuid("child_id"), Real("quantity").Range(0, kMaxQuantity),
         Uuid("operation_id").Null(), Time("at")},
        {{{"parent_id"}}, {{"child_id"}}}},
       {"production_event",
@@ -246,8 +265,9 @@ std::vector<TableSpec> Declare() {
        "what happened on an operation: START, PAUSE, RESUME, COUNT, COMPLETE, ABORT",
        {Enum("kind", {"START", "PAUSE", "RESUME", "COUNT", "COMPLETE", "ABORT"}), Time("at"),
         Uuid("work_order_id"), Uuid("operation_id"), Uuid("work_unit_id"),
-        Uuid("operator_id").Null(), Uuid("shift_instance_id").Null(), Real("good_quantity"),
-        Real("scrap_quantity"), Real("rework_quantity"), Uuid("scrap_reason_id").Null(),
+        Uuid("operator_id").Null(), Uuid("shift_instance_id").Null(),
+        Real("good_quantity").Range(-kMaxCount, kMaxCount), Real("scrap_quantity").Range(-kMaxCount, kMaxCount),
+        Real("rework_quantity").Range(-kMaxCount, kMaxCount), Uuid("scrap_reason_id").Null(),
         Uuid("output_lot_id").Null()},
        {{{"site_id", "at"}}, {{"work_unit_id", "at"}}, {{"operation_id"}}}},
       {"downtime_event",
@@ -273,7 +293,8 @@ std::vector<TableSpec> Declare() {
        "one recorded value (or pass/fail) of a characteristic, with in_spec computed against its "
        "limits",
        {Uuid("inspection_id").Null(), Uuid("characteristic_id"), Uuid("operation_id").Null(),
-        Uuid("lot_id").Null(), Real("value").Null(), Bool("passed").Null(), Bool("in_spec"),
+        Uuid("lot_id").Null(), Real("value").Range(-kMaxMeasure, kMaxMeasure).Null(), Bool("passed").Null(),
+        Bool("in_spec"),
         Time("at"), Uuid("operator_id").Null()},
        {{{"characteristic_id", "at"}}, {{"site_id", "at"}}}},
       {"inventory_movement",
@@ -281,7 +302,8 @@ std::vector<TableSpec> Declare() {
        RoutingScope::kSite,
        "receipt, issue, produce, scrap, transfer, adjust",
        {Enum("kind", {"receipt", "issue", "produce", "scrap", "transfer", "adjust"}),
-        Uuid("material_id"), Uuid("lot_id").Null(), Uuid("serial_id").Null(), Real("quantity"),
+        Uuid("material_id"), Uuid("lot_id").Null(), Uuid("serial_id").Null(),
+        Real("quantity").Range(-kMaxQuantity, kMaxQuantity),
         Text("unit"), Uuid("from_location_id").Null(), Uuid("to_location_id").Null(),
         Uuid("operation_id").Null(), Time("at"), Uuid("operator_id").Null()},
        {{{"lot_id"}}, {{"site_id", "at"}}}},

@@ -72,6 +72,21 @@ Result<json> Body(const HttpRequest& req) {
   return j;
 }
 
+// Refuses a body field the request does not take: a misspelt field ("scrapp") must not
+// be dropped silently while the request is answered as if it had been understood.
+Status OnlyFields(const json& body, const std::vector<std::string>& known) {
+  std::string unknown;
+  for (auto it = body.begin(); it != body.end(); ++it)
+    if (std::find(known.begin(), known.end(), it.key()) == known.end())
+      unknown += (unknown.empty() ? "'" : ", '") + it.key() + "'";
+  if (unknown.empty()) return Status::Ok();
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  return Status::InvalidArgument("unknown_field: " + unknown + (unknown.find(',') == std::string::npos ? " is" : " are") +
+                                 " not a field of this request" +
+                                 (list.empty() ? " (it takes no body)" : " (it takes " + list + ")"));
+}
+
 Result<std::string> Str(const json& body, const char* key, bool required) {
   if (!body.contains(key) || body[key].is_null()) {
     if (required)
@@ -163,14 +178,15 @@ class Api {
   Api(MesService& svc, ApiOptions options)
       : svc_(&svc), store_(&svc.store()), options_(std::move(options)) {}
 
-  // Wraps a handler that needs a badged-in actor.
+  // Wraps a handler that needs a badged-in actor and takes the body fields `fields`.
   template <typename F>
-  HttpHandler Authed(F f) const {
-    return [*this, f](const HttpRequest& req) -> HttpResponse {
+  HttpHandler Authed(std::vector<std::string> fields, F f) const {
+    return [*this, fields, f](const HttpRequest& req) -> HttpResponse {
       auto actor = svc_->Authenticate(Bearer(req));
       if (!actor.ok()) return ApiError(actor.status());
       auto body = Body(req);
       if (!body.ok()) return ApiError(body.status());
+      if (Status s = OnlyFields(*body, fields); !s.ok()) return ApiError(s);
       Result<HttpResponse> r = f(req, *actor, *body);
       return r.ok() ? *r : ApiError(r.status());
     };
@@ -197,6 +213,8 @@ class Api {
     r.Add("POST", "/api/v1/sessions", [*this](const HttpRequest& req) -> HttpResponse {
       auto body = Body(req);
       if (!body.ok()) return ApiError(body.status());
+      if (Status s = OnlyFields(*body, {"badge_id", "pin", "work_unit_id"}); !s.ok())
+        return ApiError(s);
       auto badge = Str(*body, "badge_id", true);
       auto pin = Str(*body, "pin", true);
       auto unit = Str(*body, "work_unit_id", true);
@@ -218,14 +236,14 @@ class Api {
       return res;
     });
     r.Add("DELETE", "/api/v1/sessions/current",
-          Authed([*this](const HttpRequest&, const Actor& a, const json&) -> Result<HttpResponse> {
+          Authed({}, [*this](const HttpRequest&, const Actor& a, const json&) -> Result<HttpResponse> {
             MILLRACE_RETURN_IF_ERROR(svc_->BadgeOut(a));
             HttpResponse res = HttpResponse::Json(200, R"({"status":"badged_out"})");
             res.headers["Set-Cookie"] = "millrace_token=; Path=/; Max-Age=0";
             return res;
           }));
     r.Add("GET", "/api/v1/me",
-          Authed([](const HttpRequest&, const Actor& a, const json&) -> Result<HttpResponse> {
+          Authed({}, [](const HttpRequest&, const Actor& a, const json&) -> Result<HttpResponse> {
             return Ok({{"user_id", a.user_id},
                        {"name", a.user_name},
                        {"role", a.role},
@@ -245,7 +263,7 @@ class Api {
     });
     r.Add(
         "GET", "/api/v1/work-units/{id}/queue",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           std::string unit = req.path_params.at("id");
           MILLRACE_ASSIGN_OR_RETURN(json page, Page(*store_, T("work_order_operation"),
                                                     "(work_unit_id = ? OR work_unit_id IS NULL) "
@@ -269,7 +287,7 @@ class Api {
         }));
     r.Add(
         "GET", "/api/v1/work-orders",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           std::string where;
           std::vector<Value> params;
           Filters(T("work_order"), req, {"status", "number", "material_id"}, &where, &params);
@@ -278,7 +296,7 @@ class Api {
         }));
     r.Add(
         "GET", "/api/v1/work-orders/{id}",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           json out;
           MILLRACE_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> Status {
             MILLRACE_ASSIGN_OR_RETURN(auto wo, txn.Get(T("work_order"), req.path_params.at("id")));
@@ -295,7 +313,7 @@ class Api {
           return Ok(out);
         }));
     r.Add("GET", "/api/v1/operations/{id}",
-          Authed([*this](const HttpRequest& req, const Actor&, const json&) {
+          Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) {
             return GetOne("work_order_operation", req.path_params.at("id"));
           }));
     r.Add("GET", "/api/v1/reasons", [*this](const HttpRequest& req) -> HttpResponse {
@@ -307,7 +325,7 @@ class Api {
     });
     r.Add(
         "GET", "/api/v1/characteristics",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           std::string where;
           std::vector<Value> params;
           Filters(T("inspection_characteristic"), req, {"plan_id"}, &where, &params);
@@ -317,7 +335,7 @@ class Api {
         }));
     r.Add(
         "GET", "/api/v1/downtime",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           std::string where;
           std::vector<Value> params;
           Filters(T("downtime_event"), req, {"work_unit_id"}, &where, &params);
@@ -329,7 +347,7 @@ class Api {
         }));
     r.Add(
         "GET", "/api/v1/lots",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           std::string where;
           std::vector<Value> params;
           Filters(T("material_lot"), req, {"status", "material_id", "lot_no"}, &where, &params);
@@ -338,12 +356,12 @@ class Api {
           return Ok(page);
         }));
     r.Add("GET", "/api/v1/lots/{id}",
-          Authed([*this](const HttpRequest& req, const Actor&, const json&) {
+          Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) {
             return GetOne("material_lot", req.path_params.at("id"));
           }));
     r.Add(
         "GET", "/api/v1/lots/{id}/genealogy",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           std::string direction =
               req.query.count("direction") ? req.query.at("direction") : "backward";
           if (direction != "backward" && direction != "forward") {
@@ -374,7 +392,7 @@ class Api {
         }));
     r.Add(
         "GET", "/api/v1/non-conformances",
-        Authed([*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+        Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
           std::string where;
           std::vector<Value> params;
           Filters(T("non_conformance"), req, {"status", "lot_id"}, &where, &params);
@@ -386,7 +404,7 @@ class Api {
     // ---- work orders (supervisor) ----
     r.Add(
         "POST", "/api/v1/work-orders",
-        Authed([*this](const HttpRequest&, const Actor& a, const json& b) -> Result<HttpResponse> {
+        Authed({"number", "material_id", "quantity", "due_at"}, [*this](const HttpRequest&, const Actor& a, const json& b) -> Result<HttpResponse> {
           MILLRACE_ASSIGN_OR_RETURN(auto number, Str(b, "number", true));
           MILLRACE_ASSIGN_OR_RETURN(auto material, Str(b, "material_id", true));
           MILLRACE_ASSIGN_OR_RETURN(auto qty, Num(b, "quantity", true));
@@ -404,7 +422,7 @@ class Api {
              {"close", &MesService::CloseWorkOrder},
              {"short-close", &MesService::ShortCloseWorkOrder}}) {
       r.Add("POST", std::string("/api/v1/work-orders/{id}/") + verb,
-            Authed([*this, action = action](const HttpRequest& req, const Actor& a, const json&) {
+            Authed({}, [*this, action = action](const HttpRequest& req, const Actor& a, const json&) {
               return RowReply((svc_->*action)(a, req.path_params.at("id")));
             }));
     }
@@ -417,12 +435,12 @@ class Api {
              {"resume", &MesService::ResumeOperation},
              {"complete", &MesService::CompleteOperation}}) {
       r.Add("POST", std::string("/api/v1/operations/{id}/") + verb,
-            Authed([*this, action = action](const HttpRequest& req, const Actor& a, const json&) {
+            Authed({}, [*this, action = action](const HttpRequest& req, const Actor& a, const json&) {
               return RowReply((svc_->*action)(a, req.path_params.at("id")));
             }));
     }
     r.Add("POST", "/api/v1/operations/{id}/counts",
-          Authed([*this](const HttpRequest& req, const Actor& a,
+          Authed({"good", "scrap", "rework", "scrap_reason_id"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             CountReport c;
             MILLRACE_ASSIGN_OR_RETURN(auto good, Num(b, "good", false));
@@ -435,14 +453,14 @@ class Api {
             return RowReply(svc_->ReportCount(a, req.path_params.at("id"), c), 201);
           }));
     r.Add("POST", "/api/v1/operations/{id}/consume",
-          Authed([*this](const HttpRequest& req, const Actor& a,
+          Authed({"lot_id", "quantity"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             MILLRACE_ASSIGN_OR_RETURN(auto lot, Str(b, "lot_id", true));
             MILLRACE_ASSIGN_OR_RETURN(auto qty, Num(b, "quantity", true));
             return RowReply(svc_->ConsumeLot(a, req.path_params.at("id"), lot, *qty), 201);
           }));
     r.Add("POST", "/api/v1/operations/{id}/produce",
-          Authed([*this](const HttpRequest& req, const Actor& a,
+          Authed({"quantity"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             MILLRACE_ASSIGN_OR_RETURN(auto qty, Num(b, "quantity", true));
             return RowReply(svc_->ProduceOutput(a, req.path_params.at("id"), *qty), 201);
@@ -451,27 +469,27 @@ class Api {
     // ---- downtime ----
     r.Add(
         "POST", "/api/v1/downtime",
-        Authed([*this](const HttpRequest&, const Actor& a, const json& b) -> Result<HttpResponse> {
+        Authed({"work_unit_id", "reason_id", "comment"}, [*this](const HttpRequest&, const Actor& a, const json& b) -> Result<HttpResponse> {
           MILLRACE_ASSIGN_OR_RETURN(auto unit, Str(b, "work_unit_id", false));
           MILLRACE_ASSIGN_OR_RETURN(auto reason, Str(b, "reason_id", false));
           MILLRACE_ASSIGN_OR_RETURN(auto comment, Str(b, "comment", false));
           return RowReply(svc_->StartDowntime(a, unit, reason, comment), 201);
         }));
     r.Add("POST", "/api/v1/downtime/{id}/classify",
-          Authed([*this](const HttpRequest& req, const Actor& a,
+          Authed({"reason_id"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             MILLRACE_ASSIGN_OR_RETURN(auto reason, Str(b, "reason_id", true));
             return RowReply(svc_->ClassifyDowntime(a, req.path_params.at("id"), reason));
           }));
     r.Add("POST", "/api/v1/downtime/{id}/end",
-          Authed([*this](const HttpRequest& req, const Actor& a, const json&) {
+          Authed({}, [*this](const HttpRequest& req, const Actor& a, const json&) {
             return RowReply(svc_->EndDowntime(a, req.path_params.at("id")));
           }));
 
     // ---- quality ----
     r.Add(
         "POST", "/api/v1/measurements",
-        Authed([*this](const HttpRequest&, const Actor& a, const json& b) -> Result<HttpResponse> {
+        Authed({"characteristic_id", "operation_id", "lot_id", "value", "passed", "hold_lot"}, [*this](const HttpRequest&, const Actor& a, const json& b) -> Result<HttpResponse> {
           MeasurementInput in;
           MILLRACE_ASSIGN_OR_RETURN(in.characteristic_id, Str(b, "characteristic_id", true));
           MILLRACE_ASSIGN_OR_RETURN(in.operation_id, Str(b, "operation_id", false));
@@ -487,13 +505,13 @@ class Api {
           return Ok(j, 201);
         }));
     r.Add("POST", "/api/v1/lots/{id}/status",
-          Authed([*this](const HttpRequest& req, const Actor& a,
+          Authed({"status"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             MILLRACE_ASSIGN_OR_RETURN(auto status, Str(b, "status", true));
             return RowReply(svc_->SetLotStatus(a, req.path_params.at("id"), status));
           }));
     r.Add("POST", "/api/v1/non-conformances/{id}/dispose",
-          Authed([*this](const HttpRequest& req, const Actor& a,
+          Authed({"disposition", "close"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             MILLRACE_ASSIGN_OR_RETURN(auto disposition, Str(b, "disposition", true));
             MILLRACE_ASSIGN_OR_RETURN(auto close, Bool(b, "close"));

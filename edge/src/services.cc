@@ -450,9 +450,32 @@ Result<Row> MesService::MoveWorkOrder(const Actor& actor, const std::string& wor
   return std::move(*out);
 }
 
+// A hold stops the order's production: its running operations are paused (a PAUSE event
+// each, so their run time stops when the hold starts, as OEE needs), and counts, output,
+// consumption and completion are refused while it lasts (work_order_on_hold). Resuming the
+// order does not restart them: each is resumed on its work unit.
 Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& work_order_id) {
-  return MoveWorkOrder(actor, work_order_id, "OnHold", "work_order_not_in_progress",
-                       "holding a work order");
+  MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "holding a work order"));
+  std::optional<Row> out;
+  MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
+    MILLRACE_RETURN_IF_ERROR(
+        Transition(wo, catalog::WorkOrderStates(), "OnHold", "work_order_not_in_progress"));
+    MILLRACE_ASSIGN_OR_RETURN(auto running,
+                              txn.Select(T("work_order_operation"),
+                                         "work_order_id = ? AND status = 'Running'", {wo.id()}));
+    for (Row& op : running) {
+      MILLRACE_RETURN_IF_ERROR(
+          Transition(op, catalog::OperationStates(), "Paused", "operation_not_running"));
+      MILLRACE_RETURN_IF_ERROR(txn.Upsert(op));
+      MILLRACE_RETURN_IF_ERROR(
+          AppendEvent(txn, store_->clock(), actor, OpContext{op, wo}, "PAUSE"));
+    }
+    MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
+    out = std::move(wo);
+    return Status::Ok();
+  }));
+  return std::move(*out);
 }
 
 Result<Row> MesService::ResumeWorkOrder(const Actor& actor, const std::string& work_order_id) {
@@ -629,6 +652,7 @@ Result<Row> MesService::ReportCount(const Actor& actor, const std::string& opera
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
+    MILLRACE_RETURN_IF_ERROR(RequireWorkOrderActive(c.wo));
     if (c.op.Text("status") != "Running") {
       return Rule(StatusCode::kConflict, "operation_not_running",
                   "counts are reported on a running operation; it is " + c.op.Text("status"));
@@ -664,6 +688,7 @@ Result<Row> MesService::CompleteOperation(const Actor& actor, const std::string&
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
+    MILLRACE_RETURN_IF_ERROR(RequireWorkOrderActive(c.wo));
     MILLRACE_RETURN_IF_ERROR(
         Transition(c.op, catalog::OperationStates(), "Completed", "operation_not_running"));
     const std::int64_t now = txn.NowMillis();
@@ -854,6 +879,7 @@ Result<Row> MesService::ConsumeLot(const Actor& actor, const std::string& operat
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
+    MILLRACE_RETURN_IF_ERROR(RequireWorkOrderActive(c.wo));
     if (c.op.Text("status") != "Running") {
       return Rule(StatusCode::kConflict, "operation_not_running",
                   "material is consumed by a running operation; it is " + c.op.Text("status"));
@@ -922,6 +948,7 @@ Result<Row> MesService::ProduceOutput(const Actor& actor, const std::string& ope
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
+    MILLRACE_RETURN_IF_ERROR(RequireWorkOrderActive(c.wo));
     if (c.op.Text("status") != "Running") {
       return Rule(StatusCode::kConflict, "operation_not_running",
                   "output is produced by a running operation; it is " + c.op.Text("status"));

@@ -68,6 +68,8 @@ ok "a supervisor releases, an operator may not, and the operator's queue shows t
 run 0 "$mesctl" start WO-1001/10
 run 2 "$mesctl" count WO-1001/10 --good 5 --scrap 1
 grep -q "scrap_needs_reason" <<<"$out" || fail "scrap without reason: $out"
+run 2 "$mesctl" count WO-1001/10 --good 1e308
+grep -q "good_quantity: must be between" <<<"$out" || fail "a count of 1e308: $out"
 run 0 "$mesctl" count WO-1001/10 --good 40 --scrap 2 --reason SC-DIM
 run 0 "$mesctl" consume WO-1001/10 --lot S-0001 --qty 21
 run 0 "$mesctl" --json down --comment "jam at the feeder"

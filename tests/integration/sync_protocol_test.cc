@@ -474,6 +474,34 @@ TEST_F(SyncProtocolTest, CentralsEditWinsOverARowStampedByASiteClockMinutesAhead
   EXPECT_GT(static_cast<std::uint64_t>(last->Int("hlc")), ahead.packed());
 }
 
+TEST_F(SyncProtocolTest, CentralPutRefusesUnknownColumnsAndOutOfRangeValuesByName) {
+  HybridClock hlc(SystemClock(), 60000);
+  auto typo = central::PutRows(*app_, "acme", "work_order",
+                               nlohmann::json::object({{"number", "WO-7"}, {"priorty", 3}}), hlc);
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("priorty"), std::string::npos) << typo.status().ToString();
+  auto huge = central::PutRows(*app_, "acme", "reason_code",
+                               nlohmann::json::object({{"code", "X"}, {"name", std::string(5000, 'n')},
+                                                       {"category", "scrap"}, {"planned", false},
+                                                       {"is_failure", false}, {"active", true}}),
+                               hlc);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("reason_code.name: must be at most 4096 bytes"),
+            std::string::npos)
+      << huge.status().ToString();
+  auto range = central::PutRows(
+      *app_, "acme", "shift_pattern",
+      nlohmann::json::object({{"site_id", "lyon"}, {"code", "N"}, {"name", "Night"},
+                              {"start_minute", 2000}, {"end_minute", 360}, {"weekdays", 31},
+                              {"planned_breaks", nlohmann::json::array()}}),
+      hlc);
+  ASSERT_FALSE(range.ok());
+  EXPECT_NE(range.status().message().find("shift_pattern.start_minute: must be between 0 and 1439"),
+            std::string::npos)
+      << range.status().ToString();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.shift_pattern"), "0");
+}
+
 TEST_F(SyncProtocolTest, AConcurrentEditOfASharedRowIsRecordedAsAConflictWithBothValues) {
   auto lyon = Connect("lyon");
   Row wo = MakeRow(T("work_order"), "lyon", 1);

@@ -1,3 +1,4 @@
+#include <cmath>
 #include "catalog_rows.h"
 
 #include "millrace/common/ddl.h"
@@ -28,12 +29,21 @@ std::vector<std::optional<std::string>> SampleRow(const catalog::TableSpec& tabl
       case ColumnType::kText:
         row.emplace_back(c.name + "-" + std::to_string(n));
         break;
-      case ColumnType::kInt:
-        row.emplace_back(std::to_string(n * 10 + 1));
+      case ColumnType::kInt: {  // n*10+1, folded into the column's range
+        const auto l = c.Limits();
+        const auto lo = static_cast<long long>(l.min), span = static_cast<long long>(l.max) - lo + 1;
+        long long v = n * 10LL + 1;
+        if (v < l.min || v > l.max) v = lo + v % span;
+        row.emplace_back(std::to_string(v));
         break;
-      case ColumnType::kReal:
-        row.emplace_back(std::to_string(n) + ".25");
+      }
+      case ColumnType::kReal: {  // n.25, folded into the column's range
+        const auto l = c.Limits();
+        double v = n + 0.25;
+        if (v < l.min || v > l.max) v = l.min + std::fmod(v, l.max - l.min);
+        row.emplace_back(std::to_string(v));
         break;
+      }
       case ColumnType::kBool:
         row.emplace_back(pg ? (n % 2 ? "true" : "false") : (n % 2 ? "1" : "0"));
         break;

@@ -139,8 +139,13 @@ TEST(CatalogTest, FingerprintIsStableAndChangesWithTheShape) {
   tally.owner = Owner::kSite;
   tally.merge = MergePolicy::kAppendOnly;
   tally.scope = RoutingScope::kSite;
-  tally.columns = {ColumnSpec{"id", ColumnType::kUuid, false, {}, nullptr},
-                   ColumnSpec{"count", ColumnType::kInt, true, {}, nullptr}};
+  ColumnSpec id, count;
+  id.name = "id";
+  id.type = ColumnType::kUuid;
+  count.name = "count";
+  count.type = ColumnType::kInt;
+  count.nullable = true;
+  tally.columns = {id, count};
   EXPECT_EQ(Catalog({tally}).FingerprintHex(), "89090f5f9f3c29aa");
   // And the MES catalog is the one the newest schema migrations were written for (a
   // catalog change needs migration steps on both sides, then this constant updated).

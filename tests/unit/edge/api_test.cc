@@ -145,6 +145,50 @@ TEST_F(ApiTest, ErrorsCarryCodeRuleAndMessage) {
   EXPECT_EQ(json::parse(wrong_type.body)["error"]["rule"], "bad_field");
 }
 
+TEST_F(ApiTest, OutOfRangeNumbersAndUnknownFieldsAreRefusedByName) {
+  std::string wo = Id("work_order", "WO-1001");
+  Ok(Call("POST", "/api/v1/work-orders/" + wo + "/release", nullptr, sam_));
+  std::string op =
+      Ok(Call("GET", "/api/v1/work-orders/" + wo, nullptr, sam_))["operations"][0]["id"];
+  Ok(Call("POST", "/api/v1/operations/" + op + "/start", nullptr, ana_));
+  const std::string counts = "/api/v1/operations/" + op + "/counts";
+  auto refused = [&](const HttpResponse& r, const std::string& names) {
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find(names), std::string::npos) << r.body;
+  };
+  // Numbers no count can be: each is refused with the column it would have gone into.
+  refused(Call("POST", counts, json::parse(R"({"good": 1e308})"), ana_), "good_quantity");
+  refused(Call("POST", counts, json::parse(R"({"good": 9223372036854775808})"), ana_),
+          "good_quantity");  // 2^63
+  refused(Call("POST", counts, json::parse(R"({"good": 18446744073709551615})"), ana_),
+          "good_quantity");  // 2^64-1
+  auto reason = Id("reason", "SC-DIM");
+  refused(Call("POST", counts, {{"scrap", 1e300}, {"scrap_reason_id", reason}}, ana_),
+          "scrap_quantity");
+  // A misspelt field is not dropped: the request is refused and the field named.
+  auto typo = Call("POST", counts, {{"good", 1}, {"scrapp", 3}}, ana_);
+  refused(typo, "'scrapp'");
+  EXPECT_EQ(json::parse(typo.body)["error"]["rule"], "unknown_field");
+  refused(Call("POST", counts, {{"good", 1}, {"unit", "pcs"}}, ana_), "'unit'");
+  refused(Call("POST", "/api/v1/downtime", {{"commment", "jam"}}, ana_), "'commment'");
+  refused(Call("POST", "/api/v1/sessions",
+               {{"badge_id", "1001"}, {"pin", "1234"}, {"work_unit_id", "x"}, {"role", "admin"}}),
+          "'role'");
+  // None of those changed the operation; a sane count still does.
+  json after = Ok(Call("POST", counts, {{"good", 2}}, ana_), 201);
+  EXPECT_EQ(after["good_quantity"], 2.0);
+  // A measurement of 1e308 mm is not stored.
+  std::string characteristic;
+  const json list = Ok(Call("GET", "/api/v1/characteristics", nullptr, ana_));
+  for (const auto& c : list["items"])
+    if (c["kind"] == "measured") characteristic = c["id"];
+  ASSERT_FALSE(characteristic.empty());
+  refused(Call("POST", "/api/v1/measurements",
+               {{"characteristic_id", characteristic}, {"operation_id", op}, {"value", 1e308}},
+               ana_),
+          "measurement.value");
+}
+
 TEST_F(ApiTest, UsersNeverLeakTheirPinHash) {
   Row user(*catalog::MesCatalog().Find("users"));
   user.Set("pin_hash", "$argon2id$secret").Set("name", "x");

@@ -277,6 +277,32 @@ TEST_F(WorkflowTest, HoldAndResumeAWorkOrderStopsTheShopFloor) {
   EXPECT_EQ(Get("work_order_operation", ops[0].id()).Text("status"), "Running");
 }
 
+TEST_F(WorkflowTest, AHoldPausesRunningOperationsAndRefusesProductionUntilResumed) {
+  auto ops = Release();
+  ASSERT_TRUE(svc_->StartOperation(ana_, ops[0].id()).ok());
+  ASSERT_TRUE(svc_->ReportCount(ana_, ops[0].id(), {5, 0, 0, ""}).ok());
+  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo()).ok());
+  // The running operation is paused by the hold, with a PAUSE event of its own.
+  EXPECT_EQ(Get("work_order_operation", ops[0].id()).Text("status"), "Paused");
+  auto pauses = Select("production_event", "operation_id = ? AND kind = 'PAUSE'", {ops[0].id()}, "");
+  EXPECT_EQ(pauses.size(), 1u);
+  // No production on a held order, whatever the operation's state: the rule names the hold.
+  EXPECT_RULE(svc_->ReportCount(ana_, ops[0].id(), {1, 0, 0, ""}), StatusCode::kFailedPrecondition,
+              "work_order_on_hold");
+  EXPECT_RULE(svc_->CompleteOperation(ana_, ops[0].id()), StatusCode::kFailedPrecondition,
+              "work_order_on_hold");
+  EXPECT_RULE(svc_->ProduceOutput(ana_, ops[0].id(), 1), StatusCode::kFailedPrecondition,
+              "work_order_on_hold");
+  EXPECT_RULE(svc_->ResumeOperation(ana_, ops[0].id()), StatusCode::kFailedPrecondition,
+              "work_order_on_hold");
+  EXPECT_EQ(Get("work_order_operation", ops[0].id()).Real("good_quantity"), 5);
+  // Resumed: the operation restarts on its unit and counts again.
+  ASSERT_TRUE(svc_->ResumeWorkOrder(sam_, Wo()).ok());
+  ASSERT_TRUE(svc_->ResumeOperation(ana_, ops[0].id()).ok());
+  ASSERT_TRUE(svc_->ReportCount(ana_, ops[0].id(), {1, 0, 0, ""}).ok());
+  EXPECT_EQ(Get("work_order_operation", ops[0].id()).Real("good_quantity"), 6);
+}
+
 TEST_F(WorkflowTest, CancelWorksFromDraftReleasedAndOnHoldOnly) {
   // Draft -> Cancelled
   ASSERT_TRUE(svc_->CancelWorkOrder(sam_, Id("work_order", "WO-1002")).ok());

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "catalog_rows.h"
 #include "millrace/common/ddl.h"
 #include "millrace/common/uuid.h"
@@ -80,6 +82,44 @@ TEST(RowCodecTest, RefusesChangesThatDoNotFitTheCatalog) {
   v1::Change other_hlc = good;
   other_hlc.set_hlc(good.hlc() + 1);
   EXPECT_EQ(DecodeChange(other_hlc, MesCatalog()).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Every path that writes a row (terminal, mesctl, the downstream apply, central's applier
+// and put) validates it through Row::Validate, which DecodeChange calls: bounds from the
+// catalog, finite numbers, clean text.
+TEST(RowCodecTest, RefusesOutOfRangeNonFiniteAndDirtyValuesNamingTheColumn) {
+  const auto& events = *MesCatalog().Find("production_event");
+  auto refused = [&](Row row, const std::string& want) {
+    auto decoded = DecodeChange(EncodeChange(row, v1::OP_UPSERT), MesCatalog());
+    ASSERT_FALSE(decoded.ok()) << want;
+    EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(decoded.status().message().find(want), std::string::npos)
+        << decoded.status().message();
+  };
+  Row ok = Sample(events, 1, true);
+  ASSERT_TRUE(DecodeChange(EncodeChange(ok, v1::OP_UPSERT), MesCatalog()).ok());
+  refused(Row(ok).Set("good_quantity", 1e308), "production_event.good_quantity: must be between");
+  refused(Row(ok).Set("good_quantity", 9223372036854775808.0), "production_event.good_quantity");
+  refused(Row(ok).Set("scrap_quantity", 1e300), "production_event.scrap_quantity");
+  refused(Row(ok).Set("good_quantity", std::nan("")), "must be a finite number");
+  refused(Row(ok).Set("rework_quantity", -HUGE_VAL), "must be a finite number");
+  refused(Row(ok).Set("at", std::int64_t{-1}), "production_event.at: must be between");
+  const auto& measurements = *MesCatalog().Find("measurement");
+  refused(Row(Sample(measurements, 1, true)).Set("value", 1e308), "measurement.value");
+  const auto& downtime = *MesCatalog().Find("downtime_event");
+  refused(Row(Sample(downtime, 1, true)).Set("comment", std::string("jam\0ed", 6)),
+          "downtime_event.comment: must be UTF-8 text without NUL");
+  refused(Row(Sample(downtime, 1, true)).Set("comment", std::string("\xC3\x28")),
+          "downtime_event.comment: must be UTF-8");
+  refused(Row(Sample(downtime, 1, true)).Set("comment", std::string(5000, 'x')),
+          "downtime_event.comment: must be at most 4096 bytes, got 5000");
+  const auto& patterns = *MesCatalog().Find("shift_pattern");
+  refused(Row(Sample(patterns, 1, true)).Set("start_minute", std::int64_t{1440}),
+          "shift_pattern.start_minute: must be between 0 and 1439, got 1440");
+  // At the bounds themselves a value is accepted.
+  EXPECT_TRUE(Row(ok).Set("good_quantity", 1e6).Validate().ok());
+  EXPECT_TRUE(Row(ok).Set("good_quantity", -1e6).Validate().ok());
+  EXPECT_TRUE(Row(Sample(downtime, 1, true)).Set("comment", std::string("Kühlmittel ✓")).Validate().ok());
 }
 
 }  // namespace

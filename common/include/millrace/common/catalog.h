@@ -15,7 +15,9 @@
 // Thread-safety: the catalog is immutable after construction; share it freely.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -83,18 +85,47 @@ class StateMachine {
   std::vector<std::vector<bool>> reach_;  // transitive closure
 };
 
+// What a value of a column may be beyond its type, checked by Row::Validate on every write
+// path (terminal HTTP, mesctl, the downstream apply, central's applier and `put`):
+//   kReal        finite, within [min, max] (default +-1e12)
+//   kInt         within [min, max] (default +-2^53, what JSON numbers carry exactly)
+//   kTimestamp   Unix ms within [min, max] (default 1970 .. 2200)
+//   kHlc         not negative
+//   kText        valid UTF-8 without NUL, at most max_length bytes (default 4096)
+//   kJson        at most max_length bytes (default 1 MiB)
+// Bounds are validation, not shape: they are not part of the catalog fingerprint.
+struct ColumnLimits {
+  double min, max;
+  std::size_t max_length;
+};
+
 struct ColumnSpec {
   std::string name;
   ColumnType type = ColumnType::kText;
   bool nullable = false;
   std::vector<std::string> values;              // kEnum: the allowed values
   const StateMachine* state_machine = nullptr;  // set on a status column; values = its states
+  std::optional<double> min, max;               // unset: the type's default range
+  std::size_t max_length = 0;                   // 0: the type's default
 
   ColumnSpec Null() const {
     ColumnSpec c = *this;
     c.nullable = true;
     return c;
   }
+  ColumnSpec Range(double lo, double hi) const {
+    ColumnSpec c = *this;
+    c.min = lo;
+    c.max = hi;
+    return c;
+  }
+  ColumnSpec MaxLength(std::size_t n) const {
+    ColumnSpec c = *this;
+    c.max_length = n;
+    return c;
+  }
+  // The limits in force: the column's own or its type's defaults.
+  ColumnLimits Limits() const;
 };
 
 struct IndexSpec {
