@@ -32,6 +32,9 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
                                                      7 * 24 * 3600));
     y.workers = static_cast<int>(workers);
     y.max_forward_skew_ms = skew * 1000;
+    MILLRACE_ASSIGN_OR_RETURN(auto grace,
+                              file.GetInt("sync.store_takeover_grace_seconds", 30, 0, 3600));
+    y.store_takeover_grace_ms = grace * 1000;
   }
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
   MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));

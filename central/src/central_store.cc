@@ -148,6 +148,7 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
     if (!reflects.site_id.empty()) {
       change.set_reflects_site(reflects.site_id);
       change.set_reflects_seq(reflects.through_seq);
+      change.set_reflects_epoch(reflects.store_epoch);
     }
     const bool tenant_wide =
         row.table().scope == catalog::RoutingScope::kTenant || row.IsNull(catalog::kSiteColumn);

@@ -160,7 +160,9 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
       o.secret_key = *key;
     }
     service = std::make_unique<SyncService>(
-        SyncServiceOptions{db_url, SystemClock(), y.max_forward_skew_ms, &hlc}, &metrics);
+        SyncServiceOptions{db_url, SystemClock(), y.max_forward_skew_ms, &hlc,
+                           y.store_takeover_grace_ms},
+        &metrics);
     auto started = sync::SyncServer::Start(o, service.get(), &metrics);
     if (!started.ok()) return Fail(started.status());
     server = std::move(*started);

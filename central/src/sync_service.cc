@@ -88,17 +88,31 @@ class SyncService::Handler final : public sync::RequestHandler {
     }
   }
 
-  // Locks (or reads) the site's cursor row. PermissionDenied when revoked or unknown.
-  Result<std::uint64_t> SiteCursor(const sync::Peer& peer, bool lock) {
+  // The site's registry row as the applier needs it.
+  struct SiteRow {
+    std::uint64_t applied = 0;
+    std::string epoch;                // empty: no store has connected since epochs began
+    double silent_s = -1;             // seconds since the site was last heard; -1: never
+  };
+
+  // Locks (or reads) the site's row. PermissionDenied when revoked or unknown.
+  Result<SiteRow> Site(const sync::Peer& peer, bool lock) {
     MILLRACE_ASSIGN_OR_RETURN(
-        auto r, conn_->Query(std::string("SELECT applied_seq, active FROM millrace.sync_site "
-                                         "WHERE tenant_id = $1 AND site_id = $2") +
+        auto r, conn_->Query(std::string("SELECT applied_seq, active, coalesce(store_epoch, ''), "
+                                         "coalesce(extract(epoch FROM now() - last_seen_at), -1) "
+                                         "FROM millrace.sync_site WHERE tenant_id = $1 AND "
+                                         "site_id = $2") +
                                  (lock ? " FOR UPDATE" : ""),
                              {peer.tenant_id, peer.site_id}));
     if (r.rows() != 1 || r.Get(0, 1) != "t")
       return Status::PermissionDenied("site " + peer.tenant_id + "/" + peer.site_id +
                                       " is revoked or unknown");
-    return std::stoull(r.GetString(0, 0));
+    return SiteRow{std::stoull(r.GetString(0, 0)), r.GetString(0, 2), std::stod(r.GetString(0, 3))};
+  }
+
+  Result<std::uint64_t> SiteCursor(const sync::Peer& peer, bool lock) {
+    MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, lock));
+    return site.applied;
   }
 
   Result<std::uint64_t> FeedHead(const std::string& tenant) {
@@ -107,6 +121,14 @@ class SyncService::Handler final : public sync::RequestHandler {
                              {tenant}));
     if (r.rows() != 1) return Status::PermissionDenied("unknown tenant " + tenant);
     return std::stoull(r.GetString(0, 0));
+  }
+
+  // A refusal of a store (not of a frame): counted by reason, logged loudly, answered with
+  // an Error the edge shows in its sync status.
+  Status RefuseStore(const sync::Peer& peer, const std::string& reason, const std::string& why) {
+    svc_->store_refusals_.With({peer.tenant_id, peer.site_id, reason}).Increment();
+    spdlog::error("sync: refusing a store of site {}/{}: {}", peer.tenant_id, peer.site_id, why);
+    return Status::FailedPrecondition(reason + ": " + why);
   }
 
   Result<v1::Envelope> Hello(const sync::Peer& peer, const v1::Hello& h) {
@@ -118,15 +140,168 @@ class SyncService::Handler final : public sync::RequestHandler {
                                         " differs from central's " +
                                         catalog::MesCatalog().FingerprintHex() +
                                         ": upgrade so both run the same schema");
+    if (h.store_epoch().empty())
+      return Status::FailedPrecondition(
+          "the edge names no store epoch: upgrade mes-edge to a build that does");
     MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
-    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t applied, SiteCursor(peer, false));
+    MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, false));
+    if (site.epoch != h.store_epoch()) {
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      return NewStore(peer, h);
+    }
+    if (h.outbox_head_seq() < site.applied) {
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      return RefuseStore(
+          peer, "store_behind_central",
+          "the store of epoch " + h.store_epoch() + " has captured changes through seq " +
+              std::to_string(h.outbox_head_seq()) + " but central applied " +
+              std::to_string(site.applied) + " of that epoch: it was put back from a copy " +
+              "without a new epoch; restore it with mesctl restore");
+    }
+    // The site is live: what a store that wants to take over must wait out. Written at
+    // most every two seconds (idle edges say Hello every five).
+    MILLRACE_RETURN_IF_ERROR(
+        conn_
+            ->Query("UPDATE millrace.sync_site SET last_seen_at = now() WHERE tenant_id = $1 AND "
+                    "site_id = $2 AND (last_seen_at IS NULL OR last_seen_at < now() - interval "
+                    "'2 seconds')",
+                    {peer.tenant_id, peer.site_id})
+            .status());
     MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
     MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
-    svc_->Observe(peer, &h.status(), applied, false);
+    svc_->Observe(peer, &h.status(), site.applied, false);
     v1::Envelope e;
-    e.mutable_hello_reply()->set_applied_seq(applied);
+    e.mutable_hello_reply()->set_applied_seq(site.applied);
     e.mutable_hello_reply()->set_feed_head(head);
     return e;
+  }
+
+  // A Hello from a store that is not the site's current one: the site's first store
+  // epoch (adopted with the cursor as it stands), a new incarnation (restored or copied:
+  // it becomes the site's store, resumed after its base seq, and gets back the site's rows
+  // stamped after its fork HLC), or a refusal (a superseded store; a second store while
+  // the current one is live).
+  Result<v1::Envelope> NewStore(const sync::Peer& peer, const v1::Hello& h) {
+    MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
+    MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
+    const std::string& epoch = h.store_epoch();
+    v1::Envelope e;
+    auto* reply = e.mutable_hello_reply();
+    if (site.epoch == epoch) {  // another worker got there first
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      return Hello(peer, h);
+    }
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto known, conn_->Query("SELECT superseded_at IS NOT NULL, coalesce(superseded_by, ''), "
+                                 "coalesce(to_char(superseded_at, 'YYYY-MM-DD HH24:MI:SSOF'), '') "
+                                 "FROM millrace.sync_site_epoch WHERE tenant_id = $1 AND "
+                                 "site_id = $2 AND epoch = $3",
+                                 {peer.tenant_id, peer.site_id, epoch}));
+    if (known.rows() == 1 && known.Get(0, 0) == "t") {
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      return RefuseStore(peer, "store_superseded",
+                         "this store (epoch " + epoch + ") was replaced by the store of epoch " +
+                             known.GetString(0, 1) + " at " + known.GetString(0, 2) +
+                             "; two stores claim the site and central accepts only the newer. "
+                             "Its unsent changes stay in its outbox; restore or reprovision "
+                             "this edge");
+    }
+    std::string reason;
+    std::uint64_t applied = site.applied;
+    std::size_t recovered = 0;
+    if (site.epoch.empty() && h.outbox_head_seq() >= site.applied) {
+      // The first store epoch the site names: the store is the one central has been
+      // applying, and its seqs go on.
+      reason = "the site's first store epoch";
+    } else {
+      if (!site.epoch.empty() && site.silent_s >= 0 &&
+          site.silent_s * 1000 < static_cast<double>(svc_->options_.store_takeover_grace_ms)) {
+        MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+        char silent[32];
+        std::snprintf(silent, sizeof(silent), "%.1f", site.silent_s);
+        return RefuseStore(
+            peer, "site_live_elsewhere",
+            "site " + peer.site_id + " is live on another store (epoch " + site.epoch +
+                ", heard from " + silent + " s ago); this store (epoch " + epoch +
+                ", restored or copied) may take over only after that one has been silent for " +
+                std::to_string(svc_->options_.store_takeover_grace_ms / 1000) +
+                " s. If this is a copy made by mistake, stop it");
+      }
+      reason = site.epoch.empty() ? "a store behind central's cursor"
+                                  : "a new incarnation of the site's store (restored or copied)";
+      if (!site.epoch.empty())
+        MILLRACE_RETURN_IF_ERROR(
+            conn_
+                ->Query("UPDATE millrace.sync_site_epoch SET superseded_at = now(), "
+                        "superseded_by = $4, applied_seq_at_end = $5 WHERE tenant_id = $1 AND "
+                        "site_id = $2 AND epoch = $3",
+                        {peer.tenant_id, peer.site_id, site.epoch, epoch,
+                         std::to_string(site.applied)})
+                .status());
+      MILLRACE_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                                RowsStampedAfter(peer, h.epoch_fork_hlc()));
+      recovered = rows.size();
+      MILLRACE_ASSIGN_OR_RETURN(std::uint64_t grew, AppendFeed(*conn_, peer.tenant_id, rows));
+      if (grew) svc_->FeedGrew(peer.tenant_id, grew);
+      applied = h.epoch_base_seq();
+      reply->set_epoch_started(true);
+      reply->set_recovered_rows(recovered);
+    }
+    MILLRACE_RETURN_IF_ERROR(
+        conn_
+            ->Query("INSERT INTO millrace.sync_site_epoch (tenant_id, site_id, epoch, "
+                    "parent_epoch, base_seq, fork_hlc, reason, recovered_rows) VALUES ($1, $2, $3, "
+                    "nullif($4, ''), $5, $6, $7, $8) ON CONFLICT (tenant_id, site_id, epoch) DO "
+                    "UPDATE SET base_seq = EXCLUDED.base_seq, reason = EXCLUDED.reason, "
+                    "recovered_rows = EXCLUDED.recovered_rows",
+                    {peer.tenant_id, peer.site_id, epoch, h.epoch_parent(),
+                     std::to_string(h.epoch_base_seq()), std::to_string(h.epoch_fork_hlc()),
+                     reason, std::to_string(recovered)})
+            .status());
+    MILLRACE_RETURN_IF_ERROR(
+        conn_
+            ->Query("UPDATE millrace.sync_site SET store_epoch = $3, applied_seq = $4, "
+                    "last_seen_at = now() WHERE tenant_id = $1 AND site_id = $2",
+                    {peer.tenant_id, peer.site_id, epoch, std::to_string(applied)})
+            .status());
+    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
+    MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+    if (reply->epoch_started()) {
+      svc_->epochs_started_.With({peer.tenant_id, peer.site_id}).Increment();
+      spdlog::warn("sync: site {}/{} continues on a new store (epoch {} after {}): resumed after "
+                   "seq {} (the previous store reached {}); {} row(s) stamped after {} go back "
+                   "to it",
+                   peer.tenant_id, peer.site_id, epoch,
+                   site.epoch.empty() ? std::string("none") : site.epoch, applied, site.applied,
+                   recovered, h.epoch_fork_hlc());
+    } else {
+      spdlog::info("sync: site {}/{} names its store epoch {}", peer.tenant_id, peer.site_id,
+                   epoch);
+    }
+    svc_->Observe(peer, &h.status(), applied, false);
+    reply->set_applied_seq(applied);
+    reply->set_feed_head(head);
+    return e;
+  }
+
+  // The site's own rows (facts, site-owned and shared) stamped after `hlc`: what a store
+  // whose clock stood at `hlc` lacks. Central's own master data reaches it by its feed
+  // cursor as always.
+  Result<std::vector<Row>> RowsStampedAfter(const sync::Peer& peer, std::uint64_t hlc) {
+    std::vector<Row> out;
+    for (const auto& t : catalog::MesCatalog().tables()) {
+      if (t.merge == MergePolicy::kCentralOwned) continue;
+      MILLRACE_ASSIGN_OR_RETURN(
+          auto res, conn_->Query("SELECT " + PgSelectList(t) + " FROM " + PgTable(t) +
+                                     " WHERE tenant_id = $1 AND site_id = $2 AND hlc > $3 "
+                                     "ORDER BY hlc",
+                                 {peer.tenant_id, peer.site_id, std::to_string(hlc)}));
+      for (int r = 0; r < res.rows(); ++r) {
+        MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
+        out.push_back(std::move(row));
+      }
+    }
+    return out;
   }
 
   Result<v1::Envelope> Pull(const sync::Peer& peer, const v1::PullRequest& p) {
@@ -196,9 +371,10 @@ class SyncService::Handler final : public sync::RequestHandler {
           break;
         case MergePolicy::kSiteOwned: {
           auto& slot = out.site_owned[t];
-          auto it = slot.find(row->id());
+          std::string id = row->id();  // before the row is moved from
+          auto it = slot.find(id);
           if (it == slot.end())
-            slot.emplace(row->id(), SeqRow{c.seq(), std::move(*row)});
+            slot.emplace(std::move(id), SeqRow{c.seq(), std::move(*row)});
           else if (sync::IncomingRowWins(it->second.row, *row))
             it->second = SeqRow{c.seq(), std::move(*row)};
           break;
@@ -317,7 +493,17 @@ class SyncService::Handler final : public sync::RequestHandler {
     v1::Envelope reply;
     for (bool safe : {false, true}) {
       MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
-      MILLRACE_ASSIGN_OR_RETURN(std::uint64_t applied, SiteCursor(peer, true));
+      MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
+      const std::uint64_t applied = site.applied;
+      if (batch.store_epoch() != site.epoch) {
+        MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+        return RefuseStore(peer, "store_superseded",
+                           "batch " + std::to_string(batch.batch_id()) + " counts seqs of store " +
+                               "epoch '" + batch.store_epoch() + "' but the site's store is " +
+                               (site.epoch.empty() ? std::string("not known yet (say Hello)")
+                                                   : "epoch " + site.epoch) +
+                               "; its changes are not applied");
+      }
       if (batch.first_seq() > applied + 1) {
         MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
         svc_->nacks_.With({peer.tenant_id, peer.site_id}).Increment();
@@ -342,13 +528,15 @@ class SyncService::Handler final : public sync::RequestHandler {
       std::uint64_t head = 0;
       if (s.ok()) s = StoreRejects(peer, sorted.rejects);
       if (s.ok()) {
-        auto h = AppendFeed(*conn_, peer.tenant_id, feed, {peer.site_id, batch.last_seq()});
+        auto h = AppendFeed(*conn_, peer.tenant_id, feed,
+                            {peer.site_id, batch.last_seq(), batch.store_epoch()});
         if (h.ok()) head = *h;
         s = h.status();
       }
       if (s.ok()) {
         s = conn_
                 ->Query("UPDATE millrace.sync_site SET applied_seq = $3, last_ack_at = now(), "
+                        "last_seen_at = now(), "
                         "batches_applied = batches_applied + 1, rows_applied = rows_applied + $4 "
                         "WHERE tenant_id = $1 AND site_id = $2",
                         {peer.tenant_id, peer.site_id, std::to_string(batch.last_seq()),
@@ -415,6 +603,13 @@ SyncService::SyncService(SyncServiceOptions options, MetricsRegistry* m)
       clamped_(m->AddCounter("mes_sync_clock_clamped_total",
                              "Changes stamped too far ahead of central's clock, clamped",
                              {"tenant", "site"})),
+      epochs_started_(m->AddCounter("mes_sync_store_epochs_started_total",
+                                    "Times a restored or copied store became the site's store",
+                                    {"tenant", "site"})),
+      store_refusals_(m->AddCounter(
+          "mes_sync_store_refusals_total",
+          "Stores refused: store_superseded, site_live_elsewhere, store_behind_central",
+          {"tenant", "site", "reason"})),
       apply_seconds_(m->AddHistogram("mes_sync_apply_seconds",
                                      "Time to apply one upstream batch", {"tenant", "site"})),
       applied_seq_(m->AddGauge("mes_sync_site_applied_seq", "Highest upstream seq applied",
@@ -485,7 +680,7 @@ void SyncService::Observe(const sync::Peer& peer, const v1::SiteStatus* status,
                           std::uint64_t applied, bool acked) {
   std::lock_guard lock(sites_mu_);
   SiteView& v = sites_[{peer.tenant_id, peer.site_id}];
-  v.applied_seq = std::max(v.applied_seq, applied);
+  v.applied_seq = acked ? std::max(v.applied_seq, applied) : applied;
   if (acked) v.last_ack_ms = options_.clock->NowMillis();
   if (status) {
     v.head_seq = status->outbox_head_seq();

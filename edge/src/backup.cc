@@ -15,6 +15,7 @@
 #include "millrace/edge/schema.h"
 #include "millrace/edge/sqlite.h"
 #include "millrace/edge/store.h"
+#include "millrace/edge/store_epoch.h"
 
 namespace millrace::edge {
 namespace fs = std::filesystem;
@@ -82,7 +83,7 @@ Status BackupFile(const std::string& db_path, const std::string& dest) {
   return VacuumInto(db, dest);
 }
 
-Status RestoreStore(const std::string& backup_path, const std::string& db_path) {
+Result<StoreEpoch> RestoreStore(const std::string& backup_path, const std::string& db_path) {
   if (!fs::exists(backup_path))
     return Status::NotFound("backup " + backup_path + " does not exist");
   auto lock = StoreLock::Acquire(db_path);
@@ -106,13 +107,22 @@ Status RestoreStore(const std::string& backup_path, const std::string& db_path) 
   std::error_code ec;
   fs::copy_file(backup_path, tmp, fs::copy_options::overwrite_existing, ec);
   if (ec) return Status::IOError("cannot copy " + backup_path + ": " + ec.message());
+  StoreEpoch epoch;
+  {
+    // The restored store is a new incarnation of the site's store: a new epoch, so central
+    // never takes its new writes for the ones the backup missed, and sends those back.
+    MILLRACE_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::Open(tmp));
+    MILLRACE_RETURN_IF_ERROR(MigrateEdgeSchema(db));
+    MILLRACE_ASSIGN_OR_RETURN(epoch, StartStoreEpoch(db, tmp, "restored from backup " + backup_path));
+  }
   MILLRACE_RETURN_IF_ERROR(FsyncPath(tmp));
   // The old WAL belongs to the old database: it must not be replayed into the restored one.
   fs::remove(db_path + "-wal", ec);
   fs::remove(db_path + "-shm", ec);
   fs::rename(tmp, db_path, ec);
   if (ec) return Status::IOError("cannot rename " + tmp + " to " + db_path + ": " + ec.message());
-  return FsyncParentDirectory(db_path);
+  MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(db_path));
+  return epoch;
 }
 
 Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& db_path) {

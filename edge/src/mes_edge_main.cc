@@ -115,6 +115,9 @@ Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& confi
   o.node_id = store->node_id();
   o.site_id = config.site_id;
   o.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+  const StoreEpoch& epoch = store->epoch();
+  o.epoch = {epoch.id, epoch.parent, static_cast<std::uint64_t>(epoch.base_seq),
+             static_cast<std::uint64_t>(epoch.fork_hlc)};
   o.batch_rows = y.batch_rows;
   o.window = y.window;
   auto client = std::make_unique<sync::SyncClient>(o, adapter, std::move(transport));
@@ -170,6 +173,8 @@ nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
   nlohmann::json j;
   j["site"] = store.site_id();
   j["enabled"] = client != nullptr;
+  j["store_epoch"] = store.epoch().id;
+  j["store_epoch_since"] = store.epoch().started_ms;
   auto stats = store.Outbox();
   if (stats.ok()) {
     const std::int64_t now = store.clock()->NowMillis();

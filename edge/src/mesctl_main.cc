@@ -407,9 +407,21 @@ int main(int argc, char** argv) {
   }
   if (*backup) return Show(o, client.Call("POST", "/api/v1/backups"), {"path", "bytes", "millis"});
   if (*restore) {
-    Status s = edge::RestoreStore(restore_from, restore_db);
-    if (!s.ok()) return Fail(s);
-    std::cout << "restored " << restore_db << " from " << restore_from << "\n";
+    auto epoch = edge::RestoreStore(restore_from, restore_db);
+    if (!epoch.ok()) return Fail(epoch.status());
+    if (o.json_output) {
+      std::cout << json{{"restored", restore_db},
+                        {"from", restore_from},
+                        {"store_epoch", epoch->id},
+                        {"previous_epoch", epoch->parent},
+                        {"resumes_after_seq", epoch->base_seq}}
+                       .dump()
+                << "\n";
+      return 0;
+    }
+    std::cout << "restored " << restore_db << " from " << restore_from << "\nthe store starts epoch "
+              << epoch->id << ": central resumes it after seq " << epoch->base_seq
+              << " and sends back the site's rows the backup lacks when the edge next connects\n";
     return 0;
   }
   if (*login) {

@@ -178,7 +178,8 @@ Result<PreparedStoreFile> PrepareStoreFile(const std::string& path) {
     MILLRACE_RETURN_IF_ERROR(BackupFile(path, backup).WithContext("backup before migration"));
   }
   MILLRACE_RETURN_IF_ERROR(MigrateEdgeSchema(db));
-  return PreparedStoreFile{std::move(lock).value(), std::move(db)};
+  MILLRACE_ASSIGN_OR_RETURN(StoreEpoch epoch, EnsureStoreEpoch(db, path));
+  return PreparedStoreFile{std::move(lock).value(), std::move(db), std::move(epoch)};
 }
 
 Result<std::unique_ptr<EdgeStore>> EdgeStore::Open(EdgeStoreOptions options) {
@@ -189,12 +190,14 @@ Result<std::unique_ptr<EdgeStore>> EdgeStore::Open(EdgeStoreOptions options) {
   }
   MILLRACE_ASSIGN_OR_RETURN(PreparedStoreFile file, PrepareStoreFile(options.path));
   SqliteDb writer = std::move(file.db);
+  StoreEpoch epoch = std::move(file.epoch);
   MILLRACE_ASSIGN_OR_RETURN(auto hlc_high,
                             writer.QueryInt("SELECT coalesce(max(value), 0) FROM sync_state "
                                             "WHERE key = 'hlc_high'"));
   std::unique_ptr<EdgeStore> store(
       new EdgeStore(std::move(options), std::move(file.lock), std::move(writer)));
   store->hlc_.Observe(HlcTimestamp::FromPacked(static_cast<std::uint64_t>(hlc_high)));
+  store->epoch_ = std::move(epoch);
   for (int i = 0; i < std::max(1, store->options_.readers); ++i) {
     MILLRACE_ASSIGN_OR_RETURN(SqliteDb reader, SqliteDb::OpenReadOnly(store->options_.path));
     store->idle_readers_.push_back(std::make_unique<SqliteDb>(std::move(reader)));

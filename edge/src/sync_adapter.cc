@@ -81,13 +81,22 @@ namespace {
 // has not merged yet: central merges that change and sends the result back if it differs.
 // Changes central acknowledged (through `acked`), or that the feed row says it already
 // includes (reflects_seq, for this site), are not pending.
+// A reflected seq counts in the store epoch it names; a row merged before epochs existed
+// names none and counts in the store's first epoch. Facts are inserted once: a fact the
+// store holds already (central sending back a restored store's rows) is left as it is.
 Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::string& site_id,
-                    std::uint64_t acked) {
+                    const StoreEpoch& epoch, std::uint64_t acked) {
   for (const auto& change : batch.changes()) {
     MILLRACE_ASSIGN_OR_RETURN(Row row, sync::DecodeChange(change, catalog::MesCatalog()));
+    if (row.table().merge == catalog::MergePolicy::kAppendOnly) {
+      MILLRACE_ASSIGN_OR_RETURN(auto present, txn.Get(row.table(), row.id()));
+      if (present) continue;
+    }
     if (row.table().merge == catalog::MergePolicy::kSharedLww) {
       std::uint64_t merged_through = acked;
-      if (change.reflects_site() == site_id)
+      const bool same_epoch = change.reflects_epoch() == epoch.id ||
+                              (change.reflects_epoch().empty() && epoch.parent.empty());
+      if (change.reflects_site() == site_id && same_epoch)
         merged_through = std::max(merged_through, change.reflects_seq());
       MILLRACE_ASSIGN_OR_RETURN(
           auto pending,
@@ -113,7 +122,9 @@ Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
     acked = purge_target_;
   }
   return store_->ApplyDownstream(
-      [&](WriteTxn& txn) { return ApplyChanges(txn, batch, store_->site_id(), acked); });
+      [&](WriteTxn& txn) {
+        return ApplyChanges(txn, batch, store_->site_id(), store_->epoch(), acked);
+      });
 }
 
 Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {

@@ -77,6 +77,10 @@ Status SyncClient::SendHello() {
   h->set_site_id(options_.site_id);
   h->set_catalog_fingerprint(options_.catalog_fingerprint);
   h->set_feed_cursor(feed_cursor_);
+  h->set_store_epoch(options_.epoch.id);
+  h->set_epoch_parent(options_.epoch.parent);
+  h->set_epoch_base_seq(options_.epoch.base_seq);
+  h->set_epoch_fork_hlc(options_.epoch.fork_hlc);
   backlog_read_ms_ = 0;
   *h->mutable_status() = CurrentBacklog();
   h->set_outbox_head_seq(h->status().outbox_head_seq());
@@ -115,7 +119,7 @@ Status SyncClient::FillWindow() {
     std::vector<SerializedChange> changes;
     changes.reserve(records.size());
     for (const auto& r : records) changes.push_back({r.seq, r.change});
-    std::string frame = EncodePushBatchFrame(batch_id, changes, CurrentBacklog());
+    std::string frame = EncodePushBatchFrame(batch_id, changes, CurrentBacklog(), options_.epoch.id);
     Status s = transport_->Send(std::move(frame));
     if (s.code() == StatusCode::kUnavailable) break;  // the link is not up; retry later
     MILLRACE_RETURN_IF_ERROR(s);
@@ -154,6 +158,10 @@ Status SyncClient::Handle(const v1::Envelope& e) {
             "central lost acknowledged changes (restored from an older backup?)",
             r.applied_seq(), acked_seq_);
       }
+      if (r.epoch_started())
+        spdlog::warn("sync: central took this store (epoch {}) as the site's new incarnation, "
+                     "resuming after seq {}; {} row(s) of the site come back on the feed",
+                     options_.epoch.id, r.applied_seq(), r.recovered_rows());
       state_ = State::kReady;
       backoff_.Reset();
       in_flight_.clear();

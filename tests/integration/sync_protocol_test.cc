@@ -7,6 +7,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <filesystem>
+#include <set>
 #include <thread>
 #include <zmq.hpp>
 
@@ -107,6 +108,7 @@ class SyncProtocolTest : public ::testing::Test {
     }
     central::SyncServiceOptions so;
     so.database_url = db_->ConnInfo("millrace_app");
+    so.store_takeover_grace_ms = 0;  // the liveness guard has a test (and a server) of its own
     service_ = std::make_unique<central::SyncService>(so, &metrics_);
     sync::SyncServerOptions o;
     o.secret_key = central_keys_.secret_key;
@@ -122,16 +124,34 @@ class SyncProtocolTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  std::unique_ptr<RawSite> Connect(const std::string& site) {
+  // A connection with the site's key. With `hello`, it says Hello first (as an edge does),
+  // naming kEpoch as its store epoch, so central knows the store its batches count in.
+  std::unique_ptr<RawSite> Connect(const std::string& site, bool hello = true) {
     auto secret = sync::ReadKeyFile((dir_ / site / "site.key").string(), true);
     EXPECT_TRUE(secret.ok());
-    return std::make_unique<RawSite>(server_->endpoint(), central_keys_.public_key, *secret);
+    auto raw = std::make_unique<RawSite>(server_->endpoint(), central_keys_.public_key, *secret);
+    if (hello) {
+      auto r = raw->Call(Hello(site));
+      EXPECT_TRUE(r && r->has_hello_reply()) << (r ? r->DebugString() : "no reply to Hello");
+    }
+    return raw;
+  }
+
+  static constexpr const char* kEpoch = "0190c0de-0000-7000-8000-000000000001";
+
+  static v1::Envelope Hello(const std::string& site, const std::string& epoch = kEpoch) {
+    v1::Envelope hello;
+    hello.mutable_hello()->set_site_id(site);
+    hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    hello.mutable_hello()->set_store_epoch(epoch);
+    return hello;
   }
 
   static v1::Envelope Batch(std::uint64_t id, std::uint64_t first, const std::vector<Row>& rows) {
     v1::Envelope e;
     auto* b = e.mutable_push_batch();
     b->set_batch_id(id);
+    b->set_store_epoch(kEpoch);
     b->set_first_seq(first);
     b->set_last_seq(first + rows.size() - 1);
     for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -175,10 +195,8 @@ class SyncProtocolTest : public ::testing::Test {
 };
 
 TEST_F(SyncProtocolTest, HelloReportsWatermarksAndRefusesAForgedSite) {
-  auto lyon = Connect("lyon");
-  v1::Envelope hello;
-  hello.mutable_hello()->set_site_id("lyon");
-  hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  auto lyon = Connect("lyon", false);
+  v1::Envelope hello = Hello("lyon");
   auto r = lyon->Call(hello);
   ASSERT_TRUE(r && r->has_hello_reply());
   EXPECT_EQ(r->hello_reply().applied_seq(), 0u);
@@ -297,6 +315,103 @@ TEST_F(SyncProtocolTest, OnTheRowByRowPathARejectKeepsItsSeqAndAClampIsCountedOn
   EXPECT_EQ(Metric("mes_sync_rejects_total{tenant=\"acme\",site=\"lyon\"}"), 1);
 }
 
+// The silent loss a restore used to cause: a store put back from a backup restarts its
+// seqs below what central applied. As a new epoch it is resumed where it stands, its new
+// writes are applied (not taken for duplicates), it gets back the rows it lacks, and the
+// store it replaced is refused from then on.
+TEST_F(SyncProtocolTest, ARestoredStoreIsANewEpochResumedWhereItStandsAndGetsBackWhatItLacks) {
+  auto lyon = Connect("lyon");
+  const auto events = Events("lyon", 0, 10);
+  auto r = lyon->Call(Batch(1, 1, events));
+  ASSERT_TRUE(r && r->has_ack());
+  ASSERT_EQ(r->ack().acked_seq(), 10u);
+  // The backup held seqs 1..5, acknowledged, and its clock stood at event 4's.
+  auto restored = Connect("lyon", false);
+  v1::Envelope hello = Hello("lyon", "0190c0de-0000-7000-8000-00000000000b");
+  hello.mutable_hello()->set_epoch_parent(kEpoch);
+  hello.mutable_hello()->set_epoch_base_seq(5);
+  hello.mutable_hello()->set_epoch_fork_hlc(static_cast<std::uint64_t>(events[4].Int("hlc")));
+  hello.mutable_hello()->set_outbox_head_seq(5);
+  r = restored->Call(hello);
+  ASSERT_TRUE(r && r->has_hello_reply()) << (r ? r->DebugString() : "no reply");
+  EXPECT_TRUE(r->hello_reply().epoch_started());
+  EXPECT_EQ(r->hello_reply().applied_seq(), 5u);
+  EXPECT_EQ(r->hello_reply().recovered_rows(), 5u);  // events 5..9
+  // Its new writes take seqs 6.. again: applied, not acknowledged away as duplicates.
+  v1::Envelope batch = Batch(2, 6, Events("lyon", 100, 3));
+  batch.mutable_push_batch()->set_store_epoch("0190c0de-0000-7000-8000-00000000000b");
+  r = restored->Call(batch);
+  ASSERT_TRUE(r && r->has_ack()) << (r ? r->DebugString() : "no reply");
+  EXPECT_EQ(r->ack().acked_seq(), 8u);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "13");
+  EXPECT_EQ(Metric("mes_sync_duplicate_batches_total{tenant=\"acme\",site=\"lyon\"}"), 0);
+  // The rows the backup lacks come back on its feed.
+  v1::Envelope pull;
+  pull.mutable_pull_request()->set_max_changes(1000);
+  r = restored->Call(pull);
+  ASSERT_TRUE(r && r->has_feed_batch());
+  std::set<std::string> back;
+  for (const auto& c : r->feed_batch().changes()) {
+    auto row = sync::DecodeChange(c, catalog::MesCatalog());
+    ASSERT_TRUE(row.ok());
+    if (row->table().name == "production_event") back.insert(row->id());
+  }
+  std::set<std::string> lacked;
+  for (int i = 5; i < 10; ++i) lacked.insert(events[static_cast<std::size_t>(i)].id());
+  EXPECT_EQ(back, lacked);
+  // The store it replaced is refused by name, at Hello and with a batch.
+  r = lyon->Call(Hello("lyon"));
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_NE(r->error().message().find("store_superseded"), std::string::npos) << r->error().message();
+  r = lyon->Call(Batch(3, 11, Events("lyon", 200, 1)));
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_NE(r->error().message().find("store_superseded"), std::string::npos);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "13");
+  EXPECT_EQ(Metric("mes_sync_store_epochs_started_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+  EXPECT_GE(Metric("mes_sync_store_refusals_total{tenant=\"acme\",site=\"lyon\",reason=\"store_superseded\"}"), 2);
+  EXPECT_EQ(Scalar("SELECT superseded_by || ' ' || applied_seq_at_end FROM millrace.sync_site_epoch "
+                   "WHERE epoch = '" + std::string(kEpoch) + "'"),
+            "0190c0de-0000-7000-8000-00000000000b 10");
+}
+
+TEST_F(SyncProtocolTest, AStoreBehindCentralInItsOwnEpochIsRefusedNotAcknowledgedAway) {
+  auto lyon = Connect("lyon");
+  ASSERT_TRUE(lyon->Call(Batch(1, 1, Events("lyon", 0, 10)))->has_ack());
+  // The same epoch claiming only 5 captured changes: a copy put back without a new epoch.
+  v1::Envelope hello = Hello("lyon");
+  hello.mutable_hello()->set_outbox_head_seq(5);
+  auto r = lyon->Call(hello);
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_NE(r->error().message().find("store_behind_central"), std::string::npos)
+      << r->error().message();
+}
+
+TEST_F(SyncProtocolTest, ASecondStoreIsRefusedWhileTheSitesStoreIsLive) {
+  central::SyncServiceOptions so;
+  so.database_url = db_->ConnInfo("millrace_app");
+  so.store_takeover_grace_ms = 60'000;
+  MetricsRegistry metrics;
+  central::SyncService service(so, &metrics);
+  sync::SyncServerOptions o;
+  o.secret_key = central_keys_.secret_key;
+  auto server = sync::SyncServer::Start(o, &service, &metrics);
+  ASSERT_TRUE(server.ok());
+  auto secret = sync::ReadKeyFile((dir_ / "lyon" / "site.key").string(), true);
+  RawSite live((*server)->endpoint(), central_keys_.public_key, *secret);
+  ASSERT_TRUE(live.Call(Hello("lyon"))->has_hello_reply());
+  RawSite copy((*server)->endpoint(), central_keys_.public_key, *secret);
+  v1::Envelope hello = Hello("lyon", "0190c0de-0000-7000-8000-0000000000cc");
+  hello.mutable_hello()->set_epoch_parent(kEpoch);
+  auto r = copy.Call(hello);
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_NE(r->error().message().find("site_live_elsewhere"), std::string::npos)
+      << r->error().message();
+  // The live store is undisturbed.
+  r = live.Call(Batch(1, 1, Events("lyon", 0, 2)));
+  ASSERT_TRUE(r && r->has_ack()) << (r ? r->DebugString() : "no reply");
+  EXPECT_EQ(Scalar("SELECT store_epoch FROM millrace.sync_site WHERE site_id = 'lyon'"), kEpoch);
+}
+
 TEST_F(SyncProtocolTest, ASiteOfOneTenantCannotReadOrWriteAnother) {
   // globex's tokyo sends a row claiming lyon: refused, and nothing lands in acme.
   auto tokyo = Connect("tokyo");
@@ -358,7 +473,7 @@ TEST_F(SyncProtocolTest, ARevokedKeyIsRefusedOnItsOpenConnectionAndAtTheNextHand
   r = lyon->Call(Batch(2, 3, Events("lyon", 2, 2)));  // same connection
   ASSERT_TRUE(r && r->has_error());
   EXPECT_EQ(r->error().code(), "permission_denied");
-  auto again = Connect("lyon");  // a new connection
+  auto again = Connect("lyon", false);  // a new connection
   again->Send(Batch(3, 3, Events("lyon", 2, 2)));
   EXPECT_FALSE(again->Receive(std::chrono::milliseconds(1500)));
   EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "2");
@@ -551,6 +666,7 @@ TEST_F(SyncProtocolTest, DevelopmentModeWithoutCurveMustBeAskedForAndStillChecks
   v1::Envelope hello;
   hello.mutable_hello()->set_site_id("nowhere");
   hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  hello.mutable_hello()->set_store_epoch(kEpoch);
   r = plain.Call(hello);
   ASSERT_TRUE(r && r->has_error());
   hello.mutable_hello()->set_site_id("lyon");

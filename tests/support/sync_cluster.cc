@@ -145,6 +145,7 @@ Result<std::unique_ptr<SyncCluster>> SyncCluster::CreateFromFixture(ClusterBinar
   std::ofstream(dir / "central.toml")
       << "[database]\nurl = \"" << c->db_->ConnInfo("millrace_app") << "\"\n"
       << "[sync]\nbind = \"tcp://127.0.0.1:*\"\nsecret_key_file = \"central.key\"\n"
+      << "store_takeover_grace_seconds = " << kStoreTakeoverGraceSeconds << "\n"
       << "[http]\nport = 0\n[log]\nlevel = \"warn\"\n";
   return c;
 }
@@ -380,8 +381,15 @@ Status SyncCluster::WaitConverged(std::chrono::seconds timeout) {
           diff += " " + site + "." + table + " (edge " + hash + ", central " + central[table] + ")";
     }
     if (diff.empty()) return Status::Ok();
-    if (std::chrono::steady_clock::now() > deadline)
-      return Status::Timeout("not converged:" + diff);
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::string rejects;
+      auto r = admin_->Query(
+          "SELECT tenant_id || '/' || site_id || ' seq ' || seq || ' ' || table_name || ': ' || "
+          "reason FROM millrace.sync_reject ORDER BY reject_id LIMIT 5");
+      if (r.ok())
+        for (int i = 0; i < r->rows(); ++i) rejects += "\n  parked at central: " + r->GetString(i, 0);
+      return Status::Timeout("not converged:" + diff + rejects);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }

@@ -53,6 +53,10 @@ struct ClusterBinaries {
 
 class SyncCluster {
  public:
+  // Central's [sync] store_takeover_grace_seconds in the cluster: longer than an idle
+  // edge's Hello interval (5 s), short enough for tests that restore or copy a store.
+  static constexpr int kStoreTakeoverGraceSeconds = 10;
+
   static Result<std::unique_ptr<SyncCluster>> Create(ClusterBinaries bins,
                                                      const std::string& name);
   // The same over a released schema fixture (tests/fixtures/schema/release-N): its

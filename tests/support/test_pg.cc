@@ -29,6 +29,7 @@ Result<std::unique_ptr<TestDatabase>> TestDatabase::Create() {
 }
 
 TestDatabase::~TestDatabase() {
+  if (std::getenv("MILLRACE_KEEP_TEST_DIRS")) return;  // kept for a look after a failure
   auto admin = central::PgConnection::Connect(server_);
   if (admin.ok()) (void)(*admin)->Exec("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
 }

@@ -108,12 +108,19 @@ TEST_F(BackupTest, RestoreRefusesARunningEdgeThenReplacesTheDatabase) {
   auto info = BackupStore(*store_, (dir_ / "backups").string(), 0);
   ASSERT_TRUE(info.ok());
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(WriteEvent(*store_).ok());
-  Status refused = RestoreStore(info->path, db_);
+  Status refused = RestoreStore(info->path, db_).status();
   EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.message().find("running"), std::string::npos);
+  const StoreEpoch before = store_->epoch();
   store_.reset();  // the edge stops
   EXPECT_EQ(Events(db_), 15);
-  ASSERT_TRUE(RestoreStore(info->path, db_).ok());
+  auto restored = RestoreStore(info->path, db_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  // A restored store is a new incarnation: a new epoch, whose parent is the one the
+  // backup was taken in, resuming at what central had acknowledged then.
+  EXPECT_NE(restored->id, before.id);
+  EXPECT_EQ(restored->parent, before.id);
+  EXPECT_NE(restored->reason.find("restored from backup"), std::string::npos);
   store_ = Open();
   ASSERT_NE(store_, nullptr);
   std::int64_t n = -1;
@@ -123,6 +130,27 @@ TEST_F(BackupTest, RestoreRefusesARunningEdgeThenReplacesTheDatabase) {
   }).ok());
   EXPECT_EQ(n, 10);
   EXPECT_EQ(store_->Outbox()->rows, 10);  // the outbox came back with its rows
+  EXPECT_EQ(store_->epoch().id, restored->id);  // and opening it keeps that epoch
+}
+
+TEST_F(BackupTest, AStoreCopiedToAnotherPathStartsANewEpochWhenOpened) {
+  const StoreEpoch original = store_->epoch();
+  ASSERT_FALSE(original.id.empty());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(WriteEvent(*store_).ok());
+  store_.reset();
+  store_ = Open();  // the same file again: the same epoch
+  EXPECT_EQ(store_->epoch().id, original.id);
+  store_.reset();
+  const std::string copy = (dir_ / "copy.db").string();
+  std::filesystem::copy_file(db_, copy);
+  EdgeStoreOptions o;
+  o.path = copy;
+  o.site_id = "plant-a";
+  auto copied = EdgeStore::Open(o);
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  EXPECT_NE((*copied)->epoch().id, original.id);
+  EXPECT_EQ((*copied)->epoch().parent, original.id);
+  EXPECT_NE((*copied)->epoch().reason.find("copied or moved"), std::string::npos);
 }
 
 TEST_F(BackupTest, RestoreRefusesADamagedOrMissingBackup) {
@@ -130,7 +158,7 @@ TEST_F(BackupTest, RestoreRefusesADamagedOrMissingBackup) {
   std::string junk = (dir_ / "junk.db").string();
   std::ofstream(junk) << std::string(8192, 'x');
   EXPECT_FALSE(RestoreStore(junk, db_).ok());
-  EXPECT_EQ(RestoreStore((dir_ / "nope.db").string(), db_).code(), StatusCode::kNotFound);
+  EXPECT_EQ(RestoreStore((dir_ / "nope.db").string(), db_).status().code(), StatusCode::kNotFound);
   EXPECT_GE(Events(db_), 0);  // the database is still there and readable
 }
 

@@ -121,7 +121,7 @@ TEST(WireTest, APushBatchBuiltFromStoredChangesDecodesLikeOneBuiltFromMessages) 
   for (int i = 0; i < 3; ++i) changes.push_back({41 + static_cast<std::uint64_t>(i), stored[static_cast<std::size_t>(i)]});
   v1::SiteStatus status;
   status.set_backlog_rows(7);
-  auto decoded = DecodeFrame(EncodePushBatchFrame(9, changes, status));
+  auto decoded = DecodeFrame(EncodePushBatchFrame(9, changes, status, "epoch-7"));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   ASSERT_TRUE(decoded->has_push_batch());
   const auto& b = decoded->push_batch();
@@ -129,6 +129,7 @@ TEST(WireTest, APushBatchBuiltFromStoredChangesDecodesLikeOneBuiltFromMessages) 
   EXPECT_EQ(b.first_seq(), 41u);
   EXPECT_EQ(b.last_seq(), 43u);
   EXPECT_EQ(b.status().backlog_rows(), 7u);
+  EXPECT_EQ(b.store_epoch(), "epoch-7");
   ASSERT_EQ(b.changes_size(), 3);
   for (int i = 0; i < 3; ++i) {
     v1::Change expected;

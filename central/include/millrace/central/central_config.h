@@ -10,6 +10,9 @@
 //   insecure_development = false          # true: no Curve (development only, logged)
 //   workers = 2                           # appliers, each with its own connection
 //   max_forward_skew_seconds = 300        # shared-row clocks further ahead are clamped
+//   store_takeover_grace_seconds = 30     # a restored or copied store may become the site's
+//                                         # store only once the current one has been silent
+//                                         # this long (edges say Hello every 5 s when idle)
 //
 //   [http] and [log]: see common/daemon_config.h
 #pragma once
@@ -30,6 +33,7 @@ struct CentralSyncConfig {
   bool insecure_development = false;
   int workers = 2;
   std::int64_t max_forward_skew_ms = 300'000;
+  std::int64_t store_takeover_grace_ms = 30'000;
 };
 
 struct CentralConfig {

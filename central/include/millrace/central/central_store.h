@@ -50,6 +50,7 @@ Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog:
 struct FeedProvenance {
   std::string site_id;
   std::uint64_t through_seq = 0;
+  std::string store_epoch;  // the epoch through_seq counts in
 };
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
                                  const std::vector<Row>& rows,

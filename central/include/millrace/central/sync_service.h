@@ -35,6 +35,10 @@ struct SyncServiceOptions {
   // The process's one hybrid clock, which observes every HLC the service applies and
   // stamps central's own changes; null: the service keeps its own. Outlives the service.
   HybridClock* hlc = nullptr;
+  // A store that is not the site's current one (a new epoch: restored or copied) becomes
+  // its store only when the current one has said nothing for this long; until then it is
+  // refused, so a copy started next to a running edge cannot take the site over.
+  std::int64_t store_takeover_grace_ms = 30'000;
 };
 
 class SyncService final : public sync::CentralSide {
@@ -59,6 +63,8 @@ class SyncService final : public sync::CentralSide {
     std::uint64_t head_seq = 0, backlog_rows = 0, backlog_bytes = 0;
     std::int64_t oldest_unacked_ms = 0;
   };
+  // acked: a batch was acknowledged (applied_seq only grows); otherwise a Hello, whose
+  // applied_seq is the site's cursor in its current store epoch (it may be lower).
   void Observe(const sync::Peer& peer, const sync::v1::SiteStatus* status, std::uint64_t applied_seq,
                bool acked);
   void Collect();
@@ -83,6 +89,8 @@ class SyncService final : public sync::CentralSide {
   Family<Counter>& conflicts_;
   Family<Counter>& rejects_;
   Family<Counter>& clamped_;
+  Family<Counter>& epochs_started_;
+  Family<Counter>& store_refusals_;
   Family<Histogram>& apply_seconds_;
   Family<Gauge>& applied_seq_;
   Family<Gauge>& last_ack_;

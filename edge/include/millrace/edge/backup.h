@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "millrace/common/status.h"
+#include "millrace/edge/store_epoch.h"
 
 namespace millrace::edge {
 
@@ -33,9 +34,10 @@ Result<BackupInfo> BackupStore(const EdgeStore& store, const std::string& dir, i
 // way. Used before a schema migration.
 Status BackupFile(const std::string& db_path, const std::string& dest);
 
-// Replaces `db_path` with `backup_path`. FailedPrecondition when an edge is running on
+// Replaces `db_path` with `backup_path`, migrated to this build's schema, as a new store
+// epoch (store_epoch.h) which it returns. FailedPrecondition when an edge is running on
 // db_path or the backup is damaged or newer than this build.
-Status RestoreStore(const std::string& backup_path, const std::string& db_path);
+Result<StoreEpoch> RestoreStore(const std::string& backup_path, const std::string& db_path);
 
 // Held by a running edge for the life of the process.
 class StoreLock {

@@ -31,6 +31,7 @@
 #include "millrace/common/row.h"
 #include "millrace/edge/backup.h"
 #include "millrace/edge/sqlite.h"
+#include "millrace/edge/store_epoch.h"
 
 namespace millrace::edge {
 
@@ -66,6 +67,7 @@ struct OutboxEntry {
 struct PreparedStoreFile {
   std::unique_ptr<StoreLock> lock;
   SqliteDb db;
+  StoreEpoch epoch;  // started here if the store had none or was copied (store_epoch.h)
 };
 Result<PreparedStoreFile> PrepareStoreFile(const std::string& path);
 
@@ -145,6 +147,8 @@ class EdgeStore {
   Status CheckReady() const;
 
   const std::string& site_id() const { return options_.site_id; }
+  // This incarnation of the store (store_epoch.h); fixed while the store is open.
+  const StoreEpoch& epoch() const { return epoch_; }
   const std::string& node_id() const { return options_.node_id; }
   const std::string& path() const { return options_.path; }
   HybridClock& hlc() { return hlc_; }
@@ -169,6 +173,7 @@ class EdgeStore {
   Status Capture(const Row& row, const Row* before);
 
   EdgeStoreOptions options_;
+  StoreEpoch epoch_;
   std::unique_ptr<StoreLock> lock_;
   SqliteDb writer_;  // used only by the writer thread
   HybridClock hlc_;

@@ -51,10 +51,19 @@ class EdgeSide {
   virtual Result<v1::SiteStatus> Backlog() = 0;
 };
 
+// The incarnation of the store the client speaks for (see Hello in sync.proto).
+struct EpochInfo {
+  std::string id;
+  std::string parent;
+  std::uint64_t base_seq = 0;
+  std::uint64_t fork_hlc = 0;
+};
+
 struct SyncClientOptions {
   std::string node_id;
   std::string site_id;
   std::string catalog_fingerprint;
+  EpochInfo epoch;
   int batch_rows = 5000;
   int window = 4;  // batches in flight
   std::chrono::milliseconds hello_timeout{3000};
