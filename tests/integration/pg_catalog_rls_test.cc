@@ -111,7 +111,7 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
   // The sync engine's per-tenant tables carry the same policy as the catalog's; the
   // registry (tenants, sites and their keys) is read before a tenant is known.
   const std::set<std::string> sync_tables = {"sync_feed", "sync_reject", "sync_conflict",
-                                             "sync_column_clock"};
+                                             "sync_column_clock", "sync_site_epoch"};
   const std::set<std::string> registry = {"sync_tenant", "sync_site"};
   EXPECT_EQ(res->rows(),
             static_cast<int>(MesCatalog().tables().size() + sync_tables.size() + registry.size()));
