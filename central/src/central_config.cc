@@ -36,6 +36,8 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
                               file.GetInt("sync.store_takeover_grace_seconds", 30, 0, 3600));
     y.store_takeover_grace_ms = grace * 1000;
   }
+  MILLRACE_ASSIGN_OR_RETURN(c.public_tenant_metrics,
+                            file.GetBool("http.public_tenant_metrics", false));
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
   MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));
   MILLRACE_RETURN_IF_ERROR(file.Finish());

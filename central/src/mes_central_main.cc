@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "millrace/central/admin_token.h"
 #include "millrace/central/central_config.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
@@ -127,16 +128,25 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
       .Set(1);
   Router router(&metrics);
   const std::string db_url = config->database_url;
+  // Per-tenant and per-site series name the tenants, their sites and their volumes: an
+  // admin token (or the config's opt-in) shows them; without one /metrics has the rest.
+  auto tokens = std::make_shared<AdminTokenCache>(db_url);
+  MetricsExposure exposure;
+  exposure.private_labels = {"tenant", "site"};
+  if (!config->public_tenant_metrics)
+    exposure.may_see_private = [tokens](const HttpRequest& req) { return tokens->Check(req).ok(); };
   router.AddOperationalRoutes({{"postgres", [db_url] {
                                   auto conn = PgConnection::Connect(db_url + " connect_timeout=3");
                                   if (!conn.ok()) return conn.status();
                                   return CheckSchemaCurrent(**conn);
-                                }}});
+                                }}},
+                              exposure);
 
   // Per-table digests of what central holds for a site; an edge in sync answers the same
-  // on its GET /api/v1/sync/content.
+  // on its GET /api/v1/sync/content. Derived from every row of the site: an admin token.
   router.Add("GET", "/api/v1/tenants/{tenant}/sites/{site}/content",
-             [db_url](const HttpRequest& req) {
+             [db_url, tokens](const HttpRequest& req) {
+               if (auto who = tokens->Check(req); !who.ok()) return HttpResponse::Error(who.status());
                auto conn = PgConnection::Connect(db_url);
                if (!conn.ok()) return HttpResponse::Error(conn.status());
                auto content =
@@ -311,6 +321,22 @@ int main(int argc, char** argv) {
   put->add_option("--file", rows_file,
                   "JSON object or array of objects (column -> value); '-' or absent: stdin");
 
+  std::string token_name;
+  auto* token = app.add_subcommand(
+      "token", "Admin tokens for central's HTTP (per-tenant metrics, content digests); only a "
+               "hash is kept");
+  token->require_subcommand(1);
+  auto* token_create =
+      token->add_subcommand("create", "Make a token and print it once (keep it secret)");
+  add_config(token_create);
+  token_create->add_option("--name", token_name, "A name for the token, e.g. prometheus")
+      ->required();
+  auto* token_revoke = token->add_subcommand("revoke", "Revoke a token: refused within 30 s");
+  add_config(token_revoke);
+  token_revoke->add_option("--name", token_name, "The token's name")->required();
+  auto* token_list = token->add_subcommand("list", "List tokens (names and dates, never tokens)");
+  add_config(token_list);
+
   std::vector<std::string> demo_sites;
   auto* seed_demo = app.add_subcommand(
       "seed-demo",
@@ -364,5 +390,31 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*put) return central::Put(config_path, tenant, table, rows_file);
+  if (*token) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    if (*token_create) {
+      auto t = central::CreateAdminToken(**conn, token_name);
+      if (!t.ok()) return central::Fail(t.status());
+      std::cout << *t << "\n" << std::flush;  // the token first, then the advice
+      std::cerr << "admin token " << token_name
+                << " made; it is shown only this once. Send it as 'Authorization: Bearer "
+                   "<token>'.\n";
+      return 0;
+    }
+    if (*token_revoke) {
+      if (Status s = central::RevokeAdminToken(**conn, token_name); !s.ok())
+        return central::Fail(s);
+      std::cout << "revoked admin token " << token_name << "\n";
+      return 0;
+    }
+    auto list = central::ListAdminTokens(**conn);
+    if (!list.ok()) return central::Fail(list.status());
+    for (const auto& t : *list)
+      std::cout << t.name << "\tcreated " << t.created_at
+                << (t.revoked_at.empty() ? "" : "\trevoked " + t.revoked_at) << "\n";
+    return 0;
+  }
   return 2;
 }

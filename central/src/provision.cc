@@ -76,11 +76,17 @@ Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std:
   if (!catalog::IsValidSiteId(tenant_id))
     return Status::InvalidArgument("tenant id must be 1..32 characters of a-z, 0-9 and '-': \"" +
                                    tenant_id + "\"");
+  // The registry is behind row-level security too: a tenant is made in its own context.
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
   auto r = conn.Query("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ($1, $2)",
                       {tenant_id, name.empty() ? tenant_id : name});
-  if (r.status().code() == StatusCode::kAlreadyExists)
-    return Status::AlreadyExists("tenant " + tenant_id + " already exists");
-  return r.status();
+  if (!r.ok()) {
+    (void)Rollback(conn);
+    if (r.status().code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists("tenant " + tenant_id + " already exists");
+    return r.status();
+  }
+  return conn.Exec("COMMIT");
 }
 
 Result<sync::v1::FeedBatch> SiteSnapshot(PgConnection& conn, const std::string& tenant_id,
@@ -142,16 +148,26 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
     MILLRACE_RETURN_IF_ERROR(
         sync::WriteKeyFile((tmp / "central.pub").string(), o.central_public_key, false));
 
-  auto inserted = conn.Query(
-      "INSERT INTO millrace.sync_site (tenant_id, site_id, public_key) VALUES ($1, $2, $3)",
-      {o.tenant_id, o.site_id, keys.public_key});
+  Status inserted = [&]() -> Status {
+    MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, o.tenant_id));
+    MILLRACE_RETURN_IF_ERROR(
+        conn.Query("INSERT INTO millrace.sync_site (tenant_id, site_id) VALUES ($1, $2)",
+                   {o.tenant_id, o.site_id})
+            .status());
+    MILLRACE_RETURN_IF_ERROR(conn.Query("INSERT INTO millrace.sync_site_key (tenant_id, site_id, "
+                                        "public_key) VALUES ($1, $2, $3)",
+                                        {o.tenant_id, o.site_id, keys.public_key})
+                                 .status());
+    return conn.Exec("COMMIT");
+  }();
   if (!inserted.ok()) {
+    (void)Rollback(conn);
     fs::remove_all(tmp, ec);
-    if (inserted.status().code() == StatusCode::kAlreadyExists)
+    if (inserted.code() == StatusCode::kAlreadyExists)
       return Status::AlreadyExists("site " + o.tenant_id + "/" + o.site_id + " already exists");
-    if (inserted.status().message().find("sync_site_tenant_id_fkey") != std::string::npos)
+    if (inserted.message().find("sync_site_tenant_id_fkey") != std::string::npos)
       return Status::NotFound("no tenant " + o.tenant_id + " (mes-central create-tenant)");
-    return inserted.status();
+    return inserted;
   }
   auto snapshot = SiteSnapshot(conn, o.tenant_id, o.site_id);
   if (!snapshot.ok()) return snapshot.status();
@@ -181,12 +197,19 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
 }
 
 Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id) {
-  MILLRACE_ASSIGN_OR_RETURN(
-      auto r, conn.Query("UPDATE millrace.sync_site SET active = false, revoked_at = "
-                         "coalesce(revoked_at, now()) WHERE tenant_id = $1 AND site_id = $2",
-                         {tenant_id, site_id}));
-  if (r.affected() != 1) return Status::NotFound("no site " + tenant_id + "/" + site_id);
-  return Status::Ok();
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
+  auto r = conn.Query("UPDATE millrace.sync_site SET active = false, revoked_at = "
+                      "coalesce(revoked_at, now()) WHERE tenant_id = $1 AND site_id = $2",
+                      {tenant_id, site_id});
+  if (!r.ok()) {
+    (void)Rollback(conn);
+    return r.status();
+  }
+  if (r->affected() != 1) {
+    (void)Rollback(conn);
+    return Status::NotFound("no site " + tenant_id + "/" + site_id);
+  }
+  return conn.Exec("COMMIT");
 }
 
 Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,

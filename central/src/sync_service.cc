@@ -657,13 +657,13 @@ Result<std::optional<sync::Peer>> SyncService::Lookup(const std::string& sql,
 }
 
 Result<std::optional<sync::Peer>> SyncService::FindActiveKey(const std::string& key) {
-  return Lookup(
-      "SELECT tenant_id, site_id FROM millrace.sync_site WHERE public_key = $1 AND active", key);
+  // Before any tenant is known: through the owner's function, which sees every tenant's
+  // keys (the application role sees none without a tenant context).
+  return Lookup("SELECT tenant_id, site_id FROM millrace.sync_key_owner($1)", key);
 }
 
 Result<std::optional<sync::Peer>> SyncService::FindActiveSite(const std::string& site) {
-  return Lookup("SELECT tenant_id, site_id FROM millrace.sync_site WHERE site_id = $1 AND active",
-                site);
+  return Lookup("SELECT tenant_id, site_id FROM millrace.sync_active_site($1)", site);
 }
 
 void SyncService::SetFeedListener(std::function<void(const std::string&, std::uint64_t)> l) {

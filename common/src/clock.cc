@@ -23,6 +23,21 @@ Clock* SystemClock() {
   return &clock;
 }
 
+namespace {
+class Monotonic final : public Clock {
+ public:
+  std::int64_t NowMillis() const override {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  }
+};
+}  // namespace
+
+Clock* MonotonicClock() {
+  static Monotonic clock;
+  return &clock;
+}
+
 std::int64_t OffsetFileClock::NowMillis() const {
   using namespace std::chrono;
   const std::int64_t steady =

@@ -120,7 +120,8 @@ void Router::Add(std::string_view method, std::string_view pattern, HttpHandler 
       Route{std::string(method), std::string(pattern), SplitPath(pattern), std::move(handler)});
 }
 
-void Router::AddOperationalRoutes(std::vector<std::pair<std::string, ReadinessCheck>> checks) {
+void Router::AddOperationalRoutes(std::vector<std::pair<std::string, ReadinessCheck>> checks,
+                                  MetricsExposure exposure) {
   Add("GET", "/health",
       [](const HttpRequest&) { return HttpResponse::Json(200, R"({"status":"ok"})"); });
   Add("GET", "/ready", [checks = std::move(checks)](const HttpRequest&) {
@@ -136,8 +137,10 @@ void Router::AddOperationalRoutes(std::vector<std::pair<std::string, ReadinessCh
     return HttpResponse::Json(ready ? 200 : 503, body.dump());
   });
   if (metrics_) {
-    Add("GET", "/metrics", [m = metrics_](const HttpRequest&) {
-      return HttpResponse::Text(200, m->Render(), "text/plain; version=0.0.4; charset=utf-8");
+    Add("GET", "/metrics", [m = metrics_, exposure = std::move(exposure)](const HttpRequest& req) {
+      const bool all = !exposure.may_see_private || exposure.may_see_private(req);
+      return HttpResponse::Text(200, m->Render(all ? std::set<std::string>{} : exposure.private_labels),
+                                "text/plain; version=0.0.4; charset=utf-8");
     });
   }
 }

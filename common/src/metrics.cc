@@ -172,7 +172,7 @@ void MetricsRegistry::AddCollector(std::function<void()> collect) {
   collectors_.push_back(std::move(collect));
 }
 
-std::string MetricsRegistry::Render() const {
+std::string MetricsRegistry::Render(const std::set<std::string>& hidden_labels) const {
   std::vector<std::function<void()>> collectors;
   {
     std::lock_guard lock(mu_);
@@ -186,6 +186,13 @@ std::string MetricsRegistry::Render() const {
     // Plain references: lambdas below may not capture structured bindings (clang < 16).
     const std::string& name = entry.first;
     const Entry& e = entry.second;
+    const std::vector<std::string>& label_names =
+        e.type == MetricType::kCounter ? e.counter->label_names()
+        : e.type == MetricType::kGauge ? e.gauge->label_names()
+                                       : e.histogram->label_names();
+    bool hidden = false;
+    for (const auto& l : label_names) hidden = hidden || hidden_labels.count(l) > 0;
+    if (hidden) continue;
     switch (e.type) {
       case MetricType::kCounter:
         out += "# HELP " + name + " " + EscapeHelp(e.counter->help()) + "\n# TYPE " + name +

@@ -32,6 +32,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "corruption";
     case StatusCode::kIOError:
       return "io_error";
+    case StatusCode::kRateLimited:
+      return "rate_limited";
     case StatusCode::kInternal:
       return "internal";
   }
@@ -68,6 +70,8 @@ int HttpStatusFor(StatusCode code) {
       return 500;
     case StatusCode::kIOError:
       return 500;
+    case StatusCode::kRateLimited:
+      return 429;
     case StatusCode::kInternal:
       return 500;
   }

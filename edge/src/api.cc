@@ -176,7 +176,33 @@ void Filters(const catalog::TableSpec& table, const HttpRequest& req,
 class Api {
  public:
   Api(MesService& svc, ApiOptions options)
-      : svc_(&svc), store_(&svc.store()), options_(std::move(options)) {}
+      : svc_(&svc),
+        store_(&svc.store()),
+        options_(std::move(options)),
+        throttle_(std::make_shared<PinThrottle>(options_.pin_throttle)) {
+    if (options_.metrics) {
+      pin_failures_ = &options_.metrics->AddCounter("mes_edge_pin_failures_total",
+                                                    "Badge-ins refused for a wrong badge or PIN")
+                           .Get();
+      pin_refusals_ = &options_.metrics->AddCounter(
+          "mes_edge_pin_refusals_total",
+          "Badge-ins refused unchecked while a badge or address is locked after wrong PINs",
+          {"locked"});
+    }
+  }
+
+  // Wraps a handler that needs a badged-in actor of one of `roles` (any role if empty).
+  template <typename F>
+  HttpHandler WithRole(std::vector<std::string> roles, F f) const {
+    return [*this, roles, f](const HttpRequest& req) -> HttpResponse {
+      auto actor = svc_->Authenticate(Bearer(req));
+      if (!actor.ok()) return ApiError(actor.status());
+      if (!roles.empty() && std::find(roles.begin(), roles.end(), actor->role) == roles.end())
+        return ApiError(Status::PermissionDenied("role_not_allowed: this needs a " + roles.front() +
+                                                 "; " + actor->user_name + " is an " + actor->role));
+      return f(req, *actor);
+    };
+  }
 
   // Wraps a handler that needs a badged-in actor and takes the body fields `fields`.
   template <typename F>
@@ -213,15 +239,39 @@ class Api {
     r.Add("POST", "/api/v1/sessions", [*this](const HttpRequest& req) -> HttpResponse {
       auto body = Body(req);
       if (!body.ok()) return ApiError(body.status());
-      if (Status s = OnlyFields(*body, {"badge_id", "pin", "work_unit_id"}); !s.ok())
+      if (Status s = OnlyFields(*body, {"badge_id", "pin", "work_unit_id", "work_unit"}); !s.ok())
         return ApiError(s);
       auto badge = Str(*body, "badge_id", true);
       auto pin = Str(*body, "pin", true);
-      auto unit = Str(*body, "work_unit_id", true);
-      for (const auto* s : {&badge, &pin, &unit})
+      auto unit_id = Str(*body, "work_unit_id", false);
+      auto unit_code = Str(*body, "work_unit", false);
+      for (const auto* s : {&badge, &pin, &unit_id, &unit_code})
         if (!s->ok()) return ApiError(s->status());
-      auto session = svc_->BadgeIn(*badge, *pin, *unit);
-      if (!session.ok()) return ApiError(session.status());
+      if (!unit_id->empty() && !unit_code->empty())
+        return ApiError(Status::InvalidArgument(
+            "bad_field: give work_unit_id or work_unit (a code), not both"));
+      // Locked after wrong PINs: refused without looking at the PIN, the right one included.
+      if (auto refusal = throttle_->Check(*badge, req.remote_address)) {
+        const bool by_badge = refusal->why == PinRefusal::Why::kBadge;
+        if (pin_refusals_) pin_refusals_->With({by_badge ? "badge" : "address"}).Increment();
+        const std::int64_t seconds = (refusal->retry_after_ms + 999) / 1000;
+        HttpResponse res = ApiError(Status(
+            StatusCode::kRateLimited,
+            std::string(by_badge ? "badge_locked: too many wrong PINs for this badge"
+                                 : "address_locked: too many wrong PINs from this terminal") +
+                "; try again in " + std::to_string(seconds) + " s"));
+        res.headers["Retry-After"] = std::to_string(seconds);
+        return res;
+      }
+      auto session = svc_->BadgeIn(*badge, *pin, unit_id->empty() ? *unit_code : *unit_id);
+      if (!session.ok()) {
+        if (session.status().code() == StatusCode::kUnauthenticated) {
+          throttle_->Failed(*badge, req.remote_address);
+          if (pin_failures_) pin_failures_->Increment();
+        }
+        return ApiError(session.status());
+      }
+      throttle_->Succeeded(*badge);
       json j{{"token", session->token},
              {"expires_at", session->expires_ms},
              {"user",
@@ -254,13 +304,14 @@ class Api {
           }));
 
     // ---- reads ----
-    r.Add("GET", "/api/v1/work-units", [*this](const HttpRequest& req) -> HttpResponse {
-      std::string where = "level = 'work_unit' AND active = 1";
-      std::vector<Value> params;
-      Filters(T("equipment"), req, {"code"}, &where, &params);
-      auto page = Page(*store_, T("equipment"), where, params, req);
-      return page.ok() ? Ok(*page) : ApiError(page.status());
-    });
+    r.Add("GET", "/api/v1/work-units",
+          Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+            std::string where = "level = 'work_unit' AND active = 1";
+            std::vector<Value> params;
+            Filters(T("equipment"), req, {"code"}, &where, &params);
+            MILLRACE_ASSIGN_OR_RETURN(json page, Page(*store_, T("equipment"), where, params, req));
+            return Ok(page);
+          }));
     r.Add(
         "GET", "/api/v1/work-units/{id}/queue",
         Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
@@ -316,13 +367,14 @@ class Api {
           Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) {
             return GetOne("work_order_operation", req.path_params.at("id"));
           }));
-    r.Add("GET", "/api/v1/reasons", [*this](const HttpRequest& req) -> HttpResponse {
-      std::string where = "active = 1";
-      std::vector<Value> params;
-      Filters(T("reason_code"), req, {"category", "parent_id", "code"}, &where, &params);
-      auto page = Page(*store_, T("reason_code"), where, params, req);
-      return page.ok() ? Ok(*page) : ApiError(page.status());
-    });
+    r.Add("GET", "/api/v1/reasons",
+          Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
+            std::string where = "active = 1";
+            std::vector<Value> params;
+            Filters(T("reason_code"), req, {"category", "parent_id", "code"}, &where, &params);
+            MILLRACE_ASSIGN_OR_RETURN(json page, Page(*store_, T("reason_code"), where, params, req));
+            return Ok(page);
+          }));
     r.Add(
         "GET", "/api/v1/characteristics",
         Authed({}, [*this](const HttpRequest& req, const Actor&, const json&) -> Result<HttpResponse> {
@@ -520,12 +572,16 @@ class Api {
           }));
 
     // ---- administration ----
-    r.Add("POST", "/api/v1/backups", [*this](const HttpRequest&) -> HttpResponse {
+    // Administration: a supervisor's session. A backup copies every row of the site; the
+    // outbox shows what the floor did.
+    r.Add("POST", "/api/v1/backups",
+          WithRole({"supervisor"}, [*this](const HttpRequest&, const Actor&) -> HttpResponse {
       auto info = BackupStore(*store_, options_.backup_dir, options_.backup_keep);
       if (!info.ok()) return ApiError(info.status());
       return Ok({{"path", info->path}, {"bytes", info->bytes}, {"millis", info->millis}}, 201);
-    });
-    r.Add("GET", "/api/v1/outbox", [*this](const HttpRequest& req) -> HttpResponse {
+    }));
+    r.Add("GET", "/api/v1/outbox",
+          WithRole({"supervisor"}, [*this](const HttpRequest& req, const Actor&) -> HttpResponse {
       auto stats = store_->Outbox();
       if (!stats.ok()) return ApiError(stats.status());
       int limit = 20;
@@ -549,14 +605,22 @@ class Api {
                                 {"bytes", e.payload.size()}});
       }
       return Ok(j);
-    });
+    }));
+  }
+
+  HttpHandler Supervisor(HttpHandler handler) const {
+    return WithRole({"supervisor"},
+                    [handler](const HttpRequest& req, const Actor&) { return handler(req); });
   }
 
  private:
-  // Copied into every handler: the API holds no state of its own.
+  // Copied into every handler: what they share lives behind pointers.
   MesService* svc_;
   EdgeStore* store_;
   ApiOptions options_;
+  std::shared_ptr<PinThrottle> throttle_;
+  Counter* pin_failures_ = nullptr;
+  Family<Counter>* pin_refusals_ = nullptr;
 };
 
 }  // namespace
@@ -567,6 +631,10 @@ std::string RowJson(const Row& row) {
 
 void AddTerminalApi(Router& router, MesService& service, ApiOptions options) {
   Api(service, std::move(options)).Register(router);
+}
+
+HttpHandler SupervisorOnly(MesService& service, HttpHandler handler) {
+  return Api(service, {}).Supervisor(std::move(handler));
 }
 
 }  // namespace millrace::edge

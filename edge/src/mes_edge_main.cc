@@ -266,14 +266,20 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   router.Add("GET", "/api/v1/sync", [&](const HttpRequest&) {
     return HttpResponse::Json(200, SyncStatusJson(*s, sync_client.get()).dump());
   });
-  // Per-table digests of what this site holds; equal to central's once converged.
-  router.Add("GET", "/api/v1/sync/content", [s](const HttpRequest&) {
-    auto content = StoreContent(*s);
-    if (!content.ok()) return HttpResponse::Error(content.status());
-    return HttpResponse::Json(200, nlohmann::json(*content).dump());
-  });
+  // Per-table digests of what this site holds; equal to central's once converged. Derived
+  // from every row of the site: a supervisor's session.
+  router.Add("GET", "/api/v1/sync/content",
+             SupervisorOnly(service, [s](const HttpRequest&) {
+               auto content = StoreContent(*s);
+               if (!content.ok()) return HttpResponse::Error(content.status());
+               return HttpResponse::Json(200, nlohmann::json(*content).dump());
+             }));
   AddTerminalPage(router);
-  AddTerminalApi(router, service, {config->backup_dir, config->backup_keep});
+  ApiOptions api;
+  api.backup_dir = config->backup_dir;
+  api.backup_keep = config->backup_keep;
+  api.metrics = &metrics;
+  AddTerminalApi(router, service, api);
 
   // Scheduled online backups, on their own thread; terminals keep writing meanwhile.
   std::mutex backup_mu;

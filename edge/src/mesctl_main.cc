@@ -122,12 +122,6 @@ class Client {
     }
     return Status::NotFound("operation " + ref + " not found");
   }
-  Result<std::string> WorkUnitId(const std::string& ref) {
-    if (IsId(ref)) return ref;
-    MILLRACE_ASSIGN_OR_RETURN(json u,
-                              First("/api/v1/work-units?code=" + Enc(ref), "work unit " + ref));
-    return u["id"].get<std::string>();
-  }
   Result<std::string> ReasonId(const std::string& ref) {
     if (ref.empty() || IsId(ref)) return ref;
     MILLRACE_ASSIGN_OR_RETURN(json r, First("/api/v1/reasons?code=" + Enc(ref), "reason " + ref));
@@ -251,7 +245,9 @@ int main(int argc, char** argv) {
       "login", "Badge in at a work unit; keeps the session token for later commands");
   login->add_option("--badge", badge, "Badge id")->required();
   login->add_option("--pin", pin, "PIN (read from standard input when omitted)");
-  login->add_option("--work-unit", unit, "Work unit code or id, e.g. L1-CUT")->required();
+  login->add_option("--work-unit", unit,
+                    "Work unit code or id, e.g. L1-CUT (an operator needs one; a supervisor or "
+                    "quality engineer may badge in at none)");
   auto* logout = app.add_subcommand("logout", "Badge out and forget the session token");
   auto* me = app.add_subcommand("whoami", "Who is badged in, where");
 
@@ -426,10 +422,12 @@ int main(int argc, char** argv) {
   }
   if (*login) {
     if (pin.empty()) std::getline(std::cin, pin);
-    auto unit_id = client.WorkUnitId(unit);
-    if (!unit_id.ok()) return Fail(unit_id.status());
-    auto r = client.Call("POST", "/api/v1/sessions",
-                         {{"badge_id", badge}, {"pin", pin}, {"work_unit_id", *unit_id}});
+    json body{{"badge_id", badge}, {"pin", pin}};
+    if (Uuid::Parse(unit).ok())
+      body["work_unit_id"] = unit;
+    else if (!unit.empty())
+      body["work_unit"] = unit;  // a code: the edge resolves it (listing units needs a session)
+    auto r = client.Call("POST", "/api/v1/sessions", body);
     if (!r.ok()) return Fail(r.status());
     std::filesystem::create_directories(std::filesystem::path(TokenFile()).parent_path());
     if (Status s = WriteFileAtomically(TokenFile(), (*r)["token"].get<std::string>() + "\n", 0600);

@@ -215,7 +215,7 @@ MesService::MesService(EdgeStore* store, std::int64_t session_ttl_ms)
 // ---------------------------------------------------------------- sessions
 
 Result<TerminalSession> MesService::BadgeIn(const std::string& badge_id, const std::string& pin,
-                                            const std::string& work_unit_id) {
+                                            const std::string& work_unit) {
   if (badge_id.empty() || pin.empty()) {
     return Rule(StatusCode::kInvalidArgument, "credentials_required",
                 "badge id and PIN are required");
@@ -233,6 +233,11 @@ Result<TerminalSession> MesService::BadgeIn(const std::string& badge_id, const s
   if (!user || !pin_ok)
     return Rule(StatusCode::kUnauthenticated, "bad_credentials", "badge or PIN not recognised");
 
+  const std::string role = user->Text("role");
+  if (work_unit.empty() && role == "operator")
+    return Rule(StatusCode::kInvalidArgument, "work_unit_required",
+                "an operator badges in at a work unit");
+
   TerminalSession session;
   unsigned char raw[32];
   randombytes_buf(raw, sizeof(raw));
@@ -245,45 +250,66 @@ Result<TerminalSession> MesService::BadgeIn(const std::string& badge_id, const s
       return Rule(StatusCode::kPermissionDenied, "site_not_allowed",
                   user->Text("name") + " may not work at site " + txn.site_id());
     }
-    MILLRACE_ASSIGN_OR_RETURN(Row unit, Load(txn, "equipment", work_unit_id, "work_unit"));
-    if (unit.Text("level") != "work_unit" || unit.Text("site_id") != txn.site_id() ||
-        !unit.Bool("active")) {
-      return Rule(StatusCode::kInvalidArgument, "not_a_work_unit",
-                  unit.Text("code") + " is not an active work unit of this site");
-    }
     const std::int64_t now = txn.NowMillis();
-    // One place at a time: badging in elsewhere ends the operator's other sessions.
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto open,
-        txn.Select(T("operator_session"), "user_id = ? AND badge_out_at IS NULL", {user->id()}));
-    for (Row& s : open) {
-      s.Set("badge_out_at", now);
-      MILLRACE_RETURN_IF_ERROR(txn.Upsert(s));
-      MILLRACE_ASSIGN_OR_RETURN(
-          Statement * del,
-          txn.db().Prepare("DELETE FROM terminal_session WHERE operator_session_id = ?"));
-      MILLRACE_RETURN_IF_ERROR(del->Bind(1, s.id()));
-      MILLRACE_RETURN_IF_ERROR(del->Run());
-    }
-    Row s = NewRow("operator_session", store_->clock());
-    s.Set("user_id", user->id()).Set("work_unit_id", unit.id()).Set("badge_in_at", now);
-    MILLRACE_ASSIGN_OR_RETURN(auto shift, CurrentShift(txn, store_->clock(), now));
-    if (shift) s.Set("shift_instance_id", shift->id());
-    MILLRACE_RETURN_IF_ERROR(txn.Insert(s));
     session.expires_ms = now + session_ttl_ms_;
+    std::string session_id, unit_id, shift_id;
+    if (work_unit.empty()) {
+      // A supervisor or quality engineer at a desk: a session with no place on the floor.
+      session_id = "desk:" + Uuid::NewV7(store_->clock()).ToString();
+    } else {
+      // The unit by id, or by code (a terminal knows the code of the unit it stands at).
+      std::optional<Row> unit;
+      if (Uuid::Parse(work_unit).ok()) {
+        MILLRACE_ASSIGN_OR_RETURN(unit, txn.Get(T("equipment"), work_unit));
+      } else {
+        MILLRACE_ASSIGN_OR_RETURN(auto found,
+                                  txn.Select(T("equipment"), "code = ? AND level = 'work_unit'",
+                                             {work_unit}, "", 1));
+        if (!found.empty()) unit = std::move(found.front());
+      }
+      if (!unit)
+        return Rule(StatusCode::kNotFound, "work_unit_not_found",
+                    "work unit " + work_unit + " does not exist");
+      if (unit->Text("level") != "work_unit" || unit->Text("site_id") != txn.site_id() ||
+          !unit->Bool("active")) {
+        return Rule(StatusCode::kInvalidArgument, "not_a_work_unit",
+                    unit->Text("code") + " is not an active work unit of this site");
+      }
+      // One place at a time: badging in elsewhere ends the operator's other sessions.
+      MILLRACE_ASSIGN_OR_RETURN(
+          auto open,
+          txn.Select(T("operator_session"), "user_id = ? AND badge_out_at IS NULL", {user->id()}));
+      for (Row& old : open) {
+        old.Set("badge_out_at", now);
+        MILLRACE_RETURN_IF_ERROR(txn.Upsert(old));
+        MILLRACE_ASSIGN_OR_RETURN(
+            Statement * del,
+            txn.db().Prepare("DELETE FROM terminal_session WHERE operator_session_id = ?"));
+        MILLRACE_RETURN_IF_ERROR(del->Bind(1, old.id()));
+        MILLRACE_RETURN_IF_ERROR(del->Run());
+      }
+      Row os = NewRow("operator_session", store_->clock());
+      os.Set("user_id", user->id()).Set("work_unit_id", unit->id()).Set("badge_in_at", now);
+      MILLRACE_ASSIGN_OR_RETURN(auto shift, CurrentShift(txn, store_->clock(), now));
+      if (shift) os.Set("shift_instance_id", shift->id());
+      MILLRACE_RETURN_IF_ERROR(txn.Insert(os));
+      session_id = os.id();
+      unit_id = unit->id();
+      shift_id = os.Text("shift_instance_id");
+    }
     MILLRACE_ASSIGN_OR_RETURN(
         Statement * ins,
         txn.db().Prepare("INSERT INTO terminal_session (token_hash, operator_session_id, user_id, "
                          "work_unit_id, expires_at) VALUES (?, ?, ?, ?, ?)"));
     MILLRACE_RETURN_IF_ERROR(ins->BindAll(
-        {Sha256Hex(session.token), s.id(), user->id(), unit.id(), session.expires_ms}));
+        {Sha256Hex(session.token), session_id, user->id(), unit_id, session.expires_ms}));
     MILLRACE_RETURN_IF_ERROR(ins->Run());
     session.actor = Actor{user->id(),
                           user->Text("name"),
-                          user->Text("role"),
-                          s.id(),
-                          unit.id(),
-                          s.Text("shift_instance_id"),
+                          role,
+                          session_id,
+                          unit_id,
+                          shift_id,
                           JsonStrings(user->Text("qualifications"))};
     return Status::Ok();
   }));
@@ -308,14 +334,17 @@ Result<Actor> MesService::Authenticate(const std::string& token) {
     actor.user_id = std::get<std::string>(q->Column(1));
     actor.work_unit_id = std::get<std::string>(q->Column(2));
     q->Reset();
-    MILLRACE_ASSIGN_OR_RETURN(auto session, txn.Get(T("operator_session"), actor.session_id));
     MILLRACE_ASSIGN_OR_RETURN(auto user, txn.Get(T("users"), actor.user_id));
-    if (!session || !session->IsNull("badge_out_at") || !user || !user->Bool("active"))
-      return Status::Ok();
+    if (!user || !user->Bool("active")) return Status::Ok();
+    std::optional<Row> session;
+    if (actor.session_id.rfind("desk:", 0) != 0) {  // a session on the floor
+      MILLRACE_ASSIGN_OR_RETURN(session, txn.Get(T("operator_session"), actor.session_id));
+      if (!session || !session->IsNull("badge_out_at")) return Status::Ok();
+    }
     actor.user_name = user->Text("name");
     actor.role = user->Text("role");
     actor.qualifications = JsonStrings(user->Text("qualifications"));
-    actor.shift_instance_id = session->Text("shift_instance_id");
+    if (session) actor.shift_instance_id = session->Text("shift_instance_id");
     found = true;
     return Status::Ok();
   }));
@@ -327,11 +356,13 @@ Result<Actor> MesService::Authenticate(const std::string& token) {
 
 Status MesService::BadgeOut(const Actor& actor) {
   return store_->Write([&](WriteTxn& txn) -> Status {
-    MILLRACE_ASSIGN_OR_RETURN(Row s,
-                              Load(txn, "operator_session", actor.session_id, "operator_session"));
-    if (s.IsNull("badge_out_at")) {
-      s.Set("badge_out_at", txn.NowMillis());
-      MILLRACE_RETURN_IF_ERROR(txn.Upsert(s));
+    if (actor.session_id.rfind("desk:", 0) != 0) {
+      MILLRACE_ASSIGN_OR_RETURN(
+          Row s, Load(txn, "operator_session", actor.session_id, "operator_session"));
+      if (s.IsNull("badge_out_at")) {
+        s.Set("badge_out_at", txn.NowMillis());
+        MILLRACE_RETURN_IF_ERROR(txn.Upsert(s));
+      }
     }
     MILLRACE_ASSIGN_OR_RETURN(
         Statement * del,

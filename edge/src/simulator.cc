@@ -66,9 +66,11 @@ class Simulator::Site {
     if (out) *out = a.body;
     return a.status >= 200 && a.status < 300;
   }
+  // At the work unit with this id; "" for a desk session (supervisors).
   std::string BadgeIn(const std::string& badge, const std::string& unit_id) {
-    Answer a = Call("POST", "/api/v1/sessions",
-                    {{"badge_id", badge}, {"pin", sim_->options_.pin}, {"work_unit_id", unit_id}});
+    json body{{"badge_id", badge}, {"pin", sim_->options_.pin}};
+    if (!unit_id.empty()) body["work_unit_id"] = unit_id;
+    Answer a = Call("POST", "/api/v1/sessions", body);
     return a.status == 201 || a.status == 200 ? a.body.value("token", "") : "";
   }
   void Pause(int cycles = 1) {
@@ -96,7 +98,11 @@ class Simulator::Site {
 };
 
 Status Simulator::Site::Setup() {
-  Answer units = Call("GET", "/api/v1/work-units?limit=500");
+  // The supervisor (badge 2001) at a desk learns the floor: units, orders, reasons, lots.
+  const std::string supervisor = BadgeIn("2001", "");
+  if (supervisor.empty())
+    return Status::Unauthenticated("the supervisor (badge 2001) cannot badge in at " + url_);
+  Answer units = Call("GET", "/api/v1/work-units?limit=500", nullptr, supervisor);
   if (units.status != 200)
     return Status::Unavailable("edge " + url_ + " did not list its work units (HTTP " +
                                std::to_string(units.status) + ")");
@@ -110,9 +116,6 @@ Status Simulator::Site::Setup() {
     return StepRank(a.code) < StepRank(b.code);
   });
   if (all.empty()) return Status::FailedPrecondition("edge " + url_ + " has no work units");
-  const std::string supervisor = BadgeIn("2001", all.front().id);
-  if (supervisor.empty())
-    return Status::Unauthenticated("the supervisor (badge 2001) cannot badge in at " + url_);
   Answer orders = Call("GET", "/api/v1/work-orders?limit=500", nullptr, supervisor);
   for (const auto& wo : Items(orders))
     if (wo["line_id"].is_string()) product_of_line_[wo["line_id"]] = wo["material_id"];
@@ -123,9 +126,11 @@ Status Simulator::Site::Setup() {
       units_.push_back(u);
   if (units_.empty())
     return Status::FailedPrecondition("edge " + url_ + " has no work order to learn a line's product from");
-  for (const auto& r : Items(Call("GET", "/api/v1/reasons?category=scrap&limit=500")))
+  for (const auto& r :
+       Items(Call("GET", "/api/v1/reasons?category=scrap&limit=500", nullptr, supervisor)))
     scrap_reasons_.push_back(r["id"]);
-  for (const auto& r : Items(Call("GET", "/api/v1/reasons?category=downtime&limit=500")))
+  for (const auto& r :
+       Items(Call("GET", "/api/v1/reasons?category=downtime&limit=500", nullptr, supervisor)))
     if (r["planned"] == false) downtime_reasons_.push_back(r["id"]);
   for (const auto& c : Items(Call("GET", "/api/v1/characteristics?limit=500", nullptr, supervisor)))
     if (c["kind"] == "measured" && c["lsl"].is_number() && c["usl"].is_number()) {

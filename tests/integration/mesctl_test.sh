@@ -106,6 +106,12 @@ run 5 "$mesctl" lot-status S-0002 --status available  # scrapped is final
 grep -q "lot_status_not_allowed" <<<"$out" || fail "lot-status from scrapped: $out"
 ok "out-of-spec measurement opens a non-conformance that quality disposes; quality quarantines a lot"
 
+# The outbox and backups are a supervisor's: quality (badged in now) is refused, and so is
+# a call with no session at all.
+run 5 "$mesctl" outbox
+grep -q "role_not_allowed" <<<"$out" || fail "outbox as quality: $out"
+MILLRACE_TOKEN=none run 4 "$mesctl" backup
+run 0 "$mesctl" login --badge 2001 --pin 1234  # a supervisor at a desk: no work unit
 run 0 "$mesctl" --json outbox --limit 3
 [ "$(json 'd["rows"] > 30 and len(d["entries"]) == 3' <<<"$out")" = True ] || fail "outbox: $out"
 run 0 "$mesctl" --json backup
@@ -114,7 +120,7 @@ made=$(json 'd["path"]' <<<"$out")
 backup=$made
 run 5 "$mesctl" restore --backup "$backup" --db "$work/edge.db"
 grep -q "an edge is running" <<<"$out" || fail "restore while running: $out"
-ok "outbox and backup views; restore refuses a running edge"
+ok "outbox and backup views are a supervisor's; restore refuses a running edge"
 
 run 0 "$mesctl" logout
 kill -TERM "$epid"; wait "$epid" || true; epid=""

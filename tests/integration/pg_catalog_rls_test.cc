@@ -5,6 +5,7 @@
 #include <set>
 
 #include "catalog_rows.h"
+#include "millrace/central/provision.h"
 #include "millrace/central/schema.h"
 #include "millrace/common/ddl.h"
 #include "test_pg.h"
@@ -109,16 +110,24 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
       "WHERE n.nspname = 'millrace' AND c.relkind = 'r' AND c.relname != 'schema_migrations'");
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   // The sync engine's per-tenant tables carry the same policy as the catalog's; the
-  // registry (tenants, sites and their keys) is read before a tenant is known.
+  // registry (tenants, sites and their keys) has it enabled but not forced, so the owner's
+  // lookup functions can find a key before a tenant is known; admin tokens are the
+  // platform's and reachable only through functions.
   const std::set<std::string> sync_tables = {"sync_feed", "sync_reject", "sync_conflict",
                                              "sync_column_clock", "sync_site_epoch"};
-  const std::set<std::string> registry = {"sync_tenant", "sync_site"};
-  EXPECT_EQ(res->rows(),
-            static_cast<int>(MesCatalog().tables().size() + sync_tables.size() + registry.size()));
+  const std::set<std::string> registry = {"sync_tenant", "sync_site", "sync_site_key"};
+  const std::set<std::string> platform = {"admin_token"};
+  EXPECT_EQ(res->rows(), static_cast<int>(MesCatalog().tables().size() + sync_tables.size() +
+                                          registry.size() + platform.size()));
   for (int r = 0; r < res->rows(); ++r) {
     const std::string name = res->GetString(r, 0);
     EXPECT_EQ(res->GetString(r, 1), "millrace_owner") << name;
-    if (registry.count(name)) continue;
+    if (platform.count(name)) continue;
+    if (registry.count(name)) {
+      EXPECT_EQ(res->GetString(r, 2), "t") << name;
+      EXPECT_EQ(res->GetString(r, 3), "f") << name;
+      continue;
+    }
     EXPECT_TRUE(MesCatalog().Find(name) != nullptr || sync_tables.count(name)) << name;
     EXPECT_EQ(res->GetString(r, 2), "t") << name;
     EXPECT_EQ(res->GetString(r, 3), "t") << name;
@@ -196,6 +205,61 @@ TEST_F(PgCatalogTest, ATenantCannotWriteIntoAnotherTenant) {
   ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
   EXPECT_EQ(*CountAs(*app_, "globex", "work_order"), 1);
   EXPECT_EQ(*CountAs(*app_, "acme", "work_order"), 0);
+}
+
+// The registry through the application role: only the tenant of the transaction, no key
+// changes, no re-activation of a revoked site; keys are found through the owner's function.
+TEST_F(PgCatalogTest, TheRegistryShowsTheAppRoleOnlyItsTenantAndARevokedSiteStaysRevoked) {
+  for (const char* t : {"acme", "globex"}) ASSERT_TRUE(CreateTenant(*app_, t, t).ok());
+  auto add_site = [&](const std::string& tenant, const std::string& site, const std::string& key) {
+    ASSERT_TRUE(admin_->Exec("INSERT INTO millrace.sync_site (tenant_id, site_id) VALUES ('" +
+                             tenant + "', '" + site + "'); INSERT INTO millrace.sync_site_key "
+                             "(tenant_id, site_id, public_key) VALUES ('" + tenant + "', '" +
+                             site + "', '" + key + "')")
+                    .ok());
+  };
+  add_site("acme", "lyon", "key-lyon");
+  add_site("globex", "tokyo", "key-tokyo");
+  auto count = [&](const std::string& tenant, const std::string& sql) -> std::string {
+    EXPECT_TRUE(app_->Exec("BEGIN").ok());
+    if (!tenant.empty()) {
+      EXPECT_TRUE(app_->Exec("SET LOCAL app.tenant_id = '" + tenant + "'").ok());
+    }
+    auto r = app_->Query(sql);
+    (void)app_->Exec("COMMIT");
+    if (!r.ok()) return r.status().ToString();
+    return r->rows() == 0 ? "" : r->GetString(0, 0);
+  };
+  for (const char* table : {"sync_tenant", "sync_site", "sync_site_key"}) {
+    EXPECT_EQ(count("acme", std::string("SELECT count(*) FROM millrace.") + table), "1") << table;
+    EXPECT_EQ(count("", std::string("SELECT count(*) FROM millrace.") + table), "0")
+        << table << ": no tenant context sees no tenant";
+  }
+  EXPECT_EQ(count("acme", "SELECT count(*) FROM millrace.sync_site WHERE site_id = 'tokyo'"), "0");
+  EXPECT_EQ(count("acme", "UPDATE millrace.sync_site SET active = false WHERE site_id = 'tokyo' "
+                          "RETURNING 1"),
+            "") << "acme cannot revoke globex's site";
+  // Keys are not the app role's to change, and admin tokens not its to read.
+  ASSERT_TRUE(app_->Exec("BEGIN; SET LOCAL app.tenant_id = 'acme'").ok());
+  auto rekey = app_->Query("UPDATE millrace.sync_site_key SET public_key = 'mine'");
+  EXPECT_EQ(rekey.status().code(), StatusCode::kPermissionDenied) << rekey.status().ToString();
+  ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
+  auto tokens = app_->Query("SELECT count(*) FROM millrace.admin_token");
+  EXPECT_EQ(tokens.status().code(), StatusCode::kPermissionDenied);
+  // The handshake's lookup works without a tenant: the owner's function.
+  auto owner = app_->Query("SELECT tenant_id || '/' || site_id FROM millrace.sync_key_owner($1)",
+                           {std::string("key-tokyo")});
+  ASSERT_TRUE(owner.ok()) << owner.status().ToString();
+  EXPECT_EQ(owner->GetString(0, 0), "globex/tokyo");
+  // Revoked stays revoked, even for the site's own tenant.
+  ASSERT_TRUE(RevokeSite(*app_, "acme", "lyon").ok());
+  ASSERT_TRUE(app_->Exec("BEGIN; SET LOCAL app.tenant_id = 'acme'").ok());
+  auto again = app_->Query("UPDATE millrace.sync_site SET active = true WHERE site_id = 'lyon'");
+  EXPECT_EQ(again.status().code(), StatusCode::kPermissionDenied) << again.status().ToString();
+  EXPECT_NE(again.status().message().find("stays revoked"), std::string::npos);
+  ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
+  auto gone = app_->Query("SELECT count(*) FROM millrace.sync_key_owner('key-lyon')");
+  EXPECT_EQ(gone->GetString(0, 0), "0");
 }
 
 TEST_F(PgCatalogTest, TenantContextIsTransactionLocalSoPooledConnectionsDoNotLeak) {

@@ -76,7 +76,8 @@ class StoreEpochProcessTest : public ::testing::Test {
   }
 
   double Metric(const std::string& prefix) {
-    auto r = HttpCall(cluster_->central_http(), "GET", "/metrics", "", {});
+    auto r = HttpCall(cluster_->central_http(), "GET", "/metrics", "",
+                      {{"authorization", "Bearer " + cluster_->admin_token()}});
     if (!r.ok()) return -1;
     auto at = r->body.find("\n" + prefix);
     if (at == std::string::npos) return 0;
@@ -180,9 +181,8 @@ TEST_F(StoreEpochProcessTest, AStoreCopiedToASecondMachineIsRefusedLoudlyNotMerg
   // Counts on the copy stay on the copy while it is refused; the original keeps syncing.
   std::string ana_copy;
   {
-    auto unit = cluster_->EdgeId("lyon", "equipment", "code", "L1-CUT");
     auto r = HttpCall(copy_http, "POST", "/api/v1/sessions",
-                      json{{"badge_id", "1001"}, {"pin", "1234"}, {"work_unit_id", *unit}}.dump(),
+                      json{{"badge_id", "1001"}, {"pin", "1234"}, {"work_unit", "L1-CUT"}}.dump(),
                       {});
     ASSERT_TRUE(r.ok() && r->status == 201) << (r.ok() ? r->body : r.status().ToString());
     ana_copy = json::parse(r->body)["token"];

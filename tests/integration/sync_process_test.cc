@@ -142,13 +142,29 @@ TEST_F(SyncProcessTest, ThreeSitesTwoTenantsAndCentralEditsConvergeByContent) {
   ASSERT_EQ(RunCommand({g_mesctl, "--edge", cluster_->edge_url("lyon"), "sync", "status"}, &out), 0);
   EXPECT_NE(out.find("backlog_rows"), std::string::npos) << out;
   // Central's content endpoint answers what the edge's does.
-  auto central_content =
-      HttpCall(cluster_->central_http(), "GET", "/api/v1/tenants/acme/sites/lyon/content");
-  auto edge_content = cluster_->EdgeCall("lyon", "GET", "/api/v1/sync/content");
+  // Central's digests need an admin token: without one, or with a wrong one, 401.
+  const std::string path = "/api/v1/tenants/acme/sites/lyon/content";
+  EXPECT_EQ(HttpCall(cluster_->central_http(), "GET", path)->status, 401);
+  EXPECT_EQ(HttpCall(cluster_->central_http(), "GET", path, "",
+                     {{"authorization", "Bearer 00ff"}})
+                ->status,
+            401);
+  const std::map<std::string, std::string> admin = {
+      {"authorization", "Bearer " + cluster_->admin_token()}};
+  auto central_content = HttpCall(cluster_->central_http(), "GET", path, "", admin);
+  auto edge_content = cluster_->EdgeCall("lyon", "GET", "/api/v1/sync/content", nullptr,
+                                         *cluster_->BadgeIn("lyon", "2001", ""));
   ASSERT_TRUE(central_content.ok() && edge_content.ok());
   EXPECT_EQ(json::parse(central_content->body), *edge_content);
   EXPECT_NE((*edge_content)["production_event"], "0:cbf29ce484222325");  // not empty
-  auto metrics = HttpCall(cluster_->central_http(), "GET", "/metrics");
+  // Per-tenant series are an admin's; without a token /metrics names no tenant or site.
+  auto open_metrics = HttpCall(cluster_->central_http(), "GET", "/metrics");
+  ASSERT_TRUE(open_metrics.ok());
+  EXPECT_EQ(open_metrics->status, 200);
+  for (const char* secret : {"acme", "globex", "lyon", "tenant=", "site="})
+    EXPECT_EQ(open_metrics->body.find(secret), std::string::npos) << secret;
+  EXPECT_NE(open_metrics->body.find("mes_central_info"), std::string::npos);
+  auto metrics = HttpCall(cluster_->central_http(), "GET", "/metrics", "", admin);
   ASSERT_TRUE(metrics.ok());
   for (const char* name :
        {"mes_sync_rows_applied_total{tenant=\"acme\",site=\"lyon\"}",

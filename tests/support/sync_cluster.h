@@ -72,6 +72,8 @@ class SyncCluster {
   int StopCentral(int sig = SIGTERM);
   const std::string& sync_endpoint() const { return sync_endpoint_; }
   HttpEndpoint central_http() const { return central_http_; }
+  // An admin token for central's HTTP (mes-central token create), made with the cluster.
+  const std::string& admin_token() const { return admin_token_; }
 
   Status CreateTenant(const std::string& tenant);
   Status SeedDemo(const std::string& tenant, const std::vector<std::string>& sites);
@@ -111,7 +113,8 @@ class SyncCluster {
                                   const std::string& target,
                                   const nlohmann::json& body = nullptr,
                                   const std::string& token = "");
-  // Badges in at a work unit (by code) and returns the session token.
+  // Badges in at a work unit (by code; "" for a supervisor's desk session) and returns the
+  // session token.
   Result<std::string> BadgeIn(const std::string& site, const std::string& badge,
                               const std::string& unit_code);
   // The id of the site's row of `table` where `column` = value (edge's store).
@@ -148,10 +151,12 @@ class SyncCluster {
   std::unique_ptr<central::PgConnection> admin_;
   std::unique_ptr<ChildProcess> central_;
   std::string sync_endpoint_;
+  std::string admin_token_;
   HttpEndpoint central_http_;
   std::map<std::string, std::string> site_tenant_;
   std::map<std::string, std::unique_ptr<ChildProcess>> edges_;
   std::map<std::string, HttpEndpoint> edge_http_;
+  std::map<std::string, std::pair<pid_t, std::string>> supervisor_tokens_;  // for EdgeContent
 };
 
 }  // namespace millrace::testing

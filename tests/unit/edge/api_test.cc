@@ -31,7 +31,12 @@ class ApiTest : public ::testing::Test {
     store_ = std::move(store).value();
     ASSERT_TRUE(SeedDemoSite(*store_).ok());
     svc_ = std::make_unique<MesService>(store_.get());
-    AddTerminalApi(router_, *svc_, {(dir_ / "backups").string(), 3});
+    ApiOptions api;
+    api.backup_dir = (dir_ / "backups").string();
+    api.backup_keep = 3;
+    api.metrics = &metrics_;
+    api.pin_throttle.base_delay_ms = 300;  // short, so a test can wait a lock out
+    AddTerminalApi(router_, *svc_, api);
     sam_ = Login("2001", "L1-PRESS");
     ana_ = Login("1001", "L1-CUT");
   }
@@ -65,6 +70,7 @@ class ApiTest : public ::testing::Test {
   std::string Id(const char* kind, const char* code) { return SeedId("plant-a", kind, code); }
 
   fs::path dir_;
+  MetricsRegistry metrics_;
   std::unique_ptr<EdgeStore> store_;
   std::unique_ptr<MesService> svc_;
   Router router_;
@@ -72,11 +78,12 @@ class ApiTest : public ::testing::Test {
 };
 
 TEST_F(ApiTest, ListsPageWithAKeysetCursor) {
-  json first = Ok(Call("GET", "/api/v1/work-units?limit=4"));
+  json first = Ok(Call("GET", "/api/v1/work-units?limit=4", nullptr, ana_));
   ASSERT_EQ(first["items"].size(), 4u);
   ASSERT_TRUE(first["next"].is_string());
   json second =
-      Ok(Call("GET", "/api/v1/work-units?limit=4&after=" + first["next"].get<std::string>()));
+      Ok(Call("GET", "/api/v1/work-units?limit=4&after=" + first["next"].get<std::string>(),
+              nullptr, ana_));
   ASSERT_EQ(second["items"].size(), 2u);
   EXPECT_TRUE(second["next"].is_null());
   std::set<std::string> codes;
@@ -85,7 +92,7 @@ TEST_F(ApiTest, ListsPageWithAKeysetCursor) {
   EXPECT_EQ(codes.size(), 6u);  // no unit twice, none skipped
   EXPECT_LT(first["items"][3]["id"].get<std::string>(),
             second["items"][0]["id"].get<std::string>());
-  auto bad = Call("GET", "/api/v1/work-units?limit=0");
+  auto bad = Call("GET", "/api/v1/work-units?limit=0", nullptr, ana_);
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(json::parse(bad.body)["error"]["rule"], "bad_limit");
 }
@@ -189,6 +196,74 @@ TEST_F(ApiTest, OutOfRangeNumbersAndUnknownFieldsAreRefusedByName) {
           "measurement.value");
 }
 
+// Every endpoint that reads the site's data or changes anything needs a session; the
+// administrative ones a supervisor's.
+TEST_F(ApiTest, DoorsNeedACredentialAndAdministrationASupervisor) {
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/v1/outbox"},
+           {"POST", "/api/v1/backups"},
+           {"GET", "/api/v1/work-units"},
+           {"GET", "/api/v1/reasons"},
+           {"GET", "/api/v1/work-orders"},
+           {"GET", "/api/v1/lots"}}) {
+    EXPECT_EQ(Call(method, target).status, 401) << method << " " << target;
+    EXPECT_EQ(Call(method, target, nullptr, "not-a-token").status, 401) << method << " " << target;
+  }
+  // An operator is not a supervisor.
+  EXPECT_EQ(Call("GET", "/api/v1/outbox", nullptr, ana_).status, 403);
+  EXPECT_EQ(Call("POST", "/api/v1/backups", nullptr, ana_).status, 403);
+  EXPECT_EQ(Call("GET", "/api/v1/outbox", nullptr, sam_).status, 200);
+  EXPECT_FALSE(fs::exists(dir_ / "backups") && !fs::is_empty(dir_ / "backups"))
+      << "a refused backup request wrote nothing";
+  // A supervisor may badge in at a desk (no work unit); an operator may not.
+  auto desk = Call("POST", "/api/v1/sessions", {{"badge_id", "2001"}, {"pin", kDemoPin}});
+  EXPECT_EQ(desk.status, 201) << desk.body;
+  auto op = Call("POST", "/api/v1/sessions", {{"badge_id", "1001"}, {"pin", kDemoPin}});
+  EXPECT_EQ(op.status, 400);
+  EXPECT_EQ(json::parse(op.body)["error"]["rule"], "work_unit_required");
+  // A terminal badges in by its unit's code.
+  auto by_code = Call("POST", "/api/v1/sessions",
+                      {{"badge_id", "1001"}, {"pin", kDemoPin}, {"work_unit", "L1-CUT"}});
+  EXPECT_EQ(by_code.status, 201) << by_code.body;
+}
+
+TEST_F(ApiTest, WrongPinsLockTheBadgeForAGrowingDelayEvenForTheRightPin) {
+  auto attempt = [&](const char* badge, const char* pin, const char* address = "10.0.0.7") {
+    HttpRequest req;
+    req.method = "POST";
+    req.target = "/api/v1/sessions";
+    EXPECT_TRUE(req.ParseTarget());
+    req.body = json{{"badge_id", badge}, {"pin", pin}, {"work_unit", "L1-CUT"}}.dump();
+    req.remote_address = address;
+    return router_.Handle(req);
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(attempt("1002", "0000").status, 401) << i;
+  // Locked: refused unchecked, the right PIN too, with the time to wait.
+  auto locked = attempt("1002", kDemoPin);
+  EXPECT_EQ(locked.status, 429) << locked.body;
+  EXPECT_EQ(json::parse(locked.body)["error"]["rule"], "badge_locked");
+  EXPECT_EQ(locked.headers["Retry-After"], "1");
+  // Another badge from the same terminal is not locked by it.
+  EXPECT_EQ(attempt("1001", kDemoPin).status, 201);
+  // After the delay the right PIN works and the badge starts over.
+  usleep(350 * 1000);
+  EXPECT_EQ(attempt("1002", kDemoPin).status, 201);
+  // One more wrong PIN after the lock has passed locks for twice as long.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(attempt("1002", "0000").status, 401);
+  EXPECT_EQ(attempt("1002", "0000").status, 429);
+  usleep(350 * 1000);
+  EXPECT_EQ(attempt("1002", "0000").status, 401);
+  EXPECT_EQ(attempt("1002", kDemoPin).status, 429) << "locked again, for 600 ms now";
+  const std::string m = metrics_.Render();
+  EXPECT_NE(m.find("mes_edge_pin_failures_total 7"), std::string::npos) << m;
+  EXPECT_NE(m.find("mes_edge_pin_refusals_total{locked=\"badge\"} 3"), std::string::npos) << m;
+  // Guessing across many badges from one address locks the address.
+  for (int i = 0; i < 10; ++i) attempt(std::to_string(9000 + i).c_str(), "0000", "10.0.0.9");
+  auto address = attempt("2001", kDemoPin, "10.0.0.9");
+  EXPECT_EQ(address.status, 429);
+  EXPECT_EQ(json::parse(address.body)["error"]["rule"], "address_locked");
+}
+
 TEST_F(ApiTest, UsersNeverLeakTheirPinHash) {
   Row user(*catalog::MesCatalog().Find("users"));
   user.Set("pin_hash", "$argon2id$secret").Set("name", "x");
@@ -200,7 +275,7 @@ TEST_F(ApiTest, UsersNeverLeakTheirPinHash) {
 
 TEST_F(ApiTest, BackupsOnDemandKeepTheConfiguredNumber) {
   for (int i = 0; i < 4; ++i) {
-    json b = Ok(Call("POST", "/api/v1/backups"), 201);
+    json b = Ok(Call("POST", "/api/v1/backups", nullptr, sam_), 201);
     EXPECT_GT(b["bytes"].get<std::int64_t>(), 0);
     usleep(5000);
   }

@@ -14,7 +14,9 @@
 //                                         # store only once the current one has been silent
 //                                         # this long (edges say Hello every 5 s when idle)
 //
-//   [http] and [log]: see common/daemon_config.h
+//   [http] and [log]: see common/daemon_config.h; besides,
+//   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
+//                                         # series to anyone; false: only with an admin token
 #pragma once
 
 #include <cstdint>
@@ -38,6 +40,7 @@ struct CentralSyncConfig {
 
 struct CentralConfig {
   std::string database_url;
+  bool public_tenant_metrics = false;
   CentralSyncConfig sync;
   HttpServerOptions http;
   LogOptions log;

@@ -21,6 +21,10 @@ class Clock {
 // The process-wide real clock (CLOCK_REALTIME). Never null; lives for the whole program.
 Clock* SystemClock();
 
+// Milliseconds since an arbitrary start (CLOCK_MONOTONIC): never jumps, not a date. For
+// timeouts, backoffs and lockouts, which a stepped wall clock must not stretch or cut.
+Clock* MonotonicClock();
+
 // A clock that only moves when told to.
 class ManualClock final : public Clock {
  public:

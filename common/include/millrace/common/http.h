@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,13 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Who sees which metric families on GET /metrics: families labelled with any of
+// `private_labels` only for a request `may_see_private` admits (everything when unset).
+struct MetricsExposure {
+  std::set<std::string> private_labels;
+  std::function<bool(const HttpRequest&)> may_see_private;
+};
 // A readiness probe: OK when the dependency it checks is usable.
 using ReadinessCheck = std::function<Status()>;
 
@@ -61,7 +69,8 @@ class Router {
 
   void Add(std::string_view method, std::string_view pattern, HttpHandler handler);
   // Registers GET /health, GET /ready (runs every named check) and GET /metrics.
-  void AddOperationalRoutes(std::vector<std::pair<std::string, ReadinessCheck>> checks);
+  void AddOperationalRoutes(std::vector<std::pair<std::string, ReadinessCheck>> checks,
+                            MetricsExposure exposure = {});
 
   // Routes, runs the handler (exceptions become 500), records request metrics.
   HttpResponse Handle(HttpRequest& request) const;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -118,8 +119,10 @@ class MetricsRegistry {
   // Runs before every Render(): refreshes gauges computed on demand (backlog, ages).
   void AddCollector(std::function<void()> collect);
 
-  // The Prometheus text exposition of every family, sorted by name.
-  std::string Render() const;
+  // The Prometheus text exposition of every family, sorted by name, leaving out whole
+  // families that carry any label in `hidden_labels` (say, per-tenant series for a reader
+  // without a credential).
+  std::string Render(const std::set<std::string>& hidden_labels = {}) const;
 
  private:
   struct Entry {

@@ -33,6 +33,7 @@ enum class StatusCode : std::uint8_t {
   kTimeout,             // a deadline passed
   kCorruption,          // stored or received data is damaged
   kIOError,             // the operating system refused an I/O
+  kRateLimited,         // too many attempts: refused for a while (HTTP 429, Retry-After)
   kInternal,            // a bug or an invariant broken
 };
 
@@ -67,6 +68,7 @@ class [[nodiscard]] Status {
   static Status Unauthenticated(std::string m) {
     return {StatusCode::kUnauthenticated, std::move(m)};
   }
+  static Status RateLimited(std::string m) { return {StatusCode::kRateLimited, std::move(m)}; }
   static Status ResourceExhausted(std::string m) {
     return {StatusCode::kResourceExhausted, std::move(m)};
   }

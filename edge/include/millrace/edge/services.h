@@ -27,8 +27,8 @@ struct Actor {
   std::string user_id;
   std::string user_name;
   std::string role;        // operator | supervisor | quality
-  std::string session_id;  // operator_session id
-  std::string work_unit_id;
+  std::string session_id;  // operator_session id, or "desk:<id>" for a session at no unit
+  std::string work_unit_id;       // empty in a desk session
   std::string shift_instance_id;  // the shift the operator badged into; empty outside shifts
   std::vector<std::string> qualifications;
 };
@@ -64,8 +64,10 @@ class MesService {
   explicit MesService(EdgeStore* store, std::int64_t session_ttl_ms = 12 * 3600 * 1000);
 
   // ---- 1. badge in / out ----
+  // At a work unit given by id or code; a supervisor or quality engineer may also badge in
+  // at no unit (a desk session: no operator_session, nothing on the floor).
   Result<TerminalSession> BadgeIn(const std::string& badge_id, const std::string& pin,
-                                  const std::string& work_unit_id);
+                                  const std::string& work_unit);
   Result<Actor> Authenticate(const std::string& token);
   Status BadgeOut(const Actor& actor);
 

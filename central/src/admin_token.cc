@@ -1,0 +1,88 @@
+#include "millrace/central/admin_token.h"
+
+#include <sodium.h>
+
+namespace millrace::central {
+namespace {
+
+std::string Sha256Hex(const std::string& s) {
+  unsigned char h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+  return hex;
+}
+
+}  // namespace
+
+Result<std::string> CreateAdminToken(PgConnection& conn, const std::string& name) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof(raw));
+  char hex[65];
+  sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+  const std::string token = hex;
+  auto r = conn.Query("SELECT millrace.admin_token_create($1, $2)", {name, Sha256Hex(token)});
+  if (r.status().code() == StatusCode::kAlreadyExists)
+    return Status::AlreadyExists("an admin token named " + name + " exists already");
+  if (!r.ok() && r.status().message().find("admin_token_name_check") != std::string::npos)
+    return Status::InvalidArgument("token name must be 1..64 of letters, digits, '.', '_', '@', '-'");
+  MILLRACE_RETURN_IF_ERROR(r.status());
+  return token;
+}
+
+Status RevokeAdminToken(PgConnection& conn, const std::string& name) {
+  MILLRACE_ASSIGN_OR_RETURN(auto r, conn.Query("SELECT millrace.admin_token_revoke($1)", {name}));
+  if (r.rows() == 0 || r.IsNull(0, 0)) return Status::NotFound("no admin token named " + name);
+  return Status::Ok();
+}
+
+Result<std::vector<AdminTokenInfo>> ListAdminTokens(PgConnection& conn) {
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, conn.Query("SELECT name, created_at::text, coalesce(revoked_at::text, '') FROM "
+                         "millrace.admin_token_list()"));
+  std::vector<AdminTokenInfo> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({r.GetString(i, 0), r.GetString(i, 1), r.GetString(i, 2)});
+  return out;
+}
+
+Result<std::optional<std::string>> VerifyAdminToken(PgConnection& conn, const std::string& token) {
+  if (token.empty()) return std::optional<std::string>();
+  MILLRACE_ASSIGN_OR_RETURN(auto r,
+                            conn.Query("SELECT millrace.admin_token_valid($1)", {Sha256Hex(token)}));
+  if (r.rows() == 0 || r.IsNull(0, 0)) return std::optional<std::string>();
+  return std::optional<std::string>(r.GetString(0, 0));
+}
+
+std::string BearerToken(const HttpRequest& req) {
+  const std::string h = req.Header("authorization");
+  const std::string prefix = "Bearer ";
+  return h.rfind(prefix, 0) == 0 ? h.substr(prefix.size()) : "";
+}
+
+AdminTokenCache::AdminTokenCache(std::string database_url, std::chrono::seconds ttl)
+    : database_url_(std::move(database_url)), ttl_(ttl) {}
+
+Result<std::string> AdminTokenCache::Check(const HttpRequest& req) {
+  const std::string token = BearerToken(req);
+  if (token.empty())
+    return Status::Unauthenticated(
+        "an admin token is required (Authorization: Bearer ...; make one with 'mes-central "
+        "token create')");
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = valid_.find(token);
+    if (it != valid_.end() && it->second.second > now) return it->second.first;
+  }
+  MILLRACE_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(database_url_));
+  MILLRACE_ASSIGN_OR_RETURN(auto name, VerifyAdminToken(*conn, token));
+  if (!name) return Status::Unauthenticated("the admin token is unknown or revoked");
+  std::lock_guard lock(mu_);
+  if (valid_.size() > 1000) valid_.clear();
+  valid_[token] = {*name, now + ttl_};
+  return *name;
+}
+
+}  // namespace millrace::central

@@ -1,0 +1,68 @@
+// PinThrottle: slows down PIN guessing at the terminals.
+//
+// Wrong PINs are counted per badge and per client address. After `badge_free` wrong PINs
+// in a row for a badge (or `address_free` from one address, whatever the badges) further
+// attempts are refused without looking at the PIN, for a delay that doubles with every
+// further failure (base_delay, 2x, 4x, ... up to max_delay): even the right PIN is refused
+// until the delay has passed. A right PIN clears its badge's count; an address's count
+// clears only with time (`forget_after` without a failure).
+//
+// Kept in memory, bounded (the oldest entries go first beyond max_entries). Times come from
+// the injected clock, monotonic in production, so a stepped wall clock neither shortens
+// nor stretches a lockout.
+//
+// Thread-safety: all methods may be called from many threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "millrace/common/clock.h"
+
+namespace millrace::edge {
+
+struct PinThrottleOptions {
+  int badge_free = 3;
+  int address_free = 10;
+  std::int64_t base_delay_ms = 5'000;
+  std::int64_t max_delay_ms = 15 * 60'000;
+  std::int64_t forget_after_ms = 60 * 60'000;
+  std::size_t max_entries = 10'000;
+};
+
+struct PinRefusal {
+  enum class Why { kBadge, kAddress } why;
+  std::int64_t retry_after_ms;  // > 0
+};
+
+class PinThrottle {
+ public:
+  explicit PinThrottle(PinThrottleOptions options = {}, const Clock* clock = MonotonicClock());
+
+  // Before a PIN is checked: a refusal while the badge or the address is locked.
+  std::optional<PinRefusal> Check(const std::string& badge, const std::string& address);
+  // After a check of a PIN that was wrong (or of a badge that does not exist).
+  void Failed(const std::string& badge, const std::string& address);
+  // After a right PIN: the badge starts over.
+  void Succeeded(const std::string& badge);
+
+ private:
+  struct Entry {
+    int failures = 0;
+    std::int64_t last_failure_ms = 0;
+    std::int64_t locked_until_ms = 0;
+  };
+  void Fail(std::map<std::string, Entry>& map, const std::string& key, int free,
+            std::int64_t now);
+  void Forget(std::map<std::string, Entry>& map, std::int64_t now);
+
+  const PinThrottleOptions options_;
+  const Clock* clock_;
+  std::mutex mu_;
+  std::map<std::string, Entry> badges_, addresses_;
+};
+
+}  // namespace millrace::edge
