@@ -4,6 +4,7 @@ find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(PostgreSQL REQUIRED)
+find_package(OpenSSL REQUIRED)                # HTTPS on the daemons (Beast over OpenSSL)
 find_package(Protobuf REQUIRED)
 find_package(Boost 1.74 REQUIRED)            # header-only Asio and Beast
 find_package(spdlog REQUIRED)

@@ -9,6 +9,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang-format
   # storage
   libsqlite3-dev sqlite3 libpq-dev postgresql-15 postgresql-client-15
+  # HTTPS (Beast over OpenSSL); the openssl tool makes test certificates
+  libssl-dev openssl
   # messaging and serialization
   libzmq3-dev cppzmq-dev protobuf-compiler libprotobuf-dev
   # runtime libraries

@@ -20,6 +20,15 @@ Status ReadHttpSection(ConfigFile& file, HttpServerOptions* o) {
   MILLRACE_ASSIGN_OR_RETURN(
       auto read_ms, file.GetInt("http.read_timeout_ms", o->read_timeout.count(), 10, 3600000));
   o->read_timeout = std::chrono::milliseconds(read_ms);
+  // HTTPS: both files or neither; relative paths are relative to the config file.
+  MILLRACE_ASSIGN_OR_RETURN(o->tls_cert_file, file.GetString("http.tls_cert_file", ""));
+  MILLRACE_ASSIGN_OR_RETURN(o->tls_key_file, file.GetString("http.tls_key_file", ""));
+  if (o->tls_cert_file.empty() != o->tls_key_file.empty())
+    return file.Invalid(o->tls_cert_file.empty() ? "http.tls_cert_file" : "http.tls_key_file",
+                        "HTTPS needs both tls_cert_file and tls_key_file");
+  for (std::string* f : {&o->tls_cert_file, &o->tls_key_file})
+    if (!f->empty() && (*f)[0] != '/' && file.name().find('/') != std::string::npos)
+      *f = file.name().substr(0, file.name().rfind('/')) + "/" + *f;
   return Status::Ok();
 }
 

@@ -5,9 +5,11 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <future>
 #include <thread>
 #include <vector>
@@ -33,34 +35,58 @@ http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned versio
   return res;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection: plain HTTP, or HTTPS (kTls: a TLS handshake first, a TLS close last).
+template <bool kTls>
+class Session : public std::enable_shared_from_this<Session<kTls>> {
+  using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+
  public:
-  Session(tcp::socket socket, const Router* router, const HttpServerOptions* options)
-      : stream_(std::move(socket)), router_(router), options_(options) {
+  Session(tcp::socket socket, const Router* router, const HttpServerOptions* options,
+          asio::ssl::context* tls)
+      : stream_(MakeStream(std::move(socket), tls)), router_(router), options_(options) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
   }
 
   void Run() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::DoRead, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        beast::get_lowest_layer(self->stream_).expires_after(self->options_->read_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server,
+                                      [self](beast::error_code ec) {
+                                        if (ec) return self->CloseSocket();  // not TLS, or refused
+                                        self->DoRead();
+                                      });
+      } else {
+        self->DoRead();
+      }
+    });
   }
 
  private:
+  static Stream MakeStream(tcp::socket socket, asio::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      (void)tls;
+      return Stream(std::move(socket));
+    }
+  }
+
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(options_->body_limit_bytes);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(options_->read_timeout);
+    beast::get_lowest_layer(stream_).expires_after(options_->read_timeout);
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                     beast::bind_front_handler(&Session::OnRead, this->shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, std::size_t) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       return DoClose();
     }
     if (ec == http::error::body_limit) {
@@ -99,22 +125,33 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reply(const HttpResponse& response, unsigned version, bool keep_alive) {
     auto res =
         std::make_shared<http::response<http::string_body>>(ToBeast(response, version, keep_alive));
-    stream_.expires_after(options_->write_timeout);
+    beast::get_lowest_layer(stream_).expires_after(options_->write_timeout);
     http::async_write(
         stream_, *res,
-        [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+        [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
           if (ec || !keep_alive) return self->DoClose();
           self->DoRead();
         });
   }
 
   void DoClose() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
+    } else {
+      CloseSocket();
+    }
   }
 
-  beast::tcp_stream stream_;
+  void CloseSocket() {
+    beast::error_code ec;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.close(ec);
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const Router* router_;
@@ -131,6 +168,7 @@ struct HttpServer::Impl {
   // pending handler and with it every session, which closes idle keep-alive connections.
   std::unique_ptr<asio::io_context> ioc;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   bool running = false;
@@ -139,7 +177,10 @@ struct HttpServer::Impl {
     acceptor->async_accept(
         asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
           if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-          if (!ec) std::make_shared<Session>(std::move(socket), router, &options)->Run();
+          if (!ec && tls)
+            std::make_shared<Session<true>>(std::move(socket), router, &options, tls.get())->Run();
+          else if (!ec)
+            std::make_shared<Session<false>>(std::move(socket), router, &options, nullptr)->Run();
           Accept();
         });
   }
@@ -163,6 +204,23 @@ Status HttpServer::Start() {
   if (ec)
     return Status::InvalidArgument("bad listen address '" + im.options.address +
                                    "': " + ec.message());
+  if (!im.options.tls_cert_file.empty() || !im.options.tls_key_file.empty()) {
+    if (im.options.tls_cert_file.empty() || im.options.tls_key_file.empty())
+      return Status::InvalidArgument(
+          "HTTPS needs both a certificate (tls_cert_file) and its key (tls_key_file)");
+    im.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    im.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+    im.tls->use_certificate_chain_file(im.options.tls_cert_file, ec);
+    if (ec)
+      return Status::InvalidArgument("cannot use the certificate " + im.options.tls_cert_file +
+                                     ": " + ec.message());
+    im.tls->use_private_key_file(im.options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec)
+      return Status::InvalidArgument("cannot use the private key " + im.options.tls_key_file +
+                                     ": " + ec.message());
+  }
   im.ioc = std::make_unique<asio::io_context>();
   im.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(*im.ioc));
   tcp::endpoint endpoint{address, im.options.port};
@@ -187,7 +245,8 @@ std::uint16_t HttpServer::port() const {
 }
 
 std::string HttpServer::url() const {
-  return "http://" + impl_->options.address + ":" + std::to_string(impl_->port);
+  return std::string(impl_->tls ? "https://" : "http://") + impl_->options.address + ":" +
+         std::to_string(impl_->port);
 }
 
 void HttpServer::Stop() {

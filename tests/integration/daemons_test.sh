@@ -144,4 +144,28 @@ ok "mes-central migrate against no server fails clearly"
 stop_and_expect_clean "$cpid" INT "$work/central.log"
 ok "mes-central exits 0 on SIGINT"
 
+# ---- mes-central over HTTPS, with a certificate named relative to its config ----
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+cat >"$work/central-tls.toml" <<TOML
+[database]
+url = "$app"
+[http]
+port = 0
+tls_cert_file = "cert.pem"
+tls_key_file = "key.pem"
+TOML
+"$central" serve -c "$work/central-tls.toml" --port-file "$work/central-tls.port" 2>"$work/central-tls.log" &
+cpid=$!; pids+=("$cpid")
+wait_for_file "$work/central-tls.port"
+port=$(cat "$work/central-tls.port")
+[ "$(curl -s --cacert "$work/cert.pem" "https://127.0.0.1:$port/health")" = '{"status":"ok"}' ] ||
+  fail "central over HTTPS: $(tail -3 "$work/central-tls.log")"
+curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$port/health" && fail "plain HTTP answered on the HTTPS port"
+stop_and_expect_clean "$cpid" TERM "$work/central-tls.log"
+printf '[database]\nurl = "%s"\n[http]\ntls_cert_file = "cert.pem"\n' "$app" >"$work/half.toml"
+expect_exit 2 "certificate without key" -- "$central" serve -c "$work/half.toml"
+grep -q "tls_key_file" "$work/err" || fail "half TLS config: $(cat "$work/err")"
+ok "mes-central serves HTTPS with the configured certificate and refuses half a TLS config"
+
 echo "$passed passed, 0 failed"

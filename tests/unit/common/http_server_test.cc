@@ -1,6 +1,10 @@
 #include "millrace/common/http_server.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
@@ -50,6 +54,68 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   HttpEndpoint endpoint_;
 };
+
+// Runs a shell command and returns what it printed on stdout.
+std::string Shell(const std::string& cmd, int* rc = nullptr) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  const int status = ::pclose(p);
+  if (rc) *rc = WEXITSTATUS(status);
+  return out;
+}
+
+TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificateAndOnlyHttps) {
+  const std::string dir = "/tmp/millrace-tls-" + std::to_string(::getpid());
+  int rc = -1;
+  Shell("mkdir -p " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+        "/CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout " + dir + "/key.pem -out " +
+        dir + "/cert.pem 2>/dev/null",
+        &rc);
+  ASSERT_EQ(rc, 0) << "openssl could not make a test certificate";
+  HttpServerOptions o;
+  o.tls_cert_file = dir + "/cert.pem";
+  o.tls_key_file = dir + "/key.pem";
+  Start(o);
+  EXPECT_EQ(server_->url().rfind("https://", 0), 0u) << server_->url();
+  const std::string port = std::to_string(server_->port());
+  // A client that trusts the certificate gets answers, over TLS.
+  std::string body = Shell("curl -sS --cacert " + dir + "/cert.pem https://127.0.0.1:" + port +
+                               "/health",
+                           &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(body, "{\"status\":\"ok\"}");
+  body = Shell("curl -sS --cacert " + dir + "/cert.pem -X POST --data-binary '{\"a\":1}' "
+               "https://127.0.0.1:" + port + "/echo",
+               &rc);
+  EXPECT_EQ(body, "{\"a\":1}");
+  // Plain HTTP on the HTTPS port gets nothing, and neither does a client that does not
+  // trust the certificate.
+  Shell("curl -sS --max-time 5 http://127.0.0.1:" + port + "/health 2>/dev/null", &rc);
+  EXPECT_NE(rc, 0);
+  Shell("curl -sS --max-time 5 https://127.0.0.1:" + port + "/health 2>/dev/null", &rc);
+  EXPECT_EQ(rc, 60) << "curl: peer certificate cannot be authenticated";
+  server_.reset();
+  Shell("rm -rf " + dir);
+}
+
+TEST_F(HttpServerTest, RefusesACertificateWithoutItsKeyOrAFileThatIsNotOne) {
+  HttpServerOptions half;
+  half.tls_cert_file = "/nonexistent/cert.pem";
+  HttpServer a(half, &router_);
+  Status s = a.Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("both"), std::string::npos) << s.ToString();
+  HttpServerOptions missing;
+  missing.tls_cert_file = "/nonexistent/cert.pem";
+  missing.tls_key_file = "/nonexistent/key.pem";
+  HttpServer b(missing, &router_);
+  s = b.Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("/nonexistent/cert.pem"), std::string::npos) << s.ToString();
+}
 
 TEST_F(HttpServerTest, ServesOnAKernelChosenPort) {
   Start({});

@@ -26,6 +26,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{15000};
   std::chrono::milliseconds write_timeout{15000};
   int threads = 1;
+  // HTTPS: a PEM certificate chain and its PEM private key (both, or neither: plain HTTP).
+  // TLS 1.2 and newer only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {
@@ -40,7 +44,7 @@ class HttpServer {
   Status Start();
   // The bound port (after Start).
   std::uint16_t port() const;
-  // "http://127.0.0.1:8080"
+  // "http://127.0.0.1:8080" (https:// when serving TLS)
   std::string url() const;
   // Stops accepting, closes connections, joins the I/O threads. Idempotent.
   void Stop();
