@@ -321,6 +321,23 @@ int main(int argc, char** argv) {
   put->add_option("--file", rows_file,
                   "JSON object or array of objects (column -> value); '-' or absent: stdin");
 
+  int rotate_grace = 3600, rotate_wait = 0;
+  auto* rotate = app.add_subcommand(
+      "rotate-site-key",
+      "Give a live site a new Curve key pair: at its next Hello (within 5 s when connected) the "
+      "edge makes one and sends the public key over its authenticated link; the old key is "
+      "refused once the grace has passed");
+  add_config(rotate);
+  rotate->add_option("--tenant", tenant, "Tenant id")->required();
+  rotate->add_option("--site", site, "Site id")->required();
+  rotate->add_option("--grace-seconds", rotate_grace,
+                     "How long the old key keeps working after the new one is in (default 3600)")
+      ->check(CLI::Range(0, 30 * 86400));
+  rotate->add_option("--wait", rotate_wait,
+                     "Wait up to this many seconds for the site to rotate, showing progress "
+                     "(default 0: only ask)")
+      ->check(CLI::Range(0, 86400));
+
   std::string token_name;
   auto* token = app.add_subcommand(
       "token", "Admin tokens for central's HTTP (per-tenant metrics, content digests); only a "
@@ -390,6 +407,34 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*put) return central::Put(config_path, tenant, table, rows_file);
+  if (*rotate) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    if (Status s = central::RequestKeyRotation(**conn, tenant, site, rotate_grace); !s.ok())
+      return central::Fail(s);
+    std::cout << "asked site " << tenant << "/" << site
+              << " for a new key pair; its old key works for " << rotate_grace
+              << " s after the new one is in\n";
+    for (int waited = 0; waited < rotate_wait; ++waited) {
+      auto st = central::KeyRotationStatus(**conn, tenant, site);
+      if (!st.ok()) return central::Fail(st.status());
+      if (!st->pending) {
+        std::cout << "rotated: the site's key is now " << st->keys.back().public_key << "\n";
+        for (const auto& k : st->keys)
+          if (!k.retire_at.empty()) std::cout << "  old key " << k.public_key << " refused from " << k.retire_at << "\n";
+        return 0;
+      }
+      std::cout << "  waiting for the site (" << waited << " s)\n" << std::flush;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    if (rotate_wait > 0) {
+      std::cerr << "mes-central: the site has not rotated within " << rotate_wait
+                << " s (is it connected?); the request stays until it does\n";
+      return 1;
+    }
+    return 0;
+  }
   if (*token) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);

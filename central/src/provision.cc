@@ -212,6 +212,53 @@ Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::s
   return conn.Exec("COMMIT");
 }
 
+Status RequestKeyRotation(PgConnection& conn, const std::string& tenant_id,
+                          const std::string& site_id, int grace_seconds) {
+  if (grace_seconds < 0 || grace_seconds > 30 * 86400)
+    return Status::InvalidArgument("the grace must be 0 .. 2592000 seconds (30 days)");
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
+  auto r = conn.Query("UPDATE millrace.sync_site SET key_rotation_requested_at = now(), "
+                      "key_rotation_grace_seconds = $3 WHERE tenant_id = $1 AND site_id = $2 AND "
+                      "active",
+                      {tenant_id, site_id, std::to_string(grace_seconds)});
+  if (!r.ok()) {
+    (void)Rollback(conn);
+    return r.status();
+  }
+  if (r->affected() != 1) {
+    (void)Rollback(conn);
+    return Status::NotFound("no active site " + tenant_id + "/" + site_id);
+  }
+  return conn.Exec("COMMIT");
+}
+
+Result<KeyRotationState> KeyRotationStatus(PgConnection& conn, const std::string& tenant_id,
+                                           const std::string& site_id) {
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
+  KeyRotationState st;
+  Status s = [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto site, conn.Query("SELECT key_rotation_requested_at IS NOT NULL FROM "
+                              "millrace.sync_site WHERE tenant_id = $1 AND site_id = $2",
+                              {tenant_id, site_id}));
+    if (site.rows() != 1) return Status::NotFound("no site " + tenant_id + "/" + site_id);
+    st.pending = site.Get(0, 0) == "t";
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto keys, conn.Query("SELECT public_key, coalesce(retire_at::text, '') FROM "
+                              "millrace.sync_site_key WHERE tenant_id = $1 AND site_id = $2 "
+                              "ORDER BY created_at",
+                              {tenant_id, site_id}));
+    for (int i = 0; i < keys.rows(); ++i)
+      st.keys.push_back({keys.GetString(i, 0), keys.GetString(i, 1)});
+    return conn.Exec("COMMIT");
+  }();
+  if (!s.ok()) {
+    (void)Rollback(conn);
+    return s;
+  }
+  return st;
+}
+
 Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
                           const std::string& table_name, const json& rows, HybridClock& hlc) {
   const catalog::TableSpec* t = catalog::MesCatalog().Find(table_name);

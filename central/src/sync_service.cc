@@ -9,6 +9,7 @@
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/logging.h"
 #include "millrace/sync/row_codec.h"
+#include "millrace/sync/transport.h"
 #include "millrace/sync/wire.h"
 
 namespace millrace::central {
@@ -83,6 +84,8 @@ class SyncService::Handler final : public sync::RequestHandler {
         return Push(peer, req.push_batch());
       case v1::Envelope::kPullRequest:
         return Pull(peer, req.pull_request());
+      case v1::Envelope::kKeyRotation:
+        return RotateKey(peer, req.key_rotation());
       default:
         return Status::InvalidArgument("unexpected message");
     }
@@ -93,13 +96,17 @@ class SyncService::Handler final : public sync::RequestHandler {
     std::uint64_t applied = 0;
     std::string epoch;                // empty: no store has connected since epochs began
     double silent_s = -1;             // seconds since the site was last heard; -1: never
+    bool rotate_key = false;          // mes-central rotate-site-key asked for a new key
+    int rotation_grace_s = 3600;      // how long the old key works once the new one is in
   };
 
   // Locks (or reads) the site's row. PermissionDenied when revoked or unknown.
   Result<SiteRow> Site(const sync::Peer& peer, bool lock) {
     MILLRACE_ASSIGN_OR_RETURN(
         auto r, conn_->Query(std::string("SELECT applied_seq, active, coalesce(store_epoch, ''), "
-                                         "coalesce(extract(epoch FROM now() - last_seen_at), -1) "
+                                         "coalesce(extract(epoch FROM now() - last_seen_at), -1), "
+                                         "key_rotation_requested_at IS NOT NULL, "
+                                         "coalesce(key_rotation_grace_seconds, 3600) "
                                          "FROM millrace.sync_site WHERE tenant_id = $1 AND "
                                          "site_id = $2") +
                                  (lock ? " FOR UPDATE" : ""),
@@ -107,7 +114,8 @@ class SyncService::Handler final : public sync::RequestHandler {
     if (r.rows() != 1 || r.Get(0, 1) != "t")
       return Status::PermissionDenied("site " + peer.tenant_id + "/" + peer.site_id +
                                       " is revoked or unknown");
-    return SiteRow{std::stoull(r.GetString(0, 0)), r.GetString(0, 2), std::stod(r.GetString(0, 3))};
+    return SiteRow{std::stoull(r.GetString(0, 0)), r.GetString(0, 2), std::stod(r.GetString(0, 3)),
+                   r.Get(0, 4) == "t", std::stoi(r.GetString(0, 5))};
   }
 
   Result<std::uint64_t> SiteCursor(const sync::Peer& peer, bool lock) {
@@ -173,6 +181,55 @@ class SyncService::Handler final : public sync::RequestHandler {
     v1::Envelope e;
     e.mutable_hello_reply()->set_applied_seq(site.applied);
     e.mutable_hello_reply()->set_feed_head(head);
+    e.mutable_hello_reply()->set_rotate_key(site.rotate_key);
+    return e;
+  }
+
+  // The site sends the public key of its new pair over the link its current key
+  // authenticated: central records it, gives the site's other keys `grace` more to live,
+  // and clears the request. Sent again (a crash midway), it is answered the same.
+  Result<v1::Envelope> RotateKey(const sync::Peer& peer, const v1::KeyRotation& k) {
+    if (!sync::IsCurvePublicKey(k.new_public_key()))
+      return Status::InvalidArgument("key rotation: the new public key is not a Z85 Curve key");
+    MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
+    MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto owner, conn_->Query("SELECT tenant_id, site_id FROM millrace.sync_key_owner($1)",
+                                 {k.new_public_key()}));
+    if (owner.rows() == 1 &&
+        (owner.GetString(0, 0) != peer.tenant_id || owner.GetString(0, 1) != peer.site_id)) {
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      return Status::AlreadyExists("key rotation: that public key belongs to another site");
+    }
+    MILLRACE_RETURN_IF_ERROR(
+        conn_
+            ->Query("INSERT INTO millrace.sync_site_key (tenant_id, site_id, public_key) VALUES "
+                    "($1, $2, $3) ON CONFLICT (public_key) DO NOTHING",
+                    {peer.tenant_id, peer.site_id, k.new_public_key()})
+            .status());
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto retire,
+        conn_->Query("UPDATE millrace.sync_site_key SET retire_at = now() + make_interval(secs "
+                     "=> $4) WHERE tenant_id = $1 AND site_id = $2 AND public_key <> $3 AND "
+                     "(retire_at IS NULL OR retire_at > now() + make_interval(secs => $4)) "
+                     "RETURNING (extract(epoch FROM retire_at) * 1000)::bigint",
+                     {peer.tenant_id, peer.site_id, k.new_public_key(),
+                      std::to_string(site.rotation_grace_s)}));
+    MILLRACE_RETURN_IF_ERROR(
+        conn_
+            ->Query("UPDATE millrace.sync_site SET key_rotation_requested_at = NULL, "
+                    "key_rotation_grace_seconds = NULL WHERE tenant_id = $1 AND site_id = $2",
+                    {peer.tenant_id, peer.site_id})
+            .status());
+    MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+    spdlog::warn("sync: site {}/{} rotated its Curve key to {}; its older key(s) are refused "
+                 "after {} s",
+                 peer.tenant_id, peer.site_id, k.new_public_key(), site.rotation_grace_s);
+    v1::Envelope e;
+    e.mutable_key_rotated()->set_new_public_key(k.new_public_key());
+    e.mutable_key_rotated()->set_old_keys_retire_at_ms(
+        retire.rows() ? std::stoll(retire.GetString(0, 0))
+                      : svc_->options_.clock->NowMillis() + site.rotation_grace_s * 1000LL);
     return e;
   }
 
@@ -571,6 +628,7 @@ class SyncService::Handler final : public sync::RequestHandler {
       reply.mutable_ack()->set_acked_seq(batch.last_seq());
       reply.mutable_ack()->set_rejected(static_cast<std::uint32_t>(sorted.rejects.size()));
       reply.mutable_ack()->set_conflicts(static_cast<std::uint32_t>(conflicts));
+      reply.mutable_ack()->set_rotate_key(site.rotate_key);
       return reply;
     }
     return Status::Internal("unreachable");

@@ -25,6 +25,7 @@
 #include "millrace/edge/sync_adapter.h"
 #include "millrace/edge/terminal_page.h"
 #include "millrace/sync/client.h"
+#include "millrace/sync/site_keys.h"
 #include "millrace/sync/transport.h"
 
 #include <nlohmann/json.hpp>
@@ -90,7 +91,8 @@ int Seed(const std::string& config_path, bool if_empty) {
 // The sync client of a [sync] edge, with the provisioning snapshot applied first if the
 // store has never synced. Not started yet.
 Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& config, EdgeStore* store,
-                                                    EdgeSyncAdapter* adapter) {
+                                                    EdgeSyncAdapter* adapter,
+                                                    sync::SiteKeys* site_keys) {
   const EdgeSyncConfig& y = config.sync;
   if (!y.snapshot_file.empty()) {
     MILLRACE_ASSIGN_OR_RETURN(std::uint64_t cursor, adapter->FeedCursor());
@@ -105,6 +107,8 @@ Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& confi
   t.endpoints = y.endpoints;
   t.insecure_development = y.insecure_development;
   if (!y.insecure_development) {
+    // A rotation that did not finish (a crash after central had the new key) resumes with
+    // the next pair once connected; until then the current key still works.
     MILLRACE_ASSIGN_OR_RETURN(t.secret_key, sync::ReadKeyFile(y.secret_key_file, true));
     MILLRACE_ASSIGN_OR_RETURN(t.public_key, sync::CurvePublicKey(t.secret_key));
     MILLRACE_ASSIGN_OR_RETURN(t.server_public_key,
@@ -120,6 +124,7 @@ Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& confi
              static_cast<std::uint64_t>(epoch.fork_hlc)};
   o.batch_rows = y.batch_rows;
   o.window = y.window;
+  if (site_keys) o.keys = site_keys;
   auto client = std::make_unique<sync::SyncClient>(o, adapter, std::move(transport));
   sync::SyncClient* c = client.get();
   store->SetCommitListener([c] { c->Wake(); });
@@ -205,7 +210,14 @@ nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
     j["feed_changes_applied"] = st.feed_changes;
     j["rejected"] = st.rejected;
     j["conflicts"] = st.conflicts;
+    j["key_rotations"] = st.key_rotations;
     j["last_error"] = st.last_error;
+    j["state"] = st.state;
+    j["link_up"] = st.link_up;
+    j["in_flight_batches"] = st.in_flight;
+    j["loop_steps"] = st.steps;
+    j["retry_in_ms"] = st.retry_in_ms;
+    j["last_heard_ago_ms"] = st.last_heard_ago_ms;
   }
   return j;
 }
@@ -254,9 +266,20 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
 
   EdgeSyncAdapter sync_adapter(s);
+  // The site's key files, for key rotation: <secret>.next while a rotation is under way,
+  // and the public key beside the secret (site.key -> site.pub) as provisioning wrote it.
+  std::unique_ptr<sync::SiteKeys> site_keys;
+  if (config->sync.enabled && !config->sync.insecure_development) {
+    std::string pub = config->sync.secret_key_file;
+    if (pub.size() > 4 && pub.compare(pub.size() - 4, 4, ".key") == 0)
+      pub.replace(pub.size() - 4, 4, ".pub");
+    else
+      pub.clear();
+    site_keys = std::make_unique<sync::FileSiteKeys>(config->sync.secret_key_file, pub);
+  }
   std::unique_ptr<sync::SyncClient> sync_client;
   if (config->sync.enabled) {
-    auto client = MakeSyncClient(*config, s, &sync_adapter);
+    auto client = MakeSyncClient(*config, s, &sync_adapter, site_keys.get());
     if (!client.ok()) return Fail(client.status());
     sync_client = std::move(*client);
     AddSyncMetrics(metrics, sync_client.get());

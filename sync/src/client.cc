@@ -91,13 +91,14 @@ Status SyncClient::SendHello() {
   return Status::Ok();
 }
 
-void SyncClient::Disconnect(const std::string& why) {
-  const auto delay = backoff_.Next();
+void SyncClient::Disconnect(const std::string& why, bool at_once) {
+  const auto delay = at_once ? milliseconds(0) : backoff_.Next();
   spdlog::warn("sync: {} (link to {}); retrying in {} ms", why, transport_->endpoint(),
                delay.count());
   state_ = State::kDisconnected;
   in_flight_.clear();
   pull_in_flight_ = false;
+  rotation_in_flight_ = false;
   retry_at_ms_ = clock_->NowMillis() + delay.count();
   // Central was unreachable (not refusing, not slow): retry as soon as a link is up again.
   retry_on_link_up_ = !transport_->LinkUp();
@@ -134,6 +135,19 @@ Status SyncClient::FillWindow() {
   return Status::Ok();
 }
 
+Status SyncClient::MaybeRotateKey() {
+  if (!rotate_wanted_ || rotation_in_flight_ || !options_.keys) return Status::Ok();
+  MILLRACE_ASSIGN_OR_RETURN(CurveKeyPair next, options_.keys->NextKeyPair());
+  v1::Envelope e;
+  e.mutable_key_rotation()->set_new_public_key(next.public_key);
+  Status s = Send(std::move(e));
+  if (s.code() == StatusCode::kUnavailable) return Status::Ok();
+  MILLRACE_RETURN_IF_ERROR(s);
+  rotation_in_flight_ = true;
+  rotation_sent_ms_ = clock_->NowMillis();
+  return Status::Ok();
+}
+
 Status SyncClient::MaybePull() {
   if (pull_in_flight_ || feed_head_ <= feed_cursor_) return Status::Ok();
   v1::Envelope e;
@@ -165,6 +179,9 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       state_ = State::kReady;
       backoff_.Reset();
       in_flight_.clear();
+      rotate_wanted_ = r.rotate_key() || (options_.keys && options_.keys->HasNextKeyPair());
+      if (r.rotate_key() && !options_.keys)
+        spdlog::warn("sync: central asks for a new key pair, but this edge keeps no key files");
       rewind_before_batch_ = next_batch_id_;
       if (r.applied_seq() > acked_seq_) {
         acked_seq_ = r.applied_seq();
@@ -188,7 +205,8 @@ Status SyncClient::Handle(const v1::Envelope& e) {
         MILLRACE_RETURN_IF_ERROR(edge_->Acknowledged(acked_seq_));
       }
       std::erase_if(in_flight_, [&](const InFlight& f) { return f.last_seq <= acked_seq_; });
-      const std::int64_t now = clock_->NowMillis();
+      if (a.rotate_key() && options_.keys) rotate_wanted_ = true;
+      const std::int64_t now = SystemClock()->NowMillis();  // a date, for the status page
       Record([&](SyncClientStats& st) {
         st.acked_seq = acked_seq_;
         st.batches_acked++;
@@ -233,6 +251,22 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       feed_head_ = std::max(feed_head_, e.nudge().feed_head());
       Record([&](SyncClientStats& st) { st.feed_head = feed_head_; });
       return Status::Ok();
+    case v1::Envelope::kKeyRotated: {
+      if (!options_.keys || !rotation_in_flight_) return Status::Ok();
+      MILLRACE_ASSIGN_OR_RETURN(CurveKeyPair next, options_.keys->NextKeyPair());
+      if (e.key_rotated().new_public_key() != next.public_key) return Status::Ok();  // stale
+      MILLRACE_RETURN_IF_ERROR(options_.keys->PromoteNextKeyPair());
+      MILLRACE_RETURN_IF_ERROR(transport_->SetCurveKeys(next.secret_key, next.public_key));
+      rotation_in_flight_ = false;
+      rotate_wanted_ = false;
+      Record([&](SyncClientStats& st) { st.key_rotations++; });
+      spdlog::info("sync: central holds this site's new public key {}; the old key works until "
+                   "{} (Unix ms)",
+                   next.public_key, e.key_rotated().old_keys_retire_at_ms());
+      // Batches in flight are resent over the new connection (central applies them once).
+      Disconnect("the site's key was rotated: reconnecting with the new key", /*at_once=*/true);
+      return Status::Ok();
+    }
     case v1::Envelope::kError:
       Disconnect("central refused: " + e.error().code() + ": " + e.error().message());
       return Status::Ok();
@@ -243,8 +277,15 @@ Status SyncClient::Handle(const v1::Envelope& e) {
 }
 
 Status SyncClient::Step(milliseconds wait) {
+  ++steps_;
   std::int64_t now = clock_->NowMillis();
   const bool link_up = transport_->LinkUp();
+  // Whatever fails below (reading the outbox, a send), the loop still listens to central
+  // and keeps its timers: a failure of one turn never freezes the link.
+  Status failed = Status::Ok();
+  auto keep = [&](Status s) {
+    if (!s.ok() && failed.ok()) failed = std::move(s);
+  };
   if (state_ != State::kDisconnected && link_was_up_ && !link_up) {
     // Batches in flight died with the connection: start over from central's watermark
     // now instead of waiting out the ack timeout.
@@ -255,7 +296,7 @@ Status SyncClient::Step(milliseconds wait) {
     if (now < retry_at_ms_ && !(retry_on_link_up_ && transport_->LinkUp())) {
       wait = std::min(wait, milliseconds(retry_at_ms_ - now));
     } else if (Status s = SendHello(); !s.ok()) {
-      if (s.code() != StatusCode::kUnavailable) return s;
+      if (s.code() != StatusCode::kUnavailable) keep(s);
       // Connecting: the handshake has not finished. Wait for it like for a reply.
       state_ = State::kHelloSent;
       hello_sent_ms_ = now - options_.hello_timeout.count() / 2;
@@ -270,24 +311,43 @@ Status SyncClient::Step(milliseconds wait) {
       Disconnect("central did not answer the handshake");
     }
   } else {
-    MILLRACE_RETURN_IF_ERROR(FillWindow());
-    MILLRACE_RETURN_IF_ERROR(MaybePull());
+    keep(MaybeRotateKey());
+    keep(FillWindow());
+    keep(MaybePull());
     if (!in_flight_.empty() && now - in_flight_.front().sent_ms > options_.ack_timeout.count()) {
       Disconnect("batch " + std::to_string(in_flight_.front().batch_id) + " was not acknowledged");
     } else if (pull_in_flight_ && now - pull_sent_ms_ > options_.ack_timeout.count()) {
       Disconnect("the feed pull was not answered");
+    } else if (rotation_in_flight_ && now - rotation_sent_ms_ > options_.ack_timeout.count()) {
+      Disconnect("central did not answer the key rotation");
     } else if (in_flight_.empty() && !pull_in_flight_ &&
                now - last_heard_ms_ > options_.idle_ping.count()) {
-      MILLRACE_RETURN_IF_ERROR(SendHello());  // a ping that also re-syncs watermarks
+      // A ping that also re-syncs watermarks. Not sent (no link): the next turn tries.
+      if (Status s = SendHello(); !s.ok() && s.code() != StatusCode::kUnavailable) keep(s);
     }
   }
+  if (!failed.ok()) wait = std::min(wait, milliseconds(200));  // retry soon, but not hot
 
-  MILLRACE_ASSIGN_OR_RETURN(auto frame, transport_->Receive(wait));
-  if (!frame) return Status::Ok();
-  last_heard_ms_ = clock_->NowMillis();
-  auto envelope = DecodeFrame(*frame);
-  if (!envelope.ok()) return envelope.status().WithContext("frame from central");
-  return Handle(*envelope);
+  auto frame = transport_->Receive(wait);
+  Record([&](SyncClientStats& st) {
+    st.state = state_ == State::kReady ? "ready" : state_ == State::kHelloSent ? "hello_sent"
+                                                                            : "disconnected";
+    st.link_up = transport_->LinkUp();
+    st.in_flight = in_flight_.size();
+    st.steps = steps_;
+    st.retry_in_ms = state_ == State::kDisconnected
+                         ? std::max<std::int64_t>(0, retry_at_ms_ - clock_->NowMillis())
+                         : 0;
+    st.last_heard_ago_ms = last_heard_ms_ ? clock_->NowMillis() - last_heard_ms_ : -1;
+  });
+  if (!frame.ok()) return frame.status();
+  if (*frame) {
+    last_heard_ms_ = clock_->NowMillis();
+    auto envelope = DecodeFrame(**frame);
+    if (!envelope.ok()) return envelope.status().WithContext("frame from central");
+    keep(Handle(*envelope));
+  }
+  return failed;
 }
 
 }  // namespace millrace::sync

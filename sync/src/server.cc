@@ -278,6 +278,7 @@ class SyncServer::Impl {
       case v1::Envelope::kHello:
       case v1::Envelope::kPushBatch:
       case v1::Envelope::kPullRequest:
+      case v1::Envelope::kKeyRotation:
         break;
       default:
         Refuse(routing_id, "out_of_protocol",

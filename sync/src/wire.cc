@@ -125,6 +125,10 @@ std::string_view BodyName(const v1::Envelope& envelope) {
       return "nudge";
     case v1::Envelope::kError:
       return "error";
+    case v1::Envelope::kKeyRotation:
+      return "key_rotation";
+    case v1::Envelope::kKeyRotated:
+      return "key_rotated";
     case v1::Envelope::BODY_NOT_SET:
       return "none";
   }

@@ -25,16 +25,34 @@ class ZmqClientTransport final : public ClientTransport {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   }
   ~ZmqClientTransport() override {
-    monitor_.reset();
-    socket_.reset();
+    Close();
     if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  // Stops the socket's monitor before closing either end. libzmq sends monitor events with
+  // a blocking send from its I/O thread: closing our end of the monitor first lets an event
+  // of the closing DEALER (a disconnect) block that thread for good, and with it every later
+  // connection of this transport.
+  void Close() {
+    if (socket_) (void)zmq_socket_monitor(socket_->handle(), nullptr, 0);
+    socket_.reset();
+    monitor_.reset();
+  }
+
+  Status SetCurveKeys(const std::string& secret_key, const std::string& public_key) override {
+    if (options_.insecure_development)
+      return Status::FailedPrecondition("development mode uses no Curve keys");
+    if (!IsZ85Key(secret_key) || !IsZ85Key(public_key))
+      return Status::InvalidArgument("sync keys must be Z85 Curve keys");
+    options_.secret_key = secret_key;
+    options_.public_key = public_key;
+    return Status::Ok();
   }
 
   Status Connect() {
     if (wake_fd_ < 0) return Status::IOError("eventfd failed");
     try {
-      monitor_.reset();
-      socket_.reset();
+      Close();
       link_up_ = false;
       socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
       socket_->set(zmq::sockopt::linger, 0);
@@ -146,6 +164,8 @@ class ZmqClientTransport final : public ClientTransport {
 };
 
 }  // namespace
+
+bool IsCurvePublicKey(const std::string& key) { return IsZ85Key(key); }
 
 Result<CurveKeyPair> GenerateCurveKeyPair() {
   char pub[41], sec[41];

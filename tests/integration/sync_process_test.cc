@@ -6,8 +6,14 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
+#include <filesystem>
 #include <thread>
+#include <zmq.hpp>
 
+#include "millrace/common/catalog.h"
+#include "millrace/sync/transport.h"
+#include "millrace/sync/wire.h"
 #include "sync_cluster.h"
 
 namespace millrace::testing {
@@ -172,6 +178,87 @@ TEST_F(SyncProcessTest, ThreeSitesTwoTenantsAndCentralEditsConvergeByContent) {
         "mes_sync_site_last_ack_timestamp_seconds{tenant=\"acme\",site=\"porto\"}",
         "mes_sync_apply_seconds_count{tenant=\"acme\",site=\"lyon\"}"})
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
+}
+
+// Key rotation while the floor writes: central asks, the edge makes a new pair and sends its
+// public key over the link its old key authenticated, reconnects with the new one; no count
+// is lost; after the grace the old key is refused at the handshake.
+TEST_F(SyncProcessTest, ASiteKeyRotatedWhileTheFloorWritesLosesNothingAndTheOldKeyDiesAfterTheGrace) {
+  Shift("lyon", 1);
+  ASSERT_TRUE(cluster_->WaitConverged(std::chrono::seconds(30)).ok());
+  const std::string key_file = cluster_->site_dir("lyon") + "/site.key";
+  auto old_secret = sync::ReadKeyFile(key_file, true);
+  ASSERT_TRUE(old_secret.ok());
+  auto wo = cluster_->EdgeId("lyon", "work_order", "number", "WO-1001");
+  auto ana = cluster_->BadgeIn("lyon", "1001", "L1-CUT");
+  auto order = cluster_->EdgeCall("lyon", "GET", "/api/v1/work-orders/" + *wo, nullptr, *ana);
+  const std::string op = (*order)["operations"][0]["id"];
+  auto good = [&] {
+    return std::stoi(CentralText("SELECT coalesce(sum(good_quantity), 0)::int FROM "
+                                 "millrace.production_event WHERE site_id = 'lyon'"));
+  };
+  const int before = good();
+  std::atomic<bool> stop{false};
+  std::atomic<int> saved{0};
+  std::thread floor([&] {
+    while (!stop) {
+      auto r = cluster_->EdgeCall("lyon", "POST", "/api/v1/operations/" + op + "/counts",
+                                  {{"good", 1}}, *ana);
+      if (r.ok()) ++saved;  // answered 201: the terminal was told it is saved
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::string out;
+  const int rc = RunCommand({g_bins.mes_central, "rotate-site-key", "-c",
+                             (cluster_->dir() / "central.toml").string(), "--tenant", "acme",
+                             "--site", "lyon", "--grace-seconds", "3", "--wait", "30"},
+                            &out);
+  const auto rotated_at = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  floor.join();
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("rotated: the site's key is now"), std::string::npos) << out;
+  auto new_secret = sync::ReadKeyFile(key_file, true);
+  ASSERT_TRUE(new_secret.ok());
+  EXPECT_NE(*new_secret, *old_secret);
+  EXPECT_FALSE(std::filesystem::exists(key_file + ".next"));
+  EXPECT_EQ(*sync::ReadKeyFile(cluster_->site_dir("lyon") + "/site.pub", false),
+            *sync::CurvePublicKey(*new_secret));
+  Status s = cluster_->WaitConverged(std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GT(saved.load(), 20);
+  EXPECT_EQ(good(), before + saved.load()) << "every count answered 201 is at central, once";
+  auto status = cluster_->EdgeCall("lyon", "GET", "/api/v1/sync");
+  EXPECT_EQ((*status)["key_rotations"], 1);
+  // After the grace the old key cannot even finish a handshake; the new one can.
+  std::this_thread::sleep_until(rotated_at + std::chrono::seconds(4));
+  auto answers = [&](const std::string& secret) {
+    zmq::context_t ctx(1);
+    zmq::socket_t dealer(ctx, zmq::socket_type::dealer);
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.set(zmq::sockopt::curve_serverkey,
+               *sync::ReadKeyFile((cluster_->dir() / "central.pub").string(), false));
+    dealer.set(zmq::sockopt::curve_secretkey, secret);
+    dealer.set(zmq::sockopt::curve_publickey, *sync::CurvePublicKey(secret));
+    dealer.connect(cluster_->sync_endpoint());
+    sync::v1::Envelope hello;
+    hello.mutable_hello()->set_site_id("lyon");
+    hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    hello.mutable_hello()->set_store_epoch("probe");
+    (void)dealer.send(zmq::buffer(sync::EncodeFrame(hello)), zmq::send_flags::dontwait);
+    zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(2000));
+    return (item.revents & ZMQ_POLLIN) != 0;
+  };
+  EXPECT_FALSE(answers(*old_secret)) << "the old key still completes a handshake";
+  EXPECT_TRUE(answers(*new_secret)) << "the new key does not";
+  // And the edge, restarted, comes back with the new key.
+  EXPECT_EQ(cluster_->StopEdge("lyon"), 0);
+  ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
+  Shift("lyon", 1);
+  s = cluster_->WaitConverged(std::chrono::seconds(30));
+  EXPECT_TRUE(s.ok()) << s.ToString();
 }
 
 TEST_F(SyncProcessTest, CentralDownWhileSitesWorkThenEverythingArrivesOnce) {

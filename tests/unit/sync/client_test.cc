@@ -36,6 +36,10 @@ class FakeTransport final : public ClientTransport {
   }
   std::string endpoint() const override { return "fake://central"; }
   bool LinkUp() const override { return link; }
+  Status SetCurveKeys(const std::string&, const std::string& public_key) override {
+    keys_in_use = public_key;
+    return Status::Ok();
+  }
 
   std::vector<v1::Envelope> TakeSent() {
     auto out = std::move(sent);
@@ -45,6 +49,7 @@ class FakeTransport final : public ClientTransport {
 
   bool down = false;
   bool link = false;  // what a socket monitor would say
+  std::string keys_in_use;
   int reconnects = 0;
   std::vector<v1::Envelope> sent;
   std::deque<v1::Envelope> inbox;
@@ -85,6 +90,23 @@ class FakeEdge final : public EdgeSide {
 
   std::map<std::uint64_t, std::string> outbox;
   std::uint64_t head = 0, acked = 0, cursor = 0, applied = 0;
+};
+
+class FakeKeys final : public SiteKeys {
+ public:
+  Result<CurveKeyPair> NextKeyPair() override {
+    if (!next) next = CurveKeyPair{"next-public-" + std::to_string(++made), "next-secret"};
+    return *next;
+  }
+  bool HasNextKeyPair() const override { return next.has_value(); }
+  Status PromoteNextKeyPair() override {
+    current = next->public_key;
+    next.reset();
+    return Status::Ok();
+  }
+  std::optional<CurveKeyPair> next;
+  std::string current = "first-public";
+  int made = 0;
 };
 
 class SyncClientTest : public ::testing::Test {
@@ -306,6 +328,86 @@ TEST_F(SyncClientTest, ARefusalFromCentralDropsTheLinkAndBacksOff) {
   EXPECT_NE(client_->Stats().last_error.find("site revoked"), std::string::npos);
   EXPECT_EQ(edge_.acked, 0u);  // nothing is purged without an ack
   EXPECT_EQ(edge_.outbox.size(), 2u);
+}
+
+}  // namespace
+}  // namespace millrace::sync
+
+namespace millrace::sync {
+namespace {
+
+// Central asks for a new key at Hello: the client makes the next pair, sends only its public
+// key, and once central has it promotes the pair and reconnects with it at once.
+TEST_F(SyncClientTest, AKeyRotationSendsTheNewPublicKeyAndReconnectsWithItOnceCentralHasIt) {
+  FakeKeys keys;
+  auto t = std::make_unique<FakeTransport>();
+  FakeTransport* transport = t.get();
+  SyncClientOptions o;
+  o.site_id = "lyon";
+  o.keys = &keys;
+  o.seed = 1;
+  SyncClient client(o, &edge_, std::move(t), &clock_);
+  edge_.Capture(2);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  ASSERT_TRUE(transport->TakeSent().at(0).has_hello());
+  v1::Envelope hello_reply;
+  hello_reply.mutable_hello_reply()->set_rotate_key(true);
+  transport->inbox.push_back(hello_reply);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  auto sent = transport->TakeSent();
+  const v1::KeyRotation* rotation = nullptr;
+  for (const auto& e : sent)
+    if (e.has_key_rotation()) rotation = &e.key_rotation();
+  ASSERT_NE(rotation, nullptr);
+  EXPECT_EQ(rotation->new_public_key(), "next-public-1");
+  EXPECT_EQ(keys.current, "first-public") << "not promoted before central has it";
+  // A stale answer for another key changes nothing.
+  v1::Envelope stale;
+  stale.mutable_key_rotated()->set_new_public_key("someone-else");
+  transport->inbox.push_back(stale);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  EXPECT_EQ(keys.current, "first-public");
+  v1::Envelope done;
+  done.mutable_key_rotated()->set_new_public_key("next-public-1");
+  transport->inbox.push_back(done);
+  const int reconnects = transport->reconnects;
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  EXPECT_EQ(keys.current, "next-public-1");
+  EXPECT_FALSE(keys.HasNextKeyPair());
+  EXPECT_EQ(transport->keys_in_use, "next-public-1");
+  EXPECT_EQ(transport->reconnects, reconnects + 1);
+  EXPECT_EQ(client.Stats().key_rotations, 1u);
+  // It says Hello again at once (no backoff), with the new key.
+  transport->TakeSent();
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  auto again = transport->TakeSent();
+  ASSERT_FALSE(again.empty());
+  EXPECT_TRUE(again.front().has_hello());
+}
+
+// A rotation that did not finish (the next pair kept, central's answer lost) finishes at
+// the next connection without being asked again.
+TEST_F(SyncClientTest, APendingKeyPairIsSentAgainAtTheNextConnection) {
+  FakeKeys keys;
+  ASSERT_TRUE(keys.NextKeyPair().ok());
+  auto t = std::make_unique<FakeTransport>();
+  FakeTransport* transport = t.get();
+  SyncClientOptions o;
+  o.site_id = "lyon";
+  o.keys = &keys;
+  SyncClient client(o, &edge_, std::move(t), &clock_);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  transport->TakeSent();
+  transport->inbox.push_back(v1::Envelope());
+  transport->inbox.back().mutable_hello_reply();
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  bool sent_rotation = false;
+  for (const auto& e : transport->TakeSent())
+    sent_rotation = sent_rotation || (e.has_key_rotation() &&
+                                      e.key_rotation().new_public_key() == "next-public-1");
+  EXPECT_TRUE(sent_rotation);
 }
 
 }  // namespace

@@ -57,6 +57,21 @@ struct PutResult {
   std::size_t conflicts = 0;
 };
 
+// Asks an active site for a new Curve key pair: at its next Hello the edge makes one and
+// sends the public key over its link (the secret never leaves the site); the old key works
+// for `grace_seconds` more, then is refused. NotFound for an unknown or revoked site.
+Status RequestKeyRotation(PgConnection& conn, const std::string& tenant_id,
+                          const std::string& site_id, int grace_seconds);
+struct KeyRotationState {
+  bool pending = false;  // requested, not done yet
+  struct Key {
+    std::string public_key, retire_at;  // retire_at empty: no end
+  };
+  std::vector<Key> keys;  // oldest first
+};
+Result<KeyRotationState> KeyRotationStatus(PgConnection& conn, const std::string& tenant_id,
+                                           const std::string& site_id);
+
 // Central's own edit: upserts rows of one central-owned or shared table, given as JSON
 // objects (column -> value; "id" optional for new rows; for an existing shared row only
 // the columns given change and merge per column). Stamped with central's clock, published

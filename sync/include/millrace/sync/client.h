@@ -26,6 +26,7 @@
 #include "millrace/common/clock.h"
 #include "millrace/common/status.h"
 #include "millrace/sync/backoff.h"
+#include "millrace/sync/site_keys.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/v1/sync.pb.h"
 
@@ -72,6 +73,9 @@ struct SyncClientOptions {
   int pull_max_changes = 2000;
   BackoffOptions backoff;
   std::uint64_t seed = 0;  // backoff jitter; 0: from the clock
+  // Where the site's Curve keys live, for key rotation; null: this edge cannot rotate
+  // (central's request is logged and left pending).
+  SiteKeys* keys = nullptr;
 };
 
 struct SyncClientStats {
@@ -86,14 +90,24 @@ struct SyncClientStats {
   std::uint64_t nacks = 0, reconnects = 0, feed_batches = 0, feed_changes = 0;
   std::uint64_t rejected = 0, conflicts = 0;  // as central reported them in acks
   double feed_apply_seconds = 0;              // total time spent applying feed batches
+  std::uint64_t key_rotations = 0;            // Curve key pairs replaced at central's request
   std::string last_error;
+  // The protocol loop's own state, for a look when a site does not catch up.
+  std::string state;                 // disconnected | hello_sent | ready
+  bool link_up = false;              // the transport's view of the connection
+  std::uint64_t in_flight = 0;       // batches sent and not acknowledged
+  std::uint64_t steps = 0;           // turns of the loop (a frozen loop stops counting)
+  std::int64_t retry_in_ms = 0;      // while disconnected: until the next Hello
+  std::int64_t last_heard_ago_ms = -1;  // since the last frame from central; -1: never
 };
 
 class SyncClient {
  public:
-  // REQUIRES: edge, transport and clock outlive the client.
+  // REQUIRES: edge, transport, clock and options.keys outlive the client. `clock` times the
+  // protocol (timeouts, backoff, pings): monotonic by default, so a wall clock stepped by
+  // hours neither freezes nor rushes the link. Stats stamp wall time (SystemClock).
   SyncClient(SyncClientOptions options, EdgeSide* edge, std::unique_ptr<ClientTransport> transport,
-             const Clock* clock = SystemClock());
+             const Clock* clock = MonotonicClock());
   ~SyncClient();  // Stop()
   SyncClient(const SyncClient&) = delete;
   SyncClient& operator=(const SyncClient&) = delete;
@@ -121,10 +135,12 @@ class SyncClient {
   };
 
   Status SendHello();
+  Status MaybeRotateKey();
   Status FillWindow();
   Status MaybePull();
   Status Handle(const v1::Envelope& e);
-  void Disconnect(const std::string& why);
+  // Drops the connection; the next Hello waits out the backoff, or goes at once.
+  void Disconnect(const std::string& why, bool at_once = false);
   Status Send(v1::Envelope e);
   const v1::SiteStatus& CurrentBacklog();
   void Record(const std::function<void(SyncClientStats&)>& f);
@@ -150,6 +166,10 @@ class SyncClient {
   std::int64_t pull_sent_ms_ = 0;
   std::uint64_t rewind_before_batch_ = 0;  // Nacks of batches sent before this are stale
   bool hello_unsent_ = false;
+  bool rotate_wanted_ = false;  // central asked, or a rotation did not finish
+  bool rotation_in_flight_ = false;
+  std::int64_t rotation_sent_ms_ = 0;
+  std::uint64_t steps_ = 0;
   v1::SiteStatus backlog_;
   std::int64_t backlog_read_ms_ = 0;
 

@@ -33,6 +33,13 @@ class ClientTransport {
   // false, and the client then relies on its backoff alone.
   virtual bool LinkUp() const { return false; }
   virtual std::string endpoint() const = 0;
+  // The site's Curve key pair for the next connection (after a key rotation). Transports
+  // without keys say FailedPrecondition.
+  virtual Status SetCurveKeys(const std::string& secret_key, const std::string& public_key) {
+    (void)secret_key;
+    (void)public_key;
+    return Status::FailedPrecondition("this transport holds no Curve keys");
+  }
 };
 
 // CurveZMQ keys as Z85 text (40 characters).
@@ -41,6 +48,8 @@ struct CurveKeyPair {
   std::string secret_key;
 };
 Result<CurveKeyPair> GenerateCurveKeyPair();
+// Whether `key` is a Z85 Curve key (40 characters).
+bool IsCurvePublicKey(const std::string& key);
 // The public key of a secret key. InvalidArgument when it is not a Z85 Curve key.
 Result<std::string> CurvePublicKey(const std::string& secret_key);
 // Reads a key file (one Z85 key, surrounding whitespace ignored). A secret key file must
