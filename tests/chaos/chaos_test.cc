@@ -174,7 +174,14 @@ int main(int argc, char** argv) {
       proxy->SetDelay(std::chrono::milliseconds(0));
     }
     Status converged = c.WaitConverged(std::chrono::seconds(120));
-    if (!converged.ok()) return Fail("cycle " + std::to_string(cycle) + ": " + converged.ToString());
+    if (!converged.ok()) {
+      // Explain the failure: what this cycle did, where every site's sync stands, the logs.
+      std::string did;
+      for (const auto& f : faults) did += " [" + f + "]";
+      std::cerr << "chaos: cycle " << cycle << " faults:" << did << "\n" << c.Diagnose();
+      c.KeepAfterwards();
+      return Fail("cycle " + std::to_string(cycle) + " (faults" + did + "): " + converged.ToString());
+    }
     for (const auto& [tenant, site] : sites) {
       auto r = c.admin().Query(
           "SELECT count(*) FROM millrace.production_event WHERE kind = 'COUNT' AND site_id = $1",
@@ -182,10 +189,13 @@ int main(int argc, char** argv) {
       if (!r.ok()) return Fail(r.status().ToString());
       const std::uint64_t at_central = std::stoull(r->GetString(0, 0));
       const Totals& t = totals[site];
-      if (at_central < t.counts || at_central > t.counts + t.unanswered)
+      if (at_central < t.counts || at_central > t.counts + t.unanswered) {
+        std::cerr << c.Diagnose();
+        c.KeepAfterwards();
         return Fail("site " + site + ": central holds " + std::to_string(at_central) +
                     " counts; terminals were told " + std::to_string(t.counts) + " succeeded and " +
                     std::to_string(t.unanswered) + " went unanswered");
+      }
     }
     auto rejects = c.admin().Query("SELECT count(*) FROM millrace.sync_reject");
     if (!rejects.ok() || rejects->GetString(0, 0) != "0") return Fail("rows in sync_reject");

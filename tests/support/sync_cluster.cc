@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
+#include "millrace/common/catalog.h"
 #include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
 #include "millrace/edge/sqlite.h"
@@ -183,8 +185,111 @@ SyncCluster::~SyncCluster() {
   edges_.clear();
   central_.reset();
   admin_.reset();
+  if (keep_) {
+    setenv("MILLRACE_KEEP_TEST_DIRS", "1", 1);  // the database too (TestDatabase)
+    std::cerr << "kept for a look: " << dir_.string() << " and database " << db_->name() << "\n";
+  }
   db_.reset();
-  if (!::getenv("MILLRACE_KEEP_TEST_DIRS")) fs::remove_all(dir_);
+  if (!keep_ && !::getenv("MILLRACE_KEEP_TEST_DIRS")) fs::remove_all(dir_);
+}
+
+namespace {
+
+std::string Tail(const fs::path& file, int lines) {
+  auto text = ReadFile(file.string());
+  if (!text.ok()) return "  (no " + file.string() + ")\n";
+  std::vector<std::string> all;
+  std::string line;
+  for (char ch : *text) {
+    if (ch == '\n') {
+      all.push_back(line);
+      line.clear();
+    } else {
+      line += ch;
+    }
+  }
+  if (!line.empty()) all.push_back(line);
+  std::string out;
+  for (std::size_t i = all.size() > static_cast<std::size_t>(lines) ? all.size() - lines : 0;
+       i < all.size(); ++i)
+    out += "  | " + all[i] + "\n";
+  return out.empty() ? "  (empty)\n" : out;
+}
+
+}  // namespace
+
+std::string SyncCluster::Diagnose(std::chrono::milliseconds gap) {
+  std::ostringstream out;
+  for (int sample = 1; sample <= 2; ++sample) {
+    if (sample == 2) std::this_thread::sleep_for(gap);
+    out << "---- sample " << sample << " ----\n";
+    for (const auto& [site, tenant] : site_tenant_) {
+      out << "site " << tenant << "/" << site << (edges_.count(site) ? "" : " (edge not running)")
+          << "\n";
+      auto st = edges_.count(site) ? EdgeCall(site, "GET", "/api/v1/sync")
+                                   : Result<json>(Status::Unavailable("not running"));
+      if (st.ok()) {
+        for (const char* k : {"state", "connected", "link_up", "endpoint", "backlog_rows",
+                              "head_seq", "acked_seq", "in_flight_batches", "batches_sent",
+                              "batches_acked", "nacks", "reconnects", "retry_in_ms",
+                              "last_heard_ago_ms", "loop_steps", "feed_cursor", "feed_head",
+                              "store_epoch", "last_error"})
+          if (st->contains(k)) out << "  edge " << k << " = " << (*st)[k].dump() << "\n";
+      } else {
+        out << "  edge status: " << st.status().ToString() << "\n";
+      }
+      auto row = admin_->Query(
+          "SELECT applied_seq, coalesce(store_epoch, '-'), coalesce(last_seen_at::text, '-'), "
+          "coalesce(last_ack_at::text, '-'), batches_applied, active FROM millrace.sync_site "
+          "WHERE tenant_id = $1 AND site_id = $2",
+          {tenant, site});
+      if (row.ok() && row->rows() == 1)
+        out << "  central applied_seq = " << row->GetString(0, 0) << ", store_epoch "
+            << row->GetString(0, 1) << ", last seen " << row->GetString(0, 2) << ", last ack "
+            << row->GetString(0, 3) << ", batches " << row->GetString(0, 4) << ", active "
+            << row->GetString(0, 5) << "\n";
+      // Row counts where the two sides differ: which side is behind, and by how much.
+      auto db = edge::SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db");
+      for (const auto& t : catalog::MesCatalog().tables()) {
+        if (!db.ok()) break;
+        auto edge_n = db->QueryInt("SELECT count(*) FROM " + catalog::QuoteIdent(t.name) +
+                                   (t.merge == catalog::MergePolicy::kCentralOwned
+                                        ? std::string()
+                                        : " WHERE site_id = " + catalog::QuoteLiteral(site)));
+        auto central_n = admin_->Query("SELECT count(*) FROM millrace." + catalog::QuoteIdent(t.name) +
+                                       " WHERE tenant_id = $1" +
+                                       (t.merge == catalog::MergePolicy::kCentralOwned
+                                            ? std::string(" AND (site_id IS NULL OR site_id = $2 OR $2 <> '')")
+                                            : std::string(" AND site_id = $2")),
+                                       {tenant, site});
+        if (edge_n.ok() && central_n.ok() && std::to_string(*edge_n) != central_n->GetString(0, 0))
+          out << "  rows of " << t.name << ": edge " << *edge_n << ", central "
+              << central_n->GetString(0, 0) << "\n";
+      }
+      auto outbox = db.ok() ? db->QueryInt("SELECT count(*) FROM outbox") : Result<std::int64_t>(0);
+      if (outbox.ok()) out << "  edge outbox rows = " << *outbox << "\n";
+    }
+    auto rejects = admin_->Query("SELECT count(*) FROM millrace.sync_reject");
+    if (rejects.ok()) out << "central rejects = " << rejects->GetString(0, 0) << "\n";
+    auto metrics = HttpCall(central_http_, "GET", "/metrics", "",
+                            {{"authorization", "Bearer " + admin_token_}});
+    if (metrics.ok()) {
+      std::istringstream lines(metrics->body);
+      for (std::string line; std::getline(lines, line);)
+        if (line.rfind("mes_sync_handshakes_total", 0) == 0 ||
+            line.rfind("mes_sync_frame_errors_total", 0) == 0 ||
+            line.rfind("mes_sync_nacks_total", 0) == 0 ||
+            line.rfind("mes_sync_store_refusals_total", 0) == 0 ||
+            line.rfind("mes_sync_site_applied_seq", 0) == 0)
+          out << "  " << line << "\n";
+    } else {
+      out << "central /metrics: " << metrics.status().ToString() << "\n";
+    }
+  }
+  out << "---- central.log (end) ----\n" << Tail(dir_ / "central.log", 25);
+  for (const auto& [site, tenant] : site_tenant_)
+    out << "---- " << site << "/edge.log (end) ----\n" << Tail(fs::path(site_dir(site)) / "edge.log", 25);
+  return out.str();
 }
 
 Status SyncCluster::StartCentral() {

@@ -129,6 +129,14 @@ class SyncCluster {
   // Waits until every started site's content equals central's; the error lists the
   // tables that still differ.
   Status WaitConverged(std::chrono::seconds timeout);
+  // Where sync stands, for a failure to explain itself: per site the edge's link (state,
+  // backlog, acked and head seq, last error, loop counters), central's cursor and store
+  // epoch, row counts per table on both sides where they differ, central's handshake and
+  // frame counters, and the end of every log. Sampled twice, `gap` apart, so what moves
+  // (and what does not) shows.
+  std::string Diagnose(std::chrono::milliseconds gap = std::chrono::seconds(3));
+  // Keeps the cluster's directory (logs, stores) and database after it ends.
+  void KeepAfterwards() { keep_ = true; }
 
   central::PgConnection& admin() { return *admin_; }
   TestDatabase& db() { return *db_; }
@@ -157,6 +165,7 @@ class SyncCluster {
   std::map<std::string, std::unique_ptr<ChildProcess>> edges_;
   std::map<std::string, HttpEndpoint> edge_http_;
   std::map<std::string, std::pair<pid_t, std::string>> supervisor_tokens_;  // for EdgeContent
+  bool keep_ = false;
 };
 
 }  // namespace millrace::testing
