@@ -2,8 +2,15 @@
 
 #include <sodium.h>
 
+#include "millrace/central/central_store.h"
+#include "millrace/common/hlc.h"
+
 namespace millrace::central {
 namespace {
+
+std::uint64_t PlatformHlc() {
+  return HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed();
+}
 
 std::string Sha256Hex(const std::string& s) {
   unsigned char h[crypto_hash_sha256_BYTES];
@@ -15,26 +22,51 @@ std::string Sha256Hex(const std::string& s) {
 
 }  // namespace
 
-Result<std::string> CreateAdminToken(PgConnection& conn, const std::string& name) {
+Result<std::string> CreateAdminToken(PgConnection& conn, const std::string& name,
+                                     const WriteContext& who) {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
   unsigned char raw[32];
   randombytes_buf(raw, sizeof(raw));
   char hex[65];
   sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
   const std::string token = hex;
+  // The platform's own records go under tenant '*' (no tenant id can be '*').
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, kPlatformTenant));
   auto r = conn.Query("SELECT millrace.admin_token_create($1, $2)", {name, Sha256Hex(token)});
-  if (r.status().code() == StatusCode::kAlreadyExists)
-    return Status::AlreadyExists("an admin token named " + name + " exists already");
-  if (!r.ok() && r.status().message().find("admin_token_name_check") != std::string::npos)
-    return Status::InvalidArgument("token name must be 1..64 of letters, digits, '.', '_', '@', '-'");
-  MILLRACE_RETURN_IF_ERROR(r.status());
+  if (!r.ok()) {
+    (void)Rollback(conn);
+    if (r.status().code() == StatusCode::kAlreadyExists)
+      return Status::AlreadyExists("an admin token named " + name + " exists already");
+    if (r.status().message().find("admin_token_name_check") != std::string::npos)
+      return Status::InvalidArgument(
+          "token name must be 1..64 of letters, digits, '.', '_', '@', '-'");
+    return r.status();
+  }
+  Status a = RecordCentralAudit(conn, kPlatformTenant, PlatformHlc(), who,
+                                {"admin_token.create", "", "admin_token", name, nullptr,
+                                 nlohmann::json{{"name", name}}});
+  if (!a.ok()) {
+    (void)Rollback(conn);
+    return a;
+  }
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("COMMIT"));
   return token;
 }
 
-Status RevokeAdminToken(PgConnection& conn, const std::string& name) {
-  MILLRACE_ASSIGN_OR_RETURN(auto r, conn.Query("SELECT millrace.admin_token_revoke($1)", {name}));
-  if (r.rows() == 0 || r.IsNull(0, 0)) return Status::NotFound("no admin token named " + name);
-  return Status::Ok();
+Status RevokeAdminToken(PgConnection& conn, const std::string& name, const WriteContext& who) {
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, kPlatformTenant));
+  Status s = [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(auto r,
+                              conn.Query("SELECT millrace.admin_token_revoke($1)", {name}));
+    if (r.rows() == 0 || r.IsNull(0, 0)) return Status::NotFound("no admin token named " + name);
+    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(conn, kPlatformTenant, PlatformHlc(), who,
+                                                {"admin_token.revoke", "", "admin_token", name,
+                                                 nlohmann::json{{"revoked", false}},
+                                                 nlohmann::json{{"revoked", true}}}));
+    return conn.Exec("COMMIT");
+  }();
+  if (!s.ok()) (void)Rollback(conn);
+  return s;
 }
 
 Result<std::vector<AdminTokenInfo>> ListAdminTokens(PgConnection& conn) {

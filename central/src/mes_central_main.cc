@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "millrace/central/admin_token.h"
+#include "millrace/central/central_audit.h"
 #include "millrace/central/central_config.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
@@ -155,6 +156,26 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                return HttpResponse::Json(200, nlohmann::json(*content).dump());
              });
 
+  // The tenant's audit trail (the sites' records and central's own), newest first.
+  router.Add("GET", "/api/v1/tenants/{tenant}/audit", [db_url, tokens](const HttpRequest& req) {
+    if (auto who = tokens->Check(req); !who.ok()) return HttpResponse::Error(who.status());
+    AuditQuery q;
+    q.tenant_id = req.path_params.at("tenant");
+    for (const auto& [k, v] : req.query) {
+      if (k == "site") q.site_id = v;
+      else if (k == "row") q.row_id = v;
+      else if (k == "limit") q.limit = std::atoi(v.c_str());
+      else
+        return HttpResponse::Error(Status::InvalidArgument(
+            "unknown query parameter '" + k + "' (site, row and limit are known)"));
+    }
+    auto conn = PgConnection::Connect(db_url);
+    if (!conn.ok()) return HttpResponse::Error(conn.status());
+    auto records = ListAudit(**conn, q);
+    if (!records.ok()) return HttpResponse::Error(records.status());
+    return HttpResponse::Json(200, nlohmann::json{{"items", *records}}.dump());
+  });
+
   std::unique_ptr<SyncService> service;
   std::unique_ptr<sync::SyncServer> server;
   std::unique_ptr<FeedListener> listener;
@@ -214,7 +235,7 @@ int Provision(const std::string& config_path, ProvisionOptions o) {
 }
 
 int Put(const std::string& config_path, const std::string& tenant, const std::string& table,
-        const std::string& file) {
+        const std::string& file, const WriteContext& who) {
   QuietLogging();
   std::string text;
   if (file.empty() || file == "-") {
@@ -232,7 +253,7 @@ int Put(const std::string& config_path, const std::string& tenant, const std::st
   // This process's clock. PutRows lets it observe the HLCs of the rows it replaces, so the
   // edit orders after them even when a site's clock runs ahead of this machine's.
   HybridClock hlc(SystemClock(), 5 * 60 * 1000);
-  auto r = PutRows(**conn, tenant, table, rows, hlc);
+  auto r = PutRows(**conn, tenant, table, rows, hlc, who);
   if (!r.ok()) return Fail(r.status());
   nlohmann::json out{{"table", table}, {"ids", r->ids}, {"feed_head", r->feed_head},
                      {"conflicts", r->conflicts}};
@@ -277,6 +298,14 @@ int main(int argc, char** argv) {
   keygen->add_option("--secret", secret_path, "Secret key file to write")->required();
   keygen->add_option("--public", public_path, "Public key file to write");
 
+  // Who writes and why: every central write leaves an audit record (mes-central audit).
+  central::WriteContext who;
+  std::string actor;
+  auto add_who = [&](CLI::App* cmd) {
+    cmd->add_option("--actor", actor,
+                    "Who is writing, for the audit trail (default: $SUDO_USER or $USER @ host)");
+    cmd->add_option("--reason", who.reason, "Why, for the audit trail");
+  };
   auto add_config = [&](CLI::App* cmd) {
     cmd->add_option("-c,--config", config_path, "mes-central configuration file (TOML)")
         ->required()
@@ -285,6 +314,7 @@ int main(int argc, char** argv) {
   std::string tenant, tenant_name, site, table, rows_file;
   auto* create_tenant = app.add_subcommand("create-tenant", "Register a tenant (a company)");
   add_config(create_tenant);
+  add_who(create_tenant);
   create_tenant->add_option("--tenant", tenant, "Tenant id: 1..32 of a-z, 0-9, '-'")->required();
   create_tenant->add_option("--name", tenant_name, "Display name");
 
@@ -294,6 +324,7 @@ int main(int argc, char** argv) {
       "Register a site and write its edge directory: edge.toml, Curve keys, central's public "
       "key and a snapshot of the tenant's master data");
   add_config(provision);
+  add_who(provision);
   provision->add_option("--tenant", provision_options.tenant_id, "Tenant id")->required();
   provision->add_option("--site", provision_options.site_id, "New site id")->required();
   provision->add_option("--out", provision_options.out_dir, "Directory to create")->required();
@@ -308,6 +339,7 @@ int main(int argc, char** argv) {
   auto* revoke = app.add_subcommand(
       "revoke-site", "Revoke a site: its key is refused from now on, on every connection");
   add_config(revoke);
+  add_who(revoke);
   revoke->add_option("--tenant", tenant, "Tenant id")->required();
   revoke->add_option("--site", site, "Site id")->required();
 
@@ -316,6 +348,7 @@ int main(int argc, char** argv) {
       "Upsert master data or shared rows (e.g. release a work order to a site) from JSON; they "
       "flow down to the edges");
   add_config(put);
+  add_who(put);
   put->add_option("--tenant", tenant, "Tenant id")->required();
   put->add_option("--table", table, "Catalog table")->required();
   put->add_option("--file", rows_file,
@@ -328,6 +361,7 @@ int main(int argc, char** argv) {
       "edge makes one and sends the public key over its authenticated link; the old key is "
       "refused once the grace has passed");
   add_config(rotate);
+  add_who(rotate);
   rotate->add_option("--tenant", tenant, "Tenant id")->required();
   rotate->add_option("--site", site, "Site id")->required();
   rotate->add_option("--grace-seconds", rotate_grace,
@@ -346,10 +380,12 @@ int main(int argc, char** argv) {
   auto* token_create =
       token->add_subcommand("create", "Make a token and print it once (keep it secret)");
   add_config(token_create);
+  add_who(token_create);
   token_create->add_option("--name", token_name, "A name for the token, e.g. prometheus")
       ->required();
   auto* token_revoke = token->add_subcommand("revoke", "Revoke a token: refused within 30 s");
   add_config(token_revoke);
+  add_who(token_revoke);
   token_revoke->add_option("--name", token_name, "The token's name")->required();
   auto* token_list = token->add_subcommand("list", "List tokens (names and dates, never tokens)");
   add_config(token_list);
@@ -360,17 +396,34 @@ int main(int argc, char** argv) {
       "Load the demo factory's master data (materials, routings, reasons, users with PIN "
       "1234, and each site's equipment) for a tenant; it flows down to the sites");
   add_config(seed_demo);
+  add_who(seed_demo);
   seed_demo->add_option("--tenant", tenant, "Tenant id")->required();
   seed_demo->add_option("--sites", demo_sites, "Site ids (comma-separated)")
       ->required()
       ->delimiter(',');
 
+  std::string audit_tenant, audit_site, audit_row;
+  int audit_limit = 50;
+  bool audit_json = false;
+  auto* audit = app.add_subcommand(
+      "audit", "The audit trail of a tenant: the sites' supervisor and quality actions and "
+               "central's own writes, newest first");
+  add_config(audit);
+  audit->add_option("--tenant", audit_tenant, "Tenant id ('*': the platform's own records)")
+      ->required();
+  audit->add_option("--site", audit_site, "Only this site's records");
+  audit->add_option("--row", audit_row, "Only the records of this row (an id)");
+  audit->add_option("--limit", audit_limit, "How many (1..1000)")->check(CLI::Range(1, 1000));
+  audit->add_flag("--json", audit_json, "JSON lines instead of a table");
+
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
+  who.actor = central::CommandLineActor(actor);
+  provision_options.who = who;
   if (*seed_demo) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);
     if (!conn.ok()) return central::Fail(conn.status());
-    auto head = central::SeedDemoTenant(**conn, tenant, demo_sites);
+    auto head = central::SeedDemoTenant(**conn, tenant, demo_sites, who);
     if (!head.ok()) return central::Fail(head.status());
     std::cout << "loaded the demo factory for tenant " << tenant << " (" << demo_sites.size()
               << " site(s)); feed head " << *head << "\n";
@@ -392,7 +445,7 @@ int main(int argc, char** argv) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);
     if (!conn.ok()) return central::Fail(conn.status());
-    if (Status s = central::CreateTenant(**conn, tenant, tenant_name); !s.ok())
+    if (Status s = central::CreateTenant(**conn, tenant, tenant_name, who); !s.ok())
       return central::Fail(s);
     std::cout << "created tenant " << tenant << "\n";
     return 0;
@@ -402,16 +455,37 @@ int main(int argc, char** argv) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);
     if (!conn.ok()) return central::Fail(conn.status());
-    if (Status s = central::RevokeSite(**conn, tenant, site); !s.ok()) return central::Fail(s);
+    if (Status s = central::RevokeSite(**conn, tenant, site, who); !s.ok())
+      return central::Fail(s);
     std::cout << "revoked site " << tenant << "/" << site << "\n";
     return 0;
   }
-  if (*put) return central::Put(config_path, tenant, table, rows_file);
+  if (*put) return central::Put(config_path, tenant, table, rows_file, who);
+  if (*audit) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    auto records = central::ListAudit(**conn, {audit_tenant, audit_site, audit_row, audit_limit});
+    if (!records.ok()) return central::Fail(records.status());
+    for (const auto& r : *records) {
+      if (audit_json) {
+        std::cout << r.dump() << "\n";
+        continue;
+      }
+      auto str = [&](const char* k) { return r[k].is_null() ? std::string("-") : r[k].is_string() ? r[k].get<std::string>() : r[k].dump(); };
+      std::cout << str("at") << "  " << str("source") << "  " << str("actor") << "  "
+                << str("action") << "  " << str("site_id") << "  " << str("table_name") << " "
+                << str("row_id") << "  " << str("old_value") << " -> " << str("new_value")
+                << (r["reason"].is_null() ? "" : "  (" + str("reason") + ")") << "\n";
+    }
+    if (records->empty()) std::cerr << "no audit records\n";
+    return 0;
+  }
   if (*rotate) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);
     if (!conn.ok()) return central::Fail(conn.status());
-    if (Status s = central::RequestKeyRotation(**conn, tenant, site, rotate_grace); !s.ok())
+    if (Status s = central::RequestKeyRotation(**conn, tenant, site, rotate_grace, who); !s.ok())
       return central::Fail(s);
     std::cout << "asked site " << tenant << "/" << site
               << " for a new key pair; its old key works for " << rotate_grace
@@ -440,7 +514,7 @@ int main(int argc, char** argv) {
     auto conn = central::ConnectFromConfig(config_path);
     if (!conn.ok()) return central::Fail(conn.status());
     if (*token_create) {
-      auto t = central::CreateAdminToken(**conn, token_name);
+      auto t = central::CreateAdminToken(**conn, token_name, who);
       if (!t.ok()) return central::Fail(t.status());
       std::cout << *t << "\n" << std::flush;  // the token first, then the advice
       std::cerr << "admin token " << token_name
@@ -449,7 +523,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*token_revoke) {
-      if (Status s = central::RevokeAdminToken(**conn, token_name); !s.ok())
+      if (Status s = central::RevokeAdminToken(**conn, token_name, who); !s.ok())
         return central::Fail(s);
       std::cout << "revoked admin token " << token_name << "\n";
       return 0;

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "millrace/central/central_audit.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/demo_factory.h"
@@ -70,9 +71,27 @@ Status ValueFromJson(const catalog::TableSpec& t, const catalog::ColumnSpec& c, 
   }
 }
 
+// A column's value as JSON, for audit records (never the PIN hash of a user).
+json AuditValue(const catalog::ColumnSpec& c, const Value& v) {
+  if (IsNull(v)) return nullptr;
+  if (c.name == "pin_hash") return "(hidden)";
+  if (c.type == ColumnType::kBool) return std::get<std::int64_t>(v) != 0;
+  if (c.type == ColumnType::kJson) return json::parse(std::get<std::string>(v), nullptr, false);
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  return std::get<std::string>(v);
+}
+
+// The HLC of a central write that no hybrid clock stamps (provisioning, revocation): the
+// wall time with counter 0.
+std::uint64_t WallHlc() {
+  return HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed();
+}
+
 }  // namespace
 
-Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name) {
+Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name,
+                    const WriteContext& who) {
   if (!catalog::IsValidSiteId(tenant_id))
     return Status::InvalidArgument("tenant id must be 1..32 characters of a-z, 0-9 and '-': \"" +
                                    tenant_id + "\"");
@@ -85,6 +104,13 @@ Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std:
     if (r.status().code() == StatusCode::kAlreadyExists)
       return Status::AlreadyExists("tenant " + tenant_id + " already exists");
     return r.status();
+  }
+  if (Status a = RecordCentralAudit(conn, tenant_id, WallHlc(), who,
+                                    {"tenant.create", "", "sync_tenant", tenant_id, nullptr,
+                                     json{{"tenant_id", tenant_id}, {"name", name.empty() ? tenant_id : name}}});
+      !a.ok()) {
+    (void)Rollback(conn);
+    return a;
   }
   return conn.Exec("COMMIT");
 }
@@ -158,6 +184,10 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
                                         "public_key) VALUES ($1, $2, $3)",
                                         {o.tenant_id, o.site_id, keys.public_key})
                                  .status());
+    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(
+        conn, o.tenant_id, WallHlc(), o.who,
+        {"site.provision", o.site_id, "sync_site", "", nullptr,
+         json{{"site_id", o.site_id}, {"public_key", keys.public_key}, {"endpoints", o.endpoints}}}));
     return conn.Exec("COMMIT");
   }();
   if (!inserted.ok()) {
@@ -196,7 +226,8 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
                          static_cast<std::size_t>(snapshot->changes_size())};
 }
 
-Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id) {
+Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id,
+                  const WriteContext& who) {
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
   auto r = conn.Query("UPDATE millrace.sync_site SET active = false, revoked_at = "
                       "coalesce(revoked_at, now()) WHERE tenant_id = $1 AND site_id = $2",
@@ -209,11 +240,18 @@ Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::s
     (void)Rollback(conn);
     return Status::NotFound("no site " + tenant_id + "/" + site_id);
   }
+  if (Status a = RecordCentralAudit(conn, tenant_id, WallHlc(), who,
+                                    {"site.revoke", site_id, "sync_site", "",
+                                     json{{"active", true}}, json{{"active", false}}});
+      !a.ok()) {
+    (void)Rollback(conn);
+    return a;
+  }
   return conn.Exec("COMMIT");
 }
 
 Status RequestKeyRotation(PgConnection& conn, const std::string& tenant_id,
-                          const std::string& site_id, int grace_seconds) {
+                          const std::string& site_id, int grace_seconds, const WriteContext& who) {
   if (grace_seconds < 0 || grace_seconds > 30 * 86400)
     return Status::InvalidArgument("the grace must be 0 .. 2592000 seconds (30 days)");
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
@@ -228,6 +266,13 @@ Status RequestKeyRotation(PgConnection& conn, const std::string& tenant_id,
   if (r->affected() != 1) {
     (void)Rollback(conn);
     return Status::NotFound("no active site " + tenant_id + "/" + site_id);
+  }
+  if (Status a = RecordCentralAudit(conn, tenant_id, WallHlc(), who,
+                                    {"site.key_rotation_requested", site_id, "sync_site_key", "",
+                                     nullptr, json{{"grace_seconds", grace_seconds}}});
+      !a.ok()) {
+    (void)Rollback(conn);
+    return a;
   }
   return conn.Exec("COMMIT");
 }
@@ -260,19 +305,21 @@ Result<KeyRotationState> KeyRotationStatus(PgConnection& conn, const std::string
 }
 
 Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
-                          const std::string& table_name, const json& rows, HybridClock& hlc) {
+                          const std::string& table_name, const json& rows, HybridClock& hlc,
+                          const WriteContext& who) {
   const catalog::TableSpec* t = catalog::MesCatalog().Find(table_name);
   if (!t) return Status::InvalidArgument("no table " + table_name + " in the catalog");
   if (t->merge != MergePolicy::kCentralOwned && t->merge != MergePolicy::kSharedLww)
     return Status::InvalidArgument(table_name +
                                    " holds site facts: only its site writes them, central never");
-  if (rows.is_object()) return PutRows(conn, tenant_id, table_name, json::array({rows}), hlc);
+  if (rows.is_object()) return PutRows(conn, tenant_id, table_name, json::array({rows}), hlc, who);
   if (!rows.is_array()) return Status::InvalidArgument("rows must be a JSON object or an array of objects");
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
   PutResult result;
   Status s = [&]() -> Status {
     std::vector<Row> plain;
     std::vector<SharedChange> shared;
+    std::vector<std::pair<std::uint64_t, CentralAuditRecord>> audits;
     for (const auto& obj : rows) {
       if (!obj.is_object()) return Status::InvalidArgument("each row must be a JSON object");
       for (auto it = obj.begin(); it != obj.end(); ++it)
@@ -310,10 +357,14 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
       row.Set(catalog::kIdColumn, id);
       std::vector<std::uint32_t> changed;
       const auto& cols = t->columns;
+      json old_value = existing.rows() == 1 ? json::object() : json(nullptr);
+      json new_value = json::object();
       for (std::size_t i = 0; i < cols.size(); ++i) {
         if (!obj.contains(cols[i].name)) continue;
         Value v;
         MILLRACE_RETURN_IF_ERROR(ValueFromJson(*t, cols[i], obj[cols[i].name], &v));
+        if (existing.rows() == 1) old_value[cols[i].name] = AuditValue(cols[i], row.values()[i]);
+        new_value[cols[i].name] = AuditValue(cols[i], v);
         row.Set(cols[i].name, std::move(v));
         changed.push_back(static_cast<std::uint32_t>(i));
       }
@@ -322,6 +373,8 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
       row.Set(catalog::kOriginColumn, std::string(kCentralOrigin));
       MILLRACE_RETURN_IF_ERROR(row.Validate());
       result.ids.push_back(id);
+      audits.push_back({now.packed(),
+                        {"put", row.Text(catalog::kSiteColumn), t->name, id, old_value, new_value}});
       if (t->merge == MergePolicy::kSharedLww) {
         shared.push_back({row, {now.packed(), kCentralOrigin}, base_hlc,
                           existing.rows() == 1 ? changed : std::vector<std::uint32_t>{}});
@@ -342,6 +395,8 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
       feed = std::move(m.feed);
     }
     MILLRACE_ASSIGN_OR_RETURN(result.feed_head, AppendFeed(conn, tenant_id, feed));
+    for (const auto& [stamp, record] : audits)
+      MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(conn, tenant_id, stamp, who, record));
     return conn.Exec("COMMIT");
   }();
   if (!s.ok()) {
@@ -352,7 +407,8 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
 }
 
 Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tenant_id,
-                                     const std::vector<Row>& rows) {
+                                     const std::vector<Row>& rows, const WriteContext& who,
+                                     const std::string& action) {
   std::map<const catalog::TableSpec*, std::vector<const Row*>> by_table;
   for (const Row& r : rows) {
     if (r.table().merge != MergePolicy::kCentralOwned)
@@ -365,6 +421,10 @@ Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tena
     for (const auto& [table, list] : by_table)
       MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, *table, list));
     MILLRACE_ASSIGN_OR_RETURN(std::uint64_t h, AppendFeed(conn, tenant_id, rows));
+    std::map<std::string, int> per_table;
+    for (const Row& r : rows) per_table[r.table().name]++;
+    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(conn, tenant_id, WallHlc(), who,
+                                                {action, "", "", "", nullptr, json(per_table)}));
     MILLRACE_RETURN_IF_ERROR(conn.Exec("COMMIT"));
     return h;
   }();
@@ -373,11 +433,13 @@ Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tena
 }
 
 Result<std::uint64_t> SeedDemoTenant(PgConnection& conn, const std::string& tenant_id,
-                                     const std::vector<std::string>& sites) {
+                                     const std::vector<std::string>& sites,
+                                     const WriteContext& who) {
   for (const auto& s : sites)
     if (!catalog::IsValidSiteId(s)) return Status::InvalidArgument("bad site id \"" + s + "\"");
   MILLRACE_ASSIGN_OR_RETURN(std::string pin_hash, demo::HashPin(demo::kPin));
-  return PutCentralRows(conn, tenant_id, demo::MasterData(tenant_id, sites, pin_hash));
+  return PutCentralRows(conn, tenant_id, demo::MasterData(tenant_id, sites, pin_hash), who,
+                        "seed-demo");
 }
 
 }  // namespace millrace::central

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 
+#include "millrace/central/central_audit.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/logging.h"
@@ -221,6 +223,18 @@ class SyncService::Handler final : public sync::RequestHandler {
                     "key_rotation_grace_seconds = NULL WHERE tenant_id = $1 AND site_id = $2",
                     {peer.tenant_id, peer.site_id})
             .status());
+    nlohmann::json retired = nlohmann::json::array();
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto others, conn_->Query("SELECT public_key FROM millrace.sync_site_key WHERE tenant_id "
+                                  "= $1 AND site_id = $2 AND public_key <> $3",
+                                  {peer.tenant_id, peer.site_id, k.new_public_key()}));
+    for (int i = 0; i < others.rows(); ++i) retired.push_back(others.GetString(i, 0));
+    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(
+        *conn_, peer.tenant_id, svc_->hlc_->Now().packed(), {"site:" + peer.site_id, ""},
+        {"site.key_rotated", peer.site_id, "sync_site_key", "",
+         nlohmann::json{{"public_keys", retired}},
+         nlohmann::json{{"public_key", k.new_public_key()},
+                        {"old_keys_refused_after_s", site.rotation_grace_s}}}));
     MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
     spdlog::warn("sync: site {}/{} rotated its Curve key to {}; its older key(s) are refused "
                  "after {} s",

@@ -186,6 +186,7 @@ Catalog::Catalog(std::vector<TableSpec> tables) : tables_(std::move(tables)) {
     f.Add(ToString(t.owner));
     f.Add(ToString(t.merge));
     f.Add(ToString(t.scope));
+    if (t.immutable) f.Add("immutable");
     for (const auto& c : t.columns) {
       f.Add(c.name);
       f.Add(ToString(c.type));

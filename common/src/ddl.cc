@@ -117,6 +117,15 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog) {
       out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " +
                     QuoteIdent(t.name) + " (" + JoinIdents(idx.columns) + ")");
     }
+    if (t.immutable) {
+      for (const char* op : {"UPDATE", "DELETE"}) {
+        const std::string verb = std::string(op) == "UPDATE" ? "update" : "delete";
+        out.push_back("CREATE TRIGGER IF NOT EXISTS " + QuoteIdent(t.name + "_no_" + verb) +
+                      " BEFORE " + op + " ON " + QuoteIdent(t.name) +
+                      " BEGIN SELECT RAISE(ABORT, '" + t.name +
+                      " rows are never changed or deleted'); END");
+      }
+    }
   }
   return out;
 }
@@ -180,7 +189,19 @@ std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOp
     out.push_back("DROP POLICY IF EXISTS tenant_isolation ON " + table);
     out.push_back("CREATE POLICY tenant_isolation ON " + table + " USING (" + tenant_expr +
                   ") WITH CHECK (" + tenant_expr + ")");
-    out.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);
+    if (!t.immutable) {
+      out.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);
+      continue;
+    }
+    // Never changed or deleted: the app role may only read and add, and a trigger refuses
+    // UPDATE and DELETE to everyone else too.
+    out.push_back("GRANT SELECT, INSERT ON " + table + " TO " + app);
+    out.push_back("CREATE OR REPLACE FUNCTION " + schema + "." + QuoteIdent(t.name + "_immutable") +
+                  "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '% rows are "
+                  "never changed or deleted', TG_TABLE_NAME USING ERRCODE = '42501'; END $$");
+    out.push_back("CREATE OR REPLACE TRIGGER " + QuoteIdent(t.name + "_immutable") +
+                  " BEFORE UPDATE OR DELETE ON " + table + " FOR EACH ROW EXECUTE FUNCTION " +
+                  schema + "." + QuoteIdent(t.name + "_immutable") + "()");
   }
   return out;
 }

@@ -61,6 +61,7 @@ struct Decl {
   std::vector<IndexSpec> indexes;
   // Only for site facts: kAppendOnly (default) or kSiteOwned.
   MergePolicy site_merge = MergePolicy::kAppendOnly;
+  bool immutable = false;
 };
 
 TableSpec Build(Decl d) {
@@ -88,6 +89,7 @@ TableSpec Build(Decl d) {
   t.columns.push_back(Col(std::string(kHlcColumn), ColumnType::kHlc));
   t.columns.push_back(Text(std::string(kOriginColumn)));
   t.indexes = std::move(d.indexes);
+  t.immutable = d.immutable;
   for (const auto& idx : t.indexes)
     for (const auto& c : idx.columns)
       if (!t.Find(c))
@@ -322,6 +324,17 @@ std::vector<TableSpec> Declare() {
         Time("badge_in_at"), Time("badge_out_at").Null()},
        {{{"work_unit_id", "badge_out_at"}}, {{"user_id"}}},
        MergePolicy::kSiteOwned},
+      {"audit_record",
+       Owner::kSite,
+       RoutingScope::kSite,
+       "who did what to which row, when, from what to what, and why: every supervisor and "
+       "quality action at a site (hlc and at date it); never changed or deleted",
+       {Uuid("actor_id").Null(), Text("actor_name"), Text("actor_role"), Text("action"),
+        Text("table_name"), Uuid("row_id").Null(), Json("old_value").Null(),
+        Json("new_value").Null(), Text("reason").MaxLength(2000).Null(), Time("at")},
+       {{{"site_id", "at"}}, {{"row_id"}}},
+       MergePolicy::kAppendOnly,
+       /*immutable=*/true},
   };
   std::vector<TableSpec> out;
   for (auto& decl : d) out.push_back(Build(std::move(decl)));

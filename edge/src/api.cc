@@ -465,7 +465,10 @@ class Api {
           if (due) due_ms = static_cast<std::int64_t>(*due);
           return RowReply(svc_->CreateWorkOrder(a, number, material, *qty, due_ms), 201);
         }));
-    using WoAction = Result<Row> (MesService::*)(const Actor&, const std::string&);
+    // Supervisor actions take {"reason": "..."}: required to hold, cancel and short-close,
+    // kept on the audit record always.
+    using WoAction =
+        Result<Row> (MesService::*)(const Actor&, const std::string&, const std::string&);
     for (const auto& [verb, action] : std::vector<std::pair<const char*, WoAction>>{
              {"release", &MesService::ReleaseWorkOrder},
              {"hold", &MesService::HoldWorkOrder},
@@ -474,8 +477,10 @@ class Api {
              {"close", &MesService::CloseWorkOrder},
              {"short-close", &MesService::ShortCloseWorkOrder}}) {
       r.Add("POST", std::string("/api/v1/work-orders/{id}/") + verb,
-            Authed({}, [*this, action = action](const HttpRequest& req, const Actor& a, const json&) {
-              return RowReply((svc_->*action)(a, req.path_params.at("id")));
+            Authed({"reason"}, [*this, action = action](const HttpRequest& req, const Actor& a,
+                                                        const json& b) -> Result<HttpResponse> {
+              MILLRACE_ASSIGN_OR_RETURN(auto reason, Str(b, "reason", false));
+              return RowReply((svc_->*action)(a, req.path_params.at("id"), reason));
             }));
     }
 
@@ -503,6 +508,21 @@ class Api {
             c.scrap = scrap.value_or(0);
             c.rework = rework.value_or(0);
             return RowReply(svc_->ReportCount(a, req.path_params.at("id"), c), 201);
+          }));
+    r.Add("POST", "/api/v1/operations/{id}/corrections",
+          Authed({"good", "scrap", "rework", "scrap_reason_id", "reason"},
+                 [*this](const HttpRequest& req, const Actor& a,
+                         const json& b) -> Result<HttpResponse> {
+            CountReport d;
+            MILLRACE_ASSIGN_OR_RETURN(auto good, Num(b, "good", false));
+            MILLRACE_ASSIGN_OR_RETURN(auto scrap, Num(b, "scrap", false));
+            MILLRACE_ASSIGN_OR_RETURN(auto rework, Num(b, "rework", false));
+            MILLRACE_ASSIGN_OR_RETURN(d.scrap_reason_id, Str(b, "scrap_reason_id", false));
+            MILLRACE_ASSIGN_OR_RETURN(auto reason, Str(b, "reason", false));
+            d.good = good.value_or(0);
+            d.scrap = scrap.value_or(0);
+            d.rework = rework.value_or(0);
+            return RowReply(svc_->CorrectCounts(a, req.path_params.at("id"), d, reason), 201);
           }));
     r.Add("POST", "/api/v1/operations/{id}/consume",
           Authed({"lot_id", "quantity"}, [*this](const HttpRequest& req, const Actor& a,
@@ -557,21 +577,34 @@ class Api {
           return Ok(j, 201);
         }));
     r.Add("POST", "/api/v1/lots/{id}/status",
-          Authed({"status"}, [*this](const HttpRequest& req, const Actor& a,
+          Authed({"status", "reason"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             MILLRACE_ASSIGN_OR_RETURN(auto status, Str(b, "status", true));
-            return RowReply(svc_->SetLotStatus(a, req.path_params.at("id"), status));
+            MILLRACE_ASSIGN_OR_RETURN(auto reason, Str(b, "reason", false));
+            return RowReply(svc_->SetLotStatus(a, req.path_params.at("id"), status, reason));
           }));
     r.Add("POST", "/api/v1/non-conformances/{id}/dispose",
-          Authed({"disposition", "close"}, [*this](const HttpRequest& req, const Actor& a,
+          Authed({"disposition", "close", "reason"}, [*this](const HttpRequest& req, const Actor& a,
                          const json& b) -> Result<HttpResponse> {
             MILLRACE_ASSIGN_OR_RETURN(auto disposition, Str(b, "disposition", true));
             MILLRACE_ASSIGN_OR_RETURN(auto close, Bool(b, "close"));
+            MILLRACE_ASSIGN_OR_RETURN(auto reason, Str(b, "reason", false));
             return RowReply(svc_->DisposeNonConformance(a, req.path_params.at("id"), disposition,
-                                                        close.value_or(false)));
+                                                        close.value_or(false), reason));
           }));
 
     // ---- administration ----
+    // The site's audit trail, oldest first and keyset-paged (a supervisor's or quality
+    // engineer's read);
+    // ?row=<id> for one row's history.
+    r.Add("GET", "/api/v1/audit",
+          WithRole({"supervisor", "quality"}, [*this](const HttpRequest& req, const Actor&) -> HttpResponse {
+            std::string where;
+            std::vector<Value> params;
+            Filters(T("audit_record"), req, {"row_id", "action", "table_name"}, &where, &params);
+            auto page = Page(*store_, T("audit_record"), where, params, req);
+            return page.ok() ? Ok(*page) : ApiError(page.status());
+          }));
     // Administration: a supervisor's session. A backup copies every row of the site; the
     // outbox shows what the floor did.
     r.Add("POST", "/api/v1/backups",

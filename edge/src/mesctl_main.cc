@@ -270,6 +270,9 @@ int main(int argc, char** argv) {
     c->add_option("target", target, what)->required();
   };
   std::vector<std::pair<CLI::App*, std::string>> order_actions, op_actions;
+  // Why a supervisor or quality engineer acts: kept on the audit record (hold, cancel,
+  // short-close and corrections need one).
+  std::string why;
   for (const auto& [name, path, help] :
        std::vector<std::tuple<const char*, const char*, const char*>>{
            {"release", "release", "Release a Draft work order to the floor (supervisor)"},
@@ -281,6 +284,7 @@ int main(int argc, char** argv) {
             "Complete and close a work order early, cancelling what is left (supervisor)"}}) {
     auto* c = app.add_subcommand(name, help);
     add_target(c, "Work order number or id");
+    c->add_option("--why", why, "Why: kept on the audit record (needed to hold, cancel, short-close)");
     order_actions.emplace_back(c, path);
   }
   for (const auto& [name, help] : std::vector<std::pair<const char*, const char*>>{
@@ -331,6 +335,22 @@ int main(int argc, char** argv) {
   measure->add_option("--operation", operation, "Operation (WO-1001/10 or id)");
   measure->add_flag("--no-hold", no_hold, "Do not put the lot on hold when out of spec");
   std::string lot_status;
+  double fix_good = 0, fix_scrap = 0, fix_rework = 0;
+  std::string fix_scrap_reason;
+  auto* correct = app.add_subcommand(
+      "correct", "Correct an operation's counts by signed differences, with why (supervisor)");
+  add_target(correct, "Operation: WO-1001/10 or id");
+  correct->add_option("--good", fix_good, "Good units to add (negative: to take away)");
+  correct->add_option("--scrap", fix_scrap, "Scrapped units to add or take away");
+  correct->add_option("--rework", fix_rework, "Rework units to add or take away");
+  correct->add_option("--scrap-reason", fix_scrap_reason, "Scrap reason code for added scrap");
+  correct->add_option("--why", why, "Why the counts were wrong (kept on the audit record)")
+      ->required();
+  auto* audit = app.add_subcommand(
+      "audit", "The site's audit trail: who did what, when, from what to what (supervisor, quality)");
+  audit->add_option("--row", ref, "Only the records of this row (an id)");
+  int audit_limit = 50;
+  audit->add_option("--limit", audit_limit, "How many (1..500)")->check(CLI::Range(1, 500));
   auto* lot_status_cmd = app.add_subcommand(
       "lot-status", "Quarantine, hold, release or scrap a lot (quality or supervisor)");
   add_target(lot_status_cmd, "Lot number or id");
@@ -343,6 +363,8 @@ int main(int argc, char** argv) {
   dispose->add_option("--disposition", disposition, "scrap, rework, use_as_is or return")
       ->required();
   dispose->add_flag("--close", close, "Close it as well");
+  dispose->add_option("--why", why, "Why: kept on the audit record");
+  lot_status_cmd->add_option("--why", why, "Why: kept on the audit record");
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
 
@@ -483,7 +505,10 @@ int main(int argc, char** argv) {
     if (!*cmd) continue;
     auto id = client.WorkOrderId(target);
     if (!id.ok()) return Fail(id.status());
-    return Show(o, client.Call("POST", "/api/v1/work-orders/" + *id + "/" + path), kWoColumns);
+    json body = json::object();
+    if (!why.empty()) body["reason"] = why;
+    return Show(o, client.Call("POST", "/api/v1/work-orders/" + *id + "/" + path, body),
+                kWoColumns);
   }
   for (const auto& [cmd, path] : op_actions) {
     if (!*cmd) continue;
@@ -565,15 +590,39 @@ int main(int argc, char** argv) {
   if (*lot_status_cmd) {
     auto lot_id = client.LotId(target);
     if (!lot_id.ok()) return Fail(lot_id.status());
-    return Show(
-        o, client.Call("POST", "/api/v1/lots/" + *lot_id + "/status", {{"status", lot_status}}),
-        {"lot_no", "status", "quantity", "unit", "id"});
+    json body{{"status", lot_status}};
+    if (!why.empty()) body["reason"] = why;
+    return Show(o, client.Call("POST", "/api/v1/lots/" + *lot_id + "/status", body),
+                {"lot_no", "status", "quantity", "unit", "id"});
   }
   if (*dispose) {
-    return Show(o,
-                client.Call("POST", "/api/v1/non-conformances/" + target + "/dispose",
-                            {{"disposition", disposition}, {"close", close}}),
+    json body{{"disposition", disposition}, {"close", close}};
+    if (!why.empty()) body["reason"] = why;
+    return Show(o, client.Call("POST", "/api/v1/non-conformances/" + target + "/dispose", body),
                 {"id", "status", "disposition", "lot_id"});
+  }
+  if (*correct) {
+    auto id = client.OperationId(target);
+    if (!id.ok()) return Fail(id.status());
+    auto reason_id = client.ReasonId(fix_scrap_reason);
+    if (!reason_id.ok()) return Fail(reason_id.status());
+    json body{{"good", fix_good}, {"scrap", fix_scrap}, {"rework", fix_rework}, {"reason", why}};
+    if (!reason_id->empty()) body["scrap_reason_id"] = *reason_id;
+    return Show(o, client.Call("POST", "/api/v1/operations/" + *id + "/corrections", body),
+                kOpColumns);
+  }
+  if (*audit) {
+    std::string path = "/api/v1/audit?limit=" + std::to_string(audit_limit);
+    if (!ref.empty()) path += "&row_id=" + ref;
+    auto r = client.Call("GET", path);
+    if (!r.ok()) return Fail(r.status());
+    if (o.json_output) {
+      std::cout << r->dump(2) << "\n";
+      return 0;
+    }
+    Table((*r)["items"], {"at", "actor_name", "action", "table_name", "row_id", "old_value",
+                          "new_value", "reason"});
+    return 0;
   }
   return 2;
 }

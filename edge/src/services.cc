@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "millrace/common/uuid.h"
+#include "millrace/edge/audit.h"
 #include "millrace/edge/seed.h"
 
 namespace millrace::edge {
@@ -412,11 +413,13 @@ Result<Row> MesService::CreateWorkOrder(const Actor& actor, const std::string& n
   return wo;
 }
 
-Result<Row> MesService::ReleaseWorkOrder(const Actor& actor, const std::string& work_order_id) {
+Result<Row> MesService::ReleaseWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                         const std::string& reason) {
   MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "releasing a work order"));
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
+    const Row before = wo;
     MILLRACE_RETURN_IF_ERROR(
         Transition(wo, catalog::WorkOrderStates(), "Released", "work_order_not_draft"));
     std::string routing_id = wo.Text("routing_id");
@@ -459,6 +462,8 @@ Result<Row> MesService::ReleaseWorkOrder(const Actor& actor, const std::string& 
     }
     wo.Set("routing_snapshot", snapshot.dump());
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
+    MILLRACE_RETURN_IF_ERROR(
+        RecordAudit(txn, store_->clock(), actor, "work_order.release", &before, wo, reason));
     out = std::move(wo);
     return Status::Ok();
   }));
@@ -468,13 +473,17 @@ Result<Row> MesService::ReleaseWorkOrder(const Actor& actor, const std::string& 
 // A supervisor moving a work order along one arrow, with nothing else to do.
 Result<Row> MesService::MoveWorkOrder(const Actor& actor, const std::string& work_order_id,
                                       const std::string& to, const std::string& rule,
-                                      const std::string& action) {
+                                      const std::string& action, const std::string& audit_action,
+                                      const std::string& reason) {
   MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, action));
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
+    const Row before = wo;
     MILLRACE_RETURN_IF_ERROR(Transition(wo, catalog::WorkOrderStates(), to, rule));
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
+    MILLRACE_RETURN_IF_ERROR(
+        RecordAudit(txn, store_->clock(), actor, audit_action, &before, wo, reason));
     out = std::move(wo);
     return Status::Ok();
   }));
@@ -485,11 +494,14 @@ Result<Row> MesService::MoveWorkOrder(const Actor& actor, const std::string& wor
 // each, so their run time stops when the hold starts, as OEE needs), and counts, output,
 // consumption and completion are refused while it lasts (work_order_on_hold). Resuming the
 // order does not restart them: each is resumed on its work unit.
-Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& work_order_id) {
+Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                      const std::string& reason) {
   MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "holding a work order"));
+  MILLRACE_RETURN_IF_ERROR(RequireReason(reason, "holding a work order"));
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
+    const Row before = wo;
     MILLRACE_RETURN_IF_ERROR(
         Transition(wo, catalog::WorkOrderStates(), "OnHold", "work_order_not_in_progress"));
     MILLRACE_ASSIGN_OR_RETURN(auto running,
@@ -503,22 +515,28 @@ Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& wor
           AppendEvent(txn, store_->clock(), actor, OpContext{op, wo}, "PAUSE"));
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
+    MILLRACE_RETURN_IF_ERROR(
+        RecordAudit(txn, store_->clock(), actor, "work_order.hold", &before, wo, reason));
     out = std::move(wo);
     return Status::Ok();
   }));
   return std::move(*out);
 }
 
-Result<Row> MesService::ResumeWorkOrder(const Actor& actor, const std::string& work_order_id) {
+Result<Row> MesService::ResumeWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                        const std::string& reason) {
   return MoveWorkOrder(actor, work_order_id, "InProgress", "work_order_not_on_hold",
-                       "resuming a work order");
+                       "resuming a work order", "work_order.resume", reason);
 }
 
-Result<Row> MesService::CancelWorkOrder(const Actor& actor, const std::string& work_order_id) {
+Result<Row> MesService::CancelWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                        const std::string& reason) {
   MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "cancelling a work order"));
+  MILLRACE_RETURN_IF_ERROR(RequireReason(reason, "cancelling a work order"));
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
+    const Row before = wo;
     MILLRACE_RETURN_IF_ERROR(
         Transition(wo, catalog::WorkOrderStates(), "Cancelled", "work_order_not_cancellable"));
     MILLRACE_ASSIGN_OR_RETURN(
@@ -530,22 +548,28 @@ Result<Row> MesService::CancelWorkOrder(const Actor& actor, const std::string& w
       }
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
+    MILLRACE_RETURN_IF_ERROR(
+        RecordAudit(txn, store_->clock(), actor, "work_order.cancel", &before, wo, reason));
     out = std::move(wo);
     return Status::Ok();
   }));
   return std::move(*out);
 }
 
-Result<Row> MesService::CloseWorkOrder(const Actor& actor, const std::string& work_order_id) {
+Result<Row> MesService::CloseWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                       const std::string& reason) {
   return MoveWorkOrder(actor, work_order_id, "Closed", "work_order_not_completed",
-                       "closing a work order");
+                       "closing a work order", "work_order.close", reason);
 }
 
-Result<Row> MesService::ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id) {
+Result<Row> MesService::ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                            const std::string& reason) {
   MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "short-closing a work order"));
+  MILLRACE_RETURN_IF_ERROR(RequireReason(reason, "short-closing a work order"));
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
+    const Row before = wo;
     if (wo.Text("status") == "OnHold") {
       MILLRACE_RETURN_IF_ERROR(
           Transition(wo, catalog::WorkOrderStates(), "InProgress", "work_order_not_started"));
@@ -569,6 +593,8 @@ Result<Row> MesService::ShortCloseWorkOrder(const Actor& actor, const std::strin
     }
     wo.Set("actual_end", txn.NowMillis());
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
+    MILLRACE_RETURN_IF_ERROR(
+        RecordAudit(txn, store_->clock(), actor, "work_order.short_close", &before, wo, reason));
     out = std::move(wo);
     return Status::Ok();
   }));
@@ -742,6 +768,56 @@ Result<Row> MesService::CompleteOperation(const Actor& actor, const std::string&
       c.wo.Set("actual_end", now);
       MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.wo));
     }
+    out = std::move(c.op);
+    return Status::Ok();
+  }));
+  return std::move(*out);
+}
+
+// A supervisor corrects an operation's counts after the fact (a double count, scrap booked
+// as good): a COUNT event carrying the signed differences, so the events still add up to
+// the totals, and an audit record with the old and new totals and the reason.
+Result<Row> MesService::CorrectCounts(const Actor& actor, const std::string& operation_id,
+                                      const CountReport& delta, const std::string& reason) {
+  MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "correcting counts"));
+  MILLRACE_RETURN_IF_ERROR(RequireReason(reason, "correcting counts"));
+  for (double d : {delta.good, delta.scrap, delta.rework})
+    if (!std::isfinite(d))
+      return Rule(StatusCode::kInvalidArgument, "bad_quantity", "a correction must be a number");
+  if (delta.good == 0 && delta.scrap == 0 && delta.rework == 0)
+    return Rule(StatusCode::kInvalidArgument, "empty_correction",
+                "a correction changes good, scrap or rework");
+  std::optional<Row> out;
+  MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
+    const std::string st = c.op.Text("status");
+    if (st != "Running" && st != "Paused" && st != "Completed")
+      return Rule(StatusCode::kConflict, "operation_not_started",
+                  "counts of a " + st + " operation cannot be corrected");
+    if (delta.scrap > 0 && delta.scrap_reason_id.empty())
+      return Rule(StatusCode::kInvalidArgument, "scrap_needs_reason",
+                  "added scrap needs a scrap reason");
+    const Row before = c.op;
+    const double good = c.op.Real("good_quantity") + delta.good;
+    const double scrap = c.op.Real("scrap_quantity") + delta.scrap;
+    const double rework = c.op.Real("rework_quantity") + delta.rework;
+    if (good < 0 || scrap < 0 || rework < 0)
+      return Rule(StatusCode::kFailedPrecondition, "correction_below_zero",
+                  "the correction would leave the operation with fewer than zero units");
+    c.op.Set("good_quantity", good).Set("scrap_quantity", scrap).Set("rework_quantity", rework);
+    MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.op));
+    MILLRACE_ASSIGN_OR_RETURN(auto later,
+                              txn.Count(T("work_order_operation"),
+                                        "work_order_id = ? AND seq > ? AND status != 'Cancelled'",
+                                        {c.wo.id(), c.op.Int("seq")}));
+    if (later == 0)
+      c.wo.Set("good_quantity", std::max(0.0, c.wo.Real("good_quantity") + delta.good));
+    c.wo.Set("scrap_quantity", std::max(0.0, c.wo.Real("scrap_quantity") + delta.scrap));
+    MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.wo));
+    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "COUNT", delta));
+    MILLRACE_RETURN_IF_ERROR(RecordAudit(txn, store_->clock(), actor,
+                                         "work_order_operation.correct_counts", &before, c.op,
+                                         reason));
     out = std::move(c.op);
     return Status::Ok();
   }));
@@ -1006,7 +1082,8 @@ Result<Row> MesService::ProduceOutput(const Actor& actor, const std::string& ope
 // ---------------------------------------------------------------- quality
 
 Result<Row> MesService::DisposeNonConformance(const Actor& actor, const std::string& nc_id,
-                                              const std::string& disposition, bool close) {
+                                              const std::string& disposition, bool close,
+                                              const std::string& reason) {
   MILLRACE_RETURN_IF_ERROR(
       RequireRole(actor, {"quality", "supervisor"}, "disposing a non-conformance"));
   const auto& allowed = T("non_conformance").Find("disposition")->values;
@@ -1017,6 +1094,7 @@ Result<Row> MesService::DisposeNonConformance(const Actor& actor, const std::str
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row nc, Load(txn, "non_conformance", nc_id, "non_conformance"));
+    const Row before = nc;
     nc.Set("disposition", disposition);
     if (close) {
       // open -> closed is an arrow of its own: a disposition decided on the spot.
@@ -1030,8 +1108,12 @@ Result<Row> MesService::DisposeNonConformance(const Actor& actor, const std::str
                                                                                  : "";
         if (!to.empty() && lot.Text("status") != to &&
             catalog::LotStates().CanTransition(lot.Text("status"), to)) {
+          const Row lot_before = lot;
           lot.Set("status", to);
           MILLRACE_RETURN_IF_ERROR(txn.Upsert(lot));
+          MILLRACE_RETURN_IF_ERROR(RecordAudit(txn, store_->clock(), actor,
+                                               "material_lot.status_by_disposition", &lot_before,
+                                               lot, reason));
         }
       }
     } else if (nc.Text("status") == "open") {
@@ -1041,6 +1123,8 @@ Result<Row> MesService::DisposeNonConformance(const Actor& actor, const std::str
       return Rule(StatusCode::kConflict, "non_conformance_closed", "the non-conformance is closed");
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(nc));
+    MILLRACE_RETURN_IF_ERROR(RecordAudit(txn, store_->clock(), actor, "non_conformance.dispose",
+                                         &before, nc, reason));
     out = std::move(nc);
     return Status::Ok();
   }));
@@ -1048,7 +1132,7 @@ Result<Row> MesService::DisposeNonConformance(const Actor& actor, const std::str
 }
 
 Result<Row> MesService::SetLotStatus(const Actor& actor, const std::string& lot_id,
-                                     const std::string& status) {
+                                     const std::string& status, const std::string& reason) {
   MILLRACE_RETURN_IF_ERROR(
       RequireRole(actor, {"quality", "supervisor"}, "changing a lot's status"));
   if (!catalog::LotStates().IsState(status) || status == "consumed") {
@@ -1058,9 +1142,12 @@ Result<Row> MesService::SetLotStatus(const Actor& actor, const std::string& lot_
   std::optional<Row> out;
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     MILLRACE_ASSIGN_OR_RETURN(Row lot, Load(txn, "material_lot", lot_id, "lot"));
+    const Row before = lot;
     MILLRACE_RETURN_IF_ERROR(
         Transition(lot, catalog::LotStates(), status, "lot_status_not_allowed"));
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(lot));
+    MILLRACE_RETURN_IF_ERROR(
+        RecordAudit(txn, store_->clock(), actor, "material_lot.status", &before, lot, reason));
     out = std::move(lot);
     return Status::Ok();
   }));

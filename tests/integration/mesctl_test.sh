@@ -112,6 +112,21 @@ run 5 "$mesctl" outbox
 grep -q "role_not_allowed" <<<"$out" || fail "outbox as quality: $out"
 MILLRACE_TOKEN=none run 4 "$mesctl" backup
 run 0 "$mesctl" login --badge 2001 --pin 1234  # a supervisor at a desk: no work unit
+run 2 "$mesctl" hold WO-1001
+grep -q "reason_required" <<<"$out" || fail "hold without --why: $out"
+run 0 "$mesctl" correct WO-1001/10 --good -1 --why "double count at the saw"
+grep -q "^good_quantity *39" <<<"$out" || fail "correct: $out"
+run 0 "$mesctl" --json audit --limit 100
+python3 - "$out" <<'PY' || fail "audit: $out"
+import json, sys
+items = json.loads(sys.argv[1])["items"]
+actions = {i["action"] for i in items}
+assert {"work_order.release", "work_order_operation.correct_counts", "non_conformance.dispose",
+        "material_lot.status"} <= actions, actions
+fix = [i for i in items if i["action"] == "work_order_operation.correct_counts"][0]
+assert fix["reason"] == "double count at the saw" and fix["actor_name"] == "Sam Supervisor", fix
+PY
+ok "supervisor actions need a why where they must and land on the audit trail (mesctl audit)"
 run 0 "$mesctl" --json outbox --limit 3
 [ "$(json 'd["rows"] > 30 and len(d["entries"]) == 3' <<<"$out")" = True ] || fail "outbox: $out"
 run 0 "$mesctl" --json backup

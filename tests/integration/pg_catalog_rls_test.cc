@@ -114,7 +114,8 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
   // lookup functions can find a key before a tenant is known; admin tokens are the
   // platform's and reachable only through functions.
   const std::set<std::string> sync_tables = {"sync_feed", "sync_reject", "sync_conflict",
-                                             "sync_column_clock", "sync_site_epoch"};
+                                             "sync_column_clock", "sync_site_epoch",
+                                             "central_audit"};
   const std::set<std::string> registry = {"sync_tenant", "sync_site", "sync_site_key"};
   const std::set<std::string> platform = {"admin_token"};
   EXPECT_EQ(res->rows(), static_cast<int>(MesCatalog().tables().size() + sync_tables.size() +
@@ -260,6 +261,31 @@ TEST_F(PgCatalogTest, TheRegistryShowsTheAppRoleOnlyItsTenantAndARevokedSiteStay
   ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
   auto gone = app_->Query("SELECT count(*) FROM millrace.sync_key_owner('key-lyon')");
   EXPECT_EQ(gone->GetString(0, 0), "0");
+}
+
+// Audit records are evidence: the application role may read and add them, never change or
+// delete them, and the triggers refuse even the tables' owner.
+TEST_F(PgCatalogTest, AuditRecordsCannotBeUpdatedOrDeletedThroughTheAppRoleOrByTheOwner) {
+  ASSERT_TRUE(CreateTenant(*app_, "acme", "Acme", {"tester", ""}).ok());  // a central record
+  ASSERT_TRUE(InsertAs(*app_, "acme", "acme", *MesCatalog().Find("audit_record"), 1).ok());
+  for (const char* table : {"audit_record", "central_audit"}) {
+    EXPECT_EQ(*CountAs(*app_, "acme", table), 1) << table;
+    for (const std::string& sql : {std::string("UPDATE millrace.") + table + " SET action = 'x'",
+                                  std::string("DELETE FROM millrace.") + table}) {
+      ASSERT_TRUE(app_->Exec("BEGIN; SET LOCAL app.tenant_id = 'acme'").ok());
+      auto r = app_->Query(sql);
+      EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << sql << ": " << r.status().ToString();
+      ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
+      // The owner role is no better off: the trigger refuses it.
+      ASSERT_TRUE(admin_->Exec("BEGIN; SET LOCAL ROLE millrace_owner; SET LOCAL app.tenant_id = 'acme'").ok());
+      auto o = admin_->Query(sql);
+      EXPECT_FALSE(o.ok()) << sql;
+      EXPECT_NE(o.status().message().find("never changed or deleted"), std::string::npos)
+          << o.status().ToString();
+      ASSERT_TRUE(admin_->Exec("ROLLBACK").ok());
+    }
+    EXPECT_EQ(*CountAs(*app_, "acme", table), 1) << table;
+  }
 }
 
 TEST_F(PgCatalogTest, TenantContextIsTransactionLocalSoPooledConnectionsDoNotLeak) {

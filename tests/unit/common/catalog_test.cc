@@ -40,6 +40,7 @@ TEST(CatalogTest, DeclaresEveryDomainEntityWithItsOwnerAndMergePolicy) {
       {"inventory_movement", Owner::kSite, MergePolicy::kAppendOnly},
       {"shift_instance", Owner::kSite, MergePolicy::kSiteOwned},
       {"operator_session", Owner::kSite, MergePolicy::kSiteOwned},
+      {"audit_record", Owner::kSite, MergePolicy::kAppendOnly},
   };
   const Catalog& c = MesCatalog();
   EXPECT_EQ(c.tables().size(), std::size(expected));

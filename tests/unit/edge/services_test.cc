@@ -215,7 +215,7 @@ TEST_F(WorkflowTest, ReleaseSnapshotsTheRoutingAndMakesTheFirstOperationReady) {
 TEST_F(WorkflowTest, OnlySupervisorsManageWorkOrders) {
   EXPECT_RULE(svc_->ReleaseWorkOrder(ana_, Wo()), StatusCode::kPermissionDenied,
               "role_not_allowed");
-  EXPECT_RULE(svc_->CancelWorkOrder(ana_, Wo()), StatusCode::kPermissionDenied, "role_not_allowed");
+  EXPECT_RULE(svc_->CancelWorkOrder(ana_, Wo(), "test"), StatusCode::kPermissionDenied, "role_not_allowed");
   EXPECT_RULE(svc_->CloseWorkOrder(ana_, Wo()), StatusCode::kPermissionDenied, "role_not_allowed");
   EXPECT_RULE(svc_->CreateWorkOrder(ana_, "WO-9", Id("material", "BRKT-100"), 5, {}),
               StatusCode::kPermissionDenied, "role_not_allowed");
@@ -263,25 +263,85 @@ TEST_F(WorkflowTest, AWorkOrderRunsDraftToClosedThroughEveryOperation) {
 
 TEST_F(WorkflowTest, HoldAndResumeAWorkOrderStopsTheShopFloor) {
   auto ops = Release();
-  EXPECT_RULE(svc_->HoldWorkOrder(sam_, Wo()), StatusCode::kConflict,
+  EXPECT_RULE(svc_->HoldWorkOrder(sam_, Wo(), "test"), StatusCode::kConflict,
               "work_order_not_in_progress");  // Released
   ASSERT_TRUE(svc_->StartOperation(ana_, ops[0].id()).ok());
   ASSERT_TRUE(svc_->PauseOperation(ana_, ops[0].id()).ok());
-  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo()).ok());
+  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo(), "test").ok());
   EXPECT_RULE(svc_->ResumeOperation(ana_, ops[0].id()), StatusCode::kFailedPrecondition,
               "work_order_on_hold");
-  EXPECT_RULE(svc_->HoldWorkOrder(sam_, Wo()), StatusCode::kConflict, "work_order_not_in_progress");
+  EXPECT_RULE(svc_->HoldWorkOrder(sam_, Wo(), "test"), StatusCode::kConflict, "work_order_not_in_progress");
   ASSERT_TRUE(svc_->ResumeWorkOrder(sam_, Wo()).ok());
   EXPECT_RULE(svc_->ResumeWorkOrder(sam_, Wo()), StatusCode::kConflict, "work_order_not_on_hold");
   ASSERT_TRUE(svc_->ResumeOperation(ana_, ops[0].id()).ok());
   EXPECT_EQ(Get("work_order_operation", ops[0].id()).Text("status"), "Running");
 }
 
+// Who did what to which row, when, from what to what and why: every supervisor and quality
+// action leaves an audit record in its own transaction, and the records cannot be changed.
+TEST_F(WorkflowTest, SupervisorAndQualityActionsLeaveAnAuditRecordThatCannotBeChanged) {
+  auto ops = Release();
+  ASSERT_TRUE(svc_->StartOperation(ana_, ops[0].id()).ok());
+  ASSERT_TRUE(svc_->ReportCount(ana_, ops[0].id(), {10, 0, 0, ""}).ok());
+  EXPECT_RULE(svc_->HoldWorkOrder(sam_, Wo(), "  "), StatusCode::kInvalidArgument, "reason_required");
+  EXPECT_EQ(Get("work_order", Wo()).Text("status"), "InProgress") << "refused: nothing changed";
+  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo(), "customer asked to wait").ok());
+  auto holds = Select("audit_record", "action = 'work_order.hold'", {}, "");
+  ASSERT_EQ(holds.size(), 1u);
+  const Row& hold = holds[0];
+  EXPECT_EQ(hold.Text("actor_id"), sam_.user_id);
+  EXPECT_EQ(hold.Text("actor_role"), "supervisor");
+  EXPECT_EQ(hold.Text("row_id"), Wo());
+  EXPECT_EQ(hold.Text("table_name"), "work_order");
+  EXPECT_EQ(hold.Text("old_value"), R"({"status":"InProgress"})");
+  EXPECT_EQ(hold.Text("new_value"), R"({"status":"OnHold"})");
+  EXPECT_EQ(hold.Text("reason"), "customer asked to wait");
+  EXPECT_GT(hold.Int("hlc"), 0);
+  EXPECT_GT(hold.Int("at"), 0);
+  ASSERT_TRUE(svc_->ResumeWorkOrder(sam_, Wo()).ok());
+  // A count correction: signed differences as a COUNT event, totals recorded.
+  ASSERT_TRUE(svc_->ResumeOperation(ana_, ops[0].id()).ok());
+  EXPECT_RULE(svc_->CorrectCounts(ana_, ops[0].id(), {-2, 0, 0, ""}, "double count"),
+              StatusCode::kPermissionDenied, "role_not_allowed");
+  EXPECT_RULE(svc_->CorrectCounts(sam_, ops[0].id(), {-2, 0, 0, ""}, ""),
+              StatusCode::kInvalidArgument, "reason_required");
+  EXPECT_RULE(svc_->CorrectCounts(sam_, ops[0].id(), {-11, 0, 0, ""}, "too many"),
+              StatusCode::kFailedPrecondition, "correction_below_zero");
+  auto fixed = svc_->CorrectCounts(sam_, ops[0].id(), {-2, 0, 0, ""}, "double count at 10:05");
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  EXPECT_EQ(fixed->Real("good_quantity"), 8);
+  auto events = Select("production_event", "operation_id = ? AND kind = 'COUNT'", {ops[0].id()}, "hlc");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events.back().Real("good_quantity"), -2);  // the events still add up to the total
+  auto corrections = Select("audit_record", "action = 'work_order_operation.correct_counts'", {}, "");
+  ASSERT_EQ(corrections.size(), 1u);
+  EXPECT_EQ(corrections[0].Text("old_value"), R"({"good_quantity":10.0})");
+  EXPECT_EQ(corrections[0].Text("new_value"), R"({"good_quantity":8.0})");
+  // Quality's lot status change is on the record too.
+  Actor qa = BadgeIn("3001", "L1-PACK");
+  ASSERT_TRUE(svc_->SetLotStatus(qa, Id("lot", "S-0001"), "quarantine", "rust spots").ok());
+  EXPECT_EQ(Select("audit_record", "action = 'material_lot.status' AND actor_role = 'quality'", {}, "").size(), 1u);
+  // Every record reached the outbox with its action (it syncs like other facts), and none
+  // can be changed or deleted, not even by a raw statement in the store.
+  int captured = 0;
+  const auto outbox = store_->ReadOutbox(0, 100000);
+  ASSERT_TRUE(outbox.ok());
+  for (const auto& e : *outbox) captured += e.table == "audit_record";
+  EXPECT_EQ(captured, static_cast<int>(Select("audit_record", "", {}, "").size()));
+  for (const char* sql : {"UPDATE audit_record SET reason = 'nothing happened'",
+                          "DELETE FROM audit_record"}) {
+    Status s = store_->Write([&](WriteTxn& txn) { return txn.db().Exec(sql); });
+    EXPECT_FALSE(s.ok()) << sql;
+    EXPECT_NE(s.message().find("never changed or deleted"), std::string::npos) << s.ToString();
+  }
+  EXPECT_EQ(Select("audit_record", "reason = 'customer asked to wait'", {}, "").size(), 1u);
+}
+
 TEST_F(WorkflowTest, AHoldPausesRunningOperationsAndRefusesProductionUntilResumed) {
   auto ops = Release();
   ASSERT_TRUE(svc_->StartOperation(ana_, ops[0].id()).ok());
   ASSERT_TRUE(svc_->ReportCount(ana_, ops[0].id(), {5, 0, 0, ""}).ok());
-  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo()).ok());
+  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo(), "test").ok());
   // The running operation is paused by the hold, with a PAUSE event of its own.
   EXPECT_EQ(Get("work_order_operation", ops[0].id()).Text("status"), "Paused");
   auto pauses = Select("production_event", "operation_id = ? AND kind = 'PAUSE'", {ops[0].id()}, "");
@@ -305,23 +365,23 @@ TEST_F(WorkflowTest, AHoldPausesRunningOperationsAndRefusesProductionUntilResume
 
 TEST_F(WorkflowTest, CancelWorksFromDraftReleasedAndOnHoldOnly) {
   // Draft -> Cancelled
-  ASSERT_TRUE(svc_->CancelWorkOrder(sam_, Id("work_order", "WO-1002")).ok());
+  ASSERT_TRUE(svc_->CancelWorkOrder(sam_, Id("work_order", "WO-1002"), "test").ok());
   EXPECT_EQ(Get("work_order", Id("work_order", "WO-1002")).Text("status"), "Cancelled");
   // Released -> Cancelled cancels Ready and Pending operations
   auto ops = Release();
   auto created = svc_->CreateWorkOrder(sam_, "WO-2001", Id("material", "BRKT-100"), 10, {});
   ASSERT_TRUE(created.ok()) << created.status().ToString();
-  ASSERT_TRUE(svc_->CancelWorkOrder(sam_, Wo()).ok());
+  ASSERT_TRUE(svc_->CancelWorkOrder(sam_, Wo(), "test").ok());
   for (const Row& op : Ops(Wo())) EXPECT_EQ(op.Text("status"), "Cancelled");
   // InProgress -> Cancelled is not an arrow; OnHold -> Cancelled is, and cancels a Paused op.
   ASSERT_TRUE(svc_->ReleaseWorkOrder(sam_, created->id()).ok());
   auto ops2 = Ops(created->id());
   ASSERT_TRUE(svc_->StartOperation(ana_, ops2[0].id()).ok());
-  EXPECT_RULE(svc_->CancelWorkOrder(sam_, created->id()), StatusCode::kConflict,
+  EXPECT_RULE(svc_->CancelWorkOrder(sam_, created->id(), "test"), StatusCode::kConflict,
               "work_order_not_cancellable");
   ASSERT_TRUE(svc_->PauseOperation(ana_, ops2[0].id()).ok());
-  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, created->id()).ok());
-  ASSERT_TRUE(svc_->CancelWorkOrder(sam_, created->id()).ok());
+  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, created->id(), "test").ok());
+  ASSERT_TRUE(svc_->CancelWorkOrder(sam_, created->id(), "test").ok());
   EXPECT_EQ(Get("work_order_operation", ops2[0].id()).Text("status"), "Cancelled");
   EXPECT_RULE(svc_->StartOperation(ana_, ops2[1].id()), StatusCode::kConflict,
               "operation_not_ready");
@@ -329,15 +389,15 @@ TEST_F(WorkflowTest, CancelWorksFromDraftReleasedAndOnHoldOnly) {
 
 TEST_F(WorkflowTest, ShortCloseCancelsWhatIsLeftButNotARunningOperation) {
   auto ops = Release();
-  EXPECT_RULE(svc_->ShortCloseWorkOrder(sam_, Wo()), StatusCode::kConflict,
+  EXPECT_RULE(svc_->ShortCloseWorkOrder(sam_, Wo(), "test"), StatusCode::kConflict,
               "work_order_not_started");
   ASSERT_TRUE(svc_->StartOperation(ana_, ops[0].id()).ok());
   ASSERT_TRUE(svc_->ReportCount(ana_, ops[0].id(), {10, 0, 0, ""}).ok());
-  EXPECT_RULE(svc_->ShortCloseWorkOrder(sam_, Wo()), StatusCode::kFailedPrecondition,
+  EXPECT_RULE(svc_->ShortCloseWorkOrder(sam_, Wo(), "test"), StatusCode::kFailedPrecondition,
               "operation_running");
   ASSERT_TRUE(svc_->PauseOperation(ana_, ops[0].id()).ok());
-  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo()).ok());
-  ASSERT_TRUE(svc_->ShortCloseWorkOrder(sam_, Wo()).ok());
+  ASSERT_TRUE(svc_->HoldWorkOrder(sam_, Wo(), "test").ok());
+  ASSERT_TRUE(svc_->ShortCloseWorkOrder(sam_, Wo(), "test").ok());
   EXPECT_EQ(Get("work_order", Wo()).Text("status"), "Closed");
   for (const Row& op : Ops(Wo())) EXPECT_EQ(op.Text("status"), "Cancelled") << op.Int("seq");
 }

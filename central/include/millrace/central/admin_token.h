@@ -16,15 +16,22 @@
 #include <string>
 #include <vector>
 
+#include "millrace/central/central_audit.h"
 #include "millrace/central/pg.h"
 #include "millrace/common/http.h"
 
 namespace millrace::central {
 
+// The tenant id of the platform's own audit records (admin tokens): no tenant can be '*'.
+inline constexpr const char* kPlatformTenant = "*";
+
 // Makes a token named `name` (1..64 of letters, digits, '.', '_', '@', '-'); returns it.
-Result<std::string> CreateAdminToken(PgConnection& conn, const std::string& name);
+// Both leave a record in central's audit trail under kPlatformTenant.
+Result<std::string> CreateAdminToken(PgConnection& conn, const std::string& name,
+                                     const WriteContext& who = {});
 // NotFound when no token has that name.
-Status RevokeAdminToken(PgConnection& conn, const std::string& name);
+Status RevokeAdminToken(PgConnection& conn, const std::string& name,
+                        const WriteContext& who = {});
 struct AdminTokenInfo {
   std::string name, created_at, revoked_at;  // revoked_at empty while valid
 };

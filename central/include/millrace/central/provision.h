@@ -10,6 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "millrace/central/central_audit.h"
 #include "millrace/central/pg.h"
 #include "millrace/common/hlc.h"
 #include "millrace/common/row.h"
@@ -18,7 +19,8 @@
 namespace millrace::central {
 
 // InvalidArgument for a bad id (1..32 of a-z, 0-9, '-'), AlreadyExists when taken.
-Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name);
+Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name,
+                    const WriteContext& who = {});
 
 struct ProvisionOptions {
   std::string tenant_id;
@@ -28,6 +30,7 @@ struct ProvisionOptions {
   std::string central_public_key;  // Z85; empty with insecure_development
   bool insecure_development = false;
   int http_port = 8080;
+  WriteContext who;  // for the audit record
 };
 
 struct ProvisionResult {
@@ -44,7 +47,8 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
 
 // Marks the site revoked: its key is refused at the next handshake and every request of
 // an existing connection is refused from now on. NotFound for an unknown site.
-Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id);
+Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id,
+                  const WriteContext& who = {});
 
 // Everything a site receives downstream, as of one snapshot: a FeedBatch from 0 to the
 // feed head of that moment.
@@ -61,7 +65,8 @@ struct PutResult {
 // sends the public key over its link (the secret never leaves the site); the old key works
 // for `grace_seconds` more, then is refused. NotFound for an unknown or revoked site.
 Status RequestKeyRotation(PgConnection& conn, const std::string& tenant_id,
-                          const std::string& site_id, int grace_seconds);
+                          const std::string& site_id, int grace_seconds,
+                          const WriteContext& who = {});
 struct KeyRotationState {
   bool pending = false;  // requested, not done yet
   struct Key {
@@ -75,17 +80,22 @@ Result<KeyRotationState> KeyRotationStatus(PgConnection& conn, const std::string
 // Central's own edit: upserts rows of one central-owned or shared table, given as JSON
 // objects (column -> value; "id" optional for new rows; for an existing shared row only
 // the columns given change and merge per column). Stamped with central's clock, published
-// on the tenant's feed in the same transaction.
+// on the tenant's feed in the same transaction, with an audit record per row (its old and
+// new values of the columns given; `who` names the actor and the reason).
 Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
-                          const std::string& table, const nlohmann::json& rows, HybridClock& hlc);
+                          const std::string& table, const nlohmann::json& rows, HybridClock& hlc,
+                          const WriteContext& who = {});
 
 // Upserts rows of central-owned tables as they are (already stamped) and publishes them on
 // the feed, in one transaction. Returns the new feed head.
 Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tenant_id,
-                                     const std::vector<Row>& rows);
+                                     const std::vector<Row>& rows,
+                                     const WriteContext& who = {},
+                                     const std::string& action = "put");
 
 // Loads the demo factory's master data (common/demo_factory.h) for a tenant and its sites.
 Result<std::uint64_t> SeedDemoTenant(PgConnection& conn, const std::string& tenant_id,
-                                     const std::vector<std::string>& sites);
+                                     const std::vector<std::string>& sites,
+                                     const WriteContext& who = {});
 
 }  // namespace millrace::central

@@ -140,6 +140,9 @@ struct TableSpec {
   std::string doc;
   std::vector<ColumnSpec> columns;  // all columns, system columns included, in storage order
   std::vector<IndexSpec> indexes;   // for the report and terminal query paths
+  // Records that never change once written, by anyone (the audit trail): the DDL refuses
+  // UPDATE and DELETE on both sides, and the application role is granted neither.
+  bool immutable = false;
 
   const ColumnSpec* Find(std::string_view column) const;
   // The state-machine column, or nullptr.
@@ -169,7 +172,7 @@ class Catalog {
 // The fingerprint of the catalog that the newest schema migrations (edge/migrations,
 // central/migrations) create. A catalog change changes MesCatalog()'s fingerprint and fails
 // a test until both sides have a new migration step and this value is updated.
-inline constexpr std::string_view kMigratedCatalogFingerprint = "5b5cb09590025951";
+inline constexpr std::string_view kMigratedCatalogFingerprint = "908e35031e60c9fa";
 
 // The Millrace MES catalog (DOMAIN.md). Built once, on first use.
 const Catalog& MesCatalog();

@@ -72,17 +72,26 @@ class MesService {
   Status BadgeOut(const Actor& actor);
 
   // ---- supervisor: work orders ----
+  // Each supervisor and quality action below writes an audit record (audit.h) with the
+  // row's old and new values and `reason`; holding, cancelling and short-closing an order,
+  // and correcting counts, refuse an empty reason (reason_required).
   Result<Row> CreateWorkOrder(const Actor& actor, const std::string& number,
                               const std::string& material_id, double quantity,
                               std::optional<std::int64_t> due_at);
-  Result<Row> ReleaseWorkOrder(const Actor& actor, const std::string& work_order_id);
-  Result<Row> HoldWorkOrder(const Actor& actor, const std::string& work_order_id);
-  Result<Row> ResumeWorkOrder(const Actor& actor, const std::string& work_order_id);
-  Result<Row> CancelWorkOrder(const Actor& actor, const std::string& work_order_id);
-  Result<Row> CloseWorkOrder(const Actor& actor, const std::string& work_order_id);
+  Result<Row> ReleaseWorkOrder(const Actor& actor, const std::string& work_order_id,
+                               const std::string& reason = "");
+  Result<Row> HoldWorkOrder(const Actor& actor, const std::string& work_order_id,
+                            const std::string& reason);
+  Result<Row> ResumeWorkOrder(const Actor& actor, const std::string& work_order_id,
+                              const std::string& reason = "");
+  Result<Row> CancelWorkOrder(const Actor& actor, const std::string& work_order_id,
+                              const std::string& reason);
+  Result<Row> CloseWorkOrder(const Actor& actor, const std::string& work_order_id,
+                             const std::string& reason = "");
   // Completes a work order before all its quantity is made: open operations are
   // cancelled, the order goes InProgress -> Completed -> Closed.
-  Result<Row> ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id);
+  Result<Row> ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                  const std::string& reason);
 
   // ---- 2, 3, 8: operations ----
   Result<Row> StartOperation(const Actor& actor, const std::string& operation_id);
@@ -91,6 +100,10 @@ class MesService {
   Result<Row> ReportCount(const Actor& actor, const std::string& operation_id,
                           const CountReport& report);
   Result<Row> CompleteOperation(const Actor& actor, const std::string& operation_id);
+  // A supervisor's correction of an operation's counts by signed differences (a COUNT event
+  // of its own); the totals may not go below zero.
+  Result<Row> CorrectCounts(const Actor& actor, const std::string& operation_id,
+                            const CountReport& delta, const std::string& reason);
 
   // ---- 4. downtime ----
   // work_unit_id empty: the actor's. Pauses the operation running there.
@@ -115,16 +128,18 @@ class MesService {
   // Moves a lot along its state machine (quarantine, hold, release to available, scrap);
   // quality or supervisor. Consumption happens only through ConsumeLot.
   Result<Row> SetLotStatus(const Actor& actor, const std::string& lot_id,
-                           const std::string& status);
+                           const std::string& status, const std::string& reason = "");
   Result<Row> DisposeNonConformance(const Actor& actor, const std::string& nc_id,
-                                    const std::string& disposition, bool close);
+                                    const std::string& disposition, bool close,
+                                    const std::string& reason = "");
 
   EdgeStore& store() { return *store_; }
 
  private:
   Result<Row> MoveWorkOrder(const Actor& actor, const std::string& work_order_id,
                             const std::string& to, const std::string& rule,
-                            const std::string& action);
+                            const std::string& action, const std::string& audit_action,
+                            const std::string& reason);
 
   EdgeStore* store_;
   std::int64_t session_ttl_ms_;

@@ -1,0 +1,59 @@
+#include "millrace/edge/audit.h"
+
+#include <nlohmann/json.hpp>
+
+#include "millrace/common/uuid.h"
+
+namespace millrace::edge {
+namespace {
+
+using json = nlohmann::json;
+
+json ValueJson(const catalog::ColumnSpec& c, const Value& v) {
+  if (IsNull(v)) return nullptr;
+  if (c.type == catalog::ColumnType::kBool) return std::get<std::int64_t>(v) != 0;
+  if (c.type == catalog::ColumnType::kJson)
+    return json::parse(std::get<std::string>(v), nullptr, false);
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  return std::get<std::string>(v);
+}
+
+}  // namespace
+
+Status RequireReason(const std::string& reason, const std::string& action) {
+  bool blank = true;
+  for (char c : reason) blank = blank && std::isspace(static_cast<unsigned char>(c));
+  if (!blank) return Status::Ok();
+  return Status::InvalidArgument("reason_required: " + action + " needs a reason (it goes on the record)");
+}
+
+Status RecordAudit(WriteTxn& txn, const Clock* clock, const Actor& actor, const std::string& action,
+                   const Row* before, const Row& after, const std::string& reason) {
+  json old_value = json::object(), new_value = json::object();
+  const auto& cols = after.table().columns;
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    const auto& c = cols[i];
+    if (c.name == catalog::kHlcColumn || c.name == catalog::kOriginColumn) continue;
+    if (c.name == "routing_snapshot") continue;  // derived, and large
+    const Value& now = after.values()[i];
+    if (before && before->values()[i] == now) continue;
+    if (before) old_value[c.name] = ValueJson(c, before->values()[i]);
+    new_value[c.name] = ValueJson(c, now);
+  }
+  Row rec(*catalog::MesCatalog().Find("audit_record"));
+  rec.Set("id", Uuid::NewV7(clock).ToString())
+      .Set("actor_name", actor.user_name)
+      .Set("actor_role", actor.role)
+      .Set("action", action)
+      .Set("table_name", after.table().name)
+      .Set("row_id", after.id())
+      .Set("new_value", new_value.dump())
+      .Set("at", txn.NowMillis());
+  if (!actor.user_id.empty()) rec.Set("actor_id", actor.user_id);
+  if (before) rec.Set("old_value", old_value.dump());
+  if (!reason.empty()) rec.Set("reason", reason);
+  return txn.Insert(rec);
+}
+
+}  // namespace millrace::edge
