@@ -346,7 +346,7 @@ int main(int argc, char** argv) {
   auto* put = app.add_subcommand(
       "put",
       "Upsert master data or shared rows (e.g. release a work order to a site) from JSON; they "
-      "flow down to the edges");
+      "flow down to the edges, and each row leaves an audit record");
   add_config(put);
   add_who(put);
   put->add_option("--tenant", tenant, "Tenant id")->required();
@@ -374,8 +374,8 @@ int main(int argc, char** argv) {
 
   std::string token_name;
   auto* token = app.add_subcommand(
-      "token", "Admin tokens for central's HTTP (per-tenant metrics, content digests); only a "
-               "hash is kept");
+      "token", "Admin tokens for central's HTTP (per-tenant metrics, content digests, the audit "
+               "trail); only a hash is kept");
   token->require_subcommand(1);
   auto* token_create =
       token->add_subcommand("create", "Make a token and print it once (keep it secret)");

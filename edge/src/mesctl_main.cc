@@ -242,7 +242,8 @@ int main(int argc, char** argv) {
   // ---- sessions ----
   std::string badge, pin, unit;
   auto* login = app.add_subcommand(
-      "login", "Badge in at a work unit; keeps the session token for later commands");
+      "login", "Badge in at a work unit (a supervisor or quality engineer may leave it out); keeps "
+               "the session token for later commands");
   login->add_option("--badge", badge, "Badge id")->required();
   login->add_option("--pin", pin, "PIN (read from standard input when omitted)");
   login->add_option("--work-unit", unit,
@@ -276,12 +277,12 @@ int main(int argc, char** argv) {
   for (const auto& [name, path, help] :
        std::vector<std::tuple<const char*, const char*, const char*>>{
            {"release", "release", "Release a Draft work order to the floor (supervisor)"},
-           {"hold", "hold", "Put an in-progress work order on hold (supervisor)"},
+           {"hold", "hold", "Put an in-progress work order on hold: pauses its running operations (supervisor, --why)"},
            {"unhold", "resume", "Take a work order off hold (supervisor)"},
-           {"cancel", "cancel", "Cancel a Draft, Released or OnHold work order (supervisor)"},
+           {"cancel", "cancel", "Cancel a Draft, Released or OnHold work order (supervisor, --why)"},
            {"close", "close", "Close a Completed work order after reconciliation (supervisor)"},
            {"short-close", "short-close",
-            "Complete and close a work order early, cancelling what is left (supervisor)"}}) {
+            "Complete and close a work order early, cancelling what is left (supervisor, --why)"}}) {
     auto* c = app.add_subcommand(name, help);
     add_target(c, "Work order number or id");
     c->add_option("--why", why, "Why: kept on the audit record (needed to hold, cancel, short-close)");
