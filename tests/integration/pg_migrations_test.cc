@@ -34,6 +34,10 @@ const std::map<std::string, std::string>& ReleasedDigests() {
   static const std::map<std::string, std::string> kDigests = {
       {"0001_catalog", "941ed4ccf92f31b664664887efc5e82f14d60ba904e23a16faec3f7ee7cad52e"},
       {"0002_sync", "d4331c8f93da28d3956916e6e8e7b4967ff5b756fe8c1f9120e6cfa2a2f00ad5"},
+      {"0003_store_epochs", "c45b68553ba0ce866143ef3c7cd46111d18d4423e12aff80e235af04511e8291"},
+      {"0004_registry_rls_keys_tokens",
+       "258e8f34cfa86c188eb55663658ded990d732d27244fb9ccd8eb71f22e37f29d"},
+      {"0005_audit", "56a54ac0f052962ce5251c208f1f1f26f90e561b196ea6921781a86ae6669089"},
   };
   return kDigests;
 }
