@@ -1,8 +1,8 @@
 #include "millrace/central/admin_token.h"
 
-#include <sodium.h>
 
 #include "millrace/central/central_store.h"
+#include "millrace/common/digest.h"
 #include "millrace/common/hlc.h"
 
 namespace millrace::central {
@@ -12,24 +12,12 @@ std::uint64_t PlatformHlc() {
   return HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed();
 }
 
-std::string Sha256Hex(const std::string& s) {
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-  return hex;
-}
 
 }  // namespace
 
 Result<std::string> CreateAdminToken(PgConnection& conn, const std::string& name,
                                      const WriteContext& who) {
-  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof(raw));
-  char hex[65];
-  sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
-  const std::string token = hex;
+  const std::string token = RandomHex(32);
   // The platform's own records go under tenant '*' (no tenant id can be '*').
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, kPlatformTenant));
   auto r = conn.Query("SELECT millrace.admin_token_create($1, $2)", {name, Sha256Hex(token)});

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "millrace/common/digest.h"
 #include "millrace/common/uuid.h"
 #include "millrace/edge/audit.h"
 #include "millrace/edge/seed.h"
@@ -70,14 +71,6 @@ Row NewRow(const char* table, const Clock* clock) {
   Row r(T(table));
   r.Set("id", Uuid::NewV7(clock).ToString());
   return r;
-}
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-  return hex;
 }
 
 std::vector<std::string> JsonStrings(const std::string& text) {
@@ -240,11 +233,7 @@ Result<TerminalSession> MesService::BadgeIn(const std::string& badge_id, const s
                 "an operator badges in at a work unit");
 
   TerminalSession session;
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof(raw));
-  char hex[65];
-  sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
-  session.token = hex;
+  session.token = RandomHex(32);
   MILLRACE_RETURN_IF_ERROR(store_->Write([&](WriteTxn& txn) -> Status {
     auto sites = JsonStrings(user->Text("sites"));
     if (std::find(sites.begin(), sites.end(), txn.site_id()) == sites.end()) {

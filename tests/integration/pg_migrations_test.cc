@@ -3,7 +3,6 @@
 // catalog change without a new step fails here), and every release fixture's database
 // migrates to the newest schema with its rows.
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +11,7 @@
 
 #include "millrace/central/schema.h"
 #include "millrace/common/ddl.h"
+#include "migration_checks.h"
 #include "test_pg.h"
 
 namespace millrace::central {
@@ -19,14 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using millrace::testing::TestDatabase;
-
-std::string Sha256Hex(std::string_view s) {
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-  return hex;
-}
 
 // What a released step's text hashes to. A released step never changes: a schema change
 // is a new file in central/migrations, whose digest is added here when it is released.
@@ -44,17 +36,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
 
 TEST(CentralMigrationsTest, ReleasedStepsNeverChange) {
   ASSERT_EQ(CentralMigrations().size(), static_cast<std::size_t>(kCentralSchemaVersion));
-  for (const Migration& m : CentralMigrations()) {
-    auto it = ReleasedDigests().find(std::string(m.name));
-    if (it == ReleasedDigests().end()) continue;  // not released yet
-    EXPECT_EQ(Sha256Hex(m.sql), it->second)
-        << m.name << " was released and must not change: add a new migration instead";
-  }
-  for (const auto& [name, digest] : ReleasedDigests()) {
-    bool found = false;
-    for (const Migration& m : CentralMigrations()) found = found || m.name == name;
-    EXPECT_TRUE(found) << "released migration " << name << " is gone";
-  }
+  millrace::testing::ExpectReleasedStepsUnchanged(CentralMigrations(), ReleasedDigests());
 }
 
 // Everything PostgreSQL holds about one catalog table that the DDL decides, with the

@@ -164,6 +164,16 @@ class SyncProtocolTest : public ::testing::Test {
     return e;
   }
 
+  // lyon's work order (Released, priority 1) as lyon's clock, `ahead_ms` fast, stamps it.
+  static Row WorkOrderStampedAhead(std::int64_t ahead_ms) {
+    Row wo = MakeRow(T("work_order"), "lyon", 1);
+    wo.Set("status", "Released").Set("priority", std::int64_t{1});
+    const std::int64_t now = SystemClock()->NowMillis();
+    wo.Set("hlc", static_cast<std::int64_t>(
+                      HlcTimestamp(static_cast<std::uint64_t>(now + ahead_ms), 0).packed()));
+    return wo;
+  }
+
   std::vector<Row> Events(const std::string& site, int from, int n) {
     std::vector<Row> rows;
     for (int i = from; i < from + n; ++i) rows.push_back(MakeRow(T("production_event"), site, i));
@@ -296,12 +306,7 @@ TEST_F(SyncProtocolTest, OnTheRowByRowPathARejectKeepsItsSeqAndAClampIsCountedOn
   auto lyon = Connect("lyon");
   auto rows = Events("lyon", 0, 3);
   rows[1].Set("good_quantity", 13.0);
-  Row wo = MakeRow(T("work_order"), "lyon", 1);  // a shared row from a clock hours ahead
-  wo.Set("status", "Released");
-  const std::int64_t now = SystemClock()->NowMillis();
-  wo.Set("hlc", static_cast<std::int64_t>(
-                    HlcTimestamp(static_cast<std::uint64_t>(now + 3 * 3600 * 1000), 0).packed()));
-  rows.push_back(wo);
+  rows.push_back(WorkOrderStampedAhead(3 * 3600 * 1000));  // a shared row from hours ahead
   auto r = lyon->Call(Batch(1, 1, rows));
   ASSERT_TRUE(r && r->has_ack()) << (r ? r->DebugString() : "no reply");
   EXPECT_EQ(r->ack().acked_seq(), 4u);
@@ -511,11 +516,8 @@ TEST_F(SyncProtocolTest, MalformedOversizedAndOutOfProtocolFramesGetAnErrorAndAM
 
 TEST_F(SyncProtocolTest, ASiteWhoseClockRunsHoursAheadCannotWinForever) {
   auto lyon = Connect("lyon");
-  Row wo = MakeRow(T("work_order"), "lyon", 1);
-  wo.Set("status", "Released").Set("priority", std::int64_t{1});
   const std::int64_t now = SystemClock()->NowMillis();
-  const auto ahead = HlcTimestamp(static_cast<std::uint64_t>(now + 3 * 3600 * 1000), 0);
-  wo.Set("hlc", static_cast<std::int64_t>(ahead.packed()));
+  Row wo = WorkOrderStampedAhead(3 * 3600 * 1000);
   auto r = lyon->Call(Batch(1, 1, {wo}));
   ASSERT_TRUE(r && r->has_ack());
   EXPECT_EQ(Metric("mes_sync_clock_clamped_total{tenant=\"acme\",site=\"lyon\"}"), 1);
@@ -558,11 +560,8 @@ TEST_F(SyncProtocolTest, ASiteWhoseClockRunsHoursAheadCannotWinForever) {
 TEST_F(SyncProtocolTest, CentralsEditWinsOverARowStampedByASiteClockMinutesAhead) {
   // lyon's clock runs three minutes fast: inside the skew limit, so its stamp stands.
   auto lyon = Connect("lyon");
-  Row wo = MakeRow(T("work_order"), "lyon", 1);
-  wo.Set("status", "Released").Set("priority", std::int64_t{1});
-  const std::int64_t now = SystemClock()->NowMillis();
-  const auto ahead = HlcTimestamp(static_cast<std::uint64_t>(now + 3 * 60 * 1000), 0);
-  wo.Set("hlc", static_cast<std::int64_t>(ahead.packed()));
+  Row wo = WorkOrderStampedAhead(3 * 60 * 1000);
+  const auto ahead = HlcTimestamp::FromPacked(static_cast<std::uint64_t>(wo.Int("hlc")));
   auto r = lyon->Call(Batch(1, 1, {wo}));
   ASSERT_TRUE(r && r->has_ack());
   EXPECT_EQ(Metric("mes_sync_clock_clamped_total{tenant=\"acme\",site=\"lyon\"}"), 0);

@@ -2,12 +2,12 @@
 // exactly the tables the catalog describes (a catalog change without a new step fails
 // here). The release fixtures (tests/fixtures/schema) migrate to the newest schema.
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include <filesystem>
 #include <map>
 
 #include "millrace/common/ddl.h"
+#include "migration_checks.h"
 #include "millrace/common/files.h"
 #include "millrace/edge/schema.h"
 #include "millrace/edge/sqlite.h"
@@ -17,14 +17,6 @@ namespace millrace::edge {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string Sha256Hex(std::string_view s) {
-  unsigned char h[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-  return hex;
-}
 
 // What a released step's text hashes to. A released step never changes: a schema change
 // is a new file in edge/migrations, whose digest is added here when it is released.
@@ -41,17 +33,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
 
 TEST(EdgeMigrationsTest, ReleasedStepsNeverChange) {
   ASSERT_EQ(EdgeMigrations().size(), static_cast<std::size_t>(kEdgeSchemaVersion));
-  for (const Migration& m : EdgeMigrations()) {
-    auto it = ReleasedDigests().find(std::string(m.name));
-    if (it == ReleasedDigests().end()) continue;  // not released yet
-    EXPECT_EQ(Sha256Hex(m.sql), it->second)
-        << m.name << " was released and must not change: add a new migration instead";
-  }
-  for (const auto& [name, digest] : ReleasedDigests()) {
-    bool found = false;
-    for (const Migration& m : EdgeMigrations()) found = found || m.name == name;
-    EXPECT_TRUE(found) << "released migration " << name << " is gone";
-  }
+  millrace::testing::ExpectReleasedStepsUnchanged(EdgeMigrations(), ReleasedDigests());
 }
 
 // One table as SQLite holds it: each column's definition (by name, so a column added by
