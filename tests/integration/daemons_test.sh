@@ -97,6 +97,14 @@ grep -q 'mes_http_requests_total{method="GET",route="/ready",status="200"} 1' <<
 r=$(http "$eurl/nope"); [ "$r" = '404 {"error":{"code":"not_found","message":"no route for GET /nope"}}' ] || fail "404 body: $r"
 ok "mes-edge serves /health, /ready, /metrics and JSON errors on a kernel-chosen port"
 
+# The doors of a running edge: the site's data and its administration need a session.
+for door in "GET /api/v1/sync/content" "GET /api/v1/outbox" "POST /api/v1/backups" \
+            "GET /api/v1/work-units" "GET /api/v1/reasons" "GET /api/v1/audit"; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X "${door%% *}" "$eurl${door#* }")
+  [ "$code" = 401 ] || fail "$door without a session answered $code"
+done
+ok "mes-edge answers 401 at every door of the site's data without a session"
+
 expect_exit 0 "mesctl status" -- "$mesctl" --edge "$eurl" --json status
 grep -q '"ready": true' "$work/out" || fail "mesctl status --json: $(cat "$work/out")"
 expect_exit 0 "mesctl status table" -- "$mesctl" --edge "$eurl" status

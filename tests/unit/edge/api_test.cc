@@ -209,6 +209,18 @@ TEST_F(ApiTest, DoorsNeedACredentialAndAdministrationASupervisor) {
     EXPECT_EQ(Call(method, target).status, 401) << method << " " << target;
     EXPECT_EQ(Call(method, target, nullptr, "not-a-token").status, 401) << method << " " << target;
   }
+  // The administrative endpoints registered beside the API (the content digests) sit
+  // behind the same supervisor check.
+  router_.Add("GET", "/test/digests", SupervisorOnly(*svc_, [](const HttpRequest&) {
+                return HttpResponse::Json(200, "{}");
+              }));
+  EXPECT_EQ(Call("GET", "/test/digests").status, 401);
+  EXPECT_EQ(Call("GET", "/test/digests", nullptr, ana_).status, 403);
+  EXPECT_EQ(Call("GET", "/test/digests", nullptr, sam_).status, 200);
+  // The audit trail is a supervisor's or quality engineer's.
+  EXPECT_EQ(Call("GET", "/api/v1/audit").status, 401);
+  EXPECT_EQ(Call("GET", "/api/v1/audit", nullptr, ana_).status, 403);
+  EXPECT_EQ(Call("GET", "/api/v1/audit", nullptr, sam_).status, 200);
   // An operator is not a supervisor.
   EXPECT_EQ(Call("GET", "/api/v1/outbox", nullptr, ana_).status, 403);
   EXPECT_EQ(Call("POST", "/api/v1/backups", nullptr, ana_).status, 403);
