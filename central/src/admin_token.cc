@@ -8,10 +8,6 @@
 namespace millrace::central {
 namespace {
 
-std::uint64_t PlatformHlc() {
-  return HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed();
-}
-
 
 }  // namespace
 
@@ -19,42 +15,31 @@ Result<std::string> CreateAdminToken(PgConnection& conn, const std::string& name
                                      const WriteContext& who) {
   const std::string token = RandomHex(32);
   // The platform's own records go under tenant '*' (no tenant id can be '*').
-  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, kPlatformTenant));
-  auto r = conn.Query("SELECT millrace.admin_token_create($1, $2)", {name, Sha256Hex(token)});
-  if (!r.ok()) {
-    (void)Rollback(conn);
+  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, kPlatformTenant, [&]() -> Status {
+    auto r = conn.Query("SELECT millrace.admin_token_create($1, $2)", {name, Sha256Hex(token)});
     if (r.status().code() == StatusCode::kAlreadyExists)
       return Status::AlreadyExists("an admin token named " + name + " exists already");
-    if (r.status().message().find("admin_token_name_check") != std::string::npos)
+    if (!r.ok() && r.status().message().find("admin_token_name_check") != std::string::npos)
       return Status::InvalidArgument(
           "token name must be 1..64 of letters, digits, '.', '_', '@', '-'");
-    return r.status();
-  }
-  Status a = RecordCentralAudit(conn, kPlatformTenant, PlatformHlc(), who,
-                                {"admin_token.create", "", "admin_token", name, nullptr,
-                                 nlohmann::json{{"name", name}}});
-  if (!a.ok()) {
-    (void)Rollback(conn);
-    return a;
-  }
-  MILLRACE_RETURN_IF_ERROR(conn.Exec("COMMIT"));
+    MILLRACE_RETURN_IF_ERROR(r.status());
+    return RecordCentralAudit(conn, kPlatformTenant, WallClockHlc(), who,
+                              {"admin_token.create", "", "admin_token", name, nullptr,
+                               nlohmann::json{{"name", name}}});
+  }));
   return token;
 }
 
 Status RevokeAdminToken(PgConnection& conn, const std::string& name, const WriteContext& who) {
-  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, kPlatformTenant));
-  Status s = [&]() -> Status {
+  return InTenantTransaction(conn, kPlatformTenant, [&]() -> Status {
     MILLRACE_ASSIGN_OR_RETURN(auto r,
                               conn.Query("SELECT millrace.admin_token_revoke($1)", {name}));
     if (r.rows() == 0 || r.IsNull(0, 0)) return Status::NotFound("no admin token named " + name);
-    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(conn, kPlatformTenant, PlatformHlc(), who,
-                                                {"admin_token.revoke", "", "admin_token", name,
-                                                 nlohmann::json{{"revoked", false}},
-                                                 nlohmann::json{{"revoked", true}}}));
-    return conn.Exec("COMMIT");
-  }();
-  if (!s.ok()) (void)Rollback(conn);
-  return s;
+    return RecordCentralAudit(conn, kPlatformTenant, WallClockHlc(), who,
+                              {"admin_token.revoke", "", "admin_token", name,
+                               nlohmann::json{{"revoked", false}},
+                               nlohmann::json{{"revoked", true}}});
+  });
 }
 
 Result<std::vector<AdminTokenInfo>> ListAdminTokens(PgConnection& conn) {
@@ -91,18 +76,25 @@ Result<std::string> AdminTokenCache::Check(const HttpRequest& req) {
         "an admin token is required (Authorization: Bearer ...; make one with 'mes-central "
         "token create')");
   const auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(mu_);
-    auto it = valid_.find(token);
-    if (it != valid_.end() && it->second.second > now) return it->second.first;
-  }
-  MILLRACE_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(database_url_));
-  MILLRACE_ASSIGN_OR_RETURN(auto name, VerifyAdminToken(*conn, token));
-  if (!name) return Status::Unauthenticated("the admin token is unknown or revoked");
   std::lock_guard lock(mu_);
-  if (valid_.size() > 1000) valid_.clear();
-  valid_[token] = {*name, now + ttl_};
-  return *name;
+  if (auto it = valid_.find(token); it != valid_.end() && it->second.second > now) {
+    if (it->second.first.empty()) return Status::Unauthenticated("the admin token is unknown or revoked");
+    return it->second.first;
+  }
+  // One connection for all checks (a flood of bad tokens costs queries on it, never new
+  // connections), and bad answers are remembered as long as good ones.
+  if (!conn_ || PQstatus(conn_->raw()) != CONNECTION_OK) {
+    MILLRACE_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(database_url_));
+  }
+  auto name = VerifyAdminToken(*conn_, token);
+  if (!name.ok()) {
+    conn_.reset();
+    return name.status();
+  }
+  if (valid_.size() > 10000) valid_.clear();
+  valid_[token] = {name->value_or(""), now + ttl_};
+  if (!*name) return Status::Unauthenticated("the admin token is unknown or revoked");
+  return **name;
 }
 
 }  // namespace millrace::central

@@ -5,8 +5,14 @@
 #include <cstdlib>
 
 #include "millrace/central/central_store.h"
+#include "millrace/common/clock.h"
+#include "millrace/common/hlc.h"
 
 namespace millrace::central {
+
+std::uint64_t WallClockHlc() {
+  return HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed();
+}
 
 std::string CommandLineActor(const std::string& given) {
   if (!given.empty()) return given;

@@ -25,6 +25,15 @@ Status BeginTenant(PgConnection& conn, const std::string& tenant_id, bool repeat
 
 Status Rollback(PgConnection& conn) { return conn.Exec("ROLLBACK"); }
 
+Status InTenantTransaction(PgConnection& conn, const std::string& tenant_id,
+                           const std::function<Status()>& body, bool repeatable_read) {
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id, repeatable_read));
+  Status s = body();
+  if (s.ok()) s = conn.Exec("COMMIT");
+  if (!s.ok()) (void)Rollback(conn);
+  return s;
+}
+
 std::string ValueToText(const Value& v) {
   if (IsNull(v)) return "NULL";
   if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);

@@ -12,6 +12,7 @@
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/demo_factory.h"
 #include "millrace/common/files.h"
+#include "millrace/common/row_json.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/merge.h"
 #include "millrace/sync/row_codec.h"
@@ -73,19 +74,7 @@ Status ValueFromJson(const catalog::TableSpec& t, const catalog::ColumnSpec& c, 
 
 // A column's value as JSON, for audit records (never the PIN hash of a user).
 json AuditValue(const catalog::ColumnSpec& c, const Value& v) {
-  if (IsNull(v)) return nullptr;
-  if (c.name == "pin_hash") return "(hidden)";
-  if (c.type == ColumnType::kBool) return std::get<std::int64_t>(v) != 0;
-  if (c.type == ColumnType::kJson) return json::parse(std::get<std::string>(v), nullptr, false);
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  return std::get<std::string>(v);
-}
-
-// The HLC of a central write that no hybrid clock stamps (provisioning, revocation): the
-// wall time with counter 0.
-std::uint64_t WallHlc() {
-  return HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed();
+  return c.name == "pin_hash" && !IsNull(v) ? json("(hidden)") : ValueToJson(c, v);
 }
 
 }  // namespace
@@ -96,23 +85,17 @@ Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std:
     return Status::InvalidArgument("tenant id must be 1..32 characters of a-z, 0-9 and '-': \"" +
                                    tenant_id + "\"");
   // The registry is behind row-level security too: a tenant is made in its own context.
-  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
-  auto r = conn.Query("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ($1, $2)",
-                      {tenant_id, name.empty() ? tenant_id : name});
-  if (!r.ok()) {
-    (void)Rollback(conn);
+  return InTenantTransaction(conn, tenant_id, [&]() -> Status {
+    auto r = conn.Query("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ($1, $2)",
+                        {tenant_id, name.empty() ? tenant_id : name});
     if (r.status().code() == StatusCode::kAlreadyExists)
       return Status::AlreadyExists("tenant " + tenant_id + " already exists");
-    return r.status();
-  }
-  if (Status a = RecordCentralAudit(conn, tenant_id, WallHlc(), who,
-                                    {"tenant.create", "", "sync_tenant", tenant_id, nullptr,
-                                     json{{"tenant_id", tenant_id}, {"name", name.empty() ? tenant_id : name}}});
-      !a.ok()) {
-    (void)Rollback(conn);
-    return a;
-  }
-  return conn.Exec("COMMIT");
+    MILLRACE_RETURN_IF_ERROR(r.status());
+    return RecordCentralAudit(conn, tenant_id, WallClockHlc(), who,
+                              {"tenant.create", "", "sync_tenant", tenant_id, nullptr,
+                               json{{"tenant_id", tenant_id},
+                                    {"name", name.empty() ? tenant_id : name}}});
+  });
 }
 
 Result<sync::v1::FeedBatch> SiteSnapshot(PgConnection& conn, const std::string& tenant_id,
@@ -174,8 +157,7 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
     MILLRACE_RETURN_IF_ERROR(
         sync::WriteKeyFile((tmp / "central.pub").string(), o.central_public_key, false));
 
-  Status inserted = [&]() -> Status {
-    MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, o.tenant_id));
+  Status inserted = InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
     MILLRACE_RETURN_IF_ERROR(
         conn.Query("INSERT INTO millrace.sync_site (tenant_id, site_id) VALUES ($1, $2)",
                    {o.tenant_id, o.site_id})
@@ -184,14 +166,12 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
                                         "public_key) VALUES ($1, $2, $3)",
                                         {o.tenant_id, o.site_id, keys.public_key})
                                  .status());
-    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(
-        conn, o.tenant_id, WallHlc(), o.who,
+    return RecordCentralAudit(
+        conn, o.tenant_id, WallClockHlc(), o.who,
         {"site.provision", o.site_id, "sync_site", "", nullptr,
-         json{{"site_id", o.site_id}, {"public_key", keys.public_key}, {"endpoints", o.endpoints}}}));
-    return conn.Exec("COMMIT");
-  }();
+         json{{"site_id", o.site_id}, {"public_key", keys.public_key}, {"endpoints", o.endpoints}}});
+  });
   if (!inserted.ok()) {
-    (void)Rollback(conn);
     fs::remove_all(tmp, ec);
     if (inserted.code() == StatusCode::kAlreadyExists)
       return Status::AlreadyExists("site " + o.tenant_id + "/" + o.site_id + " already exists");
@@ -228,60 +208,39 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
 
 Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id,
                   const WriteContext& who) {
-  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
-  auto r = conn.Query("UPDATE millrace.sync_site SET active = false, revoked_at = "
-                      "coalesce(revoked_at, now()) WHERE tenant_id = $1 AND site_id = $2",
-                      {tenant_id, site_id});
-  if (!r.ok()) {
-    (void)Rollback(conn);
-    return r.status();
-  }
-  if (r->affected() != 1) {
-    (void)Rollback(conn);
-    return Status::NotFound("no site " + tenant_id + "/" + site_id);
-  }
-  if (Status a = RecordCentralAudit(conn, tenant_id, WallHlc(), who,
-                                    {"site.revoke", site_id, "sync_site", "",
-                                     json{{"active", true}}, json{{"active", false}}});
-      !a.ok()) {
-    (void)Rollback(conn);
-    return a;
-  }
-  return conn.Exec("COMMIT");
+  return InTenantTransaction(conn, tenant_id, [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto r, conn.Query("UPDATE millrace.sync_site SET active = false, revoked_at = "
+                           "coalesce(revoked_at, now()) WHERE tenant_id = $1 AND site_id = $2",
+                           {tenant_id, site_id}));
+    if (r.affected() != 1) return Status::NotFound("no site " + tenant_id + "/" + site_id);
+    return RecordCentralAudit(conn, tenant_id, WallClockHlc(), who,
+                              {"site.revoke", site_id, "sync_site", "", json{{"active", true}},
+                               json{{"active", false}}});
+  });
 }
 
 Status RequestKeyRotation(PgConnection& conn, const std::string& tenant_id,
                           const std::string& site_id, int grace_seconds, const WriteContext& who) {
   if (grace_seconds < 0 || grace_seconds > 30 * 86400)
     return Status::InvalidArgument("the grace must be 0 .. 2592000 seconds (30 days)");
-  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
-  auto r = conn.Query("UPDATE millrace.sync_site SET key_rotation_requested_at = now(), "
-                      "key_rotation_grace_seconds = $3 WHERE tenant_id = $1 AND site_id = $2 AND "
-                      "active",
-                      {tenant_id, site_id, std::to_string(grace_seconds)});
-  if (!r.ok()) {
-    (void)Rollback(conn);
-    return r.status();
-  }
-  if (r->affected() != 1) {
-    (void)Rollback(conn);
-    return Status::NotFound("no active site " + tenant_id + "/" + site_id);
-  }
-  if (Status a = RecordCentralAudit(conn, tenant_id, WallHlc(), who,
-                                    {"site.key_rotation_requested", site_id, "sync_site_key", "",
-                                     nullptr, json{{"grace_seconds", grace_seconds}}});
-      !a.ok()) {
-    (void)Rollback(conn);
-    return a;
-  }
-  return conn.Exec("COMMIT");
+  return InTenantTransaction(conn, tenant_id, [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto r, conn.Query("UPDATE millrace.sync_site SET key_rotation_requested_at = now(), "
+                           "key_rotation_grace_seconds = $3 WHERE tenant_id = $1 AND site_id = "
+                           "$2 AND active",
+                           {tenant_id, site_id, std::to_string(grace_seconds)}));
+    if (r.affected() != 1) return Status::NotFound("no active site " + tenant_id + "/" + site_id);
+    return RecordCentralAudit(conn, tenant_id, WallClockHlc(), who,
+                              {"site.key_rotation_requested", site_id, "sync_site_key", "",
+                               nullptr, json{{"grace_seconds", grace_seconds}}});
+  });
 }
 
 Result<KeyRotationState> KeyRotationStatus(PgConnection& conn, const std::string& tenant_id,
                                            const std::string& site_id) {
-  MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
   KeyRotationState st;
-  Status s = [&]() -> Status {
+  Status s = InTenantTransaction(conn, tenant_id, [&]() -> Status {
     MILLRACE_ASSIGN_OR_RETURN(
         auto site, conn.Query("SELECT key_rotation_requested_at IS NOT NULL FROM "
                               "millrace.sync_site WHERE tenant_id = $1 AND site_id = $2",
@@ -295,12 +254,9 @@ Result<KeyRotationState> KeyRotationStatus(PgConnection& conn, const std::string
                               {tenant_id, site_id}));
     for (int i = 0; i < keys.rows(); ++i)
       st.keys.push_back({keys.GetString(i, 0), keys.GetString(i, 1)});
-    return conn.Exec("COMMIT");
-  }();
-  if (!s.ok()) {
-    (void)Rollback(conn);
-    return s;
-  }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   return st;
 }
 
@@ -423,7 +379,7 @@ Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tena
     MILLRACE_ASSIGN_OR_RETURN(std::uint64_t h, AppendFeed(conn, tenant_id, rows));
     std::map<std::string, int> per_table;
     for (const Row& r : rows) per_table[r.table().name]++;
-    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(conn, tenant_id, WallHlc(), who,
+    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(conn, tenant_id, WallClockHlc(), who,
                                                 {action, "", "", "", nullptr, json(per_table)}));
     MILLRACE_RETURN_IF_ERROR(conn.Exec("COMMIT"));
     return h;

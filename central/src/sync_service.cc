@@ -1,5 +1,7 @@
 #include "millrace/central/sync_service.h"
 
+#include "sync_handler.h"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -16,641 +18,362 @@
 
 namespace millrace::central {
 
-namespace v1 = sync::v1;
-
-namespace {
-
 using catalog::MergePolicy;
+using namespace detail;
 
-struct Reject {
-  std::uint64_t seq;
-  std::string table, row_id, reason, change;
-};
+v1::Envelope SyncService::Handler::Handle(const sync::Peer& peer, const v1::Envelope& req) {
+  ScopedLogContext ctx({{"tenant", peer.tenant_id}, {"site", peer.site_id}});
+  Result<v1::Envelope> r = Dispatch(peer, req);
+  if (r.ok()) return *r;
+  if (conn_) (void)conn_->Exec("ROLLBACK");
+  if (r.status().code() == StatusCode::kUnavailable) conn_.reset();  // reconnect next time
+  if (r.status().code() != StatusCode::kPermissionDenied)
+    spdlog::warn("sync: {} from {}/{} failed: {}", req.has_push_batch() ? "batch" : "request",
+                 peer.tenant_id, peer.site_id, r.status().ToString());
+  return sync::ErrorEnvelope(r.status());
+}
 
-// A site-owned row and the seq of the change that carried it.
-struct SeqRow {
-  std::uint64_t seq;
-  Row row;
-};
+Status SyncService::Handler::Connect() {
+  if (conn_ && PQstatus(conn_->raw()) == CONNECTION_OK) return Status::Ok();
+  MILLRACE_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(svc_->options_.database_url));
+  return Status::Ok();
+}
 
-// A shared-row change whose clock central clamped: logged and counted once the batch
-// commits, so a batch retried on the row-by-row path counts it once.
-struct Clamp {
-  std::string table, row_id, clamped_to;
-  std::int64_t ahead_ms;
-};
-
-// A batch sorted into what each merge policy does with it. Every row keeps the seq of its
-// change, so a row parked on the row-by-row path is parked under its own seq.
-struct SortedBatch {
-  std::map<const catalog::TableSpec*, std::vector<Row>> facts;
-  std::map<const catalog::TableSpec*, std::vector<std::uint64_t>> fact_seqs;  // parallel
-  std::map<const catalog::TableSpec*, std::map<std::string, SeqRow>> site_owned;
-  std::map<const catalog::TableSpec*, std::vector<SharedChange>> shared;
-  std::vector<Reject> rejects;
-  std::vector<Clamp> clamps;
-  std::size_t rows = 0;
-};
-
-}  // namespace
-
-class SyncService::Handler final : public sync::RequestHandler {
- public:
-  explicit Handler(SyncService* svc) : svc_(svc) {}
-
-  v1::Envelope Handle(const sync::Peer& peer, const v1::Envelope& req) override {
-    ScopedLogContext ctx({{"tenant", peer.tenant_id}, {"site", peer.site_id}});
-    Result<v1::Envelope> r = Dispatch(peer, req);
-    if (r.ok()) return *r;
-    if (conn_) (void)conn_->Exec("ROLLBACK");
-    if (r.status().code() == StatusCode::kUnavailable) conn_.reset();  // reconnect next time
-    if (r.status().code() != StatusCode::kPermissionDenied)
-      spdlog::warn("sync: {} from {}/{} failed: {}", req.has_push_batch() ? "batch" : "request",
-                   peer.tenant_id, peer.site_id, r.status().ToString());
-    return sync::ErrorEnvelope(r.status());
+Result<v1::Envelope> SyncService::Handler::Dispatch(const sync::Peer& peer, const v1::Envelope& req) {
+  MILLRACE_RETURN_IF_ERROR(Connect());
+  switch (req.body_case()) {
+    case v1::Envelope::kHello:
+      return Hello(peer, req.hello());
+    case v1::Envelope::kPushBatch:
+      return Push(peer, req.push_batch());
+    case v1::Envelope::kPullRequest:
+      return Pull(peer, req.pull_request());
+    case v1::Envelope::kKeyRotation:
+      return RotateKey(peer, req.key_rotation());
+    default:
+      return Status::InvalidArgument("unexpected message");
   }
+}
 
- private:
-  Status Connect() {
-    if (conn_ && PQstatus(conn_->raw()) == CONNECTION_OK) return Status::Ok();
-    MILLRACE_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(svc_->options_.database_url));
-    return Status::Ok();
+// Locks (or reads) the site's row. PermissionDenied when the site is revoked or unknown,
+// or the connection's key has been retired (rotated) since its handshake.
+Result<SyncService::Handler::SiteRow> SyncService::Handler::Site(const sync::Peer& peer, bool lock) {
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, conn_->Query(std::string("SELECT applied_seq, active, coalesce(store_epoch, ''), "
+                                       "coalesce(extract(epoch FROM now() - last_seen_at), -1), "
+                                       "key_rotation_requested_at IS NOT NULL, "
+                                       "coalesce(key_rotation_grace_seconds, 3600), "
+                                       "$3 = '' OR EXISTS (SELECT 1 FROM millrace.sync_site_key "
+                                       "k WHERE k.tenant_id = s.tenant_id AND k.site_id = "
+                                       "s.site_id AND k.public_key = $3 AND (k.retire_at IS "
+                                       "NULL OR k.retire_at > now())) "
+                                       "FROM millrace.sync_site s WHERE tenant_id = $1 AND "
+                                       "site_id = $2") +
+                               (lock ? " FOR UPDATE OF s" : ""),
+                           {peer.tenant_id, peer.site_id, peer.public_key}));
+  if (r.rows() != 1 || r.Get(0, 1) != "t")
+    return Status::PermissionDenied("site " + peer.tenant_id + "/" + peer.site_id +
+                                    " is revoked or unknown");
+  if (r.Get(0, 6) != "t")
+    return Status::PermissionDenied("this connection's key was retired when the site's key "
+                                    "was rotated: reconnect with the new key");
+  return SiteRow{std::stoull(r.GetString(0, 0)), r.GetString(0, 2), std::stod(r.GetString(0, 3)),
+                 r.Get(0, 4) == "t", std::stoi(r.GetString(0, 5))};
+}
+
+Result<std::uint64_t> SyncService::Handler::SiteCursor(const sync::Peer& peer, bool lock) {
+  MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, lock));
+  return site.applied;
+}
+
+Result<std::uint64_t> SyncService::Handler::FeedHead(const std::string& tenant) {
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, conn_->Query("SELECT feed_head FROM millrace.sync_tenant WHERE tenant_id = $1",
+                           {tenant}));
+  if (r.rows() != 1) return Status::PermissionDenied("unknown tenant " + tenant);
+  return std::stoull(r.GetString(0, 0));
+}
+
+// A refusal of a store (not of a frame): counted by reason, logged loudly, answered with
+// an Error the edge shows in its sync status.
+Status SyncService::Handler::RefuseStore(const sync::Peer& peer, const std::string& reason, const std::string& why) {
+  svc_->store_refusals_.With({peer.tenant_id, peer.site_id, reason}).Increment();
+  spdlog::error("sync: refusing a store of site {}/{}: {}", peer.tenant_id, peer.site_id, why);
+  return Status::FailedPrecondition(reason + ": " + why);
+}
+
+Result<v1::Envelope> SyncService::Handler::Pull(const sync::Peer& peer, const v1::PullRequest& p) {
+  const std::uint32_t limit = std::clamp<std::uint32_t>(p.max_changes(), 1, 10000);
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id, /*repeatable_read=*/true));
+  MILLRACE_RETURN_IF_ERROR(SiteCursor(peer, false).status());
+  MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, conn_->Query("SELECT pos, change FROM millrace.sync_feed WHERE tenant_id = $1 AND "
+                           "pos > $2 AND (route_site IS NULL OR route_site = $3) ORDER BY pos "
+                           "LIMIT $4",
+                           {peer.tenant_id, std::to_string(p.cursor()), peer.site_id,
+                            std::to_string(limit)}));
+  MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+  v1::Envelope e;
+  auto* b = e.mutable_feed_batch();
+  b->set_from_cursor(p.cursor());
+  for (int i = 0; i < r.rows(); ++i) {
+    MILLRACE_ASSIGN_OR_RETURN(std::string bytes, FromByteaHex(r.Get(i, 1)));
+    auto* c = b->add_changes();
+    if (!c->ParseFromString(bytes))
+      return Status::Corruption("feed entry " + r.GetString(i, 0) + " is not a change");
   }
+  const bool more = static_cast<std::uint32_t>(r.rows()) == limit;
+  b->set_more(more);
+  b->set_to_cursor(more ? std::stoull(r.GetString(r.rows() - 1, 0)) : std::max(head, p.cursor()));
+  return e;
+}
 
-  Result<v1::Envelope> Dispatch(const sync::Peer& peer, const v1::Envelope& req) {
-    MILLRACE_RETURN_IF_ERROR(Connect());
-    switch (req.body_case()) {
-      case v1::Envelope::kHello:
-        return Hello(peer, req.hello());
-      case v1::Envelope::kPushBatch:
-        return Push(peer, req.push_batch());
-      case v1::Envelope::kPullRequest:
-        return Pull(peer, req.pull_request());
-      case v1::Envelope::kKeyRotation:
-        return RotateKey(peer, req.key_rotation());
-      default:
-        return Status::InvalidArgument("unexpected message");
+SortedBatch SyncService::Handler::Sort(const sync::Peer& peer, const v1::PushBatch& batch, std::uint64_t applied) {
+  SortedBatch out;
+  const std::int64_t now = svc_->options_.clock->NowMillis();
+  for (const auto& c : batch.changes()) {
+    if (c.seq() <= applied) continue;
+    ++out.rows;
+    auto reject = [&](std::string reason) {
+      out.rejects.push_back({c.seq(), c.table(), "", std::move(reason), c.SerializeAsString()});
+      if (c.id().size() == 16) {
+        auto row = sync::DecodeChange(c, catalog::MesCatalog());
+        if (row.ok()) out.rejects.back().row_id = row->id();
+      }
+    };
+    auto row = sync::DecodeChange(c, catalog::MesCatalog());
+    if (!row.ok()) {
+      reject("invalid_row: " + row.status().message());
+      continue;
+    }
+    const catalog::TableSpec* t = &row->table();
+    if (t->merge != MergePolicy::kSharedLww)  // central's clock observes what it applies
+      (void)svc_->hlc_->Update(HlcTimestamp::FromPacked(c.hlc()));
+    if (row->Text(catalog::kSiteColumn) != peer.site_id) {
+      reject("wrong_site: the row claims site '" + row->Text(catalog::kSiteColumn) +
+             "' but was sent by site '" + peer.site_id + "'");
+      continue;
+    }
+    if (c.op() != v1::OP_UPSERT) {
+      reject("unsupported_op: sites never delete synced rows");
+      continue;
+    }
+    switch (t->merge) {
+      case MergePolicy::kCentralOwned:
+        reject("central_owned: " + t->name + " is master data, written only at central");
+        break;
+      case MergePolicy::kAppendOnly:
+        out.facts[t].push_back(std::move(*row));
+        out.fact_seqs[t].push_back(c.seq());
+        break;
+      case MergePolicy::kSiteOwned: {
+        auto& slot = out.site_owned[t];
+        std::string id = row->id();  // before the row is moved from
+        auto it = slot.find(id);
+        if (it == slot.end())
+          slot.emplace(std::move(id), SeqRow{c.seq(), std::move(*row)});
+        else if (sync::IncomingRowWins(it->second.row, *row))
+          it->second = SeqRow{c.seq(), std::move(*row)};
+        break;
+      }
+      case MergePolicy::kSharedLww: {
+        HlcTimestamp hlc = HlcTimestamp::FromPacked(c.hlc());
+        if (static_cast<std::int64_t>(hlc.physical_ms()) >
+            now + svc_->options_.max_forward_skew_ms) {
+          const HlcTimestamp clamped = svc_->hlc_->Now();
+          out.clamps.push_back({t->name, row->id(), clamped.ToString(),
+                                static_cast<std::int64_t>(hlc.physical_ms()) - now});
+          hlc = clamped;
+          row->Set(catalog::kHlcColumn, static_cast<std::int64_t>(hlc.packed()));
+        } else {
+          (void)svc_->hlc_->Update(hlc);
+        }
+        SharedChange sc{std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {},
+                        hlc.packed() != c.hlc(), c.seq()};
+        sc.changed_columns.assign(c.changed_columns().begin(), c.changed_columns().end());
+        out.shared[t].push_back(std::move(sc));
+        break;
+      }
     }
   }
+  return out;
+}
 
-  // The site's registry row as the applier needs it.
-  struct SiteRow {
-    std::uint64_t applied = 0;
-    std::string epoch;                // empty: no store has connected since epochs began
-    double silent_s = -1;             // seconds since the site was last heard; -1: never
-    bool rotate_key = false;          // mes-central rotate-site-key asked for a new key
-    int rotation_grace_s = 3600;      // how long the old key works once the new one is in
-  };
+// Runs `write` inside a savepoint; on failure rolls it back and parks the row.
+template <typename F>
+Status SyncService::Handler::Guarded(const F& write, Reject reject, std::vector<Reject>& rejects) {
+  MILLRACE_RETURN_IF_ERROR(conn_->Exec("SAVEPOINT row"));
+  Status s = write();
+  if (s.ok()) return conn_->Exec("RELEASE SAVEPOINT row");
+  if (s.code() == StatusCode::kUnavailable) return s;
+  MILLRACE_RETURN_IF_ERROR(conn_->Exec("ROLLBACK TO SAVEPOINT row"));
+  reject.reason = "unappliable: " + s.message();
+  rejects.push_back(std::move(reject));
+  return Status::Ok();
+}
 
-  // Locks (or reads) the site's row. PermissionDenied when revoked or unknown.
-  Result<SiteRow> Site(const sync::Peer& peer, bool lock) {
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto r, conn_->Query(std::string("SELECT applied_seq, active, coalesce(store_epoch, ''), "
-                                         "coalesce(extract(epoch FROM now() - last_seen_at), -1), "
-                                         "key_rotation_requested_at IS NOT NULL, "
-                                         "coalesce(key_rotation_grace_seconds, 3600) "
-                                         "FROM millrace.sync_site WHERE tenant_id = $1 AND "
-                                         "site_id = $2") +
-                                 (lock ? " FOR UPDATE" : ""),
-                             {peer.tenant_id, peer.site_id}));
-    if (r.rows() != 1 || r.Get(0, 1) != "t")
-      return Status::PermissionDenied("site " + peer.tenant_id + "/" + peer.site_id +
-                                      " is revoked or unknown");
-    return SiteRow{std::stoull(r.GetString(0, 0)), r.GetString(0, 2), std::stod(r.GetString(0, 3)),
-                   r.Get(0, 4) == "t", std::stoi(r.GetString(0, 5))};
-  }
+Reject SyncService::Handler::RejectOf(const Row& row, std::uint64_t seq) {
+  v1::Change c = sync::EncodeChange(row, v1::OP_UPSERT);
+  c.set_seq(seq);
+  return {seq, row.table().name, row.id(), "", c.SerializeAsString()};
+}
 
-  Result<std::uint64_t> SiteCursor(const sync::Peer& peer, bool lock) {
-    MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, lock));
-    return site.applied;
-  }
-
-  Result<std::uint64_t> FeedHead(const std::string& tenant) {
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto r, conn_->Query("SELECT feed_head FROM millrace.sync_tenant WHERE tenant_id = $1",
-                             {tenant}));
-    if (r.rows() != 1) return Status::PermissionDenied("unknown tenant " + tenant);
-    return std::stoull(r.GetString(0, 0));
-  }
-
-  // A refusal of a store (not of a frame): counted by reason, logged loudly, answered with
-  // an Error the edge shows in its sync status.
-  Status RefuseStore(const sync::Peer& peer, const std::string& reason, const std::string& why) {
-    svc_->store_refusals_.With({peer.tenant_id, peer.site_id, reason}).Increment();
-    spdlog::error("sync: refusing a store of site {}/{}: {}", peer.tenant_id, peer.site_id, why);
-    return Status::FailedPrecondition(reason + ": " + why);
-  }
-
-  Result<v1::Envelope> Hello(const sync::Peer& peer, const v1::Hello& h) {
-    if (!h.site_id().empty() && h.site_id() != peer.site_id)
-      return Status::PermissionDenied("this key belongs to site " + peer.site_id +
-                                      ", not to " + h.site_id());
-    if (h.catalog_fingerprint() != catalog::MesCatalog().FingerprintHex())
-      return Status::FailedPrecondition("edge catalog " + h.catalog_fingerprint() +
-                                        " differs from central's " +
-                                        catalog::MesCatalog().FingerprintHex() +
-                                        ": upgrade so both run the same schema");
-    if (h.store_epoch().empty())
-      return Status::FailedPrecondition(
-          "the edge names no store epoch: upgrade mes-edge to a build that does");
-    MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
-    MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, false));
-    if (site.epoch != h.store_epoch()) {
-      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-      return NewStore(peer, h);
+// Writes a sorted batch. Fast: COPY and multi-row statements. Safe: one row at a time,
+// parking each row that fails.
+Status SyncService::Handler::Write(const sync::Peer& peer, SortedBatch& b, bool safe, std::vector<Row>* feed,
+             std::size_t* conflicts) {
+  const std::string& tenant = peer.tenant_id;
+  const std::string lww = "(t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin)";
+  for (auto& [table, rows] : b.facts) {
+    if (!safe) {
+      MILLRACE_RETURN_IF_ERROR(CopyRows(*conn_, tenant, *table, rows));
+      continue;
     }
-    if (h.outbox_head_seq() < site.applied) {
-      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-      return RefuseStore(
-          peer, "store_behind_central",
-          "the store of epoch " + h.store_epoch() + " has captured changes through seq " +
-              std::to_string(h.outbox_head_seq()) + " but central applied " +
-              std::to_string(site.applied) + " of that epoch: it was put back from a copy " +
-              "without a new epoch; restore it with mesctl restore");
+    const auto& seqs = b.fact_seqs.at(table);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& row = rows[i];
+      MILLRACE_RETURN_IF_ERROR(Guarded(
+          [&] { return InsertRowsIfAbsent(*conn_, tenant, *table, {&row}); },
+          RejectOf(row, seqs[i]), b.rejects));
     }
-    // The site is live: what a store that wants to take over must wait out. Written at
-    // most every two seconds (idle edges say Hello every five).
+  }
+  for (auto& [table, by_id] : b.site_owned) {
+    if (!safe) {
+      std::vector<const Row*> rows;
+      for (auto& [id, r] : by_id) rows.push_back(&r.row);
+      MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, tenant, *table, rows, lww));
+      continue;
+    }
+    for (auto& [id, r] : by_id)
+      MILLRACE_RETURN_IF_ERROR(Guarded(
+          [&] { return UpsertRows(*conn_, tenant, *table, {&r.row}, lww); },
+          RejectOf(r.row, r.seq), b.rejects));
+  }
+  for (auto& [table, changes] : b.shared) {
+    auto merge = [&](const std::vector<SharedChange>& cs) -> Status {
+      MILLRACE_ASSIGN_OR_RETURN(auto m,
+                                MergeSharedChanges(*conn_, tenant, *table, cs, false));
+      *conflicts += m.conflicts;
+      for (auto& r : m.feed) feed->push_back(std::move(r));
+      return Status::Ok();
+    };
+    if (!safe) {
+      MILLRACE_RETURN_IF_ERROR(merge(changes));
+      continue;
+    }
+    for (const auto& c : changes)
+      MILLRACE_RETURN_IF_ERROR(
+          Guarded([&] { return merge({c}); }, RejectOf(c.row, c.seq), b.rejects));
+  }
+  return Status::Ok();
+}
+
+Status SyncService::Handler::StoreRejects(const sync::Peer& peer, const std::vector<Reject>& rejects) {
+  for (const auto& r : rejects) {
+    spdlog::warn("sync: rejected seq {} ({}) from {}/{}: {}", r.seq, r.table, peer.tenant_id,
+                 peer.site_id, r.reason);
     MILLRACE_RETURN_IF_ERROR(
         conn_
-            ->Query("UPDATE millrace.sync_site SET last_seen_at = now() WHERE tenant_id = $1 AND "
-                    "site_id = $2 AND (last_seen_at IS NULL OR last_seen_at < now() - interval "
-                    "'2 seconds')",
-                    {peer.tenant_id, peer.site_id})
+            ->Query("INSERT INTO millrace.sync_reject (tenant_id, site_id, seq, table_name, "
+                    "row_id, reason, change) VALUES ($1, $2, $3, $4, $5, $6, $7::bytea)",
+                    {peer.tenant_id, peer.site_id, std::to_string(r.seq), r.table,
+                     r.row_id.empty() ? PgParam() : PgParam(r.row_id), r.reason,
+                     ByteaHex(r.change)})
             .status());
-    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
-    MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
-    svc_->Observe(peer, &h.status(), site.applied, false);
-    v1::Envelope e;
-    e.mutable_hello_reply()->set_applied_seq(site.applied);
-    e.mutable_hello_reply()->set_feed_head(head);
-    e.mutable_hello_reply()->set_rotate_key(site.rotate_key);
-    return e;
   }
+  return Status::Ok();
+}
 
-  // The site sends the public key of its new pair over the link its current key
-  // authenticated: central records it, gives the site's other keys `grace` more to live,
-  // and clears the request. Sent again (a crash midway), it is answered the same.
-  Result<v1::Envelope> RotateKey(const sync::Peer& peer, const v1::KeyRotation& k) {
-    if (!sync::IsCurvePublicKey(k.new_public_key()))
-      return Status::InvalidArgument("key rotation: the new public key is not a Z85 Curve key");
+Result<v1::Envelope> SyncService::Handler::Push(const sync::Peer& peer, const v1::PushBatch& batch) {
+  const auto started = std::chrono::steady_clock::now();
+  MILLRACE_RETURN_IF_ERROR(sync::CheckBatchShape(batch));
+  v1::Envelope reply;
+  for (bool safe : {false, true}) {
     MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
     MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto owner, conn_->Query("SELECT tenant_id, site_id FROM millrace.sync_key_owner($1)",
-                                 {k.new_public_key()}));
-    if (owner.rows() == 1 &&
-        (owner.GetString(0, 0) != peer.tenant_id || owner.GetString(0, 1) != peer.site_id)) {
-      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-      return Status::AlreadyExists("key rotation: that public key belongs to another site");
-    }
-    MILLRACE_RETURN_IF_ERROR(
-        conn_
-            ->Query("INSERT INTO millrace.sync_site_key (tenant_id, site_id, public_key) VALUES "
-                    "($1, $2, $3) ON CONFLICT (public_key) DO NOTHING",
-                    {peer.tenant_id, peer.site_id, k.new_public_key()})
-            .status());
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto retire,
-        conn_->Query("UPDATE millrace.sync_site_key SET retire_at = now() + make_interval(secs "
-                     "=> $4) WHERE tenant_id = $1 AND site_id = $2 AND public_key <> $3 AND "
-                     "(retire_at IS NULL OR retire_at > now() + make_interval(secs => $4)) "
-                     "RETURNING (extract(epoch FROM retire_at) * 1000)::bigint",
-                     {peer.tenant_id, peer.site_id, k.new_public_key(),
-                      std::to_string(site.rotation_grace_s)}));
-    MILLRACE_RETURN_IF_ERROR(
-        conn_
-            ->Query("UPDATE millrace.sync_site SET key_rotation_requested_at = NULL, "
-                    "key_rotation_grace_seconds = NULL WHERE tenant_id = $1 AND site_id = $2",
-                    {peer.tenant_id, peer.site_id})
-            .status());
-    nlohmann::json retired = nlohmann::json::array();
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto others, conn_->Query("SELECT public_key FROM millrace.sync_site_key WHERE tenant_id "
-                                  "= $1 AND site_id = $2 AND public_key <> $3",
-                                  {peer.tenant_id, peer.site_id, k.new_public_key()}));
-    for (int i = 0; i < others.rows(); ++i) retired.push_back(others.GetString(i, 0));
-    MILLRACE_RETURN_IF_ERROR(RecordCentralAudit(
-        *conn_, peer.tenant_id, svc_->hlc_->Now().packed(), {"site:" + peer.site_id, ""},
-        {"site.key_rotated", peer.site_id, "sync_site_key", "",
-         nlohmann::json{{"public_keys", retired}},
-         nlohmann::json{{"public_key", k.new_public_key()},
-                        {"old_keys_refused_after_s", site.rotation_grace_s}}}));
-    MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
-    spdlog::warn("sync: site {}/{} rotated its Curve key to {}; its older key(s) are refused "
-                 "after {} s",
-                 peer.tenant_id, peer.site_id, k.new_public_key(), site.rotation_grace_s);
-    v1::Envelope e;
-    e.mutable_key_rotated()->set_new_public_key(k.new_public_key());
-    e.mutable_key_rotated()->set_old_keys_retire_at_ms(
-        retire.rows() ? std::stoll(retire.GetString(0, 0))
-                      : svc_->options_.clock->NowMillis() + site.rotation_grace_s * 1000LL);
-    return e;
-  }
-
-  // A Hello from a store that is not the site's current one: the site's first store
-  // epoch (adopted with the cursor as it stands), a new incarnation (restored or copied:
-  // it becomes the site's store, resumed after its base seq, and gets back the site's rows
-  // stamped after its fork HLC), or a refusal (a superseded store; a second store while
-  // the current one is live).
-  Result<v1::Envelope> NewStore(const sync::Peer& peer, const v1::Hello& h) {
-    MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
-    MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
-    const std::string& epoch = h.store_epoch();
-    v1::Envelope e;
-    auto* reply = e.mutable_hello_reply();
-    if (site.epoch == epoch) {  // another worker got there first
-      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-      return Hello(peer, h);
-    }
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto known, conn_->Query("SELECT superseded_at IS NOT NULL, coalesce(superseded_by, ''), "
-                                 "coalesce(to_char(superseded_at, 'YYYY-MM-DD HH24:MI:SSOF'), '') "
-                                 "FROM millrace.sync_site_epoch WHERE tenant_id = $1 AND "
-                                 "site_id = $2 AND epoch = $3",
-                                 {peer.tenant_id, peer.site_id, epoch}));
-    if (known.rows() == 1 && known.Get(0, 0) == "t") {
+    const std::uint64_t applied = site.applied;
+    if (batch.store_epoch() != site.epoch) {
       MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
       return RefuseStore(peer, "store_superseded",
-                         "this store (epoch " + epoch + ") was replaced by the store of epoch " +
-                             known.GetString(0, 1) + " at " + known.GetString(0, 2) +
-                             "; two stores claim the site and central accepts only the newer. "
-                             "Its unsent changes stay in its outbox; restore or reprovision "
-                             "this edge");
+                         "batch " + std::to_string(batch.batch_id()) + " counts seqs of store " +
+                             "epoch '" + batch.store_epoch() + "' but the site's store is " +
+                             (site.epoch.empty() ? std::string("not known yet (say Hello)")
+                                                 : "epoch " + site.epoch) +
+                             "; its changes are not applied");
     }
-    std::string reason;
-    std::uint64_t applied = site.applied;
-    std::size_t recovered = 0;
-    if (site.epoch.empty() && h.outbox_head_seq() >= site.applied) {
-      // The first store epoch the site names: the store is the one central has been
-      // applying, and its seqs go on.
-      reason = "the site's first store epoch";
-    } else {
-      if (!site.epoch.empty() && site.silent_s >= 0 &&
-          site.silent_s * 1000 < static_cast<double>(svc_->options_.store_takeover_grace_ms)) {
-        MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-        char silent[32];
-        std::snprintf(silent, sizeof(silent), "%.1f", site.silent_s);
-        return RefuseStore(
-            peer, "site_live_elsewhere",
-            "site " + peer.site_id + " is live on another store (epoch " + site.epoch +
-                ", heard from " + silent + " s ago); this store (epoch " + epoch +
-                ", restored or copied) may take over only after that one has been silent for " +
-                std::to_string(svc_->options_.store_takeover_grace_ms / 1000) +
-                " s. If this is a copy made by mistake, stop it");
-      }
-      reason = site.epoch.empty() ? "a store behind central's cursor"
-                                  : "a new incarnation of the site's store (restored or copied)";
-      if (!site.epoch.empty())
-        MILLRACE_RETURN_IF_ERROR(
-            conn_
-                ->Query("UPDATE millrace.sync_site_epoch SET superseded_at = now(), "
-                        "superseded_by = $4, applied_seq_at_end = $5 WHERE tenant_id = $1 AND "
-                        "site_id = $2 AND epoch = $3",
-                        {peer.tenant_id, peer.site_id, site.epoch, epoch,
-                         std::to_string(site.applied)})
-                .status());
-      MILLRACE_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                                RowsStampedAfter(peer, h.epoch_fork_hlc()));
-      recovered = rows.size();
-      MILLRACE_ASSIGN_OR_RETURN(std::uint64_t grew, AppendFeed(*conn_, peer.tenant_id, rows));
-      if (grew) svc_->FeedGrew(peer.tenant_id, grew);
-      applied = h.epoch_base_seq();
-      reply->set_epoch_started(true);
-      reply->set_recovered_rows(recovered);
-    }
-    MILLRACE_RETURN_IF_ERROR(
-        conn_
-            ->Query("INSERT INTO millrace.sync_site_epoch (tenant_id, site_id, epoch, "
-                    "parent_epoch, base_seq, fork_hlc, reason, recovered_rows) VALUES ($1, $2, $3, "
-                    "nullif($4, ''), $5, $6, $7, $8) ON CONFLICT (tenant_id, site_id, epoch) DO "
-                    "UPDATE SET base_seq = EXCLUDED.base_seq, reason = EXCLUDED.reason, "
-                    "recovered_rows = EXCLUDED.recovered_rows",
-                    {peer.tenant_id, peer.site_id, epoch, h.epoch_parent(),
-                     std::to_string(h.epoch_base_seq()), std::to_string(h.epoch_fork_hlc()),
-                     reason, std::to_string(recovered)})
-            .status());
-    MILLRACE_RETURN_IF_ERROR(
-        conn_
-            ->Query("UPDATE millrace.sync_site SET store_epoch = $3, applied_seq = $4, "
-                    "last_seen_at = now() WHERE tenant_id = $1 AND site_id = $2",
-                    {peer.tenant_id, peer.site_id, epoch, std::to_string(applied)})
-            .status());
-    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
-    MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
-    if (reply->epoch_started()) {
-      svc_->epochs_started_.With({peer.tenant_id, peer.site_id}).Increment();
-      spdlog::warn("sync: site {}/{} continues on a new store (epoch {} after {}): resumed after "
-                   "seq {} (the previous store reached {}); {} row(s) stamped after {} go back "
-                   "to it",
-                   peer.tenant_id, peer.site_id, epoch,
-                   site.epoch.empty() ? std::string("none") : site.epoch, applied, site.applied,
-                   recovered, h.epoch_fork_hlc());
-    } else {
-      spdlog::info("sync: site {}/{} names its store epoch {}", peer.tenant_id, peer.site_id,
-                   epoch);
-    }
-    svc_->Observe(peer, &h.status(), applied, false);
-    reply->set_applied_seq(applied);
-    reply->set_feed_head(head);
-    return e;
-  }
-
-  // The site's own rows (facts, site-owned and shared) stamped after `hlc`: what a store
-  // whose clock stood at `hlc` lacks. Central's own master data reaches it by its feed
-  // cursor as always.
-  Result<std::vector<Row>> RowsStampedAfter(const sync::Peer& peer, std::uint64_t hlc) {
-    std::vector<Row> out;
-    for (const auto& t : catalog::MesCatalog().tables()) {
-      if (t.merge == MergePolicy::kCentralOwned) continue;
-      MILLRACE_ASSIGN_OR_RETURN(
-          auto res, conn_->Query("SELECT " + PgSelectList(t) + " FROM " + PgTable(t) +
-                                     " WHERE tenant_id = $1 AND site_id = $2 AND hlc > $3 "
-                                     "ORDER BY hlc",
-                                 {peer.tenant_id, peer.site_id, std::to_string(hlc)}));
-      for (int r = 0; r < res.rows(); ++r) {
-        MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
-        out.push_back(std::move(row));
-      }
-    }
-    return out;
-  }
-
-  Result<v1::Envelope> Pull(const sync::Peer& peer, const v1::PullRequest& p) {
-    const std::uint32_t limit = std::clamp<std::uint32_t>(p.max_changes(), 1, 10000);
-    MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id, /*repeatable_read=*/true));
-    MILLRACE_RETURN_IF_ERROR(SiteCursor(peer, false).status());
-    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto r, conn_->Query("SELECT pos, change FROM millrace.sync_feed WHERE tenant_id = $1 AND "
-                             "pos > $2 AND (route_site IS NULL OR route_site = $3) ORDER BY pos "
-                             "LIMIT $4",
-                             {peer.tenant_id, std::to_string(p.cursor()), peer.site_id,
-                              std::to_string(limit)}));
-    MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
-    v1::Envelope e;
-    auto* b = e.mutable_feed_batch();
-    b->set_from_cursor(p.cursor());
-    for (int i = 0; i < r.rows(); ++i) {
-      MILLRACE_ASSIGN_OR_RETURN(std::string bytes, FromByteaHex(r.Get(i, 1)));
-      auto* c = b->add_changes();
-      if (!c->ParseFromString(bytes))
-        return Status::Corruption("feed entry " + r.GetString(i, 0) + " is not a change");
-    }
-    const bool more = static_cast<std::uint32_t>(r.rows()) == limit;
-    b->set_more(more);
-    b->set_to_cursor(more ? std::stoull(r.GetString(r.rows() - 1, 0)) : std::max(head, p.cursor()));
-    return e;
-  }
-
-  SortedBatch Sort(const sync::Peer& peer, const v1::PushBatch& batch, std::uint64_t applied) {
-    SortedBatch out;
-    const std::int64_t now = svc_->options_.clock->NowMillis();
-    for (const auto& c : batch.changes()) {
-      if (c.seq() <= applied) continue;
-      ++out.rows;
-      auto reject = [&](std::string reason) {
-        out.rejects.push_back({c.seq(), c.table(), "", std::move(reason), c.SerializeAsString()});
-        if (c.id().size() == 16) {
-          auto row = sync::DecodeChange(c, catalog::MesCatalog());
-          if (row.ok()) out.rejects.back().row_id = row->id();
-        }
-      };
-      auto row = sync::DecodeChange(c, catalog::MesCatalog());
-      if (!row.ok()) {
-        reject("invalid_row: " + row.status().message());
-        continue;
-      }
-      const catalog::TableSpec* t = &row->table();
-      if (t->merge != MergePolicy::kSharedLww)  // central's clock observes what it applies
-        (void)svc_->hlc_->Update(HlcTimestamp::FromPacked(c.hlc()));
-      if (row->Text(catalog::kSiteColumn) != peer.site_id) {
-        reject("wrong_site: the row claims site '" + row->Text(catalog::kSiteColumn) +
-               "' but was sent by site '" + peer.site_id + "'");
-        continue;
-      }
-      if (c.op() != v1::OP_UPSERT) {
-        reject("unsupported_op: sites never delete synced rows");
-        continue;
-      }
-      switch (t->merge) {
-        case MergePolicy::kCentralOwned:
-          reject("central_owned: " + t->name + " is master data, written only at central");
-          break;
-        case MergePolicy::kAppendOnly:
-          out.facts[t].push_back(std::move(*row));
-          out.fact_seqs[t].push_back(c.seq());
-          break;
-        case MergePolicy::kSiteOwned: {
-          auto& slot = out.site_owned[t];
-          std::string id = row->id();  // before the row is moved from
-          auto it = slot.find(id);
-          if (it == slot.end())
-            slot.emplace(std::move(id), SeqRow{c.seq(), std::move(*row)});
-          else if (sync::IncomingRowWins(it->second.row, *row))
-            it->second = SeqRow{c.seq(), std::move(*row)};
-          break;
-        }
-        case MergePolicy::kSharedLww: {
-          HlcTimestamp hlc = HlcTimestamp::FromPacked(c.hlc());
-          if (static_cast<std::int64_t>(hlc.physical_ms()) >
-              now + svc_->options_.max_forward_skew_ms) {
-            const HlcTimestamp clamped = svc_->hlc_->Now();
-            out.clamps.push_back({t->name, row->id(), clamped.ToString(),
-                                  static_cast<std::int64_t>(hlc.physical_ms()) - now});
-            hlc = clamped;
-            row->Set(catalog::kHlcColumn, static_cast<std::int64_t>(hlc.packed()));
-          } else {
-            (void)svc_->hlc_->Update(hlc);
-          }
-          SharedChange sc{std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {},
-                          hlc.packed() != c.hlc(), c.seq()};
-          sc.changed_columns.assign(c.changed_columns().begin(), c.changed_columns().end());
-          out.shared[t].push_back(std::move(sc));
-          break;
-        }
-      }
-    }
-    return out;
-  }
-
-  // Runs `write` inside a savepoint; on failure rolls it back and parks the row.
-  template <typename F>
-  Status Guarded(const F& write, Reject reject, std::vector<Reject>& rejects) {
-    MILLRACE_RETURN_IF_ERROR(conn_->Exec("SAVEPOINT row"));
-    Status s = write();
-    if (s.ok()) return conn_->Exec("RELEASE SAVEPOINT row");
-    if (s.code() == StatusCode::kUnavailable) return s;
-    MILLRACE_RETURN_IF_ERROR(conn_->Exec("ROLLBACK TO SAVEPOINT row"));
-    reject.reason = "unappliable: " + s.message();
-    rejects.push_back(std::move(reject));
-    return Status::Ok();
-  }
-
-  static Reject RejectOf(const Row& row, std::uint64_t seq) {
-    v1::Change c = sync::EncodeChange(row, v1::OP_UPSERT);
-    c.set_seq(seq);
-    return {seq, row.table().name, row.id(), "", c.SerializeAsString()};
-  }
-
-  // Writes a sorted batch. Fast: COPY and multi-row statements. Safe: one row at a time,
-  // parking each row that fails.
-  Status Write(const sync::Peer& peer, SortedBatch& b, bool safe, std::vector<Row>* feed,
-               std::size_t* conflicts) {
-    const std::string& tenant = peer.tenant_id;
-    const std::string lww = "(t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin)";
-    for (auto& [table, rows] : b.facts) {
-      if (!safe) {
-        MILLRACE_RETURN_IF_ERROR(CopyRows(*conn_, tenant, *table, rows));
-        continue;
-      }
-      const auto& seqs = b.fact_seqs.at(table);
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        const Row& row = rows[i];
-        MILLRACE_RETURN_IF_ERROR(Guarded(
-            [&] { return InsertRowsIfAbsent(*conn_, tenant, *table, {&row}); },
-            RejectOf(row, seqs[i]), b.rejects));
-      }
-    }
-    for (auto& [table, by_id] : b.site_owned) {
-      if (!safe) {
-        std::vector<const Row*> rows;
-        for (auto& [id, r] : by_id) rows.push_back(&r.row);
-        MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, tenant, *table, rows, lww));
-        continue;
-      }
-      for (auto& [id, r] : by_id)
-        MILLRACE_RETURN_IF_ERROR(Guarded(
-            [&] { return UpsertRows(*conn_, tenant, *table, {&r.row}, lww); },
-            RejectOf(r.row, r.seq), b.rejects));
-    }
-    for (auto& [table, changes] : b.shared) {
-      auto merge = [&](const std::vector<SharedChange>& cs) -> Status {
-        MILLRACE_ASSIGN_OR_RETURN(auto m,
-                                  MergeSharedChanges(*conn_, tenant, *table, cs, false));
-        *conflicts += m.conflicts;
-        for (auto& r : m.feed) feed->push_back(std::move(r));
-        return Status::Ok();
-      };
-      if (!safe) {
-        MILLRACE_RETURN_IF_ERROR(merge(changes));
-        continue;
-      }
-      for (const auto& c : changes)
-        MILLRACE_RETURN_IF_ERROR(
-            Guarded([&] { return merge({c}); }, RejectOf(c.row, c.seq), b.rejects));
-    }
-    return Status::Ok();
-  }
-
-  Status StoreRejects(const sync::Peer& peer, const std::vector<Reject>& rejects) {
-    for (const auto& r : rejects) {
-      spdlog::warn("sync: rejected seq {} ({}) from {}/{}: {}", r.seq, r.table, peer.tenant_id,
-                   peer.site_id, r.reason);
-      MILLRACE_RETURN_IF_ERROR(
-          conn_
-              ->Query("INSERT INTO millrace.sync_reject (tenant_id, site_id, seq, table_name, "
-                      "row_id, reason, change) VALUES ($1, $2, $3, $4, $5, $6, $7::bytea)",
-                      {peer.tenant_id, peer.site_id, std::to_string(r.seq), r.table,
-                       r.row_id.empty() ? PgParam() : PgParam(r.row_id), r.reason,
-                       ByteaHex(r.change)})
-              .status());
-    }
-    return Status::Ok();
-  }
-
-  Result<v1::Envelope> Push(const sync::Peer& peer, const v1::PushBatch& batch) {
-    const auto started = std::chrono::steady_clock::now();
-    MILLRACE_RETURN_IF_ERROR(sync::CheckBatchShape(batch));
-    v1::Envelope reply;
-    for (bool safe : {false, true}) {
-      MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
-      MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
-      const std::uint64_t applied = site.applied;
-      if (batch.store_epoch() != site.epoch) {
-        MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-        return RefuseStore(peer, "store_superseded",
-                           "batch " + std::to_string(batch.batch_id()) + " counts seqs of store " +
-                               "epoch '" + batch.store_epoch() + "' but the site's store is " +
-                               (site.epoch.empty() ? std::string("not known yet (say Hello)")
-                                                   : "epoch " + site.epoch) +
-                               "; its changes are not applied");
-      }
-      if (batch.first_seq() > applied + 1) {
-        MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-        svc_->nacks_.With({peer.tenant_id, peer.site_id}).Increment();
-        reply.mutable_nack()->set_batch_id(batch.batch_id());
-        reply.mutable_nack()->set_expected_seq(applied + 1);
-        reply.mutable_nack()->set_reason("gap: batch starts at " +
-                                         std::to_string(batch.first_seq()));
-        return reply;
-      }
-      if (batch.last_seq() <= applied) {
-        MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-        svc_->duplicates_.With({peer.tenant_id, peer.site_id}).Increment();
-        reply.mutable_ack()->set_batch_id(batch.batch_id());
-        reply.mutable_ack()->set_acked_seq(applied);
-        svc_->Observe(peer, &batch.status(), applied, true);
-        return reply;
-      }
-      SortedBatch sorted = Sort(peer, batch, applied);
-      std::vector<Row> feed;
-      std::size_t conflicts = 0;
-      Status s = Write(peer, sorted, safe, &feed, &conflicts);
-      std::uint64_t head = 0;
-      if (s.ok()) s = StoreRejects(peer, sorted.rejects);
-      if (s.ok()) {
-        auto h = AppendFeed(*conn_, peer.tenant_id, feed,
-                            {peer.site_id, batch.last_seq(), batch.store_epoch()});
-        if (h.ok()) head = *h;
-        s = h.status();
-      }
-      if (s.ok()) {
-        s = conn_
-                ->Query("UPDATE millrace.sync_site SET applied_seq = $3, last_ack_at = now(), "
-                        "last_seen_at = now(), "
-                        "batches_applied = batches_applied + 1, rows_applied = rows_applied + $4 "
-                        "WHERE tenant_id = $1 AND site_id = $2",
-                        {peer.tenant_id, peer.site_id, std::to_string(batch.last_seq()),
-                         std::to_string(sorted.rows)})
-                .status();
-      }
-      if (s.ok()) s = conn_->Exec("COMMIT");
-      if (!s.ok()) {
-        (void)Rollback(*conn_);
-        if (safe || s.code() == StatusCode::kUnavailable) return s;
-        spdlog::info("sync: batch {} of {}/{} needs the row-by-row path: {}", batch.batch_id(),
-                     peer.tenant_id, peer.site_id, s.ToString());
-        continue;
-      }
-      const std::vector<std::string> labels = {peer.tenant_id, peer.site_id};
-      for (const Clamp& k : sorted.clamps)
-        spdlog::warn("sync: {} {} from site {} (batch {}) is stamped {} ms ahead of central; "
-                     "clamped to {}",
-                     k.table, k.row_id, peer.site_id, batch.batch_id(), k.ahead_ms, k.clamped_to);
-      if (!sorted.clamps.empty())
-        svc_->clamped_.With(labels).Increment(static_cast<double>(sorted.clamps.size()));
-      svc_->batches_.With(labels).Increment();
-      svc_->rows_.With(labels).Increment(static_cast<double>(sorted.rows));
-      if (conflicts) svc_->conflicts_.With(labels).Increment(static_cast<double>(conflicts));
-      if (!sorted.rejects.empty())
-        svc_->rejects_.With(labels).Increment(static_cast<double>(sorted.rejects.size()));
-      svc_->apply_seconds_.With(labels).Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      svc_->Observe(peer, &batch.status(), batch.last_seq(), true);
-      if (head) svc_->FeedGrew(peer.tenant_id, head);
-      reply.mutable_ack()->set_batch_id(batch.batch_id());
-      reply.mutable_ack()->set_acked_seq(batch.last_seq());
-      reply.mutable_ack()->set_rejected(static_cast<std::uint32_t>(sorted.rejects.size()));
-      reply.mutable_ack()->set_conflicts(static_cast<std::uint32_t>(conflicts));
-      reply.mutable_ack()->set_rotate_key(site.rotate_key);
+    if (batch.first_seq() > applied + 1) {
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      svc_->nacks_.With({peer.tenant_id, peer.site_id}).Increment();
+      reply.mutable_nack()->set_batch_id(batch.batch_id());
+      reply.mutable_nack()->set_expected_seq(applied + 1);
+      reply.mutable_nack()->set_reason("gap: batch starts at " +
+                                       std::to_string(batch.first_seq()));
       return reply;
     }
-    return Status::Internal("unreachable");
+    if (batch.last_seq() <= applied) {
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      svc_->duplicates_.With({peer.tenant_id, peer.site_id}).Increment();
+      reply.mutable_ack()->set_batch_id(batch.batch_id());
+      reply.mutable_ack()->set_acked_seq(applied);
+      svc_->Observe(peer, &batch.status(), applied, true);
+      return reply;
+    }
+    SortedBatch sorted = Sort(peer, batch, applied);
+    std::vector<Row> feed;
+    std::size_t conflicts = 0;
+    Status s = Write(peer, sorted, safe, &feed, &conflicts);
+    std::uint64_t head = 0;
+    if (s.ok()) s = StoreRejects(peer, sorted.rejects);
+    if (s.ok()) {
+      auto h = AppendFeed(*conn_, peer.tenant_id, feed,
+                          {peer.site_id, batch.last_seq(), batch.store_epoch()});
+      if (h.ok()) head = *h;
+      s = h.status();
+    }
+    if (s.ok()) {
+      s = conn_
+              ->Query("UPDATE millrace.sync_site SET applied_seq = $3, last_ack_at = now(), "
+                      "last_seen_at = now(), "
+                      "batches_applied = batches_applied + 1, rows_applied = rows_applied + $4 "
+                      "WHERE tenant_id = $1 AND site_id = $2",
+                      {peer.tenant_id, peer.site_id, std::to_string(batch.last_seq()),
+                       std::to_string(sorted.rows)})
+              .status();
+    }
+    if (s.ok()) s = conn_->Exec("COMMIT");
+    if (!s.ok()) {
+      (void)Rollback(*conn_);
+      if (safe || s.code() == StatusCode::kUnavailable) return s;
+      spdlog::info("sync: batch {} of {}/{} needs the row-by-row path: {}", batch.batch_id(),
+                   peer.tenant_id, peer.site_id, s.ToString());
+      continue;
+    }
+    const std::vector<std::string> labels = {peer.tenant_id, peer.site_id};
+    for (const Clamp& k : sorted.clamps)
+      spdlog::warn("sync: {} {} from site {} (batch {}) is stamped {} ms ahead of central; "
+                   "clamped to {}",
+                   k.table, k.row_id, peer.site_id, batch.batch_id(), k.ahead_ms, k.clamped_to);
+    if (!sorted.clamps.empty())
+      svc_->clamped_.With(labels).Increment(static_cast<double>(sorted.clamps.size()));
+    svc_->batches_.With(labels).Increment();
+    svc_->rows_.With(labels).Increment(static_cast<double>(sorted.rows));
+    if (conflicts) svc_->conflicts_.With(labels).Increment(static_cast<double>(conflicts));
+    if (!sorted.rejects.empty())
+      svc_->rejects_.With(labels).Increment(static_cast<double>(sorted.rejects.size()));
+    svc_->apply_seconds_.With(labels).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    svc_->Observe(peer, &batch.status(), batch.last_seq(), true);
+    if (head) svc_->FeedGrew(peer.tenant_id, head);
+    reply.mutable_ack()->set_batch_id(batch.batch_id());
+    reply.mutable_ack()->set_acked_seq(batch.last_seq());
+    reply.mutable_ack()->set_rejected(static_cast<std::uint32_t>(sorted.rejects.size()));
+    reply.mutable_ack()->set_conflicts(static_cast<std::uint32_t>(conflicts));
+    reply.mutable_ack()->set_rotate_key(site.rotate_key);
+    return reply;
   }
-
-  SyncService* svc_;
-  std::unique_ptr<PgConnection> conn_;
-};
+  return Status::Internal("unreachable");
+}
 
 SyncService::SyncService(SyncServiceOptions options, MetricsRegistry* m)
     : options_(std::move(options)),
@@ -723,7 +446,7 @@ Result<std::optional<sync::Peer>> SyncService::Lookup(const std::string& sql,
     if (r->rows() > 1)
       return Status::FailedPrecondition("site id " + arg +
                                         " exists in several tenants; use Curve keys");
-    return std::optional<sync::Peer>(sync::Peer{r->GetString(0, 0), r->GetString(0, 1)});
+    return std::optional<sync::Peer>(sync::Peer{r->GetString(0, 0), r->GetString(0, 1), ""});
   }
   return std::optional<sync::Peer>();
 }

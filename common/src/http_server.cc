@@ -1,6 +1,7 @@
 #include "millrace/common/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -208,6 +209,13 @@ Status HttpServer::Start() {
     if (im.options.tls_cert_file.empty() || im.options.tls_key_file.empty())
       return Status::InvalidArgument(
           "HTTPS needs both a certificate (tls_cert_file) and its key (tls_key_file)");
+    // The private key is a secret: like the daemons' other secrets, refused when group or
+    // others may read it.
+    struct stat st {};
+    if (::stat(im.options.tls_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+      return Status::PermissionDenied("the TLS private key " + im.options.tls_key_file +
+                                      " is readable by group or others; run: chmod 600 " +
+                                      im.options.tls_key_file);
     im.tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
     im.tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "millrace/common/ddl.h"
+#include "millrace/common/row_json.h"
 #include "millrace/edge/backup.h"
 
 namespace millrace::edge {
@@ -23,22 +24,8 @@ json ToJson(const Row& row) {
   json j = json::object();
   const auto& cols = row.table().columns;
   for (std::size_t i = 0; i < cols.size(); ++i) {
-    const auto& c = cols[i];
-    if (row.table().name == "users" && c.name == "pin_hash") continue;
-    const Value& v = row.values()[i];
-    if (IsNull(v)) {
-      j[c.name] = nullptr;
-    } else if (c.type == ColumnType::kBool) {
-      j[c.name] = std::get<std::int64_t>(v) != 0;
-    } else if (c.type == ColumnType::kJson) {
-      j[c.name] = json::parse(std::get<std::string>(v), nullptr, false);
-    } else if (auto* n = std::get_if<std::int64_t>(&v)) {
-      j[c.name] = *n;
-    } else if (auto* d = std::get_if<double>(&v)) {
-      j[c.name] = *d;
-    } else {
-      j[c.name] = std::get<std::string>(v);
-    }
+    if (row.table().name == "users" && cols[i].name == "pin_hash") continue;
+    j[cols[i].name] = ValueToJson(cols[i], row.values()[i]);
   }
   return j;
 }
@@ -268,10 +255,13 @@ class Api {
         if (session.status().code() == StatusCode::kUnauthenticated) {
           throttle_->Failed(*badge, req.remote_address);
           if (pin_failures_) pin_failures_->Increment();
+        } else {
+          // Refused for another reason (a unit, a site): the PIN was not the question.
+          throttle_->Succeeded(*badge, req.remote_address);
         }
         return ApiError(session.status());
       }
-      throttle_->Succeeded(*badge);
+      throttle_->Succeeded(*badge, req.remote_address);
       json j{{"token", session->token},
              {"expires_at", session->expires_ms},
              {"user",
@@ -595,8 +585,7 @@ class Api {
 
     // ---- administration ----
     // The site's audit trail, oldest first and keyset-paged (a supervisor's or quality
-    // engineer's read);
-    // ?row=<id> for one row's history.
+    // engineer's read); ?row_id=<id> for one row's history.
     r.Add("GET", "/api/v1/audit",
           WithRole({"supervisor", "quality"}, [*this](const HttpRequest& req, const Actor&) -> HttpResponse {
             std::string where;

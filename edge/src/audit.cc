@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "millrace/common/row_json.h"
 #include "millrace/common/uuid.h"
 
 namespace millrace::edge {
@@ -9,15 +10,6 @@ namespace {
 
 using json = nlohmann::json;
 
-json ValueJson(const catalog::ColumnSpec& c, const Value& v) {
-  if (IsNull(v)) return nullptr;
-  if (c.type == catalog::ColumnType::kBool) return std::get<std::int64_t>(v) != 0;
-  if (c.type == catalog::ColumnType::kJson)
-    return json::parse(std::get<std::string>(v), nullptr, false);
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  return std::get<std::string>(v);
-}
 
 }  // namespace
 
@@ -38,8 +30,8 @@ Status RecordAudit(WriteTxn& txn, const Clock* clock, const Actor& actor, const 
     if (c.name == "routing_snapshot") continue;  // derived, and large
     const Value& now = after.values()[i];
     if (before && before->values()[i] == now) continue;
-    if (before) old_value[c.name] = ValueJson(c, before->values()[i]);
-    new_value[c.name] = ValueJson(c, now);
+    if (before) old_value[c.name] = ValueToJson(c, before->values()[i]);
+    new_value[c.name] = ValueToJson(c, now);
   }
   Row rec(*catalog::MesCatalog().Find("audit_record"));
   rec.Set("id", Uuid::NewV7(clock).ToString())

@@ -283,6 +283,13 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     if (!client.ok()) return Fail(client.status());
     sync_client = std::move(*client);
     AddSyncMetrics(metrics, sync_client.get());
+    auto& refused = metrics
+                        .AddGauge("mes_sync_feed_rows_refused",
+                                  "Feed rows this edge refused (out of its bounds; see the log)")
+                        .Get();
+    metrics.AddCollector([&refused, &sync_adapter] {
+      refused.Set(static_cast<double>(sync_adapter.feed_rows_refused()));
+    });
     sync_client->Start();
     spdlog::info("syncing with {}", config->sync.endpoints.front());
   }

@@ -11,22 +11,44 @@ std::optional<PinRefusal> PinThrottle::Check(const std::string& badge,
                                              const std::string& address) {
   std::lock_guard lock(mu_);
   const std::int64_t now = clock_->NowMillis();
-  auto locked = [&](std::map<std::string, Entry>& map, const std::string& key) -> std::int64_t {
+  // Locked, or as many attempts in flight as may be wrong before a lock: refused (in the
+  // second case until those attempts are known, a short wait).
+  auto refuse = [&](std::map<std::string, Entry>& map, const std::string& key, int free,
+                    std::int64_t window) -> std::int64_t {
     auto it = map.find(key);
-    return it == map.end() ? 0 : std::max<std::int64_t>(0, it->second.locked_until_ms - now);
+    if (it == map.end()) return 0;
+    Entry& e = it->second;
+    if (e.in_flight == 0 && e.locked_until_ms <= now && e.failures > 0 &&
+        now - e.last_failure_ms > window)
+      e.failures = 0;  // forgotten
+    if (e.locked_until_ms > now) return e.locked_until_ms - now;
+    // Attempts at once: what is left of the free ones, or one after a lock has passed.
+    const int allowed = e.failures >= free ? 1 : free - e.failures;
+    if (e.in_flight >= allowed) return 1000;
+    return 0;
   };
-  if (std::int64_t wait = locked(badges_, badge); wait > 0)
+  if (std::int64_t wait = refuse(badges_, badge, options_.badge_free, options_.forget_after_ms))
     return PinRefusal{PinRefusal::Why::kBadge, wait};
-  if (std::int64_t wait = locked(addresses_, address); wait > 0)
+  if (std::int64_t wait =
+          refuse(addresses_, address, options_.address_free, options_.address_window_ms))
     return PinRefusal{PinRefusal::Why::kAddress, wait};
+  Forget(badges_, options_.forget_after_ms, now);
+  Forget(addresses_, options_.address_window_ms, now);
+  ++badges_[badge].in_flight;
+  ++addresses_[address].in_flight;
   return std::nullopt;
 }
 
+void PinThrottle::Settle(std::map<std::string, Entry>& map, const std::string& key) {
+  auto it = map.find(key);
+  if (it != map.end() && it->second.in_flight > 0) --it->second.in_flight;
+}
+
 void PinThrottle::Fail(std::map<std::string, Entry>& map, const std::string& key, int free,
-                       std::int64_t now) {
-  Forget(map, now);
+                       std::int64_t window, std::int64_t now) {
   Entry& e = map[key];
-  if (e.failures > 0 && now - e.last_failure_ms > options_.forget_after_ms) e = Entry{};
+  if (e.in_flight > 0) --e.in_flight;
+  if (e.failures > 0 && now - e.last_failure_ms > window) e.failures = 0;
   ++e.failures;
   e.last_failure_ms = now;
   if (e.failures >= free) {
@@ -39,29 +61,51 @@ void PinThrottle::Fail(std::map<std::string, Entry>& map, const std::string& key
 void PinThrottle::Failed(const std::string& badge, const std::string& address) {
   std::lock_guard lock(mu_);
   const std::int64_t now = clock_->NowMillis();
-  Fail(badges_, badge, options_.badge_free, now);
-  Fail(addresses_, address, options_.address_free, now);
+  Fail(badges_, badge, options_.badge_free, options_.forget_after_ms, now);
+  Fail(addresses_, address, options_.address_free, options_.address_window_ms, now);
 }
 
-void PinThrottle::Succeeded(const std::string& badge) {
+void PinThrottle::Succeeded(const std::string& badge, const std::string& address) {
   std::lock_guard lock(mu_);
-  badges_.erase(badge);
+  Settle(addresses_, address);
+  auto it = badges_.find(badge);
+  if (it == badges_.end()) return;
+  const int in_flight = std::max(0, it->second.in_flight - 1);
+  it->second = Entry{};
+  it->second.in_flight = in_flight;  // other attempts of the badge are still being checked
 }
 
-void PinThrottle::Forget(std::map<std::string, Entry>& map, std::int64_t now) {
+void PinThrottle::Forget(std::map<std::string, Entry>& map, std::int64_t window,
+                         std::int64_t now) {
   if (map.size() < options_.max_entries) return;
-  // Full: drop what has been quiet longest (and is not locked), then anything oldest.
+  // Full: what has been quiet longest goes first, never a lock that still holds or an
+  // attempt in flight; only if everything is locked, the lock that ends soonest.
   for (auto it = map.begin(); it != map.end();) {
-    if (it->second.locked_until_ms <= now && now - it->second.last_failure_ms > options_.forget_after_ms)
+    const Entry& e = it->second;
+    if (e.in_flight == 0 && e.locked_until_ms <= now && now - e.last_failure_ms > window)
       it = map.erase(it);
     else
       ++it;
   }
   while (map.size() >= options_.max_entries) {
-    auto oldest = std::min_element(map.begin(), map.end(), [](const auto& a, const auto& b) {
-      return a.second.last_failure_ms < b.second.last_failure_ms;
-    });
-    map.erase(oldest);
+    auto victim = map.end();
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const Entry& e = it->second;
+      if (e.in_flight > 0) continue;
+      const bool locked = e.locked_until_ms > now;
+      if (victim == map.end()) {
+        victim = it;
+        continue;
+      }
+      const Entry& v = victim->second;
+      const bool v_locked = v.locked_until_ms > now;
+      if (locked != v_locked ? !locked
+                             : (locked ? e.locked_until_ms < v.locked_until_ms
+                                       : e.last_failure_ms < v.last_failure_ms))
+        victim = it;
+    }
+    if (victim == map.end()) return;  // everything in flight: wait for them
+    map.erase(victim);
   }
 }
 

@@ -71,7 +71,9 @@ Result<std::string> StoreIdentity(const std::string& db_path) {
   struct stat st {};
   if (::stat(db_path.c_str(), &st) != 0)
     return Status::IOError("cannot stat " + db_path + ": " + std::strerror(errno));
-  return MachineId() + ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  // Not the device number: it may change across reboots (device-mapper, overlays) while
+  // the file stays the same; a copy on this machine has an inode of its own.
+  return MachineId() + ":" + std::to_string(st.st_ino);
 }
 
 Result<StoreEpoch> ReadStoreEpoch(SqliteDb& db) {

@@ -85,9 +85,19 @@ namespace {
 // names none and counts in the store's first epoch. Facts are inserted once: a fact the
 // store holds already (central sending back a restored store's rows) is left as it is.
 Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::string& site_id,
-                    const StoreEpoch& epoch, std::uint64_t acked) {
+                    const StoreEpoch& epoch, std::uint64_t acked, std::uint64_t* refused) {
   for (const auto& change : batch.changes()) {
-    MILLRACE_ASSIGN_OR_RETURN(Row row, sync::DecodeChange(change, catalog::MesCatalog()));
+    auto decoded = sync::DecodeChange(change, catalog::MesCatalog());
+    if (!decoded.ok()) {
+      // A row this edge cannot take (a value out of this build's bounds, a table it does
+      // not know) must not wedge the feed behind it: it is refused loudly and counted, and
+      // the cursor moves on.
+      spdlog::error("sync: feed position {} ({} {}) refused: {}", change.seq(), change.table(),
+                    change.id().size() == 16 ? "row" : "?", decoded.status().ToString());
+      if (refused) ++*refused;
+      continue;
+    }
+    Row row = std::move(decoded).value();
     if (row.table().merge == catalog::MergePolicy::kAppendOnly) {
       MILLRACE_ASSIGN_OR_RETURN(auto present, txn.Get(row.table(), row.id()));
       if (present) continue;
@@ -123,7 +133,10 @@ Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
   }
   return store_->ApplyDownstream(
       [&](WriteTxn& txn) {
-        return ApplyChanges(txn, batch, store_->site_id(), store_->epoch(), acked);
+        std::uint64_t n = 0;
+        Status s = ApplyChanges(txn, batch, store_->site_id(), store_->epoch(), acked, &n);
+        if (s.ok()) feed_rows_refused_ += n;
+        return s;
       });
 }
 

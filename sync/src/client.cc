@@ -71,6 +71,10 @@ const v1::SiteStatus& SyncClient::CurrentBacklog() {
 
 Status SyncClient::SendHello() {
   MILLRACE_ASSIGN_OR_RETURN(feed_cursor_, edge_->FeedCursor());
+  // The outbox head goes with Hello: central checks the store against it, so a Hello
+  // whose head could not be read (and would say 0) is not sent.
+  MILLRACE_ASSIGN_OR_RETURN(backlog_, edge_->Backlog());
+  backlog_read_ms_ = clock_->NowMillis();
   v1::Envelope e;
   auto* h = e.mutable_hello();
   h->set_node_id(options_.node_id);
@@ -81,8 +85,7 @@ Status SyncClient::SendHello() {
   h->set_epoch_parent(options_.epoch.parent);
   h->set_epoch_base_seq(options_.epoch.base_seq);
   h->set_epoch_fork_hlc(options_.epoch.fork_hlc);
-  backlog_read_ms_ = 0;
-  *h->mutable_status() = CurrentBacklog();
+  *h->mutable_status() = backlog_;
   h->set_outbox_head_seq(h->status().outbox_head_seq());
   MILLRACE_RETURN_IF_ERROR(Send(std::move(e)));
   Record([&](SyncClientStats& st) { st.feed_cursor = feed_cursor_; });
@@ -135,6 +138,18 @@ Status SyncClient::FillWindow() {
   return Status::Ok();
 }
 
+Status SyncClient::TryOtherKey() {
+  // A rotation left pending: central may hold the next key and have retired the current
+  // one already (the edge was down for longer than the grace). Alternate between the two
+  // until one finishes a handshake; the pending rotation then completes.
+  if (!options_.keys || !options_.keys->HasNextKeyPair()) return Status::Ok();
+  using_next_key_ = !using_next_key_;
+  MILLRACE_ASSIGN_OR_RETURN(CurveKeyPair pair, using_next_key_ ? options_.keys->NextKeyPair()
+                                                               : options_.keys->CurrentKeyPair());
+  spdlog::info("sync: trying the site's {} key pair", using_next_key_ ? "next" : "current");
+  return transport_->SetCurveKeys(pair.secret_key, pair.public_key);
+}
+
 Status SyncClient::MaybeRotateKey() {
   if (!rotate_wanted_ || rotation_in_flight_ || !options_.keys) return Status::Ok();
   MILLRACE_ASSIGN_OR_RETURN(CurveKeyPair next, options_.keys->NextKeyPair());
@@ -180,8 +195,10 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       backoff_.Reset();
       in_flight_.clear();
       rotate_wanted_ = r.rotate_key() || (options_.keys && options_.keys->HasNextKeyPair());
-      if (r.rotate_key() && !options_.keys)
+      if (r.rotate_key() && !options_.keys && !told_no_keys_) {
+        told_no_keys_ = true;
         spdlog::warn("sync: central asks for a new key pair, but this edge keeps no key files");
+      }
       rewind_before_batch_ = next_batch_id_;
       if (r.applied_seq() > acked_seq_) {
         acked_seq_ = r.applied_seq();
@@ -259,6 +276,7 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       MILLRACE_RETURN_IF_ERROR(transport_->SetCurveKeys(next.secret_key, next.public_key));
       rotation_in_flight_ = false;
       rotate_wanted_ = false;
+      using_next_key_ = false;
       Record([&](SyncClientStats& st) { st.key_rotations++; });
       spdlog::info("sync: central holds this site's new public key {}; the old key works until "
                    "{} (Unix ms)",
@@ -308,10 +326,14 @@ Status SyncClient::Step(milliseconds wait) {
     }
     if (now - hello_sent_ms_ > options_.hello_timeout.count()) {
       hello_unsent_ = false;
+      keep(TryOtherKey());
       Disconnect("central did not answer the handshake");
     }
   } else {
-    keep(MaybeRotateKey());
+    if (Status s = MaybeRotateKey(); !s.ok()) {
+      rotate_wanted_ = false;  // asked again at the next Hello, not hammered meanwhile
+      keep(s);
+    }
     keep(FillWindow());
     keep(MaybePull());
     if (!in_flight_.empty() && now - in_flight_.front().sent_ms > options_.ack_timeout.count()) {

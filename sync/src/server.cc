@@ -186,7 +186,9 @@ class SyncServer::Impl {
         } else if (*peer) {
           status = "200";
           text = "OK";
-          user_id = (*peer)->tenant_id + "/" + (*peer)->site_id;
+          // tenant/site/key: the key rides along so every request can check it is not
+          // retired (rotated) since the handshake. (Z85 may hold '/': the key comes last.)
+          user_id = (*peer)->tenant_id + "/" + (*peer)->site_id + "/" + z85;
         } else {
           spdlog::warn("sync: refused a handshake from {} with unknown or revoked key {}",
                        parts.size() > 3 ? parts[3].to_string() : "?", z85);
@@ -251,11 +253,13 @@ class SyncServer::Impl {
       }
       std::string s = uid ? uid : "";
       const auto slash = s.find('/');
-      if (slash == std::string::npos) {
+      const auto key_slash = slash == std::string::npos ? slash : s.find('/', slash + 1);
+      if (key_slash == std::string::npos) {
         Refuse(routing_id, "unauthenticated", Status::Unauthenticated("no site identity"));
         return;
       }
-      peer = {s.substr(0, slash), s.substr(slash + 1)};
+      peer = {s.substr(0, slash), s.substr(slash + 1, key_slash - slash - 1),
+              s.substr(key_slash + 1)};
     } else {
       if (envelope->has_hello()) {
         auto found = central_->FindActiveSite(envelope->hello().site_id());

@@ -15,6 +15,12 @@ bool FileSiteKeys::HasNextKeyPair() const {
   return std::filesystem::exists(secret_path_ + ".next", ec);
 }
 
+Result<CurveKeyPair> FileSiteKeys::CurrentKeyPair() {
+  MILLRACE_ASSIGN_OR_RETURN(std::string secret, ReadKeyFile(secret_path_, true));
+  MILLRACE_ASSIGN_OR_RETURN(std::string pub, CurvePublicKey(secret));
+  return CurveKeyPair{pub, secret};
+}
+
 Result<CurveKeyPair> FileSiteKeys::NextKeyPair() {
   if (HasNextKeyPair()) {
     MILLRACE_ASSIGN_OR_RETURN(std::string secret, ReadKeyFile(secret_path_ + ".next", true));

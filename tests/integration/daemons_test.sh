@@ -155,6 +155,7 @@ ok "mes-central exits 0 on SIGINT"
 # ---- mes-central over HTTPS, with a certificate named relative to its config ----
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+chmod 600 "$work/key.pem"
 cat >"$work/central-tls.toml" <<TOML
 [database]
 url = "$app"

@@ -72,9 +72,20 @@ TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificateAndOnlyHttps) {
   int rc = -1;
   Shell("mkdir -p " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
         "/CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout " + dir + "/key.pem -out " +
-        dir + "/cert.pem 2>/dev/null",
+        dir + "/cert.pem 2>/dev/null && chmod 644 " + dir + "/key.pem",
         &rc);
   ASSERT_EQ(rc, 0) << "openssl could not make a test certificate";
+  {
+    // A private key others may read is refused, with the fix.
+    HttpServerOptions loose;
+    loose.tls_cert_file = dir + "/cert.pem";
+    loose.tls_key_file = dir + "/key.pem";
+    HttpServer refused(loose, &router_);
+    Status s = refused.Start();
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+    EXPECT_NE(s.message().find("chmod 600"), std::string::npos) << s.ToString();
+  }
+  Shell("chmod 600 " + dir + "/key.pem", &rc);
   HttpServerOptions o;
   o.tls_cert_file = dir + "/cert.pem";
   o.tls_key_file = dir + "/key.pem";

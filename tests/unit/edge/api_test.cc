@@ -35,7 +35,7 @@ class ApiTest : public ::testing::Test {
     api.backup_dir = (dir_ / "backups").string();
     api.backup_keep = 3;
     api.metrics = &metrics_;
-    api.pin_throttle.base_delay_ms = 300;  // short, so a test can wait a lock out
+    api.pin_throttle.base_delay_ms = 1500;  // short, so a test can wait a lock out
     AddTerminalApi(router_, *svc_, api);
     sam_ = Login("2001", "L1-PRESS");
     ana_ = Login("1001", "L1-CUT");
@@ -254,18 +254,20 @@ TEST_F(ApiTest, WrongPinsLockTheBadgeForAGrowingDelayEvenForTheRightPin) {
   auto locked = attempt("1002", kDemoPin);
   EXPECT_EQ(locked.status, 429) << locked.body;
   EXPECT_EQ(json::parse(locked.body)["error"]["rule"], "badge_locked");
-  EXPECT_EQ(locked.headers["Retry-After"], "1");
+  EXPECT_EQ(locked.headers["Retry-After"], "2");  // 1.5 s, rounded up
   // Another badge from the same terminal is not locked by it.
   EXPECT_EQ(attempt("1001", kDemoPin).status, 201);
   // After the delay the right PIN works and the badge starts over.
-  usleep(350 * 1000);
+  usleep(1600 * 1000);
   EXPECT_EQ(attempt("1002", kDemoPin).status, 201);
   // One more wrong PIN after the lock has passed locks for twice as long.
   for (int i = 0; i < 3; ++i) EXPECT_EQ(attempt("1002", "0000").status, 401);
   EXPECT_EQ(attempt("1002", "0000").status, 429);
-  usleep(350 * 1000);
+  usleep(1600 * 1000);
   EXPECT_EQ(attempt("1002", "0000").status, 401);
-  EXPECT_EQ(attempt("1002", kDemoPin).status, 429) << "locked again, for 600 ms now";
+  auto doubled = attempt("1002", kDemoPin);
+  EXPECT_EQ(doubled.status, 429) << "locked again, for twice as long";
+  EXPECT_EQ(doubled.headers["Retry-After"], "3");
   const std::string m = metrics_.Render();
   EXPECT_NE(m.find("mes_edge_pin_failures_total 7"), std::string::npos) << m;
   EXPECT_NE(m.find("mes_edge_pin_refusals_total{locked=\"badge\"} 3"), std::string::npos) << m;

@@ -1,5 +1,6 @@
 // PinThrottle over a manual clock: free attempts, doubling lockouts with a cap, a right
-// PIN clearing its badge only, addresses locked across badges, and forgetting.
+// PIN clearing its badge only, parallel guesses counted while in flight, addresses locked
+// across badges within a window, and bounded memory that keeps the locks.
 #include "millrace/edge/pin_throttle.h"
 
 #include <gtest/gtest.h>
@@ -7,18 +8,22 @@
 namespace millrace::edge {
 namespace {
 
+// One attempt: checked, then reported wrong. True when it was let through to be checked.
+bool Wrong(PinThrottle& t, const std::string& badge, const std::string& address = "a") {
+  if (t.Check(badge, address)) return false;
+  t.Failed(badge, address);
+  return true;
+}
+
 TEST(PinThrottleTest, LocksAfterTheFreeAttemptsForADoublingDelayUpToTheCap) {
   ManualClock clock(0);
   PinThrottleOptions o;
   o.base_delay_ms = 1000;
   o.max_delay_ms = 5000;
   PinThrottle t(o, &clock);
-  for (int i = 0; i < 2; ++i) {
-    EXPECT_FALSE(t.Check("b", "a"));
-    t.Failed("b", "a");
-  }
-  EXPECT_FALSE(t.Check("b", "a"));
-  t.Failed("b", "a");  // the third: locked for 1 s
+  EXPECT_TRUE(Wrong(t, "b"));
+  EXPECT_TRUE(Wrong(t, "b"));
+  EXPECT_TRUE(Wrong(t, "b"));  // the third: locked for 1 s
   auto r = t.Check("b", "a");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->why, PinRefusal::Why::kBadge);
@@ -26,49 +31,67 @@ TEST(PinThrottleTest, LocksAfterTheFreeAttemptsForADoublingDelayUpToTheCap) {
   clock.Advance(999);
   EXPECT_TRUE(t.Check("b", "a"));
   clock.Advance(1);
-  EXPECT_FALSE(t.Check("b", "a"));
-  std::int64_t expected[] = {2000, 4000, 5000, 5000};  // doubling, then the cap
-  for (std::int64_t want : expected) {
-    t.Failed("b", "a");
-    ASSERT_TRUE(t.Check("b", "a"));
-    EXPECT_EQ(t.Check("b", "a")->retry_after_ms, want);
+  for (std::int64_t want : {2000, 4000, 5000, 5000}) {  // doubling, then the cap
+    ASSERT_TRUE(Wrong(t, "b"));
+    auto locked = t.Check("b", "a");
+    ASSERT_TRUE(locked);
+    EXPECT_EQ(locked->retry_after_ms, want);
     clock.Advance(want);
   }
-  t.Succeeded("b");  // a right PIN starts the badge over
-  t.Failed("b", "a");
+  ASSERT_FALSE(t.Check("b", "a"));
+  t.Succeeded("b", "a");  // a right PIN starts the badge over
+  EXPECT_TRUE(Wrong(t, "b"));
   EXPECT_FALSE(t.Check("b", "a"));
 }
 
-TEST(PinThrottleTest, AnAddressGuessingAcrossBadgesIsLockedAndForgottenInTime) {
+TEST(PinThrottleTest, ParallelGuessesGetNoMoreTriesThanOneAtATime) {
+  ManualClock clock(0);
+  PinThrottle t({}, &clock);
+  // Three attempts of one badge in flight at once use up its free tries: a fourth is
+  // refused before any of them is known.
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(t.Check("b", "a" + std::to_string(i)));
+  EXPECT_TRUE(t.Check("b", "a9"));
+  for (int i = 0; i < 3; ++i) t.Failed("b", "a" + std::to_string(i));
+  auto r = t.Check("b", "a9");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->retry_after_ms, 5000);  // now locked by three known failures
+}
+
+TEST(PinThrottleTest, AnAddressGuessingAcrossBadgesIsLockedWithinItsWindow) {
   ManualClock clock(0);
   PinThrottleOptions o;
   o.address_free = 4;
-  o.forget_after_ms = 60'000;
+  o.address_window_ms = 60'000;
   PinThrottle t(o, &clock);
-  for (int i = 0; i < 4; ++i) t.Failed("badge" + std::to_string(i), "10.0.0.1");
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Wrong(t, "badge" + std::to_string(i), "10.0.0.1"));
   auto r = t.Check("other", "10.0.0.1");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->why, PinRefusal::Why::kAddress);
   EXPECT_FALSE(t.Check("other", "10.0.0.2"));
-  // An hour... a minute here, without failures: the next failure counts from one again.
+  t.Succeeded("other", "10.0.0.2");
+  // Typos spread over time at a shared terminal do not add up: outside the window the
+  // address starts over.
   clock.Advance(60'001 + o.base_delay_ms);
+  ASSERT_TRUE(Wrong(t, "badge9", "10.0.0.1"));
   EXPECT_FALSE(t.Check("other", "10.0.0.1"));
-  t.Failed("badge0", "10.0.0.1");
-  EXPECT_FALSE(t.Check("badge0", "10.0.0.1"));
 }
 
-TEST(PinThrottleTest, StaysBoundedKeepingLockedEntries) {
-  ManualClock clock(0);
+TEST(PinThrottleTest, StaysBoundedAndKeepsTheLocksWhenFull) {
+  ManualClock clock(1'000'000);
   PinThrottleOptions o;
   o.max_entries = 8;
+  o.max_delay_ms = 3'600'000;
   PinThrottle t(o, &clock);
-  for (int i = 0; i < 3; ++i) t.Failed("locked", "x");
-  for (int i = 0; i < 100; ++i) t.Failed("b" + std::to_string(i), "y" + std::to_string(i));
-  // Memory stayed bounded; the newest entries are kept.
-  EXPECT_FALSE(t.Check("b99", "y99"));
-  t.Failed("b99", "y99");
-  t.Failed("b99", "y99");
-  EXPECT_TRUE(t.Check("b99", "y99"));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Wrong(t, "locked", "x" + std::to_string(i)));
+  ASSERT_TRUE(t.Check("locked", "y"));
+  // Later, many other badges fail once each: the oldest entry is the lock, and it stays.
+  for (int i = 0; i < 100; ++i) {
+    clock.Advance(10);
+    ASSERT_TRUE(Wrong(t, "b" + std::to_string(i), "z" + std::to_string(i)));
+  }
+  auto r = t.Check("locked", "y");
+  ASSERT_TRUE(r) << "a lock that still holds was evicted to make room";
+  EXPECT_EQ(r->why, PinRefusal::Why::kBadge);
 }
 
 }  // namespace

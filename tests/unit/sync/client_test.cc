@@ -94,6 +94,7 @@ class FakeEdge final : public EdgeSide {
 
 class FakeKeys final : public SiteKeys {
  public:
+  Result<CurveKeyPair> CurrentKeyPair() override { return CurveKeyPair{current, "current-secret"}; }
   Result<CurveKeyPair> NextKeyPair() override {
     if (!next) next = CurveKeyPair{"next-public-" + std::to_string(++made), "next-secret"};
     return *next;
@@ -328,6 +329,34 @@ TEST_F(SyncClientTest, ARefusalFromCentralDropsTheLinkAndBacksOff) {
   EXPECT_NE(client_->Stats().last_error.find("site revoked"), std::string::npos);
   EXPECT_EQ(edge_.acked, 0u);  // nothing is purged without an ack
   EXPECT_EQ(edge_.outbox.size(), 2u);
+}
+
+// The edge was down past the grace after central recorded its new key: the current key
+// is refused at the handshake, so the client tries the pending next pair, which central
+// accepts, and the rotation completes.
+TEST_F(SyncClientTest, AHandshakeThatFailsWithAPendingRotationTriesTheNextKeyPair) {
+  FakeKeys keys;
+  ASSERT_TRUE(keys.NextKeyPair().ok());
+  auto t = std::make_unique<FakeTransport>();
+  FakeTransport* transport = t.get();
+  SyncClientOptions o;
+  o.site_id = "lyon";
+  o.keys = &keys;
+  o.hello_timeout = milliseconds(500);
+  o.backoff = {milliseconds(100), milliseconds(100)};
+  o.seed = 1;
+  SyncClient client(o, &edge_, std::move(t), &clock_);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());  // Hello with the current key: no answer
+  transport->TakeSent();
+  clock_.Advance(600);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  EXPECT_EQ(transport->keys_in_use, "next-public-1");
+  clock_.Advance(200);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());  // Hello again, now with the next pair
+  transport->TakeSent();
+  clock_.Advance(600);  // and if that is refused too, back to the current one
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  EXPECT_EQ(transport->keys_in_use, "first-public");
 }
 
 }  // namespace

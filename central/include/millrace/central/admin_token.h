@@ -3,14 +3,16 @@
 //
 // A token is 32 random bytes, shown once (hex) when made; central keeps only its SHA-256,
 // through SECURITY DEFINER functions (the application role cannot read the table).
-// AdminTokenCache remembers a verified token for `ttl`, so a scrape every few seconds costs
-// no query: a revoked token stops working within that time.
+// AdminTokenCache remembers a verified token (and a refused one) for `ttl`, so a scrape
+// every few seconds costs no query: a revoked token stops working within that time. It
+// checks on one connection of its own, whatever the number of requests.
 //
 // Thread-safety: the functions use one connection; AdminTokenCache is safe from any thread.
 #pragma once
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,6 +54,8 @@ class AdminTokenCache {
   std::string database_url_;
   std::chrono::seconds ttl_;
   std::mutex mu_;
+  std::unique_ptr<PgConnection> conn_;
+  // token -> (name, until); an empty name: refused.
   std::map<std::string, std::pair<std::string, std::chrono::steady_clock::time_point>> valid_;
 };
 

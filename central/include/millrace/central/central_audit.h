@@ -22,6 +22,10 @@ struct WriteContext {
   std::string reason;
 };
 
+// The HLC of a central write that no hybrid clock stamps (provisioning, revocation,
+// tokens): the wall time with counter 0.
+std::uint64_t WallClockHlc();
+
 // The actor of a command-line write: `given`, else "$SUDO_USER or $USER@host".
 std::string CommandLineActor(const std::string& given);
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ inline constexpr const char* kCentralOrigin = "central";
 // BEGIN (REPEATABLE READ when asked) and SET LOCAL app.tenant_id.
 Status BeginTenant(PgConnection& conn, const std::string& tenant_id, bool repeatable_read = false);
 Status Rollback(PgConnection& conn);
+// Runs `body` in a transaction of `tenant_id`'s context: COMMIT when it succeeds, ROLLBACK
+// (and its error) when it fails.
+Status InTenantTransaction(PgConnection& conn, const std::string& tenant_id,
+                           const std::function<Status()>& body, bool repeatable_read = false);
 
 // INSERT ... ON CONFLICT (tenant_id, id) DO UPDATE SET every column, multi-row.
 // `update_when` (SQL over t. and EXCLUDED.) limits which existing rows are replaced.

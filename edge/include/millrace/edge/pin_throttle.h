@@ -1,11 +1,13 @@
 // PinThrottle: slows down PIN guessing at the terminals.
 //
 // Wrong PINs are counted per badge and per client address. After `badge_free` wrong PINs
-// in a row for a badge (or `address_free` from one address, whatever the badges) further
-// attempts are refused without looking at the PIN, for a delay that doubles with every
-// further failure (base_delay, 2x, 4x, ... up to max_delay): even the right PIN is refused
-// until the delay has passed. A right PIN clears its badge's count; an address's count
-// clears only with time (`forget_after` without a failure).
+// in a row for a badge (or `address_free` from one address within `address_window`,
+// whatever the badges) further attempts are refused without looking at the PIN, for a
+// delay that doubles with every further failure (base_delay, 2x, 4x, ... up to max_delay):
+// even the right PIN is refused until the delay has passed. A right PIN clears its badge's
+// count; a badge's count is forgotten after `forget_after` without a failure, an address's
+// after `address_window`. Attempts being checked count as failures until they are known, so
+// many parallel guesses get no more tries than one at a time.
 //
 // Kept in memory, bounded (the oldest entries go first beyond max_entries). Times come from
 // the injected clock, monotonic in production, so a stepped wall clock neither shortens
@@ -30,6 +32,7 @@ struct PinThrottleOptions {
   std::int64_t base_delay_ms = 5'000;
   std::int64_t max_delay_ms = 15 * 60'000;
   std::int64_t forget_after_ms = 60 * 60'000;
+  std::int64_t address_window_ms = 10 * 60'000;
   std::size_t max_entries = 10'000;
 };
 
@@ -42,22 +45,26 @@ class PinThrottle {
  public:
   explicit PinThrottle(PinThrottleOptions options = {}, const Clock* clock = MonotonicClock());
 
-  // Before a PIN is checked: a refusal while the badge or the address is locked.
+  // Before a PIN is checked: a refusal while the badge or the address is locked, or while
+  // attempts already being checked would lock them. Otherwise the attempt is counted as in
+  // flight until Failed or Succeeded reports its outcome; exactly one of them must follow.
   std::optional<PinRefusal> Check(const std::string& badge, const std::string& address);
   // After a check of a PIN that was wrong (or of a badge that does not exist).
   void Failed(const std::string& badge, const std::string& address);
-  // After a right PIN: the badge starts over.
-  void Succeeded(const std::string& badge);
+  // After a right PIN (or a check that could not tell): the badge starts over.
+  void Succeeded(const std::string& badge, const std::string& address);
 
  private:
   struct Entry {
     int failures = 0;
+    int in_flight = 0;  // attempts checked and not reported yet
     std::int64_t last_failure_ms = 0;
     std::int64_t locked_until_ms = 0;
   };
   void Fail(std::map<std::string, Entry>& map, const std::string& key, int free,
-            std::int64_t now);
-  void Forget(std::map<std::string, Entry>& map, std::int64_t now);
+            std::int64_t window, std::int64_t now);
+  void Settle(std::map<std::string, Entry>& map, const std::string& key);
+  void Forget(std::map<std::string, Entry>& map, std::int64_t window, std::int64_t now);
 
   const PinThrottleOptions options_;
   const Clock* clock_;

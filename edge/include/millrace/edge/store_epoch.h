@@ -6,9 +6,10 @@
 // cursor where the store stands (its acknowledged seq) and sends back the site's rows it
 // holds that the store lacks (those stamped after the store's clock high-water mark).
 //
-// A store knows it was moved by its identity: the machine id and the database file's
-// device and inode, recorded with the epoch. `mesctl restore` starts a new epoch itself;
-// opening a store whose identity changed (a copy made by hand, a cloned directory) does too.
+// A store knows it was copied by its identity: the machine id and the database file's
+// inode, recorded with the epoch. `mesctl restore` starts a new epoch itself; opening a
+// store whose identity changed (a copy made by hand, a directory cloned or moved to another
+// file system or machine) does too.
 //
 // Stored in edge_meta (store_epoch, store_epoch_parent, store_epoch_base_seq,
 // store_epoch_fork_hlc, store_epoch_reason, store_epoch_started_at, store_identity).
@@ -32,8 +33,7 @@ struct StoreEpoch {
   std::int64_t started_ms = 0;
 };
 
-// machine-id:device:inode of the database file (the machine id is "unknown" where none
-// exists).
+// machine-id:inode of the database file (the machine id is "unknown" where none exists).
 Result<std::string> StoreIdentity(const std::string& db_path);
 
 // The store's epoch. Starts one when the store has none (a new store, or one made before

@@ -9,6 +9,7 @@
 // Thread-safety: used by the sync client's thread; the store itself is thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -37,11 +38,14 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   Result<std::uint64_t> FeedCursor() override;
   Status ApplyFeed(const sync::v1::FeedBatch& batch) override;
   Result<sync::v1::SiteStatus> Backlog() override;
+  // Feed rows this edge refused (logged): out of its bounds, or of a table it lacks.
+  std::uint64_t feed_rows_refused() const { return feed_rows_refused_; }
 
  private:
   void PurgeLoop();
 
   EdgeStore* store_;
+  std::atomic<std::uint64_t> feed_rows_refused_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t purge_target_ = 0, purged_ = 0;

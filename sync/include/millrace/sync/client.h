@@ -136,6 +136,7 @@ class SyncClient {
 
   Status SendHello();
   Status MaybeRotateKey();
+  Status TryOtherKey();
   Status FillWindow();
   Status MaybePull();
   Status Handle(const v1::Envelope& e);
@@ -168,6 +169,8 @@ class SyncClient {
   bool hello_unsent_ = false;
   bool rotate_wanted_ = false;  // central asked, or a rotation did not finish
   bool rotation_in_flight_ = false;
+  bool using_next_key_ = false;  // connecting with the pending next pair (TryOtherKey)
+  bool told_no_keys_ = false;
   std::int64_t rotation_sent_ms_ = 0;
   std::uint64_t steps_ = 0;
   v1::SiteStatus backlog_;

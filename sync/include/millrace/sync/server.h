@@ -30,6 +30,7 @@ namespace millrace::sync {
 struct Peer {
   std::string tenant_id;
   std::string site_id;
+  std::string public_key;  // the Curve key of the connection; empty in development mode
 };
 
 // One per worker thread; used by that thread only.

@@ -2,8 +2,9 @@
 //
 // A rotation makes the next pair and keeps it (secret 0600) beside the current one until
 // central has recorded the new public key; then the next pair replaces the current one by
-// rename. A crash in between leaves the next pair pending, and the client finishes the
-// rotation at its next connection: the key in use is always one central accepts.
+// rename. A crash in between leaves the next pair pending; the client then tries the next
+// pair whenever the current one cannot finish a handshake (central may hold the new key and
+// have retired the old one meanwhile) and finishes the rotation once connected.
 //
 // Thread-safety: used by the sync client's thread only.
 #pragma once
@@ -18,6 +19,8 @@ namespace millrace::sync {
 class SiteKeys {
  public:
   virtual ~SiteKeys() = default;
+  // The pair in use.
+  virtual Result<CurveKeyPair> CurrentKeyPair() = 0;
   // The pending next pair, made and kept now if there is none.
   virtual Result<CurveKeyPair> NextKeyPair() = 0;
   // Whether a next pair waits (a rotation that did not finish).
@@ -31,6 +34,7 @@ class SiteKeys {
 class FileSiteKeys final : public SiteKeys {
  public:
   FileSiteKeys(std::string secret_path, std::string public_path);
+  Result<CurveKeyPair> CurrentKeyPair() override;
   Result<CurveKeyPair> NextKeyPair() override;
   bool HasNextKeyPair() const override;
   Status PromoteNextKeyPair() override;

@@ -1,0 +1,199 @@
+// Hello and the site's store incarnations (store epochs): adopting a site's first epoch,
+// taking a restored or copied store as the site's new one (resumed where it stands, sent
+// back the rows it lacks), refusing a superseded store, a second live one, and a store
+// behind central in its own epoch.
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "millrace/central/central_audit.h"
+#include "millrace/central/central_store.h"
+#include "millrace/central/pg_rows.h"
+#include "millrace/sync/transport.h"
+#include "sync_handler.h"
+
+namespace millrace::central {
+
+using catalog::MergePolicy;
+
+Result<v1::Envelope> SyncService::Handler::Hello(const sync::Peer& peer, const v1::Hello& h) {
+  if (!h.site_id().empty() && h.site_id() != peer.site_id)
+    return Status::PermissionDenied("this key belongs to site " + peer.site_id +
+                                    ", not to " + h.site_id());
+  if (h.catalog_fingerprint() != catalog::MesCatalog().FingerprintHex())
+    return Status::FailedPrecondition("edge catalog " + h.catalog_fingerprint() +
+                                      " differs from central's " +
+                                      catalog::MesCatalog().FingerprintHex() +
+                                      ": upgrade so both run the same schema");
+  if (h.store_epoch().empty())
+    return Status::FailedPrecondition(
+        "the edge names no store epoch: upgrade mes-edge to a build that does");
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
+  MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, false));
+  if (site.epoch != h.store_epoch()) {
+    MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+    return NewStore(peer, h);
+  }
+  if (h.outbox_head_seq() < site.applied) {
+    MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+    return RefuseStore(
+        peer, "store_behind_central",
+        "the store of epoch " + h.store_epoch() + " has captured changes through seq " +
+            std::to_string(h.outbox_head_seq()) + " but central applied " +
+            std::to_string(site.applied) + " of that epoch: it was put back from a copy " +
+            "without a new epoch; restore it with mesctl restore");
+  }
+  // The site is live: what a store that wants to take over must wait out. Written at
+  // most every two seconds (idle edges say Hello every five).
+  MILLRACE_RETURN_IF_ERROR(
+      conn_
+          ->Query("UPDATE millrace.sync_site SET last_seen_at = now() WHERE tenant_id = $1 AND "
+                  "site_id = $2 AND (last_seen_at IS NULL OR last_seen_at < now() - interval "
+                  "'2 seconds')",
+                  {peer.tenant_id, peer.site_id})
+          .status());
+  MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
+  MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+  svc_->Observe(peer, &h.status(), site.applied, false);
+  v1::Envelope e;
+  e.mutable_hello_reply()->set_applied_seq(site.applied);
+  e.mutable_hello_reply()->set_feed_head(head);
+  e.mutable_hello_reply()->set_rotate_key(site.rotate_key);
+  return e;
+}
+
+// A Hello from a store that is not the site's current one: the site's first store
+// epoch (adopted with the cursor as it stands), a new incarnation (restored or copied:
+// it becomes the site's store, resumed after its base seq, and gets back the site's rows
+// stamped after its fork HLC), or a refusal (a superseded store; a second store while
+// the current one is live).
+Result<v1::Envelope> SyncService::Handler::NewStore(const sync::Peer& peer, const v1::Hello& h) {
+  MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
+  MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
+  const std::string& epoch = h.store_epoch();
+  v1::Envelope e;
+  auto* reply = e.mutable_hello_reply();
+  if (site.epoch == epoch) {  // another worker got there first
+    MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+    return Hello(peer, h);
+  }
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto known, conn_->Query("SELECT superseded_at IS NOT NULL, coalesce(superseded_by, ''), "
+                               "coalesce(to_char(superseded_at, 'YYYY-MM-DD HH24:MI:SSOF'), '') "
+                               "FROM millrace.sync_site_epoch WHERE tenant_id = $1 AND "
+                               "site_id = $2 AND epoch = $3",
+                               {peer.tenant_id, peer.site_id, epoch}));
+  if (known.rows() == 1 && known.Get(0, 0) == "t") {
+    MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+    return RefuseStore(peer, "store_superseded",
+                       "this store (epoch " + epoch + ") was replaced by the store of epoch " +
+                           known.GetString(0, 1) + " at " + known.GetString(0, 2) +
+                           "; two stores claim the site and central accepts only the newer. "
+                           "Its unsent changes stay in its outbox; restore or reprovision "
+                           "this edge");
+  }
+  std::string reason;
+  std::uint64_t applied = site.applied;
+  std::size_t recovered = 0;
+  std::uint64_t grew = 0;  // the feed head after the rows sent back, 0: none
+  if (site.epoch.empty() && h.outbox_head_seq() >= site.applied) {
+    // The first store epoch the site names: the store is the one central has been
+    // applying, and its seqs go on.
+    reason = "the site's first store epoch";
+  } else {
+    if (!site.epoch.empty() && site.silent_s >= 0 &&
+        site.silent_s * 1000 < static_cast<double>(svc_->options_.store_takeover_grace_ms)) {
+      MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
+      char silent[32];
+      std::snprintf(silent, sizeof(silent), "%.1f", site.silent_s);
+      return RefuseStore(
+          peer, "site_live_elsewhere",
+          "site " + peer.site_id + " is live on another store (epoch " + site.epoch +
+              ", heard from " + silent + " s ago); this store (epoch " + epoch +
+              ", restored or copied) may take over only after that one has been silent for " +
+              std::to_string(svc_->options_.store_takeover_grace_ms / 1000) +
+              " s. If this is a copy made by mistake, stop it");
+    }
+    reason = site.epoch.empty() ? "a store behind central's cursor"
+                                : "a new incarnation of the site's store (restored or copied)";
+    if (!site.epoch.empty())
+      MILLRACE_RETURN_IF_ERROR(
+          conn_
+              ->Query("UPDATE millrace.sync_site_epoch SET superseded_at = now(), "
+                      "superseded_by = $4, applied_seq_at_end = $5 WHERE tenant_id = $1 AND "
+                      "site_id = $2 AND epoch = $3",
+                      {peer.tenant_id, peer.site_id, site.epoch, epoch,
+                       std::to_string(site.applied)})
+              .status());
+    MILLRACE_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                              RowsStampedAfter(peer, h.epoch_fork_hlc()));
+    recovered = rows.size();
+    MILLRACE_ASSIGN_OR_RETURN(grew, AppendFeed(*conn_, peer.tenant_id, rows));
+    applied = h.epoch_base_seq();
+    if (site.epoch == h.epoch_parent() && applied > site.applied)
+      spdlog::warn("sync: site {}/{}'s new store says central acknowledged seq {} of epoch {}, "
+                   "but central applied only {}: central lost acknowledged changes (restored "
+                   "from an older backup?)",
+                   peer.tenant_id, peer.site_id, applied, site.epoch, site.applied);
+    reply->set_epoch_started(true);
+    reply->set_recovered_rows(recovered);
+  }
+  MILLRACE_RETURN_IF_ERROR(
+      conn_
+          ->Query("INSERT INTO millrace.sync_site_epoch (tenant_id, site_id, epoch, "
+                  "parent_epoch, base_seq, fork_hlc, reason, recovered_rows) VALUES ($1, $2, $3, "
+                  "nullif($4, ''), $5, $6, $7, $8) ON CONFLICT (tenant_id, site_id, epoch) DO "
+                  "UPDATE SET base_seq = EXCLUDED.base_seq, reason = EXCLUDED.reason, "
+                  "recovered_rows = EXCLUDED.recovered_rows",
+                  {peer.tenant_id, peer.site_id, epoch, h.epoch_parent(),
+                   std::to_string(h.epoch_base_seq()), std::to_string(h.epoch_fork_hlc()),
+                   reason, std::to_string(recovered)})
+          .status());
+  MILLRACE_RETURN_IF_ERROR(
+      conn_
+          ->Query("UPDATE millrace.sync_site SET store_epoch = $3, applied_seq = $4, "
+                  "last_seen_at = now() WHERE tenant_id = $1 AND site_id = $2",
+                  {peer.tenant_id, peer.site_id, epoch, std::to_string(applied)})
+          .status());
+  MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
+  MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
+  if (grew) svc_->FeedGrew(peer.tenant_id, grew);  // committed: nudge the sites
+  if (reply->epoch_started()) {
+    svc_->epochs_started_.With({peer.tenant_id, peer.site_id}).Increment();
+    spdlog::warn("sync: site {}/{} continues on a new store (epoch {} after {}): resumed after "
+                 "seq {} (the previous store reached {}); {} row(s) stamped after {} go back "
+                 "to it",
+                 peer.tenant_id, peer.site_id, epoch,
+                 site.epoch.empty() ? std::string("none") : site.epoch, applied, site.applied,
+                 recovered, h.epoch_fork_hlc());
+  } else {
+    spdlog::info("sync: site {}/{} names its store epoch {}", peer.tenant_id, peer.site_id,
+                 epoch);
+  }
+  svc_->Observe(peer, &h.status(), applied, false);
+  reply->set_applied_seq(applied);
+  reply->set_feed_head(head);
+  return e;
+}
+
+// The site's own rows (facts, site-owned and shared) stamped after `hlc`: what a store
+// whose clock stood at `hlc` lacks. Central's own master data reaches it by its feed
+// cursor as always.
+Result<std::vector<Row>> SyncService::Handler::RowsStampedAfter(const sync::Peer& peer, std::uint64_t hlc) {
+  std::vector<Row> out;
+  for (const auto& t : catalog::MesCatalog().tables()) {
+    if (t.merge == MergePolicy::kCentralOwned) continue;
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto res, conn_->Query("SELECT " + PgSelectList(t) + " FROM " + PgTable(t) +
+                                   " WHERE tenant_id = $1 AND site_id = $2 AND hlc > $3 "
+                                   "ORDER BY hlc",
+                               {peer.tenant_id, peer.site_id, std::to_string(hlc)}));
+    for (int r = 0; r < res.rows(); ++r) {
+      MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
+      out.push_back(std::move(row));
+    }
+  }
+  return out;
+}
+
+}  // namespace millrace::central
