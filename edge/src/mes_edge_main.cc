@@ -115,13 +115,7 @@ Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& confi
                               sync::ReadKeyFile(y.central_public_key_file, false));
   }
   MILLRACE_ASSIGN_OR_RETURN(auto transport, sync::NewZmqClientTransport(std::move(t)));
-  sync::SyncClientOptions o;
-  o.node_id = store->node_id();
-  o.site_id = config.site_id;
-  o.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
-  const StoreEpoch& epoch = store->epoch();
-  o.epoch = {epoch.id, epoch.parent, static_cast<std::uint64_t>(epoch.base_seq),
-             static_cast<std::uint64_t>(epoch.fork_hlc)};
+  sync::SyncClientOptions o = SyncClientOptionsFor(*store);
   o.batch_rows = y.batch_rows;
   o.window = y.window;
   if (site_keys) o.keys = site_keys;

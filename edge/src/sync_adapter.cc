@@ -150,6 +150,17 @@ Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {
   return s;
 }
 
+sync::SyncClientOptions SyncClientOptionsFor(const EdgeStore& store) {
+  sync::SyncClientOptions o;
+  o.node_id = store.node_id();
+  o.site_id = store.site_id();
+  o.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+  const StoreEpoch& e = store.epoch();
+  o.epoch = {e.id, e.parent, static_cast<std::uint64_t>(e.base_seq),
+             static_cast<std::uint64_t>(e.fork_hlc)};
+  return o;
+}
+
 Result<std::map<std::string, std::string>> StoreContent(EdgeStore& store) {
   std::map<std::string, std::string> out;
   MILLRACE_RETURN_IF_ERROR(store.Read([&](ReadTxn& txn) -> Status {

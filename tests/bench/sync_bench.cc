@@ -127,9 +127,7 @@ class InProcessEdge {
     zo_.secret_key = Must(sync::ReadKeyFile((dir / "site.key").string(), true), "site key");
     zo_.public_key = Must(sync::CurvePublicKey(zo_.secret_key), "site public key");
     zo_.server_public_key = central_public_key;
-    co_.node_id = store_->node_id();
-    co_.site_id = site;
-    co_.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+    co_ = edge::SyncClientOptionsFor(*store_);
     co_.batch_rows = batch_rows;
     co_.window = window;
   }

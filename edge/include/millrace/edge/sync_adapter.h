@@ -53,6 +53,11 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   std::thread purger_;
 };
 
+// The sync client's options that come from the store: node and site, the catalog, and the
+// store epoch it speaks for (central refuses a client that names none). The caller adds
+// tuning (batch size, window) and keys.
+sync::SyncClientOptions SyncClientOptionsFor(const EdgeStore& store);
+
 // table -> content digest (sync/content.h) of every row the store holds, in one read
 // snapshot. Equal to central's SiteContent() for this site once the two have converged.
 Result<std::map<std::string, std::string>> StoreContent(EdgeStore& store);
