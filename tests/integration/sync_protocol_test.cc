@@ -174,6 +174,17 @@ class SyncProtocolTest : public ::testing::Test {
     return wo;
   }
 
+  // Pulls the site's feed and decodes the last row on it.
+  static Result<Row> LastFedRow(RawSite& site) {
+    v1::Envelope pull;
+    pull.mutable_pull_request()->set_max_changes(100);
+    auto r = site.Call(pull);
+    if (!r || !r->has_feed_batch()) return Status::Internal("no feed batch came back");
+    const auto& changes = r->feed_batch().changes();
+    if (changes.empty()) return Status::NotFound("the feed batch was empty");
+    return sync::DecodeChange(changes[changes.size() - 1], catalog::MesCatalog());
+  }
+
   std::vector<Row> Events(const std::string& site, int from, int n) {
     std::vector<Row> rows;
     for (int i = from; i < from + n; ++i) rows.push_back(MakeRow(T("production_event"), site, i));
@@ -546,14 +557,8 @@ TEST_F(SyncProtocolTest, ASiteWhoseClockRunsHoursAheadCannotWinForever) {
   ASSERT_TRUE(put.ok()) << put.status().ToString();
   EXPECT_EQ(Scalar("SELECT priority FROM millrace.work_order"), "9");
   // The site receives the merged row (with central's clock) on its feed.
-  v1::Envelope pull;
-  pull.mutable_pull_request()->set_max_changes(100);
-  r = lyon->Call(pull);
-  ASSERT_TRUE(r && r->has_feed_batch());
-  ASSERT_GE(r->feed_batch().changes_size(), 1);
-  auto last = sync::DecodeChange(r->feed_batch().changes(r->feed_batch().changes_size() - 1),
-                                 catalog::MesCatalog());
-  ASSERT_TRUE(last.ok());
+  auto last = LastFedRow(*lyon);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ(last->Int("priority"), 9);
 }
 
@@ -576,14 +581,8 @@ TEST_F(SyncProtocolTest, CentralsEditWinsOverARowStampedByASiteClockMinutesAhead
   EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.sync_conflict"), "0");
   EXPECT_GT(std::stoull(Scalar("SELECT hlc FROM millrace.work_order")), ahead.packed());
   // The site receives central's edit.
-  v1::Envelope pull;
-  pull.mutable_pull_request()->set_max_changes(100);
-  r = lyon->Call(pull);
-  ASSERT_TRUE(r && r->has_feed_batch());
-  ASSERT_GE(r->feed_batch().changes_size(), 1);
-  auto last = sync::DecodeChange(r->feed_batch().changes(r->feed_batch().changes_size() - 1),
-                                 catalog::MesCatalog());
-  ASSERT_TRUE(last.ok());
+  auto last = LastFedRow(*lyon);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ(last->Int("priority"), 9);
   EXPECT_GT(static_cast<std::uint64_t>(last->Int("hlc")), ahead.packed());
 }
