@@ -330,6 +330,22 @@ TEST_F(SyncProcessTest, CentralDownWhileSitesWorkThenEverythingArrivesOnce) {
   auto status = cluster_->EdgeCall("porto", "GET", "/api/v1/sync");
   ASSERT_TRUE(status.ok());
   EXPECT_GT((*status)["backlog_rows"].get<int>(), 0);
+  // A failure at this point explains itself: per site the edge's link and backlog,
+  // central's cursor, the rows each side holds, that central does not answer, the logs.
+  const std::string why = cluster_->Diagnose(std::chrono::milliseconds(200));
+  const auto porto = why.find("site acme/porto\n");
+  ASSERT_NE(porto, std::string::npos) << why;
+  const auto backlog = why.find("  edge backlog_rows = ", porto);
+  ASSERT_NE(backlog, std::string::npos) << why;
+  EXPECT_GT(std::stoi(why.substr(backlog + std::string("  edge backlog_rows = ").size())), 0)
+      << why;
+  EXPECT_LT(why.find("  edge state = ", porto), why.find("site globex/tokyo")) << why;
+  EXPECT_LT(why.find("  central applied_seq = ", porto), why.find("site globex/tokyo")) << why;
+  EXPECT_LT(why.find("  rows of production_event: edge ", porto), why.find("site globex/tokyo"))
+      << why;
+  EXPECT_NE(why.find("central /metrics: "), std::string::npos) << why;
+  EXPECT_NE(why.find("---- sample 2 ----"), std::string::npos) << why;
+  EXPECT_NE(why.find("---- porto/edge.log (end) ----\n  | "), std::string::npos) << why;
   ASSERT_TRUE(cluster_->StartCentral().ok());
   Status s = cluster_->WaitConverged(std::chrono::seconds(60));
   ASSERT_TRUE(s.ok()) << s.ToString();
