@@ -15,3 +15,9 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(toml11 REQUIRED)
 find_package(cppzmq REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# Civil time in a site's IANA time zone (Google's CCTZ over the system's zoneinfo).
+find_path(CCTZ_INCLUDE_DIR cctz/time_zone.h REQUIRED)
+find_library(CCTZ_LIBRARY cctz REQUIRED)
+add_library(cctz::cctz UNKNOWN IMPORTED)
+set_target_properties(cctz::cctz PROPERTIES IMPORTED_LOCATION ${CCTZ_LIBRARY}
+                      INTERFACE_INCLUDE_DIRECTORIES ${CCTZ_INCLUDE_DIR})

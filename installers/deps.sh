@@ -14,7 +14,7 @@ packages=(
   # messaging and serialization
   libzmq3-dev cppzmq-dev protobuf-compiler libprotobuf-dev
   # runtime libraries
-  libboost-dev libspdlog-dev libfmt-dev libsodium-dev
+  libboost-dev libspdlog-dev libfmt-dev libsodium-dev libcctz-dev tzdata
   libcli11-dev nlohmann-json3-dev libtoml11-dev
   # tests (the browser test drives Debian's Chromium with playwright-core from npm; the
   # fuzz test builds with clang and libFuzzer)

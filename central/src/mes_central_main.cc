@@ -2,6 +2,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -113,6 +115,44 @@ class FeedListener {
   std::thread thread_;
 };
 
+// Keeps the site fact tables partitioned ahead of time: at start, then every six hours
+// (any node may; they take turns on an advisory lock).
+class PartitionKeeper {
+ public:
+  explicit PartitionKeeper(std::string db_url)
+      : db_url_(std::move(db_url)), thread_([this] { Run(); }) {}
+  ~PartitionKeeper() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      auto conn = PgConnection::Connect(db_url_);
+      auto made = conn.ok() ? EnsureFactPartitions(**conn) : Result<int>(conn.status());
+      if (!made.ok())
+        spdlog::warn("fact partitions: {} (retrying in a minute)", made.status().ToString());
+      else if (*made > 0)
+        spdlog::info("fact partitions: made {} monthly partition(s)", *made);
+      lock.lock();
+      cv_.wait_for(lock, made.ok() ? std::chrono::hours(6) : std::chrono::minutes(1),
+                   [this] { return stop_; });
+    }
+  }
+  std::string db_url_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 int Serve(const std::string& config_path, int port_override, const std::string& port_file,
           const std::string& sync_endpoint_file) {
   auto config = LoadCentralConfig(config_path);
@@ -206,6 +246,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
         return Fail(s);
     }
   }
+  PartitionKeeper partitions(db_url);
   Status s = ServeUntilShutdownSignal(config->http, router, port_file, "central");
   listener.reset();
   server.reset();
@@ -332,6 +373,9 @@ int main(int argc, char** argv) {
       ->add_option("--endpoint", provision_options.endpoints,
                    "Central sync endpoint the edge connects to (repeat for failover)")
       ->required();
+  provision->add_option("--time-zone", provision_options.time_zone,
+                        "The site's IANA time zone, e.g. Europe/Paris: its shifts, production "
+                        "day and report buckets (default UTC)");
   provision->add_option("--http-port", provision_options.http_port,
                         "Terminal HTTP port written into edge.toml")
       ->check(CLI::Range(1, 65535));

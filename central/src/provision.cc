@@ -13,6 +13,7 @@
 #include "millrace/common/demo_factory.h"
 #include "millrace/common/files.h"
 #include "millrace/common/row_json.h"
+#include "millrace/common/time_zone.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/merge.h"
 #include "millrace/sync/row_codec.h"
@@ -140,6 +141,9 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
     return Status::InvalidArgument("site id must be 1..32 characters of a-z, 0-9 and '-': \"" +
                                    o.site_id + "\"");
   if (o.endpoints.empty()) return Status::InvalidArgument("name at least one central endpoint");
+  // The edge reads the zone from this machine's kind of zoneinfo, PostgreSQL from its own;
+  // both must know it (the INSERT below asks PostgreSQL).
+  MILLRACE_RETURN_IF_ERROR(TimeZone::Load(o.time_zone).status());
   std::error_code ec;
   if (fs::exists(o.out_dir, ec))
     return Status::AlreadyExists(o.out_dir + " already exists; provisioning writes a new directory");
@@ -159,8 +163,9 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
 
   Status inserted = InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
     MILLRACE_RETURN_IF_ERROR(
-        conn.Query("INSERT INTO millrace.sync_site (tenant_id, site_id) VALUES ($1, $2)",
-                   {o.tenant_id, o.site_id})
+        conn.Query("INSERT INTO millrace.sync_site (tenant_id, site_id, time_zone) VALUES ($1, "
+                   "$2, $3)",
+                   {o.tenant_id, o.site_id, o.time_zone})
             .status());
     MILLRACE_RETURN_IF_ERROR(conn.Query("INSERT INTO millrace.sync_site_key (tenant_id, site_id, "
                                         "public_key) VALUES ($1, $2, $3)",
@@ -169,7 +174,10 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
     return RecordCentralAudit(
         conn, o.tenant_id, WallClockHlc(), o.who,
         {"site.provision", o.site_id, "sync_site", "", nullptr,
-         json{{"site_id", o.site_id}, {"public_key", keys.public_key}, {"endpoints", o.endpoints}}});
+         json{{"site_id", o.site_id},
+              {"public_key", keys.public_key},
+              {"endpoints", o.endpoints},
+              {"time_zone", o.time_zone}}});
   });
   if (!inserted.ok()) {
     fs::remove_all(tmp, ec);
@@ -189,7 +197,8 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
   std::string toml = "# Millrace edge of site " + o.site_id + " (tenant " + o.tenant_id +
                      "), written by mes-central provision-site.\n"
                      "[site]\nid = " +
-                     TomlString(o.site_id) + "\n\n[store]\npath = " +
+                     TomlString(o.site_id) + "\ntime_zone = " + TomlString(o.time_zone) +
+                     "\n\n[store]\npath = " +
                      TomlString((out / "edge.db").string()) +
                      "\n\n[sync]\nendpoints = [" + endpoints + "]\n";
   if (o.insecure_development) {

@@ -107,6 +107,12 @@ Result<SchemaState> ReadSchemaState(PgConnection& conn, const catalog::PostgresD
   return state;
 }
 
+Result<int> EnsureFactPartitions(PgConnection& conn, int months_ahead) {
+  MILLRACE_ASSIGN_OR_RETURN(auto r, conn.Query("SELECT millrace.fact_partitions_ensure($1)",
+                                               {std::to_string(months_ahead)}));
+  return std::stoi(r.GetString(0, 0));
+}
+
 Status CheckSchemaCurrent(PgConnection& conn, const catalog::PostgresDdlOptions& o) {
   MILLRACE_ASSIGN_OR_RETURN(auto state, ReadSchemaState(conn, o));
   if (state.version != kCentralSchemaVersion) {

@@ -225,31 +225,8 @@ Status SyncService::Handler::Write(const sync::Peer& peer, SortedBatch& b, bool 
              std::size_t* conflicts) {
   const std::string& tenant = peer.tenant_id;
   const std::string lww = "(t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin)";
-  for (auto& [table, rows] : b.facts) {
-    if (!safe) {
-      MILLRACE_RETURN_IF_ERROR(CopyRows(*conn_, tenant, *table, rows));
-      continue;
-    }
-    const auto& seqs = b.fact_seqs.at(table);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const Row& row = rows[i];
-      MILLRACE_RETURN_IF_ERROR(Guarded(
-          [&] { return InsertRowsIfAbsent(*conn_, tenant, *table, {&row}); },
-          RejectOf(row, seqs[i]), b.rejects));
-    }
-  }
-  for (auto& [table, by_id] : b.site_owned) {
-    if (!safe) {
-      std::vector<const Row*> rows;
-      for (auto& [id, r] : by_id) rows.push_back(&r.row);
-      MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, tenant, *table, rows, lww));
-      continue;
-    }
-    for (auto& [id, r] : by_id)
-      MILLRACE_RETURN_IF_ERROR(Guarded(
-          [&] { return UpsertRows(*conn_, tenant, *table, {&r.row}, lww); },
-          RejectOf(r.row, r.seq), b.rejects));
-  }
+  // Shared rows first, then site-owned rows, then facts: the report rollups a fact feeds
+  // read the operation and shift instance it names, which may arrive in the same batch.
   for (auto& [table, changes] : b.shared) {
     auto merge = [&](const std::vector<SharedChange>& cs) -> Status {
       MILLRACE_ASSIGN_OR_RETURN(auto m,
@@ -265,6 +242,31 @@ Status SyncService::Handler::Write(const sync::Peer& peer, SortedBatch& b, bool 
     for (const auto& c : changes)
       MILLRACE_RETURN_IF_ERROR(
           Guarded([&] { return merge({c}); }, RejectOf(c.row, c.seq), b.rejects));
+  }
+  for (auto& [table, by_id] : b.site_owned) {
+    if (!safe) {
+      std::vector<const Row*> rows;
+      for (auto& [id, r] : by_id) rows.push_back(&r.row);
+      MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, tenant, *table, rows, lww));
+      continue;
+    }
+    for (auto& [id, r] : by_id)
+      MILLRACE_RETURN_IF_ERROR(Guarded(
+          [&] { return UpsertRows(*conn_, tenant, *table, {&r.row}, lww); },
+          RejectOf(r.row, r.seq), b.rejects));
+  }
+  for (auto& [table, rows] : b.facts) {
+    if (!safe) {
+      MILLRACE_RETURN_IF_ERROR(CopyRows(*conn_, tenant, *table, rows));
+      continue;
+    }
+    const auto& seqs = b.fact_seqs.at(table);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& row = rows[i];
+      MILLRACE_RETURN_IF_ERROR(Guarded(
+          [&] { return InsertRowsIfAbsent(*conn_, tenant, *table, {&row}); },
+          RejectOf(row, seqs[i]), b.rejects));
+    }
   }
   return Status::Ok();
 }

@@ -179,16 +179,29 @@ std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOp
       sql += ",\n";
     }
     sql += "  PRIMARY KEY (tenant_id, id)\n)";
+    // Site facts grow without end: partitioned by the time in their UUIDv7 ids (monthly
+    // partitions are made by central's migrations; the default one takes the rest).
+    const bool partitioned = t.owner == Owner::kSite;
+    if (partitioned) sql += " PARTITION BY RANGE (id)";
     out.push_back(sql);
+    if (partitioned)
+      out.push_back("CREATE TABLE IF NOT EXISTS " + schema + "." + QuoteIdent(t.name + "_default") +
+                    " PARTITION OF " + table + " DEFAULT");
     for (const auto& idx : t.indexes) {
       out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " + table +
                     " (" + JoinIdents(idx.columns, "tenant_id") + ")");
     }
-    out.push_back("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY");
-    out.push_back("ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY");
-    out.push_back("DROP POLICY IF EXISTS tenant_isolation ON " + table);
-    out.push_back("CREATE POLICY tenant_isolation ON " + table + " USING (" + tenant_expr +
-                  ") WITH CHECK (" + tenant_expr + ")");
+    // Row-level security on the table and on every partition, so a partition read directly
+    // shows no more than the table.
+    for (const std::string& rel :
+         partitioned ? std::vector<std::string>{table, schema + "." + QuoteIdent(t.name + "_default")}
+                     : std::vector<std::string>{table}) {
+      out.push_back("ALTER TABLE " + rel + " ENABLE ROW LEVEL SECURITY");
+      out.push_back("ALTER TABLE " + rel + " FORCE ROW LEVEL SECURITY");
+      out.push_back("DROP POLICY IF EXISTS tenant_isolation ON " + rel);
+      out.push_back("CREATE POLICY tenant_isolation ON " + rel + " USING (" + tenant_expr +
+                    ") WITH CHECK (" + tenant_expr + ")");
+    }
     if (!t.immutable) {
       out.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);
       continue;

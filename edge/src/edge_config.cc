@@ -19,6 +19,10 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
     return file.Invalid("site.id",
                         "must be 1..32 characters of a-z, 0-9 and '-', got \"" + c.site_id + "\"");
   }
+  MILLRACE_ASSIGN_OR_RETURN(std::string zone, file.GetString("site.time_zone", "UTC"));
+  auto loaded = TimeZone::Load(zone);
+  if (!loaded.ok()) return file.Invalid("site.time_zone", loaded.status().message());
+  c.time_zone = *loaded;
   MILLRACE_ASSIGN_OR_RETURN(c.store_path, file.GetString("store.path"));
   if (c.store_path.empty()) return file.Invalid("store.path", "must not be empty");
   std::string beside = c.store_path.find('/') == std::string::npos

@@ -224,7 +224,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
 
   auto store = OpenStore(*config);
   if (!store.ok()) return Fail(store.status());
-  MesService service(store->get());
+  MesService service(store->get(), 12 * 3600 * 1000, config->time_zone);
 
   MetricsRegistry metrics;
   metrics.AddGauge("mes_edge_info", "Build and site of this edge", {"version", "site", "catalog"})

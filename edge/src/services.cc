@@ -10,6 +10,7 @@
 #include "millrace/common/uuid.h"
 #include "millrace/edge/audit.h"
 #include "millrace/edge/seed.h"
+#include "millrace/edge/shift_calendar.h"
 
 namespace millrace::edge {
 namespace {
@@ -82,53 +83,32 @@ std::vector<std::string> JsonStrings(const std::string& text) {
   return out;
 }
 
-// The shift running at `now` at this site and its instance, created on first use.
-// Shift patterns are in minutes after midnight UTC (site time zones arrive with site
-// provisioning); a pattern whose end is before its start runs over midnight and belongs to
-// the business date it started on. nullopt when no pattern covers `now`.
-Result<std::optional<Row>> CurrentShift(WriteTxn& txn, const Clock* clock, std::int64_t now) {
-  constexpr std::int64_t kDay = 86400000, kMinute = 60000;
+// The shift running at `now` at this site (shift_calendar.h, in the site's time zone) and
+// its instance, created on first use: every event and badge-in names the shift it
+// happened in. nullopt when no pattern covers `now`.
+Result<std::optional<Row>> CurrentShift(WriteTxn& txn, const Clock* clock, const TimeZone& zone,
+                                        std::int64_t now) {
   MILLRACE_ASSIGN_OR_RETURN(
-      auto patterns,
+      auto rows,
       txn.Select(T("shift_pattern"), "site_id = ? OR site_id IS NULL", {txn.site_id()}, "code"));
-  const std::int64_t today = now - ((now % kDay) + kDay) % kDay;
-  const std::int64_t minute = (now - today) / kMinute;
-  for (const Row& p : patterns) {
-    const std::int64_t start = p.Int("start_minute"), end = p.Int("end_minute");
-    std::int64_t day;
-    if (start < end) {
-      if (minute < start || minute >= end) continue;
-      day = today;
-    } else if (minute >= start) {
-      day = today;
-    } else if (minute < end) {
-      day = today - kDay;  // the night shift that began yesterday
-    } else {
-      continue;
-    }
-    const std::int64_t weekday =
-        ((day / kDay) % 7 + 3) % 7;  // 1970-01-01 was a Thursday; Monday = 0
-    if ((p.Int("weekdays") & (std::int64_t{1} << weekday)) == 0) continue;
-    std::time_t secs = static_cast<std::time_t>(day / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char date[48];
-    std::snprintf(date, sizeof(date), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday);
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto found, txn.Select(T("shift_instance"), "shift_pattern_id = ? AND business_date = ?",
-                               {p.id(), std::string(date)}, "", 1));
-    if (!found.empty()) return std::optional<Row>(std::move(found.front()));
-    const std::int64_t length = ((end - start) % 1440 + 1440) % 1440;
-    Row inst = NewRow("shift_instance", clock);
-    inst.Set("shift_pattern_id", p.id())
-        .Set("business_date", std::string(date))
-        .Set("starts_at", day + start * kMinute)
-        .Set("ends_at", day + (start + (length ? length : 1440)) * kMinute);
-    MILLRACE_RETURN_IF_ERROR(txn.Insert(inst));
-    return std::optional<Row>(std::move(inst));
-  }
-  return std::optional<Row>();
+  std::vector<ShiftPattern> patterns;
+  for (const Row& p : rows)
+    patterns.push_back({static_cast<int>(p.Int("start_minute")),
+                        static_cast<int>(p.Int("end_minute")), static_cast<int>(p.Int("weekdays"))});
+  const auto shift = ShiftAt(patterns, zone, now);
+  if (!shift) return std::optional<Row>();
+  const Row& p = rows[shift->pattern];
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto found, txn.Select(T("shift_instance"), "shift_pattern_id = ? AND business_date = ?",
+                             {p.id(), shift->business_date}, "", 1));
+  if (!found.empty()) return std::optional<Row>(std::move(found.front()));
+  Row inst = NewRow("shift_instance", clock);
+  inst.Set("shift_pattern_id", p.id())
+      .Set("business_date", shift->business_date)
+      .Set("starts_at", shift->starts_at_ms)
+      .Set("ends_at", shift->ends_at_ms);
+  MILLRACE_RETURN_IF_ERROR(txn.Insert(inst));
+  return std::optional<Row>(std::move(inst));
 }
 
 // Everything a guard on an operation needs, loaded once.
@@ -144,11 +124,13 @@ Result<OpContext> LoadOp(ReadTxn& txn, const std::string& operation_id) {
   return OpContext{std::move(op), std::move(wo)};
 }
 
-Status AppendEvent(WriteTxn& txn, const Clock* clock, const Actor& actor, const OpContext& c,
-                   const char* kind, const CountReport& q = {}) {
+Status AppendEvent(WriteTxn& txn, const Clock* clock, const TimeZone& zone, const Actor& actor,
+                   const OpContext& c, const char* kind, const CountReport& q = {}) {
+  const std::int64_t now = txn.NowMillis();
+  MILLRACE_ASSIGN_OR_RETURN(auto shift, CurrentShift(txn, clock, zone, now));
   Row ev = NewRow("production_event", clock);
   ev.Set("kind", kind)
-      .Set("at", txn.NowMillis())
+      .Set("at", now)
       .Set("work_order_id", c.wo.id())
       .Set("operation_id", c.op.id())
       .Set("work_unit_id", c.op.Text("work_unit_id", actor.work_unit_id))
@@ -156,7 +138,9 @@ Status AppendEvent(WriteTxn& txn, const Clock* clock, const Actor& actor, const 
       .Set("scrap_quantity", q.scrap)
       .Set("rework_quantity", q.rework);
   if (!actor.user_id.empty()) ev.Set("operator_id", actor.user_id);
-  if (!actor.shift_instance_id.empty()) ev.Set("shift_instance_id", actor.shift_instance_id);
+  // The shift the event happened in, not the one the operator badged into: a session may
+  // run on over a shift change.
+  if (shift) ev.Set("shift_instance_id", shift->id());
   if (!q.scrap_reason_id.empty()) ev.Set("scrap_reason_id", q.scrap_reason_id);
   return txn.Insert(ev);
 }
@@ -201,8 +185,8 @@ Result<Row> OutputLot(WriteTxn& txn, const Clock* clock, const OpContext& c) {
 
 }  // namespace
 
-MesService::MesService(EdgeStore* store, std::int64_t session_ttl_ms)
-    : store_(store), session_ttl_ms_(session_ttl_ms) {
+MesService::MesService(EdgeStore* store, std::int64_t session_ttl_ms, TimeZone zone)
+    : store_(store), session_ttl_ms_(session_ttl_ms), zone_(std::move(zone)) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
 }
 
@@ -280,7 +264,7 @@ Result<TerminalSession> MesService::BadgeIn(const std::string& badge_id, const s
       }
       Row os = NewRow("operator_session", store_->clock());
       os.Set("user_id", user->id()).Set("work_unit_id", unit->id()).Set("badge_in_at", now);
-      MILLRACE_ASSIGN_OR_RETURN(auto shift, CurrentShift(txn, store_->clock(), now));
+      MILLRACE_ASSIGN_OR_RETURN(auto shift, CurrentShift(txn, store_->clock(), zone_, now));
       if (shift) os.Set("shift_instance_id", shift->id());
       MILLRACE_RETURN_IF_ERROR(txn.Insert(os));
       session_id = os.id();
@@ -501,7 +485,7 @@ Result<Row> MesService::HoldWorkOrder(const Actor& actor, const std::string& wor
           Transition(op, catalog::OperationStates(), "Paused", "operation_not_running"));
       MILLRACE_RETURN_IF_ERROR(txn.Upsert(op));
       MILLRACE_RETURN_IF_ERROR(
-          AppendEvent(txn, store_->clock(), actor, OpContext{op, wo}, "PAUSE"));
+          AppendEvent(txn, store_->clock(), zone_, actor, OpContext{op, wo}, "PAUSE"));
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(wo));
     MILLRACE_RETURN_IF_ERROR(
@@ -640,7 +624,7 @@ Result<Row> MesService::StartOperation(const Actor& actor, const std::string& op
       MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.wo));
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.op));
-    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "START"));
+    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "START"));
     out = std::move(c.op);
     return Status::Ok();
   }));
@@ -654,7 +638,7 @@ Result<Row> MesService::PauseOperation(const Actor& actor, const std::string& op
     MILLRACE_RETURN_IF_ERROR(
         Transition(c.op, catalog::OperationStates(), "Paused", "operation_not_running"));
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.op));
-    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "PAUSE"));
+    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "PAUSE"));
     out = std::move(c.op);
     return Status::Ok();
   }));
@@ -675,7 +659,7 @@ Result<Row> MesService::ResumeOperation(const Actor& actor, const std::string& o
     MILLRACE_RETURN_IF_ERROR(
         Transition(c.op, catalog::OperationStates(), "Running", "operation_not_paused"));
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.op));
-    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "RESUME"));
+    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "RESUME"));
     out = std::move(c.op);
     return Status::Ok();
   }));
@@ -723,7 +707,7 @@ Result<Row> MesService::ReportCount(const Actor& actor, const std::string& opera
     if (later == 0) c.wo.Set("good_quantity", c.wo.Real("good_quantity") + report.good);
     c.wo.Set("scrap_quantity", c.wo.Real("scrap_quantity") + report.scrap);
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.wo));
-    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "COUNT", report));
+    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "COUNT", report));
     out = std::move(c.op);
     return Status::Ok();
   }));
@@ -740,7 +724,7 @@ Result<Row> MesService::CompleteOperation(const Actor& actor, const std::string&
     const std::int64_t now = txn.NowMillis();
     c.op.Set("actual_end", now);
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.op));
-    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "COMPLETE"));
+    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "COMPLETE"));
     MILLRACE_ASSIGN_OR_RETURN(auto next,
                               txn.Select(T("work_order_operation"),
                                          "work_order_id = ? AND seq > ? AND status != 'Cancelled'",
@@ -803,7 +787,7 @@ Result<Row> MesService::CorrectCounts(const Actor& actor, const std::string& ope
       c.wo.Set("good_quantity", std::max(0.0, c.wo.Real("good_quantity") + delta.good));
     c.wo.Set("scrap_quantity", std::max(0.0, c.wo.Real("scrap_quantity") + delta.scrap));
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.wo));
-    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "COUNT", delta));
+    MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "COUNT", delta));
     MILLRACE_RETURN_IF_ERROR(RecordAudit(txn, store_->clock(), actor,
                                          "work_order_operation.correct_counts", &before, c.op,
                                          reason));
@@ -853,7 +837,7 @@ Result<Row> MesService::StartDowntime(const Actor& actor, const std::string& wor
       MILLRACE_RETURN_IF_ERROR(
           Transition(c.op, catalog::OperationStates(), "Paused", "operation_not_running"));
       MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.op));
-      MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "PAUSE"));
+      MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "PAUSE"));
       dt.Set("operation_id", c.op.id());
     }
     return txn.Insert(dt);
@@ -892,7 +876,7 @@ Result<Row> MesService::EndDowntime(const Actor& actor, const std::string& downt
         MILLRACE_RETURN_IF_ERROR(
             Transition(c.op, catalog::OperationStates(), "Running", "operation_not_paused"));
         MILLRACE_RETURN_IF_ERROR(txn.Upsert(c.op));
-        MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), actor, c, "RESUME"));
+        MILLRACE_RETURN_IF_ERROR(AppendEvent(txn, store_->clock(), zone_, actor, c, "RESUME"));
       }
     }
     out = std::move(dt);

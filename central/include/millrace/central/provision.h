@@ -30,6 +30,8 @@ struct ProvisionOptions {
   std::string central_public_key;  // Z85; empty with insecure_development
   bool insecure_development = false;
   int http_port = 8080;
+  // The site's IANA time zone: its shifts and production day (reports bucket by it).
+  std::string time_zone = "UTC";
   WriteContext who;  // for the audit record
 };
 

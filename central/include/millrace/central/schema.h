@@ -17,7 +17,7 @@
 
 namespace millrace::central {
 
-inline constexpr int kCentralSchemaVersion = 5;
+inline constexpr int kCentralSchemaVersion = 6;
 
 // Every step, in order (generated from central/migrations), with @SCHEMA@, @OWNER@ and
 // @APP@ standing for the deployment's names.
@@ -37,6 +37,11 @@ Result<SchemaState> MigrateCentralSchema(PgConnection& admin,
 // What the database holds now (readable by the app role).
 Result<SchemaState> ReadSchemaState(PgConnection& conn,
                                     const catalog::PostgresDdlOptions& options = {});
+
+// Makes the monthly partitions of the site fact tables up to `months_ahead` months after
+// this one (moving rows a site's fast clock put in a default partition into their month);
+// returns how many it made. Run by every mes-central serve at start and every few hours.
+Result<int> EnsureFactPartitions(PgConnection& conn, int months_ahead = 3);
 
 // OK when the database is at this build's version and catalog; used by /ready.
 Status CheckSchemaCurrent(PgConnection& conn, const catalog::PostgresDdlOptions& options = {});

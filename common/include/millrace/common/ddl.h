@@ -4,7 +4,8 @@
 // PostgreSQL: tenant_id in front of every table, primary key (tenant_id, id), the
 // catalog's indexes led by tenant_id, and row-level security that shows a session only
 // the rows of current_setting('app.tenant_id'). With the setting absent a session sees
-// nothing. FORCE ROW LEVEL SECURITY makes the policy bind the table owner too.
+// nothing. FORCE ROW LEVEL SECURITY makes the policy bind the table owner too. Site facts
+// are partitioned by range of their UUIDv7 ids, that is by the time they were made.
 //
 // Every statement is idempotent (IF NOT EXISTS / DROP ... IF EXISTS), so applying the
 // DDL twice is harmless.

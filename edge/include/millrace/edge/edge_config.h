@@ -2,6 +2,8 @@
 //
 //   [site]
 //   id = "plant-lyon"           # the site this edge runs; [a-z0-9-], 1..32 characters
+//   time_zone = "Europe/Paris"  # IANA zone of the site's shifts and production day
+//                               # (default UTC); provisioning writes central's record of it
 //
 //   [store]
 //   path = "/var/lib/millrace/edge.db"
@@ -36,6 +38,7 @@
 #include "millrace/common/http_server.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/status.h"
+#include "millrace/common/time_zone.h"
 
 namespace millrace::edge {
 
@@ -52,6 +55,7 @@ struct EdgeSyncConfig {
 
 struct EdgeConfig {
   std::string site_id;
+  TimeZone time_zone = TimeZone::Utc();
   std::string store_path;
   std::string backup_dir;
   double backup_interval_minutes = 60;  // 0: no scheduled backups

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "millrace/common/time_zone.h"
 #include "millrace/edge/store.h"
 
 namespace millrace::edge {
@@ -60,8 +61,9 @@ struct MeasurementResult {
 
 class MesService {
  public:
-  // REQUIRES: store outlives the service.
-  explicit MesService(EdgeStore* store, std::int64_t session_ttl_ms = 12 * 3600 * 1000);
+  // REQUIRES: store outlives the service. Shifts follow the site's time `zone`.
+  explicit MesService(EdgeStore* store, std::int64_t session_ttl_ms = 12 * 3600 * 1000,
+                      TimeZone zone = TimeZone::Utc());
 
   // ---- 1. badge in / out ----
   // At a work unit given by id or code; a supervisor or quality engineer may also badge in
@@ -143,6 +145,7 @@ class MesService {
 
   EdgeStore* store_;
   std::int64_t session_ttl_ms_;
+  TimeZone zone_;
 };
 
 }  // namespace millrace::edge
