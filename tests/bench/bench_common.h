@@ -26,9 +26,11 @@ inline Row EventRow(const std::string& site, std::int64_t i) {
       .Set("site_id", site)
       .Set("kind", "COUNT")
       .Set("at", std::int64_t{1795413600000} + i)
-      .Set("work_order_id", Uuid::NewV7().ToString())
-      .Set("operation_id", Uuid::NewV7().ToString())
-      .Set("work_unit_id", Uuid::NewV7().ToString())
+      // Counts of a dozen running operations of six orders.
+      .Set("work_order_id", "00000000-0000-7000-8000-0000000001" + std::to_string(10 + i % 12 / 2))
+      .Set("operation_id", "00000000-0000-7000-8000-0000000002" + std::to_string(10 + i % 12))
+      // A site's handful of work units, as on a floor (each its own rollup row).
+      .Set("work_unit_id", "00000000-0000-7000-8000-00000000000" + std::to_string(i % 6))
       .Set("good_quantity", 1.0)
       .Set("scrap_quantity", 0.0)
       .Set("rework_quantity", 0.0)

@@ -6,7 +6,8 @@
 //              INSERT + COMMIT round trip to the same server: p50/p99.
 //   upstream   N events captured in an edge store's outbox, synced end to end (outbox ->
 //              protobuf -> CurveZMQ over loopback -> central's applier -> PostgreSQL -> ack
-//              -> purge) by the real SyncClient and SyncServer: rows/s against COPY.
+//              -> purge) by the real SyncClient and SyncServer: rows/s against COPY; and the
+//              same with the report rollups' triggers turned off, to show what they cost.
 //   latency    single events committed on the edge, time until the row is visible in
 //              central's PostgreSQL, p50/p99: at light load (one at a time) and under heavy
 //              load (a background stream at half the measured upstream rate).
@@ -214,16 +215,25 @@ class Bench {
     CHECK_OK(central::MigrateCentralSchema(*admin_).status(), "migrate");
     CHECK_OK(admin_->Exec("CREATE TABLE bench_copy (LIKE millrace.production_event INCLUDING ALL)"),
              "baseline table");
-    const auto copy = [&](int n, int attempts) {
+    // The same shape partitioned as central's facts are (by the time in the ids: this
+    // month's partition, and a default one), to show what partitioning costs COPY.
+    CHECK_OK(admin_->Exec("CREATE TABLE bench_copy_parted (LIKE millrace.production_event INCLUDING "
+                          "ALL) PARTITION BY RANGE (id); CREATE TABLE bench_copy_parted_now PARTITION "
+                          "OF bench_copy_parted FOR VALUES FROM (millrace.uuid7_floor(date_trunc("
+                          "'month', now()))) TO (millrace.uuid7_floor(date_trunc('month', now()) + "
+                          "interval '1 month')); CREATE TABLE bench_copy_parted_default PARTITION OF "
+                          "bench_copy_parted DEFAULT"),
+             "partitioned baseline table");
+    const auto copy = [&](int n, int attempts, const std::string& table = "bench_copy") {
       std::string data;
       for (int i = 0; i < n; ++i) central::AppendCopyLine("acme", EventRow("lyon", i), &data);
       double best = 1e9;
       for (int a = 0; a < attempts; ++a) {
-        CHECK_OK(admin_->Exec("TRUNCATE bench_copy"), "truncate");
+        CHECK_OK(admin_->Exec("TRUNCATE " + table), "truncate");
         const auto t0 = SteadyClock::now();
         CHECK_OK(admin_->Exec("BEGIN"), "begin");
         CHECK_OK(admin_
-                     ->CopyIn("COPY bench_copy (" + central::PgInsertColumns(T("production_event")) +
+                     ->CopyIn("COPY " + table + " (" + central::PgInsertColumns(T("production_event")) +
                                   ") FROM STDIN",
                               data)
                      .status(),
@@ -237,6 +247,8 @@ class Bench {
     copy_rate_ = o_.rows / copy(o_.rows, 3);
     r_["baseline"]["copy_rows"] = o_.rows;
     r_["baseline"]["copy_rows_per_s"] = copy_rate_;
+    r_["baseline"]["copy_partitioned_rows_per_s"] = o_.rows / copy(o_.rows, 3, "bench_copy_parted");
+    CHECK_OK(admin_->Exec("DROP TABLE bench_copy_parted"), "drop");
     if (o_.Want("catchup")) {
       catchup_copy_s_ = copy(o_.catchup_rows, 1);
       r_["baseline"]["copy_catchup_rows_s"] = catchup_copy_s_;
@@ -280,6 +292,11 @@ class Bench {
     po.endpoints = {"tcp://127.0.0.1:1"};
     po.central_public_key = keys.public_key;
     (void)Must(central::ProvisionSite(*app, po), "provision");
+    for (const char* raw : {"lyon-raw-a", "lyon-raw-b"}) {
+      po.site_id = raw;
+      po.out_dir = (dir / raw).string();
+      (void)Must(central::ProvisionSite(*app, po), "provision");
+    }
 
     MetricsRegistry metrics;
     central::SyncServiceOptions cso;
@@ -288,19 +305,40 @@ class Bench {
     sync::SyncServerOptions sso;
     sso.secret_key = keys.secret_key;
     auto server = Must(sync::SyncServer::Start(sso, &service, &metrics), "server");
+    const auto drain = [&](InProcessEdge& edge, const std::string& site, std::int64_t rows) {
+      FillEvents(edge.store(), site, 0, rows);
+      auto t0 = SteadyClock::now();
+      edge.Start();
+      while (edge.Stats().acked_seq < static_cast<std::uint64_t>(rows)) {
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+        if (Seconds(SteadyClock::now() - t0) > 600) Die(Status::Timeout("upstream did not drain"), "sync");
+      }
+      return Seconds(SteadyClock::now() - t0);
+    };
+    // What keeping the report rollups costs: half the rows with their triggers off before the
+    // run, half after it (so a table grown by the run weighs on both sides alike).
+    const auto without_rollups = [&](const char* site) {
+      for (const char* op : {"insert", "update", "delete"})
+        CHECK_OK(admin_->Exec(std::string("ALTER TABLE millrace.production_event DISABLE TRIGGER report_") + op),
+                 "rollups off");
+      InProcessEdge raw(site, dir / site, server->endpoint(), keys.public_key, o_.batch_rows, o_.window);
+      const double seconds = drain(raw, site, o_.rows / 2);
+      for (const char* op : {"insert", "update", "delete"})
+        CHECK_OK(admin_->Exec(std::string("ALTER TABLE millrace.production_event ENABLE TRIGGER report_") + op),
+                 "rollups on");
+      return seconds;
+    };
+    double raw_seconds = without_rollups("lyon-raw-a");
     InProcessEdge e("lyon", dir / "lyon", server->endpoint(), keys.public_key, o_.batch_rows,
                     o_.window);
-    FillEvents(e.store(), "lyon", 0, o_.rows);
-    auto t0 = SteadyClock::now();
-    e.Start();
-    while (e.Stats().acked_seq < static_cast<std::uint64_t>(o_.rows)) {
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
-      if (Seconds(SteadyClock::now() - t0) > 600) Die(Status::Timeout("upstream did not drain"), "sync");
-    }
-    const double up_rate = o_.rows / Seconds(SteadyClock::now() - t0);
+    const double up_rate = o_.rows / drain(e, "lyon", o_.rows);
+    raw_seconds += without_rollups("lyon-raw-b");
+    const double raw_rate = (o_.rows / 2) * 2 / raw_seconds;
     r_["upstream"] = {{"rows", o_.rows},
                       {"rows_per_s", up_rate},
                       {"vs_copy", up_rate / copy_rate_},
+                      {"rows_per_s_without_rollups", raw_rate},
+                      {"with_vs_without_rollups", up_rate / raw_rate},
                       {"batch_rows", o_.batch_rows},
                       {"window", o_.window}};
     std::int64_t next = o_.rows;
@@ -649,6 +687,9 @@ class Bench {
     line("measure", "value", "against the same-run baseline");
     line("baseline: raw COPY, " + std::to_string(o_.rows) + " events", num(copy_rate_, 0, " rows/s"),
          "(best of 3)");
+    line("COPY into the same table partitioned by id time",
+         num(r_["baseline"]["copy_partitioned_rows_per_s"].get<double>(), 0, " rows/s"),
+         ratio(r_["baseline"]["copy_partitioned_rows_per_s"].get<double>(), copy_rate_, "COPY"));
     line("baseline: single-row INSERT+COMMIT p50 / p99",
          num(rt_p50_, 2, "") + " / " + num(rt_p99_, 2, " ms"), "");
     if (r_.contains("upstream")) {
@@ -656,6 +697,10 @@ class Bench {
       line("upstream edge -> central, " + std::to_string(o_.rows) + " events",
            num(u["rows_per_s"].get<double>(), 0, " rows/s"),
            ratio(u["rows_per_s"].get<double>(), copy_rate_, "COPY"));
+    line("upstream with the report rollups' triggers off",
+         num(u["rows_per_s_without_rollups"].get<double>(), 0, " rows/s"),
+         ratio(u["rows_per_s_without_rollups"].get<double>(), copy_rate_, "COPY") + "; with = " +
+             num(u["with_vs_without_rollups"].get<double>(), 2, "x without"));
     }
     if (r_.contains("latency")) {
       const json& l = r_["latency"];
