@@ -139,10 +139,12 @@ CREATE FUNCTION "@SCHEMA@".report_slices(p_tenant text, p_site text, tz text, lo
   WHERE x.b > x.a OR lo = hi
 $$;
 
--- Planned time: every active work unit of a site is planned for each shift instance the
--- site worked (the site records an instance when anything happens in it).
-CREATE TABLE "@SCHEMA@".report_time_hour (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, bucket timestamptz NOT NULL, shift_instance_id uuid NOT NULL, business_date date NOT NULL, planned_ms bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, work_unit_id, bucket, shift_instance_id));
-CREATE TABLE "@SCHEMA@".report_time_day (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, planned_ms bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id));
+-- Shift time: every active work unit of a site is planned for each shift instance the site
+-- worked (the site records an instance when anything happens in it); break_ms is the part
+-- of it in its pattern's planned breaks ({"start_minute": minutes after the shift's start,
+-- "minutes": length}). Planned production time = shift_ms - break_ms - planned stops.
+CREATE TABLE "@SCHEMA@".report_time_hour (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, bucket timestamptz NOT NULL, shift_instance_id uuid NOT NULL, business_date date NOT NULL, shift_ms bigint NOT NULL, break_ms bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, work_unit_id, bucket, shift_instance_id));
+CREATE TABLE "@SCHEMA@".report_time_day (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, shift_ms bigint NOT NULL, break_ms bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id));
 -- Output: counts by product, op code and scrap reason; ideal_s = ideal cycle time x count.
 CREATE TABLE "@SCHEMA@".report_output_hour (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, bucket timestamptz NOT NULL, shift_instance_id uuid NOT NULL, product_id uuid NOT NULL, op_code text NOT NULL, scrap_reason_id uuid NOT NULL, business_date date NOT NULL, events bigint NOT NULL, good numeric NOT NULL, scrap numeric NOT NULL, rework numeric NOT NULL, ideal_s numeric NOT NULL, PRIMARY KEY (tenant_id, site_id, work_unit_id, bucket, shift_instance_id, product_id, op_code, scrap_reason_id));
 CREATE TABLE "@SCHEMA@".report_output_day (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, product_id uuid NOT NULL, op_code text NOT NULL, scrap_reason_id uuid NOT NULL, events bigint NOT NULL, good numeric NOT NULL, scrap numeric NOT NULL, rework numeric NOT NULL, ideal_s numeric NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id));
@@ -226,18 +228,25 @@ CREATE FUNCTION "@SCHEMA@".report_sql_time(src text, sgn integer, lo timestamptz
   WITH c AS (
     SELECT s.tenant_id, s.site_id, u.id AS work_unit_id, g.bucket, s.id AS shift_instance_id,
            coalesce("@SCHEMA@".report_date(s.business_date), "@SCHEMA@".report_local_date(s.starts_at, ss.time_zone)) AS business_date,
-           %2$s * round(extract(epoch FROM least(g.bucket + interval '1 hour', s.ends_at) - greatest(g.bucket, s.starts_at)) * 1000)::bigint AS planned_ms
+           %2$s * round(extract(epoch FROM g.b - g.a) * 1000)::bigint AS shift_ms,
+           %2$s * coalesce((SELECT round(sum(greatest(extract(epoch FROM least(g.b, x.b_hi) - greatest(g.a, x.b_lo)), 0)) * 1000)::bigint
+                   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p.planned_breaks::jsonb) = 'array' THEN p.planned_breaks::jsonb ELSE '[]' END) br
+                   CROSS JOIN LATERAL (SELECT s.starts_at + make_interval(mins => (br->>'start_minute')::integer) AS b_lo,
+                                              s.starts_at + make_interval(mins => (br->>'start_minute')::integer + (br->>'minutes')::integer) AS b_hi) x
+                   WHERE jsonb_typeof(br->'start_minute') = 'number' AND jsonb_typeof(br->'minutes') = 'number'), 0) AS break_ms
     FROM %1$s s
     JOIN "@SCHEMA@".sync_site ss ON ss.tenant_id = s.tenant_id AND ss.site_id = s.site_id
     JOIN "@SCHEMA@".equipment u ON u.tenant_id = s.tenant_id AND u.site_id = s.site_id AND u.level = 'work_unit' AND u.active
-    CROSS JOIN LATERAL generate_series("@SCHEMA@".report_bucket(s.starts_at, ss.time_zone), s.ends_at - interval '1 microsecond', interval '1 hour') AS g(bucket)
+    LEFT JOIN "@SCHEMA@".shift_pattern p ON p.tenant_id = s.tenant_id AND p.id = s.shift_pattern_id
+    CROSS JOIN LATERAL (SELECT h AS bucket, greatest(h, s.starts_at) AS a, least(h + interval '1 hour', s.ends_at) AS b
+                        FROM generate_series("@SCHEMA@".report_bucket(s.starts_at, ss.time_zone), s.ends_at - interval '1 microsecond', interval '1 hour') h) g
     WHERE s.ends_at > s.starts_at
   ), r AS (SELECT * FROM c WHERE bucket >= %3$L AND bucket < %4$L),
   h AS (
-    INSERT INTO "@SCHEMA@".report_time_hour AS t SELECT tenant_id, site_id, work_unit_id, bucket, shift_instance_id, business_date, sum(planned_ms) FROM r GROUP BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (tenant_id, site_id, work_unit_id, bucket, shift_instance_id) DO UPDATE SET planned_ms = t.planned_ms + EXCLUDED.planned_ms RETURNING 1)
-  INSERT INTO "@SCHEMA@".report_time_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, sum(planned_ms) FROM r GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id) DO UPDATE SET planned_ms = t.planned_ms + EXCLUDED.planned_ms
+    INSERT INTO "@SCHEMA@".report_time_hour AS t SELECT tenant_id, site_id, work_unit_id, bucket, shift_instance_id, business_date, sum(shift_ms), sum(break_ms) FROM r GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (tenant_id, site_id, work_unit_id, bucket, shift_instance_id) DO UPDATE SET shift_ms = t.shift_ms + EXCLUDED.shift_ms, break_ms = t.break_ms + EXCLUDED.break_ms RETURNING 1)
+  INSERT INTO "@SCHEMA@".report_time_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, sum(shift_ms), sum(break_ms) FROM r GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id) DO UPDATE SET shift_ms = t.shift_ms + EXCLUDED.shift_ms, break_ms = t.break_ms + EXCLUDED.break_ms
 $f$, src, sgn, lo, hi) $q$;
 
 -- Measurements are facts never changed: added only (min and max cannot be taken back).
@@ -280,8 +289,8 @@ BEGIN
   INSERT INTO "@SCHEMA@".report_downtime_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, reason_id, planned, -sum(stop_ms), -sum(stops) FROM old GROUP BY 1, 2, 3, 4, 5, 6, 7
   ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, reason_id, planned) DO UPDATE SET stop_ms = t.stop_ms + EXCLUDED.stop_ms, stops = t.stops + EXCLUDED.stops;
   WITH old AS (DELETE FROM "@SCHEMA@".report_time_hour WHERE tenant_id = p_tenant AND site_id = p_site AND bucket >= lo AND bucket < hi RETURNING *)
-  INSERT INTO "@SCHEMA@".report_time_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, -sum(planned_ms) FROM old GROUP BY 1, 2, 3, 4, 5
-  ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id) DO UPDATE SET planned_ms = t.planned_ms + EXCLUDED.planned_ms;
+  INSERT INTO "@SCHEMA@".report_time_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, -sum(shift_ms), -sum(break_ms) FROM old GROUP BY 1, 2, 3, 4, 5
+  ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id) DO UPDATE SET shift_ms = t.shift_ms + EXCLUDED.shift_ms, break_ms = t.break_ms + EXCLUDED.break_ms;
   WITH old AS (DELETE FROM "@SCHEMA@".report_quality_hour WHERE tenant_id = p_tenant AND site_id = p_site AND bucket >= lo AND bucket < hi RETURNING *)
   INSERT INTO "@SCHEMA@".report_quality_day AS t SELECT tenant_id, site_id, characteristic_id, work_unit_id, business_date, shift_instance_id, -sum(n), -sum(n_in_spec), -sum(n_value), -sum(sum_v), -sum(sum_v2) FROM old GROUP BY 1, 2, 3, 4, 5, 6
   ON CONFLICT (tenant_id, site_id, business_date, characteristic_id, work_unit_id, shift_instance_id) DO UPDATE SET n = t.n + EXCLUDED.n, n_in_spec = t.n_in_spec + EXCLUDED.n_in_spec, n_value = t.n_value + EXCLUDED.n_value, sum_v = t.sum_v + EXCLUDED.sum_v, sum_v2 = t.sum_v2 + EXCLUDED.sum_v2;
@@ -290,7 +299,7 @@ BEGIN
   d_hi := CASE WHEN isfinite(hi) THEN "@SCHEMA@".report_local_date(hi, tz) + 2 ELSE 'infinity'::date END;
   DELETE FROM "@SCHEMA@".report_output_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND events = 0 AND good = 0 AND scrap = 0 AND rework = 0 AND ideal_s = 0;
   DELETE FROM "@SCHEMA@".report_downtime_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND stop_ms = 0 AND stops = 0;
-  DELETE FROM "@SCHEMA@".report_time_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND planned_ms = 0;
+  DELETE FROM "@SCHEMA@".report_time_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND shift_ms = 0 AND break_ms = 0;
   DELETE FROM "@SCHEMA@".report_quality_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND n = 0;
   -- Then what the facts say. An event lies in its hour; a stop or a shift reaches into the
   -- range from before it (a stop may last up to a week, a shift up to a day).

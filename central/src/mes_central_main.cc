@@ -8,7 +8,9 @@
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
+#include <tuple>
 
 #include "millrace/central/admin_token.h"
 #include "millrace/central/central_audit.h"
@@ -16,6 +18,7 @@
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
 #include "millrace/central/provision.h"
+#include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
 #include "millrace/central/sync_service.h"
 #include "millrace/common/catalog.h"
@@ -302,6 +305,52 @@ int Put(const std::string& config_path, const std::string& tenant, const std::st
   return 0;
 }
 
+// A site-local wall time ("2026-11-10" or "2026-11-10 14:00") as Unix milliseconds.
+Result<std::int64_t> SiteLocalMillis(PgConnection& conn, const std::string& tenant,
+                                     const std::string& site, const std::string& wall,
+                                     const char* option) {
+  static const std::regex kWall(R"(\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?)");
+  if (!std::regex_match(wall, kWall))
+    return Status::InvalidArgument(std::string(option) + " expects YYYY-MM-DD or \"YYYY-MM-DD HH:MM\" "
+                                   "in the site's time zone, got \"" + wall + "\"");
+  std::int64_t ms = 0;
+  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, tenant, [&]() -> Status {
+    auto r = conn.Query("SELECT (extract(epoch FROM ($3::timestamp AT TIME ZONE time_zone)) * "
+                        "1000)::bigint FROM millrace.sync_site WHERE tenant_id = $1 AND site_id = $2",
+                        {tenant, site, wall});
+    if (!r.ok()) return Status::InvalidArgument(std::string(option) + ": " + r.status().message());
+    if (r->rows() == 0) return Status::NotFound("no site " + tenant + "/" + site);
+    ms = std::stoll(r->GetString(0, 0));
+    return Status::Ok();
+  }));
+  return ms;
+}
+
+int RebuildRollupsCommand(const std::string& config_path, RebuildRange range,
+                          const std::string& from, const std::string& to) {
+  QuietLogging();
+  auto conn = ConnectFromConfig(config_path);
+  if (!conn.ok()) return Fail(conn.status());
+  for (auto [wall, out, name] : {std::tuple{&from, &range.from_ms, "--from"}, {&to, &range.to_ms, "--to"}}) {
+    if (wall->empty()) continue;
+    auto ms = SiteLocalMillis(**conn, range.tenant_id, range.site_id, *wall, name);
+    if (!ms.ok()) return Fail(ms.status());
+    *out = *ms;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  Status s = RebuildRollups(**conn, range, [&](const RebuildProgress& p) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double share = static_cast<double>(p.done_ms) / static_cast<double>(p.total_ms);
+    std::cerr << "\rrebuilt " << p.done_ms / 86400000 << " of " << (p.total_ms + 86399999) / 86400000
+              << " days (" << static_cast<int>(share * 100) << "%), about "
+              << static_cast<int>(share > 0 ? secs / share - secs : 0) << " s left   " << std::flush;
+  });
+  std::cerr << "\n";
+  if (!s.ok()) return Fail(s);
+  std::cout << "rebuilt the report rollups of " << range.tenant_id << "/" << range.site_id << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace millrace::central
 
@@ -460,7 +509,25 @@ int main(int argc, char** argv) {
   audit->add_option("--limit", audit_limit, "How many (1..1000)")->check(CLI::Range(1, 1000));
   audit->add_flag("--json", audit_json, "JSON lines instead of a table");
 
+  central::RebuildRange rebuild_range;
+  std::string rebuild_from, rebuild_to;
+  auto* rebuild = app.add_subcommand(
+      "rebuild-rollups",
+      "Recompute a site's report rollups from its raw facts (all of them, or a range), a day at "
+      "a time with progress: after a change of ideal cycle times, work units or an operation's "
+      "product, history is restated by the new master data");
+  add_config(rebuild);
+  rebuild->add_option("--tenant", rebuild_range.tenant_id, "Tenant id")->required();
+  rebuild->add_option("--site", rebuild_range.site_id, "Site id")->required();
+  rebuild->add_option("--from", rebuild_from,
+                      "First local date or time, YYYY-MM-DD or \"YYYY-MM-DD HH:MM\" in the "
+                      "site's time zone (default: the site's first fact)");
+  rebuild->add_option("--to", rebuild_to,
+                      "Local date or time to stop before (default: after the site's last fact)");
+
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (*rebuild)
+    return central::RebuildRollupsCommand(config_path, rebuild_range, rebuild_from, rebuild_to);
   who.actor = central::CommandLineActor(actor);
   provision_options.who = who;
   if (*seed_demo) {

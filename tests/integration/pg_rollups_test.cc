@@ -68,6 +68,13 @@ class PgRollupsTest : public ::testing::Test {
        "('acme', '" + kLine + "', 'lyon', NULL, 'work_center', 'L1', 'Line 1', NULL, true, 1, 'central'), "
        "('acme', '" + kUnit1 + "', 'lyon', '" + kLine + "', 'work_unit', 'U1', 'Press', 30, true, 1, 'central'), "
        "('acme', '" + kUnit2 + "', 'lyon', '" + kLine + "', 'work_unit', 'U2', 'Lathe', 45, true, 1, 'central')");
+    // Every shift has a 15-minute break half an hour in and a 20-minute one over its
+    // second hour's end.
+    Tx("INSERT INTO millrace.shift_pattern (tenant_id, id, site_id, code, name, start_minute, "
+       "end_minute, weekdays, planned_breaks, hlc, origin) VALUES ('acme', "
+       "'00000000-0000-7000-8000-0000000000f0', 'lyon', 'ANY', 'Any', 0, 0, 127, "
+       "'[{\"start_minute\": 30, \"minutes\": 15}, {\"start_minute\": 110, \"minutes\": 20}]', 1, "
+       "'central')");
     Tx(std::string("INSERT INTO millrace.work_order (tenant_id, id, site_id, number, material_id, "
                    "planned_quantity, priority, status, good_quantity, scrap_quantity, hlc, origin) "
                    "VALUES ('acme', '") + kOrder + "', 'lyon', 'WO-1', '" + kProduct +
@@ -112,8 +119,8 @@ class PgRollupsTest : public ::testing::Test {
   // subtraction left at zero is the same as no row).
   std::vector<std::string> Snapshot() {
     const std::vector<std::pair<std::string, std::string>> tables = {
-        {"report_time_hour", "planned_ms <> 0"},
-        {"report_time_day", "planned_ms <> 0"},
+        {"report_time_hour", "shift_ms <> 0 OR break_ms <> 0"},
+        {"report_time_day", "shift_ms <> 0 OR break_ms <> 0"},
         {"report_output_hour", "events <> 0 OR good <> 0 OR scrap <> 0 OR rework <> 0 OR ideal_s <> 0"},
         {"report_output_day", "events <> 0 OR good <> 0 OR scrap <> 0 OR rework <> 0 OR ideal_s <> 0"},
         {"report_downtime_hour", "stop_ms <> 0 OR stops <> 0"},
@@ -239,12 +246,20 @@ TEST_F(PgRollupsTest, AStopIsSplitAtHoursAndShiftsAndCountedOnce) {
 TEST_F(PgRollupsTest, SumsFollowTheDefinitions) {
   Deliver();
   // Planned time: each of the two work units in each shift instance the site worked.
-  EXPECT_EQ(One("SELECT sum(planned_ms) FROM millrace.report_time_day WHERE business_date = "
+  EXPECT_EQ(One("SELECT sum(shift_ms) FROM millrace.report_time_day WHERE business_date = "
                 "'2026-11-10'"),
             std::to_string(2 * 3 * 8 * kHourMs));
-  EXPECT_EQ(One("SELECT sum(planned_ms) FROM millrace.report_time_day WHERE business_date = "
+  EXPECT_EQ(One("SELECT sum(shift_ms) FROM millrace.report_time_day WHERE business_date = "
                 "'2026-11-07'"),
             std::to_string(2 * 8 * kHourMs));
+  // Planned breaks: 35 minutes of each shift, the second split over an hour's end.
+  EXPECT_EQ(One("SELECT sum(break_ms) FROM millrace.report_time_day WHERE business_date = "
+                "'2026-11-10'"),
+            std::to_string(2 * 3 * 35 * 60000));
+  auto breaks = Rows(std::string("SELECT to_char(bucket AT TIME ZONE 'Europe/Paris', 'HH24'), "
+                                 "break_ms FROM millrace.report_time_hour WHERE work_unit_id = '") +
+                     kUnit1 + "' AND shift_instance_id = '" + kEarly + "' AND break_ms > 0 ORDER BY bucket");
+  EXPECT_EQ(breaks, (std::vector<std::vector<std::string>>{{"06", "900000"}, {"07", "600000"}, {"08", "600000"}}));
   // Ideal time = ideal cycle time x (good + scrap + rework): 20 s on OP10, and unit 2's
   // 45 s where OP20 has none. Late data sits in its own day.
   auto out = Rows("SELECT business_date, op_code, sum(good), sum(scrap), sum(rework), sum(ideal_s) "
@@ -277,7 +292,7 @@ TEST_F(PgRollupsTest, ShiftsOverDaylightSavingChangesPlanTheHoursWorked) {
      "; " +
      Shift("00000000-0000-7000-8000-000000000302", "2026-03-28", "2026-03-28 22:00",
            "2026-03-29 06:00"));
-  auto days = Rows("SELECT business_date, planned_ms FROM millrace.report_time_day WHERE "
+  auto days = Rows("SELECT business_date, shift_ms FROM millrace.report_time_day WHERE "
                    "work_unit_id = '" + std::string(kUnit1) + "' ORDER BY 1");
   ASSERT_EQ(days.size(), 2u);
   EXPECT_EQ(days[0], (std::vector<std::string>{"2026-03-28", std::to_string(7 * kHourMs)}));

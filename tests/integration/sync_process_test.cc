@@ -36,6 +36,9 @@ class SyncProcessTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
     s = cluster_->SeedDemo("globex", {"tokyo"});
     ASSERT_TRUE(s.ok()) << s.ToString();
+    cluster_->SetTimeZone("lyon", "Europe/Paris");
+    cluster_->SetTimeZone("porto", "Europe/Lisbon");
+    cluster_->SetTimeZone("tokyo", "Asia/Tokyo");
     for (auto [tenant, site] : {std::pair{"acme", "lyon"}, {"acme", "porto"}, {"globex", "tokyo"}}) {
       s = cluster_->AddSite(tenant, site);
       ASSERT_TRUE(s.ok()) << s.ToString();
@@ -179,6 +182,55 @@ TEST_F(SyncProcessTest, ThreeSitesTwoTenantsAndCentralEditsConvergeByContent) {
         "mes_sync_site_last_ack_timestamp_seconds{tenant=\"acme\",site=\"porto\"}",
         "mes_sync_apply_seconds_count{tenant=\"acme\",site=\"lyon\"}"})
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
+}
+
+// A site's shifts are its own local time's, and central's report rollups hold what its floor
+// did by those shifts; a rebuild from the raw facts gives the same.
+TEST_F(SyncProcessTest, ASitesCountsRollUpAtCentralByTheShiftsOfItsTimeZone) {
+  Shift("tokyo", 20);
+  Status s = cluster_->WaitConverged(std::chrono::seconds(30));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  // The edge made the shift instance by Tokyo's clock: it starts at a pattern's start
+  // there (06:00, 14:00 or 22:00), on the business date it names, and every event and
+  // the operator's session name it.
+  const std::string start = CentralText(
+      "SELECT to_char(starts_at AT TIME ZONE 'Asia/Tokyo', 'HH24:MI') FROM millrace.shift_instance "
+      "WHERE site_id = 'tokyo'");
+  EXPECT_TRUE(start == "06:00" || start == "14:00" || start == "22:00") << start;
+  EXPECT_EQ(CentralText("SELECT count(*) FROM millrace.shift_instance WHERE site_id = 'tokyo' AND "
+                        "business_date = to_char(starts_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD')"),
+            CentralText("SELECT count(*) FROM millrace.shift_instance WHERE site_id = 'tokyo'"));
+  EXPECT_EQ(CentralText("SELECT count(*) FROM millrace.production_event e WHERE site_id = 'tokyo' "
+                        "AND NOT EXISTS (SELECT 1 FROM millrace.shift_instance s WHERE s.tenant_id = "
+                        "e.tenant_id AND s.id = e.shift_instance_id AND e.at >= s.starts_at AND "
+                        "e.at < s.ends_at)"),
+            "0");
+  // The rollups: 16 counts of 2 good and 4 of 1 scrap, the shift planned for every work
+  // unit, the stop recorded.
+  EXPECT_EQ(CentralText("SELECT sum(good)::int || ' ' || sum(scrap)::int || ' ' || sum(events) FROM "
+                        "millrace.report_output_day WHERE site_id = 'tokyo'"),
+            "32 4 " + CentralText("SELECT count(*) FROM millrace.production_event WHERE site_id = 'tokyo'"));
+  EXPECT_EQ(CentralText("SELECT count(DISTINCT work_unit_id) FROM millrace.report_time_day WHERE "
+                        "site_id = 'tokyo' AND shift_ms > 0"),
+            CentralText("SELECT count(*) FROM millrace.equipment WHERE site_id = 'tokyo' AND level = "
+                        "'work_unit' AND active"));
+  EXPECT_EQ(CentralText("SELECT sum(stops) FROM millrace.report_downtime_day WHERE site_id = 'tokyo'"),
+            "1");
+  const std::string rollups =
+      "SELECT string_agg(r::text, ';' ORDER BY r::text) FROM (SELECT * FROM "
+      "millrace.report_output_day WHERE site_id = 'tokyo' UNION ALL SELECT tenant_id, site_id, "
+      "work_unit_id, business_date, shift_instance_id, NULL, '', NULL, shift_ms, break_ms, 0, 0, 0 "
+      "FROM millrace.report_time_day WHERE site_id = 'tokyo') r";
+  const std::string before = CentralText(rollups);
+  std::string out;
+  s = cluster_->CentralCommand({"rebuild-rollups", "--tenant", "globex", "--site", "tokyo"}, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_NE(out.find("rebuilt the report rollups of globex/tokyo"), std::string::npos) << out;
+  EXPECT_NE(out.find("100%"), std::string::npos) << out;  // progress
+  EXPECT_EQ(CentralText(rollups), before);
+  EXPECT_FALSE(cluster_->CentralCommand({"rebuild-rollups", "--tenant", "globex", "--site", "tokyo",
+                                         "--from", "yesterday"}, &out).ok());
+  EXPECT_NE(out.find("--from expects YYYY-MM-DD"), std::string::npos) << out;
 }
 
 // Key rotation while the floor writes: central asks, the edge makes a new pair and sends its

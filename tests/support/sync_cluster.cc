@@ -371,9 +371,12 @@ Status SyncCluster::SetEdgeClockOffset(const std::string& site, std::chrono::mil
 Status SyncCluster::Provision(const std::string& tenant, const std::string& site,
                               const std::string& endpoint) {
   if (sync_endpoint_.empty()) return Status::FailedPrecondition("start central first");
+  auto zone = time_zones_.find(site);
   MILLRACE_RETURN_IF_ERROR(CentralCommand({"provision-site", "--tenant", tenant, "--site", site,
                                            "--out", site_dir(site), "--endpoint",
-                                           endpoint.empty() ? sync_endpoint_ : endpoint}));
+                                           endpoint.empty() ? sync_endpoint_ : endpoint,
+                                           "--time-zone",
+                                           zone == time_zones_.end() ? "UTC" : zone->second}));
   site_tenant_[site] = tenant;
   return Status::Ok();
 }

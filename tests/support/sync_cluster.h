@@ -85,6 +85,10 @@ class SyncCluster {
   // migrates the store when StartEdge starts it.
   Status AddFixtureSite(const std::string& tenant, const std::string& site,
                         const std::string& fixture);
+  // The IANA time zone a site is provisioned with from now on (default UTC).
+  void SetTimeZone(const std::string& site, const std::string& zone) { time_zones_[site] = zone; }
+  // Runs `mes-central ARGS -c <the cluster's central.toml>`; its output goes to *out.
+  Status CentralCommand(std::vector<std::string> args, std::string* out = nullptr);
   // Only the provisioning (mes-central provision-site into site_dir(site)): for edges run
   // in-process, as the benchmarks do.
   Status Provision(const std::string& tenant, const std::string& site,
@@ -151,7 +155,6 @@ class SyncCluster {
 
  private:
   SyncCluster(ClusterBinaries bins, std::filesystem::path dir) : bins_(bins), dir_(dir) {}
-  Status CentralCommand(std::vector<std::string> args, std::string* out = nullptr);
 
   ClusterBinaries bins_;
   std::filesystem::path dir_;
@@ -162,6 +165,7 @@ class SyncCluster {
   std::string admin_token_;
   HttpEndpoint central_http_;
   std::map<std::string, std::string> site_tenant_;
+  std::map<std::string, std::string> time_zones_;
   std::map<std::string, std::unique_ptr<ChildProcess>> edges_;
   std::map<std::string, HttpEndpoint> edge_http_;
   std::map<std::string, std::pair<pid_t, std::string>> supervisor_tokens_;  // for EdgeContent
