@@ -145,9 +145,10 @@ $$;
 -- "minutes": length}). Planned production time = shift_ms - break_ms - planned stops.
 CREATE TABLE "@SCHEMA@".report_time_hour (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, bucket timestamptz NOT NULL, shift_instance_id uuid NOT NULL, business_date date NOT NULL, shift_ms bigint NOT NULL, break_ms bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, work_unit_id, bucket, shift_instance_id));
 CREATE TABLE "@SCHEMA@".report_time_day (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, shift_ms bigint NOT NULL, break_ms bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id));
--- Output: counts by product, op code and scrap reason; ideal_s = ideal cycle time x count.
-CREATE TABLE "@SCHEMA@".report_output_hour (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, bucket timestamptz NOT NULL, shift_instance_id uuid NOT NULL, product_id uuid NOT NULL, op_code text NOT NULL, scrap_reason_id uuid NOT NULL, business_date date NOT NULL, events bigint NOT NULL, good numeric NOT NULL, scrap numeric NOT NULL, rework numeric NOT NULL, ideal_s numeric NOT NULL, PRIMARY KEY (tenant_id, site_id, work_unit_id, bucket, shift_instance_id, product_id, op_code, scrap_reason_id));
-CREATE TABLE "@SCHEMA@".report_output_day (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, product_id uuid NOT NULL, op_code text NOT NULL, scrap_reason_id uuid NOT NULL, events bigint NOT NULL, good numeric NOT NULL, scrap numeric NOT NULL, rework numeric NOT NULL, ideal_s numeric NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id));
+-- Output: counts by product, op code and scrap reason; ideal_s = ideal cycle time x count,
+-- ideal_good_s = ideal cycle time x good count (OEE = sum of it / planned production time).
+CREATE TABLE "@SCHEMA@".report_output_hour (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, bucket timestamptz NOT NULL, shift_instance_id uuid NOT NULL, product_id uuid NOT NULL, op_code text NOT NULL, scrap_reason_id uuid NOT NULL, business_date date NOT NULL, events bigint NOT NULL, good numeric NOT NULL, scrap numeric NOT NULL, rework numeric NOT NULL, ideal_s numeric NOT NULL, ideal_good_s numeric NOT NULL, PRIMARY KEY (tenant_id, site_id, work_unit_id, bucket, shift_instance_id, product_id, op_code, scrap_reason_id));
+CREATE TABLE "@SCHEMA@".report_output_day (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, product_id uuid NOT NULL, op_code text NOT NULL, scrap_reason_id uuid NOT NULL, events bigint NOT NULL, good numeric NOT NULL, scrap numeric NOT NULL, rework numeric NOT NULL, ideal_s numeric NOT NULL, ideal_good_s numeric NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id));
 -- Stops (closed ones), split at hours and shifts; `stops` counts each in the slice it began.
 CREATE TABLE "@SCHEMA@".report_downtime_hour (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, bucket timestamptz NOT NULL, shift_instance_id uuid NOT NULL, reason_id uuid NOT NULL, planned boolean NOT NULL, business_date date NOT NULL, stop_ms bigint NOT NULL, stops bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, work_unit_id, bucket, shift_instance_id, reason_id, planned));
 CREATE TABLE "@SCHEMA@".report_downtime_day (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, reason_id uuid NOT NULL, planned boolean NOT NULL, stop_ms bigint NOT NULL, stops bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, reason_id, planned));
@@ -192,7 +193,8 @@ CREATE FUNCTION "@SCHEMA@".report_sql_output(src text, sgn integer, lo timestamp
            coalesce(g.scrap_reason_id, '00000000-0000-0000-0000-000000000000') AS scrap_reason_id,
            coalesce("@SCHEMA@".report_date(si.business_date), "@SCHEMA@".report_local_date(g.slot, ss.time_zone)) AS business_date,
            %2$s * g.events AS events, %2$s * g.good AS good, %2$s * g.scrap AS scrap, %2$s * g.rework AS rework,
-           %2$s * (g.good + g.scrap + g.rework) * coalesce(nullif(o.ideal_cycle_time_s, 0), u.ideal_cycle_time_s, 0)::numeric AS ideal_s
+           %2$s * (g.good + g.scrap + g.rework) * coalesce(nullif(o.ideal_cycle_time_s, 0), u.ideal_cycle_time_s, 0)::numeric AS ideal_s,
+           %2$s * g.good * coalesce(nullif(o.ideal_cycle_time_s, 0), u.ideal_cycle_time_s, 0)::numeric AS ideal_good_s
     FROM g
     JOIN "@SCHEMA@".sync_site ss ON ss.tenant_id = g.tenant_id AND ss.site_id = g.site_id
     LEFT JOIN "@SCHEMA@".shift_instance si ON si.tenant_id = g.tenant_id AND si.id = g.shift_instance_id
@@ -201,10 +203,10 @@ CREATE FUNCTION "@SCHEMA@".report_sql_output(src text, sgn integer, lo timestamp
     LEFT JOIN "@SCHEMA@".equipment u ON u.tenant_id = g.tenant_id AND u.id = g.work_unit_id
   ), r AS (SELECT * FROM c WHERE bucket >= %3$L AND bucket < %4$L),
   h AS (
-    INSERT INTO "@SCHEMA@".report_output_hour AS t SELECT tenant_id, site_id, work_unit_id, bucket, shift_instance_id, product_id, op_code, scrap_reason_id, business_date, sum(events), sum(good), sum(scrap), sum(rework), sum(ideal_s) FROM r GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-    ON CONFLICT (tenant_id, site_id, work_unit_id, bucket, shift_instance_id, product_id, op_code, scrap_reason_id) DO UPDATE SET events = t.events + EXCLUDED.events, good = t.good + EXCLUDED.good, scrap = t.scrap + EXCLUDED.scrap, rework = t.rework + EXCLUDED.rework, ideal_s = t.ideal_s + EXCLUDED.ideal_s RETURNING 1)
-  INSERT INTO "@SCHEMA@".report_output_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, product_id, op_code, scrap_reason_id, sum(events), sum(good), sum(scrap), sum(rework), sum(ideal_s) FROM r GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-    ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id) DO UPDATE SET events = t.events + EXCLUDED.events, good = t.good + EXCLUDED.good, scrap = t.scrap + EXCLUDED.scrap, rework = t.rework + EXCLUDED.rework, ideal_s = t.ideal_s + EXCLUDED.ideal_s
+    INSERT INTO "@SCHEMA@".report_output_hour AS t SELECT tenant_id, site_id, work_unit_id, bucket, shift_instance_id, product_id, op_code, scrap_reason_id, business_date, sum(events), sum(good), sum(scrap), sum(rework), sum(ideal_s), sum(ideal_good_s) FROM r GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+    ON CONFLICT (tenant_id, site_id, work_unit_id, bucket, shift_instance_id, product_id, op_code, scrap_reason_id) DO UPDATE SET events = t.events + EXCLUDED.events, good = t.good + EXCLUDED.good, scrap = t.scrap + EXCLUDED.scrap, rework = t.rework + EXCLUDED.rework, ideal_s = t.ideal_s + EXCLUDED.ideal_s, ideal_good_s = t.ideal_good_s + EXCLUDED.ideal_good_s RETURNING 1)
+  INSERT INTO "@SCHEMA@".report_output_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, product_id, op_code, scrap_reason_id, sum(events), sum(good), sum(scrap), sum(rework), sum(ideal_s), sum(ideal_good_s) FROM r GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id) DO UPDATE SET events = t.events + EXCLUDED.events, good = t.good + EXCLUDED.good, scrap = t.scrap + EXCLUDED.scrap, rework = t.rework + EXCLUDED.rework, ideal_s = t.ideal_s + EXCLUDED.ideal_s, ideal_good_s = t.ideal_good_s + EXCLUDED.ideal_good_s
 $f$, src, sgn, lo, hi) $q$;
 
 CREATE FUNCTION "@SCHEMA@".report_sql_downtime(src text, sgn integer, lo timestamptz, hi timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $q$ SELECT format($f$
@@ -283,8 +285,8 @@ BEGIN
   IF hi <= lo THEN RETURN; END IF;
   -- Take the old hours out of the days, then drop them.
   WITH old AS (DELETE FROM "@SCHEMA@".report_output_hour WHERE tenant_id = p_tenant AND site_id = p_site AND bucket >= lo AND bucket < hi RETURNING *)
-  INSERT INTO "@SCHEMA@".report_output_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, product_id, op_code, scrap_reason_id, -sum(events), -sum(good), -sum(scrap), -sum(rework), -sum(ideal_s) FROM old GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-  ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id) DO UPDATE SET events = t.events + EXCLUDED.events, good = t.good + EXCLUDED.good, scrap = t.scrap + EXCLUDED.scrap, rework = t.rework + EXCLUDED.rework, ideal_s = t.ideal_s + EXCLUDED.ideal_s;
+  INSERT INTO "@SCHEMA@".report_output_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, product_id, op_code, scrap_reason_id, -sum(events), -sum(good), -sum(scrap), -sum(rework), -sum(ideal_s), -sum(ideal_good_s) FROM old GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+  ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id) DO UPDATE SET events = t.events + EXCLUDED.events, good = t.good + EXCLUDED.good, scrap = t.scrap + EXCLUDED.scrap, rework = t.rework + EXCLUDED.rework, ideal_s = t.ideal_s + EXCLUDED.ideal_s, ideal_good_s = t.ideal_good_s + EXCLUDED.ideal_good_s;
   WITH old AS (DELETE FROM "@SCHEMA@".report_downtime_hour WHERE tenant_id = p_tenant AND site_id = p_site AND bucket >= lo AND bucket < hi RETURNING *)
   INSERT INTO "@SCHEMA@".report_downtime_day AS t SELECT tenant_id, site_id, work_unit_id, business_date, shift_instance_id, reason_id, planned, -sum(stop_ms), -sum(stops) FROM old GROUP BY 1, 2, 3, 4, 5, 6, 7
   ON CONFLICT (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, reason_id, planned) DO UPDATE SET stop_ms = t.stop_ms + EXCLUDED.stop_ms, stops = t.stops + EXCLUDED.stops;
@@ -297,7 +299,7 @@ BEGIN
   -- Days whose sums a changed attribution emptied hold no row.
   d_lo := CASE WHEN isfinite(lo) THEN "@SCHEMA@".report_local_date(lo, tz) - 2 ELSE '-infinity'::date END;
   d_hi := CASE WHEN isfinite(hi) THEN "@SCHEMA@".report_local_date(hi, tz) + 2 ELSE 'infinity'::date END;
-  DELETE FROM "@SCHEMA@".report_output_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND events = 0 AND good = 0 AND scrap = 0 AND rework = 0 AND ideal_s = 0;
+  DELETE FROM "@SCHEMA@".report_output_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND events = 0 AND good = 0 AND scrap = 0 AND rework = 0 AND ideal_s = 0 AND ideal_good_s = 0;
   DELETE FROM "@SCHEMA@".report_downtime_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND stop_ms = 0 AND stops = 0;
   DELETE FROM "@SCHEMA@".report_time_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND shift_ms = 0 AND break_ms = 0;
   DELETE FROM "@SCHEMA@".report_quality_day WHERE tenant_id = p_tenant AND site_id = p_site AND business_date BETWEEN d_lo AND d_hi AND n = 0;
@@ -307,8 +309,18 @@ BEGIN
   EXECUTE "@SCHEMA@".report_sql_downtime(format(facts, 'downtime_event', p_tenant, p_site, format('started_at < %L AND ended_at >= %L', hi, lo)) , 1, lo, hi);
   EXECUTE "@SCHEMA@".report_sql_time(format(facts, 'shift_instance', p_tenant, p_site, format('starts_at < %L AND ends_at > %L', hi, lo)) , 1, lo, hi);
   EXECUTE "@SCHEMA@".report_sql_quality(format(facts, 'measurement', p_tenant, p_site, format('at >= %L AND at < %L', lo, hi)) , lo, hi);
+  PERFORM "@SCHEMA@".report_changed(p_tenant, p_site, lo, hi);
 END $$;
 GRANT EXECUTE ON FUNCTION "@SCHEMA@".report_rebuild(text, text, timestamptz, timestamptz) TO "@APP@";
+
+-- Who caches reports hears of changed rollups: "<tenant> <site> <first date> <last date>"
+-- on millrace_reports at commit (dates a day or two wide of the UTC ones, which covers
+-- every zone and night shift; -infinity/infinity for all).
+CREATE FUNCTION "@SCHEMA@".report_changed(p_tenant text, p_site text, p_from timestamptz, p_to timestamptz) RETURNS void LANGUAGE sql AS $$
+  SELECT pg_notify('millrace_reports', p_tenant || ' ' || p_site || ' ' ||
+    CASE WHEN isfinite(p_from) THEN ((p_from AT TIME ZONE 'UTC')::date - 2)::text ELSE '-infinity' END || ' ' ||
+    CASE WHEN isfinite(p_to) THEN ((p_to AT TIME ZONE 'UTC')::date + 1)::text ELSE 'infinity' END)
+$$;
 
 -- The triggers: statement-level, over the rows each statement wrote (COPY through the
 -- stage, multi-row INSERT, upsert and the row-by-row path alike).
@@ -316,12 +328,16 @@ CREATE FUNCTION "@SCHEMA@".report_on_production() RETURNS trigger LANGUAGE plpgs
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN EXECUTE "@SCHEMA@".report_sql_output('old_rows', -1, '-infinity', 'infinity'); END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN EXECUTE "@SCHEMA@".report_sql_output('new_rows', 1, '-infinity', 'infinity'); END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN PERFORM "@SCHEMA@".report_changed(tenant_id, site_id, min(at), max(at)) FROM old_rows GROUP BY tenant_id, site_id; END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN PERFORM "@SCHEMA@".report_changed(tenant_id, site_id, min(at), max(at)) FROM new_rows GROUP BY tenant_id, site_id; END IF;
   RETURN NULL;
 END $$;
 CREATE FUNCTION "@SCHEMA@".report_on_downtime() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN EXECUTE "@SCHEMA@".report_sql_downtime('old_rows', -1, '-infinity', 'infinity'); END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN EXECUTE "@SCHEMA@".report_sql_downtime('new_rows', 1, '-infinity', 'infinity'); END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN PERFORM "@SCHEMA@".report_changed(tenant_id, site_id, min(started_at), max(coalesce(ended_at, started_at))) FROM old_rows GROUP BY tenant_id, site_id; END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN PERFORM "@SCHEMA@".report_changed(tenant_id, site_id, min(started_at), max(coalesce(ended_at, started_at))) FROM new_rows GROUP BY tenant_id, site_id; END IF;
   RETURN NULL;
 END $$;
 -- A shift instance decides planned time and which shift a stop or measurement lies in:
@@ -346,6 +362,7 @@ DECLARE r record;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     EXECUTE "@SCHEMA@".report_sql_quality('new_rows', '-infinity', 'infinity');
+    PERFORM "@SCHEMA@".report_changed(tenant_id, site_id, min(at), max(at)) FROM new_rows GROUP BY tenant_id, site_id;
     RETURN NULL;
   END IF;
   -- A changed or removed measurement: its hours are recomputed.

@@ -121,8 +121,8 @@ class PgRollupsTest : public ::testing::Test {
     const std::vector<std::pair<std::string, std::string>> tables = {
         {"report_time_hour", "shift_ms <> 0 OR break_ms <> 0"},
         {"report_time_day", "shift_ms <> 0 OR break_ms <> 0"},
-        {"report_output_hour", "events <> 0 OR good <> 0 OR scrap <> 0 OR rework <> 0 OR ideal_s <> 0"},
-        {"report_output_day", "events <> 0 OR good <> 0 OR scrap <> 0 OR rework <> 0 OR ideal_s <> 0"},
+        {"report_output_hour", "events <> 0 OR good <> 0 OR scrap <> 0 OR rework <> 0 OR ideal_s <> 0 OR ideal_good_s <> 0"},
+        {"report_output_day", "events <> 0 OR good <> 0 OR scrap <> 0 OR rework <> 0 OR ideal_s <> 0 OR ideal_good_s <> 0"},
         {"report_downtime_hour", "stop_ms <> 0 OR stops <> 0"},
         {"report_downtime_day", "stop_ms <> 0 OR stops <> 0"},
         {"report_quality_hour", "n <> 0"},
@@ -262,12 +262,12 @@ TEST_F(PgRollupsTest, SumsFollowTheDefinitions) {
   EXPECT_EQ(breaks, (std::vector<std::vector<std::string>>{{"06", "900000"}, {"07", "600000"}, {"08", "600000"}}));
   // Ideal time = ideal cycle time x (good + scrap + rework): 20 s on OP10, and unit 2's
   // 45 s where OP20 has none. Late data sits in its own day.
-  auto out = Rows("SELECT business_date, op_code, sum(good), sum(scrap), sum(rework), sum(ideal_s) "
-                  "FROM millrace.report_output_day GROUP BY 1, 2 ORDER BY 1, 2");
+  auto out = Rows("SELECT business_date, op_code, sum(good), sum(scrap), sum(rework), sum(ideal_s), "
+                  "sum(ideal_good_s) FROM millrace.report_output_day GROUP BY 1, 2 ORDER BY 1, 2");
   ASSERT_EQ(out.size(), 3u);
-  EXPECT_EQ(out[0], (std::vector<std::string>{"2026-11-07", "OP10", "4", "1", "0", "100"}));
-  EXPECT_EQ(out[1], (std::vector<std::string>{"2026-11-10", "OP10", "20", "2", "1", "460"}));
-  EXPECT_EQ(out[2], (std::vector<std::string>{"2026-11-10", "OP20", "5", "0", "0", "225"}));
+  EXPECT_EQ(out[0], (std::vector<std::string>{"2026-11-07", "OP10", "4", "1", "0", "100", "80"}));
+  EXPECT_EQ(out[1], (std::vector<std::string>{"2026-11-10", "OP10", "20", "2", "1", "460", "400"}));
+  EXPECT_EQ(out[2], (std::vector<std::string>{"2026-11-10", "OP20", "5", "0", "0", "225", "225"}));
   EXPECT_EQ(One(std::string("SELECT product_id FROM millrace.report_output_day GROUP BY 1")), kProduct);
   // Scrap by reason.
   EXPECT_EQ(One(std::string("SELECT sum(scrap) FROM millrace.report_output_day WHERE "
@@ -372,6 +372,22 @@ TEST_F(PgRollupsTest, FactsLandInMonthlyPartitionsEachUnderRowLevelSecurity) {
   Status change = app_->Exec("UPDATE millrace.audit_record SET action = 'y'");
   EXPECT_FALSE(change.ok());
   ASSERT_TRUE(app_->Exec("ROLLBACK").ok());
+}
+
+TEST_F(PgRollupsTest, ChangedRollupsAreAnnouncedWithTheirSiteAndDates) {
+  auto listener = db_->Connect("millrace_app");
+  ASSERT_TRUE(listener.ok());
+  ASSERT_TRUE((*listener)->Exec("LISTEN millrace_reports").ok());
+  Tx(Event(kUnit1, kOp10, "2026-11-10 14:20", 1, 0, 0, ""));
+  auto notes = (*listener)->WaitForNotifications(2000);
+  ASSERT_TRUE(notes.ok()) << notes.status().ToString();
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_EQ(notes->front().second, "acme lyon 2026-11-08 2026-11-11");
+  Tx("SELECT millrace.report_rebuild('acme', 'lyon', '-infinity', 'infinity')");
+  notes = (*listener)->WaitForNotifications(2000);
+  ASSERT_TRUE(notes.ok());
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_EQ(notes->front().second, "acme lyon -infinity infinity");
 }
 
 TEST_F(PgRollupsTest, AnUnknownSiteTimeZoneIsRefusedByName) {
