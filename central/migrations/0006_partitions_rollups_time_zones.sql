@@ -22,6 +22,11 @@
 ALTER TABLE "@SCHEMA@".sync_site ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC';
 CREATE FUNCTION "@SCHEMA@".sync_site_time_zone_known() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = NEW.time_zone) THEN RAISE EXCEPTION 'unknown time zone "%": expected an IANA name such as Europe/Paris or UTC', NEW.time_zone USING ERRCODE = '22023'; END IF; RETURN NEW; END $$;
 CREATE TRIGGER sync_site_time_zone_known BEFORE INSERT OR UPDATE OF time_zone ON "@SCHEMA@".sync_site FOR EACH ROW EXECUTE FUNCTION "@SCHEMA@".sync_site_time_zone_known();
+-- What each site last said of its outbox (its Hello, every few seconds while connected), for
+-- the sync health report on any central node: head seq, bytes not yet acknowledged and the
+-- time of its oldest unacknowledged change (by the site's clock).
+ALTER TABLE "@SCHEMA@".sync_site ADD COLUMN reported_head_seq bigint, ADD COLUMN reported_backlog_bytes bigint, ADD COLUMN oldest_unacked_at timestamptz;
+GRANT UPDATE (reported_head_seq, reported_backlog_bytes, oldest_unacked_at) ON "@SCHEMA@".sync_site TO "@APP@";
 
 -- ---------------------------------------------------------------- partitions
 CREATE FUNCTION "@SCHEMA@".uuid7_floor(t timestamptz) RETURNS uuid LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT (lpad(to_hex(floor(extract(epoch FROM t) * 1000)::bigint), 12, '0') || '00000000000000000000')::uuid $$;

@@ -36,6 +36,19 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
                               file.GetInt("sync.store_takeover_grace_seconds", 30, 0, 3600));
     y.store_takeover_grace_ms = grace * 1000;
   }
+  {
+    CentralReportsConfig& r = c.reports;
+    MILLRACE_ASSIGN_OR_RETURN(auto conns, file.GetInt("reports.db_connections", 4, 1, 256));
+    MILLRACE_ASSIGN_OR_RETURN(auto timeout, file.GetInt("reports.statement_timeout_seconds", 30, 1, 3600));
+    MILLRACE_ASSIGN_OR_RETURN(auto cache, file.GetInt("reports.cache_mib", 64, 0, 65536));
+    MILLRACE_ASSIGN_OR_RETURN(auto rps, file.GetInt("reports.requests_per_second", 20, 1, 100000));
+    MILLRACE_ASSIGN_OR_RETURN(r.rows_per_minute,
+                              file.GetInt("reports.rows_per_minute", 500'000, 1000, 1'000'000'000));
+    r.db_connections = static_cast<int>(conns);
+    r.statement_timeout_s = static_cast<int>(timeout);
+    r.cache_mib = static_cast<int>(cache);
+    r.requests_per_second = static_cast<double>(rps);
+  }
   MILLRACE_ASSIGN_OR_RETURN(c.public_tenant_metrics,
                             file.GetBool("http.public_tenant_metrics", false));
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));

@@ -17,6 +17,9 @@
 #include "millrace/central/central_config.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
+#include "millrace/central/pg_listener.h"
+#include "millrace/central/pg_pool.h"
+#include "millrace/central/report_routes.h"
 #include "millrace/central/provision.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
@@ -74,49 +77,6 @@ int Keygen(const std::string& secret_path, const std::string& public_path) {
             << keys->public_key << "\n";
   return 0;
 }
-
-// Listens for feed growth committed by any process (mes-central put, another node) and
-// nudges this node's connected edges.
-class FeedListener {
- public:
-  FeedListener(std::string db_url, sync::SyncServer* server)
-      : db_url_(std::move(db_url)), server_(server), thread_([this] { Run(); }) {}
-  ~FeedListener() {
-    stop_ = true;
-    thread_.join();
-  }
-
- private:
-  void Run() {
-    std::unique_ptr<PgConnection> conn;
-    while (!stop_) {
-      if (!conn) {
-        auto c = PgConnection::Connect(db_url_);
-        if (!c.ok() || !(*c)->Exec(std::string("LISTEN ") + kFeedChannel).ok()) {
-          std::this_thread::sleep_for(std::chrono::seconds(1));
-          continue;
-        }
-        conn = std::move(*c);
-      }
-      auto notes = conn->WaitForNotifications(250);
-      if (!notes.ok()) {
-        spdlog::warn("feed listener: {}", notes.status().ToString());
-        conn.reset();
-        continue;
-      }
-      for (const auto& [channel, payload] : *notes) {
-        const auto space = payload.find(' ');
-        if (space == std::string::npos) continue;
-        server_->NotifyFeed(payload.substr(0, space),
-                            std::strtoull(payload.c_str() + space + 1, nullptr, 10));
-      }
-    }
-  }
-  std::string db_url_;
-  sync::SyncServer* server_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 // Keeps the site fact tables partitioned ahead of time: at start, then every six hours
 // (any node may; they take turns on an advisory lock).
@@ -179,8 +139,18 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   exposure.private_labels = {"tenant", "site"};
   if (!config->public_tenant_metrics)
     exposure.may_see_private = [tokens](const HttpRequest& req) { return tokens->Check(req).ok(); };
-  router.AddOperationalRoutes({{"postgres", [db_url] {
-                                  auto conn = PgConnection::Connect(db_url + " connect_timeout=3");
+  // Handlers draw PostgreSQL connections from two bounded pools: reports from one, the
+  // operational routes (/ready, content digests, the audit trail) from another, so a
+  // burst of slow reports cannot fail readiness. The sync appliers have their own.
+  const auto& rc = config->reports;
+  PgPool ops_pool({db_url + " connect_timeout=3", "ops", 2, std::chrono::milliseconds(3000),
+                   std::chrono::milliseconds(10000), 30000},
+                  &metrics);
+  PgPool report_pool({db_url, "reports", rc.db_connections, std::chrono::milliseconds(5000),
+                      std::chrono::milliseconds(10000), rc.statement_timeout_s * 1000},
+                     &metrics);
+  router.AddOperationalRoutes({{"postgres", [&ops_pool] {
+                                  auto conn = ops_pool.Acquire();
                                   if (!conn.ok()) return conn.status();
                                   return CheckSchemaCurrent(**conn);
                                 }}},
@@ -189,9 +159,9 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // Per-table digests of what central holds for a site; an edge in sync answers the same
   // on its GET /api/v1/sync/content. Derived from every row of the site: an admin token.
   router.Add("GET", "/api/v1/tenants/{tenant}/sites/{site}/content",
-             [db_url, tokens](const HttpRequest& req) {
+             [&ops_pool, tokens](const HttpRequest& req) {
                if (auto who = tokens->Check(req); !who.ok()) return HttpResponse::Error(who.status());
-               auto conn = PgConnection::Connect(db_url);
+               auto conn = ops_pool.Acquire();
                if (!conn.ok()) return HttpResponse::Error(conn.status());
                auto content =
                    SiteContent(**conn, req.path_params.at("tenant"), req.path_params.at("site"));
@@ -200,7 +170,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
              });
 
   // The tenant's audit trail (the sites' records and central's own), newest first.
-  router.Add("GET", "/api/v1/tenants/{tenant}/audit", [db_url, tokens](const HttpRequest& req) {
+  router.Add("GET", "/api/v1/tenants/{tenant}/audit", [&ops_pool, tokens](const HttpRequest& req) {
     if (auto who = tokens->Check(req); !who.ok()) return HttpResponse::Error(who.status());
     AuditQuery q;
     q.tenant_id = req.path_params.at("tenant");
@@ -212,16 +182,27 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
         return HttpResponse::Error(Status::InvalidArgument(
             "unknown query parameter '" + k + "' (site, row and limit are known)"));
     }
-    auto conn = PgConnection::Connect(db_url);
+    auto conn = ops_pool.Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
     auto records = ListAudit(**conn, q);
     if (!records.ok()) return HttpResponse::Error(records.status());
     return HttpResponse::Json(200, nlohmann::json{{"items", *records}}.dump());
   });
 
+  // The reporting API. Until central has users of its own, an admin token reads any
+  // tenant's reports (tenant= names it).
+  ReportCache report_cache(static_cast<std::size_t>(rc.cache_mib) << 20);
+  ReportLimits report_limits({rc.requests_per_second, rc.rows_per_minute});
+  AddReportRoutes(router, {&report_pool, &report_cache, &report_limits,
+                           [tokens](const HttpRequest& req) -> Result<Viewer> {
+                             MILLRACE_ASSIGN_OR_RETURN(std::string name, tokens->Check(req));
+                             return Viewer{"token " + name, "", {}};
+                           },
+                           &metrics, SystemClock()});
+
   std::unique_ptr<SyncService> service;
   std::unique_ptr<sync::SyncServer> server;
-  std::unique_ptr<FeedListener> listener;
+  sync::SyncServer* srv = nullptr;
   if (config->sync.enabled) {
     const auto& y = config->sync;
     sync::SyncServerOptions o;
@@ -240,18 +221,34 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     auto started = sync::SyncServer::Start(o, service.get(), &metrics);
     if (!started.ok()) return Fail(started.status());
     server = std::move(*started);
-    sync::SyncServer* srv = server.get();
+    srv = server.get();
     service->SetFeedListener([srv](const std::string& t, std::uint64_t h) { srv->NotifyFeed(t, h); });
-    listener = std::make_unique<FeedListener>(db_url, srv);
     spdlog::info("edges connect to {}", server->endpoint());
     if (!sync_endpoint_file.empty()) {
       if (Status s = WriteFileAtomically(sync_endpoint_file, server->endpoint() + "\n"); !s.ok())
         return Fail(s);
     }
   }
+  // Feed growth committed by any process (mes-central put, another node) nudges this
+  // node's edges; changed rollups drop the cached reports they touch.
+  auto listener = std::make_unique<PgListener>(
+      db_url, std::vector<std::string>{kFeedChannel, "millrace_reports"},
+      [srv, &report_cache](const std::string& channel, const std::string& payload) {
+        std::vector<std::string> words;
+        for (std::size_t at = 0; at <= payload.size();) {
+          const std::size_t space = std::min(payload.find(' ', at), payload.size());
+          words.push_back(payload.substr(at, space - at));
+          at = space + 1;
+        }
+        if (channel == kFeedChannel && srv && words.size() == 2)
+          srv->NotifyFeed(words[0], std::strtoull(words[1].c_str(), nullptr, 10));
+        if (channel == "millrace_reports" && words.size() == 4)
+          report_cache.Invalidate(words[0], words[1], words[2], words[3]);
+      },
+      [&report_cache] { report_cache.Clear(); });
   PartitionKeeper partitions(db_url);
   Status s = ServeUntilShutdownSignal(config->http, router, port_file, "central");
-  listener.reset();
+  listener.reset();  // before the server it nudges
   server.reset();
   return s.ok() ? 0 : Fail(s);
 }
@@ -365,7 +362,8 @@ int main(int argc, char** argv) {
   auto* serve =
       SetUpDaemonCommandLine(app, "mes-central",
                              "Run the central daemon: the sync endpoint edges connect to, and "
-                             "HTTP with /health, /ready and /metrics, until SIGINT or SIGTERM",
+                             "HTTP with the reporting API (/api/v1/reports), /health, /ready and "
+                             "/metrics, until SIGINT or SIGTERM",
                              &serve_options);
   std::string sync_endpoint_file;
   serve->add_option("--sync-endpoint-file", sync_endpoint_file,

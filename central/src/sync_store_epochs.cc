@@ -47,10 +47,13 @@ Result<v1::Envelope> SyncService::Handler::Hello(const sync::Peer& peer, const v
   // most every two seconds (idle edges say Hello every five).
   MILLRACE_RETURN_IF_ERROR(
       conn_
-          ->Query("UPDATE millrace.sync_site SET last_seen_at = now() WHERE tenant_id = $1 AND "
-                  "site_id = $2 AND (last_seen_at IS NULL OR last_seen_at < now() - interval "
-                  "'2 seconds')",
-                  {peer.tenant_id, peer.site_id})
+          ->Query("UPDATE millrace.sync_site SET last_seen_at = now(), reported_head_seq = $3, "
+                  "reported_backlog_bytes = $4, oldest_unacked_at = CASE WHEN $5::bigint > 0 THEN "
+                  "to_timestamp($5::bigint / 1000.0) END WHERE tenant_id = $1 AND site_id = $2 AND "
+                  "(last_seen_at IS NULL OR last_seen_at < now() - interval '2 seconds')",
+                  {peer.tenant_id, peer.site_id, std::to_string(h.status().outbox_head_seq()),
+                   std::to_string(h.status().backlog_bytes()),
+                   std::to_string(h.status().oldest_unacked_ms())})
           .status());
   MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
   MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));

@@ -219,7 +219,7 @@ TEST_F(SyncProcessTest, ASitesCountsRollUpAtCentralByTheShiftsOfItsTimeZone) {
   const std::string rollups =
       "SELECT string_agg(r::text, ';' ORDER BY r::text) FROM (SELECT * FROM "
       "millrace.report_output_day WHERE site_id = 'tokyo' UNION ALL SELECT tenant_id, site_id, "
-      "work_unit_id, business_date, shift_instance_id, NULL, '', NULL, shift_ms, break_ms, 0, 0, 0 "
+      "work_unit_id, business_date, shift_instance_id, NULL, '', NULL, shift_ms, break_ms, 0, 0, 0, 0 "
       "FROM millrace.report_time_day WHERE site_id = 'tokyo') r";
   const std::string before = CentralText(rollups);
   std::string out;
@@ -228,6 +228,18 @@ TEST_F(SyncProcessTest, ASitesCountsRollUpAtCentralByTheShiftsOfItsTimeZone) {
   EXPECT_NE(out.find("rebuilt the report rollups of globex/tokyo"), std::string::npos) << out;
   EXPECT_NE(out.find("100%"), std::string::npos) << out;  // progress
   EXPECT_EQ(CentralText(rollups), before);
+  // The reporting API says the same: 32 good at tokyo, by work unit.
+  auto oee = HttpCall(cluster_->central_http(), "GET",
+                      "/api/v1/reports/oee?tenant=globex&group=unit&granularity=none", "",
+                      {{"authorization", "Bearer " + cluster_->admin_token()}});
+  ASSERT_TRUE(oee.ok());
+  ASSERT_EQ(oee->status, 200) << oee->body;
+  const json answer = json::parse(oee->body);
+  double good = 0;
+  for (const auto& row : answer["rows"]) good += row["good"].get<double>();
+  EXPECT_EQ(good, 32) << oee->body;
+  EXPECT_FALSE(answer["data_as_of"].is_null());
+  EXPECT_EQ(HttpCall(cluster_->central_http(), "GET", "/api/v1/reports/oee?tenant=globex")->status, 401);
   EXPECT_FALSE(cluster_->CentralCommand({"rebuild-rollups", "--tenant", "globex", "--site", "tokyo",
                                          "--from", "yesterday"}, &out).ok());
   EXPECT_NE(out.find("--from expects YYYY-MM-DD"), std::string::npos) << out;

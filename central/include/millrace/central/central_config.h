@@ -14,6 +14,14 @@
 //                                         # store only once the current one has been silent
 //                                         # this long (edges say Hello every 5 s when idle)
 //
+//   [reports]
+//   db_connections = 4                    # pooled PostgreSQL connections for reports (the
+//                                         # sync appliers have their own)
+//   statement_timeout_seconds = 30        # a report query running longer is cancelled
+//   cache_mib = 64                        # memory for cached report answers
+//   requests_per_second = 20              # per tenant (bursts of twice as many)
+//   rows_per_minute = 500000              # report rows sent per tenant per minute
+//
 //   [http] and [log]: see common/daemon_config.h; besides,
 //   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
 //                                         # series to anyone; false: only with an admin token
@@ -38,8 +46,17 @@ struct CentralSyncConfig {
   std::int64_t store_takeover_grace_ms = 30'000;
 };
 
+struct CentralReportsConfig {
+  int db_connections = 4;
+  int statement_timeout_s = 30;
+  int cache_mib = 64;
+  double requests_per_second = 20;
+  std::int64_t rows_per_minute = 500'000;
+};
+
 struct CentralConfig {
   std::string database_url;
+  CentralReportsConfig reports;
   bool public_tenant_metrics = false;
   CentralSyncConfig sync;
   HttpServerOptions http;

@@ -1,0 +1,364 @@
+// The reporting API over a real PostgreSQL: each report's numbers against a day worked out
+// by hand by the ISO 22400 definitions, drill-downs, keyset paging, JSON and CSV, ETag and
+// 304, per-tenant limits, a viewer held to its sites, and cached answers dropped when the
+// rollups under them change (LISTEN/NOTIFY).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+#include "millrace/central/pg_listener.h"
+#include "millrace/central/report_routes.h"
+#include "millrace/central/reports.h"
+#include "millrace/central/schema.h"
+#include "millrace/common/ddl.h"
+#include "test_pg.h"
+
+namespace millrace::central {
+namespace {
+
+using json = nlohmann::json;
+using catalog::QuoteLiteral;
+using millrace::testing::TestDatabase;
+
+constexpr const char* kLine = "00000000-0000-7000-8000-00000000000a";
+constexpr const char* kUnit1 = "00000000-0000-7000-8000-0000000000a1";
+constexpr const char* kUnit2 = "00000000-0000-7000-8000-0000000000a2";
+constexpr const char* kOrder = "00000000-0000-7000-8000-0000000000c1";
+constexpr const char* kOp = "00000000-0000-7000-8000-0000000000c2";
+constexpr const char* kShift = "00000000-0000-7000-8000-000000000101";
+
+std::string Local(const std::string& wall) {
+  return "(timestamp " + QuoteLiteral(wall) + " AT TIME ZONE 'Europe/Paris')";
+}
+
+// One early shift at lyon on 10 November 2026 (06:00-14:00 Paris, a 15-minute break), two
+// work units on line L1. Unit 1 runs OP10 (ideal 20 s): 600 good and 20 scrap (scratch),
+// then 10 rework; it stops 10:00-10:30 for a planned meeting and 11:00-11:20 for a
+// breakdown (a failure). Unit 2 is planned and makes nothing.
+//   unit 1: PPT = 8 h - 15 min - 30 min = 26100 s; run = 26100 - 1200 = 24900 s
+//           A = 24900/26100, P = 630 x 20/24900, Q = 600/630, OEE = 600 x 20/26100
+//   unit 2: PPT = run = 27900 s, nothing made: P = 0, OEE = 0
+//   line:   OEE = 12000/(26100 + 27900) = 0.2222...
+class PgReportsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    auto admin = db_->Connect("postgres");
+    ASSERT_TRUE(admin.ok());
+    admin_ = std::move(admin).value();
+    ASSERT_TRUE(MigrateCentralSchema(*admin_).ok());
+    auto app = db_->Connect("millrace_app");
+    ASSERT_TRUE(app.ok());
+    app_ = std::move(app).value();
+    for (const char* t : {"acme", "globex"}) {
+      Tx(t, std::string("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ('") + t + "', '" + t + "')");
+    }
+    Tx("acme", "INSERT INTO millrace.sync_site (tenant_id, site_id, time_zone) VALUES ('acme', 'lyon', "
+               "'Europe/Paris'), ('acme', 'porto', 'Europe/Lisbon')");
+    Tx("globex", "INSERT INTO millrace.sync_site (tenant_id, site_id) VALUES ('globex', 'tokyo')");
+    Tx("acme", std::string("INSERT INTO millrace.equipment (tenant_id, id, site_id, parent_id, level, code, "
+                           "name, ideal_cycle_time_s, active, hlc, origin) VALUES ") +
+                   "('acme', '" + kLine + "', 'lyon', NULL, 'work_center', 'L1', 'Line 1', NULL, true, 1, 'central'), "
+                   "('acme', '" + kUnit1 + "', 'lyon', '" + kLine + "', 'work_unit', 'U1', 'Press', 30, true, 1, 'central'), "
+                   "('acme', '" + kUnit2 + "', 'lyon', '" + kLine + "', 'work_unit', 'U2', 'Lathe', 45, true, 1, 'central')");
+    Tx("acme", "INSERT INTO millrace.material_definition (tenant_id, id, code, name, revision, unit, tracking, "
+               "active, hlc, origin) VALUES ('acme', '00000000-0000-7000-8000-0000000000b1', 'BRACKET', "
+               "'Bracket', 'A', 'pcs', 'lot', true, 1, 'central')");
+    Tx("acme", "INSERT INTO millrace.reason_code (tenant_id, id, code, name, category, oee_bucket, loss_class, "
+               "planned, is_failure, active, hlc, origin) VALUES "
+               "('acme', '00000000-0000-7000-8000-0000000000d1', 'DT-BRK', 'Breakdown', 'downtime', "
+               "'availability', 'breakdown', false, true, true, 1, 'central'), "
+               "('acme', '00000000-0000-7000-8000-0000000000d2', 'DT-MEET', 'Meeting', 'downtime', NULL, "
+               "'planned', true, false, true, 1, 'central'), "
+               "('acme', '00000000-0000-7000-8000-0000000000d3', 'SC-SCR', 'Scratch', 'scrap', 'quality', "
+               "'process_defect', false, false, true, 1, 'central')");
+    Tx("acme", std::string("INSERT INTO millrace.work_order (tenant_id, id, site_id, number, material_id, "
+                           "planned_quantity, priority, status, good_quantity, scrap_quantity, hlc, origin) "
+                           "VALUES ('acme', '") + kOrder + "', 'lyon', 'WO-1', '00000000-0000-7000-8000-0000000000b1', "
+                           "700, 5, 'InProgress', 0, 0, 1, 'central')");
+    Tx("acme", std::string("INSERT INTO millrace.work_order_operation (tenant_id, id, site_id, work_order_id, "
+                           "seq, op_code, work_unit_id, status, planned_quantity, good_quantity, scrap_quantity, "
+                           "rework_quantity, ideal_cycle_time_s, hlc, origin) VALUES ('acme', '") + kOp +
+                   "', 'lyon', '" + kOrder + "', 10, 'OP10', '" + kUnit1 + "', 'Running', 700, 0, 0, 0, 20, 1, 'central')");
+    Tx("acme", "INSERT INTO millrace.shift_pattern (tenant_id, id, site_id, code, name, start_minute, end_minute, "
+               "weekdays, planned_breaks, hlc, origin) VALUES ('acme', '00000000-0000-7000-8000-0000000000f0', "
+               "'lyon', 'EARLY', 'Early', 360, 840, 127, '[{\"start_minute\": 120, \"minutes\": 15}]', 1, 'central')");
+    Tx("acme", std::string("INSERT INTO millrace.shift_instance (tenant_id, id, site_id, shift_pattern_id, "
+                           "business_date, starts_at, ends_at, hlc, origin) VALUES ('acme', '") + kShift +
+                   "', 'lyon', '00000000-0000-7000-8000-0000000000f0', '2026-11-10', " + Local("2026-11-10 06:00") +
+                   ", " + Local("2026-11-10 14:00") + ", 1, 'lyon')");
+    Tx("acme", Count("2026-11-10 09:00", 600, 20, 0, "'00000000-0000-7000-8000-0000000000d3'") + "; " +
+                   Count("2026-11-10 12:00", 0, 0, 10, "NULL"));
+    Tx("acme", Stop("00000000-0000-7000-8000-000000000201", "2026-11-10 10:00", "2026-11-10 10:30",
+                    "00000000-0000-7000-8000-0000000000d2", true) + "; " +
+                   Stop("00000000-0000-7000-8000-000000000202", "2026-11-10 11:00", "2026-11-10 11:20",
+                        "00000000-0000-7000-8000-0000000000d1", false));
+  }
+
+  void Tx(const std::string& tenant, const std::string& sql) {
+    ASSERT_TRUE(app_->Exec("BEGIN").ok());
+    ASSERT_TRUE(app_->Exec("SET LOCAL app.tenant_id = " + QuoteLiteral(tenant)).ok());
+    Status s = app_->Exec(sql);
+    EXPECT_TRUE(s.ok()) << s.ToString() << "\n" << sql;
+    ASSERT_TRUE(app_->Exec(s.ok() ? "COMMIT" : "ROLLBACK").ok());
+  }
+  static std::string Count(const std::string& at, int good, int scrap, int rework, const std::string& reason,
+                           const std::string& shift = std::string("'") + kShift + "'") {
+    return std::string("INSERT INTO millrace.production_event (tenant_id, id, site_id, kind, at, work_order_id, "
+                       "operation_id, work_unit_id, shift_instance_id, good_quantity, scrap_quantity, "
+                       "rework_quantity, scrap_reason_id, hlc, origin) VALUES ('acme', gen_random_uuid(), 'lyon', "
+                       "'COUNT', ") + Local(at) + ", '" + kOrder + "', '" + kOp + "', '" + kUnit1 + "', " + shift +
+           ", " + std::to_string(good) + ", " + std::to_string(scrap) + ", " + std::to_string(rework) + ", " +
+           reason + ", 1, 'lyon')";
+  }
+  static std::string Stop(const std::string& id, const std::string& from, const std::string& to,
+                          const std::string& reason, bool planned) {
+    return "INSERT INTO millrace.downtime_event (tenant_id, id, site_id, work_unit_id, started_at, ended_at, "
+           "reason_id, planned, hlc, origin) VALUES ('acme', '" + id + "', 'lyon', '" + kUnit1 + "', " +
+           Local(from) + ", " + Local(to) + ", '" + reason + "', " + (planned ? "true" : "false") + ", 1, 'lyon')";
+  }
+
+  // The report as JSON (through the same code as the HTTP route, without the cache).
+  json Run(const std::string& report, std::map<std::string, std::string> params,
+           const std::string& tenant = "acme") {
+    params.emplace("from", "2026-11-10");
+    params.emplace("to", "2026-11-10");
+    const ReportSpec* spec = FindReport(report);
+    EXPECT_NE(spec, nullptr) << report;
+    if (!spec) return nullptr;
+    if (!spec->time_range) {
+      params.erase("from");
+      params.erase("to");
+    }
+    auto q = ParseReportQuery(*spec, params, "", "2026-11-30", tenant, false);
+    EXPECT_TRUE(q.ok()) << q.status().ToString();
+    if (!q.ok()) return nullptr;
+    auto r = RunReport(*app_, *q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return nullptr;
+    return json::parse(RenderReportJson(*q, *r));
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<PgConnection> admin_;
+  std::unique_ptr<PgConnection> app_;
+};
+
+void ExpectNear(const json& v, double want, const std::string& what) {
+  ASSERT_TRUE(v.is_number()) << what << ": " << v.dump();
+  EXPECT_NEAR(v.get<double>(), want, 1e-9) << what;
+}
+
+TEST_F(PgReportsTest, OeeOfAWorkUnitIsTheDayWorkedOutByHand) {
+  json r = Run("oee", {{"group", "unit"}});
+  ASSERT_EQ(r["rows"].size(), 2u) << r.dump(2);
+  const json* u1 = nullptr;
+  const json* u2 = nullptr;
+  for (const auto& row : r["rows"]) (row["unit_code"] == "U1" ? u1 : u2) = &row;
+  ASSERT_TRUE(u1 && u2);
+  EXPECT_EQ((*u1)["period"], "2026-11-10");
+  ExpectNear((*u1)["shift_time_s"], 28800, "shift");
+  ExpectNear((*u1)["planned_breaks_s"], 900, "breaks");
+  ExpectNear((*u1)["planned_stops_s"], 1800, "planned stops");
+  ExpectNear((*u1)["unplanned_stops_s"], 1200, "unplanned stops");
+  ExpectNear((*u1)["planned_production_time_s"], 26100, "PPT");
+  ExpectNear((*u1)["run_time_s"], 24900, "run");
+  ExpectNear((*u1)["availability"], 24900.0 / 26100, "A");
+  ExpectNear((*u1)["performance"], 630.0 * 20 / 24900, "P");
+  ExpectNear((*u1)["quality"], 600.0 / 630, "Q");
+  ExpectNear((*u1)["oee"], 600.0 * 20 / 26100, "OEE");
+  ExpectNear((*u1)["availability"].get<double>() * (*u1)["performance"].get<double>() *
+                 (*u1)["quality"].get<double>(),
+             (*u1)["oee"].get<double>(), "A x P x Q");
+  ExpectNear((*u2)["planned_production_time_s"], 27900, "unit 2 PPT");
+  ExpectNear((*u2)["oee"], 0, "unit 2 OEE");
+  EXPECT_EQ((*u2)["quality"], nullptr);  // nothing made: no quality, not 0 or 100 %
+  // The line sums its units before dividing: never an average of percentages.
+  json line = Run("oee", {{"group", "line"}, {"granularity", "none"}});
+  ASSERT_EQ(line["rows"].size(), 1u);
+  EXPECT_EQ(line["rows"][0]["line_code"], "L1");
+  ExpectNear(line["rows"][0]["oee"], 12000.0 / 54000, "line OEE");
+  // By shift, by hour: the same day, cut finer, adds up to the same.
+  json shifts = Run("oee", {{"group", "none"}, {"granularity", "shift"}});
+  ASSERT_EQ(shifts["rows"].size(), 1u);
+  EXPECT_EQ(shifts["rows"][0]["shift"], "2026-11-10 EARLY");
+  ExpectNear(shifts["rows"][0]["oee"], 12000.0 / 54000, "shift OEE");
+  json hours = Run("oee", {{"group", "unit"}, {"granularity", "hour"}, {"units", "U1"}});
+  ASSERT_EQ(hours["rows"].size(), 8u);
+  double ppt = 0;
+  for (const auto& h : hours["rows"]) ppt += h["planned_production_time_s"].get<double>();
+  EXPECT_NEAR(ppt, 26100, 1e-9);
+  EXPECT_EQ(hours["rows"][0]["period"], "2026-11-10T05:00Z");  // 06:00 in Paris
+  // Ranking: best first.
+  json ranking = Run("oee", {{"group", "unit"}, {"granularity", "none"}, {"sort", "oee"}});
+  ASSERT_EQ(ranking["rows"].size(), 2u);
+  EXPECT_EQ(ranking["rows"][0]["unit_code"], "U1");
+  // Another tenant sees none of it.
+  json other = Run("oee", {{"group", "unit"}}, "globex");
+  EXPECT_EQ(other["rows"].size(), 0u);
+}
+
+TEST_F(PgReportsTest, ParetosOfStopsAndScrapAndTheEventsBehindThem) {
+  json d = Run("downtime", {{"by", "reason"}});
+  ASSERT_EQ(d["rows"].size(), 2u) << d.dump(2);
+  EXPECT_EQ(d["rows"][0]["reason_code"], "DT-MEET");
+  ExpectNear(d["rows"][0]["stop_time_s"], 1800, "meeting");
+  ExpectNear(d["rows"][0]["share"], 0.6, "share");
+  EXPECT_EQ(d["rows"][1]["reason_code"], "DT-BRK");
+  ExpectNear(d["rows"][1]["cumulative_share"], 1.0, "cumulative");
+  json unplanned = Run("downtime", {{"by", "loss_class"}, {"planned", "false"}});
+  ASSERT_EQ(unplanned["rows"].size(), 1u);
+  EXPECT_EQ(unplanned["rows"][0]["loss_class"], "breakdown");
+  json events = Run("downtime-events", {{"reason", "DT-BRK"}});
+  ASSERT_EQ(events["rows"].size(), 1u);
+  EXPECT_EQ(events["rows"][0]["started_at"], "2026-11-10T10:00:00.000Z");
+  ExpectNear(events["rows"][0]["duration_s"], 1200, "duration");
+
+  json s = Run("scrap", {{"by", "reason"}});
+  ASSERT_EQ(s["rows"].size(), 2u) << s.dump(2);
+  EXPECT_EQ(s["rows"][0]["reason_code"], "SC-SCR");
+  ExpectNear(s["rows"][0]["scrap"], 20, "scrap");
+  ExpectNear(s["rows"][0]["share"], 20.0 / 30, "share");
+  ExpectNear(s["rows"][1]["rework"], 10, "rework");
+  json by_product = Run("scrap", {{"by", "product"}});
+  ASSERT_EQ(by_product["rows"].size(), 1u);
+  EXPECT_EQ(by_product["rows"][0]["product_code"], "BRACKET");
+  ExpectNear(by_product["rows"][0]["scrap_ratio"], 20.0 / 630, "scrap ratio");
+  json scrap_events = Run("scrap-events", {{"reason", "SC-SCR"}});
+  ASSERT_EQ(scrap_events["rows"].size(), 1u);
+  EXPECT_EQ(scrap_events["rows"][0]["work_order"], "WO-1");
+  // A product filter keeps to what that product made.
+  EXPECT_EQ(Run("scrap", {{"by", "site"}, {"products", "NOPE"}})["rows"].size(), 0u);
+}
+
+TEST_F(PgReportsTest, ReliabilityAndSyncHealth) {
+  json r = Run("reliability", {});
+  ASSERT_EQ(r["rows"].size(), 2u) << r.dump(2);
+  EXPECT_EQ(r["rows"][0]["unit_code"], "U1");  // the only one that failed: worst first
+  ExpectNear(r["rows"][0]["operating_time_s"], 24900, "operating");
+  EXPECT_EQ(r["rows"][0]["failures"], 1);
+  ExpectNear(r["rows"][0]["mtbf_s"], 24900, "MTBF");
+  ExpectNear(r["rows"][0]["mttr_s"], 1200, "MTTR");
+  EXPECT_EQ(r["rows"][1]["mtbf_s"], nullptr);
+
+  json h = Run("sync-health", {});
+  ASSERT_EQ(h["rows"].size(), 2u);
+  EXPECT_EQ(h["rows"][0]["site"], "lyon");
+  EXPECT_EQ(h["rows"][0]["online"], "false");
+  EXPECT_EQ(h["rows"][0]["time_zone"], "Europe/Paris");
+  EXPECT_EQ(h["data_as_of"], nullptr);  // nothing has been synced in this test
+}
+
+TEST_F(PgReportsTest, KeysetPagesCoverEveryRowOnce) {
+  // Four days of a count each: pages of one.
+  for (const char* day : {"2026-11-11", "2026-11-12", "2026-11-13"})
+    Tx("acme", Count(std::string(day) + " 09:00", 5, 0, 0, "NULL", "NULL"));
+  std::vector<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 10; ++page) {
+    std::map<std::string, std::string> p = {{"group", "unit"}, {"units", "U1"}, {"limit", "1"},
+                                            {"from", "2026-11-10"}, {"to", "2026-11-13"}};
+    if (!after.empty()) p["after"] = after;
+    json r = Run("oee", p);
+    ASSERT_EQ(r["rows"].size(), 1u) << r.dump();
+    seen.push_back(r["rows"][0]["period"]);
+    if (r["next"].is_null()) break;
+    after = r["next"];
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"}));
+}
+
+// The HTTP route: formats, ETag, limits, a viewer's sites, and the cache kept honest by
+// the rollups' notifications.
+TEST_F(PgReportsTest, TheHttpRouteAnswersCachesAndRefusesAsDocumented) {
+  PgPool pool({db_->ConnInfo("millrace_app"), "reports", 2});
+  ReportCache cache(8 << 20);
+  ReportLimits limits({5, 1'000'000});
+  Router router;
+  AddReportRoutes(router, {&pool, &cache, &limits,
+                           [](const HttpRequest& req) -> Result<Viewer> {
+                             if (req.Header("authorization") == "Bearer platform") return Viewer{"p", "", {}};
+                             if (req.Header("authorization") == "Bearer porto-manager")
+                               return Viewer{"m", "acme", {"porto"}};
+                             return Status::Unauthenticated("no credential");
+                           }});
+  PgListener listener(db_->ConnInfo("millrace_app"), {"millrace_reports"},
+                      [&cache](const std::string&, const std::string& payload) {
+                        std::istringstream in(payload);
+                        std::string t, s, f, to;
+                        in >> t >> s >> f >> to;
+                        cache.Invalidate(t, s, f, to);
+                      });
+  auto get = [&](const std::string& target, std::map<std::string, std::string> headers = {}) {
+    HttpRequest req;
+    req.method = "GET";
+    req.target = target;
+    EXPECT_TRUE(req.ParseTarget());
+    req.headers = std::move(headers);
+    if (!req.headers.count("authorization")) req.headers["authorization"] = "Bearer platform";
+    return router.Handle(req);
+  };
+  EXPECT_EQ(get("/api/v1/reports/oee?tenant=acme", {{"authorization", "Bearer x"}}).status, 401);
+  auto bad = get("/api/v1/reports/oee?tenant=acme&colour=red");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("unknown parameter 'colour'"), std::string::npos) << bad.body;
+  EXPECT_EQ(get("/api/v1/reports/oee").status, 400);  // a platform credential names the tenant
+  EXPECT_EQ(get("/api/v1/reports/nope?tenant=acme").status, 404);
+
+  const std::string target = "/api/v1/reports/oee?tenant=acme&group=unit&from=2026-11-10&to=2026-11-10";
+  auto first = get(target);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string etag = first.headers["ETag"];
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(get(target, {{"if-none-match", etag}}).status, 304);
+  auto csv = get(target, {{"accept", "text/csv"}});
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.body.rfind("period,site,line_code,unit_code,unit_name,shift_time_s", 0), 0u) << csv.body;
+  EXPECT_NE(csv.headers["Content-Disposition"].find("oee-2026-11-10-2026-11-10.csv"), std::string::npos);
+  EXPECT_EQ(get(target + "&format=csv").body, csv.body);
+  EXPECT_GE(cache.stats().hits, 2u);
+
+  // New counts for that day: the cached answer goes, the next one has them.
+  Tx("acme", Count("2026-11-10 13:00", 100, 0, 0, "NULL"));
+  std::string after_change;
+  for (int i = 0; i < 50 && after_change.empty(); ++i) {
+    auto r = get(target);
+    if (r.headers["ETag"] != etag) after_change = r.body;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(after_change.empty()) << "the cached answer outlived the change under it";
+  EXPECT_NE(after_change.find("\"good\":700"), std::string::npos) << after_change;
+  // A change on another day leaves it cached.
+  const auto dropped = cache.stats().invalidated;
+  Tx("acme", Count("2026-11-20 09:00", 1, 0, 0, "NULL", "NULL"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(cache.stats().invalidated, dropped);
+
+  // A site manager of porto sees porto only, whatever the URL says.
+  auto mine = get("/api/v1/reports/oee?group=unit&from=2026-11-10&to=2026-11-10",
+                  {{"authorization", "Bearer porto-manager"}});
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_EQ(json::parse(mine.body)["rows"].size(), 0u);
+  EXPECT_EQ(get("/api/v1/reports/oee?sites=lyon", {{"authorization", "Bearer porto-manager"}}).status, 403);
+
+  // Over the tenant's rate: 429 with Retry-After.
+  int limited = 0;
+  std::string retry;
+  for (int i = 0; i < 30; ++i) {
+    auto r = get("/api/v1/reports/sync-health?tenant=acme");
+    if (r.status == 429) {
+      ++limited;
+      retry = r.headers["Retry-After"];
+    }
+  }
+  EXPECT_GT(limited, 0);
+  EXPECT_FALSE(retry.empty());
+}
+
+}  // namespace
+}  // namespace millrace::central
