@@ -4,13 +4,12 @@
 
 namespace millrace::central::report_sql {
 
-namespace {
-
 using Type = ReportColumn::Type;
+
 
 // The work units in scope with their site and line ($1, $4 sites, $5 lines, $6 units; a
 // line or unit by id or code).
-const char* kUnits = R"(units AS (
+const char* const kUnits = R"(units AS (
   SELECT u.site_id, u.id AS unit_id, u.code AS unit_code, u.name AS unit_name,
          coalesce(l.id::text, '') AS line_id, coalesce(l.code, '') AS line_code, coalesce(l.name, '') AS line_name
   FROM millrace.equipment u LEFT JOIN millrace.equipment l ON l.tenant_id = u.tenant_id AND l.id = u.parent_id
@@ -28,7 +27,7 @@ std::string ProductMatch(const std::string& product_column) {
          "ANY($7::text[])))";
 }
 
-const char* kInRange = "d.tenant_id = $1 AND d.business_date BETWEEN $2::date AND $3::date";
+const char* const kInRange = "d.tenant_id = $1 AND d.business_date BETWEEN $2::date AND $3::date";
 
 // A fact's instant inside the range of business dates, read in its site's zone (ss).
 std::string FactInRange(const std::string& column) {
@@ -36,7 +35,7 @@ std::string FactInRange(const std::string& column) {
          " < (($3::date + 1)::timestamp AT TIME ZONE ss.time_zone)";
 }
 
-const char* kIso = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
+const char* const kIso = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
 
 std::string Iso(const std::string& expr) {
   return "to_char(" + expr + " AT TIME ZONE 'UTC', " + kIso + ")";
@@ -62,8 +61,6 @@ Status CheckBool(const ReportQuery& q, const std::string& name) {
 
 std::string Limit(const ReportQuery& q) { return " LIMIT " + std::to_string(q.limit + 1); }
 
-}  // namespace
-
 std::string TextArray(const std::vector<std::string>& values) {
   std::string out = "{";
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -85,6 +82,7 @@ Params CommonParams(const ReportQuery& q) {
 
 // ---------------------------------------------------------------- OEE
 
+// OEE, and (q.spec is throughput) good output per hour of run and of planned time.
 Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
   const bool hourly = q.granularity == Granularity::kHour;
   const std::string t = hourly ? "hour" : "day";
@@ -163,12 +161,25 @@ Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
     sql->text += ", " + d;
     cols.push_back({d == "site_id" ? "site" : d, Type::kText});
   }
+  const std::string page =
+      " FROM k WHERE (" + sql->Cursor(0) + "::numeric IS NULL OR (sk, period COLLATE \"C\", "
+      "dim_key COLLATE \"C\") > (" + sql->Cursor(0) + "::numeric, " + sql->Cursor(1) + " COLLATE \"C\", " +
+      sql->Cursor(2) + " COLLATE \"C\")) ORDER BY sk, period COLLATE \"C\", dim_key COLLATE \"C\"" + Limit(q);
+  if (q.spec->name == "throughput") {
+    sql->text += ", good, run_ms / 1000.0, ppt_ms / 1000.0, CASE WHEN run_ms > 0 THEN good * 3600000 / run_ms END, "
+                 "CASE WHEN ppt_ms > 0 THEN good * 3600000 / ppt_ms END" + page;
+    cols.push_back({"good", Type::kNumber});
+    cols.push_back({"run_time_s", Type::kNumber});
+    cols.push_back({"planned_production_time_s", Type::kNumber});
+    cols.push_back({"good_per_run_hour", Type::kNumber});
+    cols.push_back({"good_per_planned_hour", Type::kNumber});
+    out->columns = cols;
+    return Status::Ok();
+  }
   sql->text +=
       ", shift_ms / 1000.0, break_ms / 1000.0, planned_stop_ms / 1000.0, unplanned_stop_ms / 1000.0, "
       "ppt_ms / 1000.0, run_ms / 1000.0, good, scrap, rework, ideal_s, availability, performance, "
-      "quality, oee FROM k WHERE (" + sql->Cursor(0) + "::numeric IS NULL OR (sk, period COLLATE \"C\", "
-      "dim_key COLLATE \"C\") > (" + sql->Cursor(0) + "::numeric, " + sql->Cursor(1) + " COLLATE \"C\", " +
-      sql->Cursor(2) + " COLLATE \"C\")) ORDER BY sk, period COLLATE \"C\", dim_key COLLATE \"C\"" + Limit(q);
+      "quality, oee" + page;
   for (const char* c : {"shift_time_s", "planned_breaks_s", "planned_stops_s", "unplanned_stops_s",
                         "planned_production_time_s", "run_time_s"})
     cols.push_back({c, Type::kNumber});

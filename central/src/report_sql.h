@@ -26,6 +26,20 @@ struct Sql {
   }
 };
 
+// Shared pieces of the statements.
+extern const char* const kUnits;    // CTE "units": the work units in scope ($1, $4..$6)
+extern const char* const kInRange;  // a rollup row `d` of the tenant in the range of dates
+extern const char* const kIso;      // to_char format of an instant in UTC, with ms
+std::string ProductMatch(const std::string& product_column);  // $7
+std::string FactInRange(const std::string& column);  // fact `d` in range in its site's zone (ss)
+std::string Iso(const std::string& expr);
+// "(<placeholder> IS NULL OR <condition>)" over the report's parameter `name` ('@' in the
+// condition stands for the placeholder).
+std::string Optional(Sql* sql, const ReportQuery& q, const std::string& name,
+                     const std::string& condition_with_placeholder);
+Status CheckBool(const ReportQuery& q, const std::string& name);
+std::string Limit(const ReportQuery& q);  // " LIMIT <limit + 1>"
+
 std::string TextArray(const std::vector<std::string>& values);
 Params CommonParams(const ReportQuery& q);
 
@@ -36,5 +50,16 @@ Status ScrapPareto(PgConnection& conn, const ReportQuery& q, ReportResult* out, 
 Status ScrapEvents(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
 Status Reliability(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
 Status SyncHealth(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+// report_sql_quality.cc
+Status Yield(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+Status Quality(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+Status Spc(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+Status NonConformances(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+// report_sql_orders.cc
+Status Orders(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+Status LeadTime(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+Status Wip(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+Status Throughput(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
+Status Genealogy(PgConnection& conn, const ReportQuery& q, ReportResult* out, Sql* sql);
 
 }  // namespace millrace::central::report_sql

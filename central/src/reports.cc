@@ -114,7 +114,16 @@ Result<ReportResult> RunReport(PgConnection& conn, const ReportQuery& q) {
       {"downtime-events", report_sql::DowntimeEvents},
       {"scrap", report_sql::ScrapPareto},
       {"scrap-events", report_sql::ScrapEvents},
+      {"yield", report_sql::Yield},
+      {"genealogy", report_sql::Genealogy},
+      {"orders", report_sql::Orders},
       {"reliability", report_sql::Reliability},
+      {"quality", report_sql::Quality},
+      {"spc", report_sql::Spc},
+      {"nonconformances", report_sql::NonConformances},
+      {"throughput", report_sql::Throughput},
+      {"lead-time", report_sql::LeadTime},
+      {"wip", report_sql::Wip},
       {"sync-health", report_sql::SyncHealth},
   };
   auto builder = kBuilders.find(q.spec->name);
@@ -129,7 +138,12 @@ Result<ReportResult> RunReport(PgConnection& conn, const ReportQuery& q) {
     const std::string typed =
         "WITH common_params AS (SELECT $1::text, $2::date, $3::date, $4::text[], $5::text[], "
         "$6::text[], $7::text[])";
-    sql.text = sql.text.rfind("WITH ", 0) == 0 ? typed + ", " + sql.text.substr(5) : typed + " " + sql.text;
+    if (sql.text.rfind("WITH RECURSIVE ", 0) == 0)
+      sql.text = "WITH RECURSIVE " + typed.substr(5) + ", " + sql.text.substr(15);
+    else if (sql.text.rfind("WITH ", 0) == 0)
+      sql.text = typed + ", " + sql.text.substr(5);
+    else
+      sql.text = typed + " " + sql.text;
     Params params = report_sql::CommonParams(q);
     params.insert(params.end(), sql.extra.begin(), sql.extra.end());
     return Page(conn, q, sql.text, std::move(params), sql.key_parts, &out);

@@ -272,6 +272,141 @@ TEST_F(PgReportsTest, KeysetPagesCoverEveryRowOnce) {
   EXPECT_EQ(seen, (std::vector<std::string>{"2026-11-10", "2026-11-11", "2026-11-12", "2026-11-13"}));
 }
 
+TEST_F(PgReportsTest, YieldThroughputAndWorkInProgress) {
+  // A second operation on unit 2: 90 good and 10 scrap.
+  Tx("acme", std::string("INSERT INTO millrace.work_order_operation (tenant_id, id, site_id, work_order_id, seq, "
+                         "op_code, work_unit_id, status, planned_quantity, good_quantity, scrap_quantity, "
+                         "rework_quantity, ideal_cycle_time_s, hlc, origin) VALUES ('acme', "
+                         "'00000000-0000-7000-8000-0000000000c3', 'lyon', '") + kOrder + "', 20, 'OP20', '" + kUnit2 +
+                 "', 'Pending', 700, 0, 0, 0, 30, 1, 'central')");
+  Tx("acme", std::string("INSERT INTO millrace.production_event (tenant_id, id, site_id, kind, at, work_order_id, "
+                         "operation_id, work_unit_id, shift_instance_id, good_quantity, scrap_quantity, "
+                         "rework_quantity, hlc, origin) VALUES ('acme', gen_random_uuid(), 'lyon', 'COUNT', ") +
+                 Local("2026-11-10 13:00") + ", '" + kOrder + "', '00000000-0000-7000-8000-0000000000c3', '" + kUnit2 +
+                 "', '" + kShift + "', 90, 10, 0, 1, 'lyon')");
+  json y = Run("yield", {});
+  ASSERT_EQ(y["rows"].size(), 1u) << y.dump(2);
+  EXPECT_EQ(y["rows"][0]["product_code"], "BRACKET");
+  EXPECT_EQ(y["rows"][0]["operations"], 2);
+  ExpectNear(y["rows"][0]["fpy"], 690.0 / 730, "FPY");
+  ExpectNear(y["rows"][0]["rty"], (600.0 / 630) * (90.0 / 100), "RTY");
+
+  json t = Run("throughput", {{"group", "unit"}, {"units", "U1"}, {"granularity", "none"}});
+  ASSERT_EQ(t["rows"].size(), 1u);
+  ExpectNear(t["rows"][0]["good_per_run_hour"], 600.0 * 3600 / 24900, "throughput");
+  ExpectNear(t["rows"][0]["good_per_planned_hour"], 600.0 * 3600 / 26100, "per planned hour");
+
+  json w = Run("wip", {{"group", "unit"}});
+  ASSERT_EQ(w["rows"].size(), 1u) << w.dump(2);  // OP10 runs; OP20 is pending
+  EXPECT_EQ(w["rows"][0]["unit_code"], "U1");
+  ExpectNear(w["rows"][0]["wip"], 700, "WIP");
+}
+
+TEST_F(PgReportsTest, CapabilityAndControlChartFromHourlySubgroups) {
+  Tx("acme", "INSERT INTO millrace.inspection_characteristic (tenant_id, id, plan_id, seq, name, kind, unit, "
+             "nominal, lsl, usl, hlc, origin) VALUES ('acme', '00000000-0000-7000-8000-0000000000e1', "
+             "'00000000-0000-7000-8000-0000000000e0', 1, 'Diameter', 'measured', 'mm', 10, 9.9, 10.1, 1, 'central')");
+  const std::vector<std::pair<std::string, double>> values = {
+      {"09:10", 10.00}, {"09:20", 10.02}, {"09:40", 9.98}, {"10:10", 10.04}, {"10:20", 10.06}, {"10:30", 10.12}};
+  std::string sql;
+  for (const auto& [at, v] : values)
+    sql += "INSERT INTO millrace.measurement (tenant_id, id, site_id, characteristic_id, operation_id, value, "
+           "in_spec, at, hlc, origin) VALUES ('acme', gen_random_uuid(), 'lyon', "
+           "'00000000-0000-7000-8000-0000000000e1', '" + std::string(kOp) + "', " + std::to_string(v) + ", " +
+           (v <= 10.1 ? "true" : "false") + ", " + Local("2026-11-10 " + at) + ", 1, 'lyon');";
+  Tx("acme", sql);
+  // By hand: the spread within each hour's subgroup, pooled, and overall.
+  auto subgroup = [](std::vector<double> xs, double* sum, double* ss) {
+    double mean = 0;
+    for (double x : xs) mean += x / static_cast<double>(xs.size());
+    for (double x : xs) *ss += (x - mean) * (x - mean);
+    for (double x : xs) *sum += x;
+  };
+  double sum = 0, ss = 0;
+  subgroup({10.00, 10.02, 9.98}, &sum, &ss);
+  subgroup({10.04, 10.06, 10.12}, &sum, &ss);
+  const double mean = sum / 6, sigma_within = std::sqrt(ss / 4);
+  json q = Run("quality", {});
+  ASSERT_EQ(q["rows"].size(), 1u) << q.dump(2);
+  const json& d = q["rows"][0];
+  EXPECT_EQ(d["characteristic"], "Diameter");
+  EXPECT_EQ(d["measurements"], 6);
+  EXPECT_EQ(d["out_of_spec"], 1);
+  ExpectNear(d["out_of_spec_rate"], 1.0 / 6, "out of spec");
+  EXPECT_NEAR(d["mean"].get<double>(), mean, 1e-12);
+  EXPECT_NEAR(d["sigma_within"].get<double>(), sigma_within, 1e-12);
+  EXPECT_NEAR(d["cp"].get<double>(), 0.2 / (6 * sigma_within), 1e-9);
+  EXPECT_NEAR(d["cpk"].get<double>(), std::min(10.1 - mean, mean - 9.9) / (3 * sigma_within), 1e-9);
+  json c = Run("spc", {{"characteristic", "Diameter"}});
+  ASSERT_EQ(c["rows"].size(), 2u) << c.dump(2);
+  EXPECT_EQ(c["rows"][0]["hour"], "2026-11-10T08:00:00.000Z");
+  EXPECT_NEAR(c["rows"][0]["mean"].get<double>(), 10.0, 1e-12);
+  EXPECT_NEAR(c["rows"][1]["range"].get<double>(), 0.08, 1e-12);
+  EXPECT_NEAR(c["rows"][0]["ucl"].get<double>(), mean + 3 * sigma_within / std::sqrt(3.0), 1e-9);
+  EXPECT_EQ(c["rows"][0]["usl"], 10.1);
+}
+
+TEST_F(PgReportsTest, OrdersLeadTimeNonConformancesAndGenealogyAcrossSites) {
+  Tx("acme", "INSERT INTO millrace.work_order (tenant_id, id, site_id, number, material_id, planned_quantity, "
+             "priority, status, due_at, actual_start, actual_end, good_quantity, scrap_quantity, hlc, origin) VALUES "
+             "('acme', '00000000-0000-7000-8000-0000000000c5', 'lyon', 'WO-2', "
+             "'00000000-0000-7000-8000-0000000000b1', 100, 5, 'Completed', " + Local("2026-11-10 12:00") + ", " +
+             Local("2026-11-09 08:00") + ", " + Local("2026-11-10 11:00") + ", 100, 0, 1, 'lyon'), "
+             "('acme', '00000000-0000-7000-8000-0000000000c6', 'lyon', 'WO-3', "
+             "'00000000-0000-7000-8000-0000000000b1', 100, 5, 'InProgress', " + Local("2026-11-10 18:00") +
+             ", NULL, NULL, 40, 0, 1, 'lyon')");
+  json o = Run("orders", {{"by", "site"}});
+  ASSERT_EQ(o["rows"].size(), 1u) << o.dump(2);
+  EXPECT_EQ(o["rows"][0]["due"], 2);
+  EXPECT_EQ(o["rows"][0]["on_time_in_full"], 1);
+  ExpectNear(o["rows"][0]["schedule_adherence"], 0.5, "adherence");
+  json list = Run("orders", {{"by", "order"}});
+  ASSERT_EQ(list["rows"].size(), 2u);
+  EXPECT_EQ(list["rows"][0]["number"], "WO-2");
+  EXPECT_EQ(list["rows"][0]["on_time"], "true");
+  ExpectNear(list["rows"][1]["attainment"], 0.4, "attainment");
+  json lead = Run("lead-time", {{"by", "site"}});
+  ASSERT_EQ(lead["rows"].size(), 1u);
+  ExpectNear(lead["rows"][0]["median_h"], 27, "lead time");
+
+  Tx("acme", "INSERT INTO millrace.non_conformance (tenant_id, id, site_id, source, quantity, defect_code, status, "
+             "opened_at, hlc, origin) VALUES "
+             "('acme', '00000000-0000-7000-8000-000000000401', 'lyon', 'operator', 3, 'DIM', 'open', now() - interval "
+             "'40 days', 1, 'lyon'), ('acme', '00000000-0000-7000-8000-000000000402', 'lyon', 'measurement', 1, "
+             "'DIM', 'investigating', now() - interval '2 days', 1, 'lyon'), ('acme', "
+             "'00000000-0000-7000-8000-000000000403', 'lyon', 'operator', 9, 'SCR', 'closed', now() - interval "
+             "'100 days', 1, 'lyon')");
+  json aging = Run("nonconformances", {{"by", "aging"}});
+  ASSERT_EQ(aging["rows"].size(), 2u) << aging.dump(2);
+  EXPECT_EQ(aging["rows"][0]["age_days"], "0-7");
+  EXPECT_EQ(aging["rows"][1]["age_days"], "31-90");
+  EXPECT_EQ(Run("nonconformances", {{"by", "list"}})["rows"][0]["quantity"], 3);  // oldest first
+
+  // Steel lot R at lyon went into bracket lot B at lyon, which went into assembly F at porto.
+  Tx("acme", "INSERT INTO millrace.material_lot (tenant_id, id, site_id, lot_no, material_id, quantity, unit, status, "
+             "hlc, origin) VALUES ('acme', '00000000-0000-7000-8000-000000000501', 'lyon', 'R-1', "
+             "'00000000-0000-7000-8000-0000000000b9', 50, 'kg', 'available', 1, 'lyon'), ('acme', "
+             "'00000000-0000-7000-8000-000000000502', 'lyon', 'B-1', '00000000-0000-7000-8000-0000000000b1', 20, "
+             "'pcs', 'available', 1, 'lyon'), ('acme', '00000000-0000-7000-8000-000000000503', 'porto', 'F-1', "
+             "'00000000-0000-7000-8000-0000000000b9', 4, 'pcs', 'available', 1, 'porto')");
+  Tx("acme", "INSERT INTO millrace.genealogy_link (tenant_id, id, site_id, parent_kind, parent_id, child_kind, "
+             "child_id, quantity, at, hlc, origin) VALUES ('acme', gen_random_uuid(), 'lyon', 'lot', "
+             "'00000000-0000-7000-8000-000000000501', 'lot', '00000000-0000-7000-8000-000000000502', 5, now(), 1, "
+             "'lyon'), ('acme', gen_random_uuid(), 'porto', 'lot', '00000000-0000-7000-8000-000000000502', 'lot', "
+             "'00000000-0000-7000-8000-000000000503', 8, now(), 1, 'porto')");
+  json back = Run("genealogy", {{"lot", "F-1"}, {"by", "backward"}});
+  ASSERT_EQ(back["rows"].size(), 3u) << back.dump(2);
+  EXPECT_EQ(back["rows"][0]["number"], "F-1");
+  EXPECT_EQ(back["rows"][1]["number"], "B-1");
+  EXPECT_EQ(back["rows"][1]["linked_at_site"], "porto");
+  EXPECT_EQ(back["rows"][2]["number"], "R-1");
+  EXPECT_EQ(back["rows"][2]["depth"], 2);
+  json fwd = Run("genealogy", {{"lot", "R-1"}, {"by", "forward"}});
+  ASSERT_EQ(fwd["rows"].size(), 3u);
+  EXPECT_EQ(fwd["rows"][2]["site"], "porto");
+  EXPECT_EQ(Run("genealogy", {{"lot", "NOPE"}})["rows"].size(), 0u);
+}
+
 // The HTTP route: formats, ETag, limits, a viewer's sites, and the cache kept honest by
 // the rollups' notifications.
 TEST_F(PgReportsTest, TheHttpRouteAnswersCachesAndRefusesAsDocumented) {
