@@ -30,6 +30,8 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0004_registry_rls_keys_tokens",
        "258e8f34cfa86c188eb55663658ded990d732d27244fb9ccd8eb71f22e37f29d"},
       {"0005_audit", "56a54ac0f052962ce5251c208f1f1f26f90e561b196ea6921781a86ae6669089"},
+      {"0006_partitions_rollups_time_zones",
+       "79836c90ceb67b2610ba3a98a41938d08235fe8aff21a749492acb557943519e"},
   };
   return kDigests;
 }
