@@ -144,10 +144,11 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // burst of slow reports cannot fail readiness. The sync appliers have their own.
   const auto& rc = config->reports;
   PgPool ops_pool({db_url + " connect_timeout=3", "ops", 2, std::chrono::milliseconds(3000),
-                   std::chrono::milliseconds(10000), 30000},
+                   std::chrono::milliseconds(10000), 30000, ""},
                   &metrics);
   PgPool report_pool({db_url, "reports", rc.db_connections, std::chrono::milliseconds(5000),
-                      std::chrono::milliseconds(10000), rc.statement_timeout_s * 1000},
+                      std::chrono::milliseconds(10000), rc.statement_timeout_s * 1000,
+                      catalog::PostgresDdlOptions{}.report_role},
                      &metrics);
   router.AddOperationalRoutes({{"postgres", [&ops_pool] {
                                   auto conn = ops_pool.Acquire();

@@ -32,6 +32,8 @@ PgPool::Lease::~Lease() {
 Result<std::unique_ptr<PgConnection>> PgPool::Open() {
   MILLRACE_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.conninfo));
   MILLRACE_RETURN_IF_ERROR(conn->Exec("SET application_name = 'mes-central " + options_.name + "'"));
+  if (!options_.role.empty())
+    MILLRACE_RETURN_IF_ERROR(conn->Exec("SET ROLE \"" + options_.role + "\""));
   if (options_.statement_timeout_ms > 0)
     MILLRACE_RETURN_IF_ERROR(
         conn->Exec("SET statement_timeout = " + std::to_string(options_.statement_timeout_ms)));

@@ -110,6 +110,7 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
         if (std::find(who->sites.begin(), who->sites.end(), s) == who->sites.end())
           return HttpResponse::Error(Status::PermissionDenied("site " + s + " is not one of yours"));
       if (q->sites.empty()) q->sites = who->sites;
+      q->allowed_sites = who->sites;
     }
     int retry = 0;
     if (Status s = o.limits->Admit(q->tenant_id, &retry); !s.ok()) {

@@ -131,6 +131,13 @@ Result<ReportResult> RunReport(PgConnection& conn, const ReportQuery& q) {
   ReportResult out;
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, q.tenant_id, /*repeatable_read=*/true));
   Status s = [&]() -> Status {
+    std::string sites = "*";
+    if (!q.allowed_sites.empty()) {
+      sites.clear();
+      for (const auto& site : q.allowed_sites) sites += (sites.empty() ? "" : ",") + site;
+    }
+    MILLRACE_RETURN_IF_ERROR(
+        conn.Query("SELECT set_config('app.sites', $1, true)", {sites}).status());
     MILLRACE_RETURN_IF_ERROR(AsOf(conn, q, &out));
     report_sql::Sql sql;
     MILLRACE_RETURN_IF_ERROR(builder->second(conn, q, &out, &sql));

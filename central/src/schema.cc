@@ -19,12 +19,13 @@ std::string MigrationsTable(const catalog::PostgresDdlOptions& o) {
 }
 
 // A frozen step's SQL with the deployment's schema and role names in place of @SCHEMA@,
-// @OWNER@ and @APP@ (each written inside double quotes in the step).
+// @OWNER@, @APP@ and @REPORT@ (each written inside double quotes in the step).
 std::string Instantiate(std::string_view sql, const catalog::PostgresDdlOptions& o) {
   std::string out(sql);
   for (const auto& [from, to] : {std::pair<std::string, std::string>{"@SCHEMA@", o.schema},
                                  {"@OWNER@", o.owner_role},
-                                 {"@APP@", o.app_role}}) {
+                                 {"@APP@", o.app_role},
+                                 {"@REPORT@", o.report_role}}) {
     for (std::size_t at = out.find(from); at != std::string::npos; at = out.find(from, at + to.size()))
       out.replace(at, from.size(), to);
   }

@@ -159,6 +159,8 @@ std::vector<std::string> PostgresAdminDdl(const PostgresDdlOptions& o) {
              "NOT rolcanlogin OR rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR "
              "rolbypassrls OR "
              "rolinherit"),
+      ensure(o.report_role, "NOLOGIN NOSUPERUSER NOBYPASSRLS", "rolcanlogin OR rolsuper OR rolbypassrls"),
+      "GRANT " + QuoteIdent(o.report_role) + " TO " + QuoteIdent(o.app_role),
       "CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(o.schema) + " AUTHORIZATION " +
           QuoteIdent(o.owner_role),
   };
@@ -167,7 +169,16 @@ std::vector<std::string> PostgresAdminDdl(const PostgresDdlOptions& o) {
 std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOptions& o) {
   const std::string schema = QuoteIdent(o.schema);
   const std::string app = QuoteIdent(o.app_role);
-  std::vector<std::string> out = {"GRANT USAGE ON SCHEMA " + schema + " TO " + app};
+  const std::string report = QuoteIdent(o.report_role);
+  std::vector<std::string> out = {
+      "GRANT USAGE ON SCHEMA " + schema + " TO " + app,
+      "GRANT USAGE ON SCHEMA " + schema + " TO " + report,
+      // The sites a report's viewer may see: app.sites, '*' for all of the tenant's.
+      "CREATE OR REPLACE FUNCTION " + schema +
+          ".viewer_sees(p_site text) RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT "
+          "coalesce(current_setting('app.sites', true), '') = '*' OR p_site = "
+          "ANY(string_to_array(nullif(current_setting('app.sites', true), ''), ',')) $$",
+      "GRANT EXECUTE ON FUNCTION " + schema + ".viewer_sees(text) TO " + report};
   const std::string tenant_expr = "tenant_id = current_setting('app.tenant_id', true)";
   for (const auto& t : catalog.tables()) {
     const std::string table = schema + "." + QuoteIdent(t.name);
@@ -201,6 +212,14 @@ std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOp
       out.push_back("DROP POLICY IF EXISTS tenant_isolation ON " + rel);
       out.push_back("CREATE POLICY tenant_isolation ON " + rel + " USING (" + tenant_expr +
                     ") WITH CHECK (" + tenant_expr + ")");
+    }
+    // Reports read as the report role, held to the viewer's sites (rows of no site are the
+    // whole tenant's). The operators' PIN hashes are never a report's.
+    if (t.name != "users") {
+      out.push_back("GRANT SELECT ON " + table + " TO " + report);
+      out.push_back("DROP POLICY IF EXISTS viewer_sites ON " + table);
+      out.push_back("CREATE POLICY viewer_sites ON " + table + " AS RESTRICTIVE FOR SELECT TO " + report +
+                    " USING (site_id IS NULL OR " + schema + ".viewer_sees(site_id))");
     }
     if (!t.immutable) {
       out.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);

@@ -166,7 +166,7 @@ class Api {
       : svc_(&svc),
         store_(&svc.store()),
         options_(std::move(options)),
-        throttle_(std::make_shared<PinThrottle>(options_.pin_throttle)) {
+        throttle_(std::make_shared<LoginThrottle>(options_.pin_throttle)) {
     if (options_.metrics) {
       pin_failures_ = &options_.metrics->AddCounter("mes_edge_pin_failures_total",
                                                     "Badge-ins refused for a wrong badge or PIN")
@@ -239,7 +239,7 @@ class Api {
             "bad_field: give work_unit_id or work_unit (a code), not both"));
       // Locked after wrong PINs: refused without looking at the PIN, the right one included.
       if (auto refusal = throttle_->Check(*badge, req.remote_address)) {
-        const bool by_badge = refusal->why == PinRefusal::Why::kBadge;
+        const bool by_badge = refusal->why == LoginRefusal::Why::kKey;
         if (pin_refusals_) pin_refusals_->With({by_badge ? "badge" : "address"}).Increment();
         const std::int64_t seconds = (refusal->retry_after_ms + 999) / 1000;
         HttpResponse res = ApiError(Status(
@@ -640,7 +640,7 @@ class Api {
   MesService* svc_;
   EdgeStore* store_;
   ApiOptions options_;
-  std::shared_ptr<PinThrottle> throttle_;
+  std::shared_ptr<LoginThrottle> throttle_;
   Counter* pin_failures_ = nullptr;
   Family<Counter>* pin_refusals_ = nullptr;
 };

@@ -61,8 +61,8 @@ std::multiset<std::string> ShapeOf(PgConnection& conn, const std::string& schema
       {"rls", "SELECT relrowsecurity::text || ' ' || relforcerowsecurity::text FROM pg_class t "
               "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = $1 AND "
               "t.relname = $2"},
-      {"policy", "SELECT policyname || ' ' || cmd || ' ' || array_to_string(roles, ',') || ' ' || "
-                 "coalesce(qual, '') || ' ' || coalesce(with_check, '') FROM pg_policies WHERE "
+      {"policy", "SELECT policyname || ' ' || permissive || ' ' || cmd || ' ' || array_to_string(roles, ',') || ' ' || "
+                 "replace(coalesce(qual, ''), $1 || '.', '') || ' ' || coalesce(with_check, '') FROM pg_policies WHERE "
                  "schemaname = $1 AND tablename = $2"},
       {"grant", "SELECT grantee || ' ' || privilege_type FROM information_schema.role_table_grants "
                 "WHERE table_schema = $1 AND table_name = $2 AND grantee <> grantor"},

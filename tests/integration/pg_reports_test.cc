@@ -54,6 +54,11 @@ class PgReportsTest : public ::testing::Test {
     auto app = db_->Connect("millrace_app");
     ASSERT_TRUE(app.ok());
     app_ = std::move(app).value();
+    // Reports run as central's report role, as mes-central's report pool does.
+    auto report = db_->Connect("millrace_app");
+    ASSERT_TRUE(report.ok());
+    report_ = std::move(report).value();
+    ASSERT_TRUE(report_->Exec("SET ROLE millrace_report").ok());
     for (const char* t : {"acme", "globex"}) {
       Tx(t, std::string("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ('") + t + "', '" + t + "')");
     }
@@ -124,7 +129,7 @@ class PgReportsTest : public ::testing::Test {
 
   // The report as JSON (through the same code as the HTTP route, without the cache).
   json Run(const std::string& report, std::map<std::string, std::string> params,
-           const std::string& tenant = "acme") {
+           const std::string& tenant = "acme", std::vector<std::string> allowed_sites = {}) {
     params.emplace("from", "2026-11-10");
     params.emplace("to", "2026-11-10");
     const ReportSpec* spec = FindReport(report);
@@ -137,7 +142,8 @@ class PgReportsTest : public ::testing::Test {
     auto q = ParseReportQuery(*spec, params, "", "2026-11-30", tenant, false);
     EXPECT_TRUE(q.ok()) << q.status().ToString();
     if (!q.ok()) return nullptr;
-    auto r = RunReport(*app_, *q);
+    q->allowed_sites = allowed_sites;
+    auto r = RunReport(*report_, *q);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) return nullptr;
     return json::parse(RenderReportJson(*q, *r));
@@ -146,6 +152,7 @@ class PgReportsTest : public ::testing::Test {
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgConnection> admin_;
   std::unique_ptr<PgConnection> app_;
+  std::unique_ptr<PgConnection> report_;
 };
 
 void ExpectNear(const json& v, double want, const std::string& what) {
@@ -200,6 +207,33 @@ TEST_F(PgReportsTest, OeeOfAWorkUnitIsTheDayWorkedOutByHand) {
   // Another tenant sees none of it.
   json other = Run("oee", {{"group", "unit"}}, "globex");
   EXPECT_EQ(other["rows"].size(), 0u);
+}
+
+// A viewer held to porto, asking with no site filter at all (as a handler that forgot
+// one would): the database itself shows it nothing of lyon, in any report.
+TEST_F(PgReportsTest, TheDatabaseHoldsAViewerToItsSitesWhateverTheQuery) {
+  for (const ReportSpec& spec : Reports()) {
+    std::map<std::string, std::string> p;
+    if (spec.name == "spc") p["characteristic"] = "x";
+    if (spec.name == "genealogy") p["lot"] = "x";
+    const json mine = Run(spec.name, p, "acme", {"porto"});
+    ASSERT_TRUE(mine.is_object()) << spec.name;
+    EXPECT_EQ(mine["rows"].dump().find("lyon"), std::string::npos) << spec.name << ": " << mine.dump();
+    EXPECT_EQ(mine["sites_as_of"].size(), 1u) << spec.name;
+  }
+  EXPECT_EQ(Run("oee", {{"group", "unit"}}, "acme", {"porto"})["rows"].size(), 0u);
+  EXPECT_EQ(Run("oee", {{"group", "unit"}}, "acme", {"lyon"})["rows"].size(), 2u);
+  // Nor can it read the facts directly.
+  ASSERT_TRUE(report_->Exec("BEGIN").ok());
+  ASSERT_TRUE(report_->Exec("SET LOCAL app.tenant_id = 'acme'; SET LOCAL app.sites = 'porto'").ok());
+  auto n = report_->Query("SELECT count(*) FROM millrace.production_event");
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(n->GetString(0, 0), "0");
+  EXPECT_FALSE(report_->Exec("SELECT * FROM millrace.users").ok());  // PIN hashes: never
+  ASSERT_TRUE(report_->Exec("ROLLBACK").ok());
+  ASSERT_TRUE(report_->Exec("BEGIN").ok());
+  EXPECT_FALSE(report_->Exec("DELETE FROM millrace.production_event").ok());  // reads only
+  ASSERT_TRUE(report_->Exec("ROLLBACK").ok());
 }
 
 TEST_F(PgReportsTest, ParetosOfStopsAndScrapAndTheEventsBehindThem) {
@@ -410,7 +444,12 @@ TEST_F(PgReportsTest, OrdersLeadTimeNonConformancesAndGenealogyAcrossSites) {
 // The HTTP route: formats, ETag, limits, a viewer's sites, and the cache kept honest by
 // the rollups' notifications.
 TEST_F(PgReportsTest, TheHttpRouteAnswersCachesAndRefusesAsDocumented) {
-  PgPool pool({db_->ConnInfo("millrace_app"), "reports", 2});
+  PgPoolOptions po;
+  po.conninfo = db_->ConnInfo("millrace_app");
+  po.name = "reports";
+  po.size = 2;
+  po.role = "millrace_report";
+  PgPool pool(po);
   ReportCache cache(8 << 20);
   ReportLimits limits({5, 1'000'000});
   Router router;

@@ -33,6 +33,7 @@ struct PgPoolOptions {
   std::chrono::milliseconds acquire_timeout{2000};
   std::chrono::milliseconds check_after{10000};
   int statement_timeout_ms = 30000;  // 0: none
+  std::string role;  // SET ROLE to this on every connection ("": the login role)
 };
 
 class PgPool {

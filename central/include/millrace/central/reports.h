@@ -57,6 +57,9 @@ struct ReportQuery {
   std::map<std::string, std::string> params;  // the report's own parameters
   int limit = 100;
   std::string after;  // keyset cursor of the previous page ("" for the first)
+  // The sites the viewer may see (empty: all of the tenant's). Row-level security holds the
+  // report to them (app.sites) when it runs as the report role, whatever its SQL filters.
+  std::vector<std::string> allowed_sites;
   bool csv = false;
 
   // The canonical form of everything that decides the answer (for caching).
@@ -88,7 +91,8 @@ struct ReportResult {
   std::set<std::string> sites;  // the sites the answer covers (for cache invalidation)
 };
 
-// Runs the report in a transaction of the query's tenant on `conn`.
+// Runs the report in a transaction of the query's tenant on `conn` (as central's report
+// role: PgPoolOptions::role), with app.sites set to the query's allowed sites.
 Result<ReportResult> RunReport(PgConnection& conn, const ReportQuery& query);
 
 // {"report", "tenant", "data_as_of", "sites_as_of", "columns", "rows": [{...}], "next"}.

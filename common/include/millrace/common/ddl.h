@@ -25,6 +25,9 @@ struct PostgresDdlOptions {
   std::string schema = "millrace";
   std::string owner_role = "millrace_owner";  // owns the tables; never used to log in
   std::string app_role = "millrace_app";  // what the daemons log in as: no ownership, no BYPASSRLS
+  // What central's report connections SET ROLE to: reads only, and row-level security that
+  // also holds it to the sites of the viewer (app.sites); granted to the app role.
+  std::string report_role = "millrace_report";
 };
 
 // Creates the two roles if missing, fixes their attributes, and creates the schema owned

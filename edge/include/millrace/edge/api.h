@@ -3,14 +3,14 @@
 //
 // Authentication: POST /api/v1/sessions with badge id and PIN returns a token; every
 // other call sends "Authorization: Bearer <token>" (the web terminal: a cookie). Wrong PINs
-// are throttled per badge and per client address (pin_throttle.h): 429 with Retry-After.
+// are throttled per badge and per client address (common/login_throttle.h): 429 with Retry-After.
 // The backup, outbox and content endpoints need a supervisor. Lists page with a keyset cursor:
 // ?limit=N&after=<id> returns {"items": [...], "next": "<id>" | null}.
 // Errors: {"error": {"code": "<status code>", "rule": "<rule broken>", "message": "..."}}.
 #pragma once
 
 #include "millrace/common/http.h"
-#include "millrace/edge/pin_throttle.h"
+#include "millrace/common/login_throttle.h"
 #include "millrace/edge/services.h"
 
 namespace millrace::edge {
@@ -18,7 +18,7 @@ namespace millrace::edge {
 struct ApiOptions {
   std::string backup_dir = "backups";
   int backup_keep = 24;
-  PinThrottleOptions pin_throttle;
+  LoginThrottleOptions pin_throttle;
   MetricsRegistry* metrics = nullptr;  // PIN failures and refusals; may be null
 };
 

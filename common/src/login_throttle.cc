@@ -1,21 +1,21 @@
-#include "millrace/edge/pin_throttle.h"
+#include "millrace/common/login_throttle.h"
 
 #include <algorithm>
 
-namespace millrace::edge {
+namespace millrace {
 
-PinThrottle::PinThrottle(PinThrottleOptions options, const Clock* clock)
+LoginThrottle::LoginThrottle(LoginThrottleOptions options, const Clock* clock)
     : options_(options), clock_(clock) {}
 
-std::optional<PinRefusal> PinThrottle::Check(const std::string& badge,
-                                             const std::string& address) {
+std::optional<LoginRefusal> LoginThrottle::Check(const std::string& key,
+                                                 const std::string& address) {
   std::lock_guard lock(mu_);
   const std::int64_t now = clock_->NowMillis();
   // Locked, or as many attempts in flight as may be wrong before a lock: refused (in the
   // second case until those attempts are known, a short wait).
-  auto refuse = [&](std::map<std::string, Entry>& map, const std::string& key, int free,
+  auto refuse = [&](std::map<std::string, Entry>& map, const std::string& who, int free,
                     std::int64_t window) -> std::int64_t {
-    auto it = map.find(key);
+    auto it = map.find(who);
     if (it == map.end()) return 0;
     Entry& e = it->second;
     if (e.in_flight == 0 && e.locked_until_ms <= now && e.failures > 0 &&
@@ -27,24 +27,24 @@ std::optional<PinRefusal> PinThrottle::Check(const std::string& badge,
     if (e.in_flight >= allowed) return 1000;
     return 0;
   };
-  if (std::int64_t wait = refuse(badges_, badge, options_.badge_free, options_.forget_after_ms))
-    return PinRefusal{PinRefusal::Why::kBadge, wait};
+  if (std::int64_t wait = refuse(keys_, key, options_.key_free, options_.forget_after_ms))
+    return LoginRefusal{LoginRefusal::Why::kKey, wait};
   if (std::int64_t wait =
           refuse(addresses_, address, options_.address_free, options_.address_window_ms))
-    return PinRefusal{PinRefusal::Why::kAddress, wait};
-  Forget(badges_, options_.forget_after_ms, now);
+    return LoginRefusal{LoginRefusal::Why::kAddress, wait};
+  Forget(keys_, options_.forget_after_ms, now);
   Forget(addresses_, options_.address_window_ms, now);
-  ++badges_[badge].in_flight;
+  ++keys_[key].in_flight;
   ++addresses_[address].in_flight;
   return std::nullopt;
 }
 
-void PinThrottle::Settle(std::map<std::string, Entry>& map, const std::string& key) {
+void LoginThrottle::Settle(std::map<std::string, Entry>& map, const std::string& key) {
   auto it = map.find(key);
   if (it != map.end() && it->second.in_flight > 0) --it->second.in_flight;
 }
 
-void PinThrottle::Fail(std::map<std::string, Entry>& map, const std::string& key, int free,
+void LoginThrottle::Fail(std::map<std::string, Entry>& map, const std::string& key, int free,
                        std::int64_t window, std::int64_t now) {
   Entry& e = map[key];
   if (e.in_flight > 0) --e.in_flight;
@@ -58,24 +58,24 @@ void PinThrottle::Fail(std::map<std::string, Entry>& map, const std::string& key
   }
 }
 
-void PinThrottle::Failed(const std::string& badge, const std::string& address) {
+void LoginThrottle::Failed(const std::string& key, const std::string& address) {
   std::lock_guard lock(mu_);
   const std::int64_t now = clock_->NowMillis();
-  Fail(badges_, badge, options_.badge_free, options_.forget_after_ms, now);
+  Fail(keys_, key, options_.key_free, options_.forget_after_ms, now);
   Fail(addresses_, address, options_.address_free, options_.address_window_ms, now);
 }
 
-void PinThrottle::Succeeded(const std::string& badge, const std::string& address) {
+void LoginThrottle::Succeeded(const std::string& key, const std::string& address) {
   std::lock_guard lock(mu_);
   Settle(addresses_, address);
-  auto it = badges_.find(badge);
-  if (it == badges_.end()) return;
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return;
   const int in_flight = std::max(0, it->second.in_flight - 1);
   it->second = Entry{};
-  it->second.in_flight = in_flight;  // other attempts of the badge are still being checked
+  it->second.in_flight = in_flight;  // other attempts of the key are still being checked
 }
 
-void PinThrottle::Forget(std::map<std::string, Entry>& map, std::int64_t window,
+void LoginThrottle::Forget(std::map<std::string, Entry>& map, std::int64_t window,
                          std::int64_t now) {
   if (map.size() < options_.max_entries) return;
   // Full: what has been quiet longest goes first, never a lock that still holds or an
@@ -109,4 +109,4 @@ void PinThrottle::Forget(std::map<std::string, Entry>& map, std::int64_t window,
   }
 }
 
-}  // namespace millrace::edge
+}  // namespace millrace

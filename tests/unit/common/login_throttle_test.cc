@@ -1,32 +1,32 @@
-// PinThrottle over a manual clock: free attempts, doubling lockouts with a cap, a right
+// LoginThrottle over a manual clock: free attempts, doubling lockouts with a cap, a right
 // PIN clearing its badge only, parallel guesses counted while in flight, addresses locked
 // across badges within a window, and bounded memory that keeps the locks.
-#include "millrace/edge/pin_throttle.h"
+#include "millrace/common/login_throttle.h"
 
 #include <gtest/gtest.h>
 
-namespace millrace::edge {
+namespace millrace {
 namespace {
 
 // One attempt: checked, then reported wrong. True when it was let through to be checked.
-bool Wrong(PinThrottle& t, const std::string& badge, const std::string& address = "a") {
+bool Wrong(LoginThrottle& t, const std::string& badge, const std::string& address = "a") {
   if (t.Check(badge, address)) return false;
   t.Failed(badge, address);
   return true;
 }
 
-TEST(PinThrottleTest, LocksAfterTheFreeAttemptsForADoublingDelayUpToTheCap) {
+TEST(LoginThrottleTest, LocksAfterTheFreeAttemptsForADoublingDelayUpToTheCap) {
   ManualClock clock(0);
-  PinThrottleOptions o;
+  LoginThrottleOptions o;
   o.base_delay_ms = 1000;
   o.max_delay_ms = 5000;
-  PinThrottle t(o, &clock);
+  LoginThrottle t(o, &clock);
   EXPECT_TRUE(Wrong(t, "b"));
   EXPECT_TRUE(Wrong(t, "b"));
   EXPECT_TRUE(Wrong(t, "b"));  // the third: locked for 1 s
   auto r = t.Check("b", "a");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->why, PinRefusal::Why::kBadge);
+  EXPECT_EQ(r->why, LoginRefusal::Why::kKey);
   EXPECT_EQ(r->retry_after_ms, 1000);
   clock.Advance(999);
   EXPECT_TRUE(t.Check("b", "a"));
@@ -44,9 +44,9 @@ TEST(PinThrottleTest, LocksAfterTheFreeAttemptsForADoublingDelayUpToTheCap) {
   EXPECT_FALSE(t.Check("b", "a"));
 }
 
-TEST(PinThrottleTest, ParallelGuessesGetNoMoreTriesThanOneAtATime) {
+TEST(LoginThrottleTest, ParallelGuessesGetNoMoreTriesThanOneAtATime) {
   ManualClock clock(0);
-  PinThrottle t({}, &clock);
+  LoginThrottle t({}, &clock);
   // Three attempts of one badge in flight at once use up its free tries: a fourth is
   // refused before any of them is known.
   for (int i = 0; i < 3; ++i) EXPECT_FALSE(t.Check("b", "a" + std::to_string(i)));
@@ -57,16 +57,16 @@ TEST(PinThrottleTest, ParallelGuessesGetNoMoreTriesThanOneAtATime) {
   EXPECT_EQ(r->retry_after_ms, 5000);  // now locked by three known failures
 }
 
-TEST(PinThrottleTest, AnAddressGuessingAcrossBadgesIsLockedWithinItsWindow) {
+TEST(LoginThrottleTest, AnAddressGuessingAcrossBadgesIsLockedWithinItsWindow) {
   ManualClock clock(0);
-  PinThrottleOptions o;
+  LoginThrottleOptions o;
   o.address_free = 4;
   o.address_window_ms = 60'000;
-  PinThrottle t(o, &clock);
+  LoginThrottle t(o, &clock);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Wrong(t, "badge" + std::to_string(i), "10.0.0.1"));
   auto r = t.Check("other", "10.0.0.1");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->why, PinRefusal::Why::kAddress);
+  EXPECT_EQ(r->why, LoginRefusal::Why::kAddress);
   EXPECT_FALSE(t.Check("other", "10.0.0.2"));
   t.Succeeded("other", "10.0.0.2");
   // Typos spread over time at a shared terminal do not add up: outside the window the
@@ -76,12 +76,12 @@ TEST(PinThrottleTest, AnAddressGuessingAcrossBadgesIsLockedWithinItsWindow) {
   EXPECT_FALSE(t.Check("other", "10.0.0.1"));
 }
 
-TEST(PinThrottleTest, StaysBoundedAndKeepsTheLocksWhenFull) {
+TEST(LoginThrottleTest, StaysBoundedAndKeepsTheLocksWhenFull) {
   ManualClock clock(1'000'000);
-  PinThrottleOptions o;
+  LoginThrottleOptions o;
   o.max_entries = 8;
   o.max_delay_ms = 3'600'000;
-  PinThrottle t(o, &clock);
+  LoginThrottle t(o, &clock);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Wrong(t, "locked", "x" + std::to_string(i)));
   ASSERT_TRUE(t.Check("locked", "y"));
   // Later, many other badges fail once each: the oldest entry is the lock, and it stays.
@@ -91,8 +91,8 @@ TEST(PinThrottleTest, StaysBoundedAndKeepsTheLocksWhenFull) {
   }
   auto r = t.Check("locked", "y");
   ASSERT_TRUE(r) << "a lock that still holds was evicted to make room";
-  EXPECT_EQ(r->why, PinRefusal::Why::kBadge);
+  EXPECT_EQ(r->why, LoginRefusal::Why::kKey);
 }
 
 }  // namespace
-}  // namespace millrace::edge
+}  // namespace millrace
