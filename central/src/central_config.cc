@@ -49,6 +49,8 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
     r.cache_mib = static_cast<int>(cache);
     r.requests_per_second = static_cast<double>(rps);
   }
+  MILLRACE_ASSIGN_OR_RETURN(auto idle, file.GetInt("http.session_idle_minutes", 480, 5, 24 * 60));
+  c.session_idle_s = static_cast<int>(idle) * 60;
   MILLRACE_ASSIGN_OR_RETURN(c.public_tenant_metrics,
                             file.GetBool("http.public_tenant_metrics", false));
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));

@@ -18,6 +18,8 @@
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
 #include "millrace/central/pg_listener.h"
+#include "millrace/central/people.h"
+#include "millrace/central/people_routes.h"
 #include "millrace/central/pg_pool.h"
 #include "millrace/central/report_routes.h"
 #include "millrace/central/provision.h"
@@ -140,16 +142,22 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   if (!config->public_tenant_metrics)
     exposure.may_see_private = [tokens](const HttpRequest& req) { return tokens->Check(req).ok(); };
   // Handlers draw PostgreSQL connections from two bounded pools: reports from one, the
-  // operational routes (/ready, content digests, the audit trail) from another, so a
-  // burst of slow reports cannot fail readiness. The sync appliers have their own.
+  // rest (/ready, logins and sessions, people, content digests, the audit trail) from
+  // another, so a burst of slow reports cannot fail readiness or logins. The sync appliers
+  // have their own.
   const auto& rc = config->reports;
-  PgPool ops_pool({db_url + " connect_timeout=3", "ops", 2, std::chrono::milliseconds(3000),
+  PgPool ops_pool({db_url + " connect_timeout=3", "ops", 4, std::chrono::milliseconds(3000),
                    std::chrono::milliseconds(10000), 30000, ""},
                   &metrics);
   PgPool report_pool({db_url, "reports", rc.db_connections, std::chrono::milliseconds(5000),
                       std::chrono::milliseconds(10000), rc.statement_timeout_s * 1000,
                       catalog::PostgresDdlOptions{}.report_role},
                      &metrics);
+  // People: logins (throttled per login and address), sessions, API tokens, admin tokens.
+  LoginThrottle login_throttle({5, 20, 5'000, 15 * 60'000, 60 * 60'000, 10 * 60'000, 10'000});
+  CentralAuth auth({&ops_pool, tokens.get(), &login_throttle, config->session_idle_s,
+                    !config->http.tls_cert_file.empty(), &metrics});
+  auth.AddRoutes(router);
   router.AddOperationalRoutes({{"postgres", [&ops_pool] {
                                   auto conn = ops_pool.Acquire();
                                   if (!conn.ok()) return conn.status();
@@ -160,8 +168,11 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // Per-table digests of what central holds for a site; an edge in sync answers the same
   // on its GET /api/v1/sync/content. Derived from every row of the site: an admin token.
   router.Add("GET", "/api/v1/tenants/{tenant}/sites/{site}/content",
-             [&ops_pool, tokens](const HttpRequest& req) {
-               if (auto who = tokens->Check(req); !who.ok()) return HttpResponse::Error(who.status());
+             [&ops_pool, &auth](const HttpRequest& req) {
+               auto who = auth.Authenticate(req);
+               if (!who.ok()) return HttpResponse::Error(who.status());
+               if (Status s = CentralAuth::RequireAdmin(*who, req.path_params.at("tenant")); !s.ok())
+                 return HttpResponse::Error(s);
                auto conn = ops_pool.Acquire();
                if (!conn.ok()) return HttpResponse::Error(conn.status());
                auto content =
@@ -171,8 +182,11 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
              });
 
   // The tenant's audit trail (the sites' records and central's own), newest first.
-  router.Add("GET", "/api/v1/tenants/{tenant}/audit", [&ops_pool, tokens](const HttpRequest& req) {
-    if (auto who = tokens->Check(req); !who.ok()) return HttpResponse::Error(who.status());
+  router.Add("GET", "/api/v1/tenants/{tenant}/audit", [&ops_pool, &auth](const HttpRequest& req) {
+    auto who = auth.Authenticate(req);
+    if (!who.ok()) return HttpResponse::Error(who.status());
+    if (Status s = CentralAuth::RequireAdmin(*who, req.path_params.at("tenant")); !s.ok())
+      return HttpResponse::Error(s);
     AuditQuery q;
     q.tenant_id = req.path_params.at("tenant");
     for (const auto& [k, v] : req.query) {
@@ -190,15 +204,11 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     return HttpResponse::Json(200, nlohmann::json{{"items", *records}}.dump());
   });
 
-  // The reporting API. Until central has users of its own, an admin token reads any
-  // tenant's reports (tenant= names it).
+  // The reporting API: any user, API token or admin token of the tenant (held to its sites).
   ReportCache report_cache(static_cast<std::size_t>(rc.cache_mib) << 20);
   ReportLimits report_limits({rc.requests_per_second, rc.rows_per_minute});
   AddReportRoutes(router, {&report_pool, &report_cache, &report_limits,
-                           [tokens](const HttpRequest& req) -> Result<Viewer> {
-                             MILLRACE_ASSIGN_OR_RETURN(std::string name, tokens->Check(req));
-                             return Viewer{"token " + name, "", {}};
-                           },
+                           [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
                            &metrics, SystemClock()});
 
   std::unique_ptr<SyncService> service;
@@ -508,6 +518,47 @@ int main(int argc, char** argv) {
   audit->add_option("--limit", audit_limit, "How many (1..1000)")->check(CLI::Range(1, 1000));
   audit->add_flag("--json", audit_json, "JSON lines instead of a table");
 
+  central::NewUser new_user;
+  std::string user_role = "viewer", password_file;
+  std::vector<std::string> user_sites;
+  auto* create_user = app.add_subcommand(
+      "create-user",
+      "Make a user of central's reporting API (who logs in with POST /api/v1/session): a "
+      "tenant's viewer, site_manager (--sites) or "
+      "tenant_admin, or without --tenant a platform_operator. The password (10+ characters) is "
+      "read from --password-file or the first line of stdin and kept as an Argon2id hash");
+  add_config(create_user);
+  add_who(create_user);
+  create_user->add_option("--tenant", new_user.tenant_id, "Tenant id (none: a platform operator)");
+  create_user->add_option("--login", new_user.login, "Login: 1..64 of a-z, 0-9, '.', '_', '@', '-'")
+      ->required();
+  create_user->add_option("--name", new_user.name, "Display name")->required();
+  create_user->add_option("--role", user_role,
+                          "viewer, site_manager, tenant_admin or platform_operator (default viewer)");
+  create_user->add_option("--sites", user_sites, "A site manager's sites (comma-separated)")
+      ->delimiter(',');
+  create_user->add_option("--password-file", password_file, "File holding the password ('-': stdin)");
+
+  std::string api_token_tenant, api_token_name, api_token_role = "viewer";
+  std::vector<std::string> api_token_sites;
+  auto* api_token = app.add_subcommand(
+      "api-token", "API tokens for integrations: a tenant's, with a role (and a site manager's "
+                   "sites); shown once, kept as a hash, revocable");
+  api_token->require_subcommand(1);
+  auto* api_token_create = api_token->add_subcommand("create", "Make a token and print it once");
+  auto* api_token_revoke = api_token->add_subcommand("revoke", "Revoke a token: refused at once");
+  auto* api_token_list = api_token->add_subcommand("list", "List a tenant's tokens (never the tokens)");
+  for (auto* cmd : {api_token_create, api_token_revoke, api_token_list}) {
+    add_config(cmd);
+    cmd->add_option("--tenant", api_token_tenant, "Tenant id")->required();
+  }
+  for (auto* cmd : {api_token_create, api_token_revoke}) {
+    add_who(cmd);
+    cmd->add_option("--name", api_token_name, "The token's name, e.g. erp-export")->required();
+  }
+  api_token_create->add_option("--role", api_token_role, "viewer, site_manager or tenant_admin (default viewer)");
+  api_token_create->add_option("--sites", api_token_sites, "A site manager token's sites")->delimiter(',');
+
   central::RebuildRange rebuild_range;
   std::string rebuild_from, rebuild_to;
   auto* rebuild = app.add_subcommand(
@@ -527,6 +578,60 @@ int main(int argc, char** argv) {
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*rebuild)
     return central::RebuildRollupsCommand(config_path, rebuild_range, rebuild_from, rebuild_to);
+  if (*create_user) {
+    central::QuietLogging();
+    auto role = central::ParseRole(user_role);
+    if (!role.ok()) return central::Fail(role.status());
+    new_user.role = *role;
+    new_user.sites = user_sites;
+    std::string password;
+    if (password_file.empty() || password_file == "-") {
+      std::getline(std::cin, password);
+    } else {
+      auto text = ReadFile(password_file);
+      if (!text.ok()) return central::Fail(text.status());
+      password = text->substr(0, text->find('\n'));
+    }
+    new_user.password = password;
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    auto id = central::CreateUser(**conn, new_user, who);
+    if (!id.ok()) return central::Fail(id.status());
+    std::cout << "created " << user_role << " " << new_user.login
+              << (new_user.tenant_id.empty() ? " of the platform" : " of tenant " + new_user.tenant_id) << "\n";
+    return 0;
+  }
+  if (*api_token) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    if (*api_token_create) {
+      auto role = central::ParseRole(api_token_role);
+      if (!role.ok()) return central::Fail(role.status());
+      auto t = central::CreateApiToken(**conn, api_token_tenant, api_token_name, *role, api_token_sites, who);
+      if (!t.ok()) return central::Fail(t.status());
+      std::cout << *t << "\n" << std::flush;
+      std::cerr << "API token " << api_token_name << " of " << api_token_tenant
+                << " made; it is shown only this once. Send it as 'Authorization: Bearer <token>'.\n";
+      return 0;
+    }
+    if (*api_token_revoke) {
+      if (Status st = central::RevokeApiToken(**conn, api_token_tenant, api_token_name, who); !st.ok())
+        return central::Fail(st);
+      std::cout << "revoked API token " << api_token_name << " of " << api_token_tenant << "\n";
+      return 0;
+    }
+    auto list = central::ListApiTokens(**conn, api_token_tenant);
+    if (!list.ok()) return central::Fail(list.status());
+    for (const auto& t : *list) {
+      std::string sites;
+      for (const auto& x : t.sites) sites += (sites.empty() ? "" : ",") + x;
+      std::cout << t.name << "\t" << central::RoleName(t.role) << (sites.empty() ? "" : "\t" + sites)
+                << "\tcreated " << t.created_at << " by " << t.created_by
+                << (t.revoked_at.empty() ? "" : "\trevoked " + t.revoked_at) << "\n";
+    }
+    return 0;
+  }
   who.actor = central::CommandLineActor(actor);
   provision_options.who = who;
   if (*seed_demo) {

@@ -455,9 +455,9 @@ TEST_F(PgReportsTest, TheHttpRouteAnswersCachesAndRefusesAsDocumented) {
   Router router;
   AddReportRoutes(router, {&pool, &cache, &limits,
                            [](const HttpRequest& req) -> Result<Viewer> {
-                             if (req.Header("authorization") == "Bearer platform") return Viewer{"p", "", {}};
+                             if (req.Header("authorization") == "Bearer platform") return Viewer{"p", "", Role::kPlatformOperator, {}};
                              if (req.Header("authorization") == "Bearer porto-manager")
-                               return Viewer{"m", "acme", {"porto"}};
+                               return Viewer{"m", "acme", Role::kSiteManager, {"porto"}};
                              return Status::Unauthenticated("no credential");
                            }});
   PgListener listener(db_->ConnInfo("millrace_app"), {"millrace_reports"},

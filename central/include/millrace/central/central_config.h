@@ -25,6 +25,8 @@
 //   [http] and [log]: see common/daemon_config.h; besides,
 //   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
 //                                         # series to anyone; false: only with an admin token
+//   [http] session_idle_minutes = 480     # a login lasts this long past its last use (and
+//                                         # never more than a day)
 #pragma once
 
 #include <cstdint>
@@ -56,6 +58,7 @@ struct CentralReportsConfig {
 
 struct CentralConfig {
   std::string database_url;
+  int session_idle_s = 8 * 3600;
   CentralReportsConfig reports;
   bool public_tenant_metrics = false;
   CentralSyncConfig sync;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "millrace/central/people.h"
 #include "millrace/central/pg_pool.h"
 #include "millrace/central/report_cache.h"
 #include "millrace/central/report_limits.h"
@@ -20,12 +21,6 @@
 
 namespace millrace::central {
 
-// Who asks: a tenant's credential, or the platform's (every tenant; tenant= names one).
-struct Viewer {
-  std::string name;         // for logs
-  std::string tenant_id;    // "" for the platform
-  std::vector<std::string> sites;  // empty: every site of the tenant; else only these
-};
 using Authenticator = std::function<Result<Viewer>(const HttpRequest&)>;
 
 struct ReportRoutesOptions {
