@@ -72,6 +72,30 @@ std::string SetCookie(const std::string& name, const std::string& value, int max
          (http_only ? "; HttpOnly" : "") + (secure ? "; Secure" : "");
 }
 
+// The tenant= of a people route's query (its only parameter).
+Result<std::string> QueryTenant(const HttpRequest& req) {
+  for (const auto& [k, v] : req.query)
+    if (k != "tenant") return Status::InvalidArgument("unknown parameter '" + k + "' (tenant is known)");
+  auto it = req.query.find("tenant");
+  return it == req.query.end() ? std::string() : it->second;
+}
+
+// Who asks, and the tenant a people route is about (the viewer's own, or for the platform
+// the one named), for an admin of that tenant only.
+Result<std::pair<Viewer, std::string>> AdminOf(const CentralAuth& auth, const HttpRequest& req,
+                                               const std::string& named) {
+  MILLRACE_ASSIGN_OR_RETURN(Viewer who, auth.Authenticate(req));
+  std::string tenant = who.tenant_id;
+  if (tenant.empty()) {
+    if (named.empty()) return Status::InvalidArgument("a platform credential names the tenant (tenant=)");
+    tenant = named;
+  } else if (!named.empty() && named != tenant) {
+    return Status::PermissionDenied("tenant " + named + " is not yours");
+  }
+  MILLRACE_RETURN_IF_ERROR(CentralAuth::RequireAdmin(who, tenant));
+  return std::pair<Viewer, std::string>(std::move(who), std::move(tenant));
+}
+
 }  // namespace
 
 CentralAuth::CentralAuth(CentralAuthOptions options) : o_(options) {
@@ -112,23 +136,6 @@ Status CentralAuth::RequireAdmin(const Viewer& v, const std::string& tenant) {
 
 void CentralAuth::AddRoutes(Router& router) const {
   const CentralAuth* self = this;
-  // The tenant a people route is about: the viewer's, or for the platform the one named.
-  auto tenant_of = [](const Viewer& v, const std::string& named) -> Result<std::string> {
-    if (!v.tenant_id.empty()) {
-      if (!named.empty() && named != v.tenant_id)
-        return Status::PermissionDenied("tenant " + named + " is not yours");
-      return v.tenant_id;
-    }
-    if (named.empty()) return Status::InvalidArgument("a platform credential names the tenant (tenant=)");
-    return named;
-  };
-  auto query_tenant = [](const HttpRequest& req) -> Result<std::string> {
-    for (const auto& [k, v] : req.query)
-      if (k != "tenant") return Status::InvalidArgument("unknown parameter '" + k + "' (tenant is known)");
-    auto it = req.query.find("tenant");
-    return it == req.query.end() ? std::string() : it->second;
-  };
-
   router.Add("POST", "/api/v1/session", [self](const HttpRequest& req) {
     auto body = Body(req, {"login", "password"});
     if (!body.ok()) return HttpResponse::Error(body.status());
@@ -201,26 +208,21 @@ void CentralAuth::AddRoutes(Router& router) const {
     return r;
   });
 
-  router.Add("GET", "/api/v1/users", [self, tenant_of, query_tenant](const HttpRequest& req) {
-    auto who = self->Authenticate(req);
-    if (!who.ok()) return HttpResponse::Error(who.status());
-    auto named = query_tenant(req);
+  router.Add("GET", "/api/v1/users", [self](const HttpRequest& req) {
+    auto named = QueryTenant(req);
     if (!named.ok()) return HttpResponse::Error(named.status());
-    auto tenant = tenant_of(*who, *named);
-    if (!tenant.ok()) return HttpResponse::Error(tenant.status());
-    if (Status s = RequireAdmin(*who, *tenant); !s.ok()) return HttpResponse::Error(s);
+    auto scope = AdminOf(*self, req, *named);
+    if (!scope.ok()) return HttpResponse::Error(scope.status());
     auto conn = self->o_.pool->Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
-    auto users = ListUsers(**conn, *tenant);
+    auto users = ListUsers(**conn, scope->second);
     if (!users.ok()) return HttpResponse::Error(users.status());
     json items = json::array();
     for (const auto& u : *users) items.push_back(PersonJson(u));
     return HttpResponse::Json(200, json{{"items", items}}.dump());
   });
 
-  router.Add("POST", "/api/v1/users", [self, tenant_of](const HttpRequest& req) {
-    auto who = self->Authenticate(req);
-    if (!who.ok()) return HttpResponse::Error(who.status());
+  router.Add("POST", "/api/v1/users", [self](const HttpRequest& req) {
     auto body = Body(req, {"tenant", "login", "name", "role", "sites", "password"});
     if (!body.ok()) return HttpResponse::Error(body.status());
     NewUser u;
@@ -234,54 +236,50 @@ void CentralAuth::AddRoutes(Router& router) const {
     auto sites = Sites(*body);
     if (!named.ok() || !role.ok() || !sites.ok())
       return HttpResponse::Error(!named.ok() ? named.status() : !role.ok() ? role.status() : sites.status());
-    auto tenant = tenant_of(*who, *named);
-    if (!tenant.ok()) return HttpResponse::Error(tenant.status());
-    if (Status s = RequireAdmin(*who, *tenant); !s.ok()) return HttpResponse::Error(s);
+    auto scope = AdminOf(*self, req, *named);
+    if (!scope.ok()) return HttpResponse::Error(scope.status());
+    const auto& [who, tenant] = *scope;
     auto parsed = ParseRole(*role);
     if (!parsed.ok()) return HttpResponse::Error(parsed.status());
     if (*parsed == Role::kPlatformOperator)
       return HttpResponse::Error(Status::PermissionDenied(
           "platform operators are made with mes-central create-user, never over HTTP"));
-    u.tenant_id = *tenant;
+    u.tenant_id = tenant;
     u.role = *parsed;
     u.sites = *sites;
     auto conn = self->o_.pool->Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
-    auto id = CreateUser(**conn, u, {who->name, ""});
+    auto id = CreateUser(**conn, u, {who.name, ""});
     if (!id.ok()) return HttpResponse::Error(id.status());
     return HttpResponse::Json(201, json{{"login", u.login}, {"tenant", u.tenant_id}, {"role", RoleName(u.role)},
                                         {"sites", u.sites}}
                                        .dump());
   });
 
-  router.Add("PATCH", "/api/v1/users/{login}", [self, tenant_of, query_tenant](const HttpRequest& req) {
-    auto who = self->Authenticate(req);
-    if (!who.ok()) return HttpResponse::Error(who.status());
-    auto named = query_tenant(req);
+  router.Add("PATCH", "/api/v1/users/{login}", [self](const HttpRequest& req) {
+    auto named = QueryTenant(req);
     if (!named.ok()) return HttpResponse::Error(named.status());
-    auto tenant = tenant_of(*who, *named);
-    if (!tenant.ok()) return HttpResponse::Error(tenant.status());
-    if (Status s = RequireAdmin(*who, *tenant); !s.ok()) return HttpResponse::Error(s);
+    auto scope = AdminOf(*self, req, *named);
+    if (!scope.ok()) return HttpResponse::Error(scope.status());
     json changes = json::parse(req.body, nullptr, false);
     if (changes.is_discarded()) return HttpResponse::Error(Status::InvalidArgument("expected a JSON object"));
     auto conn = self->o_.pool->Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
-    if (Status s = UpdateUser(**conn, *tenant, req.path_params.at("login"), changes, {who->name, ""}); !s.ok())
+    if (Status s = UpdateUser(**conn, scope->second, req.path_params.at("login"), changes,
+                              {scope->first.name, ""});
+        !s.ok())
       return HttpResponse::Error(s);
     return HttpResponse::Json(200, R"({"updated":true})");
   });
 
-  router.Add("GET", "/api/v1/api-tokens", [self, tenant_of, query_tenant](const HttpRequest& req) {
-    auto who = self->Authenticate(req);
-    if (!who.ok()) return HttpResponse::Error(who.status());
-    auto named = query_tenant(req);
+  router.Add("GET", "/api/v1/api-tokens", [self](const HttpRequest& req) {
+    auto named = QueryTenant(req);
     if (!named.ok()) return HttpResponse::Error(named.status());
-    auto tenant = tenant_of(*who, *named);
-    if (!tenant.ok()) return HttpResponse::Error(tenant.status());
-    if (Status s = RequireAdmin(*who, *tenant); !s.ok()) return HttpResponse::Error(s);
+    auto scope = AdminOf(*self, req, *named);
+    if (!scope.ok()) return HttpResponse::Error(scope.status());
     auto conn = self->o_.pool->Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
-    auto tokens = ListApiTokens(**conn, *tenant);
+    auto tokens = ListApiTokens(**conn, scope->second);
     if (!tokens.ok()) return HttpResponse::Error(tokens.status());
     json items = json::array();
     for (const auto& t : *tokens)
@@ -291,9 +289,7 @@ void CentralAuth::AddRoutes(Router& router) const {
     return HttpResponse::Json(200, json{{"items", items}}.dump());
   });
 
-  router.Add("POST", "/api/v1/api-tokens", [self, tenant_of](const HttpRequest& req) {
-    auto who = self->Authenticate(req);
-    if (!who.ok()) return HttpResponse::Error(who.status());
+  router.Add("POST", "/api/v1/api-tokens", [self](const HttpRequest& req) {
     auto body = Body(req, {"tenant", "name", "role", "sites"});
     if (!body.ok()) return HttpResponse::Error(body.status());
     auto named = Text(*body, "tenant", false);
@@ -302,31 +298,28 @@ void CentralAuth::AddRoutes(Router& router) const {
     auto sites = Sites(*body);
     for (const Status& s : {named.status(), name.status(), role.status(), sites.status()})
       if (!s.ok()) return HttpResponse::Error(s);
-    auto tenant = tenant_of(*who, *named);
-    if (!tenant.ok()) return HttpResponse::Error(tenant.status());
-    if (Status s = RequireAdmin(*who, *tenant); !s.ok()) return HttpResponse::Error(s);
+    auto scope = AdminOf(*self, req, *named);
+    if (!scope.ok()) return HttpResponse::Error(scope.status());
     auto parsed = ParseRole(*role);
     if (!parsed.ok()) return HttpResponse::Error(parsed.status());
     auto conn = self->o_.pool->Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
-    auto token = CreateApiToken(**conn, *tenant, *name, *parsed, *sites, {who->name, ""});
+    auto token = CreateApiToken(**conn, scope->second, *name, *parsed, *sites, {scope->first.name, ""});
     if (!token.ok()) return HttpResponse::Error(token.status());
     return HttpResponse::Json(201, json{{"name", *name}, {"token", *token},
                                         {"note", "shown only this once; send it as Authorization: Bearer <token>"}}
                                        .dump());
   });
 
-  router.Add("DELETE", "/api/v1/api-tokens/{name}", [self, tenant_of, query_tenant](const HttpRequest& req) {
-    auto who = self->Authenticate(req);
-    if (!who.ok()) return HttpResponse::Error(who.status());
-    auto named = query_tenant(req);
+  router.Add("DELETE", "/api/v1/api-tokens/{name}", [self](const HttpRequest& req) {
+    auto named = QueryTenant(req);
     if (!named.ok()) return HttpResponse::Error(named.status());
-    auto tenant = tenant_of(*who, *named);
-    if (!tenant.ok()) return HttpResponse::Error(tenant.status());
-    if (Status s = RequireAdmin(*who, *tenant); !s.ok()) return HttpResponse::Error(s);
+    auto scope = AdminOf(*self, req, *named);
+    if (!scope.ok()) return HttpResponse::Error(scope.status());
     auto conn = self->o_.pool->Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
-    if (Status s = RevokeApiToken(**conn, *tenant, req.path_params.at("name"), {who->name, ""}); !s.ok())
+    if (Status s = RevokeApiToken(**conn, scope->second, req.path_params.at("name"), {scope->first.name, ""});
+        !s.ok())
       return HttpResponse::Error(s);
     return HttpResponse::Json(200, R"({"revoked":true})");
   });

@@ -21,15 +21,10 @@ using millrace::testing::TestDatabase;
 class PgPeopleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    auto admin = db_->Connect("postgres");
-    ASSERT_TRUE(admin.ok());
-    ASSERT_TRUE(MigrateCentralSchema(**admin).ok());
-    auto app = db_->Connect("millrace_app");
-    ASSERT_TRUE(app.ok());
-    app_ = std::move(app).value();
+    auto central = millrace::testing::CreateCentralDatabase();
+    ASSERT_TRUE(central.ok()) << central.status().ToString();
+    db_ = std::move(central->db);
+    app_ = std::move(central->app);
     for (const char* sql : {"INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ('acme', 'Acme')",
                             "INSERT INTO millrace.sync_site (tenant_id, site_id) VALUES ('acme', 'lyon'), "
                             "('acme', 'porto')"}) {

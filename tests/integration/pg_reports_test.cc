@@ -44,16 +44,11 @@ std::string Local(const std::string& wall) {
 class PgReportsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    auto admin = db_->Connect("postgres");
-    ASSERT_TRUE(admin.ok());
-    admin_ = std::move(admin).value();
-    ASSERT_TRUE(MigrateCentralSchema(*admin_).ok());
-    auto app = db_->Connect("millrace_app");
-    ASSERT_TRUE(app.ok());
-    app_ = std::move(app).value();
+    auto central = millrace::testing::CreateCentralDatabase();
+    ASSERT_TRUE(central.ok()) << central.status().ToString();
+    db_ = std::move(central->db);
+    admin_ = std::move(central->admin);
+    app_ = std::move(central->app);
     // Reports run as central's report role, as mes-central's report pool does.
     auto report = db_->Connect("millrace_app");
     ASSERT_TRUE(report.ok());

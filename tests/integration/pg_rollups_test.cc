@@ -41,13 +41,11 @@ std::string Local(const std::string& wall) {
 class PgRollupsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    auto admin = db_->Connect("postgres");
-    ASSERT_TRUE(admin.ok());
-    admin_ = std::move(admin).value();
-    ASSERT_TRUE(MigrateCentralSchema(*admin_).ok());
+    auto central = millrace::testing::CreateCentralDatabase();
+    ASSERT_TRUE(central.ok()) << central.status().ToString();
+    db_ = std::move(central->db);
+    admin_ = std::move(central->admin);
+    app_ = std::move(central->app);
     // Ids whose first 48 bits are the time they name, as a site makes them (UUIDv7).
     ASSERT_TRUE(admin_
                     ->Exec("CREATE FUNCTION public.v7(t timestamptz) RETURNS uuid LANGUAGE sql "
@@ -56,9 +54,6 @@ class PgRollupsTest : public ::testing::Test {
                            "substr(md5(random()::text), 1, 3) || '-' || "
                            "substr(md5(random()::text), 1, 12))::uuid $$")
                     .ok());
-    auto app = db_->Connect("millrace_app");
-    ASSERT_TRUE(app.ok());
-    app_ = std::move(app).value();
     Tx("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ('acme', 'Acme')");
     Tx("INSERT INTO millrace.sync_site (tenant_id, site_id, time_zone) VALUES ('acme', 'lyon', "
        "'Europe/Paris')");

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "millrace/central/schema.h"
 #include "millrace/common/uuid.h"
 
 namespace millrace::testing {
@@ -42,6 +43,15 @@ std::string TestDatabase::ConnInfo(const std::string& user) const {
 Result<std::unique_ptr<central::PgConnection>> TestDatabase::Connect(
     const std::string& user) const {
   return central::PgConnection::Connect(ConnInfo(user));
+}
+
+Result<CentralDatabase> CreateCentralDatabase() {
+  CentralDatabase c;
+  MILLRACE_ASSIGN_OR_RETURN(c.db, TestDatabase::Create());
+  MILLRACE_ASSIGN_OR_RETURN(c.admin, c.db->Connect("postgres"));
+  MILLRACE_RETURN_IF_ERROR(central::MigrateCentralSchema(*c.admin).status());
+  MILLRACE_ASSIGN_OR_RETURN(c.app, c.db->Connect("millrace_app"));
+  return c;
 }
 
 }  // namespace millrace::testing

@@ -32,4 +32,13 @@ class TestDatabase {
 // The server's connection string, or an error explaining how to get one.
 Result<std::string> TestServerConnInfo();
 
+// A fresh database migrated to central's newest schema, with connections as an
+// administrator and as the application role (what mes-central logs in as).
+struct CentralDatabase {
+  std::unique_ptr<TestDatabase> db;
+  std::unique_ptr<central::PgConnection> admin;
+  std::unique_ptr<central::PgConnection> app;
+};
+Result<CentralDatabase> CreateCentralDatabase();
+
 }  // namespace millrace::testing
