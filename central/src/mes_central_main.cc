@@ -25,6 +25,7 @@
 #include "millrace/central/provision.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
+#include "millrace/central/web_assets.h"
 #include "millrace/central/sync_service.h"
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
@@ -158,6 +159,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   CentralAuth auth({&ops_pool, tokens.get(), &login_throttle, config->session_idle_s,
                     !config->http.tls_cert_file.empty(), &metrics});
   auth.AddRoutes(router);
+  AddDashboardRoutes(router);
   router.AddOperationalRoutes({{"postgres", [&ops_pool] {
                                   auto conn = ops_pool.Acquire();
                                   if (!conn.ok()) return conn.status();
@@ -373,8 +375,8 @@ int main(int argc, char** argv) {
   auto* serve =
       SetUpDaemonCommandLine(app, "mes-central",
                              "Run the central daemon: the sync endpoint edges connect to, and "
-                             "HTTP with the reporting API (/api/v1/reports), /health, /ready and "
-                             "/metrics, until SIGINT or SIGTERM",
+                             "HTTP with the dashboard (/), the reporting API (/api/v1/reports), "
+                             "/health, /ready and /metrics, until SIGINT or SIGTERM",
                              &serve_options);
   std::string sync_endpoint_file;
   serve->add_option("--sync-endpoint-file", sync_endpoint_file,
