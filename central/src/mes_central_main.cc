@@ -2,13 +2,13 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <thread>
 #include <tuple>
 
@@ -319,8 +319,12 @@ int Put(const std::string& config_path, const std::string& tenant, const std::st
 Result<std::int64_t> SiteLocalMillis(PgConnection& conn, const std::string& tenant,
                                      const std::string& site, const std::string& wall,
                                      const char* option) {
-  static const std::regex kWall(R"(\d{4}-\d{2}-\d{2}( \d{2}:\d{2})?)");
-  if (!std::regex_match(wall, kWall))
+  // YYYY-MM-DD or YYYY-MM-DD HH:MM: digits where the pattern has 9.
+  const std::string shape = wall.size() == 10 ? "9999-99-99" : "9999-99-99 99:99";
+  bool matches = wall.size() == shape.size();
+  for (std::size_t i = 0; matches && i < wall.size(); ++i)
+    matches = shape[i] == '9' ? std::isdigit(static_cast<unsigned char>(wall[i])) != 0 : wall[i] == shape[i];
+  if (!matches)
     return Status::InvalidArgument(std::string(option) + " expects YYYY-MM-DD or \"YYYY-MM-DD HH:MM\" "
                                    "in the site's time zone, got \"" + wall + "\"");
   std::int64_t ms = 0;

@@ -2,7 +2,6 @@
 
 #include <sodium.h>
 
-#include <regex>
 #include <set>
 #include <stdexcept>
 
@@ -52,9 +51,19 @@ std::string ArrayLiteral(const std::vector<std::string>& v) {
   return out + "}";
 }
 
+// 1..64 characters: the first of `first`, the rest of `first` or `rest`.
+bool NameOf(const std::string& s, bool upper, const std::string& rest) {
+  auto plain = [upper](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (upper && c >= 'A' && c <= 'Z');
+  };
+  if (s.empty() || s.size() > 64 || !plain(s[0])) return false;
+  for (char c : s)
+    if (!plain(c) && rest.find(c) == std::string::npos) return false;
+  return true;
+}
+
 Status CheckLogin(const std::string& login) {
-  static const std::regex kLogin("[a-z0-9][a-z0-9._@-]{0,63}");
-  if (!std::regex_match(login, kLogin))
+  if (!NameOf(login, false, "._@-"))
     return Status::InvalidArgument("login \"" + login +
                                    "\": expected 1..64 of a-z, 0-9, '.', '_', '@', '-', starting "
                                    "with a letter or digit");
@@ -293,8 +302,7 @@ Status EndSession(PgConnection& conn, const std::string& token) {
 Result<std::string> CreateApiToken(PgConnection& conn, const std::string& tenant_id,
                                    const std::string& name, Role role,
                                    const std::vector<std::string>& sites, const WriteContext& who) {
-  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._@-]{0,63}");
-  if (!std::regex_match(name, kName))
+  if (!NameOf(name, true, "._@-"))
     return Status::InvalidArgument("token name \"" + name + "\": 1..64 of letters, digits, '.', '_', '@', '-'");
   InitSodium();
   const std::string token = std::string(kApiTokenPrefix) + RandomHex(32);

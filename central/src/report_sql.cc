@@ -127,7 +127,9 @@ Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
       "  FROM millrace.report_time_" + t + from_units + kInRange + " AND " + made_there + "\n"
       "  UNION ALL SELECT " + period + ", " + unit_cols + ", 0, 0, CASE WHEN d.planned THEN d.stop_ms ELSE 0 END, "
       "CASE WHEN d.planned THEN 0 ELSE d.stop_ms END, 0, 0, 0, 0, 0\n"
-      "  FROM millrace.report_downtime_" + t + from_units + kInRange + " AND " + made_there + "\n"
+      // Stops outside every shift take nothing from planned time.
+      "  FROM millrace.report_downtime_" + t + from_units + kInRange + " AND " + made_there +
+      " AND d.shift_instance_id <> '00000000-0000-0000-0000-000000000000'\n"
       "  UNION ALL SELECT " + period + ", " + unit_cols + ", 0, 0, 0, 0, d.good, d.scrap, d.rework, d.ideal_s, d.ideal_good_s\n"
       "  FROM millrace.report_output_" + t + from_units + kInRange + " AND " + ProductMatch("d.product_id") + "\n"
       "), g AS (\n"
@@ -342,7 +344,8 @@ Status Reliability(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* 
       "  FROM millrace.report_time_day d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id WHERE " + kInRange + "\n"
       "  UNION ALL SELECT s.unit_id, 0, d.stop_ms, CASE WHEN r.is_failure THEN d.stops ELSE 0 END, CASE WHEN r.is_failure THEN d.stop_ms ELSE 0 END\n"
       "  FROM millrace.report_downtime_day d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
-      "  LEFT JOIN millrace.reason_code r ON r.tenant_id = d.tenant_id AND r.id = d.reason_id WHERE " + kInRange + "\n"
+      "  LEFT JOIN millrace.reason_code r ON r.tenant_id = d.tenant_id AND r.id = d.reason_id WHERE " + kInRange +
+      " AND d.shift_instance_id <> '00000000-0000-0000-0000-000000000000'\n"
       "), g AS (SELECT unit_id, sum(planned_ms) - sum(stop_ms) AS operating_ms, sum(failures) AS failures, sum(repair_ms) AS repair_ms FROM f GROUP BY 1),\n"
       "m AS (SELECT g.*, u.site_id, u.line_code, u.unit_code, u.unit_name, CASE WHEN failures > 0 THEN operating_ms / 1000.0 / failures END AS mtbf_s,\n"
       "      CASE WHEN failures > 0 THEN repair_ms / 1000.0 / failures END AS mttr_s FROM g JOIN units u USING (unit_id)),\n"
