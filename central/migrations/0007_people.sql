@@ -61,7 +61,9 @@ GRANT SELECT, DELETE ON "@SCHEMA@".central_session TO "@APP@";
 
 -- Before a tenant is known: a login, a session cookie, a bearer token.
 CREATE FUNCTION "@SCHEMA@".people_login(p_login text) RETURNS TABLE (user_id uuid, tenant_id text, name text, role text, sites text[], password_hash text, active boolean) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$ SELECT u.user_id, u.tenant_id, u.name, u.role, u.sites, u.password_hash, u.active FROM "@SCHEMA@".central_user u WHERE u.login = p_login $$;
+-- A login also sweeps the sessions that have expired.
 CREATE FUNCTION "@SCHEMA@".people_session_create(p_user uuid, p_token_hash text, p_csrf_hash text, p_idle_s integer, p_address text) RETURNS timestamptz LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
+  DELETE FROM "@SCHEMA@".central_session WHERE expires_at < now();
   INSERT INTO "@SCHEMA@".central_session (token_hash, user_id, tenant_id, csrf_hash, address, expires_at)
   SELECT p_token_hash, u.user_id, u.tenant_id, p_csrf_hash, p_address, now() + make_interval(secs => p_idle_s) FROM "@SCHEMA@".central_user u WHERE u.user_id = p_user AND u.active
   RETURNING expires_at $$;

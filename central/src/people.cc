@@ -135,7 +135,7 @@ Result<std::string> HashPassword(const std::string& password) {
   char hash[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str_alg(hash, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                             crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
-    return Status::ResourceExhausted("out of memory hashing a password");
+    return Status::Internal("out of memory hashing a password");
   return std::string(hash);
 }
 
@@ -257,27 +257,33 @@ Status UpdateUser(PgConnection& conn, const std::string& tenant_id, const std::s
   });
 }
 
-Result<Session> Login(PgConnection& conn, const std::string& login, const std::string& password,
+Result<Session> Login(PgPool& pool, const std::string& login, const std::string& password,
                       const std::string& address, int idle_seconds) {
   const Status wrong = Status::Unauthenticated("wrong login or password");
   if (!CheckLogin(login).ok() || password.empty() || password.size() > 1024) return wrong;
-  MILLRACE_ASSIGN_OR_RETURN(auto r, conn.Query("SELECT user_id, name, tenant_id, role, sites, password_hash, "
-                                               "active FROM millrace.people_login($1)",
-                                               {login}));
-  if (r.rows() == 0 || r.GetString(0, 6) != "t" || !VerifyPassword(r.GetString(0, 5), password)) {
-    if (r.rows() == 0) (void)HashPassword("a password nobody has, to take as long");  // no timing hint
-    return wrong;
-  }
+  std::optional<PgResult> r;
+  {
+    MILLRACE_ASSIGN_OR_RETURN(auto conn, pool.Acquire());
+    MILLRACE_ASSIGN_OR_RETURN(r, conn->Query("SELECT user_id, name, tenant_id, role, sites, password_hash, "
+                                             "active FROM millrace.people_login($1)",
+                                             {login}));
+  }  // the connection goes back before the slow hash
+  // As long for an unknown login or an inactive user as for a wrong password: no hint.
+  const bool known = r->rows() > 0;
+  const bool right = known ? VerifyPassword(r->GetString(0, 5), password)
+                           : (HashPassword("a password nobody has, to take as long").ok() && false);
+  if (!known || !right || r->GetString(0, 6) != "t") return wrong;
   Session s;
-  s.person = PersonOf(r, 0, 0, -1, 1, 2, 3, 4, 6);
+  s.person = PersonOf(*r, 0, 0, -1, 1, 2, 3, 4, 6);
   s.person.login = login;
   s.token = RandomHex(32);
   s.csrf = CsrfToken(s.token);
+  MILLRACE_ASSIGN_OR_RETURN(auto conn, pool.Acquire());
   MILLRACE_ASSIGN_OR_RETURN(
-      auto made, conn.Query("SELECT to_char(millrace.people_session_create($1, $2, $3, $4, $5) AT TIME ZONE "
-                            "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                            {s.person.user_id, Sha256Hex(s.token), Sha256Hex(s.csrf),
-                             std::to_string(idle_seconds), address}));
+      auto made, conn->Query("SELECT to_char(millrace.people_session_create($1, $2, $3, $4, $5) AT TIME ZONE "
+                             "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                             {s.person.user_id, Sha256Hex(s.token), Sha256Hex(s.csrf),
+                              std::to_string(idle_seconds), address}));
   if (made.rows() == 0 || made.IsNull(0, 0)) return wrong;
   s.expires_at = made.GetString(0, 0);
   return s;

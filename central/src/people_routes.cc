@@ -156,18 +156,13 @@ void CentralAuth::AddRoutes(Router& router) const {
       r.headers["Retry-After"] = std::to_string(secs);
       return r;
     }
-    auto conn = self->o_.pool->Acquire();
-    if (!conn.ok()) {
-      self->o_.throttle->Succeeded(*login, req.remote_address);  // could not tell
-      return HttpResponse::Error(conn.status());
-    }
-    auto session = Login(**conn, *login, *password, req.remote_address, self->o_.idle_seconds);
+    auto session = Login(*self->o_.pool, *login, *password, req.remote_address, self->o_.idle_seconds);
     if (!session.ok()) {
       if (session.status().code() == StatusCode::kUnauthenticated) {
         self->o_.throttle->Failed(*login, req.remote_address);
         count("wrong");
       } else {
-        self->o_.throttle->Succeeded(*login, req.remote_address);
+        self->o_.throttle->Abandoned(*login, req.remote_address);  // could not tell
       }
       return HttpResponse::Error(session.status());
     }
@@ -177,7 +172,9 @@ void CentralAuth::AddRoutes(Router& router) const {
     out["csrf_token"] = session->csrf;
     out["expires_at"] = session->expires_at;
     HttpResponse r = HttpResponse::Json(200, out.dump());
-    r.headers["Set-Cookie"] = SetCookie(kSessionCookie, session->token, self->o_.idle_seconds, true,
+    // The browser keeps it for the longest a session may live; the server ends it sooner
+    // when it is idle.
+    r.headers["Set-Cookie"] = SetCookie(kSessionCookie, session->token, 24 * 3600, true,
                                         self->o_.secure_cookies);
     return r;
   });

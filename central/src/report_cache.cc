@@ -28,10 +28,16 @@ std::optional<CachedReport> ReportCache::Get(const std::string& key) {
   return lru_.front().report;
 }
 
-void ReportCache::Put(const std::string& key, CachedReport report) {
+std::uint64_t ReportCache::generation() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return generation_;
+}
+
+void ReportCache::Put(const std::string& key, CachedReport report, std::uint64_t generation_before) {
   const std::size_t size = SizeOf(key, report);
   if (size > max_bytes_ / 4) return;  // one answer never takes most of the cache
   std::lock_guard<std::mutex> lock(mu_);
+  if (generation_ != generation_before) return;  // something changed while it was computed
   if (auto it = index_.find(key); it != index_.end()) Drop(it->second);
   const std::int64_t ttl = report.from_rollups ? 600'000 : ttl_ms_;
   lru_.push_front(Slot{key, std::move(report), clock_->NowMillis() + ttl});
@@ -48,6 +54,7 @@ int ReportCache::Invalidate(const std::string& tenant, const std::string& site,
                             const std::string& from, const std::string& to) {
   // Dates compare as text: "-infinity" sorts before every date and "infinity" after.
   std::lock_guard<std::mutex> lock(mu_);
+  ++generation_;
   int n = 0;
   for (auto it = lru_.begin(); it != lru_.end();) {
     const CachedReport& r = it->report;
@@ -66,6 +73,7 @@ int ReportCache::Invalidate(const std::string& tenant, const std::string& site,
 
 void ReportCache::Clear() {
   std::lock_guard<std::mutex> lock(mu_);
+  ++generation_;
   while (!lru_.empty()) Drop(lru_.begin());
 }
 

@@ -344,6 +344,10 @@ std::string ReportQuery::CacheKey() const {
                     GranularityName(granularity) + "|" + group + "|" + by + "|" + sort + "|" +
                     std::to_string(limit) + "|" + after + (csv ? "|csv" : "|json");
   for (const auto& [k, v] : params) key += "|" + k + "=" + v;
+  // Who may see what decides the answer too (row-level security shows a site manager less).
+  std::vector<std::string> allowed = allowed_sites;
+  std::sort(allowed.begin(), allowed.end());
+  key += "|a=" + (allowed.empty() ? std::string("*") : Join(allowed));
   return key;
 }
 

@@ -34,6 +34,7 @@ HttpResponse Answer(const CachedReport& c, const HttpRequest& req) {
   r.headers["ETag"] = c.etag;
   r.headers["Cache-Control"] = "private, no-cache";
   if (!c.data_as_of.empty()) r.headers["X-Data-As-Of"] = c.data_as_of;
+  if (!c.disposition.empty()) r.headers["Content-Disposition"] = c.disposition;
   if (req.Header("if-none-match") == c.etag) {
     r.status = 304;
     r.content_type = c.content_type;
@@ -123,6 +124,7 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
       return Answer(*hit, req);
     }
     const auto started = std::chrono::steady_clock::now();
+    const std::uint64_t generation = o.cache->generation();  // before the snapshot is taken
     auto lease = o.pool->Acquire();
     if (!lease.ok()) {
       count(name, "refused");
@@ -130,9 +132,13 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
     }
     auto result = RunReport(**lease, *q);
     if (!result.ok()) {
-      if (result.status().code() != StatusCode::kInvalidArgument)
+      // PostgreSQL refusing a report's own SQL is a fault of this server, not of the request.
+      const bool ours = result.status().message().rfind("PostgreSQL", 0) == 0;
+      if (ours || result.status().code() != StatusCode::kInvalidArgument)
         spdlog::warn("report {} for tenant {} ({}): {}", name, q->tenant_id, who->name,
                      result.status().ToString());
+      if (ours && result.status().code() == StatusCode::kInvalidArgument)
+        return HttpResponse::Error(Status::Internal("report " + name + " failed; see central's log"));
       return HttpResponse::Error(result.status());
     }
     o.limits->Charge(q->tenant_id, static_cast<std::int64_t>(result->rows.size()));
@@ -150,11 +156,11 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
       seconds->With({name}).Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     count(name, "computed");
-    HttpResponse r = Answer(c, req);
     if (q->csv)
-      r.headers["Content-Disposition"] =
+      c.disposition =
           "attachment; filename=\"" + name + (q->from.empty() ? "" : "-" + q->from + "-" + q->to) + ".csv\"";
-    o.cache->Put(key, std::move(c));
+    HttpResponse r = Answer(c, req);
+    o.cache->Put(key, std::move(c), generation);
     return r;
   });
 }

@@ -142,7 +142,7 @@ Status Genealogy(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sq
       "LEFT JOIN millrace.serial_unit su ON w.kind = 'serial' AND su.tenant_id = $1 AND su.id = w.id\n"
       "LEFT JOIN millrace.material_definition m ON m.tenant_id = $1 AND m.id = coalesce(l.material_id, su.material_id)\n"
       "LEFT JOIN millrace.genealogy_link g ON g.tenant_id = $1 AND g.id = w.link_id\n"
-      "WHERE (" + sql->Cursor(0) + "::text IS NULL OR (lpad(w.depth::text, 2, '0'), w.id::text) > (" + sql->Cursor(0) +
+      "WHERE (cardinality($4::text[]) = 0 OR coalesce(l.site_id, su.site_id) = ANY($4::text[])) AND (" + sql->Cursor(0) + "::text IS NULL OR (lpad(w.depth::text, 2, '0'), w.id::text) > (" + sql->Cursor(0) +
       ", " + sql->Cursor(1) + ")) ORDER BY 1, 2" + Limit(q);
   out->columns = {{"depth", Type::kInteger},   {"kind", Type::kText},        {"id", Type::kText},
                   {"number", Type::kText},     {"material_code", Type::kText}, {"site", Type::kText},

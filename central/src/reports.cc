@@ -190,7 +190,9 @@ std::string RenderReportJson(const ReportQuery& q, const ReportResult& r) {
 }
 
 std::string RenderReportCsv(const ReportResult& r) {
-  auto cell = [](const std::string& v) {
+  auto cell = [](std::string v) {
+    // Text a spreadsheet would run as a formula (a comment from the floor) stays text.
+    if (!v.empty() && std::string("=+-@\t\r").find(v[0]) != std::string::npos) v = "'" + v;
     if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
     std::string out = "\"";
     for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -203,7 +205,7 @@ std::string RenderReportCsv(const ReportResult& r) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       if (i) out += ",";
       if (row[i].is_null()) continue;
-      out += cell(row[i].is_string() ? row[i].get<std::string>() : row[i].dump());
+      out += row[i].is_string() ? cell(row[i].get<std::string>()) : row[i].dump();
     }
     out += "\r\n";
   }

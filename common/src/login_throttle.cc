@@ -75,6 +75,12 @@ void LoginThrottle::Succeeded(const std::string& key, const std::string& address
   it->second.in_flight = in_flight;  // other attempts of the key are still being checked
 }
 
+void LoginThrottle::Abandoned(const std::string& key, const std::string& address) {
+  std::lock_guard lock(mu_);
+  Settle(keys_, key);
+  Settle(addresses_, address);
+}
+
 void LoginThrottle::Forget(std::map<std::string, Entry>& map, std::int64_t window,
                          std::int64_t now) {
   if (map.size() < options_.max_entries) return;

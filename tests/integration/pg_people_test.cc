@@ -124,7 +124,7 @@ TEST_F(PgPeopleTest, ASessionIsAnHttpOnlyStrictCookieAndChangesNeedItsCsrfToken)
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string set_cookie = r.headers["Set-Cookie"];
   EXPECT_EQ(set_cookie.rfind("millrace_session=", 0), 0u);
-  for (const char* flag : {"HttpOnly", "SameSite=Strict", "Secure", "Path=/", "Max-Age=3600"})
+  for (const char* flag : {"HttpOnly", "SameSite=Strict", "Secure", "Path=/", "Max-Age=86400"})
     EXPECT_NE(set_cookie.find(flag), std::string::npos) << flag << " in " << set_cookie;
   const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
   const std::string csrf = json::parse(r.body)["csrf_token"];

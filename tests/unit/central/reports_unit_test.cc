@@ -85,10 +85,10 @@ CachedReport Answer(const std::string& tenant, std::set<std::string> sites, cons
 TEST(ReportCacheTest, AChangeDropsOnlyTheAnswersThatCoverItsSiteAndDates) {
   ManualClock clock(0);
   ReportCache cache(1 << 20, &clock);
-  cache.Put("november lyon", Answer("acme", {"lyon"}, "2026-11-01", "2026-11-30"));
-  cache.Put("october lyon", Answer("acme", {"lyon"}, "2026-10-01", "2026-10-31"));
-  cache.Put("november porto", Answer("acme", {"porto"}, "2026-11-01", "2026-11-30"));
-  cache.Put("november globex", Answer("globex", {"lyon"}, "2026-11-01", "2026-11-30"));
+  cache.Put("november lyon", Answer("acme", {"lyon"}, "2026-11-01", "2026-11-30"), cache.generation());
+  cache.Put("october lyon", Answer("acme", {"lyon"}, "2026-10-01", "2026-10-31"), cache.generation());
+  cache.Put("november porto", Answer("acme", {"porto"}, "2026-11-01", "2026-11-30"), cache.generation());
+  cache.Put("november globex", Answer("globex", {"lyon"}, "2026-11-01", "2026-11-30"), cache.generation());
   EXPECT_EQ(cache.Invalidate("acme", "lyon", "2026-11-08", "2026-11-11"), 1);
   EXPECT_FALSE(cache.Get("november lyon"));
   EXPECT_TRUE(cache.Get("october lyon"));
@@ -96,19 +96,39 @@ TEST(ReportCacheTest, AChangeDropsOnlyTheAnswersThatCoverItsSiteAndDates) {
   EXPECT_TRUE(cache.Get("november globex"));
   EXPECT_EQ(cache.Invalidate("acme", "lyon", "-infinity", "infinity"), 1);  // a rebuild of all
   EXPECT_FALSE(cache.Get("october lyon"));
+  // An answer computed while a change was announced is not kept: it may predate the change.
+  const auto before = cache.generation();
+  cache.Invalidate("acme", "porto", "2026-11-02", "2026-11-02");
+  cache.Put("raced", Answer("acme", {"porto"}, "2026-11-01", "2026-11-30"), before);
+  EXPECT_FALSE(cache.Get("raced"));
+}
+
+TEST(ReportQueryTest, TheCacheKeyNamesWhoMaySeeWhat) {
+  auto all = Parse("oee", {{"sites", "porto"}});
+  auto limited = Parse("oee", {{"sites", "porto"}});
+  ASSERT_TRUE(all.ok() && limited.ok());
+  limited->allowed_sites = {"porto"};
+  EXPECT_NE(all->CacheKey(), limited->CacheKey());
+}
+
+TEST(ReportCsvTest, TextThatASpreadsheetWouldRunStaysText) {
+  ReportResult r;
+  r.columns = {{"comment", ReportColumn::Type::kText}, {"n", ReportColumn::Type::kNumber}};
+  r.rows = {{"=HYPERLINK(\"x\")", -3}, {"plain, with comma", 2}};
+  EXPECT_EQ(RenderReportCsv(r), "comment,n\r\n\"'=HYPERLINK(\"\"x\"\")\",-3\r\n\"plain, with comma\",2\r\n");
 }
 
 TEST(ReportCacheTest, AnswersNotFromRollupsAgeOutAndTheLeastUsedGoFirst) {
   ManualClock clock(0);
   ReportCache cache(4000, &clock, 5000);
-  cache.Put("health", Answer("acme", {"lyon"}, "", "", false));
+  cache.Put("health", Answer("acme", {"lyon"}, "", "", false), cache.generation());
   clock.Advance(4999);
   EXPECT_TRUE(cache.Get("health"));
   clock.Advance(2);
   EXPECT_FALSE(cache.Get("health"));
   CachedReport big = Answer("acme", {"lyon"}, "2026-11-01", "2026-11-30");
   big.body.assign(700, 'x');
-  for (int i = 0; i < 6; ++i) cache.Put("answer " + std::to_string(i), big);
+  for (int i = 0; i < 6; ++i) cache.Put("answer " + std::to_string(i), big, cache.generation());
   EXPECT_FALSE(cache.Get("answer 0"));  // evicted to stay within 4000 bytes
   EXPECT_TRUE(cache.Get("answer 5"));
   EXPECT_LE(cache.stats().bytes, 4000u);

@@ -94,5 +94,24 @@ TEST(LoginThrottleTest, StaysBoundedAndKeepsTheLocksWhenFull) {
   EXPECT_EQ(r->why, LoginRefusal::Why::kKey);
 }
 
+// A check that could not tell (the database away) frees its attempt but clears nothing:
+// a failing database cannot be used to wipe a lock or a count.
+TEST(LoginThrottleTest, AnAbandonedAttemptLeavesCountsAndLocksAsTheyWere) {
+  ManualClock clock(0);
+  LoginThrottleOptions o;
+  o.base_delay_ms = 1000;
+  LoginThrottle t(o, &clock);
+  EXPECT_TRUE(Wrong(t, "b"));
+  EXPECT_TRUE(Wrong(t, "b"));
+  ASSERT_FALSE(t.Check("b", "a"));
+  t.Abandoned("b", "a");
+  EXPECT_TRUE(Wrong(t, "b"));  // the third wrong one still locks
+  EXPECT_TRUE(t.Check("b", "a"));
+  clock.Advance(1001);
+  ASSERT_FALSE(t.Check("b", "a"));
+  t.Abandoned("b", "a");
+  EXPECT_FALSE(t.Check("b", "a"));  // the abandoned attempt is no longer in flight
+}
+
 }  // namespace
 }  // namespace millrace

@@ -20,6 +20,7 @@
 
 #include "millrace/central/central_audit.h"
 #include "millrace/central/pg.h"
+#include "millrace/central/pg_pool.h"
 
 namespace millrace::central {
 
@@ -73,8 +74,8 @@ struct Session {
   Person person;
 };
 // Unauthenticated ("wrong login or password") for an unknown login, a wrong password or an
-// inactive user alike.
-Result<Session> Login(PgConnection& conn, const std::string& login, const std::string& password,
+// inactive user alike, after as long a time. Holds no pooled connection while it hashes.
+Result<Session> Login(PgPool& pool, const std::string& login, const std::string& password,
                       const std::string& address, int idle_seconds);
 struct LiveSession {
   Person person;

@@ -21,6 +21,7 @@ namespace millrace::central {
 
 struct CachedReport {
   std::string body, content_type, etag, data_as_of;
+  std::string disposition;  // Content-Disposition of a CSV answer
   std::string tenant;
   std::set<std::string> sites;  // the sites the answer covers
   std::string from, to;         // its dates ("" for none: then it only ages out)
@@ -35,7 +36,10 @@ class ReportCache {
                        std::int64_t ttl_ms = 5000);
 
   std::optional<CachedReport> Get(const std::string& key);
-  void Put(const std::string& key, CachedReport report);
+  // Counts every invalidation: an answer computed from a snapshot read before the count
+  // moved may be older than a change already announced, so Put refuses it.
+  std::uint64_t generation() const;
+  void Put(const std::string& key, CachedReport report, std::uint64_t generation_before);
   // The tenant's rollups changed for `site` from `from` to `to` (dates, or "-infinity" /
   // "infinity"): answers that cover the site and overlap the dates go. Returns how many.
   int Invalidate(const std::string& tenant, const std::string& site, const std::string& from,
@@ -64,6 +68,7 @@ class ReportCache {
   std::list<Slot> lru_;  // most recent first
   std::unordered_map<std::string, std::list<Slot>::iterator> index_;
   Stats stats_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace millrace::central

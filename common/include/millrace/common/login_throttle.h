@@ -52,8 +52,11 @@ class LoginThrottle {
   std::optional<LoginRefusal> Check(const std::string& key, const std::string& address);
   // After a check of a secret that was wrong (or of a key that does not exist).
   void Failed(const std::string& key, const std::string& address);
-  // After a right secret (or a check that could not tell): the key starts over.
+  // After a right secret: the key starts over.
   void Succeeded(const std::string& key, const std::string& address);
+  // After a check that could not tell (a database unreachable): the attempt no longer
+  // counts as in flight, and nothing else changes; a lock stays.
+  void Abandoned(const std::string& key, const std::string& address);
 
  private:
   struct Entry {
