@@ -32,6 +32,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0005_audit", "56a54ac0f052962ce5251c208f1f1f26f90e561b196ea6921781a86ae6669089"},
       {"0006_partitions_rollups_time_zones",
        "79836c90ceb67b2610ba3a98a41938d08235fe8aff21a749492acb557943519e"},
+      {"0007_people", "c024d39ff021c08056ddf799d80641123ffa40785bdabb339c5336e3e3ea46c1"},
   };
   return kDigests;
 }
