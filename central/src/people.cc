@@ -15,15 +15,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string RandomHex(std::size_t bytes) {
-  std::vector<unsigned char> b(bytes);
-  randombytes_buf(b.data(), b.size());
-  std::string hex(bytes * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), b.data(), b.size());
-  hex.pop_back();
-  return hex;
-}
-
 void InitSodium() {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
 }
@@ -310,7 +301,6 @@ Result<std::string> CreateApiToken(PgConnection& conn, const std::string& tenant
                                    const std::vector<std::string>& sites, const WriteContext& who) {
   if (!NameOf(name, true, "._@-"))
     return Status::InvalidArgument("token name \"" + name + "\": 1..64 of letters, digits, '.', '_', '@', '-'");
-  InitSodium();
   const std::string token = std::string(kApiTokenPrefix) + RandomHex(32);
   Status s = InTenantTransaction(conn, tenant_id, [&]() -> Status {
     MILLRACE_RETURN_IF_ERROR(CheckRoleAndSites(conn, tenant_id, role, sites));
