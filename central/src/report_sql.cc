@@ -28,10 +28,53 @@ std::string ProductMatch(const std::string& product_column) {
 }
 
 const char* const kInRange = "d.tenant_id = $1 AND d.business_date BETWEEN $2::date AND $3::date";
+// An hour's business date is its local date or the day before (a night shift), and every
+// zone lies within a day of UTC: so its bucket lies within two days of the range in UTC.
+const char* const kHourInRange =
+    "d.tenant_id = $1 AND d.business_date BETWEEN $2::date AND $3::date AND d.bucket >= ($2::date - 2)::timestamp "
+    "AT TIME ZONE 'UTC' AND d.bucket < ($3::date + 3)::timestamp AT TIME ZONE 'UTC'";
+
+const char* const kFirstWholeMonth = "(date_trunc('month', $2::date - 1) + interval '1 month')::date";
+const char* const kAfterWholeMonths = "date_trunc('month', $3::date + 1)::date";
+
+std::string OutsideWholeMonths(const std::string& column) {
+  const std::string m1 = kFirstWholeMonth, m2 = kAfterWholeMonths, whole = "(" + m1 + " < " + m2 + ")";
+  // The days before the first whole month and after the last, as two ranges an index serves.
+  return "((" + column + " >= $2::date AND " + column + " < CASE WHEN " + whole + " THEN " + m1 +
+         " ELSE $3::date + 1 END) OR (" + column + " >= CASE WHEN " + whole + " THEN " + m2 +
+         " ELSE $3::date + 1 END AND " + column + " <= $3::date))";
+}
+
+std::string HoursOutsideWholeMonths() {
+  const std::string m1 = kFirstWholeMonth, m2 = kAfterWholeMonths, whole = "(" + m1 + " < " + m2 + ")";
+  auto utc = [](const std::string& date) { return "(" + date + ")::timestamp AT TIME ZONE 'UTC'"; };
+  // As kHourInRange: an hour lies within two days (UTC) of its business date.
+  return "d.tenant_id = $1 AND " + OutsideWholeMonths("d.business_date") + " AND ((d.bucket >= " + utc("$2::date - 2") +
+         " AND d.bucket < " + utc("CASE WHEN " + whole + " THEN " + m1 + " + 3 ELSE $3::date + 3 END") +
+         ") OR (d.bucket >= " + utc("CASE WHEN " + whole + " THEN " + m2 + " - 2 ELSE $3::date + 3 END") +
+         " AND d.bucket < " + utc("$3::date + 3") + "))";
+}
+
+std::string InWholeMonths(const std::string& column) {
+  return "(" + std::string(kFirstWholeMonth) + " < " + kAfterWholeMonths + " AND " + column + " >= " +
+         kFirstWholeMonth + " AND " + column + " < " + kAfterWholeMonths + ")";
+}
+
+std::string RollupRows(const std::string& kind, bool months) {
+  const std::string day = "millrace.report_" + kind + "_day";
+  if (!months) return day;
+  return "(SELECT * FROM " + day + " WHERE tenant_id = $1 AND " + OutsideWholeMonths("business_date") +
+         "\n   UNION ALL SELECT * FROM millrace.report_" + kind + "_month WHERE tenant_id = $1 AND " +
+         InWholeMonths("business_date") + ")";
+}
 
 // A fact's instant inside the range of business dates, read in its site's zone (ss).
+// The same widened by a day each way in UTC (every zone lies within a day of it) first, so
+// an index on the instant bounds the scan.
 std::string FactInRange(const std::string& column) {
-  return "d." + column + " >= ($2::date::timestamp AT TIME ZONE ss.time_zone) AND d." + column +
+  return "d." + column + " >= ($2::date - 1)::timestamp AT TIME ZONE 'UTC' AND d." + column +
+         " < ($3::date + 2)::timestamp AT TIME ZONE 'UTC' AND d." + column +
+         " >= ($2::date::timestamp AT TIME ZONE ss.time_zone) AND d." + column +
          " < (($3::date + 1)::timestamp AT TIME ZONE ss.time_zone)";
 }
 
@@ -86,6 +129,10 @@ Params CommonParams(const ReportQuery& q) {
 Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
   const bool hourly = q.granularity == Granularity::kHour;
   const std::string t = hourly ? "hour" : "day";
+  // Months serve a range by month or as a whole, unless products decide which shifts count.
+  const bool months = (q.granularity == Granularity::kNone || q.granularity == Granularity::kMonth) && q.products.empty();
+  auto rows = [&](const std::string& kind) { return hourly ? "millrace.report_" + kind + "_hour" : RollupRows(kind, months); };
+  sql->hash_joins = true;
   std::string period;
   switch (q.granularity) {
     case Granularity::kNone: period = "''::text"; break;
@@ -117,6 +164,7 @@ Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
                  ProductMatch("o.product_id") + ")";
   }
   const std::string from_units = " d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id WHERE ";
+  const std::string in_range = hourly ? kHourInRange : kInRange;
   const std::string unit_cols = "s.site_id, s.line_id, s.line_code, s.line_name, s.unit_id::text AS unit_id, s.unit_code, s.unit_name";
   sql->key_parts = 3;
   const std::string sort_key =
@@ -124,14 +172,14 @@ Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
   sql->text = "WITH " + std::string(kUnits) + ", f AS (\n"
       "  SELECT " + period + " AS period, " + unit_cols + ", d.shift_ms, d.break_ms, 0::bigint AS planned_stop_ms, 0::bigint AS unplanned_stop_ms, "
       "0::numeric AS good, 0::numeric AS scrap, 0::numeric AS rework, 0::numeric AS ideal_s, 0::numeric AS ideal_good_s\n"
-      "  FROM millrace.report_time_" + t + from_units + kInRange + " AND " + made_there + "\n"
+      "  FROM " + rows("time") + from_units + in_range + " AND " + made_there + "\n"
       "  UNION ALL SELECT " + period + ", " + unit_cols + ", 0, 0, CASE WHEN d.planned THEN d.stop_ms ELSE 0 END, "
       "CASE WHEN d.planned THEN 0 ELSE d.stop_ms END, 0, 0, 0, 0, 0\n"
       // Stops outside every shift take nothing from planned time.
-      "  FROM millrace.report_downtime_" + t + from_units + kInRange + " AND " + made_there +
+      "  FROM " + rows("downtime") + from_units + in_range + " AND " + made_there +
       " AND d.shift_instance_id <> '00000000-0000-0000-0000-000000000000'\n"
       "  UNION ALL SELECT " + period + ", " + unit_cols + ", 0, 0, 0, 0, d.good, d.scrap, d.rework, d.ideal_s, d.ideal_good_s\n"
-      "  FROM millrace.report_output_" + t + from_units + kInRange + " AND " + ProductMatch("d.product_id") + "\n"
+      "  FROM " + rows("output") + from_units + in_range + " AND " + ProductMatch("d.product_id") + "\n"
       "), g AS (\n"
       "  SELECT period" + dim_list + ", sum(shift_ms) AS shift_ms, sum(break_ms) AS break_ms, "
       "sum(planned_stop_ms) AS planned_stop_ms, sum(unplanned_stop_ms) AS unplanned_stop_ms, sum(good) AS good, "
@@ -194,6 +242,7 @@ Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
 // ---------------------------------------------------------------- losses
 
 Status DowntimePareto(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
+  sql->hash_joins = true;
   std::string key, label_cols;
   std::vector<ReportColumn> cols;
   if (q.by == "reason") {
@@ -216,7 +265,7 @@ Status DowntimePareto(PgConnection&, const ReportQuery& q, ReportResult* out, Sq
   sql->text = "WITH " + std::string(kUnits) + ", g AS (\n"
       "  SELECT " + key + " AS key" + (label_cols.empty() ? "" : ", " + label_cols) +
       ", sum(d.stop_ms) AS stop_ms, sum(d.stops) AS stops\n"
-      "  FROM millrace.report_downtime_day d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
+      "  FROM " + RollupRows("downtime", true) + " d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
       "  LEFT JOIN millrace.reason_code r ON r.tenant_id = d.tenant_id AND r.id = d.reason_id\n"
       "  WHERE " + kInRange + " AND " + planned + " GROUP BY 1 HAVING sum(d.stop_ms) <> 0 OR sum(d.stops) <> 0\n"
       "), c AS (SELECT g.*, sum(stop_ms) OVER () AS total, sum(stop_ms) OVER (ORDER BY stop_ms DESC, key COLLATE \"C\") AS running FROM g)\n"
@@ -263,6 +312,7 @@ Status DowntimeEvents(PgConnection&, const ReportQuery& q, ReportResult* out, Sq
 }
 
 Status ScrapPareto(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
+  sql->hash_joins = true;
   // The key of each bar and the columns that name it.
   std::string key, labels, joins, label_list;
   std::vector<ReportColumn> cols;
@@ -292,7 +342,7 @@ Status ScrapPareto(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* 
   sql->text = "WITH " + std::string(kUnits) + ", g AS (\n"
       "  SELECT " + key + " AS key" + labels +
       ", sum(d.scrap) AS scrap, sum(d.rework) AS rework, sum(d.good + d.scrap + d.rework) AS produced\n"
-      "  FROM millrace.report_output_day d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id " + joins + "\n"
+      "  FROM " + RollupRows("output", true) + " d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id " + joins + "\n"
       "  WHERE " + kInRange + " AND " + ProductMatch("d.product_id") + " GROUP BY 1\n"
       "), c AS (SELECT g.*, scrap + rework AS loss, sum(scrap + rework) OVER () AS total, "
       "sum(scrap + rework) OVER (ORDER BY scrap + rework DESC, key COLLATE \"C\") AS running FROM g WHERE scrap + rework <> 0)\n"
@@ -334,6 +384,7 @@ Status ScrapEvents(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* 
 // ---------------------------------------------------------------- reliability
 
 Status Reliability(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
+  sql->hash_joins = true;
   // Worst first: the shortest time between failures, the longest repairs, the most failures.
   const std::string sort_key = q.sort == "mttr"       ? "-coalesce(mttr_s, -1)"
                                : q.sort == "failures" ? "-failures::numeric"
@@ -341,9 +392,9 @@ Status Reliability(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* 
   sql->key_parts = 2;
   sql->text = "WITH " + std::string(kUnits) + ", f AS (\n"
       "  SELECT s.unit_id, d.shift_ms - d.break_ms AS planned_ms, 0::bigint AS stop_ms, 0::bigint AS failures, 0::bigint AS repair_ms\n"
-      "  FROM millrace.report_time_day d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id WHERE " + kInRange + "\n"
+      "  FROM " + RollupRows("time", true) + " d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id WHERE " + kInRange + "\n"
       "  UNION ALL SELECT s.unit_id, 0, d.stop_ms, CASE WHEN r.is_failure THEN d.stops ELSE 0 END, CASE WHEN r.is_failure THEN d.stop_ms ELSE 0 END\n"
-      "  FROM millrace.report_downtime_day d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
+      "  FROM " + RollupRows("downtime", true) + " d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
       "  LEFT JOIN millrace.reason_code r ON r.tenant_id = d.tenant_id AND r.id = d.reason_id WHERE " + kInRange +
       " AND d.shift_instance_id <> '00000000-0000-0000-0000-000000000000'\n"
       "), g AS (SELECT unit_id, sum(planned_ms) - sum(stop_ms) AS operating_ms, sum(failures) AS failures, sum(repair_ms) AS repair_ms FROM f GROUP BY 1),\n"

@@ -17,6 +17,10 @@ struct Sql {
   std::string text;
   std::size_t key_parts = 0;
   Params extra;  // the report's own parameters, $8 onwards
+  // An aggregation over rollup rows: joined by hash, never by probing the rollups once per
+  // work unit (the planner cannot tell how many units pass the viewer's site policy, a
+  // restrictive policy over settings, guesses a couple, and would loop).
+  bool hash_joins = false;
   // The placeholder of the cursor's part `i` (after the extras).
   std::string Cursor(std::size_t i) const { return "$" + std::to_string(8 + extra.size() + i); }
   // The placeholder of the next extra parameter, once `value` is added.
@@ -29,8 +33,25 @@ struct Sql {
 // Shared pieces of the statements.
 extern const char* const kUnits;    // CTE "units": the work units in scope ($1, $4..$6)
 extern const char* const kInRange;  // a rollup row `d` of the tenant in the range of dates
+extern const char* const kHourInRange;  // the same for an hour row, bounded by its bucket too
 extern const char* const kIso;      // to_char format of an instant in UTC, with ms
 std::string ProductMatch(const std::string& product_column);  // $7
+// The rollup rows of `kind` (time, output, downtime) over the range $2..$3: the day table,
+// or with `months` the whole months of the range from the month table and the days around
+// them from the day table (the same columns; a month row's shift is only a mark: nil
+// outside every shift, otherwise report_month_shift). Months serve a report that neither
+// groups by nor joins on a shift, a day or a week.
+std::string RollupRows(const std::string& kind, bool months);
+// The first day of the first whole month of $2..$3, and the day after the last ("whole
+// months" when the first is before the second).
+extern const char* const kFirstWholeMonth;
+extern const char* const kAfterWholeMonths;
+// Conditions on a date column: outside the whole months of $2..$3, and inside them.
+std::string OutsideWholeMonths(const std::string& column);
+std::string InWholeMonths(const std::string& column);
+// An hour row `d` of the tenant on a day of $2..$3 outside its whole months, bounded by its
+// bucket too (so an index on the bucket serves).
+std::string HoursOutsideWholeMonths();
 std::string FactInRange(const std::string& column);  // fact `d` in range in its site's zone (ss)
 std::string Iso(const std::string& expr);
 // "(<placeholder> IS NULL OR <condition>)" over the report's parameter `name` ('@' in the

@@ -8,6 +8,7 @@ namespace millrace::central::report_sql {
 using Type = ReportColumn::Type;
 
 Status Yield(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
+  sql->hash_joins = true;
   std::vector<std::string> dims;
   if (q.group != "site") dims.push_back("product_id");
   if (q.group != "product") dims.push_back("site_id");
@@ -21,7 +22,7 @@ Status Yield(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
   sql->text = "WITH " + std::string(kUnits) + ", ops AS (\n"
       "  SELECT d.product_id::text AS product_id, d.site_id, d.op_code, sum(d.good) AS good, "
       "sum(d.good + d.scrap + d.rework) AS processed\n"
-      "  FROM millrace.report_output_day d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
+      "  FROM " + RollupRows("output", true) + " d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
       "  WHERE " + kInRange + " AND " + ProductMatch("d.product_id") + " GROUP BY 1, 2, 3 HAVING sum(d.good + d.scrap + d.rework) > 0\n"
       "), y AS (\n"
       "  SELECT " + dim_list + "count(DISTINCT op_code) AS operations, sum(good) AS good, sum(processed) AS processed,\n"
@@ -58,13 +59,19 @@ Status Yield(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
 // sum(sum_v2 - sum_v^2 / n) over subgroups, and the overall spread of every value.
 Status Quality(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
   sql->key_parts = 1;
+  // Whole months from the month rows (which keep the within sums of their hours), the days
+  // around them from the hour rows.
+  sql->hash_joins = true;
   sql->text = "WITH " + std::string(kUnits) + ", h AS (\n"
       "  SELECT d.characteristic_id, sum(d.n) AS n, sum(d.n_in_spec) AS n_in_spec, sum(d.n_value) AS n_value,\n"
-      "         sum(d.sum_v) AS sum_v, sum(d.sum_v2) AS sum_v2,\n"
-      "         sum(CASE WHEN d.n_value > 1 THEN d.sum_v2 - d.sum_v * d.sum_v / d.n_value ELSE 0 END) AS within_ss,\n"
-      "         sum(greatest(d.n_value - 1, 0)) AS within_df\n"
-      "  FROM millrace.report_quality_hour d\n"
-      "  WHERE " + kInRange + " AND (cardinality($4::text[]) = 0 OR d.site_id = ANY($4::text[]))\n"
+      "         sum(d.sum_v) AS sum_v, sum(d.sum_v2) AS sum_v2, sum(d.within_ss) AS within_ss, sum(d.within_df) AS within_df\n"
+      "  FROM (SELECT d.tenant_id, d.site_id, d.characteristic_id, d.work_unit_id, d.n, d.n_in_spec, d.n_value, d.sum_v, d.sum_v2,\n"
+      "               millrace.report_within_ss(d.n_value, d.sum_v, d.sum_v2) AS within_ss, greatest(d.n_value - 1, 0) AS within_df\n"
+      "        FROM millrace.report_quality_hour d WHERE " + HoursOutsideWholeMonths() + "\n"
+      "        UNION ALL SELECT d.tenant_id, d.site_id, d.characteristic_id, d.work_unit_id, d.n, d.n_in_spec, d.n_value, d.sum_v, d.sum_v2,\n"
+      "               d.within_ss, d.within_df\n"
+      "        FROM millrace.report_quality_month d WHERE d.tenant_id = $1 AND " + InWholeMonths("d.business_date") + ") d\n"
+      "  WHERE (cardinality($4::text[]) = 0 OR d.site_id = ANY($4::text[]))\n"
       "    AND ((cardinality($5::text[]) = 0 AND cardinality($6::text[]) = 0) OR d.work_unit_id IN (SELECT unit_id FROM units))\n"
       "  GROUP BY 1\n"
       "), s AS (\n"
@@ -101,7 +108,7 @@ Status Spc(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
       "), g AS (\n"
       "  SELECT d.bucket, sum(d.n_value) AS n, sum(d.sum_v) AS sum_v, sum(d.sum_v2) AS sum_v2, min(d.min_v) AS min_v, max(d.max_v) AS max_v\n"
       "  FROM millrace.report_quality_hour d JOIN c ON c.id = d.characteristic_id\n"
-      "  WHERE " + kInRange + " AND (cardinality($4::text[]) = 0 OR d.site_id = ANY($4::text[]))\n"
+      "  WHERE " + kHourInRange + " AND (cardinality($4::text[]) = 0 OR d.site_id = ANY($4::text[]))\n"
       "    AND ((cardinality($5::text[]) = 0 AND cardinality($6::text[]) = 0) OR d.work_unit_id IN (SELECT unit_id FROM units))\n"
       "  GROUP BY 1 HAVING sum(d.n_value) > 0\n"
       "), lim AS (\n"

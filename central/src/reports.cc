@@ -141,6 +141,7 @@ Result<ReportResult> RunReport(PgConnection& conn, const ReportQuery& q) {
     MILLRACE_RETURN_IF_ERROR(AsOf(conn, q, &out));
     report_sql::Sql sql;
     MILLRACE_RETURN_IF_ERROR(builder->second(conn, q, &out, &sql));
+    if (sql.hash_joins) MILLRACE_RETURN_IF_ERROR(conn.Exec("SET LOCAL enable_nestloop = off"));
     // Every statement names the common parameters' types, whether it uses them or not.
     const std::string typed =
         "WITH common_params AS (SELECT $1::text, $2::date, $3::date, $4::text[], $5::text[], "

@@ -62,6 +62,14 @@ function reportUrl(name, extra, format) {
   const q = p.toString();
   return "/api/v1/reports/" + name + (q ? "?" + q : "");
 }
+// The trend's points: as chosen, else by day, or by month over more than a quarter (a year
+// by day is 365 points no chart shows apart, and months come from the month rollups).
+function trendGranularity() {
+  const u = params(), chosen = u.get("granularity");
+  if (chosen && chosen !== "none") return chosen;
+  const from = Date.parse(u.get("from") || ""), to = Date.parse(u.get("to") || "");
+  return to - from > 92 * 86400000 ? "month" : "day";
+}
 const RANGE = ["from", "to", "sites", "lines", "units", "products"];
 const REPORT_FILTERS = {
   "oee": RANGE.concat(["group", "granularity"]), "throughput": RANGE.concat(["group", "granularity"]),
@@ -202,9 +210,9 @@ const render = {
 
   async oee() {
     const u = params();
-    const group = u.get("group") || "site", granularity = u.get("granularity") || "day";
+    const group = u.get("group") || "site";
     const [trend, ranking, losses] = await Promise.all([
-      api(reportUrl("oee", { group: "none", granularity: granularity === "none" ? "day" : granularity })),
+      api(reportUrl("oee", { group: "none", granularity: trendGranularity() })),
       api(reportUrl("oee", { group, granularity: "none", sort: "oee" })),
       api(reportUrl("downtime", { by: "loss_class" })),
     ]);

@@ -114,8 +114,10 @@ std::vector<std::string> SqliteDdl(const Catalog& catalog) {
     sql += "\n) STRICT";
     out.push_back(sql);
     for (const auto& idx : t.indexes) {
+      if (idx.central_only) continue;
       out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " +
-                    QuoteIdent(t.name) + " (" + JoinIdents(idx.columns) + ")");
+                    QuoteIdent(t.name) + " (" + JoinIdents(idx.columns) + ")" +
+                    (idx.where.empty() ? "" : " WHERE " + idx.where));
     }
     if (t.immutable) {
       for (const char* op : {"UPDATE", "DELETE"}) {
@@ -178,7 +180,16 @@ std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOp
           ".viewer_sees(p_site text) RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT "
           "coalesce(current_setting('app.sites', true), '') = '*' OR p_site = "
           "ANY(string_to_array(nullif(current_setting('app.sites', true), ''), ',')) $$",
-      "GRANT EXECUTE ON FUNCTION " + schema + ".viewer_sees(text) TO " + report};
+      "GRANT EXECUTE ON FUNCTION " + schema + ".viewer_sees(text) TO " + report,
+      // The same read once per statement (so the planner can count rows: see central
+      // migration 8).
+      "CREATE OR REPLACE FUNCTION " + schema +
+          ".viewer_sees_all() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT "
+          "coalesce(current_setting('app.sites', true), '') = '*' $$",
+      "CREATE OR REPLACE FUNCTION " + schema +
+          ".viewer_site_list() RETURNS text[] LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT "
+          "coalesce(string_to_array(nullif(current_setting('app.sites', true), ''), ','), '{}') $$",
+      "GRANT EXECUTE ON FUNCTION " + schema + ".viewer_sees_all(), " + schema + ".viewer_site_list() TO " + report};
   const std::string tenant_expr = "tenant_id = current_setting('app.tenant_id', true)";
   for (const auto& t : catalog.tables()) {
     const std::string table = schema + "." + QuoteIdent(t.name);
@@ -200,7 +211,8 @@ std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOp
                     " PARTITION OF " + table + " DEFAULT");
     for (const auto& idx : t.indexes) {
       out.push_back("CREATE INDEX IF NOT EXISTS " + QuoteIdent(IndexName(t, idx)) + " ON " + table +
-                    " (" + JoinIdents(idx.columns, "tenant_id") + ")");
+                    " (" + JoinIdents(idx.columns, "tenant_id") + ")" +
+                    (idx.where.empty() ? "" : " WHERE " + idx.where));
     }
     // Row-level security on the table and on every partition, so a partition read directly
     // shows no more than the table.
@@ -219,7 +231,8 @@ std::vector<std::string> PostgresDdl(const Catalog& catalog, const PostgresDdlOp
       out.push_back("GRANT SELECT ON " + table + " TO " + report);
       out.push_back("DROP POLICY IF EXISTS viewer_sites ON " + table);
       out.push_back("CREATE POLICY viewer_sites ON " + table + " AS RESTRICTIVE FOR SELECT TO " + report +
-                    " USING (site_id IS NULL OR " + schema + ".viewer_sees(site_id))");
+                    " USING (site_id IS NULL OR (SELECT " + schema + ".viewer_sees_all()) OR site_id = ANY ((SELECT " +
+                    schema + ".viewer_site_list())::text[]))");
     }
     if (!t.immutable) {
       out.push_back("GRANT SELECT, INSERT, UPDATE, DELETE ON " + table + " TO " + app);

@@ -271,7 +271,9 @@ std::vector<TableSpec> Declare() {
         Real("good_quantity").Range(-kMaxCount, kMaxCount), Real("scrap_quantity").Range(-kMaxCount, kMaxCount),
         Real("rework_quantity").Range(-kMaxCount, kMaxCount), Uuid("scrap_reason_id").Null(),
         Uuid("output_lot_id").Null()},
-       {{{"site_id", "at"}}, {{"work_unit_id", "at"}}, {{"operation_id"}}}},
+       {{{"site_id", "at"}}, {{"work_unit_id", "at"}}, {{"operation_id"}},
+        // Central's drill-down to the counts with scrap or rework, newest first.
+        {{"at", "id"}, "scrap_quantity <> 0 OR rework_quantity <> 0", true}}},
       {"downtime_event",
        Owner::kSite,
        RoutingScope::kSite,
@@ -279,7 +281,9 @@ std::vector<TableSpec> Declare() {
        {Uuid("work_unit_id"), Time("started_at"), Time("ended_at").Null(), Uuid("reason_id").Null(),
         Bool("planned"), Uuid("operation_id").Null(), Uuid("operator_id").Null(),
         Text("comment").Null()},
-       {{{"site_id", "started_at"}}, {{"work_unit_id", "ended_at"}}, {{"reason_id"}}},
+       {{{"site_id", "started_at"}}, {{"work_unit_id", "ended_at"}}, {{"reason_id"}},
+        // Central's drill-down to the closed stops, newest first.
+        {{"started_at", "id"}, "ended_at IS NOT NULL", true}},
        MergePolicy::kSiteOwned},
       {"inspection",
        Owner::kSite,

@@ -375,6 +375,45 @@ TEST_F(PgReportsTest, CapabilityAndControlChartFromHourlySubgroups) {
   EXPECT_EQ(c["rows"][0]["usl"], 10.1);
 }
 
+// A range of whole months reads the month rows, and the days around them the day rows: a
+// month, and two months cut mid-month, answer what the one day of facts answers.
+TEST_F(PgReportsTest, WholeMonthsReadFromMonthRowsAnswerWhatTheirDaysAnswer) {
+  Tx("acme", "INSERT INTO millrace.inspection_characteristic (tenant_id, id, plan_id, seq, name, kind, unit, "
+             "nominal, lsl, usl, hlc, origin) VALUES ('acme', '00000000-0000-7000-8000-0000000000e1', "
+             "'00000000-0000-7000-8000-0000000000e0', 1, 'Diameter', 'measured', 'mm', 10, 9.9, 10.1, 1, 'central')");
+  std::string sql;
+  for (const auto& [at, v] : std::vector<std::pair<std::string, double>>{
+           {"09:10", 10.00}, {"09:20", 10.02}, {"09:40", 9.98}, {"10:10", 10.04}, {"10:20", 10.06}})
+    sql += "INSERT INTO millrace.measurement (tenant_id, id, site_id, characteristic_id, operation_id, value, "
+           "in_spec, at, hlc, origin) VALUES ('acme', gen_random_uuid(), 'lyon', "
+           "'00000000-0000-7000-8000-0000000000e1', '" + std::string(kOp) + "', " + std::to_string(v) +
+           ", true, " + Local("2026-11-10 " + at) + ", 1, 'lyon');";
+  Tx("acme", sql);
+  const std::vector<std::pair<std::string, std::map<std::string, std::string>>> reports = {
+      {"oee", {{"group", "unit"}, {"granularity", "none"}}},
+      {"oee", {{"group", "site"}, {"granularity", "month"}}},
+      {"throughput", {{"group", "line"}, {"granularity", "none"}}},
+      {"downtime", {{"by", "reason"}}},
+      {"scrap", {{"by", "product"}}},
+      {"yield", {}},
+      {"reliability", {}},
+      {"quality", {}}};
+  for (const auto& [report, params] : reports) {
+    auto day = params, month = params, around = params;
+    day.emplace("from", "2026-11-10"), day.emplace("to", "2026-11-10");
+    month.emplace("from", "2026-11-01"), month.emplace("to", "2026-11-30");
+    around.emplace("from", "2026-10-15"), around.emplace("to", "2026-12-15");
+    json a = Run(report, day), b = Run(report, month), c = Run(report, around);
+    ASSERT_FALSE(a["rows"].empty()) << report;
+    if (params.count("granularity") && params.at("granularity") == "month") {
+      // The period of a month is its name, whatever the range.
+      EXPECT_EQ(a["rows"][0]["period"], "2026-11");
+    }
+    EXPECT_EQ(b["rows"], a["rows"]) << report << " over November";
+    EXPECT_EQ(c["rows"], a["rows"]) << report << " from mid-October to mid-December";
+  }
+}
+
 TEST_F(PgReportsTest, OrdersLeadTimeNonConformancesAndGenealogyAcrossSites) {
   Tx("acme", "INSERT INTO millrace.work_order (tenant_id, id, site_id, number, material_id, planned_quantity, "
              "priority, status, due_at, actual_start, actual_end, good_quantity, scrap_quantity, hlc, origin) VALUES "

@@ -5,6 +5,7 @@
 // facts land in monthly partitions, each under row-level security.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -121,7 +122,11 @@ class PgRollupsTest : public ::testing::Test {
         {"report_downtime_hour", "stop_ms <> 0 OR stops <> 0"},
         {"report_downtime_day", "stop_ms <> 0 OR stops <> 0"},
         {"report_quality_hour", "n <> 0"},
-        {"report_quality_day", "n <> 0"}};
+        {"report_quality_day", "n <> 0"},
+        {"report_time_month", "shift_ms <> 0 OR break_ms <> 0"},
+        {"report_output_month", "events <> 0 OR good <> 0 OR scrap <> 0 OR rework <> 0 OR ideal_s <> 0 OR ideal_good_s <> 0"},
+        {"report_downtime_month", "stop_ms <> 0 OR stops <> 0"},
+        {"report_quality_month", "n <> 0 OR within_ss <> 0 OR within_df <> 0"}};
     std::vector<std::string> out;
     for (const auto& [table, nonzero] : tables)
       for (const auto& row : Rows("SELECT r::text FROM millrace." + table + " r WHERE " + nonzero +
@@ -213,9 +218,36 @@ TEST_F(PgRollupsTest, TriggersKeepTheSumsARebuildOfAnyRangeGives) {
      Local("2026-11-10 21:55") + ")");  // widened to whole hours
   EXPECT_EQ(Snapshot(), incremental);
   // A rebuild really recomputes: rollups wiped by hand come back.
-  Tx("DELETE FROM millrace.report_output_hour; DELETE FROM millrace.report_output_day");
+  Tx("DELETE FROM millrace.report_output_hour; DELETE FROM millrace.report_output_day; "
+     "DELETE FROM millrace.report_output_month");
   Tx("SELECT millrace.report_rebuild('acme', 'lyon', '-infinity', 'infinity')");
   EXPECT_EQ(Snapshot(), incremental);
+}
+
+TEST_F(PgRollupsTest, MonthsHoldTheSumsOfTheirDaysAndTheSpreadWithinTheirHours) {
+  Deliver();
+  const std::map<std::string, std::string> sums = {
+      {"time", "sum(shift_ms), sum(break_ms)"},
+      {"output", "product_id, op_code, scrap_reason_id, sum(events), sum(good), sum(scrap), sum(rework), sum(ideal_s), sum(ideal_good_s)"},
+      {"downtime", "reason_id, planned, sum(stop_ms), sum(stops)"},
+      {"quality", "characteristic_id, sum(n), sum(n_in_spec), sum(n_value), sum(sum_v), sum(sum_v2)"}};
+  for (const auto& [kind, columns] : sums) {
+    const std::string by = "site_id, work_unit_id, date_trunc('month', business_date)::date, "
+                           "millrace.report_month_shift(shift_instance_id), ";
+    const std::string group = kind == "time" ? "1, 2, 3, 4" : kind == "output" ? "1, 2, 3, 4, 5, 6, 7"
+                                                          : kind == "downtime" ? "1, 2, 3, 4, 5, 6" : "1, 2, 3, 4, 5";
+    auto days = Rows("SELECT " + by + columns + " FROM millrace.report_" + kind + "_day GROUP BY " + group + " ORDER BY 1, 2, 3, 4, 5");
+    auto months = Rows("SELECT " + by + columns + " FROM millrace.report_" + kind + "_month GROUP BY " + group + " ORDER BY 1, 2, 3, 4, 5");
+    ASSERT_FALSE(days.empty()) << kind;
+    EXPECT_EQ(months, days) << kind;
+  }
+  // Both measurements lie in one hour: within it, (10.02 - 10.165)^2 + (10.31 - 10.165)^2.
+  EXPECT_EQ(One("SELECT round(within_ss, 6) || ' ' || within_df FROM millrace.report_quality_month"), "0.042050 1");
+  Tx(Measure("2026-11-10 09:50", 10.10, true));
+  EXPECT_EQ(One("SELECT round(within_ss, 6) || ' ' || within_df FROM millrace.report_quality_month"),
+            One("SELECT round(sum(millrace.report_within_ss(n_value, sum_v, sum_v2)), 6) || ' ' || "
+                "sum(greatest(n_value - 1, 0)) FROM millrace.report_quality_hour"));
+  EXPECT_EQ(One("SELECT within_df FROM millrace.report_quality_month"), "2");
 }
 
 TEST_F(PgRollupsTest, AStopIsSplitAtHoursAndShiftsAndCountedOnce) {

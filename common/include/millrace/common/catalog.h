@@ -129,7 +129,11 @@ struct ColumnSpec {
 };
 
 struct IndexSpec {
+  IndexSpec(std::vector<std::string> cols, std::string predicate = "", bool central = false)
+      : columns(std::move(cols)), where(std::move(predicate)), central_only(central) {}
   std::vector<std::string> columns;  // PostgreSQL puts tenant_id first
+  std::string where;                 // a partial index's predicate (SQL), or none
+  bool central_only = false;         // for central's reports: not made on the edge
 };
 
 struct TableSpec {
