@@ -13,9 +13,15 @@
 -- replaced by one that also writes the months, and report_rebuild takes rebuilt hours out
 -- of the months as it does out of the days.
 
+-- No fact is written while the contribution SQL is replaced and the months are filled: a
+-- statement that ran the old SQL and committed after the fill would miss its months.
+LOCK TABLE "@SCHEMA@".production_event, "@SCHEMA@".downtime_event, "@SCHEMA@".shift_instance, "@SCHEMA@".measurement IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE FUNCTION "@SCHEMA@".report_month_shift(s uuid) RETURNS uuid LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN s = '00000000-0000-0000-0000-000000000000' THEN s ELSE 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid END $$;
--- An hourly subgroup's sum of squared deviations from its mean.
-CREATE FUNCTION "@SCHEMA@".report_within_ss(n bigint, s numeric, s2 numeric) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN n > 1 THEN s2 - s * s / n ELSE 0 END $$;
+-- An hourly subgroup's sum of squared deviations from its mean. A function of the values
+-- alone (the division rounds by the scale of its operands, so the sum is trimmed first):
+-- the months add its change at every statement and take it away at a rebuild, exactly.
+CREATE FUNCTION "@SCHEMA@".report_within_ss(n bigint, s numeric, s2 numeric) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CASE WHEN n > 1 THEN s2 - trim_scale(s) * trim_scale(s) / n ELSE 0 END $$;
 
 CREATE TABLE "@SCHEMA@".report_time_month (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, shift_ms bigint NOT NULL, break_ms bigint NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id));
 CREATE TABLE "@SCHEMA@".report_output_month (tenant_id text NOT NULL, site_id text NOT NULL, work_unit_id uuid NOT NULL, business_date date NOT NULL, shift_instance_id uuid NOT NULL, product_id uuid NOT NULL, op_code text NOT NULL, scrap_reason_id uuid NOT NULL, events bigint NOT NULL, good numeric NOT NULL, scrap numeric NOT NULL, rework numeric NOT NULL, ideal_s numeric NOT NULL, ideal_good_s numeric NOT NULL, PRIMARY KEY (tenant_id, site_id, business_date, work_unit_id, shift_instance_id, product_id, op_code, scrap_reason_id));
@@ -232,10 +238,19 @@ BEGIN
 END $$;
 
 -- ---------------------------------------------------------------- what is there already
-INSERT INTO "@SCHEMA@".report_time_month SELECT tenant_id, site_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), sum(shift_ms), sum(break_ms) FROM "@SCHEMA@".report_time_day GROUP BY 1, 2, 3, 4, 5;
-INSERT INTO "@SCHEMA@".report_output_month SELECT tenant_id, site_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), product_id, op_code, scrap_reason_id, sum(events), sum(good), sum(scrap), sum(rework), sum(ideal_s), sum(ideal_good_s) FROM "@SCHEMA@".report_output_day GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
-INSERT INTO "@SCHEMA@".report_downtime_month SELECT tenant_id, site_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), reason_id, planned, sum(stop_ms), sum(stops) FROM "@SCHEMA@".report_downtime_day GROUP BY 1, 2, 3, 4, 5, 6, 7;
-INSERT INTO "@SCHEMA@".report_quality_month SELECT tenant_id, site_id, characteristic_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), sum(n), sum(n_in_spec), sum(n_value), sum(sum_v), sum(sum_v2), sum("@SCHEMA@".report_within_ss(n_value, sum_v, sum_v2)), sum(greatest(n_value - 1, 0)) FROM "@SCHEMA@".report_quality_hour GROUP BY 1, 2, 3, 4, 5, 6;
+DO $$
+DECLARE r record;
+BEGIN
+  -- As the owner, which row-level security binds too: each tenant's rows in its context.
+  FOR r IN SELECT DISTINCT tenant_id FROM "@SCHEMA@".sync_site LOOP
+    PERFORM set_config('app.tenant_id', r.tenant_id, true);
+    INSERT INTO "@SCHEMA@".report_time_month SELECT tenant_id, site_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), sum(shift_ms), sum(break_ms) FROM "@SCHEMA@".report_time_day WHERE tenant_id = r.tenant_id GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO "@SCHEMA@".report_output_month SELECT tenant_id, site_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), product_id, op_code, scrap_reason_id, sum(events), sum(good), sum(scrap), sum(rework), sum(ideal_s), sum(ideal_good_s) FROM "@SCHEMA@".report_output_day WHERE tenant_id = r.tenant_id GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+    INSERT INTO "@SCHEMA@".report_downtime_month SELECT tenant_id, site_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), reason_id, planned, sum(stop_ms), sum(stops) FROM "@SCHEMA@".report_downtime_day WHERE tenant_id = r.tenant_id GROUP BY 1, 2, 3, 4, 5, 6, 7;
+    INSERT INTO "@SCHEMA@".report_quality_month SELECT tenant_id, site_id, characteristic_id, work_unit_id, date_trunc('month', business_date)::date, "@SCHEMA@".report_month_shift(shift_instance_id), sum(n), sum(n_in_spec), sum(n_value), sum(sum_v), sum(sum_v2), sum("@SCHEMA@".report_within_ss(n_value, sum_v, sum_v2)), sum(greatest(n_value - 1, 0)) FROM "@SCHEMA@".report_quality_hour WHERE tenant_id = r.tenant_id GROUP BY 1, 2, 3, 4, 5, 6;
+  END LOOP;
+  PERFORM set_config('app.tenant_id', '', true);
+END $$;
 
 -- ---------------------------------------------------------------- drill-down indexes
 -- The newest counts with scrap or rework, and the newest closed stops, of a tenant: the

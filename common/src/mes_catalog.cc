@@ -94,6 +94,11 @@ TableSpec Build(Decl d) {
     for (const auto& c : idx.columns)
       if (!t.Find(c))
         throw std::logic_error("catalog: index on " + t.name + " names unknown column " + c);
+  // An index is named by its columns: two on the same columns would share a name.
+  for (std::size_t i = 0; i < t.indexes.size(); ++i)
+    for (std::size_t j = i + 1; j < t.indexes.size(); ++j)
+      if (t.indexes[i].columns == t.indexes[j].columns)
+        throw std::logic_error("catalog: two indexes on " + t.name + " with the same columns");
   return t;
 }
 

@@ -73,7 +73,8 @@ const range = "from=" + expected.from + "&to=" + expected.to;
     for (const k of ["availability", "performance", "quality", "oee"])
       if (!cells.includes(pct(want[k]))) fail(site + " " + k + " on screen: " + JSON.stringify(cells) + " lacks " + pct(want[k]));
     ok(site + ": OEE " + pct(want.oee) + " (A " + pct(want.availability) + ", P " + pct(want.performance) +
-       ", Q " + pct(want.quality) + ") on screen = API = raw facts");
+       ", Q " + pct(want.quality) + ") on screen = API = raw facts (raw " + want.oee + ", API " + row.oee +
+       ", API PPT " + row.planned_production_time_s + " s, run " + row.run_time_s + " s, good " + row.good + ")");
   }
   // A CSV download of the same table.
   const csv = await (await context.request.get(base + "/api/v1/reports/oee?group=site&granularity=none&format=csv&" + range)).text();

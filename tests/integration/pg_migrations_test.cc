@@ -33,6 +33,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0006_partitions_rollups_time_zones",
        "79836c90ceb67b2610ba3a98a41938d08235fe8aff21a749492acb557943519e"},
       {"0007_people", "c024d39ff021c08056ddf799d80641123ffa40785bdabb339c5336e3e3ea46c1"},
+      {"0008_month_rollups", "7a77539805367e7bb3fa2e4c6e2a993b6472403365d7c2291d7fa1a7f1556d7a"},
   };
   return kDigests;
 }
@@ -141,6 +142,14 @@ TEST(CentralMigrationsTest, ReleaseFixturesMigrateAndKeepTheirRows) {
         "SELECT sum(good)::bigint FROM millrace.report_output_day WHERE site_id = 'lyon'");
     ASSERT_TRUE(rolled.ok());
     EXPECT_EQ(rolled->GetString(0, 0), good->GetString(0, 0));
+    // ... and in the month rollups (central schema 8 fills them from the days).
+    auto months = (*admin)->Query(
+        "SELECT (SELECT sum(good)::bigint FROM millrace.report_output_month WHERE site_id = 'lyon'), "
+        "(SELECT sum(shift_ms) FROM millrace.report_time_month WHERE site_id = 'lyon') IS NOT DISTINCT FROM "
+        "(SELECT sum(shift_ms) FROM millrace.report_time_day WHERE site_id = 'lyon')");
+    ASSERT_TRUE(months.ok()) << months.status().ToString();
+    EXPECT_EQ(months->GetString(0, 0), good->GetString(0, 0)) << entry.path();
+    EXPECT_EQ(months->GetString(0, 1), "t") << entry.path();
   }
   EXPECT_GE(seen, 1) << "no release fixtures under " << fixtures;
 }
