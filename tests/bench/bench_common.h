@@ -1,21 +1,45 @@
-// What the benchmark runners share: the production event they write, percentiles and the
-// resident size of a process.
+// What the benchmark runners share: how they give up, the production event they write,
+// percentiles and the resident size of a process.
 #pragma once
 
 #include <sys/types.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <iostream>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "millrace/common/catalog.h"
 #include "millrace/common/row.h"
+#include "millrace/common/status.h"
 #include "millrace/common/uuid.h"
 
 namespace millrace::bench {
+
+// A runner that cannot go on says why, runs `g_before_exit` (stopping the processes it
+// started) and exits 1.
+inline const char* g_program = "bench";
+inline std::function<void()> g_before_exit;
+[[noreturn]] inline void Die(const Status& s, const std::string& what) {
+  std::cerr << g_program << ": " << what << ": " << s.ToString() << "\n";
+  if (auto before = std::exchange(g_before_exit, nullptr)) before();
+  std::exit(1);
+}
+#define CHECK_OK(expr, what)                        \
+  do {                                              \
+    ::millrace::Status _s = (expr);                 \
+    if (!_s.ok()) ::millrace::bench::Die(_s, what); \
+  } while (0)
+template <typename T>
+T Must(Result<T> r, const std::string& what) {
+  if (!r.ok()) Die(r.status(), what);
+  return std::move(r).value();
+}
 
 inline const catalog::TableSpec& T(const char* name) { return *catalog::MesCatalog().Find(name); }
 

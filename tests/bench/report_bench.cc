@@ -42,25 +42,12 @@
 #include "sync_cluster.h"
 
 using namespace millrace;
+using namespace millrace::bench;
 using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-[[noreturn]] void Die(const Status& s, const std::string& what) {
-  std::cerr << "report_bench: " << what << ": " << s.ToString() << "\n";
-  std::exit(1);
-}
-#define CHECK_OK(expr, what)     \
-  do {                           \
-    Status _s = (expr);          \
-    if (!_s.ok()) Die(_s, what); \
-  } while (0)
-template <typename T>
-T Must(Result<T> r, const std::string& what) {
-  if (!r.ok()) Die(r.status(), what);
-  return std::move(r).value();
-}
 
 double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -432,5 +419,6 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", o.keep, "Keep the database and the cluster's directory afterwards");
   CLI11_PARSE(app, argc, argv);
   (void)InitLogging({.level = "error", .format = "human", .program = "report_bench"});
+  g_program = "report_bench";
   return Bench(o).Run();
 }

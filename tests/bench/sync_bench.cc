@@ -76,27 +76,12 @@ double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d
 
 // The processes a failed run must not leave behind (mes-central, the idle mes-edge).
 std::atomic<testing::SyncCluster*> g_cluster{nullptr};
-
-[[noreturn]] void Die(const Status& s, const std::string& what) {
-  std::cerr << "sync_bench: " << what << ": " << s.ToString() << "\n";
+void StopCluster() {
   if (auto* c = g_cluster.exchange(nullptr)) {
     c->StopEdge("lyon", SIGKILL);
     c->StopCentral(SIGKILL);
   }
-  std::exit(1);
 }
-#define CHECK_OK(expr, what)     \
-  do {                           \
-    Status _s = (expr);          \
-    if (!_s.ok()) Die(_s, what); \
-  } while (0)
-
-template <typename T>
-T Must(Result<T> r, const std::string& what) {
-  if (!r.ok()) Die(r.status(), what);
-  return std::move(r).value();
-}
-
 
 // Appends n events to the store's outbox, 10,000 per transaction.
 void FillEvents(edge::EdgeStore& store, const std::string& site, std::int64_t first, std::int64_t n) {
@@ -816,5 +801,7 @@ int main(int argc, char** argv) {
     o.only.insert(item);
   }
   (void)InitLogging({.level = "error", .format = "human", .program = "sync_bench"});
+  g_program = "sync_bench";
+  g_before_exit = StopCluster;
   return Bench(o).Run();
 }
