@@ -34,8 +34,10 @@ const char* const kHourInRange =
     "d.tenant_id = $1 AND d.business_date BETWEEN $2::date AND $3::date AND d.bucket >= ($2::date - 2)::timestamp "
     "AT TIME ZONE 'UTC' AND d.bucket < ($3::date + 3)::timestamp AT TIME ZONE 'UTC'";
 
-const char* const kFirstWholeMonth = "(date_trunc('month', $2::date - 1) + interval '1 month')::date";
-const char* const kAfterWholeMonths = "date_trunc('month', $3::date + 1)::date";
+// On timestamps without a zone, so the planner folds them to constants (on a date it would
+// cast to timestamptz, a function of the session's zone, and work it out for every row).
+const char* const kFirstWholeMonth = "(date_trunc('month', ($2::date - 1)::timestamp) + interval '1 month')::date";
+const char* const kAfterWholeMonths = "date_trunc('month', ($3::date + 1)::timestamp)::date";
 
 std::string OutsideWholeMonths(const std::string& column) {
   const std::string m1 = kFirstWholeMonth, m2 = kAfterWholeMonths, whole = "(" + m1 + " < " + m2 + ")";
@@ -133,14 +135,26 @@ Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
   const bool months = (q.granularity == Granularity::kNone || q.granularity == Granularity::kMonth) && q.products.empty();
   auto rows = [&](const std::string& kind) { return hourly ? "millrace.report_" + kind + "_hour" : RollupRows(kind, months); };
   sql->hash_joins = true;
-  std::string period;
+  // A period: what rows are summed by, and its name (worked out once per period).
+  std::string period, period_name = "pu.period::text";
   switch (q.granularity) {
     case Granularity::kNone: period = "''::text"; break;
-    case Granularity::kHour: period = "to_char(d.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI\"Z\"')"; break;
-    case Granularity::kShift: period = "d.shift_instance_id::text"; break;
-    case Granularity::kDay: period = "d.business_date::text"; break;
-    case Granularity::kWeek: period = "date_trunc('week', d.business_date)::date::text"; break;
-    case Granularity::kMonth: period = "to_char(d.business_date, 'YYYY-MM')"; break;
+    case Granularity::kHour:
+      period = "d.bucket";
+      period_name = "to_char(pu.period AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI\"Z\"')";
+      break;
+    case Granularity::kShift: period = "d.shift_instance_id"; break;
+    case Granularity::kDay: period = "d.business_date"; break;
+    // Summed by date first (a month row's date is its month's first), then named by week or
+    // month: cheaper than working the week or month out for every row.
+    case Granularity::kWeek:
+      period = "d.business_date";
+      period_name = "date_trunc('week', pu.period::timestamp)::date::text";
+      break;
+    case Granularity::kMonth:
+      period = "d.business_date";
+      period_name = "to_char(pu.period, 'YYYY-MM')";
+      break;
   }
   // The dimensions grouped by, and the columns that name them.
   std::vector<std::string> dims;
@@ -163,23 +177,32 @@ Status Oee(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
                  "d.business_date" + (hourly ? " AND o.bucket = d.bucket" : "") + " AND " +
                  ProductMatch("o.product_id") + ")";
   }
-  const std::string from_units = " d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id WHERE ";
-  const std::string in_range = hourly ? kHourInRange : kInRange;
+  // Summed per work unit and period first, over the rows of the tenant's sites asked for,
+  // then named and filtered by the units in scope: a year is a few rows per unit.
+  const std::string in_range = std::string(hourly ? kHourInRange : kInRange) +
+                               " AND (cardinality($4::text[]) = 0 OR d.site_id = ANY($4::text[]))";
+  const std::string per_unit = " GROUP BY 1, 2, 3\n";
   const std::string unit_cols = "s.site_id, s.line_id, s.line_code, s.line_name, s.unit_id::text AS unit_id, s.unit_code, s.unit_name";
   sql->key_parts = 3;
   const std::string sort_key =
       q.sort == "oee" ? "(-coalesce(oee, -1))" : "0::numeric";  // ranking: best first
-  sql->text = "WITH " + std::string(kUnits) + ", f AS (\n"
-      "  SELECT " + period + " AS period, " + unit_cols + ", d.shift_ms, d.break_ms, 0::bigint AS planned_stop_ms, 0::bigint AS unplanned_stop_ms, "
+  sql->text = "WITH " + std::string(kUnits) + ", pu AS (\n"
+      "  SELECT " + period + " AS period, d.site_id, d.work_unit_id, sum(d.shift_ms) AS shift_ms, sum(d.break_ms) AS break_ms, "
+      "0::numeric AS planned_stop_ms, 0::numeric AS unplanned_stop_ms, "
       "0::numeric AS good, 0::numeric AS scrap, 0::numeric AS rework, 0::numeric AS ideal_s, 0::numeric AS ideal_good_s\n"
-      "  FROM " + rows("time") + from_units + in_range + " AND " + made_there + "\n"
-      "  UNION ALL SELECT " + period + ", " + unit_cols + ", 0, 0, CASE WHEN d.planned THEN d.stop_ms ELSE 0 END, "
-      "CASE WHEN d.planned THEN 0 ELSE d.stop_ms END, 0, 0, 0, 0, 0\n"
+      "  FROM " + rows("time") + " d WHERE " + in_range + " AND " + made_there + per_unit +
+      "  UNION ALL SELECT " + period + ", d.site_id, d.work_unit_id, 0, 0, sum(CASE WHEN d.planned THEN d.stop_ms ELSE 0 END), "
+      "sum(CASE WHEN d.planned THEN 0 ELSE d.stop_ms END), 0, 0, 0, 0, 0\n"
       // Stops outside every shift take nothing from planned time.
-      "  FROM " + rows("downtime") + from_units + in_range + " AND " + made_there +
-      " AND d.shift_instance_id <> '00000000-0000-0000-0000-000000000000'\n"
-      "  UNION ALL SELECT " + period + ", " + unit_cols + ", 0, 0, 0, 0, d.good, d.scrap, d.rework, d.ideal_s, d.ideal_good_s\n"
-      "  FROM " + rows("output") + from_units + in_range + " AND " + ProductMatch("d.product_id") + "\n"
+      "  FROM " + rows("downtime") + " d WHERE " + in_range + " AND " + made_there +
+      " AND d.shift_instance_id <> '00000000-0000-0000-0000-000000000000'" + per_unit +
+      "  UNION ALL SELECT " + period + ", d.site_id, d.work_unit_id, 0, 0, 0, 0, sum(d.good), sum(d.scrap), sum(d.rework), "
+      "sum(d.ideal_s), sum(d.ideal_good_s)\n"
+      "  FROM " + rows("output") + " d WHERE " + in_range + " AND " + ProductMatch("d.product_id") + per_unit +
+      "), f AS (\n"
+      "  SELECT " + period_name + " AS period, " + unit_cols + ", pu.shift_ms, pu.break_ms, pu.planned_stop_ms, pu.unplanned_stop_ms, pu.good, "
+      "pu.scrap, pu.rework, pu.ideal_s, pu.ideal_good_s\n"
+      "  FROM pu JOIN units s ON s.site_id = pu.site_id AND s.unit_id = pu.work_unit_id\n"
       "), g AS (\n"
       "  SELECT period" + dim_list + ", sum(shift_ms) AS shift_ms, sum(break_ms) AS break_ms, "
       "sum(planned_stop_ms) AS planned_stop_ms, sum(unplanned_stop_ms) AS unplanned_stop_ms, sum(good) AS good, "
@@ -282,6 +305,7 @@ Status DowntimePareto(PgConnection&, const ReportQuery& q, ReportResult* out, Sq
 }
 
 Status DowntimeEvents(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
+  sql->index_order = true;
   MILLRACE_RETURN_IF_ERROR(CheckBool(q, "planned"));
   const std::string filters =
       Optional(sql, q, "reason", "d.reason_id::text = @ OR r.code = @") + " AND " +
@@ -357,6 +381,7 @@ Status ScrapPareto(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* 
 }
 
 Status ScrapEvents(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* sql) {
+  sql->index_order = true;
   const std::string reason = Optional(sql, q, "reason", "d.scrap_reason_id::text = @ OR r.code = @");
   sql->key_parts = 2;
   sql->text = "WITH " + std::string(kUnits) + "\n"

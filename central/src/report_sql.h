@@ -21,6 +21,9 @@ struct Sql {
   // work unit (the planner cannot tell how many units pass the viewer's site policy, a
   // restrictive policy over settings, guesses a couple, and would loop).
   bool hash_joins = false;
+  // A drill-down: the facts newest first, a page at a time, read in index order and stopped
+  // at the page's end, never all sorted (the planner cannot tell how rare a reason is).
+  bool index_order = false;
   // The placeholder of the cursor's part `i` (after the extras).
   std::string Cursor(std::size_t i) const { return "$" + std::to_string(8 + extra.size() + i); }
   // The placeholder of the next extra parameter, once `value` is added.
