@@ -84,6 +84,12 @@ class Bench {
 
   int Run() {
     cluster_ = Must(testing::SyncCluster::Create({o_.mes_central, o_.mes_edge}, "reports"), "cluster");
+    // A run that gives up stops what it started (exit skips the destructors).
+    g_before_exit = [this] {
+      if (sim_) sim_->Signal(SIGKILL);
+      for (const char* site : {"floor", "probe"}) cluster_->StopEdge(site, SIGKILL);
+      cluster_->StopCentral(SIGKILL);
+    };
     if (o_.keep) cluster_->KeepAfterwards();
     SetCache(0);
     CHECK_OK(cluster_->StartCentral(), "start mes-central");
@@ -92,6 +98,7 @@ class Bench {
     Queries();
     Freshness();
     Print();
+    g_before_exit = nullptr;
     return 0;
   }
 
@@ -275,6 +282,7 @@ class Bench {
                                std::to_string(o_.sim_units), "--cycle-ms", "1", "--json"},
                               cluster_->dir() / "sim.log");
     CHECK_OK(sim.Start(), "mes-sim");
+    sim_ = &sim;
     std::this_thread::sleep_for(std::chrono::seconds(3));  // the floor at speed first
 
     // Around today in every zone the probe site may be in.
@@ -312,6 +320,7 @@ class Bench {
     }
     sim_seconds_ = Ms(SteadyClock::now() - sim_start) / 1000 + 3;
     sim.Signal(SIGINT);
+    sim_ = nullptr;
     std::ifstream in(cluster_->dir() / "sim.log");
     std::stringstream text;
     text << in.rdbuf();
@@ -322,6 +331,10 @@ class Bench {
                                "SELECT count(*) FROM millrace.production_event WHERE tenant_id = $1 AND site_id = 'floor'", {tenant_}),
                            "floor rows");
     floor_events_ = std::stol(floor_rows.GetString(0, 0));
+    if (floor_events_ == 0)  // freshness on an idle central proves nothing
+      Die(Status::FailedPrecondition("no count of the floor reached central; see " +
+                                     (cluster_->dir() / "sim.log").string()),
+          "freshness");
   }
 
   void Print() {
@@ -376,8 +389,9 @@ class Bench {
               << f50 << " ms, p99 " << f99 << " ms, max " << Percentile(fresh_ms_, 1.0) << " ms (target p99 < 2000)\n"
               << "  while mes-sim drove the floor edge: " << floor_events_ << " production events at central in "
               << sim_seconds_ << " s";
-    if (sim_summary_.is_object() && sim_summary_.contains("writes_per_second"))
-      std::cout << ", " << sim_summary_["writes_per_second"] << " writes/s";
+    if (sim_summary_.is_object() && sim_summary_.contains("events_per_s"))
+      std::cout << ", mes-sim " << std::setprecision(0) << sim_summary_["events_per_s"].get<double>()
+                << " writes/s, " << sim_summary_.value("failed", 0) << " failed";
     std::cout << "\n";
     out["freshness"] = {{"samples", fresh_ms_.size()}, {"p50_ms", f50}, {"p99_ms", f99},
                         {"max_ms", Percentile(fresh_ms_, 1.0)}, {"floor_events", floor_events_},
@@ -397,6 +411,7 @@ class Bench {
   std::vector<Timing> timings_;
   std::vector<std::string> targets_;
   double sim_seconds_ = 0;
+  testing::ChildProcess* sim_ = nullptr;  // while the floor runs
   json sim_summary_;
 };
 
