@@ -18,9 +18,9 @@ using catalog::MergePolicy;
 // The site sends the public key of its new pair over the link its current key
 // authenticated: central records it, gives the site's other keys `grace` more to live,
 // and clears the request. Sent again (a crash midway), it is answered the same.
-Result<v1::Envelope> SyncService::Handler::RotateKey(const sync::Peer& peer, const v1::KeyRotation& k) {
-  if (!sync::IsCurvePublicKey(k.new_public_key()))
-    return Status::InvalidArgument("key rotation: the new public key is not a Z85 Curve key");
+Result<v1::KeyRotated> SyncService::Session::RotateKey(const sync::Peer& peer,
+                                                      const v1::KeyRotation& k) {
+  MILLRACE_RETURN_IF_ERROR(Connect());
   MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
   MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
   MILLRACE_ASSIGN_OR_RETURN(
@@ -77,9 +77,9 @@ Result<v1::Envelope> SyncService::Handler::RotateKey(const sync::Peer& peer, con
   spdlog::warn("sync: site {}/{} rotated its Curve key to {}; its older key(s) are refused "
                "after {} s",
                peer.tenant_id, peer.site_id, k.new_public_key(), site.rotation_grace_s);
-  v1::Envelope e;
-  e.mutable_key_rotated()->set_new_public_key(k.new_public_key());
-  e.mutable_key_rotated()->set_old_keys_retire_at_ms(
+  v1::KeyRotated e;
+  e.set_new_public_key(k.new_public_key());
+  e.set_old_keys_retire_at_ms(
       retire.rows() ? std::stoll(retire.GetString(0, 0))
                     : svc_->options_.clock->NowMillis() + site.rotation_grace_s * 1000LL);
   return e;

@@ -16,18 +16,8 @@ namespace millrace::central {
 
 using catalog::MergePolicy;
 
-Result<v1::Envelope> SyncService::Handler::Hello(const sync::Peer& peer, const v1::Hello& h) {
-  if (!h.site_id().empty() && h.site_id() != peer.site_id)
-    return Status::PermissionDenied("this key belongs to site " + peer.site_id +
-                                    ", not to " + h.site_id());
-  if (h.catalog_fingerprint() != catalog::MesCatalog().FingerprintHex())
-    return Status::FailedPrecondition("edge catalog " + h.catalog_fingerprint() +
-                                      " differs from central's " +
-                                      catalog::MesCatalog().FingerprintHex() +
-                                      ": upgrade so both run the same schema");
-  if (h.store_epoch().empty())
-    return Status::FailedPrecondition(
-        "the edge names no store epoch: upgrade mes-edge to a build that does");
+Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const v1::Hello& h) {
+  MILLRACE_RETURN_IF_ERROR(Connect());
   MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
   MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, false));
   if (site.epoch != h.store_epoch()) {
@@ -36,7 +26,7 @@ Result<v1::Envelope> SyncService::Handler::Hello(const sync::Peer& peer, const v
   }
   if (h.outbox_head_seq() < site.applied) {
     MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-    return RefuseStore(
+    return svc_->metrics_.RefuseStore(
         peer, "store_behind_central",
         "the store of epoch " + h.store_epoch() + " has captured changes through seq " +
             std::to_string(h.outbox_head_seq()) + " but central applied " +
@@ -57,12 +47,11 @@ Result<v1::Envelope> SyncService::Handler::Hello(const sync::Peer& peer, const v
           .status());
   MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
   MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
-  svc_->Observe(peer, &h.status(), site.applied, false);
-  v1::Envelope e;
-  e.mutable_hello_reply()->set_applied_seq(site.applied);
-  e.mutable_hello_reply()->set_feed_head(head);
-  e.mutable_hello_reply()->set_rotate_key(site.rotate_key);
-  return e;
+  v1::HelloReply reply;
+  reply.set_applied_seq(site.applied);
+  reply.set_feed_head(head);
+  reply.set_rotate_key(site.rotate_key);
+  return reply;
 }
 
 // A Hello from a store that is not the site's current one: the site's first store
@@ -70,12 +59,13 @@ Result<v1::Envelope> SyncService::Handler::Hello(const sync::Peer& peer, const v
 // it becomes the site's store, resumed after its base seq, and gets back the site's rows
 // stamped after its fork HLC), or a refusal (a superseded store; a second store while
 // the current one is live).
-Result<v1::Envelope> SyncService::Handler::NewStore(const sync::Peer& peer, const v1::Hello& h) {
+Result<v1::HelloReply> SyncService::Session::NewStore(const sync::Peer& peer,
+                                                     const v1::Hello& h) {
   MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
   MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
   const std::string& epoch = h.store_epoch();
-  v1::Envelope e;
-  auto* reply = e.mutable_hello_reply();
+  v1::HelloReply out;
+  v1::HelloReply* reply = &out;
   if (site.epoch == epoch) {  // another worker got there first
     MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
     return Hello(peer, h);
@@ -88,7 +78,7 @@ Result<v1::Envelope> SyncService::Handler::NewStore(const sync::Peer& peer, cons
                                {peer.tenant_id, peer.site_id, epoch}));
   if (known.rows() == 1 && known.Get(0, 0) == "t") {
     MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-    return RefuseStore(peer, "store_superseded",
+    return svc_->metrics_.RefuseStore(peer, "store_superseded",
                        "this store (epoch " + epoch + ") was replaced by the store of epoch " +
                            known.GetString(0, 1) + " at " + known.GetString(0, 2) +
                            "; two stores claim the site and central accepts only the newer. "
@@ -109,7 +99,7 @@ Result<v1::Envelope> SyncService::Handler::NewStore(const sync::Peer& peer, cons
       MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
       char silent[32];
       std::snprintf(silent, sizeof(silent), "%.1f", site.silent_s);
-      return RefuseStore(
+      return svc_->metrics_.RefuseStore(
           peer, "site_live_elsewhere",
           "site " + peer.site_id + " is live on another store (epoch " + site.epoch +
               ", heard from " + silent + " s ago); this store (epoch " + epoch +
@@ -162,7 +152,7 @@ Result<v1::Envelope> SyncService::Handler::NewStore(const sync::Peer& peer, cons
   MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
   if (grew) svc_->FeedGrew(peer.tenant_id, grew);  // committed: nudge the sites
   if (reply->epoch_started()) {
-    svc_->epochs_started_.With({peer.tenant_id, peer.site_id}).Increment();
+    svc_->metrics_.epochs_started.With({peer.tenant_id, peer.site_id}).Increment();
     spdlog::warn("sync: site {}/{} continues on a new store (epoch {} after {}): resumed after "
                  "seq {} (the previous store reached {}); {} row(s) stamped after {} go back "
                  "to it",
@@ -173,16 +163,16 @@ Result<v1::Envelope> SyncService::Handler::NewStore(const sync::Peer& peer, cons
     spdlog::info("sync: site {}/{} names its store epoch {}", peer.tenant_id, peer.site_id,
                  epoch);
   }
-  svc_->Observe(peer, &h.status(), applied, false);
   reply->set_applied_seq(applied);
   reply->set_feed_head(head);
-  return e;
+  return out;
 }
 
 // The site's own rows (facts, site-owned and shared) stamped after `hlc`: what a store
 // whose clock stood at `hlc` lacks. Central's own master data reaches it by its feed
 // cursor as always.
-Result<std::vector<Row>> SyncService::Handler::RowsStampedAfter(const sync::Peer& peer, std::uint64_t hlc) {
+Result<std::vector<Row>> SyncService::Session::RowsStampedAfter(const sync::Peer& peer,
+                                                               std::uint64_t hlc) {
   std::vector<Row> out;
   for (const auto& t : catalog::MesCatalog().tables()) {
     if (t.merge == MergePolicy::kCentralOwned) continue;

@@ -16,6 +16,7 @@
 #include "millrace/central/pg.h"
 #include "millrace/common/catalog.h"
 #include "millrace/common/row.h"
+#include "millrace/sync/central_side.h"
 #include "millrace/sync/merge.h"
 
 namespace millrace::central {
@@ -61,14 +62,8 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
                                  const std::vector<Row>& rows,
                                  const FeedProvenance& reflects = {});
 
-struct SharedChange {
-  Row row;
-  sync::ColumnClock clock;
-  std::uint64_t base_hlc = 0;
-  std::vector<std::uint32_t> changed_columns;
-  bool publish = false;  // central altered the row (its clock clamped): send it back
-  std::uint64_t seq = 0;  // the upstream change that carried it (0: central's own edit)
-};
+// A change of a shared row (sync/central_side.h): a site's, or central's own edit.
+using SharedChange = sync::SharedChange;
 
 struct SharedMergeResult {
   std::vector<Row> feed;  // merged rows the writer's site (and scope) must receive

@@ -1,19 +1,19 @@
-// Central's side of sync: admits site keys, applies upstream batches into PostgreSQL,
-// serves the downstream feed. Plugs into sync::SyncServer (sync/server.h).
+// Central's storage for the sync protocol: admits site keys, and gives each server worker
+// a PostgreSQL session that applies upstream batches and serves the downstream feed.
+// Plugs into sync::SyncServer as its sync::CentralSide (sync/central_side.h); the
+// protocol's decisions are sync::CentralProtocol's.
 //
-// A batch is applied in one transaction: tenant context by SET LOCAL, the site's cursor
-// row locked, seqs at or below it skipped, facts COPYed straight into their tables (the
-// locked cursor makes a replay harmless), site-owned rows upserted last-writer-wins,
-// shared rows merged per column (central_store.h), the cursor advanced, then the ack.
-// If the fast path fails on a row (a bad value, a fact already present) the batch is
-// redone row by row: each unappliable row is parked in sync_reject with its reason and
-// the stream moves on.
+// A batch is stored in one transaction: tenant context by SET LOCAL, the site's cursor
+// row locked, facts COPYed straight into their tables (the locked cursor makes a replay
+// harmless), site-owned rows upserted last-writer-wins, shared rows merged per column
+// (central_store.h), rejects parked in sync_reject, rows to send back put on the feed,
+// the cursor advanced, then the commit.
 //
 // Thread-safety: the CentralSide methods may be called from several threads; each
-// handler is used by one worker thread.
+// session is used by one worker thread.
 #pragma once
 
-#include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +22,7 @@
 #include "millrace/common/clock.h"
 #include "millrace/common/hlc.h"
 #include "millrace/common/metrics.h"
+#include "millrace/sync/central_metrics.h"
 #include "millrace/sync/server.h"
 
 namespace millrace::central {
@@ -46,30 +47,22 @@ class SyncService final : public sync::CentralSide {
   SyncService(SyncServiceOptions options, MetricsRegistry* metrics);
   ~SyncService() override;
 
-  Result<std::unique_ptr<sync::RequestHandler>> NewHandler() override;
+  Result<std::unique_ptr<sync::CentralSession>> NewSession() override;
   Result<std::optional<sync::Peer>> FindActiveKey(const std::string& public_key) override;
   Result<std::optional<sync::Peer>> FindActiveSite(const std::string& site_id) override;
+  const catalog::Catalog& Catalog() const override;
+  sync::ClockPolicy Clocks() override;
+  void FeedGrew(const std::string& tenant_id, std::uint64_t head) override;
+  sync::CentralSyncMetrics& Metrics() override { return metrics_; }
 
   // Called after a commit that grew a tenant's feed (wired to SyncServer::NotifyFeed).
   void SetFeedListener(std::function<void(const std::string&, std::uint64_t)> listener);
 
-  class Handler;
+  class Session;
 
  private:
-  friend class Handler;
-  struct SiteView {
-    std::uint64_t applied_seq = 0;
-    std::int64_t last_ack_ms = 0;
-    std::uint64_t head_seq = 0, backlog_rows = 0, backlog_bytes = 0;
-    std::int64_t oldest_unacked_ms = 0;
-  };
-  // acked: a batch was acknowledged (applied_seq only grows); otherwise a Hello, whose
-  // applied_seq is the site's cursor in its current store epoch (it may be lower).
-  void Observe(const sync::Peer& peer, const sync::v1::SiteStatus* status, std::uint64_t applied_seq,
-               bool acked);
-  void Collect();
+  friend class Session;
   Result<std::optional<sync::Peer>> Lookup(const std::string& sql, const std::string& arg);
-  void FeedGrew(const std::string& tenant, std::uint64_t head);
 
   SyncServiceOptions options_;
   std::unique_ptr<HybridClock> own_hlc_;
@@ -78,25 +71,7 @@ class SyncService final : public sync::CentralSide {
   std::unique_ptr<PgConnection> lookup_conn_;
   std::mutex listener_mu_;
   std::function<void(const std::string&, std::uint64_t)> listener_;
-
-  std::mutex sites_mu_;
-  std::map<std::pair<std::string, std::string>, SiteView> sites_;
-
-  Family<Counter>& batches_;
-  Family<Counter>& rows_;
-  Family<Counter>& duplicates_;
-  Family<Counter>& nacks_;
-  Family<Counter>& conflicts_;
-  Family<Counter>& rejects_;
-  Family<Counter>& clamped_;
-  Family<Counter>& epochs_started_;
-  Family<Counter>& store_refusals_;
-  Family<Histogram>& apply_seconds_;
-  Family<Gauge>& applied_seq_;
-  Family<Gauge>& last_ack_;
-  Family<Gauge>& backlog_rows_;
-  Family<Gauge>& backlog_bytes_;
-  Family<Gauge>& oldest_age_;
+  sync::CentralSyncMetrics metrics_;
 };
 
 }  // namespace millrace::central

@@ -1,7 +1,8 @@
-// SyncServer: central's half of the sync transport. A ROUTER socket with CurveZMQ; a ZAP
-// handler that admits only keys the CentralSide knows as an active site and stamps each
-// connection with its (tenant, site); a pool of workers, each with its own handler (its
-// own database connection), that answer requests in order per site.
+// SyncServer: central's half of the sync transport. Frames come in through a
+// ServerTransport (server_transport.h: in production a ROUTER socket with CurveZMQ whose
+// ZAP handler admits only keys the CentralSide knows as an active site and stamps each
+// connection with its tenant and site); a pool of workers, each running the protocol
+// (central_protocol.h) over its own CentralSession, answers them in order per site.
 //
 // Tenant and site come from the authenticated key, never from a payload. Frames that are
 // malformed, oversized or of another protocol version get an Error reply and a counted
@@ -23,35 +24,12 @@
 
 #include "millrace/common/metrics.h"
 #include "millrace/common/status.h"
+#include "millrace/sync/central_protocol.h"
+#include "millrace/sync/central_side.h"
+#include "millrace/sync/server_transport.h"
 #include "millrace/sync/v1/sync.pb.h"
 
 namespace millrace::sync {
-
-struct Peer {
-  std::string tenant_id;
-  std::string site_id;
-  std::string public_key;  // the Curve key of the connection; empty in development mode
-};
-
-// One per worker thread; used by that thread only.
-class RequestHandler {
- public:
-  virtual ~RequestHandler() = default;
-  // Answers one request of an authenticated peer. Failures are answered with an Error
-  // envelope, never thrown.
-  virtual v1::Envelope Handle(const Peer& peer, const v1::Envelope& request) = 0;
-};
-
-class CentralSide {
- public:
-  virtual ~CentralSide() = default;
-  virtual Result<std::unique_ptr<RequestHandler>> NewHandler() = 0;
-  // The active site whose Curve public key (Z85) this is; nullopt for unknown or revoked.
-  // Called from the ZAP thread.
-  virtual Result<std::optional<Peer>> FindActiveKey(const std::string& public_key) = 0;
-  // Development mode only: the active site with this id. Called from the socket thread.
-  virtual Result<std::optional<Peer>> FindActiveSite(const std::string& site_id) = 0;
-};
 
 struct SyncServerOptions {
   std::string bind = "tcp://127.0.0.1:*";
@@ -64,8 +42,14 @@ struct SyncServerOptions {
 
 class SyncServer {
  public:
-  // Binds and starts. REQUIRES: central and metrics outlive the server.
+  // Binds a ZeroMQ transport (server_transport.h) and starts. REQUIRES: central and
+  // metrics outlive the server.
   static Result<std::unique_ptr<SyncServer>> Start(SyncServerOptions options, CentralSide* central,
+                                                   MetricsRegistry* metrics);
+  // Starts over a given transport (a fake one in unit tests). options.bind, secret_key and
+  // heartbeat_ms are the transport's business and unused here.
+  static Result<std::unique_ptr<SyncServer>> Start(SyncServerOptions options, CentralSide* central,
+                                                   std::unique_ptr<ServerTransport> transport,
                                                    MetricsRegistry* metrics);
   ~SyncServer();  // stops and joins every thread
   SyncServer(const SyncServer&) = delete;

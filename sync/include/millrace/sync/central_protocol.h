@@ -1,0 +1,63 @@
+// CentralProtocol: central's half of the sync protocol for one worker, written against a
+// CentralSide (central_side.h) and knowing nothing of how it stores.
+//
+// Upstream, a batch is applied in one transaction of the session: the site's cursor row
+// locked, a batch of another store epoch refused, a gap answered with a Nack naming the
+// seq central expects (the edge rewinds), a batch wholly at or below the cursor answered
+// with an Ack and nothing written (a resend), the rest sorted by merge policy (SortBatch)
+// and committed with the cursor, then acknowledged. If the session cannot write the batch
+// at once (a bad value, a fact already present) it is written again row by row, parking
+// each row that fails, so the stream never wedges behind one change. Downstream, a
+// PullRequest gets the next page of the feed in the site's scope.
+//
+// Thread-safety: one thread (the worker's) uses a CentralProtocol.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "millrace/sync/central_metrics.h"
+#include "millrace/sync/central_side.h"
+#include "millrace/sync/v1/sync.pb.h"
+
+namespace millrace::sync {
+
+// Answers the requests of authenticated peers, one at a time. One per server worker.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // Answers one request of an authenticated peer. Failures are answered with an Error
+  // envelope, never thrown.
+  virtual v1::Envelope Handle(const Peer& peer, const v1::Envelope& request) = 0;
+};
+
+// Sorts the changes of `batch` with seq > `applied` by their table's merge policy:
+// facts to append, site-owned rows (last writer wins within the batch), shared rows to
+// merge by column clocks, and the rest parked with a reason (a row that does not decode,
+// claims another site, deletes, or writes master data). Central's clock observes every
+// HLC; a shared change stamped more than policy.max_forward_skew_ms ahead of central's
+// clock is restamped with central's clock and listed in `clamps`.
+SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_t applied,
+                      const catalog::Catalog& catalog, const ClockPolicy& policy);
+
+class CentralProtocol final : public RequestHandler {
+ public:
+  // REQUIRES: central outlives the protocol.
+  CentralProtocol(CentralSide* central, std::unique_ptr<CentralSession> session);
+  CentralProtocol(const CentralProtocol&) = delete;
+  CentralProtocol& operator=(const CentralProtocol&) = delete;
+
+  v1::Envelope Handle(const Peer& peer, const v1::Envelope& request) override;
+
+ private:
+  Result<v1::Envelope> Dispatch(const Peer& peer, const v1::Envelope& request);
+  Result<v1::Envelope> Hello(const Peer& peer, const v1::Hello& hello);
+  Result<v1::Envelope> Push(const Peer& peer, const v1::PushBatch& batch);
+  Result<v1::Envelope> Pull(const Peer& peer, const v1::PullRequest& pull);
+
+  CentralSide* central_;
+  std::unique_ptr<CentralSession> session_;
+  CentralSyncMetrics* metrics_;
+};
+
+}  // namespace millrace::sync

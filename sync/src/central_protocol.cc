@@ -1,0 +1,229 @@
+#include "millrace/sync/central_protocol.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "millrace/common/logging.h"
+#include "millrace/sync/row_codec.h"
+#include "millrace/sync/transport.h"
+#include "millrace/sync/wire.h"
+
+namespace millrace::sync {
+
+using catalog::MergePolicy;
+
+SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_t applied,
+                      const catalog::Catalog& catalog, const ClockPolicy& policy) {
+  SortedBatch out;
+  const std::int64_t now = policy.clock->NowMillis();
+  for (const auto& c : batch.changes()) {
+    if (c.seq() <= applied) continue;
+    ++out.rows;
+    auto row = DecodeChange(c, catalog);
+    auto park = [&](std::string reason) {
+      out.rejects.push_back({c.seq(), c.table(), row.ok() ? row->id() : "", std::move(reason),
+                             c.SerializeAsString()});
+    };
+    if (!row.ok()) {
+      park("invalid_row: " + row.status().message());
+      continue;
+    }
+    const catalog::TableSpec* t = &row->table();
+    if (t->merge != MergePolicy::kSharedLww)  // central's clock observes what it applies
+      (void)policy.hlc->Update(HlcTimestamp::FromPacked(c.hlc()));
+    if (row->Text(catalog::kSiteColumn) != peer.site_id) {
+      park("wrong_site: the row claims site '" + row->Text(catalog::kSiteColumn) +
+           "' but was sent by site '" + peer.site_id + "'");
+      continue;
+    }
+    if (c.op() != v1::OP_UPSERT) {
+      park("unsupported_op: sites never delete synced rows");
+      continue;
+    }
+    switch (t->merge) {
+      case MergePolicy::kCentralOwned:
+        park("central_owned: " + t->name + " is master data, written only at central");
+        break;
+      case MergePolicy::kAppendOnly:
+        out.facts[t].push_back(std::move(*row));
+        out.fact_seqs[t].push_back(c.seq());
+        break;
+      case MergePolicy::kSiteOwned: {
+        auto& slot = out.site_owned[t];
+        std::string id = row->id();  // before the row is moved from
+        auto it = slot.find(id);
+        if (it == slot.end())
+          slot.emplace(std::move(id), SeqRow{c.seq(), std::move(*row)});
+        else if (IncomingRowWins(it->second.row, *row))
+          it->second = SeqRow{c.seq(), std::move(*row)};
+        break;
+      }
+      case MergePolicy::kSharedLww: {
+        HlcTimestamp hlc = HlcTimestamp::FromPacked(c.hlc());
+        if (static_cast<std::int64_t>(hlc.physical_ms()) > now + policy.max_forward_skew_ms) {
+          const HlcTimestamp clamped = policy.hlc->Now();
+          out.clamps.push_back({t->name, row->id(), clamped.ToString(),
+                                static_cast<std::int64_t>(hlc.physical_ms()) - now});
+          hlc = clamped;
+          row->Set(catalog::kHlcColumn, static_cast<std::int64_t>(hlc.packed()));
+        } else {
+          (void)policy.hlc->Update(hlc);
+        }
+        SharedChange sc{
+            std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {}, hlc.packed() != c.hlc(),
+            c.seq()};
+        sc.changed_columns.assign(c.changed_columns().begin(), c.changed_columns().end());
+        out.shared[t].push_back(std::move(sc));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+CentralProtocol::CentralProtocol(CentralSide* central, std::unique_ptr<CentralSession> session)
+    : central_(central), session_(std::move(session)), metrics_(&central->Metrics()) {}
+
+v1::Envelope CentralProtocol::Handle(const Peer& peer, const v1::Envelope& request) {
+  ScopedLogContext ctx({{"tenant", peer.tenant_id}, {"site", peer.site_id}});
+  Result<v1::Envelope> r = Dispatch(peer, request);
+  if (r.ok()) return *std::move(r);
+  session_->Reset(r.status());
+  if (r.status().code() != StatusCode::kPermissionDenied)
+    spdlog::warn("sync: {} from {}/{} failed: {}", BodyName(request), peer.tenant_id, peer.site_id,
+                 r.status().ToString());
+  return ErrorEnvelope(r.status());
+}
+
+Result<v1::Envelope> CentralProtocol::Dispatch(const Peer& peer, const v1::Envelope& request) {
+  switch (request.body_case()) {
+    case v1::Envelope::kHello:
+      return Hello(peer, request.hello());
+    case v1::Envelope::kPushBatch:
+      return Push(peer, request.push_batch());
+    case v1::Envelope::kPullRequest:
+      return Pull(peer, request.pull_request());
+    case v1::Envelope::kKeyRotation: {
+      if (!IsCurvePublicKey(request.key_rotation().new_public_key()))
+        return Status::InvalidArgument("key rotation: the new public key is not a Z85 Curve key");
+      MILLRACE_ASSIGN_OR_RETURN(v1::KeyRotated k,
+                                session_->RotateKey(peer, request.key_rotation()));
+      v1::Envelope e;
+      *e.mutable_key_rotated() = std::move(k);
+      return e;
+    }
+    default:
+      return Status::InvalidArgument("an edge may not send " + std::string(BodyName(request)));
+  }
+}
+
+Result<v1::Envelope> CentralProtocol::Hello(const Peer& peer, const v1::Hello& h) {
+  if (!h.site_id().empty() && h.site_id() != peer.site_id)
+    return Status::PermissionDenied("this key belongs to site " + peer.site_id + ", not to " +
+                                    h.site_id());
+  const std::string mine = central_->Catalog().FingerprintHex();
+  if (h.catalog_fingerprint() != mine)
+    return Status::FailedPrecondition("edge catalog " + h.catalog_fingerprint() +
+                                      " differs from central's " + mine +
+                                      ": upgrade so both run the same schema");
+  if (h.store_epoch().empty())
+    return Status::FailedPrecondition(
+        "the edge names no store epoch: upgrade mes-edge to a build that does");
+  MILLRACE_ASSIGN_OR_RETURN(v1::HelloReply reply, session_->Hello(peer, h));
+  metrics_->Observe(peer, &h.status(), reply.applied_seq(), false);
+  v1::Envelope e;
+  *e.mutable_hello_reply() = std::move(reply);
+  return e;
+}
+
+Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch& batch) {
+  const auto started = std::chrono::steady_clock::now();
+  MILLRACE_RETURN_IF_ERROR(CheckBatchShape(batch));
+  const std::vector<std::string> labels = {peer.tenant_id, peer.site_id};
+  v1::Envelope reply;
+  for (bool row_by_row : {false, true}) {
+    MILLRACE_ASSIGN_OR_RETURN(SiteCursor site, session_->LockSite(peer));
+    const std::uint64_t applied = site.applied;
+    if (batch.store_epoch() != site.epoch) {
+      MILLRACE_RETURN_IF_ERROR(session_->Release());
+      return metrics_->RefuseStore(
+          peer, "store_superseded",
+          "batch " + std::to_string(batch.batch_id()) + " counts seqs of store epoch '" +
+              batch.store_epoch() + "' but the site's store is " +
+              (site.epoch.empty() ? std::string("not known yet (say Hello)")
+                                  : "epoch " + site.epoch) +
+              "; its changes are not applied");
+    }
+    if (batch.first_seq() > applied + 1) {
+      MILLRACE_RETURN_IF_ERROR(session_->Release());
+      metrics_->nacks.With(labels).Increment();
+      reply.mutable_nack()->set_batch_id(batch.batch_id());
+      reply.mutable_nack()->set_expected_seq(applied + 1);
+      reply.mutable_nack()->set_reason("gap: batch starts at " + std::to_string(batch.first_seq()));
+      return reply;
+    }
+    if (batch.last_seq() <= applied) {
+      MILLRACE_RETURN_IF_ERROR(session_->Release());
+      metrics_->duplicates.With(labels).Increment();
+      reply.mutable_ack()->set_batch_id(batch.batch_id());
+      reply.mutable_ack()->set_acked_seq(applied);
+      metrics_->Observe(peer, &batch.status(), applied, true);
+      return reply;
+    }
+    SortedBatch sorted = SortBatch(peer, batch, applied, central_->Catalog(), central_->Clocks());
+    auto outcome =
+        session_->CommitBatch(peer, sorted, batch.last_seq(), batch.store_epoch(), row_by_row);
+    if (!outcome.ok()) {
+      if (row_by_row || outcome.status().code() == StatusCode::kUnavailable)
+        return outcome.status();
+      spdlog::info("sync: batch {} of {}/{} needs the row-by-row path: {}", batch.batch_id(),
+                   peer.tenant_id, peer.site_id, outcome.status().ToString());
+      continue;
+    }
+    for (const Clamp& k : sorted.clamps)
+      spdlog::warn(
+          "sync: {} {} from site {} (batch {}) is stamped {} ms ahead of central; "
+          "clamped to {}",
+          k.table, k.row_id, peer.site_id, batch.batch_id(), k.ahead_ms, k.clamped_to);
+    for (const ParkedChange& r : sorted.rejects)
+      spdlog::warn("sync: rejected seq {} ({}) from {}/{}: {}", r.seq, r.table, peer.tenant_id,
+                   peer.site_id, r.reason);
+    if (!sorted.clamps.empty())
+      metrics_->clamped.With(labels).Increment(static_cast<double>(sorted.clamps.size()));
+    metrics_->batches.With(labels).Increment();
+    metrics_->rows.With(labels).Increment(static_cast<double>(sorted.rows));
+    if (outcome->conflicts)
+      metrics_->conflicts.With(labels).Increment(static_cast<double>(outcome->conflicts));
+    if (!sorted.rejects.empty())
+      metrics_->rejects.With(labels).Increment(static_cast<double>(sorted.rejects.size()));
+    metrics_->apply_seconds.With(labels).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics_->Observe(peer, &batch.status(), batch.last_seq(), true);
+    if (outcome->feed_head) central_->FeedGrew(peer.tenant_id, outcome->feed_head);
+    reply.mutable_ack()->set_batch_id(batch.batch_id());
+    reply.mutable_ack()->set_acked_seq(batch.last_seq());
+    reply.mutable_ack()->set_rejected(static_cast<std::uint32_t>(sorted.rejects.size()));
+    reply.mutable_ack()->set_conflicts(static_cast<std::uint32_t>(outcome->conflicts));
+    reply.mutable_ack()->set_rotate_key(site.rotate_key);
+    return reply;
+  }
+  return Status::Internal("unreachable");
+}
+
+Result<v1::Envelope> CentralProtocol::Pull(const Peer& peer, const v1::PullRequest& p) {
+  const std::uint32_t limit = std::clamp<std::uint32_t>(p.max_changes(), 1, 10000);
+  MILLRACE_ASSIGN_OR_RETURN(FeedPage page, session_->ReadFeed(peer, p.cursor(), limit));
+  v1::Envelope e;
+  auto* b = e.mutable_feed_batch();
+  b->set_from_cursor(p.cursor());
+  const bool more = page.changes.size() == limit;
+  const std::uint64_t last = page.changes.empty() ? 0 : page.changes.back().seq();
+  for (auto& c : page.changes) *b->add_changes() = std::move(c);
+  b->set_more(more);
+  b->set_to_cursor(more ? last : std::max(page.head, p.cursor()));
+  return e;
+}
+
+}  // namespace millrace::sync

@@ -1,0 +1,301 @@
+// Central's half of the sync protocol against an in-memory CentralSide: sorting by merge
+// policy, clamps, gaps, resends, store epochs, the row-by-row path, an unreachable
+// database, feed pages. No socket, no PostgreSQL.
+#include "millrace/sync/central_protocol.h"
+
+#include <gtest/gtest.h>
+
+#include "catalog_rows.h"
+#include "memory_central.h"
+#include "millrace/sync/row_codec.h"
+
+namespace millrace::sync {
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000'000;
+
+const catalog::TableSpec& Table(std::string_view name) {
+  return *catalog::MesCatalog().Find(name);
+}
+
+// A row of `table` written at site `site`, stamped `ms` on the site's clock.
+Row RowOf(std::string_view table, const std::string& site, int n, std::int64_t ms = kNow - 1000) {
+  Row r = testing::SampleTypedRow(Table(table), site, n);
+  r.Set(catalog::kHlcColumn, static_cast<std::int64_t>(HlcTimestamp(ms, 0).packed()));
+  r.Set(catalog::kOriginColumn, site);
+  return r;
+}
+
+v1::Change ChangeOf(const Row& row, std::uint64_t seq) {
+  v1::Change c = EncodeChange(row, v1::OP_UPSERT);
+  c.set_seq(seq);
+  return c;
+}
+
+v1::Envelope Push(std::uint64_t batch_id, std::vector<v1::Change> changes,
+                  const std::string& epoch = "epoch-1") {
+  v1::Envelope e;
+  auto* b = e.mutable_push_batch();
+  b->set_batch_id(batch_id);
+  b->set_first_seq(changes.front().seq());
+  b->set_last_seq(changes.back().seq());
+  b->set_store_epoch(epoch);
+  for (auto& c : changes) *b->add_changes() = std::move(c);
+  return e;
+}
+
+double CounterValue(MetricsRegistry& m, const std::string& line) {
+  const std::string text = m.Render();
+  const auto at = text.find(line + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + line.size() + 1));
+}
+
+class CentralProtocolTest : public ::testing::Test {
+ protected:
+  CentralProtocolTest() : clock_(kNow), central_(&metrics_, &clock_, 60'000) {
+    central_.AddSite("acme", "lyon");
+    central_.AddSite("acme", "turin");
+    auto session = central_.NewSession();
+    protocol_ = std::make_unique<CentralProtocol>(&central_, std::move(*session));
+  }
+
+  v1::Envelope Hello(const std::string& epoch = "epoch-1", std::uint64_t head = 0) {
+    v1::Envelope e;
+    auto* h = e.mutable_hello();
+    h->set_site_id(lyon_.site_id);
+    h->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    h->set_store_epoch(epoch);
+    h->set_outbox_head_seq(head);
+    return protocol_->Handle(lyon_, e);
+  }
+
+  ManualClock clock_;
+  MetricsRegistry metrics_;
+  testing::MemoryCentral central_;
+  std::unique_ptr<CentralProtocol> protocol_;
+  Peer lyon_{"acme", "lyon", ""};
+};
+
+TEST(SortBatchTest, SortsByMergePolicyAndParksWhatNoSiteMayWrite) {
+  ManualClock clock(kNow);
+  HybridClock hlc(&clock, 60'000);
+  const ClockPolicy policy{&clock, &hlc, 60'000};
+  Row fact = RowOf("production_event", "lyon", 1);
+  Row stop_old = RowOf("downtime_event", "lyon", 2, kNow - 5000);
+  Row stop_new = stop_old;
+  stop_new.Set(catalog::kHlcColumn, static_cast<std::int64_t>(HlcTimestamp(kNow - 10, 0).packed()));
+  Row order = RowOf("work_order", "lyon", 3);
+  Row master = RowOf("equipment", "lyon", 4);
+  Row foreign = RowOf("production_event", "turin", 5);
+  v1::Change del = ChangeOf(RowOf("production_event", "lyon", 6), 7);
+  del.set_op(v1::OP_DELETE);
+  v1::Change garbage = ChangeOf(fact, 8);
+  garbage.set_table("no_such_table");
+  v1::Envelope e =
+      Push(1, {ChangeOf(fact, 1), ChangeOf(stop_new, 2), ChangeOf(stop_old, 3), ChangeOf(order, 4),
+               ChangeOf(master, 5), ChangeOf(foreign, 6), del, garbage});
+
+  SortedBatch b = SortBatch({"acme", "lyon", ""}, e.push_batch(), 0, catalog::MesCatalog(), policy);
+
+  EXPECT_EQ(b.rows, 8u);
+  ASSERT_EQ(b.facts.size(), 1u);
+  EXPECT_EQ(b.facts.begin()->first->name, "production_event");
+  EXPECT_EQ(b.facts.begin()->second.at(0).id(), fact.id());
+  EXPECT_EQ(b.fact_seqs.begin()->second, std::vector<std::uint64_t>{1});
+  // Two changes of one site-owned row: the newer (by HLC) wins whatever the seq order.
+  ASSERT_EQ(b.site_owned.size(), 1u);
+  const SeqRow& kept = b.site_owned.begin()->second.at(stop_old.id());
+  EXPECT_EQ(kept.seq, 2u);
+  EXPECT_EQ(kept.row, stop_new);
+  ASSERT_EQ(b.shared.size(), 1u);
+  EXPECT_EQ(b.shared.begin()->second.at(0).seq, 4u);
+  EXPECT_FALSE(b.shared.begin()->second.at(0).publish);
+  ASSERT_EQ(b.rejects.size(), 4u);
+  EXPECT_EQ(b.rejects[0].seq, 5u);
+  EXPECT_EQ(b.rejects[0].reason.rfind("central_owned:", 0), 0u) << b.rejects[0].reason;
+  EXPECT_EQ(b.rejects[1].reason.rfind("wrong_site:", 0), 0u) << b.rejects[1].reason;
+  EXPECT_EQ(b.rejects[1].row_id, foreign.id());
+  EXPECT_EQ(b.rejects[2].reason.rfind("unsupported_op:", 0), 0u) << b.rejects[2].reason;
+  EXPECT_EQ(b.rejects[3].seq, 8u);
+  EXPECT_EQ(b.rejects[3].reason.rfind("invalid_row:", 0), 0u) << b.rejects[3].reason;
+  EXPECT_EQ(b.rejects[3].change, garbage.SerializeAsString());
+  EXPECT_TRUE(b.clamps.empty());
+  // Central's clock observed what it sorted.
+  EXPECT_GE(hlc.Last().physical_ms(), static_cast<std::uint64_t>(kNow - 10));
+}
+
+TEST(SortBatchTest, SkipsWhatIsAppliedAndClampsASharedChangeFromTheFuture) {
+  ManualClock clock(kNow);
+  HybridClock hlc(&clock, 60'000);
+  const ClockPolicy policy{&clock, &hlc, 60'000};
+  Row early = RowOf("work_order", "lyon", 1);
+  Row future = RowOf("work_order", "lyon", 2, kNow + 3'600'000);  // an hour fast
+  v1::Envelope e = Push(1, {ChangeOf(early, 10), ChangeOf(future, 11)});
+
+  SortedBatch b =
+      SortBatch({"acme", "lyon", ""}, e.push_batch(), 10, catalog::MesCatalog(), policy);
+
+  EXPECT_EQ(b.rows, 1u);  // seq 10 was applied already
+  const auto& shared = b.shared.begin()->second;
+  ASSERT_EQ(shared.size(), 1u);
+  ASSERT_EQ(b.clamps.size(), 1u);
+  EXPECT_EQ(b.clamps[0].row_id, future.id());
+  EXPECT_EQ(b.clamps[0].ahead_ms, 3'600'000);
+  // Restamped with central's clock, and marked to go back to the site.
+  EXPECT_LE(HlcTimestamp::FromPacked(shared[0].clock.hlc).physical_ms(),
+            static_cast<std::uint64_t>(kNow));
+  EXPECT_EQ(static_cast<std::uint64_t>(shared[0].row.Int("hlc")), shared[0].clock.hlc);
+  EXPECT_TRUE(shared[0].publish);
+  EXPECT_LE(hlc.Last().physical_ms(), static_cast<std::uint64_t>(kNow));
+}
+
+TEST_F(CentralProtocolTest, AHelloForAnotherSiteOrCatalogIsRefused) {
+  v1::Envelope e;
+  e.mutable_hello()->set_site_id("turin");
+  e.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  e.mutable_hello()->set_store_epoch("epoch-1");
+  v1::Envelope r = protocol_->Handle(lyon_, e);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), "permission_denied");
+
+  e.mutable_hello()->set_site_id("lyon");
+  e.mutable_hello()->set_catalog_fingerprint("0123");
+  r = protocol_->Handle(lyon_, e);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_NE(r.error().message().find("differs from central's"), std::string::npos);
+
+  r = Hello();
+  ASSERT_TRUE(r.has_hello_reply()) << r.DebugString();
+  EXPECT_EQ(central_.Site("acme", "lyon").epoch, "epoch-1");
+}
+
+TEST_F(CentralProtocolTest, ABatchIsAppliedAcknowledgedAndAResendIsNotAppliedTwice) {
+  ASSERT_TRUE(Hello().has_hello_reply());
+  Row a = RowOf("production_event", "lyon", 1), b = RowOf("production_event", "lyon", 2);
+  v1::Envelope batch = Push(7, {ChangeOf(a, 1), ChangeOf(b, 2)});
+
+  v1::Envelope r = protocol_->Handle(lyon_, batch);
+  ASSERT_TRUE(r.has_ack()) << r.DebugString();
+  EXPECT_EQ(r.ack().batch_id(), 7u);
+  EXPECT_EQ(r.ack().acked_seq(), 2u);
+  EXPECT_EQ(central_.Rows("acme", "production_event").size(), 2u);
+  EXPECT_EQ(central_.Site("acme", "lyon").batches, 1u);
+
+  r = protocol_->Handle(lyon_, batch);
+  ASSERT_TRUE(r.has_ack());
+  EXPECT_EQ(r.ack().acked_seq(), 2u);
+  EXPECT_EQ(central_.Site("acme", "lyon").batches, 1u);
+  EXPECT_EQ(
+      CounterValue(metrics_, "mes_sync_duplicate_batches_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+  EXPECT_EQ(CounterValue(metrics_, "mes_sync_rows_applied_total{tenant=\"acme\",site=\"lyon\"}"),
+            2);
+}
+
+TEST_F(CentralProtocolTest, AGapIsNackedWithTheSeqCentralExpects) {
+  ASSERT_TRUE(Hello().has_hello_reply());
+  ASSERT_TRUE(
+      protocol_->Handle(lyon_, Push(1, {ChangeOf(RowOf("measurement", "lyon", 1), 1)})).has_ack());
+  v1::Envelope r =
+      protocol_->Handle(lyon_, Push(3, {ChangeOf(RowOf("measurement", "lyon", 3), 3)}));
+  ASSERT_TRUE(r.has_nack()) << r.DebugString();
+  EXPECT_EQ(r.nack().batch_id(), 3u);
+  EXPECT_EQ(r.nack().expected_seq(), 2u);
+  EXPECT_EQ(central_.Site("acme", "lyon").applied, 1u);
+  EXPECT_EQ(CounterValue(metrics_, "mes_sync_nacks_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+}
+
+TEST_F(CentralProtocolTest, ABatchOfAnotherStoreEpochIsRefusedAndCounted) {
+  ASSERT_TRUE(Hello().has_hello_reply());
+  v1::Envelope r = protocol_->Handle(
+      lyon_, Push(1, {ChangeOf(RowOf("measurement", "lyon", 1), 1)}, "epoch-old"));
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), "failed_precondition");
+  EXPECT_NE(r.error().message().find("store_superseded"), std::string::npos);
+  EXPECT_TRUE(central_.Rows("acme", "measurement").empty());
+  EXPECT_EQ(CounterValue(metrics_,
+                         "mes_sync_store_refusals_total{tenant=\"acme\",site=\"lyon\",reason="
+                         "\"store_superseded\"}"),
+            1);
+}
+
+TEST_F(CentralProtocolTest, ARowTheStoreRefusesIsParkedUnderItsSeqAndTheRestIsApplied) {
+  ASSERT_TRUE(Hello().has_hello_reply());
+  Row good1 = RowOf("production_event", "lyon", 1), bad = RowOf("production_event", "lyon", 2),
+      good2 = RowOf("production_event", "lyon", 3);
+  central_.RefuseRow(bad.id());
+  v1::Envelope r =
+      protocol_->Handle(lyon_, Push(1, {ChangeOf(good1, 1), ChangeOf(bad, 2), ChangeOf(good2, 3)}));
+  ASSERT_TRUE(r.has_ack()) << r.DebugString();
+  EXPECT_EQ(r.ack().acked_seq(), 3u);
+  EXPECT_EQ(r.ack().rejected(), 1u);
+  const auto rows = central_.Rows("acme", "production_event");
+  EXPECT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows.count(bad.id()), 0u);
+  const auto rejects = central_.Site("acme", "lyon").rejects;
+  ASSERT_EQ(rejects.size(), 1u);
+  EXPECT_EQ(rejects[0].seq, 2u);
+  EXPECT_EQ(rejects[0].row_id, bad.id());
+  EXPECT_EQ(CounterValue(metrics_, "mes_sync_rejects_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+}
+
+TEST_F(CentralProtocolTest, AnUnreachableDatabaseAnswersAnErrorAndLosesNothing) {
+  ASSERT_TRUE(Hello().has_hello_reply());
+  v1::Envelope batch = Push(1, {ChangeOf(RowOf("measurement", "lyon", 1), 1)});
+  central_.FailCommits(1);
+  v1::Envelope r = protocol_->Handle(lyon_, batch);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), "unavailable");
+  EXPECT_EQ(central_.resets(), 1);  // the session dropped its transaction
+  EXPECT_EQ(central_.Site("acme", "lyon").applied, 0u);
+  // Not parked row by row: the batch is sent again and applied whole.
+  EXPECT_TRUE(central_.Site("acme", "lyon").rejects.empty());
+  r = protocol_->Handle(lyon_, batch);
+  ASSERT_TRUE(r.has_ack()) << r.DebugString();
+  EXPECT_EQ(central_.Rows("acme", "measurement").size(), 1u);
+}
+
+TEST_F(CentralProtocolTest, AMergedSharedRowThatDiffersGoesBackOnTheFeedAndNudges) {
+  ASSERT_TRUE(Hello().has_hello_reply());
+  Row future = RowOf("work_order", "lyon", 1, kNow + 3'600'000);
+  v1::Envelope r = protocol_->Handle(lyon_, Push(1, {ChangeOf(future, 1)}));
+  ASSERT_TRUE(r.has_ack()) << r.DebugString();
+  EXPECT_EQ(central_.FeedHead("acme"), 1u);
+  ASSERT_EQ(central_.nudges().size(), 1u);
+  EXPECT_EQ(central_.nudges()[0], std::make_pair(std::string("acme"), std::uint64_t{1}));
+  EXPECT_EQ(CounterValue(metrics_, "mes_sync_clock_clamped_total{tenant=\"acme\",site=\"lyon\"}"),
+            1);
+}
+
+TEST_F(CentralProtocolTest, APullPagesTheFeedInTheSitesScope) {
+  for (int i = 1; i <= 5; ++i) central_.Publish("acme", RowOf("reason_code", "", i));
+  v1::Envelope pull;
+  pull.mutable_pull_request()->set_cursor(0);
+  pull.mutable_pull_request()->set_max_changes(3);
+  v1::Envelope r = protocol_->Handle(lyon_, pull);
+  ASSERT_TRUE(r.has_feed_batch()) << r.DebugString();
+  EXPECT_EQ(r.feed_batch().changes_size(), 3);
+  EXPECT_TRUE(r.feed_batch().more());
+  EXPECT_EQ(r.feed_batch().to_cursor(), 3u);
+
+  pull.mutable_pull_request()->set_cursor(3);
+  r = protocol_->Handle(lyon_, pull);
+  EXPECT_EQ(r.feed_batch().changes_size(), 2);
+  EXPECT_FALSE(r.feed_batch().more());
+  EXPECT_EQ(r.feed_batch().to_cursor(), 5u);
+
+  central_.Revoke("acme", "lyon");
+  r = protocol_->Handle(lyon_, pull);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), "permission_denied");
+}
+
+TEST_F(CentralProtocolTest, AnEdgeMayNotSendWhatOnlyCentralSends) {
+  v1::Envelope e;
+  e.mutable_ack()->set_acked_seq(5);
+  v1::Envelope r = protocol_->Handle(lyon_, e);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), "invalid_argument");
+}
+
+}  // namespace
+}  // namespace millrace::sync
