@@ -94,7 +94,8 @@ class MemoryCentral::Session final : public sync::CentralSession {
     for (auto& p : parked) b.rejects.push_back(std::move(p));
     SiteState& s = next.sites[peer.site_id];
     for (const auto& r : b.rejects) s.rejects.push_back(r);
-    for (const Row& row : feed) out.feed_head = c_->AppendFeed(next, row, peer.site_id);
+    for (const Row& row : feed)
+      out.feed_head = c_->AppendFeed(next, row, peer.site_id, last_seq, epoch);
     s.applied = last_seq;
     s.epoch = epoch;
     ++s.batches;
@@ -216,15 +217,54 @@ void MemoryCentral::Publish(const std::string& tenant, const Row& row) {
     t.tables[row.table().name].insert_or_assign(
         row.id(),
         sync::Versioned(row, {static_cast<std::uint64_t>(row.Int("hlc")), row.Text("origin")}));
-    head = AppendFeed(t, row, "");
+    head = AppendFeed(t, row);
   }
   FeedGrew(tenant, head);
 }
 
-std::uint64_t MemoryCentral::AppendFeed(Tenant& t, const Row& row, const std::string& route) {
+Status MemoryCentral::Edit(const std::string& tenant, const std::string& table,
+                           const std::string& id, const std::map<std::string, Value>& columns) {
+  std::uint64_t head;
+  {
+    std::lock_guard lock(mu_);
+    auto& rows = tenants_[tenant].tables[table];
+    auto it = rows.find(id);
+    if (it == rows.end()) return Status::NotFound("central holds no " + table + " " + id);
+    const HlcTimestamp now = hlc_.Now();
+    Row row = it->second.row;
+    sync::Incoming in{&row, {now.packed(), "central"}, 0, {}};
+    const auto& specs = row.table().columns;
+    for (const auto& [column, value] : columns) {
+      row.Set(column, value);
+      for (std::size_t i = 0; i < specs.size(); ++i)
+        if (specs[i].name == column) in.changed_columns.push_back(static_cast<std::uint32_t>(i));
+    }
+    row.Set(catalog::kHlcColumn, static_cast<std::int64_t>(now.packed()));
+    row.Set(catalog::kOriginColumn, std::string("central"));
+    MILLRACE_RETURN_IF_ERROR(row.Validate());
+    sync::MergeResult m = sync::MergeShared(it->second, in);
+    it->second = m.merged;
+    head = AppendFeed(tenants_[tenant], m.merged.row);
+  }
+  FeedGrew(tenant, head);
+  return Status::Ok();
+}
+
+std::uint64_t MemoryCentral::AppendFeed(Tenant& t, const Row& row,
+                                        const std::string& reflects_site,
+                                        std::uint64_t reflects_seq,
+                                        const std::string& reflects_epoch) {
   const std::uint64_t pos = t.feed.empty() ? 1 : t.feed.back().pos + 1;
   sync::v1::Change c = sync::EncodeChange(row, sync::v1::OP_UPSERT);
   c.set_seq(pos);
+  if (!reflects_site.empty()) {
+    c.set_reflects_site(reflects_site);
+    c.set_reflects_seq(reflects_seq);
+    c.set_reflects_epoch(reflects_epoch);
+  }
+  const std::string route = row.table().scope == catalog::RoutingScope::kSite
+                                ? row.Text(catalog::kSiteColumn)
+                                : std::string();
   t.feed.push_back({pos, route, std::move(c)});
   return pos;
 }

@@ -38,8 +38,14 @@ class MemoryCentral final : public sync::CentralSide {
   void RefuseRow(const std::string& id);
   // The next `n` commits fail with Unavailable (the database is out of reach).
   void FailCommits(int n);
-  // A central edit: the row goes on the tenant's feed for every site (master data).
+  // Central writes a row of its own (master data, a new row): stored and put on the
+  // tenant's feed, routed by its table's scope.
   void Publish(const std::string& tenant, const Row& row);
+  // Central edits columns of a stored shared row, stamped with central's clock: merged
+  // like a site's change (a later status only moves forward) and put on the feed.
+  // NotFound when central holds no such row.
+  Status Edit(const std::string& tenant, const std::string& table, const std::string& id,
+              const std::map<std::string, Value>& columns);
 
   struct SiteState {
     std::uint64_t applied = 0;
@@ -79,7 +85,10 @@ class MemoryCentral final : public sync::CentralSide {
     std::map<std::string, std::map<std::string, sync::VersionedRow>> tables;
     std::vector<FeedEntry> feed;
   };
-  std::uint64_t AppendFeed(Tenant& t, const Row& row, const std::string& route_site);
+  // Appends at the next position, routed by the table's scope; `reflects_*`: the site's
+  // batch the row includes (sync.proto). Returns the position.
+  std::uint64_t AppendFeed(Tenant& t, const Row& row, const std::string& reflects_site = "",
+                           std::uint64_t reflects_seq = 0, const std::string& reflects_epoch = "");
 
   const Clock* clock_;
   HybridClock hlc_;
