@@ -4,6 +4,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "millrace/central/pg_binary.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/ddl.h"
 #include "millrace/sync/content.h"
@@ -131,11 +132,7 @@ Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog:
     for (const Row& r : rows) ptrs.push_back(&r);
     return InsertRows(conn, tenant_id, table, ptrs);
   }
-  std::string data;
-  data.reserve(rows.size() * 160);
-  for (const Row& r : rows) AppendCopyLine(tenant_id, r, &data);
-  return CopyViaStage(conn, PgTable(table), QuoteIdent("stage_" + table.name),
-                      PgInsertColumns(table), data);
+  return InsertRowsBinary(conn, tenant_id, table, rows);
 }
 
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,

@@ -93,6 +93,27 @@ Result<PgResult> PgConnection::Query(const std::string& sql, const std::vector<P
   return PgResult(res);
 }
 
+Result<PgResult> PgConnection::QueryBinary(const std::string& sql,
+                                          const std::vector<PgBinaryParam>& params) {
+  std::vector<Oid> types;
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (const auto& p : params) {
+    types.push_back(p.type_oid);
+    values.push_back(p.bytes.data());
+    lengths.push_back(static_cast<int>(p.bytes.size()));
+    formats.push_back(1);
+  }
+  PGresult* res = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), types.data(),
+                               values.data(), lengths.data(), formats.data(), 0);
+  Status s = CheckResult(res, sql);
+  if (!s.ok()) {
+    PQclear(res);
+    return s;
+  }
+  return PgResult(res);
+}
+
 Result<long> PgConnection::CopyIn(const std::string& copy_sql, std::string_view data) {
   PGresult* res = PQexec(conn_, copy_sql.c_str());
   if (!res || PQresultStatus(res) != PGRES_COPY_IN) {

@@ -43,8 +43,8 @@ Status InsertRowsIfAbsent(PgConnection& conn, const std::string& tenant_id,
 // Plain multi-row INSERT: AlreadyExists when a row is there already.
 Status InsertRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                   const std::vector<const Row*>& rows);
-// COPY (through a session-private stage, as RLS refuses COPY into the table) or, for a
-// few rows, one INSERT: the fast path for facts known to be new.
+// One INSERT of binary column arrays (pg_binary.h; RLS refuses COPY into the table) or,
+// for a few rows, one multi-row INSERT: the fast path for facts known to be new.
 Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,
                 const std::vector<Row>& rows);
 

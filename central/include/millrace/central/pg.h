@@ -39,6 +39,12 @@ class PgResult {
 
 using PgParam = std::optional<std::string>;  // nullopt is SQL NULL
 
+// A parameter in PostgreSQL's binary format for its type (pg_binary.h).
+struct PgBinaryParam {
+  unsigned type_oid = 0;
+  std::string bytes;
+};
+
 class PgConnection {
  public:
   ~PgConnection();
@@ -52,6 +58,9 @@ class PgConnection {
   Status Exec(const std::string& sql);
   // Runs one statement with text parameters ($1, $2, ...).
   Result<PgResult> Query(const std::string& sql, const std::vector<PgParam>& params = {});
+
+  // Runs one statement with binary parameters, the typed OIDs given; rows come back as text.
+  Result<PgResult> QueryBinary(const std::string& sql, const std::vector<PgBinaryParam>& params);
 
   // COPY ... FROM STDIN with `data` in COPY text format; returns the rows copied.
   Result<long> CopyIn(const std::string& copy_sql, std::string_view data);
