@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "catalog_rows.h"
 #include "memory_central.h"
@@ -30,6 +31,7 @@ class FakeServerTransport final : public ServerTransport {
     std::deque<InboundFrame> inbox;
     std::map<std::string, std::vector<v1::Envelope>> sent;
     std::set<std::string> gone;
+    std::map<std::string, int> refused;  // sends tried on a connection in `gone`
     bool woken = false;
   };
   explicit FakeServerTransport(std::shared_ptr<Shared> s) : s_(std::move(s)) {}
@@ -45,7 +47,11 @@ class FakeServerTransport final : public ServerTransport {
   }
   Status Send(const std::string& connection, const std::string& frame) override {
     std::lock_guard lock(s_->mu);
-    if (s_->gone.count(connection)) return Status::NotFound("gone");
+    if (s_->gone.count(connection)) {
+      ++s_->refused[connection];
+      s_->cv.notify_all();
+      return Status::NotFound("gone");
+    }
     auto e = DecodeFrame(frame);
     EXPECT_TRUE(e.ok());
     s_->sent[connection].push_back(*e);
@@ -192,9 +198,12 @@ TEST_F(SyncServerTest, ANudgeReachesTheTenantsConnectionsOnlyAndNotOnesThatHaveG
   ASSERT_EQ(r.size(), 2u);
   ASSERT_TRUE(r[1].has_nudge());
   EXPECT_EQ(r[1].nudge().feed_head(), 9u);
-  // Turin's connection has gone: the next nudge is not even tried on it.
+  // Turin's connection has gone: once the server has tried it and been told so, the next
+  // nudge is not even tried on it.
   {
-    std::lock_guard lock(shared_->mu);
+    std::unique_lock lock(shared_->mu);
+    ASSERT_TRUE(shared_->cv.wait_for(lock, std::chrono::seconds(10),
+                                     [&] { return shared_->refused["turin"] == 1; }));
     shared_->gone.clear();
   }
   server_->NotifyFeed("acme", 10);
