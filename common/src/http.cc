@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 
 namespace millrace {
@@ -100,6 +102,7 @@ HttpResponse HttpResponse::Text(int status, std::string body, std::string conten
 HttpResponse HttpResponse::Error(const Status& status) {
   nlohmann::json j;
   j["error"]["code"] = std::string(StatusCodeName(status.code()));
+  if (!status.rule().empty()) j["error"]["rule"] = status.rule();
   j["error"]["message"] = status.message();
   int http = status.ok() ? 500 : HttpStatusFor(status.code());
   return Json(http, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -115,7 +118,37 @@ Router::Router(MetricsRegistry* metrics) : metrics_(metrics) {
   }
 }
 
+struct HttpReply::Once {
+  explicit Once(std::shared_ptr<Sink> s) : sink(std::move(s)) {}
+  ~Once() {
+    if (!sent.exchange(true))
+      sink->Send([] {
+        return HttpResponse::Error(Status::Internal("the server did not answer this request"));
+      });
+  }
+  std::shared_ptr<Sink> sink;
+  std::atomic<bool> sent{false};
+};
+
+HttpReply::HttpReply(std::shared_ptr<Sink> sink) : once_(std::make_shared<Once>(std::move(sink))) {}
+
+void HttpReply::operator()(HttpResponse response) const {
+  Make([r = std::move(response)]() { return r; });
+}
+
+void HttpReply::Make(std::function<HttpResponse()> make) const {
+  if (once_->sent.exchange(true)) return;
+  once_->sink->Send(std::move(make));
+}
+
 void Router::Add(std::string_view method, std::string_view pattern, HttpHandler handler) {
+  AddAsync(method, pattern, [handler = std::move(handler)](const HttpRequest& req, HttpReply reply) {
+    reply(handler(req));
+  });
+}
+
+void Router::AddAsync(std::string_view method, std::string_view pattern,
+                      AsyncHttpHandler handler) {
   routes_.push_back(
       Route{std::string(method), std::string(pattern), SplitPath(pattern), std::move(handler)});
 }
@@ -145,7 +178,8 @@ void Router::AddOperationalRoutes(std::vector<std::pair<std::string, ReadinessCh
   }
 }
 
-HttpResponse Router::Dispatch(HttpRequest& request, std::string* route_label) const {
+const Router::Route* Router::Match(HttpRequest& request, HttpResponse* refusal,
+                                   std::string* route_label) const {
   auto segments = SplitPath(request.path);
   bool path_matched = false;
   for (const auto& route : routes_) {
@@ -165,35 +199,83 @@ HttpResponse Router::Dispatch(HttpRequest& request, std::string* route_label) co
     if (route.method != request.method) continue;
     *route_label = route.pattern;
     request.path_params = std::move(params);
-    try {
-      return route.handler(request);
-    } catch (const std::exception& e) {
-      spdlog::error("handler for {} {} threw: {}", request.method, route.pattern, e.what());
-      return HttpResponse::Error(Status::Internal("the server failed to handle this request"));
-    }
+    return &route;
   }
   if (path_matched) {
     *route_label = "(method_not_allowed)";
-    auto r = HttpResponse::Error(
+    *refusal = HttpResponse::Error(
         Status::InvalidArgument("method " + request.method + " is not allowed on " + request.path));
-    r.status = 405;
-    return r;
+    refusal->status = 405;
+    return nullptr;
   }
   *route_label = "(unmatched)";
-  return HttpResponse::Error(
-      Status::NotFound("no route for " + request.method + " " + request.path));
+  *refusal = HttpResponse::Error(Status::NotFound("no route for " + request.method + " " + request.path));
+  return nullptr;
+}
+
+namespace {
+
+// Counts the answer of one request by route and status once it is made.
+class MeteredSink final : public HttpReply::Sink {
+ public:
+  MeteredSink(HttpReply inner, Family<Counter>* requests, Family<Histogram>* latency,
+              std::string method, std::string route)
+      : inner_(std::move(inner)),
+        requests_(requests),
+        latency_(latency),
+        method_(std::move(method)),
+        route_(std::move(route)),
+        start_(std::chrono::steady_clock::now()) {}
+  void Send(std::function<HttpResponse()> make) override {
+    inner_.Make([make = std::move(make), requests = requests_, latency = latency_,
+                 method = method_, route = route_, start = start_] {
+      HttpResponse response = make();
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      requests->With({method, route, std::to_string(response.status)}).Increment();
+      latency->With({route}).Observe(secs);
+      return response;
+    });
+  }
+
+ private:
+  HttpReply inner_;
+  Family<Counter>* requests_;
+  Family<Histogram>* latency_;
+  std::string method_, route_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// Hands the answer to a caller waiting on a future.
+class WaitingSink final : public HttpReply::Sink {
+ public:
+  void Send(std::function<HttpResponse()> make) override { answer.set_value(make()); }
+  std::promise<HttpResponse> answer;
+};
+
+}  // namespace
+
+void Router::HandleAsync(HttpRequest& request, HttpReply reply) const {
+  std::string route_label;
+  HttpResponse refusal;
+  const Route* route = Match(request, &refusal, &route_label);
+  if (requests_)
+    reply = HttpReply(std::make_shared<MeteredSink>(std::move(reply), requests_, latency_,
+                                                    request.method, route_label));
+  if (!route) return reply(std::move(refusal));
+  try {
+    route->handler(request, reply);
+  } catch (const std::exception& e) {
+    spdlog::error("handler for {} {} threw: {}", request.method, route->pattern, e.what());
+    reply(HttpResponse::Error(Status::Internal("the server failed to handle this request")));
+  }
 }
 
 HttpResponse Router::Handle(HttpRequest& request) const {
-  auto start = std::chrono::steady_clock::now();
-  std::string route_label;
-  HttpResponse response = Dispatch(request, &route_label);
-  if (requests_) {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    requests_->With({request.method, route_label, std::to_string(response.status)}).Increment();
-    latency_->With({route_label}).Observe(secs);
-  }
-  return response;
+  auto sink = std::make_shared<WaitingSink>();
+  std::future<HttpResponse> answer = sink->answer.get_future();
+  HandleAsync(request, HttpReply(sink));
+  return answer.get();
 }
 
 }  // namespace millrace

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -11,7 +12,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -36,6 +39,30 @@ http::response<http::string_body> ToBeast(const HttpResponse& r, unsigned versio
   return res;
 }
 
+// Requests handed to the router whose answers are not written yet. The server's I/O context outlives
+// them: Stop() waits for their answers before it tears the context down.
+class Unanswered {
+ public:
+  void Begin() {
+    std::lock_guard lock(mu_);
+    ++n_;
+  }
+  void End() {
+    std::lock_guard lock(mu_);
+    if (--n_ == 0) cv_.notify_all();
+  }
+  // True when none is left within `timeout`.
+  bool WaitNone(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return n_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int n_ = 0;
+};
+
 // One connection: plain HTTP, or HTTPS (kTls: a TLS handshake first, a TLS close last).
 template <bool kTls>
 class Session : public std::enable_shared_from_this<Session<kTls>> {
@@ -43,8 +70,11 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
 
  public:
   Session(tcp::socket socket, const Router* router, const HttpServerOptions* options,
-          asio::ssl::context* tls)
-      : stream_(MakeStream(std::move(socket), tls)), router_(router), options_(options) {
+          asio::ssl::context* tls, Unanswered* unanswered)
+      : stream_(MakeStream(std::move(socket), tls)),
+        router_(router),
+        options_(options),
+        unanswered_(unanswered) {
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string();
@@ -120,8 +150,41 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
                        Status::InvalidArgument("bad percent-encoding in the request target")),
                    version, false);
     }
-    Reply(router_->Handle(request), version, keep_alive);
+    // The answer is written on this connection's strand, whichever thread gives it: at
+    // once for a plain handler, from the store's writer once its commit is durable for an
+    // async one. No thread waits for it meanwhile.
+    unanswered_->Begin();
+    counted_ = true;
+    router_->HandleAsync(request, HttpReply(std::make_shared<Answer>(this->shared_from_this(),
+                                                                     version, keep_alive)));
   }
+
+  // Where the router's answer goes: back onto the connection's strand.
+  class Answer final : public HttpReply::Sink {
+   public:
+    Answer(std::shared_ptr<Session> session, unsigned version, bool keep_alive)
+        : session_(std::move(session)), version_(version), keep_alive_(keep_alive) {}
+    void Send(std::function<HttpResponse()> make) override {
+      auto s = std::move(session_);
+      auto executor = s->stream_.get_executor();
+      asio::dispatch(executor, [s = std::move(s), make = std::move(make), v = version_,
+                                ka = keep_alive_] {
+        HttpResponse response;
+        try {
+          response = make();
+        } catch (const std::exception& e) {
+          spdlog::error("HTTP: building an answer threw: {}", e.what());
+          response = HttpResponse::Error(Status::Internal("the server failed to answer"));
+        }
+        s->Reply(response, v, ka);
+      });
+    }
+
+   private:
+    std::shared_ptr<Session> session_;
+    unsigned version_;
+    bool keep_alive_;
+  };
 
   void Reply(const HttpResponse& response, unsigned version, bool keep_alive) {
     auto res =
@@ -130,6 +193,7 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     http::async_write(
         stream_, *res,
         [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+          if (std::exchange(self->counted_, false)) self->unanswered_->End();
           if (ec || !keep_alive) return self->DoClose();
           self->DoRead();
         });
@@ -157,6 +221,8 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const Router* router_;
   const HttpServerOptions* options_;
+  Unanswered* unanswered_;
+  bool counted_ = false;  // the request being answered is counted in unanswered_
   std::string remote_;
 };
 
@@ -168,9 +234,13 @@ struct HttpServer::Impl {
   // Owned by pointer so Stop() can destroy them: destroying the io_context destroys every
   // pending handler and with it every session, which closes idle keep-alive connections.
   std::unique_ptr<asio::io_context> ioc;
+  // Keeps the I/O threads running while nothing is pending but an answer being worked on
+  // elsewhere (an async route), until Stop().
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::ssl::context> tls;  // set when serving HTTPS
   std::vector<std::thread> threads;
+  Unanswered unanswered;
   std::uint16_t port = 0;
   bool running = false;
 
@@ -179,9 +249,13 @@ struct HttpServer::Impl {
         asio::make_strand(*ioc), [this](beast::error_code ec, tcp::socket socket) {
           if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
           if (!ec && tls)
-            std::make_shared<Session<true>>(std::move(socket), router, &options, tls.get())->Run();
+            std::make_shared<Session<true>>(std::move(socket), router, &options, tls.get(),
+                                            &unanswered)
+                ->Run();
           else if (!ec)
-            std::make_shared<Session<false>>(std::move(socket), router, &options, nullptr)->Run();
+            std::make_shared<Session<false>>(std::move(socket), router, &options, nullptr,
+                                             &unanswered)
+                ->Run();
           Accept();
         });
   }
@@ -230,6 +304,7 @@ Status HttpServer::Start() {
                                      ": " + ec.message());
   }
   im.ioc = std::make_unique<asio::io_context>();
+  im.work.emplace(im.ioc->get_executor());
   im.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(*im.ioc));
   tcp::endpoint endpoint{address, im.options.port};
   std::string where = im.options.address + ":" + std::to_string(im.options.port);
@@ -270,6 +345,19 @@ void HttpServer::Stop() {
     closed.set_value();
   });
   closed.get_future().wait_for(std::chrono::seconds(5));
+  // Requests still being worked on (a write waiting for its commit) are answered first:
+  // their answers need the I/O context.
+  if (!im.unanswered.WaitNone(std::chrono::seconds(30))) {
+    spdlog::error("HTTP: requests still unanswered after 30 s; stopping without them");
+    im.ioc->stop();
+    for (auto& t : im.threads) t.join();
+    im.threads.clear();
+    // A late answer must still find its connection's context: leave both in place.
+    (void)im.acceptor.release();
+    (void)im.ioc.release();
+    return;
+  }
+  im.work.reset();
   im.ioc->stop();
   for (auto& t : im.threads) t.join();
   im.threads.clear();

@@ -79,7 +79,7 @@ int HttpStatusFor(StatusCode code) {
 }
 
 Status::Status(StatusCode code, std::string message) {
-  if (code != StatusCode::kOk) rep_ = std::make_unique<Rep>(Rep{code, std::move(message)});
+  if (code != StatusCode::kOk) rep_ = std::make_unique<Rep>(Rep{code, std::move(message), {}});
 }
 
 Status::Status(const Status& other)
@@ -95,10 +95,19 @@ const std::string& Status::message() const {
   return rep_ ? rep_->message : kEmpty;
 }
 
+const std::string& Status::rule() const {
+  static const std::string kEmpty;
+  return rep_ ? rep_->rule : kEmpty;
+}
+
 std::string Status::ToString() const {
   if (ok()) return "OK";
   std::string out(StatusCodeName(rep_->code));
   out += ": ";
+  if (!rep_->rule.empty()) {
+    out += rep_->rule;
+    out += ": ";
+  }
   out += rep_->message;
   return out;
 }
@@ -108,7 +117,15 @@ Status Status::WithContext(std::string_view context) const {
   std::string m(context);
   m += ": ";
   m += rep_->message;
-  return {rep_->code, std::move(m)};
+  Status s(rep_->code, std::move(m));
+  s.rep_->rule = rep_->rule;
+  return s;
+}
+
+Status Status::WithRule(std::string rule) const {
+  Status s(*this);
+  if (s.rep_) s.rep_->rule = std::move(rule);
+  return s;
 }
 
 }  // namespace millrace

@@ -19,7 +19,9 @@ nlohmann::json ToJson(const millrace::edge::SimulatorStats& s, double seconds) {
   return {{"events", s.events},     {"total", s.total},   {"refused", s.refused},
           {"refusals", s.refusals},
           {"failed", s.failed},     {"by_edge", s.by_edge}, {"seconds", seconds},
-          {"events_per_s", seconds > 0 ? static_cast<double>(s.total) / seconds : 0.0}};
+          {"events_per_s", seconds > 0 ? static_cast<double>(s.total) / seconds : 0.0},
+          {"write_ms", {{"p50", s.write_ms.Percentile(0.5)}, {"p99", s.write_ms.Percentile(0.99)}}},
+          {"read_ms", {{"p50", s.read_ms.Percentile(0.5)}, {"p99", s.read_ms.Percentile(0.99)}}}};
 }
 
 }  // namespace
@@ -96,7 +98,10 @@ int main(int argc, char** argv) {
   } else {
     std::cout << "mes-sim: " << s.total << " writes in " << std::fixed << std::setprecision(1)
               << seconds << " s (" << (seconds > 0 ? s.total / seconds : 0) << "/s); "
-              << s.refused << " refused by a rule, " << s.failed << " unanswered\n";
+              << s.refused << " refused by a rule, " << s.failed << " unanswered\n"
+              << std::setprecision(2) << "  write answered in p50 " << s.write_ms.Percentile(0.5)
+              << " ms, p99 " << s.write_ms.Percentile(0.99) << " ms; read p50 "
+              << s.read_ms.Percentile(0.5) << " ms, p99 " << s.read_ms.Percentile(0.99) << " ms\n";
     for (const auto& [kind, n] : s.events) std::cout << "  " << std::left << std::setw(26) << kind << n << "\n";
     for (const auto& [edge, n] : s.by_edge) std::cout << "  " << std::left << std::setw(26) << edge << n << "\n";
     if (!s.refusals.empty()) std::cout << "  refused (write: rule):\n";

@@ -46,22 +46,27 @@ class Simulator::Site {
   };
 
   Answer Call(const std::string& method, const std::string& target, const json& body = nullptr,
-              const std::string& token = "") {
+              const std::string& token = "", double* ms = nullptr) {
     std::map<std::string, std::string> headers;
     if (!token.empty()) headers["authorization"] = "Bearer " + token;
+    const auto t0 = SteadyClock::now();
     auto r = HttpCall(ep_, method, target, body.is_null() ? "" : body.dump(), headers);
+    const double took = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+    if (ms) *ms = took;
     if (!r.ok()) return {};
+    if (method == "GET") sim_->CountRead(took);
     return {r->status, json::parse(r->body, nullptr, false)};
   }
   // A write: counted by kind. True when it succeeded.
   bool Write(const std::string& kind, const std::string& target, const json& body,
              const std::string& token, json* out = nullptr, std::string* rule_out = nullptr) {
-    Answer a = Call("POST", target, body, token);
+    double ms = 0;
+    Answer a = Call("POST", target, body, token, &ms);
     std::string rule;
     if (a.status >= 400 && a.status < 500 && a.body.is_object() && a.body.contains("error") &&
         a.body["error"].is_object())
       rule = a.body["error"].value("rule", a.body["error"].value("code", ""));
-    if (!sim_->Count(url_, kind, a.status, rule)) sim_->Stop();
+    if (!sim_->Count(url_, kind, a.status, rule, ms)) sim_->Stop();
     if (rule_out) *rule_out = rule;
     if (out) *out = a.body;
     return a.status >= 200 && a.status < 300;
@@ -282,9 +287,37 @@ void Simulator::Site::RunUnit(std::size_t u) {
 
 Simulator::Simulator(SimulatorOptions options) : options_(std::move(options)) {}
 
-bool Simulator::Count(const std::string& edge, const std::string& kind, int http_status,
-                      const std::string& rule) {
+namespace {
+constexpr double kTallyBase = 0.001;  // ms at bucket 0
+const double kTallyStep = std::log(1.05);
+}  // namespace
+
+void LatencyTally::Add(double ms) {
+  ++count;
+  ++buckets[ms <= kTallyBase ? 0 : static_cast<int>(std::ceil(std::log(ms / kTallyBase) / kTallyStep))];
+}
+
+double LatencyTally::Percentile(double p) const {
+  if (count == 0) return 0;
+  const auto rank = static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(count)));
+  std::uint64_t seen = 0;
+  for (const auto& [bucket, n] : buckets) {
+    seen += n;
+    if (seen >= std::max<std::uint64_t>(rank, 1))  // the bucket's middle
+      return kTallyBase * std::exp((bucket - 0.5) * kTallyStep);
+  }
+  return kTallyBase * std::exp((buckets.rbegin()->first - 0.5) * kTallyStep);
+}
+
+void Simulator::CountRead(double ms) {
   std::lock_guard lock(mu_);
+  stats_.read_ms.Add(ms);
+}
+
+bool Simulator::Count(const std::string& edge, const std::string& kind, int http_status,
+                      const std::string& rule, double ms) {
+  std::lock_guard lock(mu_);
+  if (http_status != 0) stats_.write_ms.Add(ms);
   if (http_status >= 200 && http_status < 300) {
     stats_.events[kind]++;
     stats_.by_edge[edge]++;

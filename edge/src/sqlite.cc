@@ -1,6 +1,19 @@
 #include "millrace/edge/sqlite.h"
 
+#include <mutex>
+
 namespace millrace::edge {
+namespace {
+
+// Before the first connection: no memory statistics. SQLite's default keeps them under one
+// process-wide mutex taken on every allocation, which the writer and every reader then
+// contend for; nothing in Millrace reads them.
+void ConfigureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+}  // namespace
 
 Statement::~Statement() {
   sqlite3_finalize(stmt_);
@@ -93,6 +106,7 @@ Result<Statement*> SqliteDb::Prepare(const std::string& sql) {
 }
 
 Result<SqliteDb> SqliteDb::OpenReadOnly(const std::string& path) {
+  ConfigureSqliteOnce();
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   SqliteDb db(raw, path);
@@ -129,6 +143,7 @@ Status SqliteDb::Error(int rc, const std::string& what) const {
 }
 
 Result<SqliteDb> SqliteDb::Open(const std::string& path) {
+  ConfigureSqliteOnce();
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
@@ -156,6 +171,11 @@ Status SqliteDb::Exec(const std::string& sql) {
   Status s = Error(rc, "SQLite [" + head + (sql.size() > 80 ? "..." : "") + "]");
   sqlite3_free(err);
   return s;
+}
+
+Status SqliteDb::Run(const std::string& sql) {
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, Prepare(sql));
+  return stmt->Run();
 }
 
 namespace {

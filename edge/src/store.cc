@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <map>
 
 #include "millrace/common/ddl.h"
@@ -19,6 +20,7 @@ namespace {
 struct TableSql {
   std::string select_columns;  // "SELECT "id", ... FROM "t""
   std::string get;
+  std::string insert;
   std::string upsert;
 };
 
@@ -39,8 +41,8 @@ const TableSql& SqlFor(const catalog::TableSpec& t) {
   }
   sql.select_columns = "SELECT " + cols + " FROM " + QuoteIdent(t.name);
   sql.get = sql.select_columns + " WHERE \"id\" = ?";
-  sql.upsert = "INSERT INTO " + QuoteIdent(t.name) + " (" + cols + ") VALUES (" + params +
-               ") ON CONFLICT (\"id\") DO UPDATE SET " + updates;
+  sql.insert = "INSERT INTO " + QuoteIdent(t.name) + " (" + cols + ") VALUES (" + params + ")";
+  sql.upsert = sql.insert + " ON CONFLICT (\"id\") DO UPDATE SET " + updates;
   return cache.emplace(&t, std::move(sql)).first->second;
 }
 
@@ -106,15 +108,17 @@ const std::string& WriteTxn::site_id() const {
 }
 
 Status WriteTxn::Upsert(Row& row) {
-  return Write(row, false);
+  return Write(row, Mode::kUpsert, nullptr);
+}
+Status WriteTxn::Update(Row& row, const Row& loaded) {
+  return Write(row, Mode::kUpdate, &loaded);
 }
 Status WriteTxn::Insert(Row& row) {
-  return Write(row, true);
+  return Write(row, Mode::kInsert, nullptr);
 }
 
-Status WriteTxn::Write(Row& row, bool insert_only) {
+Status WriteTxn::Write(Row& row, Mode mode, const Row* loaded) {
   const catalog::TableSpec& table = row.table();
-  const std::string id = row.id();
   if (capture_) {
     if (table.merge == MergePolicy::kCentralOwned) {
       return Status::PermissionDenied(table.name +
@@ -127,15 +131,21 @@ Status WriteTxn::Write(Row& row, bool insert_only) {
                                       " rows of site " + row.Text(catalog::kSiteColumn));
     }
   }
-  MILLRACE_ASSIGN_OR_RETURN(auto existing, Get(table, id));
-  if (existing) {
-    if (insert_only) return Status::AlreadyExists(table.name + " " + id + " already exists");
+  // What the row was: as the caller read it, as stored now, or nothing (an insert, whose
+  // statement refuses a taken id itself).
+  std::optional<Row> stored;
+  if (mode == Mode::kUpsert) {
+    MILLRACE_ASSIGN_OR_RETURN(stored, Get(table, row.id()));
+    if (stored) loaded = &*stored;
+  }
+  if (loaded) {
     if (capture_ && table.merge == MergePolicy::kAppendOnly) {
-      return Status::Conflict(table.name + " rows are append-only facts: " + id + " cannot change");
+      return Status::Conflict(table.name + " rows are append-only facts: " + row.id() +
+                              " cannot change");
     }
-    if (capture_ && existing->Text(catalog::kSiteColumn) != site_id()) {
-      return Status::PermissionDenied(table.name + " " + id + " belongs to site " +
-                                      existing->Text(catalog::kSiteColumn));
+    if (capture_ && loaded->Text(catalog::kSiteColumn) != site_id()) {
+      return Status::PermissionDenied(table.name + " " + row.id() + " belongs to site " +
+                                      loaded->Text(catalog::kSiteColumn));
     }
   }
   if (capture_) {
@@ -149,10 +159,17 @@ Status WriteTxn::Write(Row& row, bool insert_only) {
     (void)store_->hlc().Update(remote);
   }
   MILLRACE_RETURN_IF_ERROR(row.Validate());
-  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, db_->Prepare(SqlFor(table).upsert));
+  const TableSql& sql = SqlFor(table);
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt,
+                            db_->Prepare(mode == Mode::kInsert ? sql.insert : sql.upsert));
   MILLRACE_RETURN_IF_ERROR(stmt->BindAll(row.values()));
-  MILLRACE_RETURN_IF_ERROR(stmt->Run());
-  if (capture_) MILLRACE_RETURN_IF_ERROR(store_->Capture(row, existing ? &*existing : nullptr));
+  if (Status s = stmt->Run(); !s.ok()) {
+    if (mode == Mode::kInsert &&
+        sqlite3_extended_errcode(db_->raw()) == SQLITE_CONSTRAINT_PRIMARYKEY)
+      return Status::AlreadyExists(table.name + " " + row.id() + " already exists");
+    return s;
+  }
+  if (capture_) MILLRACE_RETURN_IF_ERROR(store_->Capture(row, loaded));
   return Status::Ok();
 }
 
@@ -222,25 +239,40 @@ Status EdgeStore::ApplyDownstream(WriteFn fn) {
   return Submit(std::move(fn), false);
 }
 
+void EdgeStore::WriteAsync(WriteFn fn, std::function<void(Status)> done) {
+  Enqueue({std::move(fn), true, std::move(done), Status::Ok()});
+}
+
 Status EdgeStore::Submit(WriteFn fn, bool capture) {
-  Request req{std::move(fn), capture, Status::Ok(), false};
-  std::unique_lock lock(mu_);
-  if (stopping_) return Status::Unavailable("the edge store is shutting down");
-  queue_.push_back(&req);
-  work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return req.done; });
-  return req.result;
+  // Each caller waits on its own promise: the writer wakes exactly the callers it answers.
+  std::promise<Status> answered;
+  std::future<Status> answer = answered.get_future();
+  Enqueue({std::move(fn), capture, [&answered](Status s) { answered.set_value(std::move(s)); },
+           Status::Ok()});
+  return answer.get();
+}
+
+void EdgeStore::Enqueue(Request request) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(request));
+      work_cv_.notify_one();
+      return;
+    }
+  }
+  request.done(Status::Unavailable("the edge store is shutting down"));
 }
 
 void EdgeStore::WriterLoop() {
-  std::vector<Request*> group;
+  std::vector<Request> group;
   for (;;) {
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to write
       while (!queue_.empty() && group.size() < options_.max_group) {
-        group.push_back(queue_.front());
+        group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
@@ -249,57 +281,56 @@ void EdgeStore::WriterLoop() {
     {
       std::lock_guard lock(mu_);
       listener = commit_listener_;
-    }
-    if (listener) listener();
-    {
-      std::lock_guard lock(mu_);
       ++groups_;
       requests_ += group.size();
-      for (Request* r : group) r->done = true;
     }
-    done_cv_.notify_all();
+    if (listener) listener();
+    for (Request& r : group) r.done(std::move(r.result));
     group.clear();
   }
 }
 
-void EdgeStore::CommitGroup(std::vector<Request*>& group) {
-  Status begin = writer_.Exec("BEGIN IMMEDIATE");
+void EdgeStore::CommitGroup(std::vector<Request>& group) {
+  Status begin = writer_.Run("BEGIN IMMEDIATE");
   if (!begin.ok()) {
-    for (Request* r : group) r->result = begin;
+    for (Request& r : group) r.result = begin;
     return;
   }
   bool any_ok = false;
-  for (Request* r : group) {
-    Status s = writer_.Exec("SAVEPOINT request");
+  for (Request& r : group) {
+    Status s = writer_.Run("SAVEPOINT request");
     if (s.ok()) {
-      WriteTxn txn(&writer_, this, r->capture);
+      WriteTxn txn(&writer_, this, r.capture);
       try {
-        s = r->fn(txn);
+        s = r.fn(txn);
       } catch (const std::exception& e) {
         s = Status::Internal(std::string("write failed: ") + e.what());
       }
       if (s.ok()) {
-        s = writer_.Exec("RELEASE request");
+        s = writer_.Run("RELEASE request");
       } else {
-        (void)writer_.Exec("ROLLBACK TO request");
-        (void)writer_.Exec("RELEASE request");
+        (void)writer_.Run("ROLLBACK TO request");
+        (void)writer_.Run("RELEASE request");
       }
     }
-    r->result = s;
+    r.result = s;
     any_ok = any_ok || s.ok();
   }
   Status commit = Status::Ok();
   if (any_ok) {
-    commit = writer_.Exec("INSERT INTO sync_state (key, value) VALUES ('hlc_high', " +
-                          std::to_string(hlc_.Last().packed()) +
-                          ") ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
+    auto stmt = writer_.Prepare(
+        "INSERT INTO sync_state (key, value) VALUES ('hlc_high', ?) ON CONFLICT (key) DO "
+        "UPDATE SET value = max(value, excluded.value)");
+    commit = stmt.status();
+    if (commit.ok()) commit = (*stmt)->Bind(1, static_cast<std::int64_t>(hlc_.Last().packed()));
+    if (commit.ok()) commit = (*stmt)->Run();
   }
-  if (commit.ok()) commit = writer_.Exec("COMMIT");
+  if (commit.ok()) commit = writer_.Run("COMMIT");
   if (!commit.ok()) {
     spdlog::error("group commit of {} write(s) failed: {}", group.size(), commit.ToString());
     (void)writer_.Exec("ROLLBACK");
-    for (Request* r : group)
-      if (r->result.ok()) r->result = commit;
+    for (Request& r : group)
+      if (r.result.ok()) r.result = commit;
   }
 }
 

@@ -458,6 +458,10 @@ class Bench {
                      {"writes_per_s", static_cast<double>(st.total) / floor_s},
                      {"refused_by_rule", st.refused},
                      {"failed", st.failed},
+                     {"write_p50_ms", st.write_ms.Percentile(0.5)},
+                     {"write_p99_ms", st.write_ms.Percentile(0.99)},
+                     {"read_p50_ms", st.read_ms.Percentile(0.5)},
+                     {"read_p99_ms", st.read_ms.Percentile(0.99)},
                      {"converged_after_s", converge_s},
                      {"edge_peak_rss_mib", edge_peak}};
     }
@@ -729,6 +733,10 @@ class Bench {
            num(f["writes_per_s"].get<double>(), 0, " writes/s"),
            std::to_string(f["refused_by_rule"].get<std::uint64_t>()) + " refused by a rule, " +
                std::to_string(f["failed"].get<std::uint64_t>()) + " failed");
+      line("floor: a write answered in, p50 / p99",
+           num(f["write_p50_ms"].get<double>(), 2, "") + " / " + num(f["write_p99_ms"].get<double>(), 2, " ms"),
+           "reads p50 / p99 " + num(f["read_p50_ms"].get<double>(), 2, "") + " / " +
+               num(f["read_p99_ms"].get<double>(), 2, " ms"));
       line("floor: stop -> every synced table equal at central",
            num(f["converged_after_s"].get<double>() * 1000, 0, " ms"), "");
     }

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <mutex>
+#include <thread>
 
 #include <boost/asio.hpp>
 #include <nlohmann/json.hpp>
@@ -216,6 +218,83 @@ TEST_F(HttpServerTest, ServesConcurrentClientsOnSeveralThreads) {
     });
   for (auto& c : clients) c.join();
   EXPECT_EQ(ok.load(), 200);
+}
+
+// An async route answered from another thread after the handler returned: no I/O thread
+// waits for it, so one I/O thread serves other requests meanwhile.
+TEST_F(HttpServerTest, AnAsyncRouteIsAnsweredFromAnotherThreadWhileOthersAreServed) {
+  std::mutex mu;
+  std::vector<HttpReply> waiting;
+  router_.AddAsync("POST", "/later", [&](const HttpRequest& r, HttpReply reply) {
+    std::lock_guard lock(mu);
+    waiting.push_back(reply);
+    (void)r;
+  });
+  HttpServerOptions o;
+  o.threads = 1;
+  Start(o);
+  std::thread slow([&] {
+    auto r = HttpCall(endpoint_, "POST", "/later", "{}");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, "{\"made\":\"elsewhere\"}");
+  });
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!waiting.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // The one I/O thread is free while /later waits.
+  auto echo = HttpCall(endpoint_, "POST", "/echo", "{\"x\":1}");
+  ASSERT_TRUE(echo.ok());
+  EXPECT_EQ(echo->body, "{\"x\":1}");
+  std::thread([&] {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(waiting.size(), 1u);
+    waiting[0].Make([] { return HttpResponse::Json(201, R"({"made":"elsewhere"})"); });
+    waiting[0](HttpResponse::Json(500, "{}"));  // a second answer is ignored
+    waiting.clear();
+  }).join();
+  slow.join();
+  EXPECT_NE(metrics_.Render().find("route=\"/later\",status=\"201\""), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ARequestWhoseAnswerIsDroppedIs500AndStopWaitsForAnswers) {
+  std::mutex mu;
+  std::vector<HttpReply> waiting;
+  router_.AddAsync("GET", "/dropped", [](const HttpRequest&, HttpReply) {});
+  router_.AddAsync("GET", "/slow", [&](const HttpRequest&, HttpReply reply) {
+    std::lock_guard lock(mu);
+    waiting.push_back(std::move(reply));
+  });
+  Start({});
+  auto dropped = HttpCall(endpoint_, "GET", "/dropped");
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(dropped->status, 500);
+  std::thread client([&] {
+    auto r = HttpCall(endpoint_, "GET", "/slow");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 200);
+  });
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!waiting.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Stop() while /slow is unanswered: it waits, the answer still reaches the client.
+  std::thread answer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::lock_guard lock(mu);
+    waiting.front()(HttpResponse::Json(200, "{}"));
+    waiting.clear();
+  });
+  server_->Stop();
+  answer.join();
+  client.join();
 }
 
 TEST(HttpServerBindTest, BindingABusyPortIsUnavailable) {

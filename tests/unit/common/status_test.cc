@@ -96,6 +96,19 @@ TEST(ResultTest, MacrosPropagateTheFirstError) {
   EXPECT_EQ(CheckEven(5).code(), StatusCode::kInvalidArgument);
 }
 
+TEST(StatusTest, ARuleTravelsBesideTheMessageAndThroughContext) {
+  Status s = Status::Conflict("counts need a running operation").WithRule("operation_not_running");
+  EXPECT_EQ(s.rule(), "operation_not_running");
+  EXPECT_EQ(s.message(), "counts need a running operation");
+  EXPECT_EQ(s.ToString(), "conflict: operation_not_running: counts need a running operation");
+  Status c = s.WithContext("batch 3");
+  EXPECT_EQ(c.rule(), "operation_not_running");
+  EXPECT_EQ(c.message(), "batch 3: counts need a running operation");
+  EXPECT_FALSE(s == Status::Conflict("counts need a running operation"));
+  EXPECT_TRUE(Status::Ok().WithRule("x").ok());
+  EXPECT_EQ(Status::Ok().rule(), "");
+}
+
 TEST(ResultTest, ConstructingFromOkStatusIsAnInternalError) {
   Result<int> r = Status::Ok();
   EXPECT_FALSE(r.ok());

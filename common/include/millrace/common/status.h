@@ -83,19 +83,26 @@ class [[nodiscard]] Status {
   StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }
   // Empty for OK.
   const std::string& message() const;
-  // "OK" or "not_found: work order 42 does not exist".
+  // The name of the rule a refusal is about ("operation_not_ready"), for programs to act
+  // on; empty when the error names none.
+  const std::string& rule() const;
+  // "OK", "not_found: work order 42 does not exist", or with a rule
+  // "conflict: operation_not_running: counts are reported on a running operation".
   std::string ToString() const;
   // Returns a copy whose message is "<context>: <message>"; OK stays OK.
   Status WithContext(std::string_view context) const;
+  // Returns a copy that names the rule broken; OK stays OK.
+  Status WithRule(std::string rule) const;
 
   bool operator==(const Status& other) const {
-    return code() == other.code() && message() == other.message();
+    return code() == other.code() && message() == other.message() && rule() == other.rule();
   }
 
  private:
   struct Rep {
     StatusCode code;
     std::string message;
+    std::string rule;
   };
   std::unique_ptr<Rep> rep_;
 };

@@ -60,6 +60,9 @@ class SqliteDb {
 
   // Runs one or more statements without results.
   Status Exec(const std::string& sql);
+  // Runs one statement without results through the statement cache: for the statements a
+  // hot path runs again and again (BEGIN, SAVEPOINT, COMMIT), which Exec would parse anew.
+  Status Run(const std::string& sql);
   // A cached prepared statement for `sql`, reset and ready to bind.
   Result<Statement*> Prepare(const std::string& sql);
   // Opens read-only (WAL readers never block the writer). REQUIRES: the file exists.

@@ -5,7 +5,8 @@
 // ONE transaction, each inside its own SAVEPOINT (a failing fn rolls back only itself),
 // then COMMITs once and answers every caller. Concurrent terminal requests so share one
 // fsync (group commit) while each still commits or fails on its own. Write() returns
-// only after the COMMIT is durable.
+// only after the COMMIT is durable; WriteAsync() returns at once and the writer thread
+// answers it once the COMMIT is durable.
 //
 // Change capture: WriteTxn::Upsert/Insert write the domain row and its outbox entry
 // (seq, table, id, op, HLC, the row as a wire Change) in the same transaction. Central-
@@ -98,7 +99,10 @@ class WriteTxn : public ReadTxn {
   // PermissionDenied: central-owned table, or a row of another site.
   // Conflict: the row exists and its table is append-only.
   Status Upsert(Row& row);
-  // Like Upsert, but AlreadyExists when the id is taken.
+  // Like Upsert of a row this transaction read as `loaded` and has not written since, so
+  // the store need not read it again. REQUIRES: loaded is that row as stored.
+  Status Update(Row& row, const Row& loaded);
+  // A new row: AlreadyExists when the id is taken.
   Status Insert(Row& row);
 
   std::int64_t NowMillis() const;
@@ -108,7 +112,8 @@ class WriteTxn : public ReadTxn {
   friend class EdgeStore;
   WriteTxn(SqliteDb* db, class EdgeStore* store, bool capture)
       : ReadTxn(db), store_(store), capture_(capture) {}
-  Status Write(Row& row, bool insert_only);
+  enum class Mode { kUpsert, kUpdate, kInsert };
+  Status Write(Row& row, Mode mode, const Row* loaded);
   EdgeStore* store_;
   bool capture_;
 };
@@ -130,6 +135,12 @@ class EdgeStore {
   // Runs fn in its own savepoint of the next group commit; returns once durable, or
   // fn's error (its writes rolled back), or the commit's error.
   Status Write(WriteFn fn);
+  // Like Write, but returns at once: `done` gets what Write would have returned, on the
+  // writer thread, as soon as the group commit is durable (or fn failed, or the commit
+  // did), so no thread waits for the disk. `done` must be quick and must not wait for
+  // this store (post the rest elsewhere). When the store is shutting down, `done` runs at
+  // once on the caller's thread with Unavailable.
+  void WriteAsync(WriteFn fn, std::function<void(Status)> done);
   // Like Write, without outbox capture, and allowed on every table.
   Status ApplyDownstream(WriteFn fn);
   Status Read(const ReadFn& fn) const;
@@ -162,14 +173,15 @@ class EdgeStore {
   struct Request {
     WriteFn fn;
     bool capture;
+    std::function<void(Status)> done;
     Status result;
-    bool done = false;
   };
 
   EdgeStore(EdgeStoreOptions options, std::unique_ptr<StoreLock> lock, SqliteDb writer);
   Status Submit(WriteFn fn, bool capture);
+  void Enqueue(Request request);
   void WriterLoop();
-  void CommitGroup(std::vector<Request*>& group);
+  void CommitGroup(std::vector<Request>& group);
   Status Capture(const Row& row, const Row* before);
 
   EdgeStoreOptions options_;
@@ -180,8 +192,7 @@ class EdgeStore {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  std::deque<Request*> queue_;
+  std::deque<Request> queue_;
   bool stopping_ = false;
   std::uint64_t groups_ = 0, requests_ = 0;
   std::function<void()> commit_listener_;
