@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "millrace/central/central_audit.h"
+#include "millrace/common/pin_hash.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/demo_factory.h"
@@ -402,7 +403,7 @@ Result<std::uint64_t> SeedDemoTenant(PgConnection& conn, const std::string& tena
                                      const WriteContext& who) {
   for (const auto& s : sites)
     if (!catalog::IsValidSiteId(s)) return Status::InvalidArgument("bad site id \"" + s + "\"");
-  MILLRACE_ASSIGN_OR_RETURN(std::string pin_hash, demo::HashPin(demo::kPin));
+  MILLRACE_ASSIGN_OR_RETURN(std::string pin_hash, HashPin(demo::kPin));
   return PutCentralRows(conn, tenant_id, demo::MasterData(tenant_id, sites, pin_hash), who,
                         "seed-demo");
 }

@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <semaphore>
 #include <tuple>
 
 #include "millrace/common/hlc.h"
@@ -50,35 +49,6 @@ std::string DemoId(const std::string& scope, const std::string& kind, const std:
   b[6] = static_cast<std::uint8_t>(0x70 | (b[6] & 0x0F));
   b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3F));
   return Uuid(b).ToString();
-}
-
-namespace {
-std::counting_semaphore<kPinChecksAtOnce> pin_slots(kPinChecksAtOnce);
-
-class PinSlot {
- public:
-  PinSlot() { pin_slots.acquire(); }
-  ~PinSlot() { pin_slots.release(); }
-  PinSlot(const PinSlot&) = delete;
-  PinSlot& operator=(const PinSlot&) = delete;
-};
-}  // namespace
-
-Result<std::string> HashPin(const std::string& pin) {
-  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
-  char out[crypto_pwhash_STRBYTES];
-  PinSlot slot;
-  if (crypto_pwhash_str(out, pin.data(), pin.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    return Status::ResourceExhausted("not enough memory to hash a PIN");
-  }
-  return std::string(out);
-}
-
-bool VerifyPin(const std::string& hash, const std::string& pin) {
-  if (sodium_init() < 0) return false;
-  PinSlot slot;
-  return crypto_pwhash_str_verify(hash.c_str(), pin.data(), pin.size()) == 0;
 }
 
 std::vector<Row> MasterData(const std::string& tenant, const std::vector<std::string>& sites,

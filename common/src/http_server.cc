@@ -1,5 +1,6 @@
 #include "millrace/common/http_server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -318,7 +319,11 @@ Status HttpServer::Start() {
   im.port = im.acceptor->local_endpoint().port();
   im.Accept();
   int n = std::max(1, im.options.threads);
-  for (int i = 0; i < n; ++i) im.threads.emplace_back([&im] { im.ioc->run(); });
+  for (int i = 0; i < n; ++i)
+    im.threads.emplace_back([&im] {
+      pthread_setname_np(pthread_self(), "http-io");  // for top -H and perf
+      im.ioc->run();
+    });
   im.running = true;
   return Status::Ok();
 }

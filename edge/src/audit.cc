@@ -17,7 +17,8 @@ Status RequireReason(const std::string& reason, const std::string& action) {
   bool blank = true;
   for (char c : reason) blank = blank && std::isspace(static_cast<unsigned char>(c));
   if (!blank) return Status::Ok();
-  return Status::InvalidArgument("reason_required: " + action + " needs a reason (it goes on the record)");
+  return Status::InvalidArgument(action + " needs a reason (it goes on the record)")
+      .WithRule("reason_required");
 }
 
 Status RecordAudit(WriteTxn& txn, const Clock* clock, const Actor& actor, const std::string& action,

@@ -57,7 +57,7 @@ class Client {
  public:
   explicit Client(Options o) : o_(std::move(o)) {}
 
-  // Calls the edge; an HTTP error becomes a Status carrying the API's code and message.
+  // Calls the edge; an HTTP error becomes a Status carrying the API's code, rule and message.
   Result<json> Call(const std::string& method, const std::string& target,
                     const json& body = nullptr) {
     MILLRACE_ASSIGN_OR_RETURN(auto ep, ParseHttpUrl(o_.url));
@@ -70,6 +70,7 @@ class Client {
       std::string code = j.is_object() && j.contains("error") ? j["error"].value("code", "") : "";
       std::string message =
           j.is_object() && j.contains("error") ? j["error"].value("message", r->body) : r->body;
+      std::string rule = j.is_object() && j.contains("error") ? j["error"].value("rule", "") : "";
       StatusCode sc = code == "unauthenticated"       ? StatusCode::kUnauthenticated
                       : code == "invalid_argument"    ? StatusCode::kInvalidArgument
                       : code == "not_found"           ? StatusCode::kNotFound
@@ -77,7 +78,7 @@ class Client {
                       : code == "conflict"            ? StatusCode::kConflict
                       : code == "failed_precondition" ? StatusCode::kFailedPrecondition
                                                       : StatusCode::kUnavailable;
-      return Status(sc, message);
+      return Status(sc, message).WithRule(rule);
     }
     return j;
   }

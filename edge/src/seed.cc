@@ -1,6 +1,7 @@
 #include "millrace/edge/seed.h"
 
 #include "millrace/common/demo_factory.h"
+#include "millrace/common/pin_hash.h"
 #include "millrace/common/uuid.h"
 
 namespace millrace::edge {
@@ -47,7 +48,7 @@ Status SeedDemoSite(EdgeStore& store, bool master_data) {
 
   if (master_data) {
     // PIN hashing is deliberately slow: do it before entering the write transaction.
-    MILLRACE_ASSIGN_OR_RETURN(std::string pin_hash, demo::HashPin(demo::kPin));
+    MILLRACE_ASSIGN_OR_RETURN(std::string pin_hash, HashPin(demo::kPin));
     const std::vector<Row> rows = demo::MasterData(site, {site}, pin_hash);
     MILLRACE_RETURN_IF_ERROR(store.ApplyDownstream([&](WriteTxn& txn) -> Status {
       for (Row row : rows) MILLRACE_RETURN_IF_ERROR(txn.Upsert(row));

@@ -23,6 +23,7 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "millrace/common/http_client.h"
@@ -120,19 +121,39 @@ StoreResult StoreWrites(const fs::path& dir, int clients, double seconds) {
               static_cast<double>((*store)->groups_committed())};
 }
 
+// CPU seconds a process has used (user + system), from /proc/PID/stat.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command may hold spaces
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) {
+      stime = std::stod(field);
+      break;
+    }
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 struct HttpResult {
   double req_per_s, p50_ms, p99_ms;
+  double edge_cpu_us_per_req;
   long errors;
   double rss_idle_mib, rss_loaded_mib;
 };
 
 HttpResult HttpWrites(const std::string& mes_edge, const fs::path& dir, int clients,
-                      double seconds) {
+                      double seconds, int edge_threads) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "edge.toml")
       << "[site]\nid = \"plant-a\"\n[store]\npath = \"" << (dir / "edge.db").string()
-      << "\"\n[http]\nport = 0\n[backup]\ninterval_minutes = 0\n[log]\nlevel = \"warn\"\n";
+      << "\"\n[http]\nport = 0\n"
+      << (edge_threads > 0 ? "threads = " + std::to_string(edge_threads) + "\n" : "") << "[backup]\ninterval_minutes = 0\n[log]\nlevel = \"warn\"\n";
   if (std::system(
           (mes_edge + " seed -c " + (dir / "edge.toml").string() + " > /dev/null").c_str()) != 0)
     std::abort();
@@ -184,6 +205,7 @@ HttpResult HttpWrites(const std::string& mes_edge, const fs::path& dir, int clie
   std::vector<double> lat;
   std::vector<std::thread> threads;
   const std::string target = "/api/v1/operations/" + op + "/counts";
+  const double cpu0 = CpuSeconds(pid);
   auto start = Clock_::now();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
@@ -217,6 +239,7 @@ HttpResult HttpWrites(const std::string& mes_edge, const fs::path& dir, int clie
   stop = true;
   for (auto& t : threads) t.join();
   double elapsed = std::chrono::duration<double>(Clock_::now() - start).count();
+  result.edge_cpu_us_per_req = (CpuSeconds(pid) - cpu0) * 1e6 / static_cast<double>(lat.size());
   result.req_per_s = static_cast<double>(lat.size()) / elapsed;
   result.p50_ms = Percentile(lat, 0.5);
   result.p99_ms = Percentile(lat, 0.99);
@@ -240,12 +263,16 @@ int main(int argc, char** argv) {
   std::string mes_edge, json_path;
   double seconds = 5;
   int clients = 16;
+  int edge_threads = 0;
   app.add_option("--mes-edge", mes_edge, "Path of the mes-edge binary")
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "Seconds per measurement")->check(CLI::Range(0.5, 600.0));
   app.add_option("--clients", clients, "Concurrent writers / HTTP clients")
       ->check(CLI::Range(1, 256));
+  app.add_option("--edge-http-threads", edge_threads,
+                 "The edge's [http] threads (0: the edge's default)")
+      ->check(CLI::Range(0, 256));
   app.add_option("--json", json_path, "Also write the results to this JSON file");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
@@ -254,7 +281,7 @@ int main(int argc, char** argv) {
   double raw1 = RawSqlite(dir / "raw1", 1, seconds);
   double raw1000 = RawSqlite(dir / "raw1000", 1000, seconds);
   StoreResult store = StoreWrites(dir / "store", clients, seconds);
-  HttpResult http = HttpWrites(mes_edge, dir / "http", clients, seconds);
+  HttpResult http = HttpWrites(mes_edge, dir / "http", clients, seconds, edge_threads);
   fs::remove_all(dir);
 
   std::cout << std::fixed << std::setprecision(2);
@@ -268,8 +295,10 @@ int main(int argc, char** argv) {
             << store.rows_per_s / raw1 << "x per-commit; p50 " << store.p50_ms << " ms, p99 "
             << store.p99_ms << " ms; " << store.avg_group << " writes per commit\n"
             << "  HTTP terminal counts (mes-edge)   " << std::setw(10) << http.req_per_s
-            << " req/s    p50 " << http.p50_ms << " ms, p99 " << http.p99_ms << " ms, errors "
-            << http.errors << "\n"
+            << " req/s    ratio " << http.req_per_s / raw1 << " of 1 row per commit; p50 "
+            << http.p50_ms << " ms, p99 " << http.p99_ms << " ms, errors " << http.errors << "\n"
+            << "  mes-edge CPU per HTTP write       " << std::setw(10) << http.edge_cpu_us_per_req
+            << " us\n"
             << "  mes-edge resident memory          idle " << http.rss_idle_mib
             << " MiB, under load " << http.rss_loaded_mib << " MiB\n";
   if (!json_path.empty()) {
@@ -286,6 +315,8 @@ int main(int argc, char** argv) {
            {"http_p50_ms", http.p50_ms},
            {"http_p99_ms", http.p99_ms},
            {"http_errors", http.errors},
+           {"http_ratio_to_raw_1_per_commit", http.req_per_s / raw1},
+           {"edge_cpu_us_per_http_write", http.edge_cpu_us_per_req},
            {"rss_idle_mib", http.rss_idle_mib},
            {"rss_loaded_mib", http.rss_loaded_mib}};
     std::ofstream(json_path) << j.dump(2) << "\n";

@@ -24,12 +24,6 @@ inline constexpr std::int64_t kEpochMs = 1767225600000;  // 2026-01-01T00:00:00Z
 // A UUIDv7 derived from a name: DemoId("plant-a", "equipment", "L1-CUT").
 std::string DemoId(const std::string& scope, const std::string& kind, const std::string& code);
 
-// Argon2id (libsodium) PIN hashes, as stored in users.pin_hash. Each hash or check takes
-// 64 MiB for about 0.1 s, so at most kPinChecksAtOnce run at once in a process: a shift
-// badging in together queues for a moment instead of growing the edge by 64 MiB a head.
-inline constexpr int kPinChecksAtOnce = 2;
-Result<std::string> HashPin(const std::string& pin);
-bool VerifyPin(const std::string& hash, const std::string& pin);
 
 // Every master-data row of the demo for `tenant` (the scope of tenant-wide ids) and its
 // sites, stamped as central's: origin "central", hlc at kEpochMs. Users get `pin_hash`

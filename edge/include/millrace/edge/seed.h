@@ -27,7 +27,5 @@ Status SeedDemoSite(EdgeStore& store, bool master_data = true);
 // The deterministic id a seeded record of `kind` and `code` gets at `site`.
 std::string SeedId(const std::string& site, const std::string& kind, const std::string& code);
 
-using demo::HashPin;
-using demo::VerifyPin;
 
 }  // namespace millrace::edge

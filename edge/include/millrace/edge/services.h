@@ -1,9 +1,11 @@
 // MesService: the factory's terminal workflows (DOMAIN.md) on top of the EdgeStore.
 //
-// Every call is one store write (one SQLite transaction with its outbox entries) or one
-// snapshot read. State changes follow the catalog's state machines: a status moves only
-// along an arrow. A refused request changes nothing and returns a Status whose message
-// starts with the name of the rule broken ("operation_not_ready: ..."):
+// Every write is planned here and run as one store write (its own savepoint of a group
+// commit, with its outbox entries): each returns a Pending (pending.h) that the caller
+// runs with Wait() or, without waiting for the disk, Then(). Reads are one snapshot.
+// State changes follow the catalog's state machines: a status moves only along an arrow.
+// A refused request changes nothing and returns a Status naming the rule broken in
+// Status::rule() ("operation_not_ready"):
 //   InvalidArgument     bad input (negative quantity, unknown enum value, missing field)
 //   NotFound            a referenced row does not exist at this site
 //   Unauthenticated     badge/PIN or session token not recognised
@@ -12,13 +14,18 @@
 //   FailedPrecondition  another guard (qualification, BOM, lot availability, ...)
 //
 // Thread-safety: all methods may be called concurrently (the store serialises writes).
+//
+// The workflows live by subject: sessions.cc, work_orders.cc, operations.cc (operations
+// and downtime), quality_material.cc; the rules they share in service_rules.h.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "millrace/common/time_zone.h"
+#include "millrace/edge/pending.h"
 #include "millrace/edge/store.h"
 
 namespace millrace::edge {
@@ -68,77 +75,82 @@ class MesService {
   // ---- 1. badge in / out ----
   // At a work unit given by id or code; a supervisor or quality engineer may also badge in
   // at no unit (a desk session: no operator_session, nothing on the floor).
-  Result<TerminalSession> BadgeIn(const std::string& badge_id, const std::string& pin,
+  Pending<TerminalSession> BadgeIn(const std::string& badge_id, const std::string& pin,
                                   const std::string& work_unit);
   Result<Actor> Authenticate(const std::string& token);
-  Status BadgeOut(const Actor& actor);
+  Pending<std::monostate> BadgeOut(const Actor& actor);
 
   // ---- supervisor: work orders ----
   // Each supervisor and quality action below writes an audit record (audit.h) with the
   // row's old and new values and `reason`; holding, cancelling and short-closing an order,
   // and correcting counts, refuse an empty reason (reason_required).
-  Result<Row> CreateWorkOrder(const Actor& actor, const std::string& number,
+  Pending<Row> CreateWorkOrder(const Actor& actor, const std::string& number,
                               const std::string& material_id, double quantity,
                               std::optional<std::int64_t> due_at);
-  Result<Row> ReleaseWorkOrder(const Actor& actor, const std::string& work_order_id,
+  Pending<Row> ReleaseWorkOrder(const Actor& actor, const std::string& work_order_id,
                                const std::string& reason = "");
-  Result<Row> HoldWorkOrder(const Actor& actor, const std::string& work_order_id,
+  Pending<Row> HoldWorkOrder(const Actor& actor, const std::string& work_order_id,
                             const std::string& reason);
-  Result<Row> ResumeWorkOrder(const Actor& actor, const std::string& work_order_id,
+  Pending<Row> ResumeWorkOrder(const Actor& actor, const std::string& work_order_id,
                               const std::string& reason = "");
-  Result<Row> CancelWorkOrder(const Actor& actor, const std::string& work_order_id,
+  Pending<Row> CancelWorkOrder(const Actor& actor, const std::string& work_order_id,
                               const std::string& reason);
-  Result<Row> CloseWorkOrder(const Actor& actor, const std::string& work_order_id,
+  Pending<Row> CloseWorkOrder(const Actor& actor, const std::string& work_order_id,
                              const std::string& reason = "");
   // Completes a work order before all its quantity is made: open operations are
   // cancelled, the order goes InProgress -> Completed -> Closed.
-  Result<Row> ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id,
+  Pending<Row> ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id,
                                   const std::string& reason);
 
   // ---- 2, 3, 8: operations ----
-  Result<Row> StartOperation(const Actor& actor, const std::string& operation_id);
-  Result<Row> PauseOperation(const Actor& actor, const std::string& operation_id);
-  Result<Row> ResumeOperation(const Actor& actor, const std::string& operation_id);
-  Result<Row> ReportCount(const Actor& actor, const std::string& operation_id,
+  Pending<Row> StartOperation(const Actor& actor, const std::string& operation_id);
+  Pending<Row> PauseOperation(const Actor& actor, const std::string& operation_id);
+  Pending<Row> ResumeOperation(const Actor& actor, const std::string& operation_id);
+  Pending<Row> ReportCount(const Actor& actor, const std::string& operation_id,
                           const CountReport& report);
-  Result<Row> CompleteOperation(const Actor& actor, const std::string& operation_id);
+  Pending<Row> CompleteOperation(const Actor& actor, const std::string& operation_id);
   // A supervisor's correction of an operation's counts by signed differences (a COUNT event
   // of its own); the totals may not go below zero.
-  Result<Row> CorrectCounts(const Actor& actor, const std::string& operation_id,
+  Pending<Row> CorrectCounts(const Actor& actor, const std::string& operation_id,
                             const CountReport& delta, const std::string& reason);
 
   // ---- 4. downtime ----
   // work_unit_id empty: the actor's. Pauses the operation running there.
-  Result<Row> StartDowntime(const Actor& actor, const std::string& work_unit_id,
+  Pending<Row> StartDowntime(const Actor& actor, const std::string& work_unit_id,
                             const std::string& reason_id, const std::string& comment);
-  Result<Row> ClassifyDowntime(const Actor& actor, const std::string& downtime_id,
+  Pending<Row> ClassifyDowntime(const Actor& actor, const std::string& downtime_id,
                                const std::string& reason_id);
   // Closes the stop and resumes the operation it paused (when that is still allowed).
-  Result<Row> EndDowntime(const Actor& actor, const std::string& downtime_id);
+  Pending<Row> EndDowntime(const Actor& actor, const std::string& downtime_id);
 
   // ---- 5. measurements ----
-  Result<MeasurementResult> RecordMeasurement(const Actor& actor, const MeasurementInput& input);
+  Pending<MeasurementResult> RecordMeasurement(const Actor& actor, const MeasurementInput& input);
 
   // ---- 6, 7. material ----
   // Returns the genealogy link written.
-  Result<Row> ConsumeLot(const Actor& actor, const std::string& operation_id,
+  Pending<Row> ConsumeLot(const Actor& actor, const std::string& operation_id,
                          const std::string& lot_id, double quantity);
   // Returns the operation's output lot after adding `quantity`.
-  Result<Row> ProduceOutput(const Actor& actor, const std::string& operation_id, double quantity);
+  Pending<Row> ProduceOutput(const Actor& actor, const std::string& operation_id, double quantity);
 
   // ---- quality ----
   // Moves a lot along its state machine (quarantine, hold, release to available, scrap);
   // quality or supervisor. Consumption happens only through ConsumeLot.
-  Result<Row> SetLotStatus(const Actor& actor, const std::string& lot_id,
+  Pending<Row> SetLotStatus(const Actor& actor, const std::string& lot_id,
                            const std::string& status, const std::string& reason = "");
-  Result<Row> DisposeNonConformance(const Actor& actor, const std::string& nc_id,
+  Pending<Row> DisposeNonConformance(const Actor& actor, const std::string& nc_id,
                                     const std::string& disposition, bool close,
                                     const std::string& reason = "");
 
   EdgeStore& store() { return *store_; }
 
  private:
-  Result<Row> MoveWorkOrder(const Actor& actor, const std::string& work_order_id,
+  template <typename T>
+  Pending<T> Plan(typename Pending<T>::Body body) {
+    return Pending<T>(store_, std::move(body));
+  }
+
+  Pending<Row> MoveWorkOrder(const Actor& actor, const std::string& work_order_id,
                             const std::string& to, const std::string& rule,
                             const std::string& action, const std::string& audit_action,
                             const std::string& reason);

@@ -114,6 +114,7 @@ class WriteTxn : public ReadTxn {
       : ReadTxn(db), store_(store), capture_(capture) {}
   enum class Mode { kUpsert, kUpdate, kInsert };
   Status Write(Row& row, Mode mode, const Row* loaded);
+  Status UpdateChanged(Row& row, const Row& loaded);
   EdgeStore* store_;
   bool capture_;
 };
