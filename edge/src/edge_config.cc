@@ -9,10 +9,11 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(ConfigFile file, ConfigFile::Load(path));
   EdgeConfig c;
   c.http.port = 8080;
-  // Terminal handlers wait until their write is durable, and only requests in flight can
-  // share a group commit: the thread count bounds both (measured: 2 threads 2.2k writes/s,
-  // 16 threads 4.5k writes/s at 16 clients, tests/bench/edge_bench.cc).
-  c.http.threads = 16;
+  // No I/O thread waits for a commit (the store's writer answers writes) or a PIN hash (a
+  // thread of its own): a few threads carry the reads, which run on them (measured at 16
+  // clients: 2 threads 5.6k writes/s, 4 threads 5.2k, 16 threads 5.1k, with more CPU
+  // spent switching between them; tests/bench/edge_bench.cc).
+  c.http.threads = 4;
   c.log.program = "mes-edge";
   MILLRACE_ASSIGN_OR_RETURN(c.site_id, file.GetString("site.id"));
   if (!IsValidSiteId(c.site_id)) {

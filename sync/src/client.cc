@@ -119,6 +119,11 @@ Status SyncClient::FillWindow() {
   while (static_cast<int>(in_flight_.size()) < options_.window) {
     MILLRACE_ASSIGN_OR_RETURN(auto records, edge_->ReadOutbox(next_seq_ - 1, options_.batch_rows));
     if (records.empty()) break;
+    // A batch short of full waits while another is in flight: the changes committed
+    // meanwhile go with the next ack's batch instead of each in a transaction of its own
+    // at central. Idle, a change goes at once; full batches fill the window.
+    const bool full = static_cast<int>(records.size()) >= options_.batch_rows;
+    if (!full && !in_flight_.empty()) break;
     const std::uint64_t batch_id = next_batch_id_++;
     std::vector<SerializedChange> changes;
     changes.reserve(records.size());

@@ -177,6 +177,25 @@ TEST_F(SyncClientTest, KeepsAWindowOfBatchesInFlightAndPurgesOnCumulativeAcks) {
   EXPECT_EQ(client_->Stats().acked_seq, 4u);
 }
 
+// Under a trickle of single commits, a batch short of full goes only when nothing is in
+// flight: what commits meanwhile goes together once the ack is back.
+TEST_F(SyncClientTest, AShortBatchWaitsForTheAckOfTheOneInFlight) {
+  Connect(0);
+  edge_.Capture(1);
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 1}}));  // idle: at once
+  edge_.Capture(1);
+  Step();
+  EXPECT_TRUE(Batches(transport_->TakeSent()).empty());  // 2 waits for 1's ack
+  edge_.Capture(2);
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{2, 3}}));  // a full batch does not wait
+  Reply([](v1::Envelope& e) { e.mutable_ack()->set_acked_seq(3); });
+  Step();  // handles the ack
+  Step();
+  EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{4, 4}}));  // the rest, once nothing is in flight
+}
+
 TEST_F(SyncClientTest, ResumesFromCentralsWatermarkAfterTheHandshake) {
   edge_.Capture(6);
   Connect(4);  // central already has 1..4 (an ack lost before a restart)

@@ -1,7 +1,8 @@
 // SyncClient: the edge's half of the sync protocol, independent of what the edge stores.
 //
 // Upstream, it reads the outbox past what central has acknowledged and keeps up to
-// `window` batches in flight; acks are cumulative and purge the outbox below them; a Nack
+// `window` full batches in flight, a batch short of full only when nothing else is (what
+// commits meanwhile waits for that ack and goes together); acks are cumulative and purge the outbox below them; a Nack
 // rewinds to the seq central expects; an ack that does not come within ack_timeout (a lost
 // batch, a restarted central) makes it reconnect and start over from central's watermark
 // (Hello). Downstream, it pulls the feed from its cursor whenever central nudges or
