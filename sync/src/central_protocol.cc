@@ -14,14 +14,28 @@ namespace millrace::sync {
 
 using catalog::MergePolicy;
 
+DecodedBatch DecodeBatch(const v1::PushBatch& batch, const catalog::Catalog& catalog) {
+  DecodedBatch out;
+  out.reserve(static_cast<std::size_t>(batch.changes_size()));
+  for (const auto& c : batch.changes()) out.push_back({&c, DecodeChange(c, catalog)});
+  return out;
+}
+
 SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_t applied,
                       const catalog::Catalog& catalog, const ClockPolicy& policy) {
+  DecodedBatch decoded = DecodeBatch(batch, catalog);
+  return SortDecoded(peer, decoded, applied, policy);
+}
+
+SortedBatch SortDecoded(const Peer& peer, DecodedBatch& decoded, std::uint64_t applied,
+                        const ClockPolicy& policy) {
   SortedBatch out;
   const std::int64_t now = policy.clock->NowMillis();
-  for (const auto& c : batch.changes()) {
+  for (DecodedChange& d : decoded) {
+    const v1::Change& c = *d.change;
+    Result<Row>& row = d.row;
     if (c.seq() <= applied) continue;
     ++out.rows;
-    auto row = DecodeChange(c, catalog);
     auto park = [&](std::string reason) {
       out.rejects.push_back({c.seq(), c.table(), row.ok() ? row->id() : "", std::move(reason),
                              c.SerializeAsString()});
@@ -86,9 +100,10 @@ SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_
 CentralProtocol::CentralProtocol(CentralSide* central, std::unique_ptr<CentralSession> session)
     : central_(central), session_(std::move(session)), metrics_(&central->Metrics()) {}
 
-v1::Envelope CentralProtocol::Handle(const Peer& peer, const v1::Envelope& request) {
+v1::Envelope CentralProtocol::Handle(const Peer& peer, const v1::Envelope& request,
+                                     DecodedBatch* decoded) {
   ScopedLogContext ctx({{"tenant", peer.tenant_id}, {"site", peer.site_id}});
-  Result<v1::Envelope> r = Dispatch(peer, request);
+  Result<v1::Envelope> r = Dispatch(peer, request, decoded);
   if (r.ok()) return *std::move(r);
   session_->Reset(r.status());
   if (r.status().code() != StatusCode::kPermissionDenied)
@@ -97,12 +112,13 @@ v1::Envelope CentralProtocol::Handle(const Peer& peer, const v1::Envelope& reque
   return ErrorEnvelope(r.status());
 }
 
-Result<v1::Envelope> CentralProtocol::Dispatch(const Peer& peer, const v1::Envelope& request) {
+Result<v1::Envelope> CentralProtocol::Dispatch(const Peer& peer, const v1::Envelope& request,
+                                               DecodedBatch* decoded) {
   switch (request.body_case()) {
     case v1::Envelope::kHello:
       return Hello(peer, request.hello());
     case v1::Envelope::kPushBatch:
-      return Push(peer, request.push_batch());
+      return Push(peer, request.push_batch(), decoded);
     case v1::Envelope::kPullRequest:
       return Pull(peer, request.pull_request());
     case v1::Envelope::kKeyRotation: {
@@ -138,7 +154,8 @@ Result<v1::Envelope> CentralProtocol::Hello(const Peer& peer, const v1::Hello& h
   return e;
 }
 
-Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch& batch) {
+Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch& batch,
+                                           DecodedBatch* decoded) {
   const auto started = std::chrono::steady_clock::now();
   MILLRACE_RETURN_IF_ERROR(CheckBatchShape(batch));
   const std::vector<std::string> labels = {peer.tenant_id, peer.site_id};
@@ -172,7 +189,14 @@ Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch
       metrics_->Observe(peer, &batch.status(), applied, true);
       return reply;
     }
-    SortedBatch sorted = SortBatch(peer, batch, applied, central_->Catalog(), central_->Clocks());
+    // Decoded once: ahead of its turn by the server, or here. The row-by-row retry has
+    // had the rows moved out by the first try and decodes again (a rare path).
+    DecodedBatch local;
+    if (!decoded || row_by_row) {
+      local = DecodeBatch(batch, central_->Catalog());
+      decoded = &local;
+    }
+    SortedBatch sorted = SortDecoded(peer, *decoded, applied, central_->Clocks());
     auto outcome =
         session_->CommitBatch(peer, sorted, batch.last_seq(), batch.store_epoch(), row_by_row);
     if (!outcome.ok()) {

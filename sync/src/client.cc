@@ -1,5 +1,6 @@
 #include "millrace/sync/client.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -29,6 +30,7 @@ SyncClient::~SyncClient() { Stop(); }
 void SyncClient::Start() {
   stop_ = false;
   thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sync-client");  // for top -H and perf
     while (!stop_) {
       Status s = Step(milliseconds(500));
       if (!s.ok()) {

@@ -1,22 +1,37 @@
 #include "millrace/sync/server.h"
 
+#include <google/protobuf/arena.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
 #include <deque>
-#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 
+#include "millrace/common/task_queue.h"
 #include "millrace/sync/wire.h"
 
 namespace millrace::sync {
 namespace {
 
+// A request as an applier gets it: the frame decoded on an arena of its own and checked,
+// and a push batch's changes decoded against the catalog; or why it was refused.
+struct Prepared {
+  std::unique_ptr<google::protobuf::Arena> arena;
+  v1::Envelope* envelope = nullptr;
+  std::string refused;  // the reason (a metric label); empty: accepted
+  Status why;
+  DecodedBatch batch;
+};
+
 struct Job {
   std::string connection;
   Peer peer;
-  v1::Envelope request;
+  std::string frame;                                // as received, until decoded
+  std::future<std::unique_ptr<Prepared>> prepared;  // valid: decoded (or being) elsewhere
 };
 
 struct Outgoing {
@@ -24,8 +39,28 @@ struct Outgoing {
   std::string frame;
 };
 
+// What an edge may send: everything else is central's to send.
+bool EdgeMaySend(const v1::Envelope& e) {
+  switch (e.body_case()) {
+    case v1::Envelope::kHello:
+    case v1::Envelope::kPushBatch:
+    case v1::Envelope::kPullRequest:
+    case v1::Envelope::kKeyRotation:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
+// Frames flow: the socket thread takes a frame and its peer (from the transport's
+// handshake) and queues it on its site; when the site is busy a decode thread parses and
+// checks it meanwhile (otherwise its applier does, without a hop); an applier takes the next site
+// that has a request and no other applier, and answers its oldest request. A site's requests are so
+// answered one at a time and in order (the cursor row lock orders them across central nodes too),
+// different sites in parallel on the appliers' connections, sites taking turns; and a batch is
+// decoded while the one before it is written.
 class SyncServer::Impl {
  public:
   Impl(SyncServerOptions options, CentralSide* central, std::unique_ptr<ServerTransport> transport,
@@ -46,30 +81,33 @@ class SyncServer::Impl {
       spdlog::warn(
           "sync: development mode, edges connect WITHOUT encryption or authentication; "
           "never use it outside a development machine");
-    for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    const int n = std::max(1, options_.workers);
+    for (int i = 0; i < n; ++i) {
       MILLRACE_ASSIGN_OR_RETURN(auto session, central_->NewSession());
-      auto w = std::make_unique<Worker>();
-      w->handler = std::make_unique<CentralProtocol>(central_, std::move(session));
-      workers_.push_back(std::move(w));
+      handlers_.push_back(std::make_unique<CentralProtocol>(central_, std::move(session)));
     }
-    for (auto& w : workers_) {
-      Worker* wp = w.get();
-      wp->thread = std::thread([this, wp] { WorkerLoop(*wp); });
-    }
-    socket_thread_ = std::thread([this] { SocketLoop(); });
+    decoders_ = std::make_unique<TaskQueue>(n, "sync-decode");
+    for (int i = 0; i < n; ++i)
+      appliers_.emplace_back([this, i] {
+        pthread_setname_np(pthread_self(), "sync-apply");  // for top -H and perf
+        ApplierLoop(*handlers_[static_cast<std::size_t>(i)]);
+      });
+    socket_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "sync-socket");
+      SocketLoop();
+    });
     return Status::Ok();
   }
 
   void Stop() {
     if (stop_.exchange(true)) return;
     transport_->Wake();
-    for (auto& w : workers_) {
-      { std::lock_guard lock(w->mu); }
-      w->cv.notify_all();
-    }
+    { std::lock_guard lock(sched_mu_); }
+    sched_cv_.notify_all();
     if (socket_thread_.joinable()) socket_thread_.join();
-    for (auto& w : workers_)
-      if (w->thread.joinable()) w->thread.join();
+    for (auto& t : appliers_)
+      if (t.joinable()) t.join();
+    decoders_.reset();  // finishes what it was decoding; nobody waits for it any more
     transport_.reset();
   }
 
@@ -84,30 +122,105 @@ class SyncServer::Impl {
   }
 
  private:
-  struct Worker {
-    std::mutex mu;
-    std::condition_variable cv;
+  // Parses and checks a frame, and decodes a push batch's changes (decode threads).
+  std::unique_ptr<Prepared> Prepare(const std::string& frame) const {
+    auto p = std::make_unique<Prepared>();
+    p->arena = std::make_unique<google::protobuf::Arena>();
+    auto envelope = DecodeFrameOnArena(frame, options_.max_frame_bytes, p->arena.get());
+    if (!envelope.ok()) {
+      const StatusCode code = envelope.status().code();
+      p->refused = code == StatusCode::kResourceExhausted    ? "oversized"
+                   : code == StatusCode::kFailedPrecondition ? "protocol_version"
+                                                             : "malformed";
+      p->why = envelope.status();
+      return p;
+    }
+    p->envelope = *envelope;
+    frames_.With({std::string(BodyName(*p->envelope))}).Increment();
+    if (!EdgeMaySend(*p->envelope)) {
+      p->refused = "out_of_protocol";
+      p->why =
+          Status::InvalidArgument("an edge may not send " + std::string(BodyName(*p->envelope)));
+      return p;
+    }
+    if (p->envelope->has_push_batch())
+      p->batch = DecodeBatch(p->envelope->push_batch(), central_->Catalog());
+    return p;
+  }
+
+  // A site's requests waiting for an applier, oldest first.
+  struct SiteQueue {
     std::deque<Job> jobs;
-    std::unique_ptr<RequestHandler> handler;
-    std::thread thread;
+    bool claimed = false;  // an applier is answering one of them
+    bool listed = false;   // in ready_
   };
 
-  void WorkerLoop(Worker& w) {
+  void Enqueue(std::string site, Job job) {
+    {
+      std::lock_guard lock(sched_mu_);
+      SiteQueue& q = sites_[site];
+      if (!job.prepared.valid() && (q.claimed || !q.jobs.empty())) {
+        // The site is busy: decode it now on a decode thread, so it is ready when its
+        // turn comes. (An idle site's request is decoded by its applier: no extra hop.)
+        auto promise = std::make_shared<std::promise<std::unique_ptr<Prepared>>>();
+        job.prepared = promise->get_future();
+        decoders_->Post(
+            [this, promise, frame = std::move(job.frame)] { promise->set_value(Prepare(frame)); });
+      }
+      q.jobs.push_back(std::move(job));
+      if (!q.claimed && !q.listed) {
+        q.listed = true;
+        ready_.push_back(std::move(site));
+      }
+    }
+    sched_cv_.notify_one();
+  }
+
+  void ApplierLoop(RequestHandler& handler) {
     while (true) {
+      std::string site;
       Job job;
       {
-        std::unique_lock lock(w.mu);
-        w.cv.wait(lock, [&] { return stop_ || !w.jobs.empty(); });
+        std::unique_lock lock(sched_mu_);
+        sched_cv_.wait(lock, [&] { return stop_ || !ready_.empty(); });
         if (stop_) return;
-        job = std::move(w.jobs.front());
-        w.jobs.pop_front();
+        site = std::move(ready_.front());
+        ready_.pop_front();
+        SiteQueue& q = sites_[site];
+        q.listed = false;
+        q.claimed = true;
+        job = std::move(q.jobs.front());
+        q.jobs.pop_front();
       }
-      v1::Envelope reply = w.handler->Handle(job.peer, job.request);
+      std::unique_ptr<Prepared> p = job.prepared.valid() ? job.prepared.get() : Prepare(job.frame);
+      v1::Envelope reply;
+      if (!p->refused.empty()) {
+        frame_errors_.With({p->refused}).Increment();
+        spdlog::warn("sync: refused a frame from {}/{} ({}): {}", job.peer.tenant_id,
+                     job.peer.site_id, p->refused, p->why.ToString());
+        reply = ErrorEnvelope(p->why);
+      } else {
+        reply = handler.Handle(job.peer, *p->envelope,
+                               p->envelope->has_push_batch() ? &p->batch : nullptr);
+      }
+      p.reset();  // the batch's memory goes before the next is taken
       {
         std::lock_guard lock(out_mu_);
         outgoing_.push_back({std::move(job.connection), EncodeFrame(std::move(reply))});
       }
       transport_->Wake();
+      {
+        std::lock_guard lock(sched_mu_);
+        auto it = sites_.find(site);
+        it->second.claimed = false;
+        if (it->second.jobs.empty()) {
+          sites_.erase(it);  // an idle site costs nothing here
+        } else {
+          it->second.listed = true;  // to the back: sites take turns
+          ready_.push_back(std::move(site));
+          sched_cv_.notify_one();
+        }
+      }
     }
   }
 
@@ -131,17 +244,8 @@ class SyncServer::Impl {
              Status::InvalidArgument("a sync message is exactly one frame"));
       return;
     }
-    auto envelope = DecodeFrame(in.frame, options_.max_frame_bytes);
-    if (!envelope.ok()) {
-      const char* reason = envelope.status().code() == StatusCode::kResourceExhausted ? "oversized"
-                           : envelope.status().code() == StatusCode::kFailedPrecondition
-                               ? "protocol_version"
-                               : "malformed";
-      Refuse(in.connection, reason, envelope.status());
-      return;
-    }
-    frames_.With({std::string(BodyName(*envelope))}).Increment();
     Peer peer;
+    std::future<std::unique_ptr<Prepared>> prepared;
     if (!options_.insecure_development) {
       if (!in.peer) {
         Refuse(in.connection, "unauthenticated", Status::Unauthenticated("no site identity"));
@@ -149,44 +253,35 @@ class SyncServer::Impl {
       }
       peer = *in.peer;
     } else {
-      if (envelope->has_hello()) {
-        auto found = central_->FindActiveSite(envelope->hello().site_id());
+      // Development mode: the site is the one a Hello names, so the frame is read here.
+      std::unique_ptr<Prepared> p = Prepare(in.frame);
+      if (p->envelope && p->envelope->has_hello()) {
+        auto found = central_->FindActiveSite(p->envelope->hello().site_id());
         if (!found.ok() || !*found) {
-          Refuse(in.connection, "unauthenticated",
-                 Status::Unauthenticated("unknown or revoked site " + envelope->hello().site_id()));
+          Refuse(
+              in.connection, "unauthenticated",
+              Status::Unauthenticated("unknown or revoked site " + p->envelope->hello().site_id()));
           return;
         }
         dev_peers_[in.connection] = **found;
       }
       auto it = dev_peers_.find(in.connection);
       if (it == dev_peers_.end()) {
-        Refuse(in.connection, "unauthenticated",
-               Status::Unauthenticated("development mode: say Hello first"));
+        Refuse(in.connection, p->refused.empty() ? "unauthenticated" : p->refused,
+               p->refused.empty() ? Status::Unauthenticated("development mode: say Hello first")
+                                  : p->why);
         return;
       }
       peer = it->second;
-    }
-    switch (envelope->body_case()) {
-      case v1::Envelope::kHello:
-      case v1::Envelope::kPushBatch:
-      case v1::Envelope::kPullRequest:
-      case v1::Envelope::kKeyRotation:
-        break;
-      default:
-        Refuse(in.connection, "out_of_protocol",
-               Status::InvalidArgument("an edge may not send " + std::string(BodyName(*envelope))));
-        return;
+      std::promise<std::unique_ptr<Prepared>> ready;
+      prepared = ready.get_future();
+      ready.set_value(std::move(p));
     }
     peers_[in.connection] = peer;
-    // One worker per site, so a site's requests are answered in the order they came.
-    const std::size_t w =
-        std::hash<std::string>{}(peer.tenant_id + "/" + peer.site_id) % workers_.size();
-    {
-      std::lock_guard lock(workers_[w]->mu);
-      workers_[w]->jobs.push_back(
-          {std::move(in.connection), std::move(peer), std::move(*envelope)});
-    }
-    workers_[w]->cv.notify_one();
+    std::string site = peer.tenant_id + "/" + peer.site_id;
+    Enqueue(std::move(site),
+            Job{std::move(in.connection), std::move(peer),
+                prepared.valid() ? std::string() : std::move(in.frame), std::move(prepared)});
   }
 
   void Flush() {
@@ -226,9 +321,17 @@ class SyncServer::Impl {
   std::unique_ptr<ServerTransport> transport_;
   Family<Counter>& frames_;
   Family<Counter>& frame_errors_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<RequestHandler>> handlers_;  // one per applier, each its own session
+  std::unique_ptr<TaskQueue> decoders_;
+  std::vector<std::thread> appliers_;
   std::thread socket_thread_;
   std::atomic<bool> stop_{false};
+
+  std::mutex sched_mu_;
+  std::condition_variable sched_cv_;
+  std::unordered_map<std::string, SiteQueue> sites_;  // "tenant/site" -> waiting requests
+  std::deque<std::string> ready_;  // sites with a request and no applier, in turn
+
   std::mutex out_mu_;
   std::deque<Outgoing> outgoing_;
   std::deque<std::pair<std::string, std::uint64_t>> nudges_;

@@ -7,25 +7,42 @@ std::string EncodeFrame(v1::Envelope envelope) {
   return envelope.SerializeAsString();
 }
 
-Result<v1::Envelope> DecodeFrame(std::string_view bytes, std::size_t max_frame_bytes) {
+namespace {
+
+// Parses `bytes` into `envelope` and checks its version and body.
+Status ParseFrame(std::string_view bytes, std::size_t max_frame_bytes, v1::Envelope* envelope) {
   if (bytes.size() > max_frame_bytes) {
     return Status::ResourceExhausted("frame of " + std::to_string(bytes.size()) +
                                      " bytes exceeds the limit of " +
                                      std::to_string(max_frame_bytes));
   }
-  v1::Envelope envelope;
   if (bytes.size() > static_cast<std::size_t>(INT32_MAX) ||
-      !envelope.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      !envelope->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Status::InvalidArgument("malformed frame: not a sync envelope");
   }
-  if (envelope.protocol_version() != kProtocolVersion) {
+  if (envelope->protocol_version() != kProtocolVersion) {
     return Status::FailedPrecondition("peer speaks sync protocol version " +
-                                      std::to_string(envelope.protocol_version()) +
+                                      std::to_string(envelope->protocol_version()) +
                                       ", this node speaks " + std::to_string(kProtocolVersion));
   }
-  if (envelope.body_case() == v1::Envelope::BODY_NOT_SET) {
+  if (envelope->body_case() == v1::Envelope::BODY_NOT_SET) {
     return Status::InvalidArgument("malformed frame: envelope carries no message");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<v1::Envelope> DecodeFrame(std::string_view bytes, std::size_t max_frame_bytes) {
+  v1::Envelope envelope;
+  MILLRACE_RETURN_IF_ERROR(ParseFrame(bytes, max_frame_bytes, &envelope));
+  return envelope;
+}
+
+Result<v1::Envelope*> DecodeFrameOnArena(std::string_view bytes, std::size_t max_frame_bytes,
+                                         google::protobuf::Arena* arena) {
+  auto* envelope = google::protobuf::Arena::CreateMessage<v1::Envelope>(arena);
+  MILLRACE_RETURN_IF_ERROR(ParseFrame(bytes, max_frame_bytes, envelope));
   return envelope;
 }
 

@@ -22,21 +22,41 @@
 
 namespace millrace::sync {
 
+// A push batch's changes decoded against the catalog, one per change in order: all of
+// the work on a batch that needs neither the site's cursor nor central's clock, so it can
+// be done before the batch's turn comes (the server decodes the next batches while the
+// current one is written).
+struct DecodedChange {
+  const v1::Change* change;  // in the batch it came from, which outlives this
+  Result<Row> row;           // or why it does not decode
+};
+using DecodedBatch = std::vector<DecodedChange>;
+DecodedBatch DecodeBatch(const v1::PushBatch& batch, const catalog::Catalog& catalog);
+
 // Answers the requests of authenticated peers, one at a time. One per server worker.
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  // Answers one request of an authenticated peer. Failures are answered with an Error
+  // Answers one request of an authenticated peer; `decoded` is request's push batch
+  // decoded already (DecodeBatch), or null. Failures are answered with an Error
   // envelope, never thrown.
-  virtual v1::Envelope Handle(const Peer& peer, const v1::Envelope& request) = 0;
+  virtual v1::Envelope Handle(const Peer& peer, const v1::Envelope& request,
+                              DecodedBatch* decoded) = 0;
+  v1::Envelope Handle(const Peer& peer, const v1::Envelope& request) {
+    return Handle(peer, request, nullptr);
+  }
 };
 
-// Sorts the changes of `batch` with seq > `applied` by their table's merge policy:
-// facts to append, site-owned rows (last writer wins within the batch), shared rows to
-// merge by column clocks, and the rest parked with a reason (a row that does not decode,
-// claims another site, deletes, or writes master data). Central's clock observes every
-// HLC; a shared change stamped more than policy.max_forward_skew_ms ahead of central's
-// clock is restamped with central's clock and listed in `clamps`.
+// Sorts the decoded changes with seq > `applied` by their table's merge policy: facts to
+// append, site-owned rows (last writer wins within the batch), shared rows to merge by
+// column clocks, and the rest parked with a reason (a row that does not decode, claims
+// another site, deletes, or writes master data). The rows are moved out of `decoded`.
+// Central's clock observes every HLC; a shared change stamped more than
+// policy.max_forward_skew_ms ahead of central's clock is restamped with central's clock
+// and listed in `clamps`.
+SortedBatch SortDecoded(const Peer& peer, DecodedBatch& decoded, std::uint64_t applied,
+                        const ClockPolicy& policy);
+// DecodeBatch, then SortDecoded.
 SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_t applied,
                       const catalog::Catalog& catalog, const ClockPolicy& policy);
 
@@ -47,12 +67,15 @@ class CentralProtocol final : public RequestHandler {
   CentralProtocol(const CentralProtocol&) = delete;
   CentralProtocol& operator=(const CentralProtocol&) = delete;
 
-  v1::Envelope Handle(const Peer& peer, const v1::Envelope& request) override;
+  using RequestHandler::Handle;
+  v1::Envelope Handle(const Peer& peer, const v1::Envelope& request,
+                      DecodedBatch* decoded) override;
 
  private:
-  Result<v1::Envelope> Dispatch(const Peer& peer, const v1::Envelope& request);
+  Result<v1::Envelope> Dispatch(const Peer& peer, const v1::Envelope& request,
+                                DecodedBatch* decoded);
   Result<v1::Envelope> Hello(const Peer& peer, const v1::Hello& hello);
-  Result<v1::Envelope> Push(const Peer& peer, const v1::PushBatch& batch);
+  Result<v1::Envelope> Push(const Peer& peer, const v1::PushBatch& batch, DecodedBatch* decoded);
   Result<v1::Envelope> Pull(const Peer& peer, const v1::PullRequest& pull);
 
   CentralSide* central_;

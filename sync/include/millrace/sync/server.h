@@ -1,8 +1,10 @@
 // SyncServer: central's half of the sync transport. Frames come in through a
 // ServerTransport (server_transport.h: in production a ROUTER socket with CurveZMQ whose
 // ZAP handler admits only keys the CentralSide knows as an active site and stamps each
-// connection with its tenant and site); a pool of workers, each running the protocol
-// (central_protocol.h) over its own CentralSession, answers them in order per site.
+// connection with its tenant and site); decode threads parse each frame and decode a
+// batch's changes while earlier requests are written, and a pool of appliers, each running
+// the protocol (central_protocol.h) over its own CentralSession, answers them: a site's
+// requests one at a time in order, different sites in parallel, sites taking turns.
 //
 // Tenant and site come from the authenticated key, never from a payload. Frames that are
 // malformed, oversized or of another protocol version get an Error reply and a counted
@@ -35,7 +37,7 @@ struct SyncServerOptions {
   std::string bind = "tcp://127.0.0.1:*";
   std::string secret_key;  // Z85; empty only with insecure_development
   bool insecure_development = false;
-  int workers = 2;
+  int workers = 2;  // appliers (each with a storage session) and as many decode threads
   std::size_t max_frame_bytes = 16u << 20;
   int heartbeat_ms = 1000;
 };

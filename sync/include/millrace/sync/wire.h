@@ -27,6 +27,10 @@ std::string EncodeFrame(v1::Envelope envelope);
 // this build does not speak.
 Result<v1::Envelope> DecodeFrame(std::string_view bytes,
                                  std::size_t max_frame_bytes = kDefaultMaxFrameBytes);
+// The same, with every message of the frame allocated on `arena` (which owns the result):
+// a batch of thousands of changes is parsed and freed without an allocation per value.
+Result<v1::Envelope*> DecodeFrameOnArena(std::string_view bytes, std::size_t max_frame_bytes,
+                                         google::protobuf::Arena* arena);
 
 // A PushBatch frame built from changes already serialized (outbox payloads without their
 // seq): the same bytes EncodeFrame would give, without parsing and re-serializing every
