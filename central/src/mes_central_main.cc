@@ -33,6 +33,7 @@
 #include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
 #include "millrace/common/http_server.h"
+#include "millrace/common/process_limits.h"
 #include "millrace/common/metrics.h"
 #include "millrace/common/signals.h"
 #include "millrace/common/version.h"
@@ -125,6 +126,10 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   if (!config.ok()) return Fail(config.status());
   if (port_override >= 0) config->http.port = static_cast<std::uint16_t>(port_override);
   if (Status s = InitLogging(config->log); !s.ok()) return Fail(s);
+  // A socket per connected site.
+  const rlim_t open_files = RaiseOpenFileLimit();
+  if (open_files < 4096)
+    spdlog::warn("mes-central may open only {} files: fewer sites than that can connect", open_files);
 
   // The process's one hybrid clock: it observes every HLC central applies and stamps
   // central's own changes.

@@ -441,7 +441,7 @@ Status SyncHealth(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* s
   sql->key_parts = 1;
   sql->text =
       "SELECT s.site_id, s.site_id, s.time_zone, s.active::text, coalesce(s.active AND s.last_seen_at > now() - "
-      "interval '15 seconds', false)::text, " + Iso("s.last_seen_at") + ", " + Iso("s.last_ack_at") +
+      "interval '30 seconds', false)::text, " + Iso("s.last_seen_at") + ", " + Iso("s.last_ack_at") +
       ", s.applied_seq, greatest(coalesce(s.reported_head_seq, 0) - s.applied_seq, 0), "
       "CASE WHEN s.reported_head_seq > s.applied_seq THEN s.reported_backlog_bytes ELSE 0 END, "
       "CASE WHEN s.reported_head_seq > s.applied_seq AND s.oldest_unacked_at IS NOT NULL THEN "

@@ -34,7 +34,7 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
             "without a new epoch; restore it with mesctl restore");
   }
   // The site is live: what a store that wants to take over must wait out. Written at
-  // most every two seconds (idle edges say Hello every five).
+  // most every two seconds (idle edges say Hello every ten).
   MILLRACE_RETURN_IF_ERROR(
       conn_
           ->Query("UPDATE millrace.sync_site SET last_seen_at = now(), reported_head_seq = $3, "

@@ -61,9 +61,13 @@ class ZmqClientTransport final : public ClientTransport {
       socket_->set(zmq::sockopt::rcvhwm, 64);
       socket_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_frame_bytes));
       const int hb = static_cast<int>(options_.heartbeat.count());
+      // The edge finds a dead central by its own PINGs; it asks central for no time-to-live
+      // of its own (heartbeat_ttl): libzmq re-arms such a timer for every message it gets,
+      // at a cost that grows with the connections central holds (a linear search of its
+      // timers), which a thousand sites' PINGs made a fifth of a core. Central finds a
+      // dead edge by its own, slower PINGs (server_transport.h).
       socket_->set(zmq::sockopt::heartbeat_ivl, hb);
       socket_->set(zmq::sockopt::heartbeat_timeout, 3 * hb);
-      socket_->set(zmq::sockopt::heartbeat_ttl, 3 * hb);
       // A central that comes back is found within a second: loopback and LAN connection
       // attempts to a closed port are cheap, and a site's catch-up starts sooner.
       socket_->set(zmq::sockopt::reconnect_ivl, 100);

@@ -1,8 +1,9 @@
 // What the benchmark runners share: how they give up, the production event they write,
-// percentiles and the resident size of a process.
+// percentiles, the resident size and CPU time of a process.
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -10,7 +11,9 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -86,6 +89,25 @@ inline Rss ReadRss(pid_t pid) {
     in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
   return out;
+}
+
+// CPU seconds a process has used (user + system), from /proc/PID/stat; 0 when gone.
+inline double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) {
+      stime = std::stod(field);
+      break;
+    }
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace millrace::bench

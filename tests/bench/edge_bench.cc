@@ -121,24 +121,6 @@ StoreResult StoreWrites(const fs::path& dir, int clients, double seconds) {
               static_cast<double>((*store)->groups_committed())};
 }
 
-// CPU seconds a process has used (user + system), from /proc/PID/stat.
-double CpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = stat.rfind(')');  // the command may hold spaces
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  for (int i = 3; rest >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) {
-      stime = std::stod(field);
-      break;
-    }
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 struct HttpResult {
   double req_per_s, p50_ms, p99_ms;
   double edge_cpu_us_per_req;

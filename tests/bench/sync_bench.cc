@@ -53,6 +53,7 @@
 #include "millrace/common/files.h"
 #include "millrace/common/hlc.h"
 #include "millrace/common/logging.h"
+#include "millrace/common/process_limits.h"
 #include "millrace/common/uuid.h"
 #include "millrace/edge/simulator.h"
 #include "millrace/edge/store.h"
@@ -61,6 +62,7 @@
 #include "millrace/sync/server.h"
 #include "millrace/sync/transport.h"
 #include "bench_common.h"
+#include "in_process_edge.h"
 #include "sync_cluster.h"
 #include "test_pg.h"
 
@@ -68,11 +70,8 @@ namespace fs = std::filesystem;
 using namespace millrace;
 using namespace millrace::bench;
 using json = nlohmann::json;
-using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-
-double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // The processes a failed run must not leave behind (mes-central, the idle mes-edge).
 std::atomic<testing::SyncCluster*> g_cluster{nullptr};
@@ -83,86 +82,13 @@ void StopCluster() {
   }
 }
 
-// Appends n events to the store's outbox, 10,000 per transaction.
-void FillEvents(edge::EdgeStore& store, const std::string& site, std::int64_t first, std::int64_t n) {
-  for (std::int64_t start = 0; start < n; start += 10000) {
-    CHECK_OK(store.Write([&](edge::WriteTxn& txn) -> Status {
-      for (std::int64_t i = start; i < std::min(n, start + 10000); ++i) {
-        Row r = EventRow(site, first + i);
-        MILLRACE_RETURN_IF_ERROR(txn.Insert(r));
-      }
-      return Status::Ok();
-    }),
-             "fill outbox");
-  }
-}
-
-// An edge inside this process: its own SQLite store, sync client and CurveZMQ socket,
-// provisioned by mes-central like any site.
-class InProcessEdge {
- public:
-  InProcessEdge(const std::string& site, const fs::path& dir, const std::string& endpoint,
-                const std::string& central_public_key, int batch_rows, int window)
-      : site_(site) {
-    edge::EdgeStoreOptions so;
-    so.path = (dir / "edge.db").string();
-    so.site_id = site;
-    store_ = Must(edge::EdgeStore::Open(so), "edge store " + site);
-    adapter_ = std::make_unique<edge::EdgeSyncAdapter>(store_.get());
-    zo_.endpoints = {endpoint};
-    zo_.secret_key = Must(sync::ReadKeyFile((dir / "site.key").string(), true), "site key");
-    zo_.public_key = Must(sync::CurvePublicKey(zo_.secret_key), "site public key");
-    zo_.server_public_key = central_public_key;
-    co_ = edge::SyncClientOptionsFor(*store_);
-    co_.batch_rows = batch_rows;
-    co_.window = window;
-  }
-  ~InProcessEdge() { Stop(); }
-
-  void Start() {
-    auto transport = Must(sync::NewZmqClientTransport(zo_), "transport " + site_);
-    client_ = std::make_unique<sync::SyncClient>(co_, adapter_.get(), std::move(transport));
-    sync::SyncClient* c = client_.get();
-    store_->SetCommitListener([c] { c->Wake(); });
-    client_->Start();
-  }
-  void Stop() {
-    if (!client_) return;
-    store_->SetCommitListener(nullptr);
-    client_->Stop();
-    client_.reset();
-  }
-  sync::SyncClientStats Stats() const { return client_ ? client_->Stats() : sync::SyncClientStats{}; }
-  edge::EdgeStore& store() { return *store_; }
-  const std::string& site() const { return site_; }
-
- private:
-  std::string site_;
-  std::unique_ptr<edge::EdgeStore> store_;
-  std::unique_ptr<edge::EdgeSyncAdapter> adapter_;
-  sync::ZmqClientOptions zo_;
-  sync::SyncClientOptions co_;
-  std::unique_ptr<sync::SyncClient> client_;
-};
-
-// Waits until every edge's client reports acked_seq >= target[i].
-double WaitAcked(const std::vector<std::unique_ptr<InProcessEdge>>& edges,
-                 const std::vector<std::uint64_t>& target, SteadyClock::time_point t0,
-                 double timeout_s, const std::string& what) {
-  while (true) {
-    bool all = true;
-    for (std::size_t i = 0; i < edges.size() && all; ++i)
-      all = edges[i]->Stats().acked_seq >= target[i];
-    if (all) return Seconds(SteadyClock::now() - t0);
-    if (Seconds(SteadyClock::now() - t0) > timeout_s) Die(Status::Timeout("not acknowledged"), what);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
 struct Options {
   std::string mes_central, mes_edge, json_path;
   int rows = 200000, samples = 200, batch_rows = 5000, window = 4;
-  int catchup_rows = 1000000, edges = 100, fanin_seconds = 15, fanin_rate = 10;
+  int catchup_rows = 1000000, edges = 100, fanin_seconds = 15;
+  double fanin_rate = 5;  // commits per second per site
+  int fanin_rows_per_commit = 10, fleet_sites = 1000;
+  double fleet_rate = 1;  // events per second per site
   int fanin_backlog = 2000, fanout_changes = 20, floor_seconds = 15, floor_units = 6;
   std::set<std::string> only;
   bool Want(const std::string& s) const { return only.empty() || only.count(s) > 0; }
@@ -176,7 +102,7 @@ class Bench {
     Baseline();
     if (o_.Want("upstream") || o_.Want("latency")) UpstreamAndLatency();
     if (o_.Want("catchup") || o_.Want("fanin") || o_.Want("fanout") || o_.Want("memory") ||
-        o_.Want("floor")) {
+        o_.Want("floor") || o_.Want("fleet")) {
       cluster_ = Must(testing::SyncCluster::Create({o_.mes_central, o_.mes_edge}, "bench"),
                       "cluster");
       g_cluster = cluster_.get();
@@ -187,6 +113,7 @@ class Bench {
       if (o_.Want("memory") || o_.Want("floor")) EdgeUnderFloor();
       if (o_.Want("catchup")) CatchUp();
       if (o_.Want("fanin") || o_.Want("fanout")) FanInAndOut();
+      if (o_.Want("fleet")) Fleet();
     }
     Print();
     return ok_ ? 0 : 1;
@@ -535,67 +462,14 @@ class Bench {
     });
 
     if (o_.Want("fanin")) {
-      // Steady load: each site commits single-event transactions at fanin_rate per second,
-      // from sixteen writer threads (a store commit waits for its fsync); a sampler watches the
-      // oldest unacknowledged change. What the writers achieve is reported, not what was asked.
+      // Steady load: each site commits fanin_rows_per_commit events fanin_rate times a
+      // second (so the sites' own fsyncs are not the bound), from sixteen writer threads; a
+      // sampler watches the oldest unacknowledged change. What the writers achieve is
+      // reported, not what was asked.
       const std::size_t n = edges.size();
-      std::vector<std::vector<SteadyClock::time_point>> committed(n);
-      std::vector<std::mutex> mu(n);
-      std::atomic<bool> stop{false};
-      const auto start = SteadyClock::now();
-      std::vector<std::thread> writers;
-      const int nwriters = 16;
-      for (int w = 0; w < nwriters; ++w) {
-        writers.emplace_back([&, w] {
-          std::vector<std::int64_t> done(n, 0);
-          while (!stop) {
-            bool wrote = false;
-            const double due = Seconds(SteadyClock::now() - start) * o_.fanin_rate;
-            for (std::size_t i = static_cast<std::size_t>(w); i < n; i += nwriters) {
-              if (static_cast<double>(done[i]) >= due) continue;
-              Row r = EventRow(edges[i]->site(), done[i]);
-              CHECK_OK(edges[i]->store().Write([&](edge::WriteTxn& txn) { return txn.Insert(r); }),
-                       "fan-in write");
-              {
-                std::lock_guard lock(mu[i]);
-                committed[i].push_back(SteadyClock::now());
-              }
-              ++done[i];
-              wrote = true;
-            }
-            if (!wrote) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          }
-        });
-      }
-      double worst_lag = 0;
-      std::string worst_site;
-      std::vector<double> lag_samples;
-      while (Seconds(SteadyClock::now() - start) < o_.fanin_seconds) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        const auto now = SteadyClock::now();
-        for (std::size_t i = 0; i < n; ++i) {
-          const std::uint64_t acked = edges[i]->Stats().acked_seq;
-          double lag = 0;
-          {
-            std::lock_guard lock(mu[i]);
-            if (acked < committed[i].size()) lag = Seconds(now - committed[i][acked]);
-          }
-          lag_samples.push_back(lag);
-          if (lag > worst_lag) {
-            worst_lag = lag;
-            worst_site = edges[i]->site();
-          }
-        }
-      }
-      stop = true;
-      for (auto& t : writers) t.join();
-      std::vector<std::uint64_t> target(n);
-      std::uint64_t total = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        target[i] = committed[i].size();
-        total += target[i];
-      }
-      const double steady_s = WaitAcked(edges, target, start, 120, "fan-in steady");
+      const SteadyResult steady = RunSteadyLoad(
+          edges, {o_.fanin_rate, o_.fanin_rows_per_commit, static_cast<double>(o_.fanin_seconds), 16});
+      std::vector<std::uint64_t> target = steady.acked_target;
       // Drain: every site queues a backlog with its client stopped, then all start at once.
       for (auto& e : edges) e->Stop();
       for (std::size_t i = 0; i < n; ++i) {
@@ -607,13 +481,14 @@ class Bench {
       const double drain_s = WaitAcked(edges, target, drain0, 600, "fan-in drain");
       const double drain_rate = static_cast<double>(n) * o_.fanin_backlog / drain_s;
       r_["fanin"] = {{"sites", n},
-                     {"offered_rows_per_s", static_cast<double>(n) * o_.fanin_rate},
+                     {"offered_rows_per_s", static_cast<double>(n) * o_.fanin_rate * o_.fanin_rows_per_commit},
+                     {"rows_per_commit", o_.fanin_rows_per_commit},
                      {"steady_seconds", o_.fanin_seconds},
-                     {"steady_rows", total},
-                     {"steady_rows_per_s", static_cast<double>(total) / steady_s},
-                     {"worst_site_lag_s", worst_lag},
-                     {"worst_site", worst_site},
-                     {"lag_p99_s", Percentile(lag_samples, 0.99)},
+                     {"steady_rows", steady.rows},
+                     {"steady_rows_per_s", steady.rows_per_s},
+                     {"worst_site_lag_s", steady.worst_lag_s},
+                     {"worst_site", steady.worst_site},
+                     {"lag_p99_s", steady.lag_p99_s},
                      {"drain_rows", static_cast<double>(n) * o_.fanin_backlog},
                      {"drain_rows_per_s", drain_rate},
                      {"drain_vs_copy", drain_rate / copy_rate_}};
@@ -655,6 +530,76 @@ class Bench {
     r_["memory"]["central_fanin_peak_rss_mib"] = central_peak_mib;
     r_["memory"]["central_sites"] = edges.size();
     for (auto& e : edges) e->Stop();
+  }
+
+  // ---- a thousand sites on one mes-central ----
+  void Fleet() {
+    CHECK_OK(cluster_->CreateTenant("fleet1k"), "tenant fleet1k");
+    auto app = Must(cluster_->db().Connect("millrace_app"), "connect app");
+    Edges edges;
+    std::cout << "sync_bench: provisioning " << o_.fleet_sites << " sites" << std::flush;
+    for (int i = 0; i < o_.fleet_sites; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "f%04d", i + 1);
+      central::ProvisionOptions po;
+      po.tenant_id = "fleet1k";
+      po.site_id = name;
+      po.out_dir = cluster_->site_dir(name);
+      po.endpoints = {cluster_->sync_endpoint()};
+      po.central_public_key = central_pub_;
+      (void)Must(central::ProvisionSite(*app, po), std::string("provision ") + name);
+      edges.push_back(std::make_unique<InProcessEdge>(name, cluster_->site_dir(name),
+                                                      cluster_->sync_endpoint(), central_pub_,
+                                                      o_.batch_rows, o_.window, /*readers=*/1));
+      if ((i + 1) % 100 == 0) std::cout << " " << i + 1 << std::flush;
+    }
+    std::cout << "\n";
+    const pid_t central = cluster_->central_pid();
+    const Rss before = ReadRss(central);
+    for (auto& e : edges) e->Start();
+    const auto t0 = SteadyClock::now();
+    for (auto& e : edges)
+      while (!e->Stats().connected) {
+        if (Seconds(SteadyClock::now() - t0) > 300) Die(Status::Timeout("sites not connected"), "fleet");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    const double connect_s = Seconds(SteadyClock::now() - t0);
+    // Idle: every site connected and nothing to sync; what heartbeats, pings and acks cost.
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const double idle_cpu0 = CpuSeconds(central);
+    const auto idle0 = SteadyClock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    const double idle_cpu = (CpuSeconds(central) - idle_cpu0) / Seconds(SteadyClock::now() - idle0);
+    const Rss idle = ReadRss(central);
+    // Loaded: every site commits fleet_rate events a second.
+    std::atomic<bool> sampling{true};
+    double peak_mib = idle.now_mib;
+    std::thread mem([&] {
+      while (sampling) {
+        peak_mib = std::max(peak_mib, ReadRss(central).now_mib);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    const double load_cpu0 = CpuSeconds(central);
+    const auto load0 = SteadyClock::now();
+    const SteadyResult steady =
+        RunSteadyLoad(edges, {o_.fleet_rate, 1, static_cast<double>(o_.fanin_seconds), 16});
+    const double load_cpu = (CpuSeconds(central) - load_cpu0) / Seconds(SteadyClock::now() - load0);
+    sampling = false;
+    mem.join();
+    for (auto& e : edges) e->Stop();
+    r_["fleet"] = {{"sites", edges.size()},
+                   {"connect_all_s", connect_s},
+                   {"central_rss_before_mib", before.now_mib},
+                   {"central_rss_idle_mib", idle.now_mib},
+                   {"central_idle_cpu_cores", idle_cpu},
+                   {"offered_rows_per_s", static_cast<double>(edges.size()) * o_.fleet_rate},
+                   {"steady_rows_per_s", steady.rows_per_s},
+                   {"worst_site_lag_s", steady.worst_lag_s},
+                   {"worst_site", steady.worst_site},
+                   {"lag_p99_s", steady.lag_p99_s},
+                   {"central_load_cpu_cores", load_cpu},
+                   {"central_peak_rss_mib", peak_mib}};
   }
 
   void Print() {
@@ -721,6 +666,19 @@ class Bench {
       line("fan-in: all sites draining a backlog at once", num(f["drain_rows_per_s"].get<double>(), 0, " rows/s"),
            ratio(f["drain_rows_per_s"].get<double>(), copy_rate_, "COPY"));
     }
+    if (r_.contains("fleet")) {
+      const json& f = r_["fleet"];
+      const std::string sites = std::to_string(f["sites"].get<int>());
+      line("fleet: " + sites + " sites connected, idle: mes-central CPU",
+           num(f["central_idle_cpu_cores"].get<double>() * 100, 1, "% of a core"),
+           "resident " + num(f["central_rss_idle_mib"].get<double>(), 1, " MiB"));
+      line("fleet: " + sites + " sites, " + num(f["steady_rows_per_s"].get<double>(), 0, " rows/s") +
+               " committed, worst lag",
+           num(f["worst_site_lag_s"].get<double>() * 1000, 0, " ms"),
+           "p99 " + num(f["lag_p99_s"].get<double>() * 1000, 0, " ms") + "; mes-central " +
+               num(f["central_load_cpu_cores"].get<double>() * 100, 0, "% of a core, peak ") +
+               num(f["central_peak_rss_mib"].get<double>(), 1, " MiB"));
+    }
     if (r_.contains("fanout")) {
       const json& f = r_["fanout"];
       line("fan-out: master-data change to " + std::to_string(f["sites"].get<int>()) + " sites, p50 / p99",
@@ -786,8 +744,15 @@ int main(int argc, char** argv) {
   app.add_option("--edges", o.edges, "Sites for fan-in and fan-out")->check(CLI::Range(1, 1000));
   app.add_option("--fanin-seconds", o.fanin_seconds, "Length of the steady fan-in load")
       ->check(CLI::Range(1, 3600));
-  app.add_option("--fanin-rate", o.fanin_rate, "Events per second per site in the steady load")
+  app.add_option("--fanin-rate", o.fanin_rate, "Commits per second per site in the steady load")
+      ->check(CLI::Range(0.1, 10000.0));
+  app.add_option("--fanin-rows-per-commit", o.fanin_rows_per_commit,
+                 "Events per commit in the steady load")
       ->check(CLI::Range(1, 10000));
+  app.add_option("--fleet-sites", o.fleet_sites, "Sites of the fleet run (one mes-central)")
+      ->check(CLI::Range(1, 5000));
+  app.add_option("--fleet-rate", o.fleet_rate, "Events per second per site in the fleet run")
+      ->check(CLI::Range(0.01, 1000.0));
   app.add_option("--fanin-backlog", o.fanin_backlog, "Events per site in the fan-in drain")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--fanout-changes", o.fanout_changes, "Master-data changes timed in fan-out")
@@ -796,13 +761,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   app.add_option("--floor-units", o.floor_units, "Operators (work units) on the simulated floor")
       ->check(CLI::Range(1, 64));
-  app.add_option("--only", only, "Comma-separated: upstream,latency,floor,catchup,fanin,fanout,memory");
+  app.add_option("--only", only,
+                 "Comma-separated: upstream,latency,floor,catchup,fanin,fanout,fleet,memory");
   app.add_option("--json", o.json_path, "Also write the results here");
   CLI11_PARSE(app, argc, argv);
   std::stringstream list(only);
   for (std::string item; std::getline(list, item, ',');) {
-    static const std::set<std::string> known = {"upstream", "latency", "catchup",
-                                                "fanin",    "fanout",  "memory", "floor"};
+    static const std::set<std::string> known = {"upstream", "latency", "catchup", "fanin",
+                                                "fanout",   "fleet",   "memory",  "floor"};
     if (!known.count(item)) {
       std::cerr << "sync_bench: --only: unknown measure '" << item << "'\n";
       return 2;
@@ -810,6 +776,7 @@ int main(int argc, char** argv) {
     o.only.insert(item);
   }
   (void)InitLogging({.level = "error", .format = "human", .program = "sync_bench"});
+  RaiseOpenFileLimit();
   g_program = "sync_bench";
   g_before_exit = StopCluster;
   return Bench(o).Run();

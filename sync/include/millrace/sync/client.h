@@ -70,7 +70,9 @@ struct SyncClientOptions {
   int window = 4;  // batches in flight
   std::chrono::milliseconds hello_timeout{3000};
   std::chrono::milliseconds ack_timeout{10000};
-  std::chrono::milliseconds idle_ping{5000};  // Hello when nothing was heard for this long
+  // A Hello when nothing was heard for this long: it tells central the site is live (and
+  // its backlog), at the price of a database transaction there, so not too often.
+  std::chrono::milliseconds idle_ping{10000};
   int pull_max_changes = 2000;
   BackoffOptions backoff;
   std::uint64_t seed = 0;  // backoff jitter; 0: from the clock

@@ -39,7 +39,10 @@ struct SyncServerOptions {
   bool insecure_development = false;
   int workers = 2;  // appliers (each with a storage session) and as many decode threads
   std::size_t max_frame_bytes = 16u << 20;
-  int heartbeat_ms = 1000;
+  // Central PINGs each edge this often and drops one silent for three intervals: slow,
+  // because each PING re-arms timers whose cost grows with the connections held; an edge
+  // finds a dead central by its own PINGs within seconds.
+  int heartbeat_ms = 10000;
 };
 
 class SyncServer {

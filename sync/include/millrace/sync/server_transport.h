@@ -45,7 +45,10 @@ struct ZmqServerOptions {
   std::string secret_key;  // Z85; empty only with insecure_development
   bool insecure_development = false;
   std::size_t max_frame_bytes = 16u << 20;
-  int heartbeat_ms = 1000;
+  // Central PINGs each edge this often and drops one silent for three intervals: slow,
+  // because each PING re-arms timers whose cost grows with the connections held; an edge
+  // finds a dead central by its own PINGs within seconds.
+  int heartbeat_ms = 10000;
 };
 
 // The active site a Curve public key (Z85) belongs to; nullopt for unknown or revoked.
