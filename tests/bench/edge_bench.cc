@@ -246,9 +246,11 @@ int main(int argc, char** argv) {
   double seconds = 5;
   int clients = 16;
   int edge_threads = 0;
-  app.add_option("--mes-edge", mes_edge, "Path of the mes-edge binary")
-      ->required()
-      ->check(CLI::ExistingFile);
+  std::vector<std::string> compare;
+  app.add_option("--compare", compare,
+                 "Print two result files (--json) side by side, the second as a ratio of the first")
+      ->expected(2);
+  app.add_option("--mes-edge", mes_edge, "Path of the mes-edge binary")->check(CLI::ExistingFile);
   app.add_option("--seconds", seconds, "Seconds per measurement")->check(CLI::Range(0.5, 600.0));
   app.add_option("--clients", clients, "Concurrent writers / HTTP clients")
       ->check(CLI::Range(1, 256));
@@ -257,6 +259,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 256));
   app.add_option("--json", json_path, "Also write the results to this JSON file");
   CLI11_PARSE(app, argc, argv);
+  if (!compare.empty()) return CompareResults(compare[0], compare[1]);
+  if (mes_edge.empty()) {
+    std::cerr << "edge_bench: --mes-edge is required (or --compare A B)\n";
+    return 2;
+  }
   signal(SIGPIPE, SIG_IGN);
 
   fs::path dir = fs::temp_directory_path() / ("millrace-bench-" + std::to_string(getpid()));
@@ -267,8 +274,11 @@ int main(int argc, char** argv) {
   fs::remove_all(dir);
 
   std::cout << std::fixed << std::setprecision(2);
+  const json machine = MachineJson();
   std::cout << "Millrace edge benchmark (" << clients << " clients, " << seconds
-            << " s each, synchronous=FULL)\n"
+            << " s each, synchronous=FULL; " << machine.value("cores", 0) << " cores, "
+            << machine.value("cpu", std::string("?")) << ", commit "
+            << machine.value("commit", std::string("?")) << ")\n"
             << "  raw SQLite, 1 row per commit      " << std::setw(10) << raw1 << " rows/s\n"
             << "  raw SQLite, 1000 rows per commit  " << std::setw(10) << raw1000
             << " rows/s   (baseline)\n"
@@ -284,7 +294,8 @@ int main(int argc, char** argv) {
             << "  mes-edge resident memory          idle " << http.rss_idle_mib
             << " MiB, under load " << http.rss_loaded_mib << " MiB\n";
   if (!json_path.empty()) {
-    json j{{"clients", clients},
+    json j{{"machine", MachineJson()},
+           {"clients", clients},
            {"seconds", seconds},
            {"raw_sqlite_rows_per_s_1_per_commit", raw1},
            {"raw_sqlite_rows_per_s_1000_per_commit", raw1000},

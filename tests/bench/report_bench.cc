@@ -397,6 +397,7 @@ class Bench {
                         {"max_ms", Percentile(fresh_ms_, 1.0)}, {"floor_events", floor_events_},
                         {"floor_seconds", sim_seconds_}, {"sim", sim_summary_}};
     out["targets_missed"] = missed + (f99 < 2000 ? 0 : 1);
+    out["machine"] = MachineJson();
     if (!o_.json_path.empty()) std::ofstream(o_.json_path) << out.dump(2) << "\n";
   }
 

@@ -603,9 +603,10 @@ class Bench {
   }
 
   void Print() {
+    r_["machine"] = MachineJson();
     std::ostringstream host;
-    host << std::thread::hardware_concurrency() << " cores";
-    r_["machine"] = host.str();
+    host << r_["machine"].value("cores", 0) << " cores, " << r_["machine"].value("cpu", std::string("?"))
+         << ", commit " << r_["machine"].value("commit", std::string("?"));
     std::cout << std::fixed;
     const auto line = [](const std::string& what, const std::string& value, const std::string& vs) {
       std::cout << "  " << std::left << std::setw(58) << what << std::setw(24) << value << vs << "\n";
@@ -732,8 +733,12 @@ int main(int argc, char** argv) {
   CLI::App app{"Millrace sync benchmarks: upstream, latency, catch-up, fan-in, fan-out, memory"};
   Options o;
   std::string only;
-  app.add_option("--mes-central", o.mes_central, "mes-central binary")->required();
-  app.add_option("--mes-edge", o.mes_edge, "mes-edge binary")->required();
+  std::vector<std::string> compare;
+  app.add_option("--compare", compare,
+                 "Print two result files (--json) side by side, the second as a ratio of the first")
+      ->expected(2);
+  app.add_option("--mes-central", o.mes_central, "mes-central binary");
+  app.add_option("--mes-edge", o.mes_edge, "mes-edge binary");
   app.add_option("--rows", o.rows, "Events for the upstream run and the COPY baseline")
       ->check(CLI::Range(1000, 5000000));
   app.add_option("--samples", o.samples, "Single events per latency run")->check(CLI::Range(10, 10000));
@@ -765,6 +770,11 @@ int main(int argc, char** argv) {
                  "Comma-separated: upstream,latency,floor,catchup,fanin,fanout,fleet,memory");
   app.add_option("--json", o.json_path, "Also write the results here");
   CLI11_PARSE(app, argc, argv);
+  if (!compare.empty()) return CompareResults(compare[0], compare[1]);
+  if (o.mes_central.empty() || o.mes_edge.empty()) {
+    std::cerr << "sync_bench: --mes-central and --mes-edge are required (or --compare A B)\n";
+    return 2;
+  }
   std::stringstream list(only);
   for (std::string item; std::getline(list, item, ',');) {
     static const std::set<std::string> known = {"upstream", "latency", "catchup", "fanin",
