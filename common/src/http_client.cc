@@ -4,6 +4,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
 
 namespace millrace {
 
@@ -35,20 +37,13 @@ Result<HttpEndpoint> ParseHttpUrl(const std::string& url) {
   return ep;
 }
 
-Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& method,
-                              const std::string& target, const std::string& body,
-                              const std::map<std::string, std::string>& headers,
-                              std::chrono::milliseconds timeout) {
-  // Async operations on a tcp_stream are the only way to get a deadline out of Asio:
-  // its blocking reads ignore SO_RCVTIMEO and wait forever.
-  std::string where = endpoint.host + ":" + std::to_string(endpoint.port);
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  tcp::resolver resolver(ioc);
-  auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
-  if (ec) return Status::Unavailable("cannot resolve " + where + ": " + ec.message());
+namespace {
 
+http::request<http::string_body> MakeRequest(const HttpEndpoint& endpoint,
+                                             const std::string& method, const std::string& target,
+                                             const std::string& body,
+                                             const std::map<std::string, std::string>& headers,
+                                             bool keep_alive) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, endpoint.host);
   req.set(http::field::user_agent, "millrace");
@@ -58,29 +53,74 @@ Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& m
       req.set(http::field::content_type, "application/json");
     req.body() = body;
   }
-  req.keep_alive(false);
+  req.keep_alive(keep_alive);
   req.prepare_payload();
+  return req;
+}
 
+HttpResponse FromBeast(http::response<http::string_body>& res) {
+  HttpResponse out;
+  out.status = static_cast<int>(res.result_int());
+  out.content_type = std::string(res[http::field::content_type]);
+  for (const auto& field : res) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = std::move(res.body());
+  return out;
+}
+
+enum class Stage { kConnect, kWrite, kRead, kDone };
+
+// One exchange on `stream` (connecting first unless `connected`), with a deadline on the
+// whole of it: async operations on a tcp_stream are the only way to get a deadline out of
+// Asio (its blocking reads ignore SO_RCVTIMEO and wait forever).
+Result<HttpResponse> Exchange(asio::io_context& ioc, beast::tcp_stream& stream,
+                              const HttpEndpoint& endpoint, bool connected,
+                              http::request<http::string_body>& req,
+                              std::chrono::milliseconds timeout, Stage* reached,
+                              std::size_t* bytes_read) {
+  const std::string where = endpoint.host + ":" + std::to_string(endpoint.port);
+  beast::error_code ec;
+  tcp::resolver::results_type results;
+  if (!connected) {
+    tcp::resolver resolver(ioc);
+    results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
+    if (ec) return Status::Unavailable("cannot resolve " + where + ": " + ec.message());
+  }
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64ull << 20);
-  enum class Stage { kConnect, kWrite, kRead, kDone } stage = Stage::kConnect;
-
-  stream.expires_after(timeout);
-  stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
-    if ((ec = e)) return;
-    stage = Stage::kWrite;
-    http::async_write(stream, req, [&](beast::error_code e2, std::size_t) {
-      if ((ec = e2)) return;
-      stage = Stage::kRead;
-      http::async_read(stream, buffer, parser, [&](beast::error_code e3, std::size_t) {
-        ec = e3;
-        if (!ec) stage = Stage::kDone;
-      });
+  Stage stage = connected ? Stage::kWrite : Stage::kConnect;
+  *bytes_read = 0;
+  auto read = [&] {
+    stage = Stage::kRead;
+    http::async_read(stream, buffer, parser, [&](beast::error_code e, std::size_t n) {
+      ec = e;
+      *bytes_read = n;
+      if (!ec) stage = Stage::kDone;
     });
-  });
+  };
+  auto write = [&] {
+    stage = Stage::kWrite;
+    http::async_write(stream, req, [&](beast::error_code e, std::size_t) {
+      if ((ec = e)) return;
+      read();
+    });
+  };
+  stream.expires_after(timeout);
+  if (connected) {
+    write();
+  } else {
+    stream.async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
+      if ((ec = e)) return;
+      write();
+    });
+  }
+  ioc.restart();
   ioc.run();
-
+  *reached = stage;
   if (ec == beast::error::timeout) {
     return Status::Timeout("no answer from " + where + " within " +
                            std::to_string(timeout.count()) + " ms");
@@ -91,19 +131,70 @@ Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& m
                                                 : "cannot read the answer from ";
     return Status::Unavailable(what + where + ": " + ec.message());
   }
-  auto& res = parser.get();
-  HttpResponse out;
-  out.status = static_cast<int>(res.result_int());
-  out.content_type = std::string(res[http::field::content_type]);
-  for (const auto& field : res) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(field.value());
-  }
-  out.body = std::move(res.body());
+  return FromBeast(parser.get());
+}
+
+}  // namespace
+
+Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& method,
+                              const std::string& target, const std::string& body,
+                              const std::map<std::string, std::string>& headers,
+                              std::chrono::milliseconds timeout) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  auto req = MakeRequest(endpoint, method, target, body, headers, false);
+  Stage reached;
+  std::size_t read = 0;
+  auto out = Exchange(ioc, stream, endpoint, false, req, timeout, &reached, &read);
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   return out;
+}
+
+struct HttpConnection::Impl {
+  HttpEndpoint endpoint;
+  std::chrono::milliseconds timeout;
+  asio::io_context ioc;
+  std::optional<beast::tcp_stream> stream;
+  std::chrono::steady_clock::time_point last_used;
+};
+
+HttpConnection::HttpConnection(HttpEndpoint endpoint, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->endpoint = std::move(endpoint);
+  impl_->timeout = timeout;
+}
+
+HttpConnection::~HttpConnection() = default;
+
+Result<HttpResponse> HttpConnection::Call(const std::string& method, const std::string& target,
+                                          const std::string& body,
+                                          const std::map<std::string, std::string>& headers) {
+  Impl& im = *impl_;
+  // A connection idle for longer than a server's read deadline may be closing as the
+  // request goes out: start a new one instead.
+  if (im.stream && std::chrono::steady_clock::now() - im.last_used > kIdleReuse) im.stream.reset();
+  auto req = MakeRequest(im.endpoint, method, target, body, headers, true);
+  for (int attempt = 0;; ++attempt) {
+    const bool reused = im.stream.has_value();
+    if (!reused) im.stream.emplace(im.ioc);
+    Stage reached;
+    std::size_t read = 0;
+    auto out = Exchange(im.ioc, *im.stream, im.endpoint, reused, req, im.timeout, &reached, &read);
+    if (out.ok()) {
+      im.last_used = std::chrono::steady_clock::now();
+      if (out->headers.count("connection") && out->headers.at("connection") == "close")
+        im.stream.reset();
+      return out;
+    }
+    im.stream.reset();
+    // A kept connection the server had closed answers nothing at all: the request never
+    // reached a handler, so it is sent once more on a new connection. Anything else (an
+    // answer begun, a timeout) is not retried: the request may have been applied.
+    if (!reused || attempt > 0 || read > 0 || out.status().code() == StatusCode::kTimeout ||
+        reached == Stage::kConnect)
+      return out;
+  }
 }
 
 }  // namespace millrace

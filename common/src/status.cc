@@ -40,6 +40,12 @@ std::string_view StatusCodeName(StatusCode code) {
   return "internal";
 }
 
+std::optional<StatusCode> StatusCodeFromName(std::string_view name) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kInternal); ++c)
+    if (StatusCodeName(static_cast<StatusCode>(c)) == name) return static_cast<StatusCode>(c);
+  return std::nullopt;
+}
+
 int HttpStatusFor(StatusCode code) {
   switch (code) {
     case StatusCode::kOk:

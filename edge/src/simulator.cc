@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "millrace/common/http_client.h"
+#include "millrace/edge/terminal_client.h"
 
 namespace millrace::edge {
 namespace {
@@ -45,23 +46,22 @@ class Simulator::Site {
     json body;
   };
 
-  Answer Call(const std::string& method, const std::string& target, const json& body = nullptr,
-              const std::string& token = "", double* ms = nullptr) {
-    std::map<std::string, std::string> headers;
-    if (!token.empty()) headers["authorization"] = "Bearer " + token;
+  // One request on the calling thread's connection (each thread keeps its own alive).
+  Answer Call(TerminalClient& c, const std::string& method, const std::string& target,
+              const json& body = nullptr, double* ms = nullptr) {
     const auto t0 = SteadyClock::now();
-    auto r = HttpCall(ep_, method, target, body.is_null() ? "" : body.dump(), headers);
+    auto r = c.Send(method, target, body);
     const double took = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
     if (ms) *ms = took;
     if (!r.ok()) return {};
     if (method == "GET") sim_->CountRead(took);
-    return {r->status, json::parse(r->body, nullptr, false)};
+    return {r->status, std::move(r->body)};
   }
   // A write: counted by kind. True when it succeeded.
-  bool Write(const std::string& kind, const std::string& target, const json& body,
-             const std::string& token, json* out = nullptr, std::string* rule_out = nullptr) {
+  bool Write(TerminalClient& c, const std::string& kind, const std::string& target,
+             const json& body, json* out = nullptr, std::string* rule_out = nullptr) {
     double ms = 0;
-    Answer a = Call("POST", target, body, token, &ms);
+    Answer a = Call(c, "POST", target, body, &ms);
     std::string rule;
     if (a.status >= 400 && a.status < 500 && a.body.is_object() && a.body.contains("error") &&
         a.body["error"].is_object())
@@ -71,22 +71,27 @@ class Simulator::Site {
     if (out) *out = a.body;
     return a.status >= 200 && a.status < 300;
   }
-  // At the work unit with this id; "" for a desk session (supervisors).
-  std::string BadgeIn(const std::string& badge, const std::string& unit_id) {
+  // Badges in at the work unit with this id ("" for a desk session: supervisors); the
+  // client then speaks with the session's token. False when refused or unanswered.
+  bool BadgeIn(TerminalClient& c, const std::string& badge, const std::string& unit_id) {
     json body{{"badge_id", badge}, {"pin", sim_->options_.pin}};
     if (!unit_id.empty()) body["work_unit_id"] = unit_id;
-    Answer a = Call("POST", "/api/v1/sessions", body);
-    return a.status == 201 || a.status == 200 ? a.body.value("token", "") : "";
+    c.set_token("");
+    Answer a = Call(c, "POST", "/api/v1/sessions", body);
+    const std::string token =
+        a.status == 201 || a.status == 200 ? a.body.value("token", std::string()) : "";
+    c.set_token(token);
+    return !token.empty();
   }
   void Pause(int cycles = 1) {
     const auto until = SteadyClock::now() + cycles * sim_->options_.cycle;
     while (!sim_->stop_ && SteadyClock::now() < until)
-      std::this_thread::sleep_for(std::min<SteadyClock::duration>(
-          until - SteadyClock::now(), std::chrono::milliseconds(50)));
+      std::this_thread::sleep_for(std::min<SteadyClock::duration>(until - SteadyClock::now(),
+                                                                  std::chrono::milliseconds(50)));
   }
   json Items(const Answer& a) {
     return a.status == 200 && a.body.is_object() && a.body.contains("items") ? a.body["items"]
-                                                                              : json::array();
+                                                                             : json::array();
   }
 
   Simulator* sim_;
@@ -104,16 +109,17 @@ class Simulator::Site {
 
 Status Simulator::Site::Setup() {
   // The supervisor (badge 2001) at a desk learns the floor: units, orders, reasons, lots.
-  const std::string supervisor = BadgeIn("2001", "");
-  if (supervisor.empty())
+  TerminalClient c(ep_);
+  if (!BadgeIn(c, "2001", ""))
     return Status::Unauthenticated("the supervisor (badge 2001) cannot badge in at " + url_);
-  Answer units = Call("GET", "/api/v1/work-units?limit=500", nullptr, supervisor);
+  Answer units = Call(c, "GET", "/api/v1/work-units?limit=500");
   if (units.status != 200)
     return Status::Unavailable("edge " + url_ + " did not list its work units (HTTP " +
                                std::to_string(units.status) + ")");
   std::vector<Unit> all;
   for (const auto& u : Items(units))
-    all.push_back({u["id"], u["code"], u["parent_id"].is_string() ? u["parent_id"].get<std::string>() : ""});
+    all.push_back(
+        {u["id"], u["code"], u["parent_id"].is_string() ? u["parent_id"].get<std::string>() : ""});
   // Line by line ("L1-..." before "L2-..."), each in process order.
   auto line_key = [](const Unit& u) { return u.code.substr(0, u.code.find('-')); };
   std::sort(all.begin(), all.end(), [&](const Unit& a, const Unit& b) {
@@ -121,30 +127,28 @@ Status Simulator::Site::Setup() {
     return StepRank(a.code) < StepRank(b.code);
   });
   if (all.empty()) return Status::FailedPrecondition("edge " + url_ + " has no work units");
-  Answer orders = Call("GET", "/api/v1/work-orders?limit=500", nullptr, supervisor);
+  Answer orders = Call(c, "GET", "/api/v1/work-orders?limit=500");
   for (const auto& wo : Items(orders))
     if (wo["line_id"].is_string()) product_of_line_[wo["line_id"]] = wo["material_id"];
   // Only lines the planner can feed are simulated.
   for (const Unit& u : all)
-    if (product_of_line_.count(u.line_id) &&
-        static_cast<int>(units_.size()) < sim_->options_.units)
+    if (product_of_line_.count(u.line_id) && static_cast<int>(units_.size()) < sim_->options_.units)
       units_.push_back(u);
   if (units_.empty())
-    return Status::FailedPrecondition("edge " + url_ + " has no work order to learn a line's product from");
-  for (const auto& r :
-       Items(Call("GET", "/api/v1/reasons?category=scrap&limit=500", nullptr, supervisor)))
+    return Status::FailedPrecondition("edge " + url_ +
+                                      " has no work order to learn a line's product from");
+  for (const auto& r : Items(Call(c, "GET", "/api/v1/reasons?category=scrap&limit=500")))
     scrap_reasons_.push_back(r["id"]);
-  for (const auto& r :
-       Items(Call("GET", "/api/v1/reasons?category=downtime&limit=500", nullptr, supervisor)))
+  for (const auto& r : Items(Call(c, "GET", "/api/v1/reasons?category=downtime&limit=500")))
     if (r["planned"] == false) downtime_reasons_.push_back(r["id"]);
-  for (const auto& c : Items(Call("GET", "/api/v1/characteristics?limit=500", nullptr, supervisor)))
-    if (c["kind"] == "measured" && c["lsl"].is_number() && c["usl"].is_number()) {
-      characteristic_ = c;
+  for (const auto& ch : Items(Call(c, "GET", "/api/v1/characteristics?limit=500")))
+    if (ch["kind"] == "measured" && ch["lsl"].is_number() && ch["usl"].is_number()) {
+      characteristic_ = ch;
       break;
     }
-  for (const auto& l : Items(Call("GET", "/api/v1/lots?status=available&limit=500", nullptr, supervisor)))
+  for (const auto& l : Items(Call(c, "GET", "/api/v1/lots?status=available&limit=500")))
     lots_.push_back(l["id"]);
-  (void)Call("DELETE", "/api/v1/sessions/current", nullptr, supervisor);
+  (void)Call(c, "DELETE", "/api/v1/sessions/current");
   run_id_ = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count() %
@@ -153,10 +157,11 @@ Status Simulator::Site::Setup() {
 }
 
 void Simulator::Site::RunPlanner() {
-  std::string token;
+  TerminalClient c(ep_);
+  bool badged = false;
   while (!sim_->stop_) {
-    if (token.empty()) token = BadgeIn("2001", units_.front().id);
-    if (token.empty()) {
+    if (!badged) badged = BadgeIn(c, "2001", units_.front().id);
+    if (!badged) {
       Pause(4);
       continue;
     }
@@ -167,27 +172,28 @@ void Simulator::Site::RunPlanner() {
       int open = 0;
       bool unauthorized = false;
       for (const char* status : {"Released", "InProgress"}) {
-        Answer a = Call("GET", "/api/v1/work-orders?limit=500&status=" + std::string(status) +
-                                   "&material_id=" + product,
-                        nullptr, token);
+        Answer a = Call(c, "GET",
+                        "/api/v1/work-orders?limit=500&status=" + std::string(status) +
+                            "&material_id=" + product);
         unauthorized = unauthorized || a.status == 401;
         open += static_cast<int>(Items(a).size());
       }
       if (unauthorized) {
-        token.clear();
+        badged = false;
         break;
       }
       if (open >= 2) continue;
       json wo;
       const std::string number =
           "SIM-" + run_id_ + "-" + std::to_string(index_) + "-" + std::to_string(++wo_counter_);
-      if (Write("work_order_create", "/api/v1/work-orders",
-                {{"number", number}, {"material_id", product},
+      if (Write(c, "work_order_create", "/api/v1/work-orders",
+                {{"number", number},
+                 {"material_id", product},
                  {"quantity", sim_->options_.work_order_quantity}},
-                token, &wo) &&
+                &wo) &&
           wo.contains("id"))
-        Write("work_order_release", "/api/v1/work-orders/" + wo["id"].get<std::string>() + "/release",
-              json::object(), token);
+        Write(c, "work_order_release",
+              "/api/v1/work-orders/" + wo["id"].get<std::string>() + "/release", json::object());
     }
     Pause(4);
   }
@@ -199,16 +205,17 @@ void Simulator::Site::RunUnit(std::size_t u) {
   std::mt19937_64 rng(o.seed * 1000003 + static_cast<std::uint64_t>(index_) * 101 + u);
   std::uniform_real_distribution<double> coin(0, 1);
   const std::string badge = std::to_string(1101 + u);  // the demo's crew operators
-  std::string token;
-  std::string consumed_for;  // the operation this unit last consumed material for
+  TerminalClient c(ep_);
+  bool badged = false;
+  std::string consumed_for;          // the operation this unit last consumed material for
   std::set<std::string> not_on_bom;  // lots a consume was refused for: material_not_on_bom
   while (!sim_->stop_) {
     Pause();
-    if (token.empty()) token = BadgeIn(badge, unit.id);
-    if (token.empty()) continue;  // the edge is down or refuses; try again next cycle
-    Answer queue = Call("GET", "/api/v1/work-units/" + unit.id + "/queue?limit=20", nullptr, token);
+    if (!badged) badged = BadgeIn(c, badge, unit.id);
+    if (!badged) continue;  // the edge is down or refuses; try again next cycle
+    Answer queue = Call(c, "GET", "/api/v1/work-units/" + unit.id + "/queue?limit=20");
     if (queue.status == 401) {
-      token.clear();
+      badged = false;
       continue;
     }
     json items = Items(queue);
@@ -224,19 +231,19 @@ void Simulator::Site::RunUnit(std::size_t u) {
     if (op.is_null()) continue;
     const std::string base = "/api/v1/operations/" + op["id"].get<std::string>();
     if (op["status"] == "Ready") {
-      if (!Write("start", base + "/start", json::object(), token)) continue;
+      if (!Write(c, "start", base + "/start", json::object())) continue;
     } else if (op["status"] == "Paused") {
       // A stop left open (its end never reached the edge: the edge restarted, the answer
       // was lost) holds the unit down; the operator ends it first, as on a real floor.
-      for (const auto& d : Items(Call("GET", "/api/v1/downtime?open=true&work_unit_id=" + unit.id,
-                                      nullptr, token)))
-        Write("downtime_end", "/api/v1/downtime/" + d["id"].get<std::string>() + "/end",
-              json::object(), token);
-      if (!Write("resume", base + "/resume", json::object(), token)) continue;
+      for (const auto& d :
+           Items(Call(c, "GET", "/api/v1/downtime?open=true&work_unit_id=" + unit.id)))
+        Write(c, "downtime_end", "/api/v1/downtime/" + d["id"].get<std::string>() + "/end",
+              json::object());
+      if (!Write(c, "resume", base + "/resume", json::object())) continue;
     }
     const double done = op.value("good_quantity", 0.0) + op.value("scrap_quantity", 0.0);
     if (done >= op.value("planned_quantity", 1.0)) {
-      Write("complete", base + "/complete", json::object(), token);
+      Write(c, "complete", base + "/complete", json::object());
       continue;
     }
     if (consumed_for != op["id"] && StepRank(unit.code) == 0 && !lots_.empty()) {
@@ -245,8 +252,8 @@ void Simulator::Site::RunUnit(std::size_t u) {
         const std::string& lot = lots_[(u + i) % lots_.size()];
         if (not_on_bom.count(lot)) continue;  // learnt: this line's BOMs do not use it
         std::string rule;
-        if (Write("consume", base + "/consume", {{"lot_id", lot}, {"quantity", 1.0}}, token,
-                  nullptr, &rule))
+        if (Write(c, "consume", base + "/consume", {{"lot_id", lot}, {"quantity", 1.0}}, nullptr,
+                  &rule))
           break;
         if (rule == "material_not_on_bom") not_on_bom.insert(lot);
       }
@@ -256,33 +263,32 @@ void Simulator::Site::RunUnit(std::size_t u) {
       json stop;
       const std::string& reason =
           downtime_reasons_[static_cast<std::size_t>(coin(rng) * downtime_reasons_.size())];
-      if (Write("downtime_start", "/api/v1/downtime",
-                {{"work_unit_id", unit.id}, {"reason_id", reason}}, token, &stop) &&
+      if (Write(c, "downtime_start", "/api/v1/downtime",
+                {{"work_unit_id", unit.id}, {"reason_id", reason}}, &stop) &&
           stop.contains("id")) {
         Pause(2 + static_cast<int>(coin(rng) * 4));
-        Write("downtime_end", "/api/v1/downtime/" + stop["id"].get<std::string>() + "/end",
-              json::object(), token);
+        Write(c, "downtime_end", "/api/v1/downtime/" + stop["id"].get<std::string>() + "/end",
+              json::object());
       }
     } else if (roll < o.downtime_rate + o.measurement_rate && StepRank(unit.code) == 1 &&
                !characteristic_.is_null()) {
       const double lsl = characteristic_["lsl"], usl = characteristic_["usl"];
       const bool out = coin(rng) < o.out_of_spec_rate;
       const double value = out ? usl + (usl - lsl) * 0.25 : lsl + (usl - lsl) * coin(rng);
-      Write(out ? "measurement_out_of_spec" : "measurement", "/api/v1/measurements",
-            {{"characteristic_id", characteristic_["id"]}, {"operation_id", op["id"]},
-             {"value", value}},
-            token);
+      Write(c, out ? "measurement_out_of_spec" : "measurement", "/api/v1/measurements",
+            {{"characteristic_id", characteristic_["id"]},
+             {"operation_id", op["id"]},
+             {"value", value}});
     } else if (coin(rng) < o.scrap_rate && !scrap_reasons_.empty()) {
-      Write("scrap", base + "/counts",
+      Write(c, "scrap", base + "/counts",
             {{"scrap", 1},
              {"scrap_reason_id",
-              scrap_reasons_[static_cast<std::size_t>(coin(rng) * scrap_reasons_.size())]}},
-            token);
+              scrap_reasons_[static_cast<std::size_t>(coin(rng) * scrap_reasons_.size())]}});
     } else {
-      Write("good", base + "/counts", {{"good", 1}}, token);
+      Write(c, "good", base + "/counts", {{"good", 1}});
     }
   }
-  if (!token.empty()) (void)Call("DELETE", "/api/v1/sessions/current", nullptr, token);
+  if (badged) (void)Call(c, "DELETE", "/api/v1/sessions/current");
 }
 
 Simulator::Simulator(SimulatorOptions options) : options_(std::move(options)) {}
@@ -294,7 +300,8 @@ const double kTallyStep = std::log(1.05);
 
 void LatencyTally::Add(double ms) {
   ++count;
-  ++buckets[ms <= kTallyBase ? 0 : static_cast<int>(std::ceil(std::log(ms / kTallyBase) / kTallyStep))];
+  ++buckets[ms <= kTallyBase ? 0
+                             : static_cast<int>(std::ceil(std::log(ms / kTallyBase) / kTallyStep))];
 }
 
 double LatencyTally::Percentile(double p) const {
@@ -356,7 +363,8 @@ Status Simulator::Run() {
   const auto started = SteadyClock::now();
   while (!stop_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (options_.duration.count() > 0 && SteadyClock::now() - started >= options_.duration) stop_ = true;
+    if (options_.duration.count() > 0 && SteadyClock::now() - started >= options_.duration)
+      stop_ = true;
   }
   for (auto& t : threads) t.join();
   return Status::Ok();

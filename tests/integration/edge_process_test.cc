@@ -19,6 +19,7 @@
 #include "millrace/common/http_client.h"
 #include "millrace/common/uuid.h"
 #include "millrace/edge/seed.h"
+#include "millrace/edge/terminal_client.h"
 
 namespace millrace::edge {
 namespace {
@@ -60,14 +61,13 @@ class EdgeProcess {
   Result<json> Call(const std::string& method, const std::string& target,
                     const json& body = nullptr, const std::string& token = "",
                     int* http_status = nullptr) {
-    std::map<std::string, std::string> headers;
-    if (!token.empty()) headers["authorization"] = "Bearer " + token;
-    auto r = HttpCall(endpoint_, method, target, body.is_null() ? "" : body.dump(), headers);
+    edge::TerminalClient client(endpoint_, token);
+    auto r = client.Send(method, target, body);
     if (!r.ok()) return r.status();
     if (http_status) *http_status = r->status;
     if (r->status >= 300)
-      return Status::FailedPrecondition("HTTP " + std::to_string(r->status) + ": " + r->body);
-    return json::parse(r->body);
+      return Status::FailedPrecondition("HTTP " + std::to_string(r->status) + ": " + r->text);
+    return std::move(r->body);
   }
 
  private:

@@ -17,6 +17,7 @@
 #include "millrace/common/files.h"
 #include "millrace/edge/sqlite.h"
 #include "millrace/edge/store.h"
+#include "millrace/edge/terminal_client.h"
 #include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
 
@@ -438,14 +439,12 @@ Result<json> SyncCluster::EdgeCall(const std::string& site, const std::string& m
   auto it = edge_http_.find(site);
   if (it == edge_http_.end() || !edges_.count(site))
     return Status::FailedPrecondition("edge " + site + " is not running");
-  std::map<std::string, std::string> headers;
-  if (!token.empty()) headers["authorization"] = "Bearer " + token;
-  MILLRACE_ASSIGN_OR_RETURN(auto r, HttpCall(it->second, method, target,
-                                             body.is_null() ? "" : body.dump(), headers));
+  edge::TerminalClient client(it->second, token);
+  MILLRACE_ASSIGN_OR_RETURN(auto r, client.Send(method, target, body));
   if (r.status >= 300)
     return Status::FailedPrecondition("HTTP " + std::to_string(r.status) + " from " + site +
-                                      " " + target + ": " + r.body);
-  return json::parse(r.body, nullptr, false);
+                                      " " + target + ": " + r.text);
+  return std::move(r.body);
 }
 
 Result<std::string> SyncCluster::EdgeId(const std::string& site, const std::string& table,

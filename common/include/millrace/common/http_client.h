@@ -1,12 +1,14 @@
-// A small blocking HTTP/1.1 client for mesctl and tests: one request per connection,
-// with a deadline on every socket operation. Not for hot paths.
+// Small blocking HTTP/1.1 clients for mesctl, mes-sim and tests, with a deadline on every
+// call: HttpCall makes one request on a connection of its own; HttpConnection keeps one
+// connection alive for many.
 //
-// Thread-safety: each call is independent.
+// Thread-safety: each HttpCall is independent; an HttpConnection is used by one thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "millrace/common/http.h"
@@ -29,5 +31,31 @@ Result<HttpResponse> HttpCall(const HttpEndpoint& endpoint, const std::string& m
                               const std::string& target, const std::string& body = "",
                               const std::map<std::string, std::string>& headers = {},
                               std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+
+// A kept-alive connection to one endpoint, opened on first use and again whenever the
+// server closed it. A request is sent again only when a kept connection turned out closed
+// before any of the answer came (the server never saw it); otherwise the error is
+// returned, since the request may have been applied.
+class HttpConnection {
+ public:
+  // A connection unused for this long is replaced rather than reused (servers close
+  // idle ones: mes-edge and mes-central after 15 s).
+  static constexpr std::chrono::seconds kIdleReuse{10};
+
+  explicit HttpConnection(HttpEndpoint endpoint,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // As HttpCall.
+  Result<HttpResponse> Call(const std::string& method, const std::string& target,
+                            const std::string& body = "",
+                            const std::map<std::string, std::string>& headers = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace millrace

@@ -39,6 +39,8 @@ enum class StatusCode : std::uint8_t {
 
 // Stable lower-case name ("not_found", "clock_skew", ...), used on the wire and in JSON.
 std::string_view StatusCodeName(StatusCode code);
+// The code of a name StatusCodeName gives; nullopt for a name it never gives.
+std::optional<StatusCode> StatusCodeFromName(std::string_view name);
 // The HTTP status a server answers for this code (200 for OK).
 int HttpStatusFor(StatusCode code);
 
