@@ -34,6 +34,8 @@ const std::map<std::string, std::string>& ReleasedDigests() {
        "79836c90ceb67b2610ba3a98a41938d08235fe8aff21a749492acb557943519e"},
       {"0007_people", "c024d39ff021c08056ddf799d80641123ffa40785bdabb339c5336e3e3ea46c1"},
       {"0008_month_rollups", "7a77539805367e7bb3fa2e4c6e2a993b6472403365d7c2291d7fa1a7f1556d7a"},
+      {"0009_static_rollup_triggers",
+       "8f6fa57056a6030530b4cf71e55e1e07a0bf90b5525b62924bc3753c2c341da5"},
   };
   return kDigests;
 }
