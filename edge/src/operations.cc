@@ -109,10 +109,7 @@ Pending<Row> MesService::ReportCount(const Actor& actor, const std::string& oper
   return Plan<Row>([=, this](WriteTxn& txn) -> Result<Row> {
     MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
     MILLRACE_RETURN_IF_ERROR(RequireWorkOrderActive(c.wo));
-    if (c.op.Text("status") != "Running") {
-      return Rule(StatusCode::kConflict, "operation_not_running",
-                  "counts are reported on a running operation; it is " + c.op.Text("status"));
-    }
+    MILLRACE_RETURN_IF_ERROR(RequireRunning(c.op, "counts are reported on"));
     if (!report.scrap_reason_id.empty()) {
       MILLRACE_ASSIGN_OR_RETURN(Row reason,
                                 Load(txn, "reason_code", report.scrap_reason_id, "reason"));

@@ -81,10 +81,7 @@ Pending<Row> MesService::ConsumeLot(const Actor& actor, const std::string& opera
   return Plan<Row>([=, this](WriteTxn& txn) -> Result<Row> {
     MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
     MILLRACE_RETURN_IF_ERROR(RequireWorkOrderActive(c.wo));
-    if (c.op.Text("status") != "Running") {
-      return Rule(StatusCode::kConflict, "operation_not_running",
-                  "material is consumed by a running operation; it is " + c.op.Text("status"));
-    }
+    MILLRACE_RETURN_IF_ERROR(RequireRunning(c.op, "material is consumed by"));
     MILLRACE_ASSIGN_OR_RETURN(Row lot, Load(txn, "material_lot", lot_id, "lot"));
     if (lot.Text("status") != "available") {
       return Rule(StatusCode::kFailedPrecondition, "lot_not_available",
@@ -147,10 +144,7 @@ Pending<Row> MesService::ProduceOutput(const Actor& actor, const std::string& op
   return Plan<Row>([=, this](WriteTxn& txn) -> Result<Row> {
     MILLRACE_ASSIGN_OR_RETURN(OpContext c, LoadOp(txn, operation_id));
     MILLRACE_RETURN_IF_ERROR(RequireWorkOrderActive(c.wo));
-    if (c.op.Text("status") != "Running") {
-      return Rule(StatusCode::kConflict, "operation_not_running",
-                  "output is produced by a running operation; it is " + c.op.Text("status"));
-    }
+    MILLRACE_RETURN_IF_ERROR(RequireRunning(c.op, "output is produced by"));
     MILLRACE_ASSIGN_OR_RETURN(Row lot, OutputLot(txn, store_->clock(), c));
     lot.Set("quantity", lot.Real("quantity") + quantity);
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(lot));

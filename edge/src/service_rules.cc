@@ -147,6 +147,12 @@ Status RequireWorkOrderActive(const Row& wo) {
               "work order " + wo.Text("number") + " is " + s);
 }
 
+Status RequireRunning(const Row& op, const std::string& what) {
+  if (op.Text("status") == "Running") return Status::Ok();
+  return Rule(StatusCode::kConflict, "operation_not_running",
+              what + " a running operation; it is " + op.Text("status"));
+}
+
 Status RequireNoOpenDowntime(ReadTxn& txn, const std::string& work_unit_id) {
   if (work_unit_id.empty()) return Status::Ok();
   MILLRACE_ASSIGN_OR_RETURN(

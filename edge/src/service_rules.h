@@ -68,6 +68,9 @@ Status AppendEvent(WriteTxn& txn, const Clock* clock, const TimeZone& zone, cons
 // The work order allows shop-floor activity (Released or InProgress), or
 // work_order_on_hold / work_order_not_active.
 Status RequireWorkOrderActive(const Row& wo);
+// The operation is Running, or Conflict operation_not_running saying that `what` (as in
+// "counts are reported on") needs a running one.
+Status RequireRunning(const Row& op, const std::string& what);
 // No open stop on the unit, or work_unit_down.
 Status RequireNoOpenDowntime(ReadTxn& txn, const std::string& work_unit_id);
 

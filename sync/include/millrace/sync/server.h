@@ -1,8 +1,8 @@
 // SyncServer: central's half of the sync transport. Frames come in through a
 // ServerTransport (server_transport.h: in production a ROUTER socket with CurveZMQ whose
 // ZAP handler admits only keys the CentralSide knows as an active site and stamps each
-// connection with its tenant and site); decode threads parse each frame and decode a
-// batch's changes while earlier requests are written, and a pool of appliers, each running
+// connection with its tenant and site); decode threads parse a busy site's next frames
+// and decode their changes while its current batch is written, and a pool of appliers, each running
 // the protocol (central_protocol.h) over its own CentralSession, answers them: a site's
 // requests one at a time in order, different sites in parallel, sites taking turns.
 //
