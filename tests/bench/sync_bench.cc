@@ -46,6 +46,7 @@
 #include <thread>
 
 #include "millrace/central/central_store.h"
+#include "millrace/central/pg_binary.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/central/provision.h"
 #include "millrace/central/schema.h"
@@ -240,6 +241,29 @@ class Bench {
                  "rollups on");
       return seconds;
     };
+    // What central's own statement makes of the same rows with nothing else running: the
+    // applier's INSERT ... SELECT unnest (row-level security applies, so not COPY), one
+    // transaction in the tenant's context per batch, the rollups' triggers on. The ceiling
+    // of the sync path on this machine, where the COPY baseline is the ceiling of PostgreSQL.
+    {
+      po.site_id = "lyon-stmt";
+      po.out_dir = (dir / "lyon-stmt").string();
+      (void)Must(central::ProvisionSite(*app, po), "provision");
+      std::vector<std::vector<Row>> batches;
+      for (std::int64_t i = 0; i < o_.rows; i += o_.batch_rows) {
+        batches.emplace_back();
+        for (std::int64_t k = i; k < std::min<std::int64_t>(o_.rows, i + o_.batch_rows); ++k)
+          batches.back().push_back(EventRow("lyon-stmt", k));
+      }
+      const auto t0 = SteadyClock::now();
+      for (const auto& b : batches) {
+        CHECK_OK(central::BeginTenant(*app, "acme"), "begin");
+        CHECK_OK(central::InsertRowsBinary(*app, "acme", T("production_event"), b), "insert");
+        CHECK_OK(app->Exec("COMMIT"), "commit");
+      }
+      stmt_rate_ = o_.rows / Seconds(SteadyClock::now() - t0);
+      r_["baseline"]["central_statement_rows_per_s"] = stmt_rate_;
+    }
     double raw_seconds = without_rollups("lyon-raw-a");
     InProcessEdge e("lyon", dir / "lyon", server->endpoint(), keys.public_key, o_.batch_rows,
                     o_.window);
@@ -249,6 +273,7 @@ class Bench {
     r_["upstream"] = {{"rows", o_.rows},
                       {"rows_per_s", up_rate},
                       {"vs_copy", up_rate / copy_rate_},
+                      {"vs_central_statement", up_rate / stmt_rate_},
                       {"rows_per_s_without_rollups", raw_rate},
                       {"with_vs_without_rollups", up_rate / raw_rate},
                       {"batch_rows", o_.batch_rows},
@@ -630,9 +655,12 @@ class Bench {
          num(rt_p50_, 2, "") + " / " + num(rt_p99_, 2, " ms"), "");
     if (r_.contains("upstream")) {
       const json& u = r_["upstream"];
+      line("central's own INSERT of the same rows, no sync", num(stmt_rate_, 0, " rows/s"),
+           ratio(stmt_rate_, copy_rate_, "COPY"));
       line("upstream edge -> central, " + std::to_string(o_.rows) + " events",
            num(u["rows_per_s"].get<double>(), 0, " rows/s"),
-           ratio(u["rows_per_s"].get<double>(), copy_rate_, "COPY"));
+           ratio(u["rows_per_s"].get<double>(), copy_rate_, "COPY") + "; " +
+               ratio(u["rows_per_s"].get<double>(), stmt_rate_, "central's INSERT"));
     line("upstream with the report rollups' triggers off",
          num(u["rows_per_s_without_rollups"].get<double>(), 0, " rows/s"),
          ratio(u["rows_per_s_without_rollups"].get<double>(), copy_rate_, "COPY") + "; with = " +
@@ -723,7 +751,7 @@ class Bench {
   std::unique_ptr<central::PgConnection> admin_;
   std::unique_ptr<testing::SyncCluster> cluster_;
   std::string central_pub_;
-  double copy_rate_ = 0, catchup_copy_s_ = 0, rt_p50_ = 0, rt_p99_ = 0;
+  double copy_rate_ = 0, stmt_rate_ = 0, catchup_copy_s_ = 0, rt_p50_ = 0, rt_p99_ = 0;
   Rss central_idle_;
 };
 
