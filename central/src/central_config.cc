@@ -49,6 +49,17 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
     r.cache_mib = static_cast<int>(cache);
     r.requests_per_second = static_cast<double>(rps);
   }
+  {
+    CentralJobsConfig& j = c.jobs;
+    MILLRACE_ASSIGN_OR_RETURN(auto workers, file.GetInt("jobs.workers", 2, 0, 64));
+    MILLRACE_ASSIGN_OR_RETURN(auto lease, file.GetInt("jobs.lease_seconds", 30, 1, 3600));
+    MILLRACE_ASSIGN_OR_RETURN(auto keep, file.GetInt("jobs.keep_finished_days", 14, 1, 3650));
+    MILLRACE_ASSIGN_OR_RETURN(auto dead, file.GetInt("jobs.keep_dead_days", 90, 1, 3650));
+    j.workers = static_cast<int>(workers);
+    j.lease_s = static_cast<int>(lease);
+    j.keep_finished_days = static_cast<int>(keep);
+    j.keep_dead_days = static_cast<int>(dead);
+  }
   MILLRACE_ASSIGN_OR_RETURN(auto idle, file.GetInt("http.session_idle_minutes", 480, 5, 24 * 60));
   c.session_idle_s = static_cast<int>(idle) * 60;
   MILLRACE_ASSIGN_OR_RETURN(c.public_tenant_metrics,

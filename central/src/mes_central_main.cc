@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <tuple>
+#include <unistd.h>
 
 #include "millrace/central/admin_token.h"
 #include "millrace/central/central_audit.h"
@@ -18,6 +19,9 @@
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
 #include "millrace/central/pg_listener.h"
+#include "jobs_command.h"
+#include "millrace/central/job_kinds.h"
+#include "millrace/central/job_queue.h"
 #include "millrace/central/people.h"
 #include "millrace/central/people_routes.h"
 #include "millrace/central/pg_pool.h"
@@ -82,43 +86,12 @@ int Keygen(const std::string& secret_path, const std::string& public_path) {
   return 0;
 }
 
-// Keeps the site fact tables partitioned ahead of time: at start, then every six hours
-// (any node may; they take turns on an advisory lock).
-class PartitionKeeper {
- public:
-  explicit PartitionKeeper(std::string db_url)
-      : db_url_(std::move(db_url)), thread_([this] { Run(); }) {}
-  ~PartitionKeeper() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      auto conn = PgConnection::Connect(db_url_);
-      auto made = conn.ok() ? EnsureFactPartitions(**conn) : Result<int>(conn.status());
-      if (!made.ok())
-        spdlog::warn("fact partitions: {} (retrying in a minute)", made.status().ToString());
-      else if (*made > 0)
-        spdlog::info("fact partitions: made {} monthly partition(s)", *made);
-      lock.lock();
-      cv_.wait_for(lock, made.ok() ? std::chrono::hours(6) : std::chrono::minutes(1),
-                   [this] { return stop_; });
-    }
-  }
-  std::string db_url_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
+// This node's name in its job workers' names: host and process.
+std::string NodeName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
+  return std::string(host) + ":" + std::to_string(getpid());
+}
 
 int Serve(const std::string& config_path, int port_override, const std::string& port_file,
           const std::string& sync_endpoint_file) {
@@ -247,11 +220,36 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
         return Fail(s);
     }
   }
+  // Jobs: this node's workers, and the periodic jobs (partition maintenance) scheduled by
+  // whichever node comes first in each period.
+  const JobKinds job_kinds = CentralJobKinds();
+  std::unique_ptr<JobRunner> jobs;
+  if (config->jobs.workers > 0) {
+    JobRunnerOptions jo;
+    jo.db_url = db_url;
+    jo.node = NodeName();
+    jo.workers = config->jobs.workers;
+    jo.lease = std::chrono::seconds(config->jobs.lease_s);
+    jo.schedules = CentralJobSchedules();
+    jo.keep_finished_days = config->jobs.keep_finished_days;
+    jo.keep_dead_days = config->jobs.keep_dead_days;
+    jobs = std::make_unique<JobRunner>(jo, &job_kinds, &metrics);
+    spdlog::info("jobs: {} worker(s) on node {}", jo.workers, jo.node);
+  } else {
+    spdlog::warn("jobs: [jobs] workers = 0: this node runs no jobs (partition maintenance and "
+                 "every queued job wait for a node that does)");
+  }
+  JobRunner* job_runner = jobs.get();
   // Feed growth committed by any process (mes-central put, another node) nudges this
-  // node's edges; changed rollups drop the cached reports they touch.
+  // node's edges; changed rollups drop the cached reports they touch; an enqueued job
+  // wakes the workers.
   auto listener = std::make_unique<PgListener>(
-      db_url, std::vector<std::string>{kFeedChannel, "millrace_reports"},
-      [srv, &report_cache](const std::string& channel, const std::string& payload) {
+      db_url, std::vector<std::string>{kFeedChannel, "millrace_reports", "millrace_jobs"},
+      [srv, &report_cache, job_runner](const std::string& channel, const std::string& payload) {
+        if (channel == "millrace_jobs") {
+          if (job_runner) job_runner->Wake();
+          return;
+        }
         std::vector<std::string> words;
         for (std::size_t at = 0; at <= payload.size();) {
           const std::size_t space = std::min(payload.find(' ', at), payload.size());
@@ -264,9 +262,9 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
           report_cache.Invalidate(words[0], words[1], words[2], words[3]);
       },
       [&report_cache] { report_cache.Clear(); });
-  PartitionKeeper partitions(db_url);
   Status s = ServeUntilShutdownSignal(config->http, router, port_file, "central");
-  listener.reset();  // before the server it nudges
+  listener.reset();  // before the server it nudges and the runner it wakes
+  jobs.reset();
   server.reset();
   return s.ok() ? 0 : Fail(s);
 }
@@ -586,7 +584,11 @@ int main(int argc, char** argv) {
   rebuild->add_option("--to", rebuild_to,
                       "Local date or time to stop before (default: after the site's last fact)");
 
+  central::JobsCommand jobs_command;
+  central::AddJobsCommand(app, &jobs_command);
+
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (*jobs_command.root) return central::RunJobsCommand(jobs_command);
   if (*rebuild)
     return central::RebuildRollupsCommand(config_path, rebuild_range, rebuild_from, rebuild_to);
   if (*create_user) {

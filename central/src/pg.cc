@@ -24,6 +24,7 @@ StatusCode StatusCodeForSqlState(std::string_view s) {
   std::string_view cls = s.substr(0, 2);
   if (cls == "08" || cls == "57" || cls == "53") return StatusCode::kUnavailable;
   if (cls == "22" || cls == "23") return StatusCode::kInvalidArgument;
+  if (s == "55000") return StatusCode::kFailedPrecondition;  // object not in prerequisite state
   if (cls == "42") return StatusCode::kInvalidArgument;
   if (s == "XX001" || s == "XX002")
     return StatusCode::kCorruption;  // data_corrupted, index_corrupted

@@ -18,7 +18,8 @@ std::string Instant(std::int64_t ms) {
 }  // namespace
 
 Status RebuildRollups(PgConnection& conn, const RebuildRange& r,
-                      const std::function<void(const RebuildProgress&)>& progress) {
+                      const std::function<void(const RebuildProgress&)>& progress,
+                      const std::function<bool()>& stop) {
   RebuildProgress p;
   Status found = InTenantTransaction(conn, r.tenant_id, [&]() -> Status {
     MILLRACE_ASSIGN_OR_RETURN(
@@ -52,6 +53,10 @@ Status RebuildRollups(PgConnection& conn, const RebuildRange& r,
   }
   p.total_ms = p.to_ms - p.from_ms;
   for (std::int64_t at = p.from_ms; at < p.to_ms; at += kDayMs) {
+    if (stop && stop())
+      return Status::Unavailable("the rebuild stopped after " + std::to_string(p.done_ms / kDayMs) +
+                                 " of " + std::to_string((p.total_ms + kDayMs - 1) / kDayMs) +
+                                 " days (the days done stay rebuilt)");
     const std::int64_t until = std::min(p.to_ms, at + kDayMs);
     MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, r.tenant_id, [&]() -> Status {
       return conn

@@ -22,6 +22,14 @@
 //   requests_per_second = 20              # per tenant (bursts of twice as many)
 //   rows_per_minute = 500000              # report rows sent per tenant per minute
 //
+//   [jobs]
+//   workers = 2                           # job workers on this node (0: it runs none; other
+//                                         # nodes do), each with its own connection
+//   lease_seconds = 30                    # a running job's lease; a node that stops renewing
+//                                         # it (killed, cut off) loses the job to another
+//   keep_finished_days = 14               # succeeded and cancelled jobs are deleted after this
+//   keep_dead_days = 90                   # dead (dead-letter) jobs after this
+//
 //   [http] and [log]: see common/daemon_config.h; besides,
 //   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
 //                                         # series to anyone; false: only with an admin token
@@ -56,12 +64,20 @@ struct CentralReportsConfig {
   std::int64_t rows_per_minute = 500'000;
 };
 
+struct CentralJobsConfig {
+  int workers = 2;
+  int lease_s = 30;
+  int keep_finished_days = 14;
+  int keep_dead_days = 90;
+};
+
 struct CentralConfig {
   std::string database_url;
   int session_idle_s = 8 * 3600;
   CentralReportsConfig reports;
   bool public_tenant_metrics = false;
   CentralSyncConfig sync;
+  CentralJobsConfig jobs;
   HttpServerOptions http;
   LogOptions log;
 };

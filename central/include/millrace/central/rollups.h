@@ -29,9 +29,11 @@ struct RebuildProgress {
 };
 
 // Rebuilds the range one day at a time, each in a transaction of its own (a rebuild never
-// holds a site's rollups for long), calling `progress` after each. NotFound for an unknown
-// site; OK with nothing done when the site has no facts.
+// holds a site's rollups for long), calling `progress` after each, and stopping before the
+// next day once `stop` says so (Unavailable; the days done stay rebuilt). NotFound for an
+// unknown site; OK with nothing done when the site has no facts.
 Status RebuildRollups(PgConnection& conn, const RebuildRange& range,
-                      const std::function<void(const RebuildProgress&)>& progress = {});
+                      const std::function<void(const RebuildProgress&)>& progress = {},
+                      const std::function<bool()>& stop = {});
 
 }  // namespace millrace::central
