@@ -38,16 +38,23 @@ Status RebuildRollups(PgConnection& conn, const RebuildRange& r,
             "site_id = $2 UNION ALL SELECT min(at), max(at) FROM millrace.measurement WHERE "
             "tenant_id = $1 AND site_id = $2) s",
             {r.tenant_id, r.site_id}));
-    if (span.IsNull(0, 0)) return Status::Ok();
+    // A range given is rebuilt whatever the site holds (rollups of facts gone are cleared);
+    // an open end takes the facts' span, and a site without facts has none.
+    p.from_ms = r.from_ms;
+    p.to_ms = r.to_ms;
+    if (span.IsNull(0, 0)) {
+      if (!r.from_ms || !r.to_ms) p.from_ms = p.to_ms = 0;
+      return Status::Ok();
+    }
     const std::int64_t first = std::stoll(span.GetString(0, 0));
     const std::int64_t last = std::stoll(span.GetString(0, 1));
-    p.from_ms = r.from_ms ? r.from_ms : first - first % kHourMs;
-    p.to_ms = r.to_ms ? r.to_ms : last - last % kHourMs + kHourMs;
+    if (!r.from_ms) p.from_ms = first - first % kHourMs;
+    if (!r.to_ms) p.to_ms = last - last % kHourMs + kHourMs;
     return Status::Ok();
   });
   MILLRACE_RETURN_IF_ERROR(found);
   if (p.to_ms <= p.from_ms) {
-    if (r.from_ms || r.to_ms)
+    if ((r.from_ms || r.to_ms) && (p.from_ms || p.to_ms))
       return Status::InvalidArgument("the range to rebuild ends before it begins");
     return Status::Ok();
   }

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Process-level test of the job queue: `mes-central jobs` refuses a bad payload naming the
+# field, a running mes-central schedules and runs partition maintenance, a rollup rebuild
+# whose node is killed with -9 is taken back after its lease by the restarted node and
+# finishes (attempt 2), `jobs enqueue --wait` shows progress and exits by the outcome, a
+# running job is cancelled and a cancelled one retried, and /metrics counts the queue.
+# Usage: jobs_process_test.sh MES_CENTRAL   (MILLRACE_TEST_PG from the fixture)
+set -euo pipefail
+central=$1
+: "${MILLRACE_TEST_PG:?MILLRACE_TEST_PG is not set: run through ctest (fixture postgres)}"
+unset MILLRACE_LOG_LEVEL
+
+work=$(mktemp -d)
+pid=
+db="jobs_$$"
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  psql "$MILLRACE_TEST_PG" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+fail() { echo "FAIL $*" >&2; [ -f "$work/central.log" ] && tail -20 "$work/central.log" >&2; exit 1; }
+
+# expect_exit CODE DESCRIPTION -- command...
+expect_exit() {
+  local want=$1 desc=$2; shift 3
+  set +e; "$@" >"$work/out" 2>"$work/err"; local got=$?; set -e
+  [ "$got" = "$want" ] || { cat "$work/out" "$work/err" >&2; fail "$desc: exit $got, wanted $want"; }
+}
+
+# job_field ID FIELD: a top-level field of the job's JSON (a string, a number or "null").
+job_field() {
+  "$central" jobs show -c "$work/central.toml" "$1" |
+    python3 -c "import json,sys; j=json.load(sys.stdin); v=j.get('$2'); print(v if v is not None else 'null')"
+}
+job_progress_done() {
+  "$central" jobs show -c "$work/central.toml" "$1" |
+    python3 -c "import json,sys; print(json.load(sys.stdin).get('progress', {}).get('done', 0))"
+}
+# wait_for ID STATE [SECONDS]
+wait_for() {
+  for _ in $(seq $((${3:-30} * 10))); do
+    [ "$(job_field "$1" state)" = "$2" ] && return 0
+    sleep 0.1
+  done
+  fail "job $1 is $(job_field "$1" state), not $2 after ${3:-30} s"
+}
+start_central() {
+  rm -f "$work/central.port"
+  "$central" serve -c "$work/central.toml" --port-file "$work/central.port" 2>>"$work/central.log" &
+  pid=$!
+  for _ in $(seq 100); do [ -s "$work/central.port" ] && break; sleep 0.1; done
+  [ -s "$work/central.port" ] || fail "mes-central did not start"
+  url="http://127.0.0.1:$(cat "$work/central.port")"
+}
+enqueue() {  # enqueue ARGS... -> prints the job id
+  "$central" jobs enqueue -c "$work/central.toml" "$@" | sed -n 's/^job \([0-9]*\) .*/\1/p'
+}
+
+psql "$MILLRACE_TEST_PG" -qc "CREATE DATABASE $db" >/dev/null
+"$central" migrate --db "$MILLRACE_TEST_PG dbname=$db" >/dev/null
+"$central" keygen --secret "$work/central.key" --public "$work/central.pub" >/dev/null
+cat >"$work/central.toml" <<TOML
+[database]
+url = "$MILLRACE_TEST_PG dbname=$db user=millrace_app"
+[sync]
+bind = "tcp://127.0.0.1:*"
+secret_key_file = "central.key"
+[jobs]
+workers = 1
+lease_seconds = 2
+[http]
+port = 0
+[log]
+level = "info"
+TOML
+"$central" create-tenant -c "$work/central.toml" --tenant acme --name Acme >/dev/null
+"$central" provision-site -c "$work/central.toml" --tenant acme --site lyon --out "$work/lyon" \
+  --endpoint tcp://127.0.0.1:1 >/dev/null
+
+# ---- the command line refuses what no kind takes ----
+expect_exit 0 "jobs kinds" -- "$central" jobs kinds
+grep -q "^rollup_rebuild (a tenant's)" "$work/out" || fail "jobs kinds: $(cat "$work/out")"
+grep -q "^partition_maintenance (platform)" "$work/out" || fail "jobs kinds: $(cat "$work/out")"
+expect_exit 2 "unknown field" -- "$central" jobs enqueue -c "$work/central.toml" rollup_rebuild \
+  --tenant acme --payload '{"site":"lyon","colour":1}'
+grep -q "unknown field 'colour'" "$work/err" || fail "unknown field message: $(cat "$work/err")"
+expect_exit 2 "out of range" -- "$central" jobs enqueue -c "$work/central.toml" partition_maintenance \
+  --payload '{"months_ahead":99}'
+grep -q "months_ahead must be within 0 .. 24, got 99" "$work/err" || fail "range message: $(cat "$work/err")"
+expect_exit 2 "unknown kind" -- "$central" jobs enqueue -c "$work/central.toml" rebuild --tenant acme
+grep -q "unknown job kind 'rebuild'" "$work/err" || fail "kind message: $(cat "$work/err")"
+expect_exit 2 "bad state" -- "$central" jobs list -c "$work/central.toml" --state done
+grep -q "unknown job state 'done'" "$work/err" || fail "state message: $(cat "$work/err")"
+ok "mes-central jobs refuses an unknown kind, field, state and a value out of range, naming them"
+
+# ---- a running node schedules partition maintenance and runs it ----
+start_central
+for _ in $(seq 100); do
+  "$central" jobs list -c "$work/central.toml" --kind partition_maintenance --state succeeded --json >"$work/out"
+  [ -s "$work/out" ] && break
+  sleep 0.1
+done
+grep -q '"created_by":"schedule"' "$work/out" || fail "no scheduled partition maintenance: $(cat "$work/out")"
+ok "mes-central schedules partition maintenance and a worker runs it"
+
+# ---- kill -9 while a rebuild runs: the restarted node takes it back after the lease ----
+# Ten years of days, each its own transaction: long enough to be caught running.
+long='{"site":"lyon","from_ms":1451606400000,"to_ms":1767225600000}'
+id=$(enqueue rollup_rebuild --tenant acme --payload "$long")
+[ -n "$id" ] || fail "no job id"
+wait_for "$id" running
+for _ in $(seq 100); do [ "$(job_progress_done "$id")" -gt 0 ] && break; sleep 0.1; done
+[ "$(job_progress_done "$id")" -gt 0 ] || fail "no progress recorded for job $id"
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
+[ "$(job_field "$id" state)" = running ] || fail "job $id ended before the kill; make it longer"
+start_central
+wait_for "$id" succeeded 120
+[ "$(job_field "$id" attempts)" = 2 ] || fail "job $id took $(job_field "$id" attempts) attempts, wanted 2"
+"$central" jobs show -c "$work/central.toml" "$id" | grep -q '"days_rebuilt": 3653' ||
+  fail "result: $("$central" jobs show -c "$work/central.toml" "$id")"
+ok "a job whose node was killed with -9 is taken back after its lease and finished (attempt 2)"
+
+# ---- --wait shows progress and exits by the outcome ----
+expect_exit 0 "enqueue --wait" -- "$central" jobs enqueue -c "$work/central.toml" rollup_rebuild \
+  --tenant acme --payload '{"site":"lyon","from_ms":1700000000000,"to_ms":1710000000000}' --wait
+grep -q '"state":"succeeded"' "$work/out" || fail "--wait output: $(cat "$work/out")"
+grep -q "days" "$work/err" || fail "--wait showed no progress: $(cat "$work/err")"
+expect_exit 1 "enqueue --wait of a job that fails" -- "$central" jobs enqueue -c "$work/central.toml" \
+  rollup_rebuild --tenant acme --payload '{"site":"nowhere"}' --wait
+grep -q '"state":"dead"' "$work/out" || fail "--wait of a failing job: $(cat "$work/out")"
+grep -q 'no site acme/nowhere' "$work/out" || fail "the dead job's error: $(cat "$work/out")"
+ok "jobs enqueue --wait shows progress, exits 0 on success and 1 on the dead letter with its error"
+
+# ---- cancel a running job, retry a cancelled one ----
+id=$(enqueue rollup_rebuild --tenant acme --payload "$long")
+wait_for "$id" running
+expect_exit 0 "cancel" -- "$central" jobs cancel -c "$work/central.toml" "$id"
+grep -q "asked to stop" "$work/out" || fail "cancel output: $(cat "$work/out")"
+wait_for "$id" cancelled
+expect_exit 0 "retry" -- "$central" jobs retry -c "$work/central.toml" "$id"
+grep -q "is queued" "$work/out" || fail "retry output: $(cat "$work/out")"
+expect_exit 1 "retry a live job" -- "$central" jobs retry -c "$work/central.toml" "$id"
+grep -q "only a dead or cancelled job is retried" "$work/err" || fail "retry refusal: $(cat "$work/err")"
+"$central" jobs cancel -c "$work/central.toml" "$id" >/dev/null
+wait_for "$id" cancelled
+ok "a running job is cancelled, a cancelled one retried, a live one's retry refused"
+
+# ---- /metrics counts the queue ----
+for _ in $(seq 100); do
+  m=$(curl -s "$url/metrics")
+  grep -q 'millrace_jobs{kind="rollup_rebuild",state="cancelled"} 1' <<<"$m" && break
+  sleep 0.1
+done
+grep -q 'millrace_jobs{kind="rollup_rebuild",state="cancelled"} 1' <<<"$m" || fail "metrics: $(grep millrace_job <<<"$m")"
+grep -q 'millrace_jobs{kind="rollup_rebuild",state="dead"} 1' <<<"$m" || fail "metrics: $(grep millrace_job <<<"$m")"
+grep -q 'millrace_job_attempts_total{kind="rollup_rebuild",state="succeeded"}' <<<"$m" || fail "metrics: $(grep millrace_job <<<"$m")"
+ok "/metrics shows the queue by kind and state and this node's attempts"
+
+kill -TERM "$pid"; wait "$pid"; pid=
+echo "$passed passed, 0 failed"
