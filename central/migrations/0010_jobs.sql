@@ -188,10 +188,11 @@ CREATE FUNCTION "@SCHEMA@".job_list(p_tenant text, p_state text, p_kind text, p_
     AND (p_kind IS NULL OR kind = p_kind) ORDER BY job_id DESC LIMIT least(greatest(p_limit, 1), 10000)
 $$;
 
--- How many jobs of each kind are in each state, and how long the oldest ready one waits.
-CREATE FUNCTION "@SCHEMA@".job_counts() RETURNS TABLE (kind text, state text, jobs bigint, oldest_ready_s double precision) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+-- How many jobs of each kind are in each state, and how long the oldest ready one waits,
+-- of `p_tenant` (NULL: of all).
+CREATE FUNCTION "@SCHEMA@".job_counts(p_tenant text) RETURNS TABLE (kind text, state text, jobs bigint, oldest_ready_s double precision) LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
   SELECT kind, state, count(*), coalesce(extract(epoch FROM now() - min(run_after) FILTER (WHERE state = 'queued' AND run_after <= now())), 0)::double precision
-    FROM "@SCHEMA@".job GROUP BY kind, state
+    FROM "@SCHEMA@".job WHERE p_tenant IS NULL OR tenant_id = p_tenant GROUP BY kind, state
 $$;
 
 -- Deletes succeeded and cancelled jobs finished more than p_keep_days ago, dead ones after
@@ -205,5 +206,5 @@ BEGIN
   RETURN n;
 END $$;
 
-REVOKE ALL ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, integer), "@SCHEMA@".job_counts(), "@SCHEMA@".job_prune(integer, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, integer), "@SCHEMA@".job_counts(), "@SCHEMA@".job_prune(integer, integer) TO "@APP@";
+REVOKE ALL ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, integer), "@SCHEMA@".job_counts(text), "@SCHEMA@".job_prune(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, integer), "@SCHEMA@".job_counts(text), "@SCHEMA@".job_prune(integer, integer) TO "@APP@";

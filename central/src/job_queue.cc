@@ -198,9 +198,10 @@ Result<std::optional<Job>> GetJob(PgConnection& conn, std::int64_t id, const std
   return std::optional<Job>(ReadJob(r, 0));
 }
 
-Result<std::vector<JobCount>> CountJobs(PgConnection& conn) {
+Result<std::vector<JobCount>> CountJobs(PgConnection& conn, const std::string& tenant) {
   MILLRACE_ASSIGN_OR_RETURN(auto r, conn.Query("SELECT kind, state, jobs, oldest_ready_s FROM "
-                                               "millrace.job_counts()"));
+                                               "millrace.job_counts($1)",
+                                               {tenant.empty() ? PgParam() : PgParam(tenant)}));
   std::vector<JobCount> out;
   for (int i = 0; i < r.rows(); ++i)
     out.push_back({r.GetString(i, 0), r.GetString(i, 1), Int(r, i, 2),

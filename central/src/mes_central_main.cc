@@ -22,6 +22,7 @@
 #include "jobs_command.h"
 #include "millrace/central/job_kinds.h"
 #include "millrace/central/job_queue.h"
+#include "millrace/central/job_routes.h"
 #include "millrace/central/people.h"
 #include "millrace/central/people_routes.h"
 #include "millrace/central/pg_pool.h"
@@ -220,9 +221,11 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
         return Fail(s);
     }
   }
-  // Jobs: this node's workers, and the periodic jobs (partition maintenance) scheduled by
-  // whichever node comes first in each period.
+  // Jobs: the queue's routes, this node's workers, and the periodic jobs (partition
+  // maintenance) scheduled by whichever node comes first in each period.
   const JobKinds job_kinds = CentralJobKinds();
+  AddJobRoutes(router, {&ops_pool, &job_kinds,
+                        [&auth](const HttpRequest& req) { return auth.Authenticate(req); }});
   std::unique_ptr<JobRunner> jobs;
   if (config->jobs.workers > 0) {
     JobRunnerOptions jo;

@@ -7,7 +7,7 @@
 const PAGES = [
   ["fleet", "Fleet"], ["oee", "OEE"], ["downtime", "Downtime"], ["scrap", "Scrap"],
   ["yield", "Yield"], ["orders", "Orders"], ["quality", "Quality"], ["genealogy", "Genealogy"],
-  ["reliability", "MTBF/MTTR"], ["sync", "Sync health"], ["users", "Users"],
+  ["reliability", "MTBF/MTTR"], ["sync", "Sync health"], ["users", "Users"], ["jobs", "Jobs"],
 ];
 const REFRESH_MS = 15000;
 let me = null;            // who is logged in (GET /api/v1/session)
@@ -329,6 +329,34 @@ const render = {
     return [el("h1", {}, "Sync health"), table(await api(reportUrl("sync-health")), "sync-health")];
   },
 
+  // The job queue: a tenant admin's own jobs, or a platform operator's view of every
+  // tenant's (and the platform's), with cancel and retry.
+  async jobs() {
+    if (me.role !== "tenant_admin" && me.role !== "platform_operator")
+      return [el("h1", {}, "Jobs"), el("p", { class: "muted" }, "Only a tenant admin or a platform operator sees the job queue.")];
+    const u = params();
+    const state = u.get("state") && u.get("state") !== "all" ? u.get("state") : "";
+    const q = new URLSearchParams({ limit: "200" });
+    if (!me.tenant && u.get("tenant")) q.set("tenant", u.get("tenant"));
+    if (state) q.set("state", state);
+    const jobs = await api("/api/v1/jobs?" + q.toString());
+    const total = (s) => jobs.counts.filter((c) => c.state === s).reduce((a, c) => a + c.jobs, 0);
+    const msg = el("div");
+    const button = (j, action, text) => el("button", { onclick: () => act(() => api("/api/v1/jobs/" + j.id + "/" + action, { method: "POST", body: {} }), msg) }, text);
+    const rows = jobs.items.map((j) => el("tr", {},
+      el("td", {}, j.id), el("td", {}, j.kind), el("td", {}, j.tenant === "*" ? "platform" : j.tenant),
+      el("td", { class: "job-" + j.state }, j.state + (j.cancel_requested ? " (stopping)" : "")),
+      el("td", {}, j.attempts + "/" + j.max_attempts), el("td", {}, progressText(j)),
+      el("td", {}, new Date(j.created_ms).toLocaleString()), el("td", {}, j.last_error || ""),
+      el("td", {}, j.state === "queued" || j.state === "running" ? button(j, "cancel", "Cancel")
+        : j.state === "dead" || j.state === "cancelled" ? button(j, "retry", "Retry") : "")));
+    return [el("h1", {}, "Jobs"),
+            kpis([["queued", total("queued")], ["running", total("running")], ["dead letter", total("dead")]]),
+            selector("state", state || "all", ["all", "queued", "running", "succeeded", "dead", "cancelled"]), msg,
+            el("table", { class: "jobs" }, el("thead", {}, el("tr", {}, ["id", "kind", "tenant", "state", "attempts", "progress",
+              "created", "last error", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows))];
+  },
+
   async users() {
     if (me.role !== "tenant_admin" && me.role !== "platform_operator")
       return [el("h1", {}, "Users"), el("p", { class: "muted" }, "Only a tenant admin manages users.")];
@@ -375,6 +403,16 @@ const render = {
   },
 };
 
+// A job's progress as "12/40 days · 3.1/s · ETA 9 s".
+function progressText(j) {
+  const p = j.progress;
+  if (!p) return "";
+  const parts = [(p.done ?? 0) + (p.total != null ? "/" + p.total : "") + " " + (p.unit || "")];
+  if (p.rate_per_s != null) parts.push(p.rate_per_s.toFixed(1) + "/s");
+  if (p.eta_s != null) parts.push("ETA " + Math.round(p.eta_s) + " s");
+  return parts.join(" · ");
+}
+
 async function act(fn, msg) {
   try { await fn(); lastRendered = ""; await show(); }
   catch (err) { msg.replaceChildren(el("p", { class: "error" }, err.message)); }
@@ -409,7 +447,7 @@ function go(changes) { setParams(changes, true); lastRendered = ""; show(); }
 // ---------------------------------------------------------------- shell
 
 const FILTERED = { fleet: ["sites"], oee: RANGE.concat(["group", "granularity"]), downtime: RANGE, scrap: RANGE,
-  yield: RANGE, orders: RANGE, quality: RANGE, reliability: RANGE, sync: ["sites"], genealogy: [], users: [] };
+  yield: RANGE, orders: RANGE, quality: RANGE, reliability: RANGE, sync: ["sites"], genealogy: [], users: [], jobs: [] };
 
 function drawFilters() {
   const box = document.getElementById("filters");
@@ -459,7 +497,7 @@ async function show(refresh) {
     drawFilters();
   }
   const main = document.getElementById("main");
-  if (!me.tenant && !params().get("tenant")) {
+  if (!me.tenant && !params().get("tenant") && page() !== "jobs") {
     clearCharts();
     main.replaceChildren(el("h1", {}, "Choose a tenant"), el("p", { class: "muted" }, "A platform operator names the tenant in the filter above."));
     return;

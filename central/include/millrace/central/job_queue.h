@@ -90,7 +90,8 @@ struct JobFilter {
 };
 Result<std::vector<Job>> ListJobs(PgConnection& conn, const JobFilter& filter);
 Result<std::optional<Job>> GetJob(PgConnection& conn, std::int64_t id, const std::string& tenant);
-Result<std::vector<JobCount>> CountJobs(PgConnection& conn);
+// Of `tenant` (empty: of all).
+Result<std::vector<JobCount>> CountJobs(PgConnection& conn, const std::string& tenant = "");
 // Deletes finished jobs past their keeping (succeeded and cancelled after keep_days, dead
 // after dead_days); how many.
 Result<int> PruneJobs(PgConnection& conn, int keep_days, int dead_days);
