@@ -182,10 +182,15 @@ BEGIN
   RETURN 'queued';
 END $$;
 
--- Jobs newest first, of a tenant and a state and a kind (each NULL: any), at most p_limit.
-CREATE FUNCTION "@SCHEMA@".job_list(p_tenant text, p_state text, p_kind text, p_limit integer) RETURNS SETOF "@SCHEMA@".job LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+-- Jobs newest first, of a tenant and a state and a kind (each NULL: any), older than the
+-- job p_before (NULL: from the newest; the keyset of the next page), at most p_limit.
+CREATE FUNCTION "@SCHEMA@".job_list(p_tenant text, p_state text, p_kind text, p_before bigint, p_limit integer) RETURNS SETOF "@SCHEMA@".job LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
   SELECT * FROM "@SCHEMA@".job WHERE (p_tenant IS NULL OR tenant_id = p_tenant) AND (p_state IS NULL OR state = p_state)
-    AND (p_kind IS NULL OR kind = p_kind) ORDER BY job_id DESC LIMIT least(greatest(p_limit, 1), 10000)
+    AND (p_kind IS NULL OR kind = p_kind) AND (p_before IS NULL OR job_id < p_before) ORDER BY job_id DESC LIMIT least(greatest(p_limit, 1), 10000)
+$$;
+-- One job of `p_tenant` (NULL: of any).
+CREATE FUNCTION "@SCHEMA@".job_get(p_id bigint, p_tenant text) RETURNS SETOF "@SCHEMA@".job LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+  SELECT * FROM "@SCHEMA@".job WHERE job_id = p_id AND (p_tenant IS NULL OR tenant_id = p_tenant)
 $$;
 
 -- How many jobs of each kind are in each state, and how long the oldest ready one waits,
@@ -206,5 +211,5 @@ BEGIN
   RETURN n;
 END $$;
 
-REVOKE ALL ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, integer), "@SCHEMA@".job_counts(text), "@SCHEMA@".job_prune(integer, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, integer), "@SCHEMA@".job_counts(text), "@SCHEMA@".job_prune(integer, integer) TO "@APP@";
+REVOKE ALL ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, bigint, integer), "@SCHEMA@".job_get(bigint, text), "@SCHEMA@".job_counts(text), "@SCHEMA@".job_prune(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "@SCHEMA@".job_enqueue(text, text, jsonb, integer, integer, integer, timestamptz, text, text), "@SCHEMA@".job_reclaim(), "@SCHEMA@".job_claim(text, integer, text[]), "@SCHEMA@".job_renew(bigint[], text[], bigint[], bigint[], text[], integer), "@SCHEMA@".job_finish(bigint, text, text, text, jsonb), "@SCHEMA@".job_cancel(bigint, text), "@SCHEMA@".job_retry(bigint, text), "@SCHEMA@".job_list(text, text, text, bigint, integer), "@SCHEMA@".job_get(bigint, text), "@SCHEMA@".job_counts(text), "@SCHEMA@".job_prune(integer, integer) TO "@APP@";

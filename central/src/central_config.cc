@@ -59,6 +59,12 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
     j.lease_s = static_cast<int>(lease);
     j.keep_finished_days = static_cast<int>(keep);
     j.keep_dead_days = static_cast<int>(dead);
+    MILLRACE_ASSIGN_OR_RETURN(j.export_dir, file.GetString("jobs.export_dir", "exports"));
+    if (j.export_dir.empty()) return file.Invalid("jobs.export_dir", "must not be empty");
+    if (j.export_dir[0] != '/') {
+      const auto slash = path.rfind('/');
+      j.export_dir = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/" + j.export_dir;
+    }
   }
   MILLRACE_ASSIGN_OR_RETURN(auto idle, file.GetInt("http.session_idle_minutes", 480, 5, 24 * 60));
   c.session_idle_s = static_cast<int>(idle) * 60;

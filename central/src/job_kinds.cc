@@ -1,7 +1,20 @@
 #include "millrace/central/job_kinds.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include "millrace/central/reports.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
+#include "millrace/common/ddl.h"
+#include "millrace/common/files.h"
+#include "millrace/common/http.h"
 
 namespace millrace::central {
 namespace {
@@ -35,9 +48,129 @@ Status RollupRebuild(JobContext& ctx) {
   return Status::Ok();
 }
 
+// ---- report_export ----
+
+constexpr const char* kExportQueryHelp =
+    "the report's parameters as in its URL, e.g. group=site&from=2026-11-01&to=2026-11-30";
+
+// Today where it is latest (UTC+14), as the reporting API's default range has it.
+std::string TodayEverywhere() {
+  const std::time_t t = std::time(nullptr) + 14 * 3600;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[32];
+  std::snprintf(out, sizeof out, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+  return out;
+}
+
+// The report and its query as the job names them, checked as the reporting API checks a
+// request. The export pages by itself: limit, after and format are not taken.
+Result<ReportQuery> ExportQuery(const std::string& tenant, const nlohmann::json& payload) {
+  const std::string name = payload.at("report").get<std::string>();
+  const ReportSpec* spec = FindReport(name);
+  if (!spec) {
+    std::string names;
+    for (const auto& r : Reports()) names += (names.empty() ? "" : ", ") + r.name;
+    return Status::InvalidArgument("report_export.report: no report '" + name + "'; there are " + names);
+  }
+  HttpRequest parsed;
+  parsed.target = "/?" + payload.value("query", std::string());
+  if (!parsed.ParseTarget()) return Status::InvalidArgument("report_export.query is not a URL query");
+  for (const char* own : {"limit", "after", "format"})
+    if (parsed.query.count(own))
+      return Status::InvalidArgument(std::string("report_export.query: '") + own +
+                                     "' is not taken (an export holds every row, as CSV)");
+  MILLRACE_ASSIGN_OR_RETURN(ReportQuery q, ParseReportQuery(*spec, parsed.query, "text/csv",
+                                                            TodayEverywhere(), tenant, false));
+  q.limit = 1000;
+  q.csv = true;
+  return q;
+}
+
+Status ReportExport(const JobKindsOptions& o, JobContext& ctx) {
+  const Job& job = ctx.job();
+  if (o.export_dir.empty()) return Status::FailedPrecondition("this node has no export directory ([jobs] export_dir)");
+  MILLRACE_ASSIGN_OR_RETURN(ReportQuery q, ExportQuery(job.tenant_id, ctx.payload()));
+  q.limit = std::clamp(o.export_page_rows, 1, 1000);
+  const std::filesystem::path dir = std::filesystem::path(o.export_dir) / job.tenant_id;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("export directory " + dir.string() + ": " + ec.message());
+  const std::string name = std::to_string(job.id) + "-" + q.spec->name + ".csv";
+  const std::string path = (dir / name).string(), part = path + ".part";
+  std::FILE* out = std::fopen(part.c_str(), "wb");
+  if (!out) return Status::IOError("cannot write " + part);
+  PgConnection& conn = ctx.conn();
+  // As the reporting API reads: the report role, with a statement timeout; the worker's
+  // connection gets its own role and no timeout back whatever happens.
+  struct Restore {
+    PgConnection& conn;
+    std::FILE*& out;
+    std::string part;
+    ~Restore() {
+      (void)conn.Exec("RESET ROLE; RESET statement_timeout");
+      if (out) {
+        std::fclose(out);
+        std::remove(part.c_str());
+      }
+    }
+  } restore{conn, out, part};
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("SET ROLE \"" + catalog::PostgresDdlOptions{}.report_role +
+                                     "\"; SET statement_timeout = " +
+                                     std::to_string(o.report_statement_timeout_s * 1000)));
+  std::int64_t rows = 0, bytes = 0;
+  for (bool first = true;; first = false) {
+    if (ctx.Stopping()) return Status::Unavailable("the export stopped after " + std::to_string(rows) + " rows");
+    MILLRACE_ASSIGN_OR_RETURN(ReportResult page, RunReport(conn, q));
+    std::string csv = RenderReportCsv(page);
+    if (!first) csv.erase(0, csv.find("\r\n") + 2);  // the header once
+    if (std::fwrite(csv.data(), 1, csv.size(), out) != csv.size())
+      return Status::IOError("writing " + part + " failed (disk full?)");
+    rows += static_cast<std::int64_t>(page.rows.size());
+    bytes += static_cast<std::int64_t>(csv.size());
+    ctx.Progress(rows, std::nullopt, "rows");
+    if (page.next.empty()) break;
+    q.after = page.next;
+  }
+  if (std::fflush(out) != 0 || fsync(fileno(out)) != 0) return Status::IOError("cannot flush " + part);
+  std::fclose(out);
+  out = nullptr;
+  if (std::rename(part.c_str(), path.c_str()) != 0) return Status::IOError("cannot rename " + part);
+  MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(path));
+  ctx.result = {{"file", name}, {"rows", rows}, {"bytes", bytes}, {"node", o.node}};
+  return Status::Ok();
+}
+
 }  // namespace
 
-JobKinds CentralJobKinds() {
+Result<std::string> ExportFilePath(const std::string& export_dir, const Job& job) {
+  if (job.kind != "report_export" || job.state != "succeeded" || !job.result.is_object() ||
+      !job.result.contains("file") || !job.result["file"].is_string())
+    return Status::NotFound("job " + std::to_string(job.id) + " is not a finished report export");
+  const std::string file = job.result["file"].get<std::string>();
+  if (file.find('/') != std::string::npos || file.empty() || file[0] == '.')
+    return Status::Corruption("job " + std::to_string(job.id) + " names an odd file");
+  const std::string path = (std::filesystem::path(export_dir) / job.tenant_id / file).string();
+  if (!std::filesystem::exists(path))
+    return Status::NotFound("the export of job " + std::to_string(job.id) + " is not on this node (it was written on " +
+                            job.result.value("node", std::string("another node")) + ", or pruned)");
+  return path;
+}
+
+int PruneExports(const std::string& export_dir, int days) {
+  if (export_dir.empty()) return 0;
+  int n = 0;
+  std::error_code ec;
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - std::chrono::hours(24) * days;
+  for (auto it = std::filesystem::recursive_directory_iterator(export_dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->last_write_time(ec) >= cutoff) continue;
+    if (std::filesystem::remove(it->path(), ec)) ++n;
+  }
+  return n;
+}
+
+JobKinds CentralJobKinds(const JobKindsOptions& o) {
   JobKinds kinds;
   kinds.Add({"partition_maintenance",
              "Make the site fact tables' monthly partitions up to months_ahead months ahead",
@@ -53,6 +186,16 @@ JobKinds CentralJobKinds() {
               {"to_ms", JobField::Type::kInt, false, kMinMs, kMaxMs,
                "Unix milliseconds to stop before (default: after the site's last fact)"}},
              RollupRebuild});
+  {
+    JobKind exp{"report_export",
+                "Write a whole report (every page) as CSV into the export directory, with progress",
+                false,
+                {{"report", JobField::Type::kString, true, 1, 64, "the report's name, as in /api/v1/reports/<name>"},
+                 {"query", JobField::Type::kString, false, 0, 4096, kExportQueryHelp}},
+                [o](JobContext& ctx) { return ReportExport(o, ctx); }};
+    exp.check = [](const NewJob& job) { return ExportQuery(job.tenant_id, job.payload).status(); };
+    kinds.Add(std::move(exp));
+  }
   return kinds;
 }
 

@@ -181,18 +181,18 @@ Result<std::vector<Job>> ListJobs(PgConnection& conn, const JobFilter& f) {
   const auto opt = [](const std::string& s) { return s.empty() ? PgParam() : PgParam(s); };
   MILLRACE_ASSIGN_OR_RETURN(
       auto r, conn.Query(std::string("SELECT ") + kJobColumns +
-                             " FROM millrace.job_list($1, $2, $3, $4)",
-                         {opt(f.tenant_id), opt(f.state), opt(f.kind), std::to_string(f.limit)}));
+                             " FROM millrace.job_list($1, $2, $3, $4, $5)",
+                         {opt(f.tenant_id), opt(f.state), opt(f.kind),
+                          f.before > 0 ? PgParam(std::to_string(f.before)) : PgParam(),
+                          std::to_string(f.limit)}));
   std::vector<Job> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(ReadJob(r, i));
   return out;
 }
 
 Result<std::optional<Job>> GetJob(PgConnection& conn, std::int64_t id, const std::string& tenant) {
-  // job_list's filter has no id; the one job is read by the same columns through it.
   MILLRACE_ASSIGN_OR_RETURN(
-      auto r, conn.Query(std::string("SELECT ") + kJobColumns +
-                             " FROM millrace.job_list($2, NULL, NULL, 10000) WHERE job_id = $1",
+      auto r, conn.Query(std::string("SELECT ") + kJobColumns + " FROM millrace.job_get($1, $2)",
                          {std::to_string(id), tenant.empty() ? PgParam() : PgParam(tenant)}));
   if (r.rows() == 0) return std::optional<Job>();
   return std::optional<Job>(ReadJob(r, 0));

@@ -69,12 +69,18 @@ void AddJobRoutes(Router& router, JobRoutesOptions o) {
       if (k == "tenant") tenant = v;
       else if (k == "state") f.state = v;
       else if (k == "kind") f.kind = v;
-      else if (k == "limit") {
-        if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos)
-          return Status::InvalidArgument("limit must be a number from 1 to 10000, got '" + v + "'");
-        f.limit = std::stoi(v);
+      else if (k == "limit" || k == "before") {
+        if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+          return Status::InvalidArgument(k + " must be a positive number, got '" + v + "'");
+        if (k == "limit") {
+          if (v.size() > 5) return Status::InvalidArgument("limit must be within 1 .. 10000, got " + v);
+          f.limit = std::stoi(v);
+        } else {
+          f.before = std::stoll(v);
+        }
       } else {
-        return Status::InvalidArgument("unknown query parameter '" + k + "' (tenant, state, kind and limit are known)");
+        return Status::InvalidArgument("unknown query parameter '" + k +
+                                       "' (tenant, state, kind, before and limit are known)");
       }
     }
     MILLRACE_ASSIGN_OR_RETURN(f.tenant_id, Scope(who, tenant));
@@ -83,6 +89,8 @@ void AddJobRoutes(Router& router, JobRoutesOptions o) {
     json items = json::array();
     for (const Job& j : jobs) items.push_back(JobJson(j, now));
     json out{{"items", std::move(items)}};
+    // The keyset of the next page (?before=), when this one is full.
+    if (static_cast<int>(jobs.size()) == f.limit && !jobs.empty()) out["next_before"] = jobs.back().id;
     MILLRACE_ASSIGN_OR_RETURN(std::vector<JobCount> counts, CountJobs(conn, f.tenant_id));
     json c = json::array();
     for (const JobCount& x : counts)
@@ -128,6 +136,23 @@ void AddJobRoutes(Router& router, JobRoutesOptions o) {
     if (!made) return Status::Internal("job " + std::to_string(id) + " vanished");
     return JobJson(*made, SystemClock()->NowMillis());
   }));
+
+  router.Add("GET", "/api/v1/jobs/{id}/file", [opts](const HttpRequest& req) {
+    auto who = opts->authenticate(req);
+    if (!who.ok()) return HttpResponse::Error(who.status());
+    auto id = JobId(req);
+    if (!id.ok()) return HttpResponse::Error(id.status());
+    auto tenant = Scope(*who, "");
+    if (!tenant.ok()) return HttpResponse::Error(tenant.status());
+    auto conn = opts->pool->Acquire();
+    if (!conn.ok()) return HttpResponse::Error(conn.status());
+    auto job = GetJob(**conn, *id, *tenant);
+    if (!job.ok()) return HttpResponse::Error(job.status());
+    if (!*job) return HttpResponse::Error(Status::NotFound("no job " + std::to_string(*id)));
+    auto path = ExportFilePath(opts->export_dir, **job);
+    if (!path.ok()) return HttpResponse::Error(path.status());
+    return HttpResponse::File(*path, "text/csv; charset=utf-8", (**job).result["file"].get<std::string>());
+  });
 
   for (const char* action : {"cancel", "retry"}) {
     const bool cancel = std::string(action) == "cancel";

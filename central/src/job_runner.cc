@@ -29,7 +29,7 @@ const char* TypeName(JobField::Type t) {
 
 }  // namespace
 
-void JobContext::Progress(std::int64_t done, std::int64_t total, const std::string& unit) {
+void JobContext::Progress(std::int64_t done, std::optional<std::int64_t> total, const std::string& unit) {
   std::lock_guard<std::mutex> lock(reported.mu);
   reported.done = done;
   reported.total = total;
@@ -97,7 +97,7 @@ Status JobKinds::Check(const NewJob& job) const {
   for (const JobField& f : kind->fields)
     if (f.required && !job.payload.contains(f.name))
       return Status::InvalidArgument(job.kind + ": field '" + f.name + "' is required (" + f.help + ")");
-  return Status::Ok();
+  return kind->check ? kind->check(job) : Status::Ok();
 }
 
 Result<std::int64_t> JobKinds::Enqueue(PgConnection& conn, NewJob job) const {
@@ -325,6 +325,7 @@ void JobRunner::Keep() {
         if (n.ok()) {
           pruned = std::chrono::steady_clock::now();
           if (*n > 0) spdlog::info("jobs: pruned {} finished job(s)", *n);
+          if (o_.hourly) o_.hourly();
         } else {
           s = n.status();
         }

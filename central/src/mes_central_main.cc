@@ -223,19 +223,25 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   }
   // Jobs: the queue's routes, this node's workers, and the periodic jobs (partition
   // maintenance) scheduled by whichever node comes first in each period.
-  const JobKinds job_kinds = CentralJobKinds();
+  const std::string node = NodeName();
+  const JobKinds job_kinds =
+      CentralJobKinds({config->jobs.export_dir, node, std::max(rc.statement_timeout_s, 300)});
   AddJobRoutes(router, {&ops_pool, &job_kinds,
-                        [&auth](const HttpRequest& req) { return auth.Authenticate(req); }});
+                        [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
+                        config->jobs.export_dir});
   std::unique_ptr<JobRunner> jobs;
   if (config->jobs.workers > 0) {
     JobRunnerOptions jo;
     jo.db_url = db_url;
-    jo.node = NodeName();
+    jo.node = node;
     jo.workers = config->jobs.workers;
     jo.lease = std::chrono::seconds(config->jobs.lease_s);
     jo.schedules = CentralJobSchedules();
     jo.keep_finished_days = config->jobs.keep_finished_days;
     jo.keep_dead_days = config->jobs.keep_dead_days;
+    jo.hourly = [dir = config->jobs.export_dir, days = config->jobs.keep_finished_days] {
+      if (int n = PruneExports(dir, days); n > 0) spdlog::info("jobs: pruned {} report export(s)", n);
+    };
     jobs = std::make_unique<JobRunner>(jo, &job_kinds, &metrics);
     spdlog::info("jobs: {} worker(s) on node {}", jo.workers, jo.node);
   } else {

@@ -349,7 +349,8 @@ const render = {
       el("td", {}, j.attempts + "/" + j.max_attempts), el("td", {}, progressText(j)),
       el("td", {}, new Date(j.created_ms).toLocaleString()), el("td", {}, j.last_error || ""),
       el("td", {}, j.state === "queued" || j.state === "running" ? button(j, "cancel", "Cancel")
-        : j.state === "dead" || j.state === "cancelled" ? button(j, "retry", "Retry") : "")));
+        : j.state === "dead" || j.state === "cancelled" ? button(j, "retry", "Retry")
+        : j.kind === "report_export" ? el("a", { class: "button", href: "/api/v1/jobs/" + j.id + "/file", download: "" }, "Download") : "")));
     return [el("h1", {}, "Jobs"),
             kpis([["queued", total("queued")], ["running", total("running")], ["dead letter", total("dead")]]),
             selector("state", state || "all", ["all", "queued", "running", "succeeded", "dead", "cancelled"]), msg,

@@ -99,6 +99,17 @@ HttpResponse HttpResponse::Text(int status, std::string body, std::string conten
   return r;
 }
 
+HttpResponse HttpResponse::File(std::string path, std::string content_type,
+                                const std::string& download_name) {
+  HttpResponse r;
+  r.content_type = std::move(content_type);
+  r.file = std::move(path);
+  std::string name;
+  for (char c : download_name) name += (c == '"' || c == '\\' || c < ' ') ? '_' : c;
+  r.headers["Content-Disposition"] = "attachment; filename=\"" + name + "\"";
+  return r;
+}
+
 HttpResponse HttpResponse::Error(const Status& status) {
   nlohmann::json j;
   j["error"]["code"] = std::string(StatusCodeName(status.code()));

@@ -188,9 +188,37 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   };
 
   void Reply(const HttpResponse& response, unsigned version, bool keep_alive) {
+    if (!response.file.empty()) return ReplyWithFile(response, version, keep_alive);
     auto res =
         std::make_shared<http::response<http::string_body>>(ToBeast(response, version, keep_alive));
     beast::get_lowest_layer(stream_).expires_after(options_->write_timeout);
+    http::async_write(
+        stream_, *res,
+        [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+          if (std::exchange(self->counted_, false)) self->unanswered_->End();
+          if (ec || !keep_alive) return self->DoClose();
+          self->DoRead();
+        });
+  }
+
+  // The file streamed from disk; the write may take as long as the timeout plus a second
+  // per MiB (a slow link still gets a large export).
+  void ReplyWithFile(const HttpResponse& response, unsigned version, bool keep_alive) {
+    auto res = std::make_shared<http::response<http::file_body>>(static_cast<http::status>(response.status), version);
+    beast::error_code opened;
+    res->body().open(response.file.c_str(), beast::file_mode::scan, opened);
+    if (opened) {
+      return Reply(HttpResponse::Error(Status::NotFound("the file is gone: " + opened.message())),
+                   version, keep_alive);
+    }
+    res->set(http::field::server, "millrace");
+    res->set(http::field::content_type, response.content_type);
+    for (const auto& [k, v] : response.headers) res->set(k, v);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    const auto size = res->body().size();
+    beast::get_lowest_layer(stream_).expires_after(options_->write_timeout +
+                                                   std::chrono::seconds(size >> 20));
     http::async_write(
         stream_, *res,
         [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {

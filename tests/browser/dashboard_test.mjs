@@ -100,6 +100,25 @@ const range = "from=" + expected.from + "&to=" + expected.to;
   await view(page, "page=jobs");
   const cells = await page.locator("main tbody tr", { hasText: "rollup_rebuild" }).first().locator("td").allTextContents();
   if (cells[0] !== String(job.id) || cells[3] !== "succeeded") fail("Jobs page row: " + JSON.stringify(cells));
+  // A whole report exported by a job and downloaded equals the reporting API's CSV of it.
+  const query = "group=unit&granularity=hour&" + range;
+  const exp = await post("/api/v1/jobs", { kind: "report_export", payload: { report: "oee", query } });
+  if (exp.status() !== 200) fail("enqueue an export: " + exp.status() + " " + await exp.text());
+  const expJob = await exp.json();
+  let expState = expJob.state;
+  for (let i = 0; i < 300 && expState !== "succeeded"; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    expState = (await (await context.request.get(base + "/api/v1/jobs/" + expJob.id)).json()).state;
+  }
+  if (expState !== "succeeded") fail("export job " + expJob.id + " is " + expState);
+  const file = await context.request.get(base + "/api/v1/jobs/" + expJob.id + "/file");
+  const direct = await (await context.request.get(base + "/api/v1/reports/oee?format=csv&limit=1000&" + query)).text();
+  const exported = await file.text();
+  if (file.status() !== 200 || exported !== direct)
+    fail("export (" + file.status() + ", " + exported.length + " bytes) differs from the API's CSV (" + direct.length + " bytes)");
+  if (!/attachment; filename="\d+-oee\.csv"/.test(file.headers()["content-disposition"] || "")) fail("export download name: " + file.headers()["content-disposition"]);
+  ok("a report export job's CSV (" + exported.split("\r\n").length + " lines) equals the API's, downloaded from /api/v1/jobs/" + expJob.id + "/file");
+  await view(page, "page=jobs");
   await page.screenshot({ path: join(shots, "jobs.png"), fullPage: true });
   ok("a rollup rebuild enqueued over the API ran (job " + job.id + ") and shows on the Jobs page; a bad payload field is refused by name");
   await context.close();

@@ -182,6 +182,17 @@ r=$(api "$admin_token" GET "/api/v1/jobs?limit=500")
 for t in '"tenant":"bolt"' '"tenant":"acme"' '"tenant":"*"' '"counts":['; do
   [[ $r == *"$t"* ]] || fail "platform list lacks $t: ${r:0:300}"
 done
+# Pages by keyset: two at a time, every job once.
+seen=() before=
+for _ in $(seq 50); do
+  r=$(api "$admin_token" GET "/api/v1/jobs?limit=2${before:+&before=$before}")
+  ids=$(grep -o '"id":[0-9]*' <<<"$r" | cut -d: -f2 || true)
+  seen+=($ids)
+  before=$(sed -n 's/.*"next_before":\([0-9]*\).*/\1/p' <<<"$r")
+  [ -n "$before" ] || break
+done
+all=$(api "$admin_token" GET "/api/v1/jobs?limit=500" | grep -o '"id":[0-9]*' | cut -d: -f2)
+[ "${seen[*]}" = "$(echo $all)" ] || fail "pages of two: ${seen[*]}; all at once: $(echo $all)"
 r=$(api "$acme_token" GET "/api/v1/jobs?limit=500")
 [[ $r == "200 "*'"tenant":"acme"'* ]] || fail "tenant admin list: ${r:0:300}"
 [[ $r == *'"tenant":"bolt"'* || $r == *'"tenant":"*"'* ]] && fail "a tenant admin sees others' jobs: ${r:0:300}"

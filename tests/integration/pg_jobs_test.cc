@@ -5,13 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
 #include "millrace/central/job_kinds.h"
 #include "millrace/central/job_queue.h"
 #include "millrace/central/job_runner.h"
+#include "millrace/central/reports.h"
 #include "millrace/common/clock.h"
 #include "test_pg.h"
 
@@ -364,6 +368,57 @@ TEST_F(JobRunnerTest, PeriodicJobsAreEnqueuedOncePerPeriodOverAllNodes) {
   EXPECT_EQ((*jobs)[0].state, "succeeded");
   EXPECT_EQ((*jobs)[0].created_by, "schedule");
   EXPECT_TRUE((*jobs)[0].result.contains("partitions_made"));
+}
+
+TEST_F(JobRunnerTest, AReportExportWritesEveryPageOnceAsTheReportsCsv) {
+  ASSERT_TRUE(db_.admin->Exec("INSERT INTO millrace.sync_tenant (tenant_id, name) VALUES ('acme', 'Acme');"
+                              "INSERT INTO millrace.sync_site (tenant_id, site_id) SELECT 'acme', 'site-' || g "
+                              "FROM generate_series(1, 5) g").ok());
+  const std::string dir = ::testing::TempDir() + "/millrace-exports-" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  const JobKinds central = CentralJobKinds({dir, "node-x", 30, 2});  // pages of two sites
+  const auto enqueue = [&](const char* payload) {
+    NewJob j;
+    j.tenant_id = "acme";
+    j.kind = "report_export";
+    j.payload = nlohmann::json::parse(payload);
+    return central.Enqueue(app(), j);
+  };
+  for (auto [payload, words] : std::vector<std::pair<const char*, std::string>>{
+           {R"({"report":"nope"})", "no report 'nope'"},
+           {R"({"report":"sync-health","query":"limit=5"})", "'limit' is not taken"},
+           {R"({"report":"oee","query":"colour=red"})", "colour"}}) {
+    auto refused = enqueue(payload);
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << payload;
+    EXPECT_NE(refused.status().message().find(words), std::string::npos) << refused.status().message();
+  }
+  auto id = enqueue(R"({"report":"sync-health"})");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  MetricsRegistry metrics;
+  {
+    JobRunner runner(Options(1), &central, &metrics);
+    Job done = WaitFor(*id, "succeeded");
+    EXPECT_EQ(done.result["rows"], 5);
+    EXPECT_EQ(done.result["node"], "node-x");
+    EXPECT_EQ(done.progress_done, 5);
+    auto path = ExportFilePath(dir, done);
+    ASSERT_TRUE(path.ok()) << path.status().ToString();
+    std::ifstream in(*path, std::ios::binary);
+    const std::string file((std::istreambuf_iterator<char>(in)), {});
+    // The same CSV as the whole report read at once.
+    auto report = db_.db->Connect("millrace_app");
+    ASSERT_TRUE(report.ok());
+    ASSERT_TRUE((*report)->Exec("SET ROLE millrace_report").ok());
+    auto q = ParseReportQuery(*FindReport("sync-health"), {}, "text/csv", "2026-12-02", "acme", false);
+    ASSERT_TRUE(q.ok());
+    q->limit = 1000;
+    auto whole = RunReport(**report, *q);
+    ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+    EXPECT_EQ(file, RenderReportCsv(*whole));
+    EXPECT_EQ(std::count(file.begin(), file.end(), '\n'), 6) << file;
+  }
+  EXPECT_EQ(PruneExports(dir, 1), 0) << "a fresh export is kept";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

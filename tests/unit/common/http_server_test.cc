@@ -142,6 +142,35 @@ TEST_F(HttpServerTest, ServesOnAKernelChosenPort) {
   EXPECT_EQ(server_->url(), "http://127.0.0.1:" + std::to_string(server_->port()));
 }
 
+TEST_F(HttpServerTest, StreamsAFileBodyFromDiskAndAnswers404WhenItIsGone) {
+  const std::string path = ::testing::TempDir() + "/millrace-http-file-" + std::to_string(getpid()) + ".csv";
+  std::string content;
+  for (int i = 0; i < 200000; ++i) content += "row," + std::to_string(i) + "\n";  // ~2.5 MB
+  {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(content.data(), 1, content.size(), f), content.size());
+    std::fclose(f);
+  }
+  router_.Add("GET", "/file", [&](const HttpRequest&) {
+    return HttpResponse::File(path, "text/csv", "export \"1\".csv");
+  });
+  Start({});
+  auto res = HttpCall(endpoint_, "GET", "/file");
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->content_type, "text/csv");
+  EXPECT_EQ(res->body, content);
+  const std::string head = Raw("GET /file HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").substr(0, 400);
+  EXPECT_NE(head.find("Content-Disposition: attachment; filename=\"export _1_.csv\""), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(content.size())), std::string::npos) << head;
+  std::remove(path.c_str());
+  auto gone = HttpCall(endpoint_, "GET", "/file");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->status, 404);
+  EXPECT_NE(gone->body.find("the file is gone"), std::string::npos);
+}
+
 TEST_F(HttpServerTest, KeepsAConnectionAliveForSeveralRequests) {
   Start({});
   std::string two =

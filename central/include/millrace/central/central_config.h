@@ -29,6 +29,8 @@
 //                                         # it (killed, cut off) loses the job to another
 //   keep_finished_days = 14               # succeeded and cancelled jobs are deleted after this
 //   keep_dead_days = 90                   # dead (dead-letter) jobs after this
+//   export_dir = "exports"                # report exports (CSV), a directory per tenant;
+//                                         # relative to this file; pruned with their jobs
 //
 //   [http] and [log]: see common/daemon_config.h; besides,
 //   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
@@ -69,6 +71,7 @@ struct CentralJobsConfig {
   int lease_s = 30;
   int keep_finished_days = 14;
   int keep_dead_days = 90;
+  std::string export_dir;
 };
 
 struct CentralConfig {

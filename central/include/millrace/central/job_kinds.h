@@ -3,15 +3,33 @@
 //   partition_maintenance (platform)  the site fact tables' monthly partitions, ahead of time
 //   rollup_rebuild (tenant)           a site's report rollups recomputed from its raw facts
 //                                     over a range, a day at a time, with progress
+//   report_export (tenant)            a whole report (every page) as CSV into the export
+//                                     directory, written as it is read, with progress;
+//                                     downloaded by GET /api/v1/jobs/{id}/file
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "millrace/central/job_runner.h"
 
 namespace millrace::central {
 
-JobKinds CentralJobKinds();
+struct JobKindsOptions {
+  // Where report exports go, one directory per tenant (a node without one fails exports).
+  std::string export_dir;
+  std::string node;                // this node's name, recorded with an export it wrote
+  int report_statement_timeout_s = 300;
+  int export_page_rows = 1000;     // rows read per report page (1 .. 1000)
+};
+
+JobKinds CentralJobKinds(const JobKindsOptions& options = {});
 std::vector<JobSchedule> CentralJobSchedules();
+
+// The file a succeeded report_export wrote: <export_dir>/<tenant>/<name from its result>.
+// NotFound when the job is not a succeeded export.
+Result<std::string> ExportFilePath(const std::string& export_dir, const Job& job);
+// Deletes exports older than `days`; how many.
+int PruneExports(const std::string& export_dir, int days);
 
 }  // namespace millrace::central

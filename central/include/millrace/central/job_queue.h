@@ -86,6 +86,7 @@ Result<std::string> RetryJob(PgConnection& conn, std::int64_t id, const std::str
 
 struct JobFilter {
   std::string tenant_id, state, kind;  // empty: any
+  std::int64_t before = 0;             // only jobs older than this id (the next page); 0: any
   int limit = 100;
 };
 Result<std::vector<Job>> ListJobs(PgConnection& conn, const JobFilter& filter);

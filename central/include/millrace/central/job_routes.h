@@ -1,10 +1,12 @@
 // The job queue over central's HTTP, for a tenant's admins (their tenant's jobs) and the
 // platform's operators (every tenant's and the platform's own, '*'):
 //
-//   GET  /api/v1/jobs?tenant=&state=&kind=&limit=   newest first, with the counts by kind and state
+//   GET  /api/v1/jobs?tenant=&state=&kind=&before=&limit=   newest first, with the counts by
+//        kind and state; a full page names next_before, the keyset of the next
 //   GET  /api/v1/jobs/{id}
 //   POST /api/v1/jobs {kind, tenant?, payload?, priority?, max_attempts?}   enqueue
 //   POST /api/v1/jobs/{id}/cancel, POST /api/v1/jobs/{id}/retry
+//   GET  /api/v1/jobs/{id}/file   a finished report_export's CSV, streamed from disk
 //
 // A body's unknown field, a payload's unknown or out-of-range field, an unknown kind or
 // state are refused by name (400); another tenant's job is not found (404).
@@ -14,6 +16,7 @@
 
 #include <functional>
 
+#include "millrace/central/job_kinds.h"
 #include "millrace/central/job_runner.h"
 #include "millrace/central/people.h"
 #include "millrace/central/pg_pool.h"
@@ -25,6 +28,7 @@ struct JobRoutesOptions {
   PgPool* pool = nullptr;
   const JobKinds* kinds = nullptr;
   std::function<Result<Viewer>(const HttpRequest&)> authenticate;
+  std::string export_dir;  // where report_export wrote its files
 };
 
 // REQUIRES: what the options point to outlives the router.

@@ -55,7 +55,7 @@ class JobContext {
   PgConnection& conn() { return conn_; }
   // Recorded with the next lease renewal (a few seconds), shown by `jobs list` with a
   // rate and an ETA.
-  void Progress(std::int64_t done, std::int64_t total, const std::string& unit);
+  void Progress(std::int64_t done, std::optional<std::int64_t> total, const std::string& unit);
   // True once the job was cancelled, its lease was lost or the node stops: return soon
   // (with any status: the outcome is decided by why it stopped).
   bool Stopping() const { return stop_->load(); }
@@ -80,6 +80,9 @@ struct JobKind {
   bool platform = false;  // the platform's job (tenant '*'); otherwise a tenant's
   std::vector<JobField> fields;
   std::function<Status(JobContext&)> run;
+  // Further checks of an enqueue past its fields' (optional): InvalidArgument naming what
+  // is wrong.
+  std::function<Status(const NewJob&)> check = nullptr;
   // Defaults of an enqueue of this kind.
   int max_attempts = 5;
   int backoff_ms = 5000;
@@ -119,6 +122,9 @@ struct JobRunnerOptions {
   std::vector<JobSchedule> schedules;
   int keep_finished_days = 14;
   int keep_dead_days = 90;
+  // Runs hourly on the keeper's thread with the pruning of finished jobs (what kinds left
+  // on disk past their keeping).
+  std::function<void()> hourly;
 };
 
 class JobRunner {

@@ -44,8 +44,13 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::map<std::string, std::string> headers;
   std::string body;
+  // Non-empty: the body is this file's contents, streamed from disk by the server (a large
+  // export never sits in memory); `body` is ignored.
+  std::string file;
 
   static HttpResponse Json(int status, std::string json_body);
+  // 200 with the file at `path` as an attachment named `download_name`.
+  static HttpResponse File(std::string path, std::string content_type, const std::string& download_name);
   static HttpResponse Text(int status, std::string body,
                            std::string content_type = "text/plain; charset=utf-8");
   // {"error":{"code":"<StatusCodeName>","message":"..."}} with the code's HTTP status.
