@@ -9,6 +9,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include "millrace/central/central_store.h"
+#include "millrace/central/provision.h"
 #include "millrace/central/reports.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
@@ -45,6 +47,37 @@ Status RollupRebuild(JobContext& ctx) {
       },
       [&] { return ctx.Stopping(); }));
   ctx.result = {{"days_rebuilt", days}};
+  return Status::Ok();
+}
+
+// ---- tenant_provision ----
+
+Status TenantProvision(JobContext& ctx) {
+  const std::string tenant = ctx.payload().at("tenant").get<std::string>();
+  const WriteContext who{"job:" + std::to_string(ctx.job().id) + " (" + ctx.job().created_by + ")",
+                         "tenant_provision"};
+  Status made = CreateTenant(ctx.conn(), tenant, ctx.payload().at("name").get<std::string>(), who);
+  if (made.code() == StatusCode::kAlreadyExists) {
+    // A retry finds the tenant an earlier attempt of this job made (its audit record names
+    // the job); anyone else's tenant of that id is a refusal.
+    bool ours = false;
+    MILLRACE_RETURN_IF_ERROR(InTenantTransaction(ctx.conn(), tenant, [&]() -> Status {
+      MILLRACE_ASSIGN_OR_RETURN(
+          auto r, ctx.conn().Query("SELECT 1 FROM millrace.central_audit WHERE tenant_id = $1 AND "
+                                   "action = 'tenant.create' AND actor = $2",
+                                   {tenant, who.actor}));
+      ours = r.rows() > 0;
+      return Status::Ok();
+    }));
+    if (!ours) return Status::FailedPrecondition(made.message());
+  } else {
+    MILLRACE_RETURN_IF_ERROR(made);
+  }
+  ctx.result = {{"tenant", tenant}};
+  if (ctx.payload().value("demo", false)) {
+    MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, SeedDemoTenant(ctx.conn(), tenant, {}, who));
+    ctx.result["demo_feed_head"] = head;
+  }
   return Status::Ok();
 }
 
@@ -186,6 +219,13 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
               {"to_ms", JobField::Type::kInt, false, kMinMs, kMaxMs,
                "Unix milliseconds to stop before (default: after the site's last fact)"}},
              RollupRebuild});
+  kinds.Add({"tenant_provision",
+             "Register a tenant (a company), and load the demo factory's master data if asked",
+             true,
+             {{"tenant", JobField::Type::kString, true, 1, 32, "the new tenant's id (a-z, 0-9, '-')"},
+              {"name", JobField::Type::kString, true, 1, 200, "its name"},
+              {"demo", JobField::Type::kBool, false, 0, 0, "load the demo factory's master data"}},
+             TenantProvision});
   {
     JobKind exp{"report_export",
                 "Write a whole report (every page) as CSV into the export directory, with progress",

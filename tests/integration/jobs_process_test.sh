@@ -160,8 +160,18 @@ grep -q 'millrace_jobs{kind="rollup_rebuild",state="dead"} 1' <<<"$m" || fail "m
 grep -q 'millrace_job_attempts_total{kind="rollup_rebuild",state="succeeded"}' <<<"$m" || fail "metrics: $(grep millrace_job <<<"$m")"
 ok "/metrics shows the queue by kind and state and this node's attempts"
 
+# ---- a tenant provisioned by a job, with the demo factory ----
+expect_exit 0 "tenant_provision" -- "$central" jobs enqueue -c "$work/central.toml" tenant_provision \
+  --payload '{"tenant":"bolt","name":"Bolt","demo":true}' --wait
+grep -q '"state":"succeeded"' "$work/out" || fail "tenant_provision: $(cat "$work/out")"
+grep -q '"demo_feed_head":[1-9]' "$work/out" || fail "tenant_provision seeded nothing: $(cat "$work/out")"
+expect_exit 1 "tenant_provision again" -- "$central" jobs enqueue -c "$work/central.toml" tenant_provision \
+  --payload '{"tenant":"bolt","name":"Bolt"}' --wait
+grep -q '"state":"dead"' "$work/out" || fail "a second bolt: $(cat "$work/out")"
+grep -q 'tenant bolt already exists' "$work/out" || fail "a second bolt's error: $(cat "$work/out")"
+ok "a tenant is provisioned by a job (with the demo factory), a second of the same id refused"
+
 # ---- over HTTP: a platform operator sees every tenant's jobs, a tenant admin its own ----
-"$central" create-tenant -c "$work/central.toml" --tenant bolt --name Bolt >/dev/null
 admin_token=$("$central" token create -c "$work/central.toml" --name ops 2>/dev/null | head -1)
 acme_token=$("$central" api-token create -c "$work/central.toml" --tenant acme --name admin --role tenant_admin 2>/dev/null | head -1)
 viewer_token=$("$central" api-token create -c "$work/central.toml" --tenant acme --name look 2>/dev/null | head -1)

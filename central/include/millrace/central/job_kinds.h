@@ -3,6 +3,7 @@
 //   partition_maintenance (platform)  the site fact tables' monthly partitions, ahead of time
 //   rollup_rebuild (tenant)           a site's report rollups recomputed from its raw facts
 //                                     over a range, a day at a time, with progress
+//   tenant_provision (platform)       a new tenant, with the demo factory's master data if asked
 //   report_export (tenant)            a whole report (every page) as CSV into the export
 //                                     directory, written as it is read, with progress;
 //                                     downloaded by GET /api/v1/jobs/{id}/file
