@@ -36,6 +36,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0008_month_rollups", "7a77539805367e7bb3fa2e4c6e2a993b6472403365d7c2291d7fa1a7f1556d7a"},
       {"0009_static_rollup_triggers",
        "8f6fa57056a6030530b4cf71e55e1e07a0bf90b5525b62924bc3753c2c341da5"},
+      {"0010_jobs", "e2250829a4f64e98249e7435bebaa2c8c37a84fd502788571f7decec1739f893"},
   };
   return kDigests;
 }
