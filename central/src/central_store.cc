@@ -173,24 +173,6 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
   return head;
 }
 
-namespace {
-
-std::string PgTextArray(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ",";
-    out += "\"";
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += "\"";
-  }
-  return out + "}";
-}
-
-}  // namespace
-
 Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::string& tenant_id,
                                              const catalog::TableSpec& table,
                                              const std::vector<SharedChange>& changes,

@@ -47,21 +47,7 @@ Job ReadJob(const PgResult& r, int row) {
   return j;
 }
 
-// A PostgreSQL array literal of text items (each quoted), or of numbers and NULLs.
-std::string TextArray(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
+// A PostgreSQL array literal of numbers and NULLs.
 std::string NumberArray(const std::vector<std::optional<std::int64_t>>& items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -116,7 +102,7 @@ Result<std::optional<Job>> ClaimJob(PgConnection& conn, const std::string& worke
       auto r, conn.Query(std::string("SELECT ") + kJobColumns +
                              " FROM millrace.job_claim($1, $2, $3::text[])",
                          {worker, std::to_string(lease_ms),
-                          kinds.empty() ? PgParam() : PgParam(TextArray(kinds))}));
+                          kinds.empty() ? PgParam() : PgParam(PgTextArray(kinds))}));
   if (r.rows() == 0) return std::optional<Job>();
   return std::optional<Job>(ReadJob(r, 0));
 }
@@ -137,8 +123,8 @@ Result<std::vector<std::pair<std::int64_t, bool>>> RenewLeases(
   MILLRACE_ASSIGN_OR_RETURN(
       auto r, conn.Query("SELECT job_id, keep FROM millrace.job_renew($1::bigint[], $2::text[], "
                          "$3::bigint[], $4::bigint[], $5::text[], $6)",
-                         {NumberArray(ids), TextArray(workers), NumberArray(done),
-                          NumberArray(total), TextArray(units), std::to_string(lease_ms)}));
+                         {NumberArray(ids), PgTextArray(workers), NumberArray(done),
+                          NumberArray(total), PgTextArray(units), std::to_string(lease_ms)}));
   for (int i = 0; i < r.rows(); ++i) out.emplace_back(Int(r, i, 0), r.Get(i, 1) == "t");
   return out;
 }

@@ -1,5 +1,7 @@
 #include "millrace/central/job_routes.h"
 
+#include "json_body.h"
+
 #include <set>
 
 #include "millrace/common/clock.h"
@@ -25,16 +27,6 @@ Result<std::int64_t> JobId(const HttpRequest& req) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
     return Status::InvalidArgument("job id '" + text + "' is not a number");
   return std::stoll(text);
-}
-
-Result<json> Body(const HttpRequest& req, const std::set<std::string>& allowed) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return Status::InvalidArgument("expected a JSON object");
-  std::string names;
-  for (const auto& f : allowed) names += (names.empty() ? "" : ", ") + f;
-  for (const auto& [k, v] : body.items())
-    if (!allowed.count(k)) return Status::InvalidArgument("unknown field '" + k + "' (" + names + " are known)");
-  return body;
 }
 
 Result<int> IntField(const json& body, const std::string& field, int fallback) {
@@ -108,7 +100,7 @@ void AddJobRoutes(Router& router, JobRoutesOptions o) {
   }));
 
   router.Add("POST", "/api/v1/jobs", handle([opts](const HttpRequest& req, const Viewer& who, PgConnection& conn) -> Result<json> {
-    MILLRACE_ASSIGN_OR_RETURN(json body, Body(req, {"kind", "tenant", "payload", "priority", "max_attempts"}));
+    MILLRACE_ASSIGN_OR_RETURN(json body, JsonObjectBody(req, {"kind", "tenant", "payload", "priority", "max_attempts"}));
     if (!body.contains("kind") || !body["kind"].is_string())
       return Status::InvalidArgument("'kind' is required: a job kind");
     NewJob job;

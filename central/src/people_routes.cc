@@ -1,5 +1,7 @@
 #include "millrace/central/people_routes.h"
 
+#include "json_body.h"
+
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -29,17 +31,6 @@ std::string Cookie(const HttpRequest& req, const std::string& name) {
 }
 
 bool Mutating(const HttpRequest& req) { return req.method != "GET" && req.method != "HEAD"; }
-
-// The body as an object of exactly the fields allowed.
-Result<json> Body(const HttpRequest& req, const std::set<std::string>& allowed) {
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return Status::InvalidArgument("expected a JSON object");
-  std::string names;
-  for (const auto& f : allowed) names += (names.empty() ? "" : ", ") + f;
-  for (const auto& [k, v] : body.items())
-    if (!allowed.count(k)) return Status::InvalidArgument("unknown field '" + k + "' (" + names + " are known)");
-  return body;
-}
 
 Result<std::string> Text(const json& body, const std::string& field, bool required = true) {
   if (!body.contains(field)) {
@@ -137,7 +128,7 @@ Status CentralAuth::RequireAdmin(const Viewer& v, const std::string& tenant) {
 void CentralAuth::AddRoutes(Router& router) const {
   const CentralAuth* self = this;
   router.Add("POST", "/api/v1/session", [self](const HttpRequest& req) {
-    auto body = Body(req, {"login", "password"});
+    auto body = JsonObjectBody(req, {"login", "password"});
     if (!body.ok()) return HttpResponse::Error(body.status());
     auto login = Text(*body, "login");
     auto password = Text(*body, "password");
@@ -220,7 +211,7 @@ void CentralAuth::AddRoutes(Router& router) const {
   });
 
   router.Add("POST", "/api/v1/users", [self](const HttpRequest& req) {
-    auto body = Body(req, {"tenant", "login", "name", "role", "sites", "password"});
+    auto body = JsonObjectBody(req, {"tenant", "login", "name", "role", "sites", "password"});
     if (!body.ok()) return HttpResponse::Error(body.status());
     NewUser u;
     for (auto [field, out] : {std::pair{"login", &u.login}, {"name", &u.name}, {"password", &u.password}}) {
@@ -287,7 +278,7 @@ void CentralAuth::AddRoutes(Router& router) const {
   });
 
   router.Add("POST", "/api/v1/api-tokens", [self](const HttpRequest& req) {
-    auto body = Body(req, {"tenant", "name", "role", "sites"});
+    auto body = JsonObjectBody(req, {"tenant", "name", "role", "sites"});
     if (!body.ok()) return HttpResponse::Error(body.status());
     auto named = Text(*body, "tenant", false);
     auto name = Text(*body, "name");

@@ -91,11 +91,16 @@ const range = "from=" + expected.from + "&to=" + expected.to;
   const made = await post("/api/v1/jobs", { kind: "rollup_rebuild", payload: { site } });
   if (made.status() !== 200) fail("enqueue a rebuild: " + made.status() + " " + await made.text());
   const job = await made.json();
-  let state = job.state;
-  for (let i = 0; i < 300 && state !== "succeeded"; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    state = (await (await context.request.get(base + "/api/v1/jobs/" + job.id)).json()).state;
-  }
+  // Until the job has ended (30 s at most); its state then.
+  const ended = async (id) => {
+    for (let i = 0; i < 300; i++) {
+      const state = (await (await context.request.get(base + "/api/v1/jobs/" + id)).json()).state;
+      if (state === "succeeded" || state === "dead" || state === "cancelled") return state;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return "still running";
+  };
+  const state = await ended(job.id);
   if (state !== "succeeded") fail("job " + job.id + " is " + state);
   await view(page, "page=jobs");
   const cells = await page.locator("main tbody tr", { hasText: "rollup_rebuild" }).first().locator("td").allTextContents();
@@ -105,11 +110,7 @@ const range = "from=" + expected.from + "&to=" + expected.to;
   const exp = await post("/api/v1/jobs", { kind: "report_export", payload: { report: "oee", query } });
   if (exp.status() !== 200) fail("enqueue an export: " + exp.status() + " " + await exp.text());
   const expJob = await exp.json();
-  let expState = expJob.state;
-  for (let i = 0; i < 300 && expState !== "succeeded"; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    expState = (await (await context.request.get(base + "/api/v1/jobs/" + expJob.id)).json()).state;
-  }
+  const expState = await ended(expJob.id);
   if (expState !== "succeeded") fail("export job " + expJob.id + " is " + expState);
   const file = await context.request.get(base + "/api/v1/jobs/" + expJob.id + "/file");
   const direct = await (await context.request.get(base + "/api/v1/reports/oee?format=csv&limit=1000&" + query)).text();

@@ -114,7 +114,8 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
   // registry (tenants, sites and their keys; users, sessions and API tokens) has it enabled
   // but not forced, so the owner's lookup functions can find a key, a login or a session
   // before a tenant is known; admin tokens are the
-  // platform's and reachable only through functions, as is the list of fact partitions.
+  // platform's and reachable only through functions, as are the list of fact partitions and
+  // the job queue (its functions take the tenant; pg_jobs_test.cc).
   // (Every partition's own policy is checked in pg_rollups_test.cc.)
   const std::set<std::string> sync_tables = {
       "sync_feed",          "sync_reject",         "sync_conflict",        "sync_column_clock",
@@ -124,7 +125,7 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
       "report_downtime_month", "report_quality_month"};
   const std::set<std::string> registry = {"sync_tenant", "sync_site", "sync_site_key",
                                           "central_user", "central_session", "api_token"};
-  const std::set<std::string> platform = {"admin_token", "fact_partition"};
+  const std::set<std::string> platform = {"admin_token", "fact_partition", "job", "job_tenant_turn"};
   EXPECT_EQ(res->rows(), static_cast<int>(MesCatalog().tables().size() + sync_tables.size() +
                                           registry.size() + platform.size()));
   for (int r = 0; r < res->rows(); ++r) {

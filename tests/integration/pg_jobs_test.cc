@@ -189,6 +189,13 @@ TEST_F(JobQueueTest, CancelAndRetry) {
   EXPECT_EQ(CancelJob(app(), 999999, "").status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(JobQueueTest, TheAppRoleReachesTheQueueOnlyThroughItsFunctions) {
+  Enqueue("acme", "export");
+  for (const char* sql : {"SELECT count(*) FROM millrace.job", "UPDATE millrace.job SET state = 'dead'",
+                          "DELETE FROM millrace.job_tenant_turn"})
+    EXPECT_EQ(app().Query(sql).status().code(), StatusCode::kPermissionDenied) << sql;
+}
+
 TEST_F(JobQueueTest, ADedupeKeyMakesAnEnqueueIdempotentAndFieldsAreChecked) {
   NewJob j;
   j.kind = "partition_maintenance";

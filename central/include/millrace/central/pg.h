@@ -75,6 +75,9 @@ class PgConnection {
   PGconn* conn_;
 };
 
+// A text[] parameter in PostgreSQL's text form, every item quoted: {"a","b\"c"}.
+std::string PgTextArray(const std::vector<std::string>& items);
+
 // bytea in PostgreSQL's text form ("\\x0a1b...") and back.
 std::string ByteaHex(std::string_view bytes);
 Result<std::string> FromByteaHex(std::string_view text);
