@@ -78,7 +78,14 @@ const char* JobOutcomeName(JobOutcome o) {
 }
 
 Result<std::int64_t> EnqueueJob(PgConnection& conn, const NewJob& job) {
-  if (job.tenant_id.empty()) return Status::InvalidArgument("a job needs a tenant (or '*')");
+  // A tenant id as CreateTenant takes it (it names a directory of exports), or the platform's.
+  const bool tenant_ok =
+      job.tenant_id == kPlatformTenant ||
+      (!job.tenant_id.empty() && job.tenant_id.size() <= 32 &&
+       job.tenant_id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos);
+  if (!tenant_ok)
+    return Status::InvalidArgument("a job's tenant is a tenant id (1..32 of a-z, 0-9, '-') or '*', got '" +
+                                   job.tenant_id + "'");
   if (job.kind.empty()) return Status::InvalidArgument("a job needs a kind");
   if (!job.payload.is_object()) return Status::InvalidArgument("a job's payload is a JSON object");
   MILLRACE_RETURN_IF_ERROR(CheckRange("priority", job.priority, -100, 100));

@@ -129,8 +129,9 @@ JobRunner::JobRunner(JobRunnerOptions options, const JobKinds* kinds, MetricsReg
       jobs_gauge_.With({name, state}).Set(0);
     oldest_gauge_.With({name}).Set(0);
   }
-  threads_.emplace_back([this] { Keep(); });
-  for (int i = 0; i < o_.workers; ++i) threads_.emplace_back([this, i] { Work(i); });
+  keepers_.emplace_back([this] { Renew(); });
+  keepers_.emplace_back([this] { Housekeep(); });
+  for (int i = 0; i < o_.workers; ++i) workers_.emplace_back([this, i] { Work(i); });
 }
 
 JobRunner::~JobRunner() {
@@ -144,7 +145,19 @@ JobRunner::~JobRunner() {
     }
   }
   wake_.notify_all();
-  for (auto& t : threads_) t.join();
+  // The leases stay renewed until every worker has given its job back.
+  for (auto& t : workers_) t.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keepers_stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : keepers_) t.join();
+}
+
+bool JobRunner::KeeperPause(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return !wake_.wait_for(lock, d, [this] { return keepers_stop_; });
 }
 
 void JobRunner::Wake() {
@@ -199,7 +212,15 @@ void JobRunner::RunOne(PgConnection& conn, const std::string& worker, Job job) {
       r->why = kShutdown;
       r->stop = true;
     }
-    running_[r->job.id] = r;
+    // An attempt of this job still running here lost its lease (this one could not have
+    // been claimed otherwise): it stops, and its end will be refused.
+    auto& slot = running_[r->job.id];
+    if (slot) {
+      int none = kNone;
+      slot->why.compare_exchange_strong(none, kCancel);
+      slot->stop = true;
+    }
+    slot = r;
   }
   const Job& j = r->job;
   spdlog::info("jobs: {} runs job {} ({} of {}, attempt {} of {})", worker, j.id, j.kind,
@@ -215,7 +236,8 @@ void JobRunner::RunOne(PgConnection& conn, const std::string& worker, Job job) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    running_.erase(j.id);
+    auto it = running_.find(j.id);
+    if (it != running_.end() && it->second == r) running_.erase(it);
   }
   JobOutcome outcome = JobOutcome::kSucceeded;
   if (!s.ok()) {
@@ -253,100 +275,115 @@ void JobRunner::RunOne(PgConnection& conn, const std::string& worker, Job job) {
                  j.tenant_id, j.attempts, **after, secs, s.ToString());
 }
 
-void JobRunner::Keep() {
-  std::unique_ptr<PgConnection> conn;
+void JobRunner::Renew() {
   const auto every = std::min<std::chrono::milliseconds>(o_.lease / 3, std::chrono::milliseconds(5000));
+  const std::string url = o_.db_url + " connect_timeout=" + std::to_string(std::max<long>(1, every.count() / 1000));
+  std::unique_ptr<PgConnection> conn;
+  do {
+    // The attempts running now, with their progress.
+    std::map<std::int64_t, std::shared_ptr<Running>> attempts;
+    std::vector<LeaseRenewal> renewals;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, r] : running_) {
+        attempts[id] = r;
+        LeaseRenewal l{id, r->job.worker, {}, {}, {}};
+        std::lock_guard<std::mutex> p(r->ctx->reported.mu);
+        l.done = r->ctx->reported.done;
+        l.total = r->ctx->reported.total;
+        l.unit = r->ctx->reported.unit;
+        renewals.push_back(std::move(l));
+      }
+    }
+    if (renewals.empty()) continue;
+    if (!conn) {
+      auto c = PgConnection::Connect(url);
+      if (!c.ok()) {
+        spdlog::warn("jobs: the lease keeper cannot reach PostgreSQL: {}", c.status().ToString());
+        continue;
+      }
+      conn = std::move(*c);
+    }
+    auto kept = RenewLeases(*conn, renewals, static_cast<int>(o_.lease.count()));
+    if (!kept.ok()) {
+      spdlog::warn("jobs: the lease keeper: {}", kept.status().ToString());
+      conn.reset();
+      continue;
+    }
+    // The very attempts renewed are told, never a later attempt of the same job.
+    for (auto [id, keep] : *kept) {
+      auto it = attempts.find(id);
+      if (keep || it == attempts.end()) continue;
+      const auto& r = it->second;
+      int none = kNone;
+      if (r->why.compare_exchange_strong(none, kCancel))
+        spdlog::info("jobs: job {} ({}) is told to stop (cancelled, or its lease was lost)", id, r->job.kind);
+      r->stop = true;
+    }
+  } while (KeeperPause(every));
+}
+
+void JobRunner::Housekeep() {
+  const auto every = std::min<std::chrono::milliseconds>(o_.lease / 3, std::chrono::milliseconds(5000));
+  std::unique_ptr<PgConnection> conn;
   std::map<std::string, std::int64_t> scheduled;  // kind -> the period last enqueued
   auto pruned = std::chrono::steady_clock::time_point{};
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    std::vector<LeaseRenewal> renewals;
-    for (const auto& [id, r] : running_) {
-      LeaseRenewal l{id, r->job.worker, {}, {}, {}};
-      std::lock_guard<std::mutex> p(r->ctx->reported.mu);
-      l.done = r->ctx->reported.done;
-      l.total = r->ctx->reported.total;
-      l.unit = r->ctx->reported.unit;
-      renewals.push_back(std::move(l));
-    }
-    lock.unlock();
+  do {
     if (!conn) {
       auto c = PgConnection::Connect(o_.db_url);
-      if (c.ok()) conn = std::move(*c);
-      else spdlog::warn("jobs: the lease keeper cannot reach PostgreSQL: {}", c.status().ToString());
+      if (!c.ok()) {
+        spdlog::warn("jobs: the housekeeper cannot reach PostgreSQL: {}", c.status().ToString());
+        continue;
+      }
+      conn = std::move(*c);
     }
     Status s = Status::Ok();
-    std::vector<std::int64_t> told;
-    if (conn) {
-      auto kept = RenewLeases(*conn, renewals, static_cast<int>(o_.lease.count()));
-      if (kept.ok()) {
-        for (auto [id, keep] : *kept)
-          if (!keep) told.push_back(id);
+    auto counts = CountJobs(*conn);
+    if (counts.ok()) {
+      std::map<std::string, double> oldest;
+      std::set<std::pair<std::string, std::string>> seen;
+      for (const JobCount& c : *counts) {
+        jobs_gauge_.With({c.kind, c.state}).Set(static_cast<double>(c.jobs));
+        seen.insert({c.kind, c.state});
+        if (c.state == "queued") oldest[c.kind] = c.oldest_ready_s;
+      }
+      for (const auto& name : kind_names_) {
+        for (const char* state : {"queued", "running", "succeeded", "dead", "cancelled"})
+          if (!seen.count({name, state})) jobs_gauge_.With({name, state}).Set(0);
+        oldest_gauge_.With({name}).Set(oldest.count(name) ? oldest[name] : 0);
+      }
+    } else {
+      s = counts.status();
+    }
+    const std::int64_t now_s = SystemClock()->NowMillis() / 1000;
+    for (const JobSchedule& sc : o_.schedules) {
+      if (!s.ok()) break;
+      const std::int64_t period = now_s / std::max<std::int64_t>(sc.every.count(), 1);
+      if (scheduled[sc.kind] == period || !kinds_->Find(sc.kind)) continue;
+      NewJob job;
+      job.kind = sc.kind;
+      job.payload = sc.payload;
+      job.dedupe_key = sc.kind + "@" + std::to_string(period * sc.every.count());
+      job.created_by = "schedule";
+      auto id = kinds_->Enqueue(*conn, job);
+      if (id.ok()) scheduled[sc.kind] = period;
+      else s = id.status();
+    }
+    if (s.ok() && std::chrono::steady_clock::now() - pruned > std::chrono::hours(1)) {
+      auto n = PruneJobs(*conn, o_.keep_finished_days, o_.keep_dead_days);
+      if (n.ok()) {
+        pruned = std::chrono::steady_clock::now();
+        if (*n > 0) spdlog::info("jobs: pruned {} finished job(s)", *n);
+        if (o_.hourly) o_.hourly();
       } else {
-        s = kept.status();
-      }
-      if (s.ok()) {
-        auto counts = CountJobs(*conn);
-        if (counts.ok()) {
-          std::map<std::string, double> oldest;
-          std::set<std::pair<std::string, std::string>> seen;
-          for (const JobCount& c : *counts) {
-            jobs_gauge_.With({c.kind, c.state}).Set(static_cast<double>(c.jobs));
-            seen.insert({c.kind, c.state});
-            if (c.state == "queued") oldest[c.kind] = c.oldest_ready_s;
-          }
-          for (const auto& name : kind_names_) {
-            for (const char* state : {"queued", "running", "succeeded", "dead", "cancelled"})
-              if (!seen.count({name, state})) jobs_gauge_.With({name, state}).Set(0);
-            oldest_gauge_.With({name}).Set(oldest.count(name) ? oldest[name] : 0);
-          }
-        } else {
-          s = counts.status();
-        }
-      }
-      const std::int64_t now_s = SystemClock()->NowMillis() / 1000;
-      for (const JobSchedule& sc : o_.schedules) {
-        if (!s.ok()) break;
-        const std::int64_t period = now_s / std::max<std::int64_t>(sc.every.count(), 1);
-        if (scheduled[sc.kind] == period) continue;
-        const JobKind* kind = kinds_->Find(sc.kind);
-        if (!kind) continue;
-        NewJob job;
-        job.kind = sc.kind;
-        job.payload = sc.payload;
-        job.dedupe_key = sc.kind + "@" + std::to_string(period * sc.every.count());
-        job.created_by = "schedule";
-        auto id = kinds_->Enqueue(*conn, job);
-        if (id.ok()) scheduled[sc.kind] = period;
-        else s = id.status();
-      }
-      if (s.ok() && std::chrono::steady_clock::now() - pruned > std::chrono::hours(1)) {
-        auto n = PruneJobs(*conn, o_.keep_finished_days, o_.keep_dead_days);
-        if (n.ok()) {
-          pruned = std::chrono::steady_clock::now();
-          if (*n > 0) spdlog::info("jobs: pruned {} finished job(s)", *n);
-          if (o_.hourly) o_.hourly();
-        } else {
-          s = n.status();
-        }
-      }
-      if (!s.ok()) {
-        spdlog::warn("jobs: the lease keeper: {}", s.ToString());
-        conn.reset();
+        s = n.status();
       }
     }
-    lock.lock();
-    for (std::int64_t id : told) {
-      auto it = running_.find(id);
-      if (it == running_.end()) continue;
-      int none = kNone;
-      if (it->second->why.compare_exchange_strong(none, kCancel))
-        spdlog::info("jobs: job {} ({}) is told to stop (cancelled, or its lease was lost)", id,
-                     it->second->job.kind);
-      it->second->stop = true;
+    if (!s.ok()) {
+      spdlog::warn("jobs: the housekeeper: {}", s.ToString());
+      conn.reset();
     }
-    wake_.wait_for(lock, every, [&] { return stop_; });
-  }
+  } while (KeeperPause(every));
 }
 
 }  // namespace millrace::central

@@ -78,6 +78,7 @@ void AddJobsCommand(CLI::App& app, JobsCommand* c) {
   c->list->add_option("--state", c->state, "Only jobs in this state: queued, running, succeeded, dead (the dead letter) or cancelled");
   c->list->add_option("--kind", c->kind, "Only jobs of this kind");
   c->list->add_option("--limit", c->limit, "At most this many (1-10000, default 50)")->check(CLI::Range(1, 10000));
+  c->list->add_option("--before", c->before, "Only jobs older than this id (the next page: the last id listed)")->check(CLI::PositiveNumber);
   c->list->add_flag("--json", c->json, "One JSON object per line");
   c->show = c->root->add_subcommand("show", "One job, as JSON");
   config(c->show);
@@ -117,7 +118,7 @@ int RunJobsCommand(const JobsCommand& c) {
   if (!conn.ok()) return Fail(conn.status());
   const std::int64_t now = SystemClock()->NowMillis();
   if (*c.list) {
-    auto jobs = ListJobs(**conn, {c.tenant, c.state, c.kind, c.limit});
+    auto jobs = ListJobs(**conn, {.tenant_id = c.tenant, .state = c.state, .kind = c.kind, .before = c.before, .limit = c.limit});
     if (!jobs.ok()) return Fail(jobs.status());
     for (const Job& j : *jobs) PrintJob(j, c.json, now);
     return 0;

@@ -14,7 +14,7 @@ struct JobsCommand {
            *cancel = nullptr, *kinds = nullptr;
   std::string config_path;
   std::string tenant, state, kind, payload = "{}", actor;
-  std::int64_t id = 0;
+  std::int64_t id = 0, before = 0;
   int limit = 50, priority = 0, max_attempts = 0;
   bool json = false, wait = false;
 };

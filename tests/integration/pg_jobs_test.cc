@@ -141,24 +141,23 @@ TEST_F(JobQueueTest, AFailureBacksOffWithJitterAndTheLastAttemptGoesToTheDeadLet
 
 TEST_F(JobQueueTest, ALeaseThatRunsOutGivesTheJobToTheNextClaimer) {
   const std::int64_t id = Enqueue("acme", "export", 0, 2);
-  EXPECT_EQ(Claim("node-a/1", 1000).id, id);
+  EXPECT_EQ(Claim("node-a/1", 3000).id, id);
   // Renewed, it stays node-a's.
   std::this_thread::sleep_for(200ms);
-  auto kept = RenewLeases(app(), {{id, "node-a/1", 5, 10, "rows"}}, 1000);
+  auto kept = RenewLeases(app(), {{id, "node-a/1", 5, 10, "rows"}}, 3000);
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(*kept, (std::vector<std::pair<std::int64_t, bool>>{{id, true}}));
-  std::this_thread::sleep_for(100ms);
-  auto none = ClaimJob(app(), "node-b/1", 1000, {});
+  auto none = ClaimJob(app(), "node-b/1", 3000, {});
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(*none);
   // node-a stops renewing (killed): past the lease node-b gets it, and the attempt counts.
-  std::this_thread::sleep_for(1100ms);
+  std::this_thread::sleep_for(3200ms);
   Job again = Claim("node-b/1", 300);
   EXPECT_EQ(again.id, id);
   EXPECT_EQ(again.attempts, 2);
   EXPECT_NE(Get(id).last_error.find("node-a/1 stopped renewing its lease"), std::string::npos);
   // node-a coming back can neither renew nor end it.
-  kept = RenewLeases(app(), {{id, "node-a/1", 6, 10, "rows"}}, 1000);
+  kept = RenewLeases(app(), {{id, "node-a/1", 6, 10, "rows"}}, 3000);
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(*kept, (std::vector<std::pair<std::int64_t, bool>>{{id, false}}));
   auto late = FinishJob(app(), id, "node-a/1", JobOutcome::kSucceeded, "");
@@ -204,6 +203,11 @@ TEST_F(JobQueueTest, ADedupeKeyMakesAnEnqueueIdempotentAndFieldsAreChecked) {
   EXPECT_EQ(*EnqueueJob(app(), j), first);
   j.dedupe_key.clear();
   EXPECT_NE(*EnqueueJob(app(), j), first);
+  j.tenant_id = "../..";
+  auto odd = EnqueueJob(app(), j);
+  EXPECT_EQ(odd.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(odd.status().message().find("a job's tenant is a tenant id"), std::string::npos);
+  j.tenant_id = "*";
   j.priority = 101;
   auto bad = EnqueueJob(app(), j);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
@@ -244,7 +248,7 @@ class JobRunnerTest : public JobQueueTest {
     o.db_url = db_.db->ConnInfo("millrace_app");
     o.node = "test";
     o.workers = workers;
-    o.lease = 600ms;
+    o.lease = 3000ms;  // renewed every second: a busy machine does not lose it
     o.poll = 50ms;
     return o;
   }
@@ -362,14 +366,14 @@ TEST_F(JobRunnerTest, PeriodicJobsAreEnqueuedOncePerPeriodOverAllNodes) {
     o.node = "other";
     JobRunner b(o, &central, &m2);
     for (int i = 0; i < 200; ++i) {
-      auto done = ListJobs(app(), {"*", "succeeded", "partition_maintenance", 10});
+      auto done = ListJobs(app(), {.tenant_id = "*", .state = "succeeded", .kind = "partition_maintenance", .before = 0, .limit = 10});
       ASSERT_TRUE(done.ok());
       if (!done->empty()) break;
       std::this_thread::sleep_for(25ms);
     }
     std::this_thread::sleep_for(300ms);
   }
-  auto jobs = ListJobs(app(), {"*", "", "partition_maintenance", 10});
+  auto jobs = ListJobs(app(), {.tenant_id = "*", .state = "", .kind = "partition_maintenance", .before = 0, .limit = 10});
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u) << "two nodes, one period: one job";
   EXPECT_EQ((*jobs)[0].state, "succeeded");
@@ -425,6 +429,12 @@ TEST_F(JobRunnerTest, AReportExportWritesEveryPageOnceAsTheReportsCsv) {
     EXPECT_EQ(std::count(file.begin(), file.end(), '\n'), 6) << file;
   }
   EXPECT_EQ(PruneExports(dir, 1), 0) << "a fresh export is kept";
+  // Two days old, it goes.
+  const auto file = std::filesystem::path(dir) / "acme" / (std::to_string(*id) + "-sync-health.csv");
+  ASSERT_TRUE(std::filesystem::exists(file));
+  std::filesystem::last_write_time(file, std::filesystem::file_time_type::clock::now() - std::chrono::hours(48));
+  EXPECT_EQ(PruneExports(dir, 1), 1);
+  EXPECT_FALSE(std::filesystem::exists(file));
   std::filesystem::remove_all(dir);
 }
 

@@ -148,8 +148,14 @@ class JobRunner {
     std::atomic<int> why{0};  // why it was told to stop (job_runner.cc)
   };
   void Work(int index);
-  void Keep();
+  // Renews the leases of this node's running jobs and tells those to stop that lost theirs
+  // or were cancelled; nothing slow runs on its thread.
+  void Renew();
+  // Counts the queue for /metrics, enqueues the periodic jobs, prunes.
+  void Housekeep();
   void RunOne(PgConnection& conn, const std::string& worker, Job job);
+  // Waits up to `d` for the keepers' stop; false once they are to stop.
+  bool KeeperPause(std::chrono::milliseconds d);
 
   const JobRunnerOptions o_;
   const JobKinds* kinds_;
@@ -161,10 +167,13 @@ class JobRunner {
 
   std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;
+  bool stop_ = false;          // the workers stop
+  bool keepers_stop_ = false;  // then the keepers (after the workers gave their jobs back)
   std::uint64_t wakes_ = 0;
-  std::map<std::int64_t, std::shared_ptr<Running>> running_;  // by job id
-  std::vector<std::thread> threads_;
+  // This node's running attempts by job id (one attempt of a job at a time: a newer one
+  // replaces an attempt whose lease was lost, which is told to stop).
+  std::map<std::int64_t, std::shared_ptr<Running>> running_;
+  std::vector<std::thread> workers_, keepers_;
 };
 
 }  // namespace millrace::central
