@@ -277,7 +277,7 @@ void JobRunner::RunOne(PgConnection& conn, const std::string& worker, Job job) {
 
 void JobRunner::Renew() {
   const auto every = std::min<std::chrono::milliseconds>(o_.lease / 3, std::chrono::milliseconds(5000));
-  const std::string url = o_.db_url + " connect_timeout=" + std::to_string(std::max<long>(1, every.count() / 1000));
+  const std::string url = WithConnectTimeout(o_.db_url, static_cast<int>(std::max<long>(1, every.count() / 1000)));
   std::unique_ptr<PgConnection> conn;
   do {
     // The attempts running now, with their progress.

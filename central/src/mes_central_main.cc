@@ -126,7 +126,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // another, so a burst of slow reports cannot fail readiness or logins. The sync appliers
   // have their own.
   const auto& rc = config->reports;
-  PgPool ops_pool({db_url + " connect_timeout=3", "ops", 4, std::chrono::milliseconds(3000),
+  PgPool ops_pool({WithConnectTimeout(db_url, 3), "ops", 4, std::chrono::milliseconds(3000),
                    std::chrono::milliseconds(10000), 30000, ""},
                   &metrics);
   PgPool report_pool({db_url, "reports", rc.db_connections, std::chrono::milliseconds(5000),

@@ -193,6 +193,14 @@ Result<std::string> FromByteaHex(std::string_view text) {
   return out;
 }
 
+std::string WithConnectTimeout(const std::string& conninfo, int seconds) {
+  const std::string value = std::to_string(seconds);
+  const bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+  if (!uri) return conninfo + (conninfo.empty() ? "" : " ") + "connect_timeout=" + value;
+  // A URI: the parameter goes into its query, before any fragment (libpq has none).
+  return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
+}
+
 std::string PgTextArray(const std::vector<std::string>& items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {

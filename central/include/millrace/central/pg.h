@@ -75,6 +75,10 @@ class PgConnection {
   PGconn* conn_;
 };
 
+// `conninfo` (keyword=value pairs, or a postgres:// URI) with connect_timeout set to
+// `seconds`, in the form it is written in.
+std::string WithConnectTimeout(const std::string& conninfo, int seconds);
+
 // A text[] parameter in PostgreSQL's text form, every item quoted: {"a","b\"c"}.
 std::string PgTextArray(const std::vector<std::string>& items);
 
