@@ -20,6 +20,9 @@ packages=(
   # fuzz test builds with clang and libFuzzer)
   libgtest-dev libgmock-dev curl procps util-linux python3 nodejs chromium
   clang libclang-rt-14-dev
+  # promtool checks and unit-tests deploy/prometheus/alerts.yml (the package's server is
+  # not started: see policy-rc.d below)
+  prometheus
 )
 
 missing=()
@@ -48,6 +51,14 @@ echo "deps.sh: installing ${#missing[@]} Debian package(s): ${missing[*]}"
 mkdir -p /etc/postgresql-common/createcluster.d
 echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/millrace.conf
 export DEBIAN_FRONTEND=noninteractive
+# Packages that ship a daemon (prometheus) must not start it here: Millrace's tests start
+# what they need on ports of their own. A policy-rc.d that refuses every start, for the
+# length of the install (one already there is kept).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps.sh: done"

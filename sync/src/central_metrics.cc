@@ -7,7 +7,7 @@ namespace millrace::sync {
 struct CentralSyncMetrics::Views {
   struct Site {
     std::uint64_t applied_seq = 0;
-    std::int64_t last_ack_ms = 0;
+    std::int64_t last_ack_ms = 0, last_seen_ms = 0;
     std::uint64_t head_seq = 0, backlog_rows = 0, backlog_bytes = 0;
     std::int64_t oldest_unacked_ms = 0;
   };
@@ -17,6 +17,10 @@ struct CentralSyncMetrics::Views {
                                 {"tenant", "site"})),
         last_ack(m->AddGauge("mes_sync_site_last_ack_timestamp_seconds",
                              "When this node last acknowledged the site", {"tenant", "site"})),
+        last_seen(m->AddGauge("mes_sync_site_last_seen_timestamp_seconds",
+                              "When this node last heard from the site (any message; an idle site "
+                              "says Hello every 10 s)",
+                              {"tenant", "site"})),
         backlog_rows(m->AddGauge("mes_sync_site_backlog_rows",
                                  "Changes the site reports not yet acknowledged",
                                  {"tenant", "site"})),
@@ -34,6 +38,7 @@ struct CentralSyncMetrics::Views {
       const std::vector<std::string> labels = {key.first, key.second};
       applied_seq.With(labels).Set(static_cast<double>(v.applied_seq));
       if (v.last_ack_ms) last_ack.With(labels).Set(static_cast<double>(v.last_ack_ms) / 1000.0);
+      if (v.last_seen_ms) last_seen.With(labels).Set(static_cast<double>(v.last_seen_ms) / 1000.0);
       // The site's report is as of its last message; what this node applied since is gone.
       const std::uint64_t pending = v.head_seq > v.applied_seq ? v.head_seq - v.applied_seq : 0;
       backlog_rows.With(labels).Set(static_cast<double>(pending));
@@ -47,6 +52,7 @@ struct CentralSyncMetrics::Views {
   const Clock* clock;
   Family<Gauge>& applied_seq;
   Family<Gauge>& last_ack;
+  Family<Gauge>& last_seen;
   Family<Gauge>& backlog_rows;
   Family<Gauge>& backlog_bytes;
   Family<Gauge>& oldest_age;
@@ -90,7 +96,8 @@ void CentralSyncMetrics::Observe(const Peer& peer, const v1::SiteStatus* status,
   std::lock_guard lock(views_->mu);
   Views::Site& v = views_->sites[{peer.tenant_id, peer.site_id}];
   v.applied_seq = acked ? std::max(v.applied_seq, applied) : applied;
-  if (acked) v.last_ack_ms = views_->clock->NowMillis();
+  v.last_seen_ms = views_->clock->NowMillis();
+  if (acked) v.last_ack_ms = v.last_seen_ms;
   if (status) {
     v.head_seq = status->outbox_head_seq();
     v.backlog_rows = status->backlog_rows();

@@ -155,12 +155,12 @@ ok "a running job is cancelled, a cancelled one retried, a live one's retry refu
 # ---- /metrics counts the queue ----
 for _ in $(seq 100); do
   m=$(curl -s "$url/metrics")
-  grep -q 'millrace_jobs{kind="rollup_rebuild",state="cancelled"} 1' <<<"$m" && break
+  grep -q 'mes_central_jobs{kind="rollup_rebuild",state="cancelled"} 1' <<<"$m" && break
   sleep 0.1
 done
-grep -q 'millrace_jobs{kind="rollup_rebuild",state="cancelled"} 1' <<<"$m" || fail "metrics: $(grep millrace_job <<<"$m")"
-grep -q 'millrace_jobs{kind="rollup_rebuild",state="dead"} 1' <<<"$m" || fail "metrics: $(grep millrace_job <<<"$m")"
-grep -q 'millrace_job_attempts_total{kind="rollup_rebuild",state="succeeded"}' <<<"$m" || fail "metrics: $(grep millrace_job <<<"$m")"
+grep -q 'mes_central_jobs{kind="rollup_rebuild",state="cancelled"} 1' <<<"$m" || fail "metrics: $(grep mes_central_job <<<"$m")"
+grep -q 'mes_central_jobs{kind="rollup_rebuild",state="dead"} 1' <<<"$m" || fail "metrics: $(grep mes_central_job <<<"$m")"
+grep -q 'mes_central_job_attempts_total{kind="rollup_rebuild",state="succeeded"}' <<<"$m" || fail "metrics: $(grep mes_central_job <<<"$m")"
 ok "/metrics shows the queue by kind and state and this node's attempts"
 
 # ---- a tenant provisioned by a job, with the demo factory ----

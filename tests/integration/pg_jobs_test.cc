@@ -331,12 +331,12 @@ TEST_F(JobRunnerTest, RunsRetriesRefusesAndStopsJobs) {
   std::string text;
   for (int i = 0; i < 100; ++i) {
     text = metrics.Render();
-    if (text.find("millrace_jobs{kind=\"bad\",state=\"dead\"} 1") != std::string::npos) break;
+    if (text.find("mes_central_jobs{kind=\"bad\",state=\"dead\"} 1") != std::string::npos) break;
     std::this_thread::sleep_for(50ms);
   }
-  EXPECT_NE(text.find("millrace_jobs{kind=\"bad\",state=\"dead\"} 1"), std::string::npos) << text;
-  EXPECT_NE(text.find("millrace_job_attempts_total{kind=\"flaky\",state=\"queued\"} 1"), std::string::npos);
-  EXPECT_NE(text.find("millrace_job_attempts_total{kind=\"flaky\",state=\"succeeded\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("mes_central_jobs{kind=\"bad\",state=\"dead\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("mes_central_job_attempts_total{kind=\"flaky\",state=\"queued\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("mes_central_job_attempts_total{kind=\"flaky\",state=\"succeeded\"} 1"), std::string::npos);
 }
 
 TEST_F(JobRunnerTest, ANodeThatStopsGivesItsRunningJobsBackWithoutCountingTheAttempt) {

@@ -180,6 +180,7 @@ TEST_F(SyncProcessTest, ThreeSitesTwoTenantsAndCentralEditsConvergeByContent) {
        {"mes_sync_rows_applied_total{tenant=\"acme\",site=\"lyon\"}",
         "mes_sync_site_backlog_rows{tenant=\"globex\",site=\"tokyo\"}",
         "mes_sync_site_last_ack_timestamp_seconds{tenant=\"acme\",site=\"porto\"}",
+        "mes_sync_site_last_seen_timestamp_seconds{tenant=\"globex\",site=\"tokyo\"}",
         "mes_sync_apply_seconds_count{tenant=\"acme\",site=\"lyon\"}"})
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name;
 }
