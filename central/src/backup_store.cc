@@ -1,7 +1,6 @@
 #include "millrace/central/backup_store.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "millrace/common/digest.h"
 #include "millrace/common/files.h"
 
 namespace millrace::central {
@@ -31,17 +31,6 @@ struct Fd {
     if (fd >= 0) ::close(fd);
   }
 };
-
-std::string Hex(const unsigned char* bytes, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[bytes[i] >> 4]);
-    out.push_back(digits[bytes[i] & 15]);
-  }
-  return out;
-}
 
 class DirectoryBackupStore final : public BackupStore {
  public:
@@ -91,7 +80,7 @@ class DirectoryBackupStore final : public BackupStore {
   Result<std::string> PartSha256(const std::string& key) override {
     MILLRACE_RETURN_IF_ERROR(CheckBackupKey(key));
     if (!fs::exists(Part(key))) return Status::NotFound("no backup part " + key);
-    return FileSha256(Part(key).string());
+    return FileSha256Hex(Part(key).string());
   }
 
   Status CommitPart(const std::string& key) override {
@@ -202,25 +191,6 @@ Result<std::unique_ptr<BackupStore>> OpenDirectoryBackupStore(const std::string&
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   if (ec) return Status::IOError("cannot restrict backup directory " + dir + ": " + ec.message());
   return std::unique_ptr<BackupStore>(new DirectoryBackupStore(fs::path(dir)));
-}
-
-Result<std::string> FileSha256(const std::string& path) {
-  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) return Status::IOError(Errno("cannot open " + path));
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  std::string buf(1 << 20, '\0');
-  while (true) {
-    const ssize_t n = ::read(f.fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IOError(Errno("reading " + path));
-    if (n == 0) break;
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(buf.data()),
-                              static_cast<unsigned long long>(n));
-  }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state, digest);
-  return Hex(digest, sizeof digest);
 }
 
 }  // namespace millrace::central

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "millrace/common/digest.h"
 #include "millrace/common/files.h"
 
 namespace millrace::central {
@@ -63,7 +64,7 @@ TEST_F(BackupStoreTest, UploadResumesWherePartEndsAndRefusesAnotherOffset) {
   const std::string out = (dir_ / "fetched.db.gz").string();
   ASSERT_TRUE(store_->Fetch(key, out).ok());
   EXPECT_EQ(*ReadFile(out), "hello world");
-  EXPECT_EQ(*FileSha256(out), "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+  EXPECT_EQ(*FileSha256Hex(out), "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
 }
 
 TEST_F(BackupStoreTest, DroppedPartStartsOverAndDeleteRemovesOnlyTheObject) {

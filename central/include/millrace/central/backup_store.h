@@ -62,7 +62,4 @@ Status CheckBackupKey(const std::string& key);
 // A store under `dir` (created when missing, 0700).
 Result<std::unique_ptr<BackupStore>> OpenDirectoryBackupStore(const std::string& dir);
 
-// The SHA-256 of a local file, in lowercase hex.
-Result<std::string> FileSha256(const std::string& path);
-
 }  // namespace millrace::central
