@@ -8,7 +8,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-format
   # storage
-  libsqlite3-dev sqlite3 libpq-dev postgresql-15 postgresql-client-15
+  libsqlite3-dev sqlite3 zlib1g-dev libpq-dev postgresql-15 postgresql-client-15
   # HTTPS (Beast over OpenSSL); the openssl tool makes test certificates
   libssl-dev openssl
   # messaging and serialization

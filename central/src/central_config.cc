@@ -66,6 +66,18 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
       j.export_dir = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/" + j.export_dir;
     }
   }
+  {
+    CentralBackupsConfig& b = c.backups;
+    MILLRACE_ASSIGN_OR_RETURN(b.dir, file.GetString("backups.dir", "backups"));
+    if (!b.dir.empty() && b.dir[0] != '/') {
+      const auto slash = path.rfind('/');
+      b.dir = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/" + b.dir;
+    }
+    MILLRACE_ASSIGN_OR_RETURN(auto hourly, file.GetInt("backups.keep_hourly", 24, 0, 8760));
+    MILLRACE_ASSIGN_OR_RETURN(auto daily, file.GetInt("backups.keep_daily", 30, 0, 3660));
+    b.retention.keep_hourly = static_cast<int>(hourly);
+    b.retention.keep_daily = static_cast<int>(daily);
+  }
   MILLRACE_ASSIGN_OR_RETURN(auto idle, file.GetInt("http.session_idle_minutes", 480, 5, 24 * 60));
   c.session_idle_s = static_cast<int>(idle) * 60;
   MILLRACE_ASSIGN_OR_RETURN(c.public_tenant_metrics,

@@ -236,6 +236,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
     exp.check = [](const NewJob& job) { return ExportQuery(job.tenant_id, job.payload).status(); };
     kinds.Add(std::move(exp));
   }
+  AddBackupJobKinds(kinds, o.backups);
   return kinds;
 }
 

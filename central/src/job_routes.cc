@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "millrace/central/backup_jobs.h"
+#include "millrace/common/catalog.h"
 #include "millrace/common/clock.h"
 
 namespace millrace::central {
@@ -159,6 +161,23 @@ void AddJobRoutes(Router& router, JobRoutesOptions o) {
                  return json{{"id", id}, {"state", state}};
                }));
   }
+
+  router.Add("GET", "/api/v1/backups", handle([](const HttpRequest& req, const Viewer& who, PgConnection& conn) -> Result<json> {
+    std::string tenant, site;
+    for (const auto& [k, v] : req.query) {
+      if (k == "tenant") tenant = v;
+      else if (k == "site") site = v;
+      else return Status::InvalidArgument("unknown query parameter '" + k + "' (tenant and site are known)");
+    }
+    if (!site.empty() && !catalog::IsValidSiteId(site))
+      return Status::InvalidArgument("'site': \"" + site + "\" is not a site id");
+    MILLRACE_ASSIGN_OR_RETURN(std::string scope, Scope(who, tenant));
+    if (scope.empty()) return Status::InvalidArgument("'tenant' is required: backups belong to a tenant's sites");
+    MILLRACE_ASSIGN_OR_RETURN(std::vector<SiteBackup> list, ListSiteBackups(conn, scope, site));
+    json out = json::array();
+    for (const SiteBackup& b : list) out.push_back(SiteBackupJson(b));
+    return json{{"tenant", scope}, {"backups", out}};
+  }));
 }
 
 }  // namespace millrace::central

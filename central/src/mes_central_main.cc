@@ -19,6 +19,7 @@
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg.h"
 #include "millrace/central/pg_listener.h"
+#include "backups_command.h"
 #include "jobs_command.h"
 #include "millrace/central/job_kinds.h"
 #include "millrace/central/job_queue.h"
@@ -192,6 +193,14 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                            [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
                            &metrics, SystemClock()});
 
+  // The site backups edges ship: kept in the backup store, checked and pruned by jobs.
+  std::unique_ptr<BackupStore> backup_store;
+  if (!config->backups.dir.empty()) {
+    auto opened = OpenDirectoryBackupStore(config->backups.dir);
+    if (!opened.ok()) return Fail(opened.status());
+    backup_store = std::move(*opened);
+    spdlog::info("site backups are kept in {}", config->backups.dir);
+  }
   std::unique_ptr<SyncService> service;
   std::unique_ptr<sync::SyncServer> server;
   sync::SyncServer* srv = nullptr;
@@ -208,7 +217,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     }
     service = std::make_unique<SyncService>(
         SyncServiceOptions{db_url, SystemClock(), y.max_forward_skew_ms, &hlc,
-                           y.store_takeover_grace_ms},
+                           y.store_takeover_grace_ms, backup_store.get(), NodeName()},
         &metrics);
     auto started = sync::SyncServer::Start(o, service.get(), &metrics);
     if (!started.ok()) return Fail(started.status());
@@ -225,7 +234,10 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // maintenance) scheduled by whichever node comes first in each period.
   const std::string node = NodeName();
   const JobKinds job_kinds =
-      CentralJobKinds({config->jobs.export_dir, node, std::max(rc.statement_timeout_s, 300)});
+      CentralJobKinds({config->jobs.export_dir, node, std::max(rc.statement_timeout_s, 300), 1000,
+                       {backup_store.get(),
+                        config->backups.dir.empty() ? "" : config->backups.dir + "/.work",
+                        config->backups.retention}});
   AddJobRoutes(router, {&ops_pool, &job_kinds,
                         [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
                         config->jobs.export_dir});
@@ -595,9 +607,12 @@ int main(int argc, char** argv) {
 
   central::JobsCommand jobs_command;
   central::AddJobsCommand(app, &jobs_command);
+  central::BackupsCommand backups_command;
+  central::AddBackupsCommand(app, &backups_command);
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*jobs_command.root) return central::RunJobsCommand(jobs_command);
+  if (*backups_command.root) return central::RunBackupsCommand(backups_command);
   if (*rebuild)
     return central::RebuildRollupsCommand(config_path, rebuild_range, rebuild_from, rebuild_to);
   if (*create_user) {

@@ -3,7 +3,8 @@
 // gaps, duplicates, sorting by merge policy, clamps) is sync::CentralProtocol; this file
 // only stores what it decided. Its methods live in three files by subject:
 // sync_service.cc (the site lock, batches, the feed), sync_store_epochs.cc (Hello and the
-// site's store incarnations), sync_key_rotation.cc (site key rotation).
+// site's store incarnations), sync_key_rotation.cc (site key rotation), sync_backups.cc
+// (the site backups edges ship).
 #pragma once
 
 #include <map>
@@ -35,6 +36,10 @@ class SyncService::Session final : public sync::CentralSession {
                                   std::uint32_t limit) override;
   Result<v1::HelloReply> Hello(const sync::Peer& peer, const v1::Hello& h) override;
   Result<v1::KeyRotated> RotateKey(const sync::Peer& peer, const v1::KeyRotation& k) override;
+  Result<v1::BackupOfferReply> BackupOffer(const sync::Peer& peer,
+                                           const v1::BackupOffer& offer) override;
+  Result<v1::BackupChunkAck> BackupChunk(const sync::Peer& peer,
+                                         const v1::BackupChunk& chunk) override;
   void Reset(const Status& why) override;
 
  private:

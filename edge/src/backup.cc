@@ -13,7 +13,7 @@
 #include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
 #include "millrace/edge/schema.h"
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 #include "millrace/edge/store.h"
 #include "millrace/edge/store_epoch.h"
 

@@ -37,6 +37,9 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(auto keep, file.GetInt("backup.keep", 24, 1, 10000));
   c.backup_interval_minutes = interval;
   c.backup_keep = static_cast<int>(keep);
+  MILLRACE_ASSIGN_OR_RETURN(c.backup_ship, file.GetBool("backup.ship", true));
+  MILLRACE_ASSIGN_OR_RETURN(auto chunk, file.GetInt("backup.ship_chunk_kib", 512, 4, 4096));
+  c.backup_ship_chunk_kib = static_cast<int>(chunk);
   // Files named in the config are relative to the config's directory.
   const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   auto resolve = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : dir + "/" + p; };

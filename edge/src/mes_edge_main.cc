@@ -16,11 +16,12 @@
 #include "millrace/common/version.h"
 #include "millrace/edge/api.h"
 #include "millrace/edge/backup.h"
+#include "millrace/edge/backup_shipping.h"
 #include "millrace/edge/edge_config.h"
 #include "millrace/edge/schema.h"
 #include "millrace/edge/seed.h"
 #include "millrace/edge/services.h"
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 #include "millrace/edge/store.h"
 #include "millrace/edge/sync_adapter.h"
 #include "millrace/edge/terminal_page.h"
@@ -92,7 +93,8 @@ int Seed(const std::string& config_path, bool if_empty) {
 // store has never synced. Not started yet.
 Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& config, EdgeStore* store,
                                                     EdgeSyncAdapter* adapter,
-                                                    sync::SiteKeys* site_keys) {
+                                                    sync::SiteKeys* site_keys,
+                                                    sync::BackupSource* backups) {
   const EdgeSyncConfig& y = config.sync;
   if (!y.snapshot_file.empty()) {
     MILLRACE_ASSIGN_OR_RETURN(std::uint64_t cursor, adapter->FeedCursor());
@@ -119,6 +121,8 @@ Result<std::unique_ptr<sync::SyncClient>> MakeSyncClient(const EdgeConfig& confi
   o.batch_rows = y.batch_rows;
   o.window = y.window;
   if (site_keys) o.keys = site_keys;
+  o.backups = backups;
+  o.backup_chunk_bytes = static_cast<std::size_t>(config.backup_ship_chunk_kib) * 1024;
   auto client = std::make_unique<sync::SyncClient>(o, adapter, std::move(transport));
   sync::SyncClient* c = client.get();
   store->SetCommitListener([c] { c->Wake(); });
@@ -151,6 +155,12 @@ void AddSyncMetrics(MetricsRegistry& metrics, sync::SyncClient* client) {
       metrics
           .AddHistogram("mes_sync_feed_apply_seconds", "Time to apply one downstream feed batch")
           .Get();
+  auto& backups_shipped =
+      metrics.AddGauge("mes_sync_backups_shipped", "Site backups central took whole").Get();
+  auto& last_backup = metrics
+                          .AddGauge("mes_sync_last_backup_shipped_timestamp_seconds",
+                                    "When central last took a site backup whole (0: never)")
+                          .Get();
   client->SetFeedObserver([&feed_apply](double seconds, int) { feed_apply.Observe(seconds); });
   metrics.AddCollector([&, client] {
     const auto st = client->Stats();
@@ -165,6 +175,8 @@ void AddSyncMetrics(MetricsRegistry& metrics, sync::SyncClient* client) {
     reconnects.Set(static_cast<double>(st.reconnects));
     cursor.Set(static_cast<double>(st.feed_cursor));
     feed_changes.Set(static_cast<double>(st.feed_changes));
+    backups_shipped.Set(static_cast<double>(st.backups_shipped));
+    last_backup.Set(static_cast<double>(st.last_backup_shipped_ms) / 1000.0);
   });
 }
 
@@ -205,6 +217,12 @@ nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
     j["rejected"] = st.rejected;
     j["conflicts"] = st.conflicts;
     j["key_rotations"] = st.key_rotations;
+    j["backups_shipped"] = st.backups_shipped;
+    j["backups_refused"] = st.backups_refused;
+    j["backup_bytes_sent"] = st.backup_bytes_sent;
+    j["last_backup_shipped_ms"] = st.last_backup_shipped_ms;
+    j["backup_shipping"] = st.backup_shipping;
+    j["backup_shipping_offset"] = st.backup_offset;
     j["last_error"] = st.last_error;
     j["state"] = st.state;
     j["link_up"] = st.link_up;
@@ -271,9 +289,13 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
       pub.clear();
     site_keys = std::make_unique<sync::FileSiteKeys>(config->sync.secret_key_file, pub);
   }
+  // Scheduled backups staged for central, which the sync client ships.
+  std::unique_ptr<OutgoingBackups> outgoing;
+  if (config->sync.enabled && config->backup_ship)
+    outgoing = std::make_unique<OutgoingBackups>(config->backup_dir + "/outgoing");
   std::unique_ptr<sync::SyncClient> sync_client;
   if (config->sync.enabled) {
-    auto client = MakeSyncClient(*config, s, &sync_adapter, site_keys.get());
+    auto client = MakeSyncClient(*config, s, &sync_adapter, site_keys.get(), outgoing.get());
     if (!client.ok()) return Fail(client.status());
     sync_client = std::move(*client);
     AddSyncMetrics(metrics, sync_client.get());
@@ -321,6 +343,17 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
         if (info.ok()) {
           spdlog::info("backup written to {} ({} bytes in {} ms)", info->path, info->bytes,
                        info->millis);
+          if (outgoing) {
+            auto staged = outgoing->Stage(info->path);
+            if (staged.ok()) {
+              spdlog::info("backup {} staged for central ({} bytes compressed)",
+                           staged->backup_id(), staged->bytes());
+              sync_client->Wake();
+            } else {
+              spdlog::error("staging backup {} for central failed: {}", info->path,
+                            staged.status().ToString());
+            }
+          }
         } else {
           spdlog::error("scheduled backup failed: {}", info.status().ToString());
         }

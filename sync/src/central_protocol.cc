@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "millrace/common/logging.h"
+#include "millrace/sync/backup_source.h"
 #include "millrace/sync/row_codec.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/wire.h"
@@ -128,6 +129,26 @@ Result<v1::Envelope> CentralProtocol::Dispatch(const Peer& peer, const v1::Envel
                                 session_->RotateKey(peer, request.key_rotation()));
       v1::Envelope e;
       *e.mutable_key_rotated() = std::move(k);
+      return e;
+    }
+    case v1::Envelope::kBackupOffer: {
+      MILLRACE_RETURN_IF_ERROR(CheckBackupOffer(request.backup_offer()));
+      MILLRACE_ASSIGN_OR_RETURN(v1::BackupOfferReply r,
+                                session_->BackupOffer(peer, request.backup_offer()));
+      v1::Envelope e;
+      *e.mutable_backup_offer_reply() = std::move(r);
+      return e;
+    }
+    case v1::Envelope::kBackupChunk: {
+      const v1::BackupChunk& c = request.backup_chunk();
+      if (!IsValidBackupId(c.backup_id()))
+        return Status::InvalidArgument("backup chunk: backup_id \"" + c.backup_id() +
+                                       "\" is not a backup id");
+      if (c.data().empty())
+        return Status::InvalidArgument("backup chunk: data must not be empty");
+      MILLRACE_ASSIGN_OR_RETURN(v1::BackupChunkAck a, session_->BackupChunk(peer, c));
+      v1::Envelope e;
+      *e.mutable_backup_chunk_ack() = std::move(a);
       return e;
     }
     default:

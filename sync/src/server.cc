@@ -46,6 +46,8 @@ bool EdgeMaySend(const v1::Envelope& e) {
     case v1::Envelope::kPushBatch:
     case v1::Envelope::kPullRequest:
     case v1::Envelope::kKeyRotation:
+    case v1::Envelope::kBackupOffer:
+    case v1::Envelope::kBackupChunk:
       return true;
     default:
       return false;

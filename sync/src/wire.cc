@@ -146,6 +146,14 @@ std::string_view BodyName(const v1::Envelope& envelope) {
       return "key_rotation";
     case v1::Envelope::kKeyRotated:
       return "key_rotated";
+    case v1::Envelope::kBackupOffer:
+      return "backup_offer";
+    case v1::Envelope::kBackupOfferReply:
+      return "backup_offer_reply";
+    case v1::Envelope::kBackupChunk:
+      return "backup_chunk";
+    case v1::Envelope::kBackupChunkAck:
+      return "backup_chunk_ack";
     case v1::Envelope::BODY_NOT_SET:
       return "none";
   }

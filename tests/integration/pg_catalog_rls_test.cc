@@ -122,7 +122,7 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
       "sync_site_epoch",    "central_audit",       "report_time_hour",     "report_time_day",
       "report_output_hour", "report_output_day",   "report_downtime_hour", "report_downtime_day",
       "report_quality_hour", "report_quality_day", "report_time_month", "report_output_month",
-      "report_downtime_month", "report_quality_month"};
+      "report_downtime_month", "report_quality_month", "site_backup"};
   const std::set<std::string> registry = {"sync_tenant", "sync_site", "sync_site_key",
                                           "central_user", "central_session", "api_token"};
   const std::set<std::string> platform = {"admin_token", "fact_partition", "job", "job_tenant_turn"};

@@ -16,6 +16,7 @@
 #include "millrace/central/provision.h"
 #include "millrace/central/schema.h"
 #include "millrace/central/sync_service.h"
+#include "millrace/common/digest.h"
 #include "millrace/common/files.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/row_codec.h"
@@ -109,6 +110,11 @@ class SyncProtocolTest : public ::testing::Test {
     central::SyncServiceOptions so;
     so.database_url = db_->ConnInfo("millrace_app");
     so.store_takeover_grace_ms = 0;  // the liveness guard has a test (and a server) of its own
+    auto backups = central::OpenDirectoryBackupStore((dir_ / "backups").string());
+    ASSERT_TRUE(backups.ok()) << backups.status().ToString();
+    backups_ = std::move(*backups);
+    so.backups = backups_.get();
+    so.node = "node-a";
     service_ = std::make_unique<central::SyncService>(so, &metrics_);
     sync::SyncServerOptions o;
     o.secret_key = central_keys_.secret_key;
@@ -211,6 +217,7 @@ class SyncProtocolTest : public ::testing::Test {
   fs::path dir_;
   sync::CurveKeyPair central_keys_;
   MetricsRegistry metrics_;
+  std::unique_ptr<central::BackupStore> backups_;
   std::unique_ptr<central::SyncService> service_;
   std::unique_ptr<sync::SyncServer> server_;
 };
@@ -673,6 +680,92 @@ TEST_F(SyncProtocolTest, DevelopmentModeWithoutCurveMustBeAskedForAndStillChecks
   r = plain.Call(Batch(1, 1, Events("lyon", 0, 3)));
   ASSERT_TRUE(r && r->has_ack());
   EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "3");
+}
+
+v1::Envelope BackupOffer(const std::string& id, const std::string& content,
+                        const std::string& sha = "") {
+  v1::Envelope e;
+  auto* o = e.mutable_backup_offer();
+  o->set_backup_id(id);
+  o->set_bytes(content.size());
+  o->set_sha256(sha.empty() ? Sha256Hex(content) : sha);
+  o->set_taken_at_ms(SystemClock()->NowMillis());
+  o->set_schema_version(5);
+  o->set_store_epoch("0190c0de-0000-7000-8000-000000000001");
+  o->set_raw_bytes(content.size() * 4);
+  o->set_compression("gzip");
+  return e;
+}
+
+v1::Envelope BackupChunk(const std::string& id, std::uint64_t offset, const std::string& data) {
+  v1::Envelope e;
+  e.mutable_backup_chunk()->set_backup_id(id);
+  e.mutable_backup_chunk()->set_offset(offset);
+  e.mutable_backup_chunk()->set_data(data);
+  return e;
+}
+
+// A site backup arrives in chunks appended where central's part ends (a chunk out of
+// place is answered with where it ends, not written), resumes after a new offer, is
+// checked whole against the offered SHA-256, kept under the site's key with a verify job
+// queued; a file whose checksum differs is refused and dropped; another site's backup is
+// out of reach.
+TEST_F(SyncProtocolTest, ASiteBackupIsReceivedInChunksCheckedWholeAndKeptPerSite) {
+  auto lyon = Connect("lyon");
+  const std::string id = "20261202T101500.123Z", content = "0123456789";
+  auto r = lyon->Call(BackupOffer(id, content));
+  ASSERT_TRUE(r && r->has_backup_offer_reply()) << (r ? r->DebugString() : "no reply");
+  EXPECT_FALSE(r->backup_offer_reply().declined());
+  EXPECT_EQ(r->backup_offer_reply().next_offset(), 0u);
+  r = lyon->Call(BackupChunk(id, 4, "4567"));  // out of place: nothing written
+  ASSERT_TRUE(r && r->has_backup_chunk_ack()) << (r ? r->DebugString() : "no reply");
+  EXPECT_EQ(r->backup_chunk_ack().next_offset(), 0u);
+  EXPECT_FALSE(r->backup_chunk_ack().refused());
+  r = lyon->Call(BackupChunk(id, 0, "01234"));
+  ASSERT_TRUE(r && r->has_backup_chunk_ack());
+  EXPECT_EQ(r->backup_chunk_ack().next_offset(), 5u);
+  r = lyon->Call(BackupChunk(id, 0, "01234"));  // sent twice: not written twice
+  EXPECT_EQ(r->backup_chunk_ack().next_offset(), 5u);
+  lyon = Connect("lyon");  // a new link: the offer says where central's copy ends
+  r = lyon->Call(BackupOffer(id, content));
+  ASSERT_TRUE(r && r->has_backup_offer_reply());
+  EXPECT_EQ(r->backup_offer_reply().next_offset(), 5u);
+  EXPECT_EQ(Scalar("SELECT state FROM millrace.site_backup WHERE backup_id = '" + id + "'"),
+            "receiving");
+  r = lyon->Call(BackupChunk(id, 5, "56789"));
+  ASSERT_TRUE(r && r->has_backup_chunk_ack());
+  EXPECT_TRUE(r->backup_chunk_ack().complete());
+  EXPECT_EQ(*ReadFile((dir_ / "backups" / "acme" / "lyon" / (id + ".db.gz")).string()), content);
+  EXPECT_EQ(Scalar("SELECT state || ' ' || node || ' ' || bytes FROM millrace.site_backup WHERE "
+                   "tenant_id = 'acme' AND site_id = 'lyon' AND backup_id = '" + id + "'"),
+            "stored node-a 10");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.job WHERE kind = 'backup_verify' AND tenant_id "
+                   "= 'acme' AND payload->>'site' = 'lyon' AND payload->>'backup_id' = '" + id + "'"),
+            "1");
+  r = lyon->Call(BackupOffer(id, content));  // offered again: central holds it
+  EXPECT_TRUE(r && r->backup_offer_reply().complete());
+  r = lyon->Call(BackupOffer(id, "another content"));
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_NE(r->error().message().find("another size or sha256"), std::string::npos);
+
+  // A file whose checksum is not the offered one: refused, and its part dropped.
+  const std::string bad = "20261202T111500.000Z";
+  r = lyon->Call(BackupOffer(bad, content, Sha256Hex("something else")));
+  ASSERT_TRUE(r && r->has_backup_offer_reply());
+  r = lyon->Call(BackupChunk(bad, 0, content));
+  ASSERT_TRUE(r && r->has_backup_chunk_ack());
+  EXPECT_TRUE(r->backup_chunk_ack().refused());
+  EXPECT_NE(r->backup_chunk_ack().reason().find("sha256"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "backups" / "acme" / "lyon" / (bad + ".db.gz")));
+  EXPECT_FALSE(fs::exists(dir_ / "backups" / "acme" / "lyon" / (bad + ".db.gz.part")));
+  r = lyon->Call(BackupChunk(bad, 0, content + "more"));  // past the offered size
+  EXPECT_TRUE(r && r->backup_chunk_ack().refused());
+
+  // Another site cannot add to, or learn of, lyon's backup.
+  auto porto = Connect("porto");
+  r = porto->Call(BackupChunk(id, 10, "x"));
+  ASSERT_TRUE(r && r->has_error());
+  EXPECT_NE(r->error().message().find("was not offered"), std::string::npos);
 }
 
 }  // namespace

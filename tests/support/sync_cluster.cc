@@ -15,7 +15,7 @@
 #include "millrace/common/catalog.h"
 #include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 #include "millrace/edge/store.h"
 #include "millrace/edge/terminal_client.h"
 #include "millrace/sync/content.h"
@@ -164,7 +164,7 @@ Status SyncCluster::AddFixtureSite(const std::string& tenant, const std::string&
   const fs::path d = site_dir(site);
   fs::create_directories(d);
   {
-    MILLRACE_ASSIGN_OR_RETURN(auto db, edge::SqliteDb::Open((d / "edge.db").string()));
+    MILLRACE_ASSIGN_OR_RETURN(auto db, SqliteDb::Open((d / "edge.db").string()));
     MILLRACE_ASSIGN_OR_RETURN(std::string dump, ReadFile((fs::path(fixture) / "edge.sql").string()));
     MILLRACE_RETURN_IF_ERROR(db.Exec(dump).WithContext("loading " + fixture + "/edge.sql"));
   }
@@ -250,7 +250,7 @@ std::string SyncCluster::Diagnose(std::chrono::milliseconds gap) {
             << row->GetString(0, 3) << ", batches " << row->GetString(0, 4) << ", active "
             << row->GetString(0, 5) << "\n";
       // Row counts where the two sides differ: which side is behind, and by how much.
-      auto db = edge::SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db");
+      auto db = SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db");
       for (const auto& t : catalog::MesCatalog().tables()) {
         if (!db.ok()) break;
         auto edge_n = db->QueryInt("SELECT count(*) FROM " + catalog::QuoteIdent(t.name) +
@@ -386,7 +386,8 @@ Status SyncCluster::AddSite(const std::string& tenant, const std::string& site,
                             const std::string& endpoint) {
   MILLRACE_RETURN_IF_ERROR(Provision(tenant, site, endpoint));
   std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
-      << "[log]\nlevel = \"warn\"\n[backup]\ninterval_minutes = 0\n"
+      << "[log]\nlevel = \"warn\"\n[backup]\n"
+      << (backup_sections_.count(site) ? backup_sections_[site] : "interval_minutes = 0\n")
       << "[clock]\noffset_file = \"clock-offset-ms\"\n";
   std::string out;
   if (RunCommand({bins_.mes_edge, "seed", "-c", site_dir(site) + "/edge.toml"}, &out) != 0)
@@ -449,7 +450,7 @@ Result<json> SyncCluster::EdgeCall(const std::string& site, const std::string& m
 
 Result<std::string> SyncCluster::EdgeId(const std::string& site, const std::string& table,
                                         const std::string& column, const std::string& value) {
-  MILLRACE_ASSIGN_OR_RETURN(auto db, edge::SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db"));
+  MILLRACE_ASSIGN_OR_RETURN(auto db, SqliteDb::OpenReadOnly(site_dir(site) + "/edge.db"));
   edge::ReadTxn txn(&db);
   const auto* t = catalog::MesCatalog().Find(table);
   if (!t) return Status::InvalidArgument("no table " + table);

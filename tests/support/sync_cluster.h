@@ -87,6 +87,11 @@ class SyncCluster {
                         const std::string& fixture);
   // The IANA time zone a site is provisioned with from now on (default UTC).
   void SetTimeZone(const std::string& site, const std::string& zone) { time_zones_[site] = zone; }
+  // The [backup] section a site is provisioned with from now on (default: no scheduled
+  // backups), e.g. "interval_minutes = 0.05\nship_chunk_kib = 8\n".
+  void SetBackupSection(const std::string& site, const std::string& toml) {
+    backup_sections_[site] = toml;
+  }
   // Runs `mes-central ARGS -c <the cluster's central.toml>`; its output goes to *out.
   Status CentralCommand(std::vector<std::string> args, std::string* out = nullptr);
   // Only the provisioning (mes-central provision-site into site_dir(site)): for edges run
@@ -165,6 +170,7 @@ class SyncCluster {
   std::string admin_token_;
   HttpEndpoint central_http_;
   std::map<std::string, std::string> site_tenant_;
+  std::map<std::string, std::string> backup_sections_;
   std::map<std::string, std::string> time_zones_;
   std::map<std::string, std::unique_ptr<ChildProcess>> edges_;
   std::map<std::string, HttpEndpoint> edge_http_;

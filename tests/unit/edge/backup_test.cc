@@ -9,7 +9,11 @@
 #include <fstream>
 #include <thread>
 
+#include "millrace/common/digest.h"
+#include "millrace/common/files.h"
+#include "millrace/common/gzip.h"
 #include "millrace/common/uuid.h"
+#include "millrace/edge/backup_shipping.h"
 #include "millrace/edge/schema.h"
 #include "millrace/edge/store.h"
 
@@ -200,6 +204,84 @@ TEST_F(BackupTest, AFailedMigrationLeavesTheDatabaseAsItWas) {
   EXPECT_EQ(*db->QueryText("SELECT type FROM sqlite_schema WHERE name = 'terminal_session'"), "view");
   EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM production_event"), 1);
   EXPECT_TRUE(fs::exists(db_ + ".pre-migration-v2.db"));
+}
+
+// A staged backup is the gzip of the backup, described by its offer (size, SHA-256,
+// schema version, store epoch), and read back at any offset.
+TEST_F(BackupTest, AStagedBackupIsDescribedByItsOfferAndReadAtAnyOffset) {
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(WriteEvent(*store_).ok());
+  auto info = BackupStore(*store_, (dir_ / "backups").string(), 0);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  OutgoingBackups out((dir_ / "backups" / "outgoing").string());
+  auto offer = out.Stage(info->path);
+  ASSERT_TRUE(offer.ok()) << offer.status().ToString();
+  EXPECT_TRUE(sync::CheckBackupOffer(*offer).ok()) << sync::CheckBackupOffer(*offer).ToString();
+  EXPECT_EQ(offer->backup_id() + ".db",
+            fs::path(info->path).filename().string().substr(std::string("edge-plant-a-").size()));
+  EXPECT_EQ(offer->schema_version(), static_cast<std::uint32_t>(kEdgeSchemaVersion));
+  EXPECT_EQ(offer->store_epoch(), store_->epoch().id);
+  EXPECT_EQ(offer->raw_bytes(), static_cast<std::uint64_t>(info->bytes));
+  // Read in odd-sized pieces, the pieces are the file, whose SHA-256 the offer names.
+  std::string whole;
+  for (std::uint64_t at = 0;;) {
+    auto piece = out.Read(offer->backup_id(), at, 1000);
+    ASSERT_TRUE(piece.ok()) << piece.status().ToString();
+    if (piece->empty()) break;
+    whole += *piece;
+    at += piece->size();
+  }
+  EXPECT_EQ(whole.size(), offer->bytes());
+  EXPECT_EQ(Sha256Hex(whole), offer->sha256());
+  ASSERT_TRUE(WriteFileAtomically((dir_ / "shipped.db.gz").string(), whole).ok());
+  ASSERT_TRUE(GunzipFile((dir_ / "shipped.db.gz").string(), (dir_ / "shipped.db").string(),
+                         offer->raw_bytes())
+                  .ok());
+  EXPECT_EQ(Events((dir_ / "shipped.db").string()), 200);
+  auto pending = out.Pending();
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  EXPECT_EQ((*pending)->backup_id(), offer->backup_id());
+  ASSERT_TRUE(out.Shipped(offer->backup_id()).ok());
+  pending = out.Pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_FALSE(pending->has_value());
+  EXPECT_TRUE(fs::is_empty(out.dir()));
+}
+
+// Only the newest backup waits, but one whose upload began is finished first.
+TEST_F(BackupTest, ANewerBackupReplacesAWaitingOneButNotOneBeingShipped) {
+  OutgoingBackups out((dir_ / "backups" / "outgoing").string());
+  auto stage = [&]() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // distinct UTC stamps
+    auto info = BackupStore(*store_, (dir_ / "backups").string(), 0);
+    EXPECT_TRUE(info.ok());
+    auto offer = out.Stage(info->path);
+    EXPECT_TRUE(offer.ok()) << offer.status().ToString();
+    return offer->backup_id();
+  };
+  const std::string a = stage();
+  const std::string b = stage();
+  EXPECT_FALSE(fs::exists(out.dir() + "/" + a + ".db.gz"));  // a waited, b replaced it
+  EXPECT_EQ((*out.Pending())->backup_id(), b);  // b is offered: its upload begins
+  const std::string c = stage();
+  EXPECT_TRUE(fs::exists(out.dir() + "/" + b + ".db.gz"));
+  EXPECT_EQ((*out.Pending())->backup_id(), b);  // resumed after a reconnect
+  ASSERT_TRUE(out.Shipped(b).ok());
+  EXPECT_EQ((*out.Pending())->backup_id(), c);
+  ASSERT_TRUE(out.Refused(c, "sha256 differs").ok());
+  EXPECT_FALSE(out.Pending()->has_value());
+}
+
+TEST_F(BackupTest, AStagedCopyWithoutItsDescriptionIsNeverOffered) {
+  OutgoingBackups out((dir_ / "backups" / "outgoing").string());
+  auto info = BackupStore(*store_, (dir_ / "backups").string(), 0);
+  ASSERT_TRUE(info.ok());
+  auto offer = out.Stage(info->path);
+  ASSERT_TRUE(offer.ok());
+  ASSERT_TRUE(WriteFileAtomically(out.dir() + "/" + offer->backup_id() + ".offer", "garbage").ok());
+  auto pending = out.Pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_FALSE(pending->has_value());
+  EXPECT_FALSE(fs::exists(out.dir() + "/" + offer->backup_id() + ".db.gz"));  // cleared
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include "migration_checks.h"
 #include "millrace/common/files.h"
 #include "millrace/edge/schema.h"
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 #include "millrace/edge/store.h"
 
 namespace millrace::edge {

@@ -7,7 +7,7 @@
 #include "catalog_rows.h"
 #include "millrace/common/ddl.h"
 #include "millrace/edge/schema.h"
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 
 namespace millrace::edge {
 namespace {

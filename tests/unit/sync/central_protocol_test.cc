@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "catalog_rows.h"
 #include "memory_central.h"
 #include "millrace/sync/row_codec.h"
@@ -295,6 +297,55 @@ TEST_F(CentralProtocolTest, AnEdgeMayNotSendWhatOnlyCentralSends) {
   v1::Envelope r = protocol_->Handle(lyon_, e);
   ASSERT_TRUE(r.has_error());
   EXPECT_EQ(r.error().code(), "invalid_argument");
+}
+
+v1::Envelope Offer(const std::function<void(v1::BackupOffer&)>& change = nullptr) {
+  v1::Envelope e;
+  auto* o = e.mutable_backup_offer();
+  o->set_backup_id("20261202T101500.123Z");
+  o->set_bytes(1000);
+  o->set_sha256(std::string(64, 'f'));
+  o->set_taken_at_ms(kNow);
+  o->set_schema_version(5);
+  o->set_store_epoch("epoch-1");
+  o->set_raw_bytes(4000);
+  o->set_compression("gzip");
+  if (change) change(*o);
+  return e;
+}
+
+// A bad offer is refused naming the field; a central that keeps no backups (the in-memory
+// one) declines a good one, which the edge takes as "none on this link", not an error.
+TEST_F(CentralProtocolTest, ABackupOfferIsCheckedAndDeclinedByACentralWithoutAStore) {
+  const std::vector<std::pair<std::function<void(v1::BackupOffer&)>, std::string>> bad = {
+      {[](v1::BackupOffer& o) { o.set_backup_id("../etc"); }, "backup_id"},
+      {[](v1::BackupOffer& o) { o.set_backup_id(".hidden"); }, "backup_id"},
+      {[](v1::BackupOffer& o) { o.set_bytes(0); }, "bytes"},
+      {[](v1::BackupOffer& o) { o.set_sha256("abc"); }, "sha256"},
+      {[](v1::BackupOffer& o) { o.set_compression("zstd"); }, "compression"},
+      {[](v1::BackupOffer& o) { o.set_store_epoch(""); }, "store_epoch"},
+      {[](v1::BackupOffer& o) { o.set_schema_version(0); }, "schema_version"},
+  };
+  for (const auto& [change, field] : bad) {
+    v1::Envelope r = protocol_->Handle(lyon_, Offer(change));
+    ASSERT_TRUE(r.has_error()) << field;
+    EXPECT_EQ(r.error().code(), "invalid_argument") << field;
+    EXPECT_NE(r.error().message().find(field), std::string::npos) << r.error().message();
+  }
+  v1::Envelope r = protocol_->Handle(lyon_, Offer());
+  ASSERT_TRUE(r.has_backup_offer_reply()) << r.DebugString();
+  EXPECT_TRUE(r.backup_offer_reply().declined());
+  EXPECT_EQ(r.backup_offer_reply().backup_id(), "20261202T101500.123Z");
+
+  v1::Envelope chunk;
+  chunk.mutable_backup_chunk()->set_backup_id("20261202T101500.123Z");
+  r = protocol_->Handle(lyon_, chunk);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_NE(r.error().message().find("data"), std::string::npos) << r.error().message();
+  chunk.mutable_backup_chunk()->set_data("x");
+  r = protocol_->Handle(lyon_, chunk);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), "failed_precondition");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -110,6 +111,48 @@ class FakeKeys final : public SiteKeys {
   int made = 0;
 };
 
+// One backup waiting, `data` its compressed bytes.
+class FakeBackups final : public BackupSource {
+ public:
+  void Prepare(std::string id, std::string bytes) {
+    data = std::move(bytes);
+    offer.set_backup_id(std::move(id));
+    offer.set_bytes(data.size());
+    offer.set_sha256(std::string(64, 'a'));
+    offer.set_taken_at_ms(1'800'000'000'000);
+    offer.set_schema_version(5);
+    offer.set_store_epoch("epoch-1");
+    offer.set_raw_bytes(data.size() * 3);
+    offer.set_compression("gzip");
+    waiting = true;
+  }
+  Result<std::optional<v1::BackupOffer>> Pending() override {
+    ++polls;
+    if (!waiting) return std::optional<v1::BackupOffer>();
+    return std::optional<v1::BackupOffer>(offer);
+  }
+  Result<std::string> Read(const std::string& id, std::uint64_t offset, std::size_t max) override {
+    EXPECT_EQ(id, offer.backup_id());
+    if (offset >= data.size()) return std::string();
+    return data.substr(offset, max);
+  }
+  Status Shipped(const std::string& id) override {
+    shipped.push_back(id);
+    waiting = false;
+    return Status::Ok();
+  }
+  Status Refused(const std::string& id, const std::string& reason) override {
+    refused.push_back(id + ": " + reason);
+    waiting = false;
+    return Status::Ok();
+  }
+  std::string data;
+  v1::BackupOffer offer;
+  bool waiting = false;
+  int polls = 0;
+  std::vector<std::string> shipped, refused;
+};
+
 class SyncClientTest : public ::testing::Test {
  protected:
   SyncClientTest() {
@@ -124,6 +167,10 @@ class SyncClientTest : public ::testing::Test {
     o.idle_ping = milliseconds(60000);
     o.backoff = {milliseconds(100), milliseconds(800)};
     o.seed = 1;
+    o.backups = &backups_;
+    o.backup_chunk_bytes = 4;
+    o.backup_window = 2;
+    o.backup_poll = milliseconds(1000);
     client_ = std::make_unique<SyncClient>(o, &edge_, std::move(t), &clock_);
   }
 
@@ -157,11 +204,26 @@ class SyncClientTest : public ::testing::Test {
 
   ManualClock clock_{1'800'000'000'000};
   FakeEdge edge_;
+  FakeBackups backups_;
   FakeTransport* transport_;
   std::unique_ptr<SyncClient> client_;
 };
 
 using Seqs = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+
+// The backup chunks sent, as (offset, data).
+std::vector<std::pair<std::uint64_t, std::string>> Chunks(const std::vector<v1::Envelope>& sent) {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  for (const auto& e : sent)
+    if (e.has_backup_chunk()) out.emplace_back(e.backup_chunk().offset(), e.backup_chunk().data());
+  return out;
+}
+using ChunkList = std::vector<std::pair<std::uint64_t, std::string>>;
+
+int Offers(const std::vector<v1::Envelope>& sent) {
+  return static_cast<int>(std::count_if(sent.begin(), sent.end(),
+                                        [](const v1::Envelope& e) { return e.has_backup_offer(); }));
+}
 
 TEST_F(SyncClientTest, KeepsAWindowOfBatchesInFlightAndPurgesOnCumulativeAcks) {
   edge_.Capture(10);
@@ -456,6 +518,142 @@ TEST_F(SyncClientTest, APendingKeyPairIsSentAgainAtTheNextConnection) {
     sent_rotation = sent_rotation || (e.has_key_rotation() &&
                                       e.key_rotation().new_public_key() == "next-public-1");
   EXPECT_TRUE(sent_rotation);
+}
+
+void OfferReply(v1::Envelope& e, std::uint64_t next_offset, bool complete = false) {
+  auto* r = e.mutable_backup_offer_reply();
+  r->set_backup_id("b1");
+  r->set_next_offset(next_offset);
+  r->set_complete(complete);
+}
+void ChunkAck(v1::Envelope& e, std::uint64_t next_offset, bool complete = false,
+              bool refused = false) {
+  auto* a = e.mutable_backup_chunk_ack();
+  a->set_backup_id("b1");
+  a->set_next_offset(next_offset);
+  a->set_complete(complete);
+  a->set_refused(refused);
+  if (refused) a->set_reason("sha256 differs");
+}
+
+TEST_F(SyncClientTest, OffersTheWaitingBackupAndSendsItsChunksWithinTheWindow) {
+  backups_.Prepare("b1", "0123456789");
+  Connect(0);
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(Offers(sent), 1);
+  EXPECT_EQ(sent.back().backup_offer().bytes(), 10u);
+  Reply([](v1::Envelope& e) { OfferReply(e, 0); });
+  Step();  // handles the reply
+  Step();
+  EXPECT_EQ(Chunks(transport_->TakeSent()), (ChunkList{{0, "0123"}, {4, "4567"}}));  // window 2
+  Step();
+  EXPECT_TRUE(transport_->TakeSent().empty());  // the window is full
+  Reply([](v1::Envelope& e) { ChunkAck(e, 4); });
+  Step();
+  Step();
+  EXPECT_EQ(Chunks(transport_->TakeSent()), (ChunkList{{8, "89"}}));
+  Reply([](v1::Envelope& e) { ChunkAck(e, 8); });
+  Reply([](v1::Envelope& e) { ChunkAck(e, 10, /*complete=*/true); });
+  Step();
+  Step();
+  EXPECT_EQ(backups_.shipped, (std::vector<std::string>{"b1"}));
+  EXPECT_EQ(client_->Stats().backups_shipped, 1u);
+  EXPECT_EQ(client_->Stats().backup_bytes_sent, 10u);
+  EXPECT_TRUE(client_->Stats().backup_shipping.empty());
+  Step();
+  EXPECT_EQ(Offers(transport_->TakeSent()), 0);  // nothing waits any more
+}
+
+TEST_F(SyncClientTest, ABackupCutByALostLinkResumesWhereCentralsCopyEnds) {
+  backups_.Prepare("b1", "0123456789");
+  Connect(0);
+  Step();
+  Reply([](v1::Envelope& e) { OfferReply(e, 0); });
+  Step();
+  Step();
+  ASSERT_EQ(Chunks(transport_->TakeSent()).size(), 2u);
+  Reply([](v1::Envelope& e) { ChunkAck(e, 4); });
+  Step();
+  transport_->TakeSent();
+  clock_.Advance(1500);  // the second chunk's ack never comes
+  Step();
+  EXPECT_EQ(client_->Stats().state, "disconnected");
+  EXPECT_TRUE(client_->Stats().backup_shipping.empty());
+  transport_->TakeSent();  // the last chunk, sent into the dying link
+  clock_.Advance(1000);  // past the backoff
+  Connect(0);
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(Offers(sent), 1);  // offered again: where does central's copy stand?
+  Reply([](v1::Envelope& e) { OfferReply(e, 8); });
+  Step();
+  Step();
+  EXPECT_EQ(Chunks(transport_->TakeSent()), (ChunkList{{8, "89"}}));  // only what it lacks
+  Reply([](v1::Envelope& e) { ChunkAck(e, 10, true); });
+  Step();
+  EXPECT_EQ(backups_.shipped, (std::vector<std::string>{"b1"}));
+}
+
+TEST_F(SyncClientTest, ABackupCentralHoldsWholeIsShippedWithoutAChunk) {
+  backups_.Prepare("b1", "0123456789");
+  Connect(0);
+  Step();
+  Reply([](v1::Envelope& e) { OfferReply(e, 10, true); });
+  Step();
+  Step();
+  EXPECT_TRUE(Chunks(transport_->TakeSent()).empty());
+  EXPECT_EQ(backups_.shipped, (std::vector<std::string>{"b1"}));
+}
+
+TEST_F(SyncClientTest, ARefusedBackupIsSentAgainFromItsStartOnceThenGivenUp) {
+  backups_.Prepare("b1", "01234567");
+  Connect(0);
+  Step();
+  Reply([](v1::Envelope& e) { OfferReply(e, 0); });
+  Step();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Step();
+    EXPECT_EQ(Chunks(transport_->TakeSent()), (ChunkList{{0, "0123"}, {4, "4567"}}))
+        << "attempt " << attempt;
+    Reply([](v1::Envelope& e) { ChunkAck(e, 4); });
+    Reply([](v1::Envelope& e) { ChunkAck(e, 0, false, /*refused=*/true); });
+    Step();
+    Step();
+  }
+  EXPECT_TRUE(backups_.shipped.empty());
+  EXPECT_EQ(backups_.refused, (std::vector<std::string>{"b1: sha256 differs"}));
+  EXPECT_EQ(client_->Stats().backups_refused, 2u);
+  Step();
+  EXPECT_TRUE(Chunks(transport_->TakeSent()).empty());
+}
+
+TEST_F(SyncClientTest, ACentralThatKeepsNoBackupsIsNotOfferedOneAgainOnTheSameLink) {
+  backups_.Prepare("b1", "0123456789");
+  Connect(0);
+  Step();
+  Reply([](v1::Envelope& e) {
+    OfferReply(e, 0);
+    e.mutable_backup_offer_reply()->set_declined(true);
+  });
+  Step();
+  clock_.Advance(5000);  // several polls' worth
+  Step();
+  Step();
+  auto sent = transport_->TakeSent();
+  EXPECT_EQ(Offers(sent), 1);
+  EXPECT_TRUE(Chunks(sent).empty());
+  EXPECT_TRUE(backups_.refused.empty());  // the backup still waits, for another central
+  EXPECT_EQ(client_->Stats().state, "ready");
+}
+
+TEST_F(SyncClientTest, AnIdleClientAsksForAWaitingBackupAtMostOncePerPoll) {
+  Connect(0);
+  for (int i = 0; i < 5; ++i) Step();
+  EXPECT_EQ(backups_.polls, 1);
+  clock_.Advance(1001);
+  Step();
+  EXPECT_EQ(backups_.polls, 2);
 }
 
 }  // namespace

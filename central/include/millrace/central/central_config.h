@@ -32,6 +32,14 @@
 //   export_dir = "exports"                # report exports (CSV), a directory per tenant;
 //                                         # relative to this file; pruned with their jobs
 //
+//   [backups]                             # the site backups edges ship over the sync link
+//   dir = "backups"                       # the backup store (a directory per tenant and
+//                                         # site); relative to this file; "": central
+//                                         # declines site backups
+//   keep_hourly = 24                      # retention: the newest backup of each of the last
+//   keep_daily = 30                       # N hours and M days that have one (the newest
+//                                         # usable backup is always kept)
+//
 //   [http] and [log]: see common/daemon_config.h; besides,
 //   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
 //                                         # series to anyone; false: only with an admin token
@@ -42,6 +50,7 @@
 #include <cstdint>
 #include <string>
 
+#include "millrace/central/backup_retention.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/status.h"
@@ -74,6 +83,11 @@ struct CentralJobsConfig {
   std::string export_dir;
 };
 
+struct CentralBackupsConfig {
+  std::string dir;  // empty: no backup store
+  BackupRetention retention;
+};
+
 struct CentralConfig {
   std::string database_url;
   int session_idle_s = 8 * 3600;
@@ -81,6 +95,7 @@ struct CentralConfig {
   bool public_tenant_metrics = false;
   CentralSyncConfig sync;
   CentralJobsConfig jobs;
+  CentralBackupsConfig backups;
   HttpServerOptions http;
   LogOptions log;
 };

@@ -7,11 +7,13 @@
 //   report_export (tenant)            a whole report (every page) as CSV into the export
 //                                     directory, written as it is read, with progress;
 //                                     downloaded by GET /api/v1/jobs/{id}/file
+//   backup_verify, backup_prune       the site backups central keeps (backup_jobs.h)
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "millrace/central/backup_jobs.h"
 #include "millrace/central/job_runner.h"
 
 namespace millrace::central {
@@ -22,6 +24,7 @@ struct JobKindsOptions {
   std::string node;                // this node's name, recorded with an export it wrote
   int report_statement_timeout_s = 300;
   int export_page_rows = 1000;     // rows read per report page (1 .. 1000)
+  BackupJobOptions backups;        // the site backups' store, work directory and retention
 };
 
 JobKinds CentralJobKinds(const JobKindsOptions& options = {});

@@ -7,6 +7,8 @@
 //   POST /api/v1/jobs {kind, tenant?, payload?, priority?, max_attempts?}   enqueue
 //   POST /api/v1/jobs/{id}/cancel, POST /api/v1/jobs/{id}/retry
 //   GET  /api/v1/jobs/{id}/file   a finished report_export's CSV, streamed from disk
+//   GET  /api/v1/backups?tenant=&site=   the site backups central keeps (backup_jobs.h),
+//        newest first, with their verification (a platform operator names the tenant)
 //
 // A body's unknown field, a payload's unknown or out-of-range field, an unknown kind or
 // state are refused by name (400); another tenant's job is not found (404).

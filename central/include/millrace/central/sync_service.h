@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 
+#include "millrace/central/backup_store.h"
 #include "millrace/central/pg.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/hlc.h"
@@ -40,6 +41,10 @@ struct SyncServiceOptions {
   // its store only when the current one has said nothing for this long; until then it is
   // refused, so a copy started next to a running edge cannot take the site over.
   std::int64_t store_takeover_grace_ms = 30'000;
+  // Where the site backups edges ship over the sync link are kept (sync_backups.cc);
+  // null: central declines them. Outlives the service.
+  BackupStore* backups = nullptr;
+  std::string node;  // this node's name, recorded with the backups it received
 };
 
 class SyncService final : public sync::CentralSide {

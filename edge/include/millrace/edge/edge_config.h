@@ -12,6 +12,9 @@
 //   dir = "/var/lib/millrace/backups"   # default: backups/ beside the store
 //   interval_minutes = 60               # scheduled online backups; 0 turns them off
 //   keep = 24                           # newest backups kept in dir
+//   ship = true                         # with [sync]: each scheduled backup also goes to
+//                                       # central (compressed, over the sync link)
+//   ship_chunk_kib = 512                # bytes per upload chunk (two in flight)
 //
 //   [sync]                              # absent: the edge works alone, nothing syncs
 //   endpoints = ["tcp://central.example:7400"]   # central nodes, tried in order
@@ -60,6 +63,8 @@ struct EdgeConfig {
   std::string backup_dir;
   double backup_interval_minutes = 60;  // 0: no scheduled backups
   int backup_keep = 24;
+  bool backup_ship = true;  // with [sync]: scheduled backups are shipped to central
+  int backup_ship_chunk_kib = 512;
   EdgeSyncConfig sync;
   std::string clock_offset_file;  // empty: the system clock unchanged
   HttpServerOptions http;

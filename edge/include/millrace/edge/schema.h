@@ -8,7 +8,7 @@
 #include <string>
 
 #include "millrace/common/migration.h"
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 
 namespace millrace::edge {
 

@@ -31,7 +31,7 @@
 #include "millrace/common/hlc.h"
 #include "millrace/common/row.h"
 #include "millrace/edge/backup.h"
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 #include "millrace/edge/store_epoch.h"
 
 namespace millrace::edge {

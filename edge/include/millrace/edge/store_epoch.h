@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <string>
 
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 
 namespace millrace::edge {
 

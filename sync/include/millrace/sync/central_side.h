@@ -129,6 +129,24 @@ class CentralSession {
   virtual Result<v1::HelloReply> Hello(const Peer& peer, const v1::Hello& hello) = 0;
   // The site's new public key, sent over the link its current key authenticated.
   virtual Result<v1::KeyRotated> RotateKey(const Peer& peer, const v1::KeyRotation& rotation) = 0;
+  // Site backups (sync.proto BackupOffer), offers the protocol has checked
+  // (CheckBackupOffer): where central's copy of the backup stands. A central that keeps no
+  // site backups declines, which is the default.
+  virtual Result<v1::BackupOfferReply> BackupOffer(const Peer& peer, const v1::BackupOffer& offer) {
+    (void)peer;
+    v1::BackupOfferReply r;
+    r.set_backup_id(offer.backup_id());
+    r.set_declined(true);
+    r.set_reason("this central keeps no site backups");
+    return r;
+  }
+  // Appends a chunk of a backup offered before; the chunk that completes it makes central
+  // check the whole file's SHA-256 and keep it (complete) or drop it (refused).
+  virtual Result<v1::BackupChunkAck> BackupChunk(const Peer& peer, const v1::BackupChunk& chunk) {
+    (void)peer;
+    (void)chunk;
+    return Status::FailedPrecondition("this central keeps no site backups");
+  }
   // A request failed with `why`: drop whatever is open (and the connection itself when
   // the database was out of reach), so the next request starts clean.
   virtual void Reset(const Status& why) = 0;

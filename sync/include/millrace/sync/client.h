@@ -8,6 +8,11 @@
 // (Hello). Downstream, it pulls the feed from its cursor whenever central nudges or
 // reports a newer head, and applies each batch atomically through EdgeSide.
 //
+// Site backups (backup_source.h), when the edge names a BackupSource: in the ready state
+// the client offers the waiting backup, sends the chunks central lacks (`backup_window`
+// in flight, beside the batches), and resumes after a reconnect from where central's copy
+// ends. A refused backup is sent again from its start once, then given up.
+//
 // Nothing here sleeps on a timer to find work: the store calls Wake() on commit, and
 // replies wake the loop through the transport.
 //
@@ -20,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +33,7 @@
 #include "millrace/common/clock.h"
 #include "millrace/common/status.h"
 #include "millrace/sync/backoff.h"
+#include "millrace/sync/backup_source.h"
 #include "millrace/sync/site_keys.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/v1/sync.pb.h"
@@ -79,6 +86,11 @@ struct SyncClientOptions {
   // Where the site's Curve keys live, for key rotation; null: this edge cannot rotate
   // (central's request is logged and left pending).
   SiteKeys* keys = nullptr;
+  // The site backups to ship to central; null: none are shipped.
+  BackupSource* backups = nullptr;
+  std::size_t backup_chunk_bytes = 512 * 1024;
+  int backup_window = 2;                       // chunks in flight
+  std::chrono::milliseconds backup_poll{5000};  // how often Pending() is asked while idle
 };
 
 struct SyncClientStats {
@@ -94,6 +106,12 @@ struct SyncClientStats {
   std::uint64_t rejected = 0, conflicts = 0;  // as central reported them in acks
   double feed_apply_seconds = 0;              // total time spent applying feed batches
   std::uint64_t key_rotations = 0;            // Curve key pairs replaced at central's request
+  std::uint64_t backups_shipped = 0;          // site backups central took whole
+  std::uint64_t backups_refused = 0;          // refusals of a backup's checksum by central
+  std::uint64_t backup_bytes_sent = 0;
+  std::int64_t last_backup_shipped_ms = 0;    // wall clock, 0: never
+  std::string backup_shipping;                // the backup being shipped; empty: none
+  std::uint64_t backup_offset = 0;            // central holds that backup up to here
   std::string last_error;
   // The protocol loop's own state, for a look when a site does not catch up.
   std::string state;                 // disconnected | hello_sent | ready
@@ -142,6 +160,8 @@ class SyncClient {
   Status TryOtherKey();
   Status FillWindow();
   Status MaybePull();
+  Status MaybeShipBackup();
+  Status HandleBackupReply(const v1::Envelope& e);
   Status Handle(const v1::Envelope& e);
   // Drops the connection; the next Hello waits out the backoff, or goes at once.
   void Disconnect(const std::string& why, bool at_once = false);
@@ -176,6 +196,20 @@ class SyncClient {
   bool told_no_keys_ = false;
   std::int64_t rotation_sent_ms_ = 0;
   std::uint64_t steps_ = 0;
+  // The backup being shipped (options_.backups): its offer, the first byte not yet sent,
+  // what central holds, and what is waiting for central's answer.
+  struct Shipment {
+    v1::BackupOffer offer;
+    std::uint64_t next_offset = 0, central_offset = 0;
+    bool offered = false;  // central has said where its copy stands on this link
+    bool offer_in_flight = false;
+    int chunks_in_flight = 0;
+    int refusals = 0;
+  };
+  std::optional<Shipment> shipment_;
+  std::int64_t backup_checked_ms_ = 0;
+  std::int64_t backup_sent_ms_ = 0;  // the oldest unanswered backup request
+  bool backups_declined_ = false;   // central keeps no backups (until the next Hello)
   v1::SiteStatus backlog_;
   std::int64_t backlog_read_ms_ = 0;
 

@@ -1,4 +1,5 @@
-// SqliteDb: the edge's adapter over the SQLite C API. Errors become Status values
+// SqliteDb: Millrace's adapter over the SQLite C API (the edge's store, and central reading
+// the site backups it keeps). Errors become Status values
 // (SQLITE_BUSY -> Unavailable, constraint -> InvalidArgument, corrupt -> Corruption).
 //
 // Thread-safety: one SqliteDb per thread (SQLite's multi-thread mode).
@@ -15,7 +16,7 @@
 #include "millrace/common/row.h"
 #include "millrace/common/status.h"
 
-namespace millrace::edge {
+namespace millrace {
 
 class SqliteDb;
 
@@ -87,4 +88,4 @@ class SqliteDb {
   std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
 };
 
-}  // namespace millrace::edge
+}  // namespace millrace

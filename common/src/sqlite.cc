@@ -1,8 +1,8 @@
-#include "millrace/edge/sqlite.h"
+#include "millrace/common/sqlite.h"
 
 #include <mutex>
 
-namespace millrace::edge {
+namespace millrace {
 namespace {
 
 // Before the first connection: no memory statistics. SQLite's default keeps them under one
@@ -210,4 +210,4 @@ Result<std::string> SqliteDb::QueryText(const std::string& sql) {
   });
 }
 
-}  // namespace millrace::edge
+}  // namespace millrace
