@@ -266,6 +266,55 @@ Status BackupPrune(const BackupJobOptions& o, JobContext& ctx) {
   return Status::Ok();
 }
 
+// "2026-12-02T10" (UTC) of now: the period a sweep's jobs are deduped by.
+std::string UtcHour() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H", &tm);
+  return buf;
+}
+
+Status BackupSweep(const BackupJobOptions& o, JobContext& ctx) {
+  const int days =
+      static_cast<int>(ctx.payload().value("reverify_days", std::int64_t{o.reverify_days}));
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto due,
+      ctx.conn().Query("SELECT tenant_id, site_id, backup_id FROM millrace.site_backup_due($1)",
+                       {std::to_string(days)}));
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto sites, ctx.conn().Query("SELECT tenant_id, site_id FROM millrace.site_backup_sites()"));
+  const std::int64_t total = due.rows() + sites.rows();
+  std::int64_t verify = 0, prune = 0;
+  const std::string by = "job:" + std::to_string(ctx.job().id);
+  for (int i = 0; i < due.rows() && !ctx.Stopping(); ++i) {
+    NewJob j;
+    j.tenant_id = due.GetString(i, 0);
+    j.kind = "backup_verify";
+    j.payload = {{"site", due.GetString(i, 1)}, {"backup_id", due.GetString(i, 2)}};
+    j.dedupe_key = "backup_verify:" + j.tenant_id + "/" + due.GetString(i, 1) + "/" +
+                   due.GetString(i, 2) + ":" + UtcHour();
+    j.priority = -10;  // behind what arrives now
+    j.created_by = by;
+    MILLRACE_RETURN_IF_ERROR(EnqueueJob(ctx.conn(), j).status());
+    ctx.Progress(++verify, total, "jobs queued");
+  }
+  for (int i = 0; i < sites.rows() && !ctx.Stopping(); ++i) {
+    NewJob j;
+    j.tenant_id = sites.GetString(i, 0);
+    j.kind = "backup_prune";
+    j.payload = {{"site", sites.GetString(i, 1)}};
+    j.dedupe_key = "backup_prune:" + j.tenant_id + "/" + sites.GetString(i, 1) + ":" + UtcHour();
+    j.priority = -10;
+    j.created_by = by;
+    MILLRACE_RETURN_IF_ERROR(EnqueueJob(ctx.conn(), j).status());
+    ctx.Progress(verify + ++prune, total, "jobs queued");
+  }
+  ctx.result = {{"verify_queued", verify}, {"prune_queued", prune}, {"reverify_days", days}};
+  return Status::Ok();
+}
+
 std::string IsoMs(std::int64_t ms) {
   if (ms == 0) return "";
   std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -293,6 +342,41 @@ void AddBackupJobKinds(JobKinds& kinds, const BackupJobOptions& o) {
              "Apply the backup retention to a site's backups (the newest of each of the last "
              "keep_hourly hours and keep_daily days, the newest usable one always kept)",
              false, site_field, [o](JobContext& ctx) { return BackupPrune(o, ctx); }});
+  kinds.Add({"backup_sweep",
+             "Queue backup_verify for the site backups verified longer ago than reverify_days "
+             "(or never), and backup_prune for every site with backups; hourly",
+             true,
+             {{"reverify_days", JobField::Type::kInt, false, 0, 3650,
+               "verify again after this many days (default: [backups] reverify_days)"}},
+             [o](JobContext& ctx) { return BackupSweep(o, ctx); }});
+}
+
+void AddSiteBackupMetrics(MetricsRegistry& metrics, PgPool* pool) {
+  auto& verified = metrics.AddGauge("mes_central_site_backup_verified_timestamp_seconds",
+                                    "When the site's newest verified backup was taken (0: none is)",
+                                    {"tenant", "site"});
+  auto& failed =
+      metrics.AddGauge("mes_central_site_backups_failed",
+                       "The site's kept backups that failed verification", {"tenant", "site"});
+  metrics.AddCollector([&verified, &failed, pool] {
+    auto conn = pool->Acquire();
+    if (!conn.ok()) return;  // the pool's own metrics say why
+    auto r = (*conn)->Query(
+        "SELECT tenant_id, site_id, verified_taken_s, failed FROM millrace.site_backup_summary()");
+    if (!r.ok()) {
+      spdlog::warn("metrics: site backups: {}", r.status().ToString());
+      return;
+    }
+    for (int i = 0; i < r->rows(); ++i) {
+      const std::vector<std::string> labels = {r->GetString(i, 0), r->GetString(i, 1)};
+      verified.With(labels).Set(std::stod(r->GetString(i, 2)));
+      failed.With(labels).Set(std::stod(r->GetString(i, 3)));
+    }
+  });
+}
+
+JobSchedule BackupSweepSchedule() {
+  return {"backup_sweep", std::chrono::hours(1), nlohmann::json::object()};
 }
 
 Result<std::vector<SiteBackup>> ListSiteBackups(PgConnection& conn, const std::string& tenant_id,

@@ -77,6 +77,8 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
     MILLRACE_ASSIGN_OR_RETURN(auto daily, file.GetInt("backups.keep_daily", 30, 0, 3660));
     b.retention.keep_hourly = static_cast<int>(hourly);
     b.retention.keep_daily = static_cast<int>(daily);
+    MILLRACE_ASSIGN_OR_RETURN(auto reverify, file.GetInt("backups.reverify_days", 7, 1, 3650));
+    b.reverify_days = static_cast<int>(reverify);
   }
   MILLRACE_ASSIGN_OR_RETURN(auto idle, file.GetInt("http.session_idle_minutes", 480, 5, 24 * 60));
   c.session_idle_s = static_cast<int>(idle) * 60;

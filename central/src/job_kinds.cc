@@ -241,7 +241,8 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
 }
 
 std::vector<JobSchedule> CentralJobSchedules() {
-  return {{"partition_maintenance", std::chrono::hours(6), nlohmann::json::object()}};
+  return {{"partition_maintenance", std::chrono::hours(6), nlohmann::json::object()},
+          BackupSweepSchedule()};
 }
 
 }  // namespace millrace::central

@@ -237,7 +237,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
       CentralJobKinds({config->jobs.export_dir, node, std::max(rc.statement_timeout_s, 300), 1000,
                        {backup_store.get(),
                         config->backups.dir.empty() ? "" : config->backups.dir + "/.work",
-                        config->backups.retention}});
+                        config->backups.retention, config->backups.reverify_days}});
+  AddSiteBackupMetrics(metrics, &ops_pool);
   AddJobRoutes(router, {&ops_pool, &job_kinds,
                         [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
                         config->jobs.export_dir});

@@ -61,6 +61,18 @@ class BackupProcessTest : public ::testing::Test {
     return list;
   }
 
+  // The value of central's /metrics line starting with `prefix` (-1: no answer, 0: none).
+  double Metric(const std::string& prefix) {
+    auto r = HttpCall(cluster_->central_http(), "GET", "/metrics", "",
+                      {{"authorization", "Bearer " + cluster_->admin_token()}});
+    if (!r.ok()) return -1;
+    auto at = r->body.find("\n" + prefix);
+    if (at == std::string::npos) return 0;
+    auto end = r->body.find('\n', at + 1);
+    auto line = r->body.substr(at + 1, end - at - 1);
+    return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+
   template <typename Pred>
   bool WaitFor(seconds timeout, Pred pred) {
     const auto until = std::chrono::steady_clock::now() + timeout;
@@ -136,6 +148,9 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
               (*it)["central"].get<std::int64_t>() + (*it)["central_parked"].get<std::int64_t>())
         << it.key();
   EXPECT_GT(tables["work_order"]["backup_acknowledged"].get<std::int64_t>(), 0);
+  const std::string lyon = "{tenant=\"acme\",site=\"lyon\"}";
+  EXPECT_GT(Metric("mes_central_site_backup_verified_timestamp_seconds" + lyon), 1.7e9);
+  EXPECT_EQ(Metric("mes_central_site_backups_failed" + lyon), 0);
   const fs::path stored = cluster_->dir() / "backups" / first["store_key"].get<std::string>();
   EXPECT_TRUE(fs::exists(stored)) << stored;
 
@@ -151,7 +166,7 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
       << "backups: " << json(list).dump();
   EXPECT_FALSE(fs::exists(stored));
 
-  // A stored backup damaged behind central's back: the next verification finds it.
+  // A stored backup damaged behind central's back: its next verification finds it.
   cluster_->StopEdge("lyon");
   ASSERT_TRUE(WaitFor(seconds(30), [&] {
     list = Backups();
@@ -164,11 +179,10 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
     f.seekp(static_cast<std::streamoff>(fs::file_size(file) / 2));
     f.put('\x5a');
   }
+  // The hourly sweep, asked to verify everything again now, finds it.
   std::string out;
-  Status enq =
-      cluster_->CentralCommand({"jobs", "enqueue", "backup_verify", "--tenant", "acme", "--payload",
-                                json{{"site", "lyon"}, {"backup_id", victim["backup_id"]}}.dump()},
-                               &out);
+  Status enq = cluster_->CentralCommand(
+      {"jobs", "enqueue", "backup_sweep", "--payload", R"({"reverify_days":0})", "--wait"}, &out);
   ASSERT_TRUE(enq.ok()) << enq.ToString() << out;
   ASSERT_TRUE(WaitFor(seconds(30), [&] {
     for (const json& b : Backups())
@@ -179,8 +193,9 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
       }
     return false;
   })) << json(Backups()).dump();
+  EXPECT_EQ(Metric("mes_central_site_backups_failed" + lyon), 1);  // MillraceSiteBackupFailed
 
-  // A verify job for a backup central does not have is refused by name.
+  // An enqueue with a field the kind does not take is refused by name.
   enq = cluster_->CentralCommand({"jobs", "enqueue", "backup_verify", "--tenant", "acme",
                                   "--payload", R"({"site":"lyon","backup_id":"x","extra":1})"},
                                  &out);

@@ -38,6 +38,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
        "8f6fa57056a6030530b4cf71e55e1e07a0bf90b5525b62924bc3753c2c341da5"},
       {"0010_jobs", "e2250829a4f64e98249e7435bebaa2c8c37a84fd502788571f7decec1739f893"},
       {"0011_site_backups", "0c4db5235c8ab61f84bc4a7fb4eb48946b2c6e63c1d65cb93aeed7085d53709f"},
+      {"0012_backup_sweep", "c7dc38030dfa5f1d58d5bf341da8fc7a4784868261010756dbb63445d53c27cd"},
   };
   return kDigests;
 }

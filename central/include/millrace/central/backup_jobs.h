@@ -10,6 +10,9 @@
 //   backup_prune (tenant)   applies the retention (backup_retention.h) to a site's backups:
 //                           the pruned ones leave the store and the list; uploads that
 //                           stalled for a day are dropped.
+//   backup_sweep (platform) hourly: queues backup_verify for every backup verified longer
+//                           ago than reverify_days (or stored and never verified), and
+//                           backup_prune for every site that has backups.
 //
 // Thread-safety: the jobs run on job workers (job_runner.h); the store is thread-safe.
 #pragma once
@@ -19,6 +22,8 @@
 #include "millrace/central/backup_retention.h"
 #include "millrace/central/backup_store.h"
 #include "millrace/central/job_runner.h"
+#include "millrace/central/pg_pool.h"
+#include "millrace/common/metrics.h"
 
 namespace millrace::central {
 
@@ -26,9 +31,19 @@ struct BackupJobOptions {
   BackupStore* store = nullptr;  // null: the jobs fail (this node keeps no backups)
   std::string work_dir;          // where a backup is expanded to be opened
   BackupRetention retention;
+  int reverify_days = 7;  // a verified backup is verified again after this long
 };
 
 void AddBackupJobKinds(JobKinds& kinds, const BackupJobOptions& options);
+// backup_sweep, hourly.
+JobSchedule BackupSweepSchedule();
+
+// /metrics, read from PostgreSQL at each scrape (every node sees every site's):
+//   mes_central_site_backup_verified_timestamp_seconds{tenant,site}  when the newest
+//       verified backup of the site was taken (0: none is)
+//   mes_central_site_backups_failed{tenant,site}  backups kept that failed verification
+// REQUIRES: pool outlives the registry's renders.
+void AddSiteBackupMetrics(MetricsRegistry& metrics, PgPool* pool);
 
 // One site backup as central lists it.
 struct SiteBackup {

@@ -39,6 +39,7 @@
 //   keep_hourly = 24                      # retention: the newest backup of each of the last
 //   keep_daily = 30                       # N hours and M days that have one (the newest
 //                                         # usable backup is always kept)
+//   reverify_days = 7                     # a verified backup is checked again after this
 //
 //   [http] and [log]: see common/daemon_config.h; besides,
 //   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
@@ -86,6 +87,7 @@ struct CentralJobsConfig {
 struct CentralBackupsConfig {
   std::string dir;  // empty: no backup store
   BackupRetention retention;
+  int reverify_days = 7;
 };
 
 struct CentralConfig {
