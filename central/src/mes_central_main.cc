@@ -29,6 +29,7 @@
 #include "millrace/central/pg_pool.h"
 #include "millrace/central/report_routes.h"
 #include "millrace/central/provision.h"
+#include "millrace/central/restore_site.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
 #include "millrace/central/web_assets.h"
@@ -291,25 +292,56 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   return s.ok() ? 0 : Fail(s);
 }
 
+// The central public key edges need (from [sync] secret_key_file), unless development.
+Status FillCentralKey(const CentralConfig& config, ProvisionOptions& o) {
+  o.insecure_development = config.sync.insecure_development;
+  if (o.insecure_development) return Status::Ok();
+  MILLRACE_ASSIGN_OR_RETURN(std::string secret,
+                            sync::ReadKeyFile(config.sync.secret_key_file, true));
+  MILLRACE_ASSIGN_OR_RETURN(o.central_public_key, sync::CurvePublicKey(secret));
+  return Status::Ok();
+}
+
 int Provision(const std::string& config_path, ProvisionOptions o) {
   QuietLogging();
   CentralConfig config;
   auto conn = ConnectFromConfig(config_path, &config);
   if (!conn.ok()) return Fail(conn.status());
-  o.insecure_development = config.sync.insecure_development;
-  if (!o.insecure_development) {
-    auto secret = sync::ReadKeyFile(config.sync.secret_key_file, true);
-    if (!secret.ok()) return Fail(secret.status());
-    auto pub = sync::CurvePublicKey(*secret);
-    if (!pub.ok()) return Fail(pub.status());
-    o.central_public_key = *pub;
-  }
+  if (Status s = FillCentralKey(config, o); !s.ok()) return Fail(s);
   auto r = ProvisionSite(**conn, o);
   if (!r.ok()) return Fail(r.status());
   std::cout << "provisioned site " << o.tenant_id << "/" << o.site_id << " into " << r->out_dir
             << "\n  site public key " << r->public_key << "\n  snapshot: " << r->snapshot_rows
             << " rows at feed position " << r->snapshot_position
             << "\n  start it with: mes-edge serve -c " << r->out_dir << "/edge.toml\n";
+  return 0;
+}
+
+int RestoreSiteCommand(const std::string& config_path, RestoreSiteOptions o) {
+  QuietLogging();
+  CentralConfig config;
+  auto conn = ConnectFromConfig(config_path, &config);
+  if (!conn.ok()) return Fail(conn.status());
+  if (Status s = FillCentralKey(config, o.site); !s.ok()) return Fail(s);
+  if (config.backups.dir.empty())
+    return Fail(Status::FailedPrecondition(
+        "[backups] dir is not set: this central keeps no site backups"));
+  auto store = OpenDirectoryBackupStore(config.backups.dir);
+  if (!store.ok()) return Fail(store.status());
+  std::cout << "restoring site " << o.site.tenant_id << "/" << o.site.site_id << " into "
+            << o.site.out_dir << "\n" << std::flush;
+  auto r = RestoreSite(**conn, **store, o);
+  if (!r.ok()) return Fail(r.status());
+  const std::string taken = SiteBackupJson(r->backup)["taken_at"].get<std::string>();
+  std::cout << "  backup " << r->backup.backup_id << " (taken " << taken
+            << ", " << r->backup.raw_bytes << " bytes, verified) as edge.db\n  site public key "
+            << r->public_key
+            << (r->fresh_keys ? " (new; the site's " + std::to_string(r->keys_retired) +
+                                    " other key(s) are refused from now on)"
+                              : " (kept)")
+            << "\n  start it on the new machine with: mes-edge serve -c " << r->out_dir
+            << "/edge.toml\n  (it starts a new store epoch: central resumes it where the backup "
+               "stood and sends back the site's rows the backup lacks)\n";
   return 0;
 }
 
@@ -468,6 +500,30 @@ int main(int argc, char** argv) {
   provision->add_option("--http-port", provision_options.http_port,
                         "Terminal HTTP port written into edge.toml")
       ->check(CLI::Range(1, 65535));
+
+  central::RestoreSiteOptions restore_options;
+  auto* restore = app.add_subcommand(
+      "restore-site",
+      "Write the directory a replacement edge starts from: the site's newest verified backup "
+      "as edge.db, Curve keys (a fresh pair, the site's other keys refused from now on; or "
+      "--keep-key), central's public key and edge.toml. The edge resumes syncing as a new "
+      "store epoch and gets back the site's rows the backup lacks");
+  add_config(restore);
+  add_who(restore);
+  restore->add_option("--tenant", restore_options.site.tenant_id, "Tenant id")->required();
+  restore->add_option("--site", restore_options.site.site_id, "Site id")->required();
+  restore->add_option("--out", restore_options.site.out_dir, "Directory to create")->required();
+  restore
+      ->add_option("--endpoint", restore_options.site.endpoints,
+                   "Central sync endpoint the edge connects to (repeat for failover)")
+      ->required();
+  restore->add_option("--http-port", restore_options.site.http_port,
+                      "Terminal HTTP port written into edge.toml")
+      ->check(CLI::Range(1, 65535));
+  restore->add_option("--keep-key", restore_options.keep_key_file,
+                      "Keep the site's Curve key: its secret key file (site.key), which must be "
+                      "one of the site's current keys")
+      ->check(CLI::ExistingFile);
 
   auto* revoke = app.add_subcommand(
       "revoke-site", "Revoke a site: its key is refused from now on, on every connection");
@@ -704,6 +760,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*provision) return central::Provision(config_path, provision_options);
+  if (*restore) {
+    restore_options.site.who = who;
+    return central::RestoreSiteCommand(config_path, restore_options);
+  }
   if (*revoke) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);

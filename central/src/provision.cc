@@ -137,6 +137,28 @@ Result<sync::v1::FeedBatch> SiteSnapshot(PgConnection& conn, const std::string& 
   return batch;
 }
 
+std::string SiteEdgeToml(const ProvisionOptions& o, const std::string& out_dir,
+                         bool with_snapshot) {
+  std::string endpoints;
+  for (const auto& e : o.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + TomlString(e);
+  std::string toml = "# Millrace edge of site " + o.site_id + " (tenant " + o.tenant_id +
+                     "), written by mes-central " +
+                     (with_snapshot ? "provision-site" : "restore-site") +
+                     ".\n"
+                     "[site]\nid = " +
+                     TomlString(o.site_id) + "\ntime_zone = " + TomlString(o.time_zone) +
+                     "\n\n[store]\npath = " + TomlString((fs::path(out_dir) / "edge.db").string()) +
+                     "\n\n[sync]\nendpoints = [" + endpoints + "]\n";
+  if (o.insecure_development) {
+    toml += "insecure_development = true\n";
+  } else {
+    toml += "secret_key_file = \"site.key\"\ncentral_public_key_file = \"central.pub\"\n";
+  }
+  if (with_snapshot) toml += "snapshot_file = \"snapshot.pb\"\n";
+  toml += "\n[http]\nport = " + std::to_string(o.http_port) + "\n";
+  return toml;
+}
+
 Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions& o) {
   if (!catalog::IsValidSiteId(o.site_id))
     return Status::InvalidArgument("site id must be 1..32 characters of a-z, 0-9 and '-': \"" +
@@ -193,22 +215,8 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
   MILLRACE_RETURN_IF_ERROR(
       WriteFileAtomically((tmp / "snapshot.pb").string(), snapshot->SerializeAsString(), 0600));
 
-  std::string endpoints;
-  for (const auto& e : o.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + TomlString(e);
-  std::string toml = "# Millrace edge of site " + o.site_id + " (tenant " + o.tenant_id +
-                     "), written by mes-central provision-site.\n"
-                     "[site]\nid = " +
-                     TomlString(o.site_id) + "\ntime_zone = " + TomlString(o.time_zone) +
-                     "\n\n[store]\npath = " +
-                     TomlString((out / "edge.db").string()) +
-                     "\n\n[sync]\nendpoints = [" + endpoints + "]\n";
-  if (o.insecure_development) {
-    toml += "insecure_development = true\n";
-  } else {
-    toml += "secret_key_file = \"site.key\"\ncentral_public_key_file = \"central.pub\"\n";
-  }
-  toml += "snapshot_file = \"snapshot.pb\"\n\n[http]\nport = " + std::to_string(o.http_port) + "\n";
-  MILLRACE_RETURN_IF_ERROR(WriteFileAtomically((tmp / "edge.toml").string(), toml, 0600));
+  MILLRACE_RETURN_IF_ERROR(
+      WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, out.string(), true), 0600));
   fs::rename(tmp, out, ec);
   if (ec) return Status::IOError("cannot move " + tmp.string() + " to " + out.string() + ": " + ec.message());
   MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(out.string()));

@@ -121,7 +121,9 @@ Result<v1::HelloReply> SyncService::Session::NewStore(const sync::Peer& peer,
     MILLRACE_ASSIGN_OR_RETURN(std::vector<Row> rows,
                               RowsStampedAfter(peer, h.epoch_fork_hlc()));
     recovered = rows.size();
-    MILLRACE_ASSIGN_OR_RETURN(grew, AppendFeed(*conn_, peer.tenant_id, rows));
+    FeedProvenance sent_back;
+    sent_back.recovered = true;
+    MILLRACE_ASSIGN_OR_RETURN(grew, AppendFeed(*conn_, peer.tenant_id, rows, sent_back));
     applied = h.epoch_base_seq();
     if (site.epoch == h.epoch_parent() && applied > site.applied)
       spdlog::warn("sync: site {}/{}'s new store says central acknowledged seq {} of epoch {}, "

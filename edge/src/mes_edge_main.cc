@@ -22,6 +22,7 @@
 #include "millrace/edge/seed.h"
 #include "millrace/edge/services.h"
 #include "millrace/common/sqlite.h"
+#include "millrace/edge/recovery.h"
 #include "millrace/edge/store.h"
 #include "millrace/edge/sync_adapter.h"
 #include "millrace/edge/terminal_page.h"
@@ -278,6 +279,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
 
   EdgeSyncAdapter sync_adapter(s);
+  // Rows central sent back before a crash that were not yet taken into account.
+  if (auto r = ReconcileRecovered(*s); !r.ok()) return Fail(r.status());
   // The site's key files, for key rotation: <secret>.next while a rotation is under way,
   // and the public key beside the secret (site.key -> site.pub) as provisioning wrote it.
   std::unique_ptr<sync::SiteKeys> site_keys;

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "millrace/common/files.h"
+#include "millrace/edge/recovery.h"
+#include "millrace/sync/merge.h"
 #include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
 
@@ -84,8 +86,12 @@ namespace {
 // A reflected seq counts in the store epoch it names; a row merged before epochs existed
 // names none and counts in the store's first epoch. Facts are inserted once: a fact the
 // store holds already (central sending back a restored store's rows) is left as it is.
+// A site-owned row, and a row central sends back to a new store (Change.recovered), is
+// taken only when it is newer than the store's own: the store may have written it since.
+// What recovered rows touch is noted for ReconcileRecovered (recovery.h).
 Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::string& site_id,
-                    const StoreEpoch& epoch, std::uint64_t acked, std::uint64_t* refused) {
+                    const StoreEpoch& epoch, std::uint64_t acked, std::uint64_t* refused,
+                    RecoveredRows* recovered) {
   for (const auto& change : batch.changes()) {
     auto decoded = sync::DecodeChange(change, catalog::MesCatalog());
     if (!decoded.ok()) {
@@ -98,9 +104,19 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
       continue;
     }
     Row row = std::move(decoded).value();
-    if (row.table().merge == catalog::MergePolicy::kAppendOnly) {
+    const catalog::MergePolicy merge = row.table().merge;
+    if (merge == catalog::MergePolicy::kAppendOnly ||
+        merge == catalog::MergePolicy::kSiteOwned || change.recovered()) {
       MILLRACE_ASSIGN_OR_RETURN(auto present, txn.Get(row.table(), row.id()));
-      if (present) continue;
+      if (present && (merge == catalog::MergePolicy::kAppendOnly ||
+                      !sync::IncomingRowWins(*present, row)))
+        continue;
+    }
+    if (change.recovered() && row.Text(catalog::kSiteColumn) == site_id) {
+      if (row.table().name == "production_event" && row.Text("kind") == "COUNT")
+        recovered->operations.insert(row.Text("operation_id"));
+      else if (row.table().name == "operator_session")
+        recovered->users.insert(row.Text("user_id"));
     }
     if (row.table().merge == catalog::MergePolicy::kSharedLww) {
       std::uint64_t merged_through = acked;
@@ -117,6 +133,7 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(row).WithContext("feed position " +
                                                          std::to_string(change.seq())));
   }
+  MILLRACE_RETURN_IF_ERROR(NoteRecovered(txn, *recovered));
   return txn.db().Exec(
       "INSERT INTO sync_state (key, value) VALUES ('feed_cursor', " +
       std::to_string(batch.to_cursor()) +
@@ -131,13 +148,22 @@ Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
     std::lock_guard lock(mu_);
     acked = purge_target_;
   }
-  return store_->ApplyDownstream(
-      [&](WriteTxn& txn) {
-        std::uint64_t n = 0;
-        Status s = ApplyChanges(txn, batch, store_->site_id(), store_->epoch(), acked, &n);
-        if (s.ok()) feed_rows_refused_ += n;
-        return s;
-      });
+  RecoveredRows recovered;
+  MILLRACE_RETURN_IF_ERROR(store_->ApplyDownstream([&](WriteTxn& txn) {
+    std::uint64_t n = 0;
+    recovered = {};
+    Status s =
+        ApplyChanges(txn, batch, store_->site_id(), store_->epoch(), acked, &n, &recovered);
+    if (s.ok()) feed_rows_refused_ += n;
+    return s;
+  }));
+  if (recovered.empty()) return Status::Ok();
+  // The batch and its note are committed: a failure here is retried at the next start.
+  if (auto r = ReconcileRecovered(*store_); !r.ok())
+    spdlog::error("sync: taking the rows central sent back into account failed (retried at "
+                  "the next start): {}",
+                  r.status().ToString());
+  return Status::Ok();
 }
 
 Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {

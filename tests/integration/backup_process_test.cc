@@ -4,6 +4,7 @@
 // retention, lists them, and finds a stored backup damaged behind its back.
 // Usage: backup_process_tests MES_CENTRAL MES_EDGE [gtest flags]
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -201,6 +202,120 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
                                  &out);
   EXPECT_FALSE(enq.ok());
   EXPECT_NE(out.find("extra"), std::string::npos) << out;
+}
+
+double CentralGood(SyncCluster& c) {
+  auto r = c.admin().Query(
+      "SELECT coalesce(sum(good_quantity), 0) FROM millrace.production_event WHERE tenant_id = "
+      "'acme' AND site_id = 'lyon' AND kind = 'COUNT'");
+  return r.ok() ? std::stod(r->GetString(0, 0)) : -1;
+}
+
+// The edge's machine dies with its disk. A new one starts from `mes-central restore-site`
+// (the newest verified backup, fresh keys), the floor keeps counting on it, and it
+// converges with central by content: nothing the terminals were told was saved is lost,
+// before the backup, after it (central sends those back), or on the new machine.
+TEST_F(BackupProcessTest, ADeadEdgeIsReplacedFromCentralsBackupWithItsCountsIntact) {
+  ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
+  auto op = cluster_->StartDemoWork("lyon");
+  ASSERT_TRUE(op.ok()) << op.status().ToString();
+  ASSERT_TRUE(cluster_->CountGood("lyon", *op, 10).ok());
+  // A backup taken after the counts (the second one shipped from now on), verified.
+  const int shipped = Sync().value("backups_shipped", 0);
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    return Sync().value("backups_shipped", 0) >= shipped + 2;
+  })) << cluster_->Diagnose();
+  std::vector<json> list;
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    list = Backups();
+    return !list.empty() && list[0]["state"] == "verified";
+  })) << json(list).dump();
+  // Counts after that backup, which central has when the machine dies.
+  ASSERT_TRUE(cluster_->CountGood("lyon", *op, 5).ok());
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return CentralGood(*cluster_) == 15; }))
+      << CentralGood(*cluster_);
+  cluster_->StopEdge("lyon", SIGKILL);
+  fs::remove_all(cluster_->site_dir("lyon"));
+
+  std::string out;
+  Status restored = cluster_->CentralCommand(
+      {"restore-site", "--tenant", "acme", "--site", "lyon", "--out", cluster_->site_dir("lyon"),
+       "--endpoint", "tcp://127.0.0.1:" + std::to_string(proxy_->port())},
+      &out);
+  ASSERT_TRUE(restored.ok()) << restored.ToString() << out;
+  std::cerr << out;
+  auto manifest = ReadFile(cluster_->site_dir("lyon") + "/bundle.json");
+  ASSERT_TRUE(manifest.ok());
+  const json bundle = json::parse(*manifest);
+  EXPECT_EQ(bundle["backup"]["state"], "verified");
+  EXPECT_TRUE(bundle["fresh_keys"].get<bool>());
+  // The dead machine's key is refused from now on; only the bundle's is current.
+  auto keys = cluster_->admin().Query(
+      "SELECT count(*) FILTER (WHERE retire_at IS NULL OR retire_at > now()), count(*) FROM "
+      "millrace.sync_site_key WHERE tenant_id = 'acme' AND site_id = 'lyon'");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->GetString(0, 0), "1");
+  EXPECT_EQ(keys->GetString(0, 1), "2");
+  // A second bundle into the same place is refused, naming it.
+  Status again =
+      cluster_->CentralCommand({"restore-site", "--tenant", "acme", "--site", "lyon", "--out",
+                                cluster_->site_dir("lyon"), "--endpoint", "tcp://127.0.0.1:1"},
+                               &out);
+  EXPECT_FALSE(again.ok());
+  EXPECT_NE(out.find("already exists"), std::string::npos) << out;
+  // So is a site without a verified backup.
+  Status none = cluster_->CentralCommand(
+      {"restore-site", "--tenant", "acme", "--site", "nowhere", "--out",
+       cluster_->site_dir("lyon") + "-nowhere", "--endpoint", "tcp://127.0.0.1:1"},
+      &out);
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(out.find("has no verified backup"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(cluster_->site_dir("lyon") + "-nowhere"));
+  // Keeping a key: the bundle's own is one the site holds; central's is not.
+  const std::string kept = cluster_->site_dir("lyon") + "-kept";
+  ASSERT_TRUE(cluster_
+                  ->CentralCommand({"restore-site", "--tenant", "acme", "--site", "lyon", "--out",
+                                    kept, "--endpoint", "tcp://127.0.0.1:1", "--keep-key",
+                                    cluster_->site_dir("lyon") + "/site.key"},
+                                   &out)
+                  .ok())
+      << out;
+  EXPECT_FALSE(json::parse(*ReadFile(kept + "/bundle.json"))["fresh_keys"].get<bool>());
+  EXPECT_EQ(*ReadFile(kept + "/site.pub"), *ReadFile(cluster_->site_dir("lyon") + "/site.pub"));
+  const std::string central_key =
+      (fs::path(cluster_->site_dir("lyon")).parent_path() / "central.key").string();
+  Status foreign = cluster_->CentralCommand(
+      {"restore-site", "--tenant", "acme", "--site", "lyon", "--out", kept + "2", "--endpoint",
+       "tcp://127.0.0.1:1", "--keep-key", central_key},
+      &out);
+  EXPECT_FALSE(foreign.ok());
+  EXPECT_NE(out.find("is not a current key of site acme/lyon"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(kept + "2"));
+
+  std::ofstream(cluster_->site_dir("lyon") + "/edge.toml", std::ios::app)
+      << "[log]\nlevel = \"warn\"\n[backup]\ninterval_minutes = 0\n[clock]\noffset_file = "
+         "\"clock-offset-ms\"\n";
+  ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
+  // The floor works on at once, whether or not central has taken the new store yet.
+  ASSERT_TRUE(cluster_->CountGood("lyon", *op, 7).ok());
+  Status converged = cluster_->WaitConverged(seconds(90));
+  ASSERT_TRUE(converged.ok()) << converged.ToString() << cluster_->Diagnose();
+  EXPECT_EQ(CentralGood(*cluster_), 22);
+  // The operation's total is its events' sum, though the new machine counted on the
+  // backup's total before central sent the rest back; and the operator is badged in once.
+  auto op_good = cluster_->admin().Query(
+      "SELECT good_quantity FROM millrace.work_order_operation WHERE tenant_id = 'acme' AND "
+      "id = '" + *op + "'");
+  ASSERT_TRUE(op_good.ok() && op_good->rows() == 1);
+  EXPECT_EQ(std::stod(op_good->GetString(0, 0)), 22);
+  auto open = cluster_->admin().Query(
+      "SELECT user_id, count(*) FROM millrace.operator_session WHERE tenant_id = 'acme' AND "
+      "site_id = 'lyon' AND badge_out_at IS NULL GROUP BY user_id HAVING count(*) > 1");
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->rows(), 0);
+  const json s = Sync();
+  EXPECT_NE(s["store_epoch"], bundle["backup"]["store_epoch"]);  // a new incarnation
+  EXPECT_EQ(s.value("backlog_rows", -1), 0);
 }
 
 }  // namespace

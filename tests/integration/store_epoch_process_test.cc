@@ -37,35 +37,15 @@ class StoreEpochProcessTest : public ::testing::Test {
 
   // Releases WO-1001 and starts its first operation at L1-CUT; returns the operation id.
   std::string StartWork() {
-    auto sam = cluster_->BadgeIn("lyon", "2001", "L1-PRESS");
-    EXPECT_TRUE(sam.ok()) << sam.status().ToString();
-    auto wo = cluster_->EdgeId("lyon", "work_order", "number", "WO-1001");
-    EXPECT_TRUE(cluster_->EdgeCall("lyon", "POST", "/api/v1/work-orders/" + *wo + "/release",
-                                   json::object(), *sam)
-                    .ok());
-    auto order = cluster_->EdgeCall("lyon", "GET", "/api/v1/work-orders/" + *wo, nullptr, *sam);
-    const std::string op = (*order)["operations"][0]["id"];
-    auto ana = Operator();
-    auto started = cluster_->EdgeCall("lyon", "POST", "/api/v1/operations/" + op + "/start",
-                                      json::object(), ana);
-    EXPECT_TRUE(started.ok()) << started.status().ToString();
-    return op;
-  }
-
-  std::string Operator() {
-    auto ana = cluster_->BadgeIn("lyon", "1001", "L1-CUT");
-    EXPECT_TRUE(ana.ok()) << ana.status().ToString();
-    return ana.ok() ? *ana : "";
+    auto op = cluster_->StartDemoWork("lyon");
+    EXPECT_TRUE(op.ok()) << op.status().ToString();
+    return op.ok() ? *op : "";
   }
 
   // `n` counts of one good each, every one answered 201 (the terminal was told: saved).
   void Count(const std::string& op, int n) {
-    const std::string ana = Operator();
-    for (int i = 0; i < n; ++i) {
-      auto r = cluster_->EdgeCall("lyon", "POST", "/api/v1/operations/" + op + "/counts",
-                                  {{"good", 1}}, ana);
-      ASSERT_TRUE(r.ok()) << r.status().ToString();
-    }
+    Status s = cluster_->CountGood("lyon", op, n);
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
   double CentralGood(const std::string& where = "") {

@@ -467,6 +467,30 @@ Result<std::string> SyncCluster::BadgeIn(const std::string& site, const std::str
   return r.value("token", "");
 }
 
+Result<std::string> SyncCluster::StartDemoWork(const std::string& site) {
+  MILLRACE_ASSIGN_OR_RETURN(std::string sam, BadgeIn(site, "2001", "L1-PRESS"));
+  MILLRACE_ASSIGN_OR_RETURN(std::string wo, EdgeId(site, "work_order", "number", "WO-1001"));
+  MILLRACE_RETURN_IF_ERROR(
+      EdgeCall(site, "POST", "/api/v1/work-orders/" + wo + "/release", json::object(), sam)
+          .status());
+  MILLRACE_ASSIGN_OR_RETURN(json order,
+                            EdgeCall(site, "GET", "/api/v1/work-orders/" + wo, nullptr, sam));
+  const std::string op = order["operations"][0]["id"];
+  MILLRACE_ASSIGN_OR_RETURN(std::string ana, BadgeIn(site, "1001", "L1-CUT"));
+  MILLRACE_RETURN_IF_ERROR(
+      EdgeCall(site, "POST", "/api/v1/operations/" + op + "/start", json::object(), ana).status());
+  return op;
+}
+
+Status SyncCluster::CountGood(const std::string& site, const std::string& operation, int n) {
+  MILLRACE_ASSIGN_OR_RETURN(std::string ana, BadgeIn(site, "1001", "L1-CUT"));
+  for (int i = 0; i < n; ++i)
+    MILLRACE_RETURN_IF_ERROR(EdgeCall(site, "POST", "/api/v1/operations/" + operation + "/counts",
+                                      {{"good", 1}}, ana)
+                                 .status());
+  return Status::Ok();
+}
+
 Result<std::map<std::string, std::string>> SyncCluster::EdgeContent(const std::string& site) {
   // A supervisor's desk session, made once per edge process (kept while it answers).
   auto token = supervisor_tokens_.find(site);

@@ -126,6 +126,11 @@ class SyncCluster {
   // session token.
   Result<std::string> BadgeIn(const std::string& site, const std::string& badge,
                               const std::string& unit_code);
+  // The demo site's work: releases WO-1001 and starts its first operation at L1-CUT (as
+  // supervisor 2001 and operator 1001); returns the operation's id.
+  Result<std::string> StartDemoWork(const std::string& site);
+  // `n` counts of one good each on `operation` at L1-CUT, every one answered as saved.
+  Status CountGood(const std::string& site, const std::string& operation, int n);
   // The id of the site's row of `table` where `column` = value (edge's store).
   Result<std::string> EdgeId(const std::string& site, const std::string& table,
                              const std::string& column, const std::string& value);

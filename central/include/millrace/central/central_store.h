@@ -57,6 +57,7 @@ struct FeedProvenance {
   std::string site_id;
   std::uint64_t through_seq = 0;
   std::string store_epoch;  // the epoch through_seq counts in
+  bool recovered = false;   // rows sent back to the site's new store (Change.recovered)
 };
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
                                  const std::vector<Row>& rows,

@@ -47,6 +47,11 @@ struct ProvisionResult {
 // site's shared rows as of one consistent moment, with the feed position to resume from).
 Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions& options);
 
+// The edge.toml of a site directory written by provisioning (or a restore bundle) at
+// `out_dir`, with the snapshot file named when `with_snapshot`.
+std::string SiteEdgeToml(const ProvisionOptions& options, const std::string& out_dir,
+                         bool with_snapshot);
+
 // Marks the site revoked: its key is refused at the next handshake and every request of
 // an existing connection is refused from now on. NotFound for an unknown site.
 Status RevokeSite(PgConnection& conn, const std::string& tenant_id, const std::string& site_id,
