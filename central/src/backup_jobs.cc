@@ -22,51 +22,6 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kStalledUploadMs = 24LL * 3600 * 1000;
 
-const char* kSelectBackup =
-    "SELECT tenant_id, site_id, backup_id, store_key, state, coalesce(node, ''), sha256, "
-    "store_epoch, bytes, raw_bytes, schema_version, (extract(epoch FROM taken_at) * 1000)::bigint, "
-    "coalesce((extract(epoch FROM received_at) * 1000)::bigint, 0), "
-    "coalesce((extract(epoch FROM verified_at) * 1000)::bigint, 0), coalesce(verify_error, ''), "
-    "verify_result FROM millrace.site_backup ";
-
-SiteBackup BackupFromRow(const PgResult& r, int i) {
-  SiteBackup b;
-  b.tenant_id = r.GetString(i, 0);
-  b.site_id = r.GetString(i, 1);
-  b.backup_id = r.GetString(i, 2);
-  b.store_key = r.GetString(i, 3);
-  b.state = r.GetString(i, 4);
-  b.node = r.GetString(i, 5);
-  b.sha256 = r.GetString(i, 6);
-  b.store_epoch = r.GetString(i, 7);
-  b.bytes = std::stoll(r.GetString(i, 8));
-  b.raw_bytes = std::stoll(r.GetString(i, 9));
-  b.schema_version = std::stoll(r.GetString(i, 10));
-  b.taken_ms = std::stoll(r.GetString(i, 11));
-  b.received_ms = std::stoll(r.GetString(i, 12));
-  b.verified_ms = std::stoll(r.GetString(i, 13));
-  b.verify_error = r.GetString(i, 14);
-  if (!r.IsNull(i, 15)) b.verify_result = nlohmann::json::parse(r.Get(i, 15), nullptr, false);
-  return b;
-}
-
-Result<SiteBackup> LoadBackup(PgConnection& conn, const std::string& tenant,
-                              const std::string& site, const std::string& id) {
-  std::optional<SiteBackup> found;
-  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, tenant, [&]() -> Status {
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto r, conn.Query(std::string(kSelectBackup) +
-                               "WHERE tenant_id = $1 AND site_id = $2 AND backup_id = $3",
-                           {tenant, site, id}));
-    if (r.rows() == 1) found = BackupFromRow(r, 0);
-    return Status::Ok();
-  }));
-  if (!found)
-    return Status::NotFound("site " + tenant + "/" + site + " has no backup " + id +
-                            " (pruned, or never offered)");
-  return *std::move(found);
-}
-
 // A local file removed when it goes.
 struct TempFile {
   std::string path;
@@ -175,7 +130,7 @@ Status BackupVerify(const BackupJobOptions& o, JobContext& ctx) {
   const std::string tenant = ctx.job().tenant_id;
   const std::string site = ctx.payload().at("site").get<std::string>();
   const std::string id = ctx.payload().at("backup_id").get<std::string>();
-  MILLRACE_ASSIGN_OR_RETURN(SiteBackup b, LoadBackup(ctx.conn(), tenant, site, id));
+  MILLRACE_ASSIGN_OR_RETURN(SiteBackup b, LoadSiteBackup(ctx.conn(), tenant, site, id));
   if (b.state == "receiving")
     return Status::FailedPrecondition("backup " + id + " of " + site + " is still being received");
   std::error_code ec;
@@ -315,16 +270,6 @@ Status BackupSweep(const BackupJobOptions& o, JobContext& ctx) {
   return Status::Ok();
 }
 
-std::string IsoMs(std::int64_t ms) {
-  if (ms == 0) return "";
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 void AddBackupJobKinds(JobKinds& kinds, const BackupJobOptions& o) {
@@ -351,66 +296,8 @@ void AddBackupJobKinds(JobKinds& kinds, const BackupJobOptions& o) {
              [o](JobContext& ctx) { return BackupSweep(o, ctx); }});
 }
 
-void AddSiteBackupMetrics(MetricsRegistry& metrics, PgPool* pool) {
-  auto& verified = metrics.AddGauge("mes_central_site_backup_verified_timestamp_seconds",
-                                    "When the site's newest verified backup was taken (0: none is)",
-                                    {"tenant", "site"});
-  auto& failed =
-      metrics.AddGauge("mes_central_site_backups_failed",
-                       "The site's kept backups that failed verification", {"tenant", "site"});
-  metrics.AddCollector([&verified, &failed, pool] {
-    auto conn = pool->Acquire();
-    if (!conn.ok()) return;  // the pool's own metrics say why
-    auto r = (*conn)->Query(
-        "SELECT tenant_id, site_id, verified_taken_s, failed FROM millrace.site_backup_summary()");
-    if (!r.ok()) {
-      spdlog::warn("metrics: site backups: {}", r.status().ToString());
-      return;
-    }
-    for (int i = 0; i < r->rows(); ++i) {
-      const std::vector<std::string> labels = {r->GetString(i, 0), r->GetString(i, 1)};
-      verified.With(labels).Set(std::stod(r->GetString(i, 2)));
-      failed.With(labels).Set(std::stod(r->GetString(i, 3)));
-    }
-  });
-}
-
 JobSchedule BackupSweepSchedule() {
   return {"backup_sweep", std::chrono::hours(1), nlohmann::json::object()};
-}
-
-Result<std::vector<SiteBackup>> ListSiteBackups(PgConnection& conn, const std::string& tenant_id,
-                                                const std::string& site_id) {
-  std::vector<SiteBackup> out;
-  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, tenant_id, [&]() -> Status {
-    MILLRACE_ASSIGN_OR_RETURN(
-        auto r, conn.Query(std::string(kSelectBackup) +
-                               "WHERE tenant_id = $1 AND ($2 = '' OR site_id = $2) ORDER BY "
-                               "taken_at DESC, site_id, backup_id",
-                           {tenant_id, site_id}));
-    for (int i = 0; i < r.rows(); ++i) out.push_back(BackupFromRow(r, i));
-    return Status::Ok();
-  }));
-  return out;
-}
-
-nlohmann::json SiteBackupJson(const SiteBackup& b) {
-  return {{"site", b.site_id},
-          {"backup_id", b.backup_id},
-          {"state", b.state},
-          {"bytes", b.bytes},
-          {"raw_bytes", b.raw_bytes},
-          {"sha256", b.sha256},
-          {"schema_version", b.schema_version},
-          {"store_epoch", b.store_epoch},
-          {"node", b.node},
-          {"taken_at", IsoMs(b.taken_ms)},
-          {"received_at", b.received_ms ? nlohmann::json(IsoMs(b.received_ms)) : nullptr},
-          {"verified_at", b.verified_ms ? nlohmann::json(IsoMs(b.verified_ms)) : nullptr},
-          {"verify_error",
-           b.verify_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(b.verify_error)},
-          {"verify_result", b.verify_result},
-          {"store_key", b.store_key}};
 }
 
 }  // namespace millrace::central

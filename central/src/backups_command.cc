@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "millrace/central/backup_jobs.h"
+#include "millrace/central/site_backups.h"
 #include "millrace/central/central_config.h"
 #include "millrace/common/catalog.h"
 #include "millrace/common/logging.h"

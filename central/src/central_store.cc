@@ -157,6 +157,7 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
       change.set_reflects_epoch(reflects.store_epoch);
     }
     change.set_recovered(reflects.recovered);
+    change.set_clamped(reflects.clamped.count(row.id()) > 0);
     const bool tenant_wide =
         row.table().scope == catalog::RoutingScope::kTenant || row.IsNull(catalog::kSiteColumn);
     data += tenant_id + "\t" + std::to_string(pos) + "\t" + row.table().name + "\t" + row.id() +

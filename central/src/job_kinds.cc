@@ -237,6 +237,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
     kinds.Add(std::move(exp));
   }
   AddBackupJobKinds(kinds, o.backups);
+  AddRestoreJobKind(kinds, o.restore);
   return kinds;
 }
 

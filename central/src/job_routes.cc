@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "millrace/central/backup_jobs.h"
+#include "millrace/central/site_backups.h"
 #include "millrace/common/catalog.h"
 #include "millrace/common/clock.h"
 

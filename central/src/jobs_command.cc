@@ -103,7 +103,7 @@ void AddJobsCommand(CLI::App& app, JobsCommand* c) {
 
 int RunJobsCommand(const JobsCommand& c) {
   (void)InitLogging({.level = "warn", .format = "human", .program = "mes-central"});
-  const JobKinds kinds = CentralJobKinds({"(the node's [jobs] export_dir)", "", 300, 1000, {}});
+  const JobKinds kinds = CentralJobKinds({"(the node's [jobs] export_dir)", "", 300, 1000, {}, {}});
   if (*c.kinds) {
     for (const auto& [name, k] : kinds.all()) {
       std::cout << name << (k.platform ? " (platform)" : " (a tenant's)") << ": " << k.help << "\n";

@@ -234,11 +234,21 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // Jobs: the queue's routes, this node's workers, and the periodic jobs (partition
   // maintenance) scheduled by whichever node comes first in each period.
   const std::string node = NodeName();
+  RestoreJobOptions restore_jobs{backup_store.get(), config->jobs.export_dir, "",
+                                 config->sync.insecure_development,
+                                 config->sync.store_takeover_grace_ms};
+  if (config->sync.enabled && !config->sync.insecure_development) {
+    auto secret = sync::ReadKeyFile(config->sync.secret_key_file, true);
+    auto pub = secret.ok() ? sync::CurvePublicKey(*secret) : Result<std::string>(secret.status());
+    if (!pub.ok()) return Fail(pub.status());
+    restore_jobs.central_public_key = *pub;
+  }
   const JobKinds job_kinds =
       CentralJobKinds({config->jobs.export_dir, node, std::max(rc.statement_timeout_s, 300), 1000,
                        {backup_store.get(),
                         config->backups.dir.empty() ? "" : config->backups.dir + "/.work",
-                        config->backups.retention, config->backups.reverify_days}});
+                        config->backups.retention, config->backups.reverify_days},
+                       restore_jobs});
   AddSiteBackupMetrics(metrics, &ops_pool);
   AddJobRoutes(router, {&ops_pool, &job_kinds,
                         [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
@@ -323,6 +333,7 @@ int RestoreSiteCommand(const std::string& config_path, RestoreSiteOptions o) {
   auto conn = ConnectFromConfig(config_path, &config);
   if (!conn.ok()) return Fail(conn.status());
   if (Status s = FillCentralKey(config, o.site); !s.ok()) return Fail(s);
+  o.live_within_ms = config.sync.store_takeover_grace_ms;
   if (config.backups.dir.empty())
     return Fail(Status::FailedPrecondition(
         "[backups] dir is not set: this central keeps no site backups"));
@@ -524,6 +535,9 @@ int main(int argc, char** argv) {
                       "Keep the site's Curve key: its secret key file (site.key), which must be "
                       "one of the site's current keys")
       ->check(CLI::ExistingFile);
+  restore->add_flag("--force", restore_options.force,
+                    "Write the bundle though the site was heard from within [sync] "
+                    "store_takeover_grace_seconds (the fresh keys lock its running edge out)");
 
   auto* revoke = app.add_subcommand(
       "revoke-site", "Revoke a site: its key is refused from now on, on every connection");

@@ -137,6 +137,24 @@ Result<sync::v1::FeedBatch> SiteSnapshot(PgConnection& conn, const std::string& 
   return batch;
 }
 
+Result<fs::path> StageSiteDirectory(const fs::path& out_dir) {
+  const fs::path tmp = out_dir.string() + ".partial";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) return Status::IOError("cannot create " + tmp.string() + ": " + ec.message());
+  ::chmod(tmp.c_str(), 0700);
+  return tmp;
+}
+
+Status WriteSiteKeys(const fs::path& dir, const sync::CurveKeyPair& keys,
+                     const ProvisionOptions& o) {
+  MILLRACE_RETURN_IF_ERROR(sync::WriteKeyFile((dir / "site.key").string(), keys.secret_key, true));
+  MILLRACE_RETURN_IF_ERROR(sync::WriteKeyFile((dir / "site.pub").string(), keys.public_key, false));
+  if (o.insecure_development) return Status::Ok();
+  return sync::WriteKeyFile((dir / "central.pub").string(), o.central_public_key, false);
+}
+
 std::string SiteEdgeToml(const ProvisionOptions& o, const std::string& out_dir,
                          bool with_snapshot) {
   std::string endpoints;
@@ -173,16 +191,11 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
   MILLRACE_ASSIGN_OR_RETURN(sync::CurveKeyPair keys, sync::GenerateCurveKeyPair());
 
   const fs::path out = fs::absolute(o.out_dir);
-  const fs::path tmp = out.string() + ".partial";
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) return Status::IOError("cannot create " + tmp.string() + ": " + ec.message());
-  ::chmod(tmp.c_str(), 0700);
-  MILLRACE_RETURN_IF_ERROR(sync::WriteKeyFile((tmp / "site.key").string(), keys.secret_key, true));
-  MILLRACE_RETURN_IF_ERROR(sync::WriteKeyFile((tmp / "site.pub").string(), keys.public_key, false));
-  if (!o.insecure_development)
-    MILLRACE_RETURN_IF_ERROR(
-        sync::WriteKeyFile((tmp / "central.pub").string(), o.central_public_key, false));
+  MILLRACE_ASSIGN_OR_RETURN(const fs::path tmp, StageSiteDirectory(out));
+  if (Status s = WriteSiteKeys(tmp, keys, o); !s.ok()) {
+    fs::remove_all(tmp, ec);
+    return s;
+  }
 
   Status inserted = InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
     MILLRACE_RETURN_IF_ERROR(

@@ -1,7 +1,5 @@
 #include "millrace/central/restore_site.h"
 
-#include <sys/stat.h>
-
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -72,22 +70,25 @@ Result<RestoreSiteResult> RestoreSite(PgConnection& conn, BackupStore& store,
                             " has no verified backup (mes-central backups list)");
   MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
     MILLRACE_ASSIGN_OR_RETURN(
-        auto r, conn.Query("SELECT time_zone, active FROM millrace.sync_site WHERE tenant_id = $1 "
-                           "AND site_id = $2",
+        auto r, conn.Query("SELECT time_zone, active, coalesce(extract(epoch FROM now() - "
+                           "last_seen_at) * 1000, -1)::bigint FROM millrace.sync_site WHERE "
+                           "tenant_id = $1 AND site_id = $2",
                            {o.tenant_id, o.site_id}));
     if (r.rows() != 1) return Status::NotFound("no site " + o.tenant_id + "/" + o.site_id);
     if (r.Get(0, 1) != "t")
       return Status::FailedPrecondition("site " + o.tenant_id + "/" + o.site_id + " is revoked");
+    const std::int64_t silent_ms = std::stoll(r.GetString(0, 2));
+    if (!ro.force && silent_ms >= 0 && silent_ms < ro.live_within_ms)
+      return Status::FailedPrecondition("site " + o.tenant_id + "/" + o.site_id +
+                                        " was heard from " + std::to_string(silent_ms / 1000) +
+                                        " s ago: its edge is not dead, and the bundle's " +
+                                        "fresh keys would lock it out. Stop it first, or --force");
     o.time_zone = r.GetString(0, 0);
     return Status::Ok();
   }));
 
   const fs::path out = fs::absolute(o.out_dir);
-  const fs::path tmp = out.string() + ".partial";
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) return Status::IOError("cannot create " + tmp.string() + ": " + ec.message());
-  ::chmod(tmp.c_str(), 0700);
+  MILLRACE_ASSIGN_OR_RETURN(const fs::path tmp, StageSiteDirectory(out));
   auto fail = [&](Status s) {
     fs::remove_all(tmp, ec);
     return s;
@@ -110,15 +111,22 @@ Result<RestoreSiteResult> RestoreSite(PgConnection& conn, BackupStore& store,
     keys = *made;
   }
   result.public_key = keys.public_key;
-  for (Status s : {sync::WriteKeyFile((tmp / "site.key").string(), keys.secret_key, true),
-                   sync::WriteKeyFile((tmp / "site.pub").string(), keys.public_key, false),
-                   o.insecure_development ? Status::Ok()
-                                          : sync::WriteKeyFile((tmp / "central.pub").string(),
-                                                               o.central_public_key, false)})
+  if (Status s = WriteSiteKeys(tmp, keys, o); !s.ok()) return fail(s);
+
+  const json manifest = {{"tenant", o.tenant_id},
+                         {"site", o.site_id},
+                         {"backup", SiteBackupJson(*newest)},
+                         {"public_key", keys.public_key},
+                         {"fresh_keys", result.fresh_keys}};
+  for (Status s :
+       {WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, out.string(), false),
+                            0600),
+        WriteFileAtomically((tmp / "bundle.json").string(), manifest.dump(2) + "\n", 0600)})
     if (!s.ok()) return fail(s);
 
-  // The keys at central: a fresh pair is registered and the site's other keys are refused
-  // from now on (the dead machine's among them); a kept key must be one the site holds.
+  // Once every file is written, the keys at central: a fresh pair is registered and the
+  // site's other keys are refused from now on (the dead machine's among them); a kept key
+  // must be one the site holds. A failure before this leaves the site's keys as they were.
   Status keyed = InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
     if (!result.fresh_keys) {
       MILLRACE_ASSIGN_OR_RETURN(
@@ -150,17 +158,6 @@ Result<RestoreSiteResult> RestoreSite(PgConnection& conn, BackupStore& store,
                                     {"keys_retired", result.keys_retired}}});
   });
   if (!keyed.ok()) return fail(keyed);
-
-  const json manifest = {{"tenant", o.tenant_id},
-                         {"site", o.site_id},
-                         {"backup", SiteBackupJson(*newest)},
-                         {"public_key", keys.public_key},
-                         {"fresh_keys", result.fresh_keys}};
-  for (Status s :
-       {WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, out.string(), false),
-                            0600),
-        WriteFileAtomically((tmp / "bundle.json").string(), manifest.dump(2) + "\n", 0600)})
-    if (!s.ok()) return fail(s);
   fs::rename(tmp, out, ec);
   if (ec)
     return fail(Status::IOError("cannot move " + tmp.string() + " to " + out.string() + ": " +
@@ -168,6 +165,57 @@ Result<RestoreSiteResult> RestoreSite(PgConnection& conn, BackupStore& store,
   MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(out.string()));
   result.out_dir = out.string();
   return result;
+}
+
+void AddRestoreJobKind(JobKinds& kinds, const RestoreJobOptions& o) {
+  kinds.Add(
+      {"site_restore",
+       "Write the bundle a replacement edge starts from (as mes-central restore-site, with "
+       "fresh keys) into the export directory: the site's newest verified backup, its keys, "
+       "central's public key and edge.toml",
+       false,
+       {{"site", JobField::Type::kString, true, 1, 32, "the site id"},
+        {"endpoint", JobField::Type::kString, true, 1, 512,
+         "central's sync endpoint the edge connects to, e.g. tcp://central.example:7001"},
+        {"http_port", JobField::Type::kInt, false, 1, 65535,
+         "the terminal HTTP port written into edge.toml (default 8080)"},
+        {"force", JobField::Type::kBool, false, 0, 0,
+         "write it though the site was heard from lately (its edge is locked out)"}},
+       [o](JobContext& ctx) -> Status {
+         if (!o.store)
+           return Status::FailedPrecondition("this node keeps no site backups ([backups] dir)");
+         if (o.export_dir.empty())
+           return Status::FailedPrecondition(
+               "this node has no export directory ([jobs] export_dir)");
+         const Job& job = ctx.job();
+         RestoreSiteOptions ro;
+         ro.site.tenant_id = job.tenant_id;
+         ro.site.site_id = ctx.payload().at("site").get<std::string>();
+         ro.site.endpoints = {ctx.payload().at("endpoint").get<std::string>()};
+         ro.site.http_port = static_cast<int>(ctx.payload().value("http_port", 8080));
+         ro.site.central_public_key = o.central_public_key;
+         ro.site.insecure_development = o.insecure_development;
+         ro.site.who = {job.created_by.empty() ? "mes-central" : job.created_by,
+                        "site_restore job " + std::to_string(job.id)};
+         ro.live_within_ms = o.live_within_ms;
+         ro.force = ctx.payload().value("force", false);
+         const fs::path dir = fs::path(o.export_dir) / job.tenant_id;
+         std::error_code ec;
+         fs::create_directories(dir, ec);
+         if (ec) return Status::IOError("export directory " + dir.string() + ": " + ec.message());
+         ro.site.out_dir =
+             (dir / (std::to_string(job.id) + "-restore-" + ro.site.site_id)).string();
+         ctx.Progress(0, 1, "bundles");
+         MILLRACE_ASSIGN_OR_RETURN(RestoreSiteResult r, RestoreSite(ctx.conn(), *o.store, ro));
+         ctx.Progress(1, 1, "bundles");
+         ctx.result = {{"dir", r.out_dir},
+                       {"backup_id", r.backup.backup_id},
+                       {"public_key", r.public_key},
+                       {"keys_retired", r.keys_retired}};
+         return Status::Ok();
+       },
+       nullptr,
+       1});
 }
 
 }  // namespace millrace::central

@@ -201,7 +201,12 @@ Result<sync::ApplyOutcome> SyncService::Session::CommitBatch(const sync::Peer& p
   Status s = Write(peer, batch, row_by_row, &feed, &out.conflicts);
   if (s.ok()) s = StoreRejects(peer, batch.rejects);
   if (s.ok()) {
-    auto h = AppendFeed(*conn_, peer.tenant_id, feed, {peer.site_id, last_seq, epoch});
+    FeedProvenance reflects;
+    reflects.site_id = peer.site_id;
+    reflects.through_seq = last_seq;
+    reflects.store_epoch = epoch;
+    for (const auto& c : batch.clamps) reflects.clamped.insert(c.row_id);
+    auto h = AppendFeed(*conn_, peer.tenant_id, feed, reflects);
     if (h.ok()) out.feed_head = *h;
     s = h.status();
   }

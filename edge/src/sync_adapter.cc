@@ -86,9 +86,12 @@ namespace {
 // A reflected seq counts in the store epoch it names; a row merged before epochs existed
 // names none and counts in the store's first epoch. Facts are inserted once: a fact the
 // store holds already (central sending back a restored store's rows) is left as it is.
-// A site-owned row, and a row central sends back to a new store (Change.recovered), is
-// taken only when it is newer than the store's own: the store may have written it since.
-// What recovered rows touch is noted for ReconcileRecovered (recovery.h).
+// A site-owned or shared row older than the store's copy (by hlc, then origin) is not
+// taken: it was published before central merged the store's later write, which central
+// then kept (a feed row central clamped the site's clock of, Change.clamped, is the one
+// older row taken). So a row central sends back to a new store (Change.recovered) does not
+// undo what the store wrote since it started. What recovered rows touch is noted for
+// ReconcileRecovered (recovery.h).
 Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::string& site_id,
                     const StoreEpoch& epoch, std::uint64_t acked, std::uint64_t* refused,
                     RecoveredRows* recovered) {
@@ -105,11 +108,11 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
     }
     Row row = std::move(decoded).value();
     const catalog::MergePolicy merge = row.table().merge;
-    if (merge == catalog::MergePolicy::kAppendOnly ||
-        merge == catalog::MergePolicy::kSiteOwned || change.recovered()) {
+    if (merge != catalog::MergePolicy::kCentralOwned && !change.clamped()) {
       MILLRACE_ASSIGN_OR_RETURN(auto present, txn.Get(row.table(), row.id()));
+      // (IncomingRowWins(row, *present): the stored copy is newer than the feed's.)
       if (present && (merge == catalog::MergePolicy::kAppendOnly ||
-                      !sync::IncomingRowWins(*present, row)))
+                      sync::IncomingRowWins(row, *present)))
         continue;
     }
     if (change.recovered() && row.Text(catalog::kSiteColumn) == site_id) {

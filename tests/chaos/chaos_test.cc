@@ -1,24 +1,31 @@
 // Chaos: cycles of simulated shop-floor load (edge::Simulator through the terminal API of
 // three real edges) with random faults: links cut and slowed (a TCP proxy between each
 // edge and central), edges and central killed with -9 and restarted, PostgreSQL restarted,
-// an edge's wall clock stepped forwards or backwards (by 90 s or 2 h) and corrected.
+// an edge's wall clock stepped forwards or backwards (by 90 s or 2 h) and corrected, and
+// an edge's machine dying with its disk, replaced by one started from central's newest
+// verified backup (mes-central restore-site) while the floor goes on.
 // After every cycle the faults heal and the test asserts:
 //   - every site's rows equal central's, table by table (content digests);
 //   - no acknowledged write is lost and none is duplicated: central holds, per site,
 //     between the COUNT events the terminals got a 2xx for and that number plus the
-//     requests that went unanswered (a write can commit while its answer is lost);
+//     requests that went unanswered (a write can commit while its answer is lost), less
+//     the counts lost with a dead disk, each of which must have been in that store's
+//     outbox (central never acknowledged it);
 //   - nothing is stuck in the reject table.
 // Usage: chaos_tests MES_CENTRAL MES_EDGE [--cycles N] [--seconds S] [--seed X]
 #include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "millrace/common/logging.h"
+#include "millrace/common/sqlite.h"
 #include "millrace/edge/simulator.h"
 #include "sync_cluster.h"
 #include "tcp_proxy.h"
@@ -29,8 +36,47 @@ using namespace millrace::testing;
 namespace {
 
 struct Totals {
-  std::uint64_t counts = 0, unanswered = 0;
+  std::uint64_t counts = 0, unanswered = 0, lost_with_disk = 0;
 };
+
+std::set<std::string> Column(SqliteDb& db, const std::string& sql) {
+  std::set<std::string> out;
+  auto stmt = db.Prepare(sql);
+  if (!stmt.ok()) return out;
+  while (true) {
+    auto row = (*stmt)->Step();
+    if (!row.ok() || !*row) break;
+    const Value v = (*stmt)->Column(0);
+    if (const auto* s = std::get_if<std::string>(&v)) out.insert(*s);
+  }
+  (*stmt)->Reset();
+  return out;
+}
+
+// The COUNT events of a dead machine's store that central does not hold. Fails (returns
+// an error) when one of them had left the store's outbox: central had acknowledged it.
+Result<std::uint64_t> LostWithDisk(SyncCluster& c, const std::string& site,
+                                   const std::string& dead_dir) {
+  MILLRACE_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::OpenReadOnly(dead_dir + "/edge.db"));
+  const std::set<std::string> counts =
+      Column(db, "SELECT id FROM production_event WHERE kind = 'COUNT'");
+  const std::set<std::string> unacked = Column(db, "SELECT row_id FROM outbox");
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, c.admin().Query("SELECT id::text FROM millrace.production_event WHERE kind = "
+                              "'COUNT' AND site_id = $1",
+                              {site}));
+  std::set<std::string> at_central;
+  for (int i = 0; i < r.rows(); ++i) at_central.insert(r.GetString(i, 0));
+  std::uint64_t lost = 0;
+  for (const auto& id : counts) {
+    if (at_central.count(id)) continue;
+    if (!unacked.count(id))
+      return Status::Internal("count " + id + " of the dead " + site +
+                              " store is missing at central but had left its outbox");
+    ++lost;
+  }
+  return lost;
+}
 
 int Fail(const std::string& what) {
   std::cerr << "chaos: FAILED: " << what << "\n";
@@ -70,6 +116,7 @@ int main(int argc, char** argv) {
     if (!proxy.ok()) return Fail(proxy.status().ToString());
     const std::string via = "tcp://127.0.0.1:" + std::to_string((*proxy)->port());
     proxies[site] = std::move(*proxy);
+    c.SetBackupSection(site, "interval_minutes = 0.1\n");  // shipped to central every 6 s
     if (Status s = c.AddSite(tenant, site, via); !s.ok()) return Fail(s.ToString());
     if (Status s = c.StartEdge(site); !s.ok()) return Fail(s.ToString());
   }
@@ -79,6 +126,7 @@ int main(int argc, char** argv) {
   std::map<std::string, Totals> totals;
   std::map<std::string, int> fault_counts;
   std::vector<int> deck;
+  int replaced = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (int cycle = 1; cycle <= cycles; ++cycle) {
     // Load: one simulator per site, so each site's acknowledged writes are known.
@@ -97,13 +145,14 @@ int main(int argc, char** argv) {
     }
     // Faults at random moments of the cycle.
     std::vector<std::string> faults, kinds;
+    std::vector<std::pair<std::string, std::string>> dead;  // site, its dead machine's dir
     const int n_faults = 2 + pick(2);
     for (int f = 0; f < n_faults; ++f) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300 + pick(seconds * 1000 / (n_faults + 1))));
       const std::string site = sites[static_cast<std::size_t>(pick(3))].second;
-      // Kinds come from a shuffled deck, so any run with six faults or more has them all.
+      // Kinds come from a shuffled deck, so any run with seven faults or more has them all.
       if (deck.empty()) {
-        deck = {0, 1, 2, 3, 4, 5};
+        deck = {0, 1, 2, 3, 4, 5, 6};
         std::shuffle(deck.begin(), deck.end(), rng);
       }
       const int kind = deck.back();
@@ -159,6 +208,21 @@ int main(int argc, char** argv) {
             return Fail(s.ToString());
           break;
         }
+        case 6: {
+          const std::string dir = c.site_dir(site) + ".dead-" + std::to_string(++replaced);
+          Status s = c.ReplaceEdge(c.site_tenants().at(site), site,
+                                   "tcp://127.0.0.1:" + std::to_string(proxies[site]->port()), dir);
+          if (s.code() == StatusCode::kFailedPrecondition) {  // no verified backup yet
+            faults.push_back("replace edge " + site + " skipped: " + s.message());
+            kinds.push_back("edge replacement skipped");
+            break;
+          }
+          if (!s.ok()) return Fail(s.ToString());
+          faults.push_back("edge " + site + " replaced from central's backup");
+          kinds.push_back("edge replaced from central's backup");
+          dead.emplace_back(site, dir);
+          break;
+        }
       }
       fault_counts[kinds.back()]++;
     }
@@ -182,6 +246,16 @@ int main(int argc, char** argv) {
       c.KeepAfterwards();
       return Fail("cycle " + std::to_string(cycle) + " (faults" + did + "): " + converged.ToString());
     }
+    for (const auto& [site, dir] : dead) {
+      auto lost = LostWithDisk(c, site, dir);
+      if (!lost.ok()) {
+        c.KeepAfterwards();
+        return Fail(lost.status().ToString());
+      }
+      totals[site].lost_with_disk += *lost;
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
     for (const auto& [tenant, site] : sites) {
       auto r = c.admin().Query(
           "SELECT count(*) FROM millrace.production_event WHERE kind = 'COUNT' AND site_id = $1",
@@ -189,12 +263,13 @@ int main(int argc, char** argv) {
       if (!r.ok()) return Fail(r.status().ToString());
       const std::uint64_t at_central = std::stoull(r->GetString(0, 0));
       const Totals& t = totals[site];
-      if (at_central < t.counts || at_central > t.counts + t.unanswered) {
+      if (at_central + t.lost_with_disk < t.counts || at_central > t.counts + t.unanswered) {
         std::cerr << c.Diagnose();
         c.KeepAfterwards();
         return Fail("site " + site + ": central holds " + std::to_string(at_central) +
                     " counts; terminals were told " + std::to_string(t.counts) + " succeeded and " +
-                    std::to_string(t.unanswered) + " went unanswered");
+                    std::to_string(t.unanswered) + " went unanswered; " +
+                    std::to_string(t.lost_with_disk) + " were lost with a dead disk");
       }
     }
     auto rejects = c.admin().Query("SELECT count(*) FROM millrace.sync_reject");
@@ -202,7 +277,10 @@ int main(int argc, char** argv) {
     std::cout << "chaos: cycle " << cycle << "/" << cycles << " converged after";
     for (const auto& f : faults) std::cout << " [" << f << "]";
     std::cout << "; counts acked so far:";
-    for (const auto& [site, t] : totals) std::cout << " " << site << " " << t.counts;
+    for (const auto& [site, t] : totals) {
+      std::cout << " " << site << " " << t.counts;
+      if (t.lost_with_disk) std::cout << " (" << t.lost_with_disk << " lost with a dead disk)";
+    }
     std::cout << std::endl;
   }
   const double took =

@@ -1,13 +1,15 @@
 // Site backups as real processes: an edge ships its scheduled backups to central over the
 // sync link, through a proxy whose cut mid-upload the upload survives (it resumes where
 // central's copy ends); central keeps them, verifies each with a job, prunes by its
-// retention, lists them, and finds a stored backup damaged behind its back.
+// retention, lists them, and finds a stored backup damaged behind its back; and a dead
+// edge replaced from central's newest backup while the floor keeps counting.
 // Usage: backup_process_tests MES_CENTRAL MES_EDGE [gtest flags]
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "millrace/common/files.h"
@@ -194,7 +196,10 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
       }
     return false;
   })) << json(Backups()).dump();
-  EXPECT_EQ(Metric("mes_central_site_backups_failed" + lyon), 1);  // MillraceSiteBackupFailed
+  // MillraceSiteBackupFailed's series (central reads it at most every 15 s).
+  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+    return Metric("mes_central_site_backups_failed" + lyon) == 1;
+  }));
 
   // An enqueue with a field the kind does not take is refused by name.
   enq = cluster_->CentralCommand({"jobs", "enqueue", "backup_verify", "--tenant", "acme",
@@ -238,10 +243,17 @@ TEST_F(BackupProcessTest, ADeadEdgeIsReplacedFromCentralsBackupWithItsCountsInta
   fs::remove_all(cluster_->site_dir("lyon"));
 
   std::string out;
-  Status restored = cluster_->CentralCommand(
-      {"restore-site", "--tenant", "acme", "--site", "lyon", "--out", cluster_->site_dir("lyon"),
-       "--endpoint", "tcp://127.0.0.1:" + std::to_string(proxy_->port())},
-      &out);
+  const std::vector<std::string> restore_lyon = {
+      "restore-site", "--tenant", "acme", "--site", "lyon", "--out", cluster_->site_dir("lyon"),
+      "--endpoint", "tcp://127.0.0.1:" + std::to_string(proxy_->port())};
+  // Central heard from the edge a moment ago: not taken for dead without --force.
+  Status live = cluster_->CentralCommand(restore_lyon, &out);
+  EXPECT_FALSE(live.ok());
+  EXPECT_NE(out.find("its edge is not dead"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(cluster_->site_dir("lyon")));
+  std::vector<std::string> forced = restore_lyon;
+  forced.push_back("--force");
+  Status restored = cluster_->CentralCommand(forced, &out);
   ASSERT_TRUE(restored.ok()) << restored.ToString() << out;
   std::cerr << out;
   auto manifest = ReadFile(cluster_->site_dir("lyon") + "/bundle.json");
@@ -275,8 +287,8 @@ TEST_F(BackupProcessTest, ADeadEdgeIsReplacedFromCentralsBackupWithItsCountsInta
   const std::string kept = cluster_->site_dir("lyon") + "-kept";
   ASSERT_TRUE(cluster_
                   ->CentralCommand({"restore-site", "--tenant", "acme", "--site", "lyon", "--out",
-                                    kept, "--endpoint", "tcp://127.0.0.1:1", "--keep-key",
-                                    cluster_->site_dir("lyon") + "/site.key"},
+                                    kept, "--endpoint", "tcp://127.0.0.1:1", "--force",
+                                    "--keep-key", cluster_->site_dir("lyon") + "/site.key"},
                                    &out)
                   .ok())
       << out;
@@ -286,7 +298,7 @@ TEST_F(BackupProcessTest, ADeadEdgeIsReplacedFromCentralsBackupWithItsCountsInta
       (fs::path(cluster_->site_dir("lyon")).parent_path() / "central.key").string();
   Status foreign = cluster_->CentralCommand(
       {"restore-site", "--tenant", "acme", "--site", "lyon", "--out", kept + "2", "--endpoint",
-       "tcp://127.0.0.1:1", "--keep-key", central_key},
+       "tcp://127.0.0.1:1", "--force", "--keep-key", central_key},
       &out);
   EXPECT_FALSE(foreign.ok());
   EXPECT_NE(out.find("is not a current key of site acme/lyon"), std::string::npos) << out;
@@ -313,6 +325,30 @@ TEST_F(BackupProcessTest, ADeadEdgeIsReplacedFromCentralsBackupWithItsCountsInta
       "site_id = 'lyon' AND badge_out_at IS NULL GROUP BY user_id HAVING count(*) > 1");
   ASSERT_TRUE(open.ok());
   EXPECT_EQ(open->rows(), 0);
+
+  // The same bundle as a job on a central node: refused while the site is live, then
+  // forced, into the node's export directory.
+  const std::string payload = R"({"site":"lyon","endpoint":"tcp://127.0.0.1:1")";
+  Status refused = cluster_->CentralCommand(
+      {"jobs", "enqueue", "site_restore", "--tenant", "acme", "--payload", payload + "}", "--wait"},
+      &out);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(out.find("its edge is not dead"), std::string::npos) << out;
+  ASSERT_TRUE(cluster_
+                  ->CentralCommand({"jobs", "enqueue", "site_restore", "--tenant", "acme",
+                                    "--payload", payload + R"(,"force":true})", "--wait"},
+                                   &out)
+                  .ok())
+      << out;
+  json job;  // the line --wait prints when the job ends
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] == '{') job = json::parse(line);
+  const std::string job_dir = job["result"]["dir"];
+  EXPECT_NE(job_dir.find("/exports/acme/"), std::string::npos) << job_dir;
+  EXPECT_TRUE(fs::exists(job_dir + "/edge.db"));
+  EXPECT_EQ(json::parse(*ReadFile(job_dir + "/bundle.json"))["public_key"],
+            job["result"]["public_key"]);
   const json s = Sync();
   EXPECT_NE(s["store_epoch"], bundle["backup"]["store_epoch"]);  // a new incarnation
   EXPECT_EQ(s.value("backlog_rows", -1), 0);

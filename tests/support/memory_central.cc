@@ -34,7 +34,7 @@ class MemoryCentral::Session final : public sync::CentralSession {
     // Written into a copy first: a batch applies whole or not at all.
     Tenant next = t;
     std::vector<sync::ParkedChange> parked;
-    std::vector<Row> feed;
+    std::vector<std::pair<Row, bool>> feed;  // and whether central clamped its clock
     sync::ApplyOutcome out;
     auto refused = [&](const Row& row) { return c_->refused_ids_.count(row.id()) > 0; };
     auto park = [&](const Row& row, std::uint64_t seq, const std::string& why) {
@@ -56,7 +56,7 @@ class MemoryCentral::Session final : public sync::CentralSession {
         sync::Incoming in{&sc.row, sc.clock, sc.base_hlc, sc.changed_columns};
         sync::MergeResult m = sync::MergeShared(current, in);
         out.conflicts += m.conflicts.size();
-        if (sc.publish || !(m.merged.row == sc.row)) feed.push_back(m.merged.row);
+        if (sc.publish || !(m.merged.row == sc.row)) feed.emplace_back(m.merged.row, sc.publish);
         stored.insert_or_assign(sc.row.id(), std::move(m.merged));
       }
     }
@@ -94,8 +94,8 @@ class MemoryCentral::Session final : public sync::CentralSession {
     for (auto& p : parked) b.rejects.push_back(std::move(p));
     SiteState& s = next.sites[peer.site_id];
     for (const auto& r : b.rejects) s.rejects.push_back(r);
-    for (const Row& row : feed)
-      out.feed_head = c_->AppendFeed(next, row, peer.site_id, last_seq, epoch);
+    for (const auto& [row, clamped] : feed)
+      out.feed_head = c_->AppendFeed(next, row, peer.site_id, last_seq, epoch, clamped);
     s.applied = last_seq;
     s.epoch = epoch;
     ++s.batches;
@@ -250,10 +250,9 @@ Status MemoryCentral::Edit(const std::string& tenant, const std::string& table,
   return Status::Ok();
 }
 
-std::uint64_t MemoryCentral::AppendFeed(Tenant& t, const Row& row,
-                                        const std::string& reflects_site,
+std::uint64_t MemoryCentral::AppendFeed(Tenant& t, const Row& row, const std::string& reflects_site,
                                         std::uint64_t reflects_seq,
-                                        const std::string& reflects_epoch) {
+                                        const std::string& reflects_epoch, bool clamped) {
   const std::uint64_t pos = t.feed.empty() ? 1 : t.feed.back().pos + 1;
   sync::v1::Change c = sync::EncodeChange(row, sync::v1::OP_UPSERT);
   c.set_seq(pos);
@@ -262,6 +261,7 @@ std::uint64_t MemoryCentral::AppendFeed(Tenant& t, const Row& row,
     c.set_reflects_seq(reflects_seq);
     c.set_reflects_epoch(reflects_epoch);
   }
+  c.set_clamped(clamped);
   const std::string route = row.table().scope == catalog::RoutingScope::kSite
                                 ? row.Text(catalog::kSiteColumn)
                                 : std::string();

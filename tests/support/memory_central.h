@@ -86,9 +86,11 @@ class MemoryCentral final : public sync::CentralSide {
     std::vector<FeedEntry> feed;
   };
   // Appends at the next position, routed by the table's scope; `reflects_*`: the site's
-  // batch the row includes (sync.proto). Returns the position.
+  // batch the row includes, `clamped`: central clamped its clock (sync.proto). Returns the
+  // position.
   std::uint64_t AppendFeed(Tenant& t, const Row& row, const std::string& reflects_site = "",
-                           std::uint64_t reflects_seq = 0, const std::string& reflects_epoch = "");
+                           std::uint64_t reflects_seq = 0, const std::string& reflects_epoch = "",
+                           bool clamped = false);
 
   const Clock* clock_;
   HybridClock hlc_;

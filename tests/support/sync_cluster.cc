@@ -385,14 +385,38 @@ Status SyncCluster::Provision(const std::string& tenant, const std::string& site
 Status SyncCluster::AddSite(const std::string& tenant, const std::string& site,
                             const std::string& endpoint) {
   MILLRACE_RETURN_IF_ERROR(Provision(tenant, site, endpoint));
-  std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
-      << "[log]\nlevel = \"warn\"\n[backup]\n"
-      << (backup_sections_.count(site) ? backup_sections_[site] : "interval_minutes = 0\n")
-      << "[clock]\noffset_file = \"clock-offset-ms\"\n";
+  AppendEdgeSettings(site);
   std::string out;
   if (RunCommand({bins_.mes_edge, "seed", "-c", site_dir(site) + "/edge.toml"}, &out) != 0)
     return Status::Internal("mes-edge seed failed: " + out);
   return Status::Ok();
+}
+
+void SyncCluster::AppendEdgeSettings(const std::string& site) {
+  std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
+      << "[log]\nlevel = \"warn\"\n[backup]\n"
+      << (backup_sections_.count(site) ? backup_sections_[site] : "interval_minutes = 0\n")
+      << "[clock]\noffset_file = \"clock-offset-ms\"\n";
+}
+
+Status SyncCluster::ReplaceEdge(const std::string& tenant, const std::string& site,
+                                const std::string& endpoint, const std::string& dead_dir) {
+  std::string out;
+  MILLRACE_RETURN_IF_ERROR(
+      CentralCommand({"backups", "list", "--tenant", tenant, "--site", site, "--json"}, &out));
+  if (out.find("\"state\":\"verified\"") == std::string::npos)
+    return Status::FailedPrecondition("site " + tenant + "/" + site + " has no verified backup");
+  StopEdge(site, SIGKILL);
+  std::error_code ec;
+  fs::remove_all(dead_dir, ec);
+  fs::rename(site_dir(site), dead_dir, ec);
+  if (ec) return Status::IOError("moving " + site_dir(site) + " aside: " + ec.message());
+  MILLRACE_RETURN_IF_ERROR(CentralCommand({"restore-site", "--tenant", tenant, "--site", site,
+                                           "--out", site_dir(site), "--endpoint", endpoint,
+                                           "--force"},
+                                          &out));
+  AppendEdgeSettings(site);  // the new machine's clock is true: no offset file comes along
+  return StartEdge(site);
 }
 
 Status SyncCluster::StartEdge(const std::string& site) {

@@ -109,6 +109,13 @@ class SyncCluster {
   // edge picks the new offset up within 100 ms.
   Status SetEdgeClockOffset(const std::string& site, std::chrono::milliseconds offset);
   int StopEdge(const std::string& site, int sig = SIGTERM);
+  // The edge's machine dies with its disk: kill -9, its directory moved to `dead_dir`
+  // (kept to look into), and a new one started from `mes-central restore-site --force`
+  // into the site's directory, with the cluster's edge settings, on the same HTTP port.
+  // The edge connects to `endpoint`. FailedPrecondition when the site has no verified
+  // backup yet (the edge is then left running).
+  Status ReplaceEdge(const std::string& tenant, const std::string& site,
+                     const std::string& endpoint, const std::string& dead_dir);
   Status RevokeSite(const std::string& tenant, const std::string& site);
   // mes-central put; returns its JSON answer.
   Result<nlohmann::json> Put(const std::string& tenant, const std::string& table,
@@ -176,6 +183,7 @@ class SyncCluster {
   HttpEndpoint central_http_;
   std::map<std::string, std::string> site_tenant_;
   std::map<std::string, std::string> backup_sections_;
+  void AppendEdgeSettings(const std::string& site);
   std::map<std::string, std::string> time_zones_;
   std::map<std::string, std::unique_ptr<ChildProcess>> edges_;
   std::map<std::string, HttpEndpoint> edge_http_;

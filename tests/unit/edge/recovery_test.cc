@@ -1,6 +1,7 @@
 // A restored store taking back the site's rows central sends it (Change.recovered): only
-// rows newer than its own are taken, and the totals and sessions the floor kept on the
-// backup's state are put right (recovery.h), also after a crash between the two.
+// rows newer than its own are taken (as for any feed row but a clamped one), and the totals and
+// sessions the floor kept on the backup's state are put right (recovery.h), also after a crash
+// between the two.
 #include "millrace/edge/recovery.h"
 
 #include <gtest/gtest.h>
@@ -58,6 +59,20 @@ class RecoveryTest : public ::testing::Test {
       c->set_seq(++pos_);
       c->set_recovered(true);
     }
+    b.set_to_cursor(pos_);
+    return adapter_->ApplyFeed(b);
+  }
+
+  // One row on the feed as a merge of this site's changes through its seq 2 publishes it.
+  Status Feed(const Row& row, bool clamped) {
+    sync::v1::FeedBatch b;
+    sync::v1::Change* c = b.add_changes();
+    *c = sync::EncodeChange(row, sync::v1::OP_UPSERT);
+    c->set_seq(++pos_);
+    c->set_reflects_site("plant-a");
+    c->set_reflects_seq(2);
+    c->set_reflects_epoch(store_->epoch().id);
+    c->set_clamped(clamped);
     b.set_to_cursor(pos_);
     return adapter_->ApplyFeed(b);
   }
@@ -123,8 +138,9 @@ TEST_F(RecoveryTest, ASentBackRowIsTakenOnlyWhenNewerThanTheStoresOwn) {
   ASSERT_TRUE(SendBack({later}).ok());
   EXPECT_EQ(Stored("operator_session", session.id())->Int("badge_out_at"), 1'100'000);
 
-  // A shared row with no change pending: an older sent-back copy is not taken, though
-  // central's own feed row of the same age would be (central merged it).
+  // A shared row with no change pending (acknowledged): an older copy is not taken, sent
+  // back or published by a merge before central had the store's write; a copy whose clock
+  // central clamped (the store's ran ahead) is.
   Row wo = Local("work_order", 2);
   wo.Set("priority", std::int64_t{3});
   ASSERT_TRUE(Write(wo).ok());
@@ -133,6 +149,10 @@ TEST_F(RecoveryTest, ASentBackRowIsTakenOnlyWhenNewerThanTheStoresOwn) {
   old_wo.Set("priority", std::int64_t{9});
   ASSERT_TRUE(SendBack({old_wo}).ok());
   EXPECT_EQ(Stored("work_order", wo.id())->Int("priority"), 3);
+  ASSERT_TRUE(Feed(old_wo, false).ok());
+  EXPECT_EQ(Stored("work_order", wo.id())->Int("priority"), 3);
+  ASSERT_TRUE(Feed(old_wo, true).ok());
+  EXPECT_EQ(Stored("work_order", wo.id())->Int("priority"), 9);
 }
 
 TEST_F(RecoveryTest, SentBackCountsAreAddedToTheOperationAndOrderAndOneSessionStaysOpen) {

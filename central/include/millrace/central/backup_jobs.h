@@ -22,8 +22,7 @@
 #include "millrace/central/backup_retention.h"
 #include "millrace/central/backup_store.h"
 #include "millrace/central/job_runner.h"
-#include "millrace/central/pg_pool.h"
-#include "millrace/common/metrics.h"
+#include "millrace/central/site_backups.h"
 
 namespace millrace::central {
 
@@ -37,26 +36,5 @@ struct BackupJobOptions {
 void AddBackupJobKinds(JobKinds& kinds, const BackupJobOptions& options);
 // backup_sweep, hourly.
 JobSchedule BackupSweepSchedule();
-
-// /metrics, read from PostgreSQL at each scrape (every node sees every site's):
-//   mes_central_site_backup_verified_timestamp_seconds{tenant,site}  when the newest
-//       verified backup of the site was taken (0: none is)
-//   mes_central_site_backups_failed{tenant,site}  backups kept that failed verification
-// REQUIRES: pool outlives the registry's renders.
-void AddSiteBackupMetrics(MetricsRegistry& metrics, PgPool* pool);
-
-// One site backup as central lists it.
-struct SiteBackup {
-  std::string tenant_id, site_id, backup_id, store_key, state, node, sha256, store_epoch;
-  std::int64_t bytes = 0, raw_bytes = 0, schema_version = 0;
-  std::int64_t taken_ms = 0, received_ms = 0, verified_ms = 0;  // Unix ms; 0: not yet
-  std::string verify_error;
-  nlohmann::json verify_result;  // null until verified
-};
-
-// The tenant's backups (of `site`, or of every site when empty), newest first.
-Result<std::vector<SiteBackup>> ListSiteBackups(PgConnection& conn, const std::string& tenant_id,
-                                                const std::string& site_id);
-nlohmann::json SiteBackupJson(const SiteBackup& b);
 
 }  // namespace millrace::central

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct FeedProvenance {
   std::uint64_t through_seq = 0;
   std::string store_epoch;  // the epoch through_seq counts in
   bool recovered = false;   // rows sent back to the site's new store (Change.recovered)
+  std::set<std::string> clamped;  // rows whose site clock central clamped (Change.clamped)
 };
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
                                  const std::vector<Row>& rows,

@@ -8,6 +8,8 @@
 //                                     directory, written as it is read, with progress;
 //                                     downloaded by GET /api/v1/jobs/{id}/file
 //   backup_verify, backup_prune       the site backups central keeps (backup_jobs.h)
+//   site_restore (tenant)             the bundle a replacement edge starts from
+//                                     (restore_site.h)
 #pragma once
 
 #include <string>
@@ -15,6 +17,7 @@
 
 #include "millrace/central/backup_jobs.h"
 #include "millrace/central/job_runner.h"
+#include "millrace/central/restore_site.h"
 
 namespace millrace::central {
 
@@ -25,6 +28,7 @@ struct JobKindsOptions {
   int report_statement_timeout_s = 300;
   int export_page_rows = 1000;     // rows read per report page (1 .. 1000)
   BackupJobOptions backups;        // the site backups' store, work directory and retention
+  RestoreJobOptions restore;       // site_restore: the backup store, central's key
 };
 
 JobKinds CentralJobKinds(const JobKindsOptions& options = {});

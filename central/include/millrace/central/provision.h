@@ -5,6 +5,7 @@
 // Thread-safety: functions over one connection, used by one thread.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "millrace/central/pg.h"
 #include "millrace/common/hlc.h"
 #include "millrace/common/row.h"
+#include "millrace/sync/transport.h"
 #include "millrace/sync/v1/sync.pb.h"
 
 namespace millrace::central {
@@ -51,6 +53,13 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
 // `out_dir`, with the snapshot file named when `with_snapshot`.
 std::string SiteEdgeToml(const ProvisionOptions& options, const std::string& out_dir,
                          bool with_snapshot);
+
+// A site directory is written into `<out_dir>.partial` (made afresh, 0700) and renamed to
+// out_dir once whole. Returns the staging directory.
+Result<std::filesystem::path> StageSiteDirectory(const std::filesystem::path& out_dir);
+// site.key (0600), site.pub and, unless insecure development, central.pub into `dir`.
+Status WriteSiteKeys(const std::filesystem::path& dir, const sync::CurveKeyPair& keys,
+                     const ProvisionOptions& options);
 
 // Marks the site revoked: its key is refused at the next handshake and every request of
 // an existing connection is refused from now on. NotFound for an unknown site.

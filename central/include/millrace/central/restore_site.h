@@ -16,17 +16,21 @@
 
 #include <string>
 
-#include "millrace/central/backup_jobs.h"
 #include "millrace/central/backup_store.h"
+#include "millrace/central/job_runner.h"
 #include "millrace/central/pg.h"
 #include "millrace/central/provision.h"
+#include "millrace/central/site_backups.h"
 
 namespace millrace::central {
 
 struct RestoreSiteOptions {
   ProvisionOptions site;      // tenant, site, out_dir (must not exist), endpoints, keys, port
   std::string keep_key_file;  // the site's current secret key to keep; empty: a fresh pair
-  std::string work_dir;       // where the backup is fetched to
+  // A site heard from within this long is live: its edge is not dead, and a bundle (whose
+  // fresh keys lock that edge out) is refused unless `force`.
+  std::int64_t live_within_ms = 30'000;
+  bool force = false;
 };
 
 struct RestoreSiteResult {
@@ -37,9 +41,22 @@ struct RestoreSiteResult {
   int keys_retired = 0;
 };
 
-// NotFound when the site has no verified backup; FailedPrecondition when keep_key_file is
-// not one of the site's current keys; Corruption when the fetched backup does not check out.
+// NotFound when the site has no verified backup; FailedPrecondition when the site is live
+// or revoked, or keep_key_file is not one of the site's current keys; Corruption when the
+// fetched backup does not check out.
 Result<RestoreSiteResult> RestoreSite(PgConnection& conn, BackupStore& store,
                                       const RestoreSiteOptions& options);
+
+// The site_restore job: the same bundle, written on the node that runs it into
+// <export_dir>/<tenant>/<job id>-restore-<site>/, with fresh keys (payload: site, endpoint,
+// http_port, force). Its result names the directory, the backup and the new public key.
+struct RestoreJobOptions {
+  BackupStore* store = nullptr;  // null: the job fails (this node keeps no backups)
+  std::string export_dir;        // empty: the job fails
+  std::string central_public_key;
+  bool insecure_development = false;
+  std::int64_t live_within_ms = 30'000;
+};
+void AddRestoreJobKind(JobKinds& kinds, const RestoreJobOptions& options);
 
 }  // namespace millrace::central

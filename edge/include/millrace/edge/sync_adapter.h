@@ -4,7 +4,10 @@
 // A feed batch applies in one SQLite transaction together with the new cursor, without
 // capture. A shared row (work order, lot, ...) with a local change still waiting in the
 // outbox is left alone: that change is on its way to central, which merges it and sends
-// the merged row back, so the edge never loses its own edit to an older central copy.
+// the merged row back, so the edge never loses its own edit to an older central copy. Nor
+// is a row older than the store's copy taken (one published before central merged the
+// store's later write), unless central clamped the store's clock of it. A row central
+// sends back to a restored store is put right afterwards (recovery.h).
 //
 // Thread-safety: used by the sync client's thread; the store itself is thread-safe.
 #pragma once
