@@ -9,6 +9,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang-format
   # storage
   libsqlite3-dev sqlite3 zlib1g-dev libpq-dev postgresql-15 postgresql-client-15
+  # central's PostgreSQL backups: WAL archiving, full and incremental backups, PITR
+  pgbackrest
   # HTTPS (Beast over OpenSSL); the openssl tool makes test certificates
   libssl-dev openssl
   # messaging and serialization

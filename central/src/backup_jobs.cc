@@ -21,6 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kStalledUploadMs = 24LL * 3600 * 1000;
+// The backup's acknowledged watermark: outbox entries at or below it are kept ones
+// ([sync] keep_acked_hours), not pending.
+const std::string kAckedSeq =
+    "(SELECT coalesce(max(value), 0) FROM sync_state WHERE key = 'acked_seq')";
 
 // A local file removed when it goes.
 struct TempFile {
@@ -80,11 +84,11 @@ Status CheckBackupFile(JobContext& ctx, const SiteBackup& b, const std::string& 
         db.QueryInt("SELECT count(*) FROM " + catalog::QuoteIdent(t->name) +
                     " WHERE site_id = " + catalog::QuoteLiteral(b.site_id) +
                     " AND id NOT IN (SELECT row_id FROM outbox WHERE table_name = " +
-                    catalog::QuoteLiteral(t->name) + ")"));
+                    catalog::QuoteLiteral(t->name) + " AND seq > " + kAckedSeq + ")"));
     MILLRACE_ASSIGN_OR_RETURN(
         std::int64_t pending,
         db.QueryInt("SELECT count(DISTINCT row_id) FROM outbox WHERE table_name = " +
-                    catalog::QuoteLiteral(t->name)));
+                    catalog::QuoteLiteral(t->name) + " AND seq > " + kAckedSeq));
     std::int64_t at_central = 0, parked = 0;
     MILLRACE_RETURN_IF_ERROR(InTenantTransaction(ctx.conn(), b.tenant_id, [&]() -> Status {
       MILLRACE_ASSIGN_OR_RETURN(auto r,

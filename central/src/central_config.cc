@@ -80,6 +80,30 @@ Result<CentralConfig> LoadCentralConfig(const std::string& path) {
     MILLRACE_ASSIGN_OR_RETURN(auto reverify, file.GetInt("backups.reverify_days", 7, 1, 3650));
     b.reverify_days = static_cast<int>(reverify);
   }
+  if (file.Has("pg_backup")) {
+    CentralPgBackupConfig& g = c.pg_backup;
+    g.enabled = true;
+    PgBackRestOptions& p = g.jobs.pgbackrest;
+    MILLRACE_ASSIGN_OR_RETURN(p.config, file.GetString("pg_backup.pgbackrest_config"));
+    if (p.config.empty()) return file.Invalid("pg_backup.pgbackrest_config", "must not be empty");
+    if (p.config[0] != '/') {
+      const auto slash = path.rfind('/');
+      p.config = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/" + p.config;
+    }
+    MILLRACE_ASSIGN_OR_RETURN(p.stanza, file.GetString("pg_backup.stanza", "millrace"));
+    if (p.stanza.empty() || p.stanza.find_first_of(" \t/=") != std::string::npos)
+      return file.Invalid("pg_backup.stanza", "\"" + p.stanza + "\" is not a stanza name");
+    MILLRACE_ASSIGN_OR_RETURN(p.command,
+                              file.GetStringList("pg_backup.command", std::vector<std::string>{"pgbackrest"}));
+    if (p.command.empty() || p.command[0].empty())
+      return file.Invalid("pg_backup.command", "must name a program");
+    MILLRACE_ASSIGN_OR_RETURN(auto full, file.GetInt("pg_backup.full_every_hours", 168, 0, 24 * 366));
+    MILLRACE_ASSIGN_OR_RETURN(auto incr, file.GetInt("pg_backup.incr_every_hours", 24, 0, 24 * 366));
+    MILLRACE_ASSIGN_OR_RETURN(auto timeout, file.GetInt("pg_backup.timeout_minutes", 720, 1, 7 * 24 * 60));
+    g.jobs.full_every_hours = static_cast<int>(full);
+    g.jobs.incr_every_hours = static_cast<int>(incr);
+    p.timeout_minutes = static_cast<int>(timeout);
+  }
   MILLRACE_ASSIGN_OR_RETURN(auto idle, file.GetInt("http.session_idle_minutes", 480, 5, 24 * 60));
   c.session_idle_s = static_cast<int>(idle) * 60;
   MILLRACE_ASSIGN_OR_RETURN(c.public_tenant_metrics,

@@ -238,6 +238,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
   }
   AddBackupJobKinds(kinds, o.backups);
   AddRestoreJobKind(kinds, o.restore);
+  if (o.pg_backup) AddPgBackupJobKind(kinds, *o.pg_backup);
   return kinds;
 }
 

@@ -326,7 +326,7 @@ void JobRunner::Renew() {
 void JobRunner::Housekeep() {
   const auto every = std::min<std::chrono::milliseconds>(o_.lease / 3, std::chrono::milliseconds(5000));
   std::unique_ptr<PgConnection> conn;
-  std::map<std::string, std::int64_t> scheduled;  // kind -> the period last enqueued
+  std::map<std::string, std::int64_t> scheduled;  // kind/every -> the period last enqueued
   auto pruned = std::chrono::steady_clock::time_point{};
   do {
     if (!conn) {
@@ -359,14 +359,17 @@ void JobRunner::Housekeep() {
     for (const JobSchedule& sc : o_.schedules) {
       if (!s.ok()) break;
       const std::int64_t period = now_s / std::max<std::int64_t>(sc.every.count(), 1);
-      if (scheduled[sc.kind] == period || !kinds_->Find(sc.kind)) continue;
+      // A kind may have several schedules (pg_backup: full weekly, incr daily); where their
+      // periods start together the dedupe key is the same and the first listed is queued.
+      const std::string which = sc.kind + "/" + std::to_string(sc.every.count());
+      if (scheduled[which] == period || !kinds_->Find(sc.kind)) continue;
       NewJob job;
       job.kind = sc.kind;
       job.payload = sc.payload;
       job.dedupe_key = sc.kind + "@" + std::to_string(period * sc.every.count());
       job.created_by = "schedule";
       auto id = kinds_->Enqueue(*conn, job);
-      if (id.ok()) scheduled[sc.kind] = period;
+      if (id.ok()) scheduled[which] = period;
       else s = id.status();
     }
     if (s.ok() && std::chrono::steady_clock::now() - pruned > std::chrono::hours(1)) {

@@ -20,6 +20,7 @@
 #include "millrace/central/pg.h"
 #include "millrace/central/pg_listener.h"
 #include "backups_command.h"
+#include "pg_backups_command.h"
 #include "jobs_command.h"
 #include "millrace/central/job_kinds.h"
 #include "millrace/central/job_queue.h"
@@ -243,13 +244,22 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     if (!pub.ok()) return Fail(pub.status());
     restore_jobs.central_public_key = *pub;
   }
+  std::optional<PgBackupJobOptions> pg_backup_jobs;
+  if (config->pg_backup.enabled) {
+    pg_backup_jobs = config->pg_backup.jobs;
+    spdlog::info("pg_backup: pgBackRest stanza '{}' ({}): a full backup every {} h, an "
+                 "incremental one every {} h",
+                 pg_backup_jobs->pgbackrest.stanza, pg_backup_jobs->pgbackrest.config,
+                 pg_backup_jobs->full_every_hours, pg_backup_jobs->incr_every_hours);
+  }
   const JobKinds job_kinds =
       CentralJobKinds({config->jobs.export_dir, node, std::max(rc.statement_timeout_s, 300), 1000,
                        {backup_store.get(),
                         config->backups.dir.empty() ? "" : config->backups.dir + "/.work",
                         config->backups.retention, config->backups.reverify_days},
-                       restore_jobs});
+                       restore_jobs, pg_backup_jobs});
   AddSiteBackupMetrics(metrics, &ops_pool);
+  if (pg_backup_jobs) AddPgBackupMetrics(metrics, &ops_pool);
   AddJobRoutes(router, {&ops_pool, &job_kinds,
                         [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
                         config->jobs.export_dir});
@@ -261,6 +271,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     jo.workers = config->jobs.workers;
     jo.lease = std::chrono::seconds(config->jobs.lease_s);
     jo.schedules = CentralJobSchedules();
+    if (pg_backup_jobs)
+      for (JobSchedule& sc : PgBackupSchedules(*pg_backup_jobs)) jo.schedules.push_back(std::move(sc));
     jo.keep_finished_days = config->jobs.keep_finished_days;
     jo.keep_dead_days = config->jobs.keep_dead_days;
     jo.hourly = [dir = config->jobs.export_dir, days = config->jobs.keep_finished_days] {
@@ -680,10 +692,13 @@ int main(int argc, char** argv) {
   central::AddJobsCommand(app, &jobs_command);
   central::BackupsCommand backups_command;
   central::AddBackupsCommand(app, &backups_command);
+  central::PgBackupsCommand pg_backups_command;
+  central::AddPgBackupsCommand(app, &pg_backups_command);
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*jobs_command.root) return central::RunJobsCommand(jobs_command);
   if (*backups_command.root) return central::RunBackupsCommand(backups_command);
+  if (*pg_backups_command.root) return central::RunPgBackupsCommand(pg_backups_command);
   if (*rebuild)
     return central::RebuildRollupsCommand(config_path, rebuild_range, rebuild_from, rebuild_to);
   if (*create_user) {

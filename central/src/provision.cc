@@ -155,8 +155,7 @@ Status WriteSiteKeys(const fs::path& dir, const sync::CurveKeyPair& keys,
   return sync::WriteKeyFile((dir / "central.pub").string(), o.central_public_key, false);
 }
 
-std::string SiteEdgeToml(const ProvisionOptions& o, const std::string& out_dir,
-                         bool with_snapshot) {
+std::string SiteEdgeToml(const ProvisionOptions& o, bool with_snapshot) {
   std::string endpoints;
   for (const auto& e : o.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + TomlString(e);
   std::string toml = "# Millrace edge of site " + o.site_id + " (tenant " + o.tenant_id +
@@ -165,7 +164,7 @@ std::string SiteEdgeToml(const ProvisionOptions& o, const std::string& out_dir,
                      ".\n"
                      "[site]\nid = " +
                      TomlString(o.site_id) + "\ntime_zone = " + TomlString(o.time_zone) +
-                     "\n\n[store]\npath = " + TomlString((fs::path(out_dir) / "edge.db").string()) +
+                     "\n\n[store]\npath = \"edge.db\"" +
                      "\n\n[sync]\nendpoints = [" + endpoints + "]\n";
   if (o.insecure_development) {
     toml += "insecure_development = true\n";
@@ -229,7 +228,7 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
       WriteFileAtomically((tmp / "snapshot.pb").string(), snapshot->SerializeAsString(), 0600));
 
   MILLRACE_RETURN_IF_ERROR(
-      WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, out.string(), true), 0600));
+      WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, true), 0600));
   fs::rename(tmp, out, ec);
   if (ec) return Status::IOError("cannot move " + tmp.string() + " to " + out.string() + ": " + ec.message());
   MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(out.string()));

@@ -56,6 +56,10 @@ Result<RestoreSiteResult> RestoreSite(PgConnection& conn, BackupStore& store,
   if (!catalog::IsValidSiteId(o.site_id))
     return Status::InvalidArgument("--site \"" + o.site_id + "\" is not a site id");
   if (o.endpoints.empty()) return Status::InvalidArgument("name at least one central endpoint");
+  if (!o.insecure_development && o.central_public_key.empty())
+    return Status::FailedPrecondition(
+        "central's public key is not known here ([sync] secret_key_file): the edge could not "
+        "trust central");
   std::error_code ec;
   if (fs::exists(o.out_dir, ec))
     return Status::AlreadyExists(o.out_dir +
@@ -119,50 +123,62 @@ Result<RestoreSiteResult> RestoreSite(PgConnection& conn, BackupStore& store,
                          {"public_key", keys.public_key},
                          {"fresh_keys", result.fresh_keys}};
   for (Status s :
-       {WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, out.string(), false),
-                            0600),
+       {WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, false), 0600),
         WriteFileAtomically((tmp / "bundle.json").string(), manifest.dump(2) + "\n", 0600)})
     if (!s.ok()) return fail(s);
 
-  // Once every file is written, the keys at central: a fresh pair is registered and the
-  // site's other keys are refused from now on (the dead machine's among them); a kept key
-  // must be one the site holds. A failure before this leaves the site's keys as they were.
-  Status keyed = InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
-    if (!result.fresh_keys) {
-      MILLRACE_ASSIGN_OR_RETURN(
-          auto r, conn.Query("SELECT 1 FROM millrace.sync_site_key WHERE tenant_id = $1 AND "
-                             "site_id = $2 AND public_key = $3 AND (retire_at IS NULL OR "
-                             "retire_at > now())",
-                             {o.tenant_id, o.site_id, keys.public_key}));
-      if (r.rows() != 1)
-        return Status::FailedPrecondition(ro.keep_key_file + " is not a current key of site " +
-                                          o.tenant_id + "/" + o.site_id);
-    } else {
-      MILLRACE_RETURN_IF_ERROR(conn.Query("INSERT INTO millrace.sync_site_key (tenant_id, "
-                                          "site_id, public_key) VALUES ($1, $2, $3)",
-                                          {o.tenant_id, o.site_id, keys.public_key})
-                                   .status());
-      MILLRACE_ASSIGN_OR_RETURN(
-          auto retired,
-          conn.Query("UPDATE millrace.sync_site_key SET retire_at = now() WHERE tenant_id = $1 "
-                     "AND site_id = $2 AND public_key <> $3 AND (retire_at IS NULL OR retire_at "
-                     "> now())",
-                     {o.tenant_id, o.site_id, keys.public_key}));
-      result.keys_retired = static_cast<int>(retired.affected());
-    }
-    return RecordCentralAudit(conn, o.tenant_id, WallClockHlc(), o.who,
-                              {"site.restore_bundle", o.site_id, "site_backup", "", nullptr,
-                               json{{"backup_id", newest->backup_id},
-                                    {"public_key", keys.public_key},
-                                    {"fresh_keys", result.fresh_keys},
-                                    {"keys_retired", result.keys_retired}}});
-  });
-  if (!keyed.ok()) return fail(keyed);
+  // A kept key must be one the site holds.
+  auto key_is_current = [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto r, conn.Query("SELECT 1 FROM millrace.sync_site_key WHERE tenant_id = $1 AND "
+                           "site_id = $2 AND public_key = $3 AND (retire_at IS NULL OR "
+                           "retire_at > now())",
+                           {o.tenant_id, o.site_id, keys.public_key}));
+    if (r.rows() != 1)
+      return Status::FailedPrecondition(ro.keep_key_file + " is not a current key of site " +
+                                        o.tenant_id + "/" + o.site_id);
+    return Status::Ok();
+  };
+  if (!result.fresh_keys) {
+    if (Status s = InTenantTransaction(conn, o.tenant_id, key_is_current); !s.ok()) return fail(s);
+  }
+  // The directory is whole: in place first, then the keys at central, so the site's keys
+  // change only once the new secret key is where the new edge reads it. A fresh pair is
+  // registered and the site's other keys are refused from now on (the dead machine's
+  // among them). If that fails the directory goes: its key would be refused.
   fs::rename(tmp, out, ec);
   if (ec)
     return fail(Status::IOError("cannot move " + tmp.string() + " to " + out.string() + ": " +
                                 ec.message()));
-  MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(out.string()));
+  Status keyed = FsyncParentDirectory(out.string());
+  if (keyed.ok())
+    keyed = InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
+      if (!result.fresh_keys) {
+        MILLRACE_RETURN_IF_ERROR(key_is_current());
+      } else {
+        MILLRACE_RETURN_IF_ERROR(conn.Query("INSERT INTO millrace.sync_site_key (tenant_id, "
+                                            "site_id, public_key) VALUES ($1, $2, $3)",
+                                            {o.tenant_id, o.site_id, keys.public_key})
+                                     .status());
+        MILLRACE_ASSIGN_OR_RETURN(
+            auto retired,
+            conn.Query("UPDATE millrace.sync_site_key SET retire_at = now() WHERE tenant_id = "
+                       "$1 AND site_id = $2 AND public_key <> $3 AND (retire_at IS NULL OR "
+                       "retire_at > now())",
+                       {o.tenant_id, o.site_id, keys.public_key}));
+        result.keys_retired = static_cast<int>(retired.affected());
+      }
+      return RecordCentralAudit(conn, o.tenant_id, WallClockHlc(), o.who,
+                                {"site.restore_bundle", o.site_id, "site_backup", "", nullptr,
+                                 json{{"backup_id", newest->backup_id},
+                                      {"public_key", keys.public_key},
+                                      {"fresh_keys", result.fresh_keys},
+                                      {"keys_retired", result.keys_retired}}});
+    });
+  if (!keyed.ok()) {
+    fs::remove_all(out, ec);
+    return keyed;
+  }
   result.out_dir = out.string();
   return result;
 }

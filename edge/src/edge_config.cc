@@ -24,12 +24,17 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   auto loaded = TimeZone::Load(zone);
   if (!loaded.ok()) return file.Invalid("site.time_zone", loaded.status().message());
   c.time_zone = *loaded;
+  // Files named in the config are relative to the config's directory.
+  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  auto resolve = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : dir + "/" + p; };
   MILLRACE_ASSIGN_OR_RETURN(c.store_path, file.GetString("store.path"));
   if (c.store_path.empty()) return file.Invalid("store.path", "must not be empty");
+  c.store_path = resolve(c.store_path);
   std::string beside = c.store_path.find('/') == std::string::npos
                            ? "backups"
                            : c.store_path.substr(0, c.store_path.rfind('/')) + "/backups";
   MILLRACE_ASSIGN_OR_RETURN(c.backup_dir, file.GetString("backup.dir", beside));
+  c.backup_dir = resolve(c.backup_dir);
   MILLRACE_ASSIGN_OR_RETURN(double interval, file.GetDouble("backup.interval_minutes", 60));
   if (interval < 0 || interval > 7 * 24 * 60) {
     return file.Invalid("backup.interval_minutes", "expected 0 (off) to 10080 minutes");
@@ -40,9 +45,6 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(c.backup_ship, file.GetBool("backup.ship", true));
   MILLRACE_ASSIGN_OR_RETURN(auto chunk, file.GetInt("backup.ship_chunk_kib", 512, 4, 4096));
   c.backup_ship_chunk_kib = static_cast<int>(chunk);
-  // Files named in the config are relative to the config's directory.
-  const std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  auto resolve = [&](const std::string& p) { return p.empty() || p[0] == '/' ? p : dir + "/" + p; };
   MILLRACE_ASSIGN_OR_RETURN(c.clock_offset_file, file.GetString("clock.offset_file", ""));
   c.clock_offset_file = resolve(c.clock_offset_file);
   if (file.Has("sync")) {
@@ -70,6 +72,9 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
     MILLRACE_ASSIGN_OR_RETURN(auto window, file.GetInt("sync.window", 4, 1, 64));
     y.batch_rows = static_cast<int>(rows);
     y.window = static_cast<int>(window);
+    MILLRACE_ASSIGN_OR_RETURN(auto keep_acked,
+                              file.GetInt("sync.keep_acked_hours", 24, 0, 24 * 90));
+    y.keep_acked_hours = static_cast<int>(keep_acked);
   }
   MILLRACE_RETURN_IF_ERROR(ReadHttpSection(file, &c.http));
   MILLRACE_RETURN_IF_ERROR(ReadLogSection(file, &c.log));

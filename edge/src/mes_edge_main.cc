@@ -278,9 +278,12 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   Router router(&metrics);
   router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
 
-  EdgeSyncAdapter sync_adapter(s);
-  // Rows central sent back before a crash that were not yet taken into account.
-  if (auto r = ReconcileRecovered(*s); !r.ok()) return Fail(r.status());
+  EdgeSyncAdapter sync_adapter(s, std::chrono::hours(config->sync.keep_acked_hours));
+  // Rows central sent back before a crash that were not yet taken into account (tried
+  // again with the next feed batch if this fails: the floor works on meanwhile).
+  if (auto r = ReconcileRecovered(*s); !r.ok())
+    spdlog::error("taking the rows central sent back into account failed: {}",
+                  r.status().ToString());
   // The site's key files, for key rotation: <secret>.next while a rotation is under way,
   // and the public key beside the secret (site.key -> site.pub) as provisioning wrote it.
   std::unique_ptr<sync::SiteKeys> site_keys;

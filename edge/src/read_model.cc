@@ -135,6 +135,7 @@ Result<json> OutboxView(EdgeStore& store, int limit) {
          {"bytes", stats.bytes},
          {"head_seq", stats.head_seq},
          {"acked_seq", stats.acked_seq},
+         {"kept_rows", stats.kept_rows},
          {"oldest_captured_at",
           stats.oldest_captured_ms ? json(stats.oldest_captured_ms) : json(nullptr)},
          {"entries", json::array()}};

@@ -49,48 +49,58 @@ struct Totals {
   double good = 0, scrap = 0, rework = 0;
 };
 
-Result<Totals> CountEvents(WriteTxn& txn, const std::string& operation_id) {
+// The sums of the COUNT events whose `column` (operation_id or work_order_id) is `id`.
+Result<Totals> CountEvents(WriteTxn& txn, const char* column, const std::string& id) {
   MILLRACE_ASSIGN_OR_RETURN(
       Statement * stmt,
-      txn.db().Prepare("SELECT total(good_quantity), total(scrap_quantity), "
-                       "total(rework_quantity) FROM production_event WHERE operation_id = ? AND "
-                       "kind = 'COUNT'"));
-  MILLRACE_RETURN_IF_ERROR(stmt->Bind(1, operation_id));
+      txn.db().Prepare(std::string("SELECT total(good_quantity), total(scrap_quantity), "
+                                   "total(rework_quantity) FROM production_event WHERE ") +
+                       column + " = ? AND kind = 'COUNT'"));
+  MILLRACE_RETURN_IF_ERROR(stmt->Bind(1, id));
   MILLRACE_ASSIGN_OR_RETURN(bool row, stmt->Step());
   Totals t;
   if (row) {
-    t.good = sqlite3_column_double(stmt->raw(), 0);
-    t.scrap = sqlite3_column_double(stmt->raw(), 1);
-    t.rework = sqlite3_column_double(stmt->raw(), 2);
+    t.good = std::max(0.0, sqlite3_column_double(stmt->raw(), 0));
+    t.scrap = std::max(0.0, sqlite3_column_double(stmt->raw(), 1));
+    t.rework = std::max(0.0, sqlite3_column_double(stmt->raw(), 2));
   }
   stmt->Reset();
   return t;
 }
 
-// The operation's totals from its events; its order moved by the difference. True when
-// they changed.
+// The operation's totals from its events, and its order's: good from the events of its
+// last operation that is not cancelled (what leaves it), scrap from all its events. The
+// order is recounted rather than moved by the operation's difference: the copies of the
+// two central sent back may each have been taken or not. True when anything changed.
 Result<bool> Recount(WriteTxn& txn, const std::string& operation_id) {
   MILLRACE_ASSIGN_OR_RETURN(auto op, txn.Get(T("work_order_operation"), operation_id));
   if (!op) return false;  // not on this store (yet): its events count when it comes
-  MILLRACE_ASSIGN_OR_RETURN(Totals t, CountEvents(txn, operation_id));
-  const double d_good = t.good - op->Real("good_quantity");
-  const double d_scrap = t.scrap - op->Real("scrap_quantity");
-  if (d_good == 0 && d_scrap == 0 && t.rework == op->Real("rework_quantity")) return false;
-  Row updated = *op;
-  updated.Set("good_quantity", std::max(0.0, t.good))
-      .Set("scrap_quantity", std::max(0.0, t.scrap))
-      .Set("rework_quantity", std::max(0.0, t.rework));
-  MILLRACE_RETURN_IF_ERROR(txn.Update(updated, *op));
+  MILLRACE_ASSIGN_OR_RETURN(Totals t, CountEvents(txn, "operation_id", operation_id));
+  bool changed = false;
+  if (t.good != op->Real("good_quantity") || t.scrap != op->Real("scrap_quantity") ||
+      t.rework != op->Real("rework_quantity")) {
+    Row updated = *op;
+    updated.Set("good_quantity", t.good)
+        .Set("scrap_quantity", t.scrap)
+        .Set("rework_quantity", t.rework);
+    MILLRACE_RETURN_IF_ERROR(txn.Update(updated, *op));
+    changed = true;
+  }
   MILLRACE_ASSIGN_OR_RETURN(auto wo, txn.Get(T("work_order"), op->Text("work_order_id")));
-  if (!wo) return true;
-  MILLRACE_ASSIGN_OR_RETURN(auto later,
-                            txn.Count(T("work_order_operation"),
-                                      "work_order_id = ? AND seq > ? AND status != 'Cancelled'",
-                                      {wo->id(), op->Int("seq")}));
+  if (!wo) return changed;
+  MILLRACE_ASSIGN_OR_RETURN(auto last, txn.Select(T("work_order_operation"),
+                                                  "work_order_id = ? AND status != 'Cancelled'",
+                                                  {wo->id()}, "seq DESC", 1));
+  Totals out;
+  if (!last.empty()) {
+    MILLRACE_ASSIGN_OR_RETURN(out, CountEvents(txn, "operation_id", last.front().id()));
+  }
+  MILLRACE_ASSIGN_OR_RETURN(Totals all, CountEvents(txn, "work_order_id", wo->id()));
+  if (out.good == wo->Real("good_quantity") && all.scrap == wo->Real("scrap_quantity"))
+    return changed;
   Row order = *wo;
-  if (later == 0) order.Set("good_quantity", std::max(0.0, wo->Real("good_quantity") + d_good));
-  order.Set("scrap_quantity", std::max(0.0, wo->Real("scrap_quantity") + d_scrap));
-  if (!(order.values() == wo->values())) MILLRACE_RETURN_IF_ERROR(txn.Update(order, *wo));
+  order.Set("good_quantity", out.good).Set("scrap_quantity", all.scrap);
+  MILLRACE_RETURN_IF_ERROR(txn.Update(order, *wo));
   return true;
 }
 

@@ -421,9 +421,9 @@ Status EdgeStore::Read(const ReadFn& fn) const {
   return s;
 }
 
-Status EdgeStore::PurgeOutboxThrough(std::int64_t acked_seq) {
+Status EdgeStore::PurgeOutboxThrough(std::int64_t acked_seq, std::int64_t captured_before_ms) {
   return Submit(
-      [acked_seq](WriteTxn& txn) -> Status {
+      [acked_seq, captured_before_ms](WriteTxn& txn) -> Status {
         SqliteDb& db = txn.db();
         MILLRACE_ASSIGN_OR_RETURN(auto head,
                                   db.QueryInt("SELECT coalesce(max(seq), 0) FROM sqlite_sequence "
@@ -432,8 +432,9 @@ Status EdgeStore::PurgeOutboxThrough(std::int64_t acked_seq) {
           return Status::InvalidArgument("acknowledged seq " + std::to_string(acked_seq) +
                                          " is beyond the outbox head " + std::to_string(head));
         }
-        MILLRACE_ASSIGN_OR_RETURN(Statement * del, db.Prepare("DELETE FROM outbox WHERE seq <= ?"));
-        MILLRACE_RETURN_IF_ERROR(del->Bind(1, acked_seq));
+        MILLRACE_ASSIGN_OR_RETURN(
+            Statement * del, db.Prepare("DELETE FROM outbox WHERE seq <= ? AND captured_at < ?"));
+        MILLRACE_RETURN_IF_ERROR(del->BindAll({acked_seq, captured_before_ms}));
         MILLRACE_RETURN_IF_ERROR(del->Run());
         return db.Exec("INSERT INTO sync_state (key, value) VALUES ('acked_seq', " +
                        std::to_string(acked_seq) +
@@ -445,11 +446,17 @@ Status EdgeStore::PurgeOutboxThrough(std::int64_t acked_seq) {
 Result<OutboxStats> EdgeStore::Outbox() const {
   OutboxStats stats;
   MILLRACE_RETURN_IF_ERROR(Read([&](ReadTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(stats.acked_seq,
+                              txn.db().QueryInt("SELECT coalesce(max(value), 0) FROM "
+                                                "sync_state WHERE key = 'acked_seq'"));
+    // The backlog: what central has not acknowledged (acknowledged entries kept a while
+    // for a restored central are not in it).
     MILLRACE_ASSIGN_OR_RETURN(
         Statement * s,
         txn.db().Prepare(
             "SELECT count(*), coalesce(sum(length(payload)), 0), coalesce(min(captured_at), 0) "
-            "FROM outbox"));
+            "FROM outbox WHERE seq > ?"));
+    MILLRACE_RETURN_IF_ERROR(s->Bind(1, stats.acked_seq));
     MILLRACE_ASSIGN_OR_RETURN(bool row, s->Step());
     if (row) {
       stats.rows = s->ColumnInt(0);
@@ -460,9 +467,11 @@ Result<OutboxStats> EdgeStore::Outbox() const {
     MILLRACE_ASSIGN_OR_RETURN(stats.head_seq,
                               txn.db().QueryInt("SELECT coalesce(max(seq), 0) FROM "
                                                 "sqlite_sequence WHERE name = 'outbox'"));
-    MILLRACE_ASSIGN_OR_RETURN(stats.acked_seq,
-                              txn.db().QueryInt("SELECT coalesce(max(value), 0) FROM "
-                                                "sync_state WHERE key = 'acked_seq'"));
+    // Seqs are contiguous and purged from the oldest: the kept ones are those from the
+    // first to the watermark.
+    MILLRACE_ASSIGN_OR_RETURN(std::int64_t first,
+                              txn.db().QueryInt("SELECT coalesce(min(seq), 0) FROM outbox"));
+    stats.kept_rows = first > 0 && first <= stats.acked_seq ? stats.acked_seq - first + 1 : 0;
     return Status::Ok();
   }));
   return stats;

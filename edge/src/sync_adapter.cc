@@ -21,8 +21,19 @@ Result<std::vector<sync::OutboxRecord>> EdgeSyncAdapter::ReadOutbox(std::uint64_
   return out;
 }
 
-EdgeSyncAdapter::EdgeSyncAdapter(EdgeStore* store)
-    : store_(store), purger_([this] { PurgeLoop(); }) {}
+// The recorded watermark to start from: the outbox may keep acknowledged entries, which
+// hold off no feed row.
+static std::uint64_t RecordedAck(EdgeStore* store) {
+  auto stats = store->Outbox();
+  return stats.ok() ? static_cast<std::uint64_t>(stats->acked_seq) : 0;
+}
+
+EdgeSyncAdapter::EdgeSyncAdapter(EdgeStore* store, std::chrono::milliseconds keep_acked)
+    : store_(store),
+      keep_acked_(keep_acked),
+      purge_target_(RecordedAck(store)),
+      purged_(purge_target_),
+      purger_([this] { PurgeLoop(); }) {}
 
 EdgeSyncAdapter::~EdgeSyncAdapter() {
   {
@@ -55,7 +66,10 @@ void EdgeSyncAdapter::PurgeLoop() {
     if (purge_target_ > purged_) {
       const std::uint64_t target = purge_target_;
       lock.unlock();
-      Status s = store_->PurgeOutboxThrough(static_cast<std::int64_t>(target));
+      const std::int64_t before = keep_acked_.count() > 0
+                                      ? store_->clock()->NowMillis() - keep_acked_.count()
+                                      : std::numeric_limits<std::int64_t>::max();
+      Status s = store_->PurgeOutboxThrough(static_cast<std::int64_t>(target), before);
       if (!s.ok()) spdlog::error("sync: purging the outbox through {}: {}", target, s.ToString());
       lock.lock();
       purged_ = std::max(purged_, target);  // a failed purge is retried by the next ack
@@ -64,6 +78,14 @@ void EdgeSyncAdapter::PurgeLoop() {
     }
     if (stopping_) return;
   }
+}
+
+Status EdgeSyncAdapter::RewindFeed(std::uint64_t cursor) {
+  return store_->ApplyDownstream([cursor](WriteTxn& txn) -> Status {
+    return txn.db().Exec("INSERT INTO sync_state (key, value) VALUES ('feed_cursor', " +
+                         std::to_string(cursor) +
+                         ") ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  });
 }
 
 Result<std::uint64_t> EdgeSyncAdapter::FeedCursor() {
@@ -160,11 +182,14 @@ Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
     if (s.ok()) feed_rows_refused_ += n;
     return s;
   }));
-  if (recovered.empty()) return Status::Ok();
-  // The batch and its note are committed: a failure here is retried at the next start.
-  if (auto r = ReconcileRecovered(*store_); !r.ok())
-    spdlog::error("sync: taking the rows central sent back into account failed (retried at "
-                  "the next start): {}",
+  if (recovered.empty() && !reconcile_again_) return Status::Ok();
+  // The batch and its note are committed: a failure here is tried again with the next
+  // batch (and at the next start).
+  auto r = ReconcileRecovered(*store_);
+  reconcile_again_ = !r.ok();
+  if (!r.ok())
+    spdlog::error("sync: taking the rows central sent back into account failed (tried again "
+                  "with the next feed batch): {}",
                   r.status().ToString());
   return Status::Ok();
 }
@@ -187,6 +212,7 @@ sync::SyncClientOptions SyncClientOptionsFor(const EdgeStore& store) {
   const StoreEpoch& e = store.epoch();
   o.epoch = {e.id, e.parent, static_cast<std::uint64_t>(e.base_seq),
              static_cast<std::uint64_t>(e.fork_hlc)};
+  if (auto stats = store.Outbox(); stats.ok()) o.acked_seq = static_cast<std::uint64_t>(stats->acked_seq);
   return o;
 }
 

@@ -87,6 +87,11 @@ CentralSyncMetrics::CentralSyncMetrics(MetricsRegistry* m, const Clock* clock)
           "mes_sync_store_refusals_total",
           "Stores refused: store_superseded, site_live_elsewhere, store_behind_central",
           {"tenant", "site", "reason"})),
+      lost_seqs(m->AddCounter(
+          "mes_sync_lost_seqs_total",
+          "A site's acknowledged seqs central no longer held (restored from an older backup) "
+          "and the edge no longer kept, skipped",
+          {"tenant", "site"})),
       views_(std::make_shared<Views>(m, clock)) {
   m->AddCollector([views = views_] { views->Collect(); });
 }

@@ -194,7 +194,11 @@ Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch
                                   : "epoch " + site.epoch) +
               "; its changes are not applied");
     }
-    if (batch.first_seq() > applied + 1) {
+    // Central was restored to before seqs it had acknowledged, and the edge keeps them no
+    // longer: what they wrote is not here; the rest goes on (counted once applied).
+    const std::uint64_t lost =
+        batch.first_seq() > applied + 1 && batch.skips_lost() ? batch.first_seq() - applied - 1 : 0;
+    if (batch.first_seq() > applied + 1 && !lost) {
       MILLRACE_RETURN_IF_ERROR(session_->Release());
       metrics_->nacks.With(labels).Increment();
       reply.mutable_nack()->set_batch_id(batch.batch_id());
@@ -237,6 +241,13 @@ Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch
                    peer.site_id, r.reason);
     if (!sorted.clamps.empty())
       metrics_->clamped.With(labels).Increment(static_cast<double>(sorted.clamps.size()));
+    if (lost) {
+      spdlog::error("sync: site {}/{} resumed at seq {}, but central held its seqs only up to {} "
+                    "(restored from an older backup?) and the edge no longer kept the {} between: "
+                    "what they wrote is lost here",
+                    peer.tenant_id, peer.site_id, batch.first_seq(), applied, lost);
+      metrics_->lost_seqs.With(labels).Increment(static_cast<double>(lost));
+    }
     metrics_->batches.With(labels).Increment();
     metrics_->rows.With(labels).Increment(static_cast<double>(sorted.rows));
     if (outcome->conflicts)

@@ -23,6 +23,8 @@ SyncClient::SyncClient(SyncClientOptions options, EdgeSide* edge,
   options_.window = std::max(1, options_.window);
   options_.batch_rows = std::max(1, options_.batch_rows);
   stats_.endpoint = transport_->endpoint();
+  acked_seq_ = options_.acked_seq;
+  stats_.acked_seq = acked_seq_;
 }
 
 SyncClient::~SyncClient() { Stop(); }
@@ -132,11 +134,20 @@ Status SyncClient::FillWindow() {
     // at central. Idle, a change goes at once; full batches fill the window.
     const bool full = static_cast<int>(records.size()) >= options_.batch_rows;
     if (!full && !in_flight_.empty()) break;
+    // Central holds fewer of this store's seqs than it acknowledged (restored from an older
+    // backup), and the outbox no longer keeps some of them: say so, and central goes on
+    // across the gap instead of nacking it for ever.
+    const bool skips_lost = records.front().seq > next_seq_ && records.front().seq <= acked_seq_ + 1;
+    if (skips_lost)
+      spdlog::error("sync: central lost seqs {} .. {} it had acknowledged, and this edge no longer "
+                    "keeps them ([sync] keep_acked_hours): resuming at seq {} without them",
+                    next_seq_, records.front().seq - 1, records.front().seq);
     const std::uint64_t batch_id = next_batch_id_++;
     std::vector<SerializedChange> changes;
     changes.reserve(records.size());
     for (const auto& r : records) changes.push_back({r.seq, r.change});
-    std::string frame = EncodePushBatchFrame(batch_id, changes, CurrentBacklog(), options_.epoch.id);
+    std::string frame =
+        EncodePushBatchFrame(batch_id, changes, CurrentBacklog(), options_.epoch.id, skips_lost);
     Status s = transport_->Send(std::move(frame));
     if (s.code() == StatusCode::kUnavailable) break;  // the link is not up; retry later
     MILLRACE_RETURN_IF_ERROR(s);
@@ -331,8 +342,21 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       if (r.applied_seq() < acked_seq_) {
         spdlog::error(
             "sync: central reports seq {} applied for this site but acknowledged {} before: "
-            "central lost acknowledged changes (restored from an older backup?)",
+            "central lost acknowledged changes (restored from an older backup?); sending "
+            "again those the outbox still keeps",
             r.applied_seq(), acked_seq_);
+      }
+      if (r.feed_head() < feed_cursor_) {
+        // Central's feed went back (restored from an older backup): the positions past its
+        // head are written anew there, so this edge pulls from the head again.
+        spdlog::error("sync: central's feed head is {} but this edge applied it up to {} "
+                      "(central restored from an older backup?): pulling again from {}",
+                      r.feed_head(), feed_cursor_, r.feed_head());
+        MILLRACE_RETURN_IF_ERROR(edge_->RewindFeed(r.feed_head()));
+        feed_cursor_ = r.feed_head();
+        feed_head_ = r.feed_head();
+        pull_in_flight_ = false;
+        Record([&](SyncClientStats& st) { st.feed_cursor = feed_cursor_; });
       }
       if (r.epoch_started())
         spdlog::warn("sync: central took this store (epoch {}) as the site's new incarnation, "

@@ -70,7 +70,8 @@ void PutBytes(std::string* out, int field, std::string_view bytes) {
 
 std::string EncodePushBatchFrame(std::uint64_t batch_id,
                                  const std::vector<SerializedChange>& changes,
-                                 const v1::SiteStatus& status, std::string_view store_epoch) {
+                                 const v1::SiteStatus& status, std::string_view store_epoch,
+                                 bool skips_lost) {
   std::string batch;
   std::size_t total = 64;
   for (const auto& c : changes) total += c.change.size() + 16;
@@ -92,6 +93,10 @@ std::string EncodePushBatchFrame(std::uint64_t batch_id,
   }
   PutBytes(&batch, 5, status.SerializeAsString());
   if (!store_epoch.empty()) PutBytes(&batch, 6, store_epoch);
+  if (skips_lost) {
+    PutTag(&batch, 7, 0);
+    PutVarint(&batch, 1);
+  }
   std::string frame;
   frame.reserve(batch.size() + 16);
   PutTag(&frame, 1, 0);

@@ -60,7 +60,11 @@ Result<std::uint64_t> LostWithDisk(SyncCluster& c, const std::string& site,
   MILLRACE_ASSIGN_OR_RETURN(SqliteDb db, SqliteDb::OpenReadOnly(dead_dir + "/edge.db"));
   const std::set<std::string> counts =
       Column(db, "SELECT id FROM production_event WHERE kind = 'COUNT'");
-  const std::set<std::string> unacked = Column(db, "SELECT row_id FROM outbox");
+  // The outbox keeps acknowledged entries a while ([sync] keep_acked_hours): only those
+  // past the store's watermark were never acknowledged.
+  const std::set<std::string> unacked = Column(
+      db, "SELECT row_id FROM outbox WHERE seq > (SELECT coalesce(max(value), 0) FROM sync_state "
+          "WHERE key = 'acked_seq')");
   MILLRACE_ASSIGN_OR_RETURN(
       auto r, c.admin().Query("SELECT id::text FROM millrace.production_event WHERE kind = "
                               "'COUNT' AND site_id = $1",

@@ -363,6 +363,11 @@ Status SyncCluster::RestartPostgres() {
   return Status::Ok();
 }
 
+Status SyncCluster::ReconnectAdmin() {
+  MILLRACE_ASSIGN_OR_RETURN(admin_, db_->Connect("postgres"));
+  return Status::Ok();
+}
+
 Status SyncCluster::SetEdgeClockOffset(const std::string& site, std::chrono::milliseconds offset) {
   // Atomically: the edge never reads half a number.
   return WriteFileAtomically((fs::path(site_dir(site)) / "clock-offset-ms").string(),

@@ -104,6 +104,8 @@ class SyncCluster {
   // Restarts the suite's PostgreSQL server (fast shutdown, as a crash would drop
   // connections) and waits until it accepts connections again.
   Status RestartPostgres();
+  // Connects admin() again, after the server was restarted or restored from outside.
+  Status ReconnectAdmin();
   Status StartEdge(const std::string& site);
   // Steps the site's edge clock: every edge runs with [clock] offset_file, and the running
   // edge picks the new offset up within 100 ms.

@@ -29,6 +29,18 @@ TEST(EdgeConfigTest, LoadsAValidFileWithDefaults) {
   std::filesystem::remove(path);
 }
 
+// A site directory written at central (provision-site, restore-site) names its files
+// relative to its edge.toml, so it works wherever it is copied to.
+TEST(EdgeConfigTest, RelativePathsAreRelativeToTheConfigsDirectory) {
+  auto path = WriteTemp("[site]\nid = \"lyon\"\n[store]\npath = \"edge.db\"\n");
+  auto c = LoadEdgeConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  EXPECT_EQ(c->store_path, dir + "/edge.db");
+  EXPECT_EQ(c->backup_dir, dir + "/backups");
+  std::filesystem::remove(path);
+}
+
 TEST(EdgeConfigTest, RejectsABadSiteIdNamingFileAndKey) {
   auto path = WriteTemp("[site]\nid = \"Plant Lyon!\"\n[store]\npath = \"x.db\"\n");
   auto c = LoadEdgeConfig(path);

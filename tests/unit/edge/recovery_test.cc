@@ -229,6 +229,42 @@ TEST_F(RecoveryTest, SentBackCountsAreAddedToTheOperationAndOrderAndOneSessionSt
   EXPECT_EQ(Stored("work_order_operation", op.id())->Real("good_quantity"), 22);
 }
 
+TEST_F(RecoveryTest, AnOrderIsRecountedFromItsEventsWhicheverSentBackCopiesWereTaken) {
+  // The backup: an order of two operations; its last one (seq 20) counted 10.
+  Row wo = Local("work_order", 1);
+  wo.Set("good_quantity", 10.0).Set("scrap_quantity", 0.0);
+  Row cut = Local("work_order_operation", 1), press = Local("work_order_operation", 2);
+  for (Row* op : {&cut, &press})
+    op->Set("work_order_id", wo.id())
+        .Set("status", std::string("Running"))
+        .Set("good_quantity", 0.0)
+        .Set("scrap_quantity", 0.0)
+        .Set("rework_quantity", 0.0);
+  cut.Set("seq", std::int64_t{10});
+  press.Set("seq", std::int64_t{20}).Set("good_quantity", 10.0);
+  Row ten = Count(press, 10, 1);
+  ASSERT_TRUE(store_
+                  ->Write([&](WriteTxn& txn) -> Status {
+                    for (Row* r : {&wo, &cut, &press}) MILLRACE_RETURN_IF_ERROR(txn.Upsert(*r));
+                    return txn.Insert(ten);
+                  })
+                  .ok());
+  // The dead machine counted 5 more on the last operation; the new one only paused it,
+  // so its copy of the operation is newer and central's copy of the order is.
+  Row sent_order = Stamped(*Stored("work_order", wo.id()), 1);
+  sent_order.Set("good_quantity", 15.0);
+  Row paused = *Stored("work_order_operation", press.id());
+  paused.Set("status", std::string("Paused"));
+  ASSERT_TRUE(Write(paused).ok());
+  Row sent_press = Stamped(*Stored("work_order_operation", press.id()), -30'000);
+  sent_press.Set("good_quantity", 15.0).Set("status", std::string("Running"));
+  Row five = Stamped(Count(press, 5, 2), -30'000);
+  ASSERT_TRUE(SendBack({sent_order, sent_press, five}).ok());
+  EXPECT_EQ(Stored("work_order_operation", press.id())->Real("good_quantity"), 15);
+  EXPECT_EQ(Stored("work_order_operation", press.id())->Text("status"), "Paused");
+  EXPECT_EQ(Stored("work_order", wo.id())->Real("good_quantity"), 15);  // not 20
+}
+
 TEST_F(RecoveryTest, ANoteLeftByACrashIsTakenIntoAccountAtTheNextStart) {
   Row op = Local("work_order_operation", 1);
   op.Set("good_quantity", 0.0).Set("scrap_quantity", 0.0).Set("rework_quantity", 0.0);

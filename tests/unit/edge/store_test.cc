@@ -218,6 +218,26 @@ TEST_F(StoreTest, DownstreamApplyWritesWithoutCaptureAndAdvancesTheClock) {
   EXPECT_GT(store_->hlc().Now(), central_hlc);
 }
 
+// Acknowledged entries captured since the cut-off stay (a restored central gets them
+// again) but are not backlog.
+TEST_F(StoreTest, KeepsRecentAcknowledgedEntriesOutOfTheBacklog) {
+  for (int i = 0; i < 6; ++i) {
+    Row ev = Event(i);
+    ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(ev); }).ok());
+  }
+  const std::int64_t cutoff = (*store_->ReadOutbox(0, 100))[0].captured_ms;  // none older
+  ASSERT_TRUE(store_->PurgeOutboxThrough(4, cutoff).ok());
+  auto stats = *store_->Outbox();
+  EXPECT_EQ(stats.rows, 2);
+  EXPECT_EQ(stats.acked_seq, 4);
+  EXPECT_EQ(stats.kept_rows, 4);
+  EXPECT_EQ(store_->ReadOutbox(0, 100)->size(), 6u);
+  EXPECT_EQ(store_->ReadOutbox(2, 100)->front().seq, 3);  // what a restored central asks for
+  ASSERT_TRUE(store_->PurgeOutboxThrough(4).ok());  // past the cut-off: purged
+  EXPECT_EQ(store_->Outbox()->kept_rows, 0);
+  EXPECT_EQ(store_->ReadOutbox(0, 100)->front().seq, 5);
+}
+
 TEST_F(StoreTest, PurgesOnlyThroughTheAcknowledgedWatermark) {
   for (int i = 0; i < 10; ++i) {
     Row ev = Event(i);

@@ -99,5 +99,30 @@ TEST_F(SyncAdapterTest, AcknowledgedChangesNoLongerHoldOffTheFeedEvenBeforeTheyA
   EXPECT_EQ(Priority(wo.id()), 5);
 }
 
+// Entries kept after their acknowledgement hold off no feed row, also after a restart.
+TEST_F(SyncAdapterTest, KeptAcknowledgedEntriesHoldOffNothingAfterARestart) {
+  adapter_ = std::make_unique<EdgeSyncAdapter>(store_.get(), std::chrono::hours(24));
+  Row wo = testing::SampleTypedRow(WorkOrder(), "plant-a", 1);
+  wo.Set("priority", std::int64_t{1});
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(wo); }).ok());  // seq 1
+  ASSERT_TRUE(adapter_->Acknowledged(1).ok());
+  adapter_->FlushPurges();
+  EXPECT_EQ(store_->ReadOutbox(0, 10)->size(), 1u);  // kept
+  adapter_ = std::make_unique<EdgeSyncAdapter>(store_.get(), std::chrono::hours(24));
+  ASSERT_TRUE(adapter_->ApplyFeed(Feed(wo, 1, 5, "", 0)).ok());
+  EXPECT_EQ(Priority(wo.id()), 5);
+}
+
+TEST_F(SyncAdapterTest, RewindFeedSetsTheCursorBack) {
+  Row wo = testing::SampleTypedRow(WorkOrder(), "plant-a", 1);
+  ASSERT_TRUE(adapter_->ApplyFeed(Feed(wo, 9, 5, "", 0)).ok());
+  ASSERT_EQ(*adapter_->FeedCursor(), 9u);
+  ASSERT_TRUE(adapter_->RewindFeed(4).ok());
+  EXPECT_EQ(*adapter_->FeedCursor(), 4u);
+  ASSERT_TRUE(adapter_->ApplyFeed(Feed(wo, 6, 6, "", 0)).ok());  // positions central writes anew
+  EXPECT_EQ(*adapter_->FeedCursor(), 6u);
+  EXPECT_EQ(Priority(wo.id()), 6);
+}
+
 }  // namespace
 }  // namespace millrace::edge

@@ -206,6 +206,23 @@ TEST_F(CentralProtocolTest, AGapIsNackedWithTheSeqCentralExpects) {
   EXPECT_EQ(CounterValue(metrics_, "mes_sync_nacks_total{tenant=\"acme\",site=\"lyon\"}"), 1);
 }
 
+// Central restored from an older backup: the edge no longer keeps seqs central had
+// acknowledged, and says so; the batch is taken across the gap and the seqs counted lost.
+TEST_F(CentralProtocolTest, ABatchThatSkipsLostSeqsIsTakenAcrossTheGapAndCounted) {
+  ASSERT_TRUE(Hello().has_hello_reply());
+  ASSERT_TRUE(
+      protocol_->Handle(lyon_, Push(1, {ChangeOf(RowOf("measurement", "lyon", 1), 1)})).has_ack());
+  v1::Envelope batch = Push(2, {ChangeOf(RowOf("measurement", "lyon", 5), 5)});
+  batch.mutable_push_batch()->set_skips_lost(true);
+  v1::Envelope r = protocol_->Handle(lyon_, batch);
+  ASSERT_TRUE(r.has_ack()) << r.DebugString();
+  EXPECT_EQ(r.ack().acked_seq(), 5u);
+  EXPECT_EQ(central_.Site("acme", "lyon").applied, 5u);
+  EXPECT_EQ(central_.Rows("acme", "measurement").size(), 2u);
+  EXPECT_EQ(CounterValue(metrics_, "mes_sync_lost_seqs_total{tenant=\"acme\",site=\"lyon\"}"), 3);
+  EXPECT_EQ(CounterValue(metrics_, "mes_sync_nacks_total{tenant=\"acme\",site=\"lyon\"}"), 0);
+}
+
 TEST_F(CentralProtocolTest, ABatchOfAnotherStoreEpochIsRefusedAndCounted) {
   ASSERT_TRUE(Hello().has_hello_reply());
   v1::Envelope r = protocol_->Handle(

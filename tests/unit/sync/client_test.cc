@@ -73,10 +73,15 @@ class FakeEdge final : public EdgeSide {
   }
   Status Acknowledged(std::uint64_t seq) override {
     acked = std::max(acked, seq);
-    outbox.erase(outbox.begin(), outbox.upper_bound(seq));
+    if (!keep_acked) outbox.erase(outbox.begin(), outbox.upper_bound(seq));
     return Status::Ok();
   }
   Result<std::uint64_t> FeedCursor() override { return cursor; }
+  Status RewindFeed(std::uint64_t c) override {
+    cursor = c;
+    ++rewinds;
+    return Status::Ok();
+  }
   Status ApplyFeed(const v1::FeedBatch& b) override {
     applied += static_cast<std::uint64_t>(b.changes_size());
     cursor = b.to_cursor();
@@ -91,6 +96,8 @@ class FakeEdge final : public EdgeSide {
 
   std::map<std::uint64_t, std::string> outbox;
   std::uint64_t head = 0, acked = 0, cursor = 0, applied = 0;
+  bool keep_acked = false;  // acknowledged entries stay (as the edge's keep_acked_hours)
+  int rewinds = 0;
 };
 
 class FakeKeys final : public SiteKeys {
@@ -335,6 +342,131 @@ TEST_F(SyncClientTest, ADroppedLinkRestartsAtOnceAndTheBackoffEndsWhenTheLinkIsB
   Step();
   Step();
   EXPECT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 2}}));  // resent from the watermark
+}
+
+// Central restored from an older backup says Hello with fewer seqs applied than it once
+// acknowledged: the changes the outbox still keeps go again, as ordinary batches.
+TEST_F(SyncClientTest, ACentralRestoredFromAnOlderBackupGetsTheKeptChangesAgain) {
+  edge_.keep_acked = true;
+  edge_.Capture(4);
+  transport_->link = true;
+  Connect(0);
+  Step();
+  ASSERT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 2}, {3, 4}}));
+  Reply([](v1::Envelope& e) { e.mutable_ack()->set_acked_seq(4); });
+  Step();
+  ASSERT_EQ(edge_.acked, 4u);
+  transport_->link = false;  // central goes down and comes back restored
+  Step();
+  transport_->link = true;
+  Step();
+  ASSERT_EQ(transport_->TakeSent().size(), 1u);  // a Hello
+  Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(2); });
+  Step();
+  Step();
+  auto sent = transport_->TakeSent();
+  EXPECT_EQ(Batches(sent), (Seqs{{3, 4}}));
+  EXPECT_FALSE(sent[0].push_batch().skips_lost());
+}
+
+// The same when the outbox no longer keeps them: the next batch says it skips seqs central
+// had acknowledged, so central takes it across the gap instead of nacking it for ever.
+TEST_F(SyncClientTest, AcknowledgedChangesNoLongerKeptAreSkippedNamingTheGap) {
+  edge_.Capture(4);
+  transport_->link = true;
+  Connect(0);
+  Step();
+  ASSERT_EQ(Batches(transport_->TakeSent()), (Seqs{{1, 2}, {3, 4}}));
+  Reply([](v1::Envelope& e) { e.mutable_ack()->set_acked_seq(4); });
+  Step();
+  edge_.Capture(2);
+  Step();
+  ASSERT_EQ(Batches(transport_->TakeSent()), (Seqs{{5, 6}}));
+  transport_->link = false;  // before 5..6 are acknowledged
+  Step();
+  transport_->link = true;
+  Step();
+  ASSERT_EQ(transport_->TakeSent().size(), 1u);
+  Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(2); });
+  Step();
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(Batches(sent), (Seqs{{5, 6}}));
+  EXPECT_TRUE(sent[0].push_batch().skips_lost());
+  // An ordinary reconnect (central holds all it acknowledged) skips nothing.
+  transport_->link = false;
+  Step();
+  transport_->link = true;
+  Step();
+  ASSERT_EQ(transport_->TakeSent().size(), 1u);
+  Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(4); });
+  Step();
+  Step();
+  sent = transport_->TakeSent();
+  ASSERT_EQ(Batches(sent), (Seqs{{5, 6}}));
+  EXPECT_FALSE(sent[0].push_batch().skips_lost());
+}
+
+// After a restart the client knows the watermark from the store: a restored central is
+// noticed, and seqs the outbox no longer keeps are skipped, the first handshake already.
+TEST_F(SyncClientTest, AfterARestartTheStoresWatermarkShowsWhatCentralLost) {
+  edge_.Capture(6);
+  edge_.outbox.erase(edge_.outbox.begin(), edge_.outbox.upper_bound(4));  // purged: acked before
+  SyncClientOptions o;
+  o.site_id = "lyon";
+  o.batch_rows = 2;
+  o.acked_seq = 4;
+  auto t = std::make_unique<FakeTransport>();
+  FakeTransport* transport = t.get();
+  SyncClient client(o, &edge_, std::move(t), &clock_);
+  EXPECT_EQ(client.Stats().acked_seq, 4u);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  ASSERT_EQ(transport->TakeSent().size(), 1u);  // a Hello
+  v1::Envelope reply;
+  reply.mutable_hello_reply()->set_applied_seq(2);
+  transport->inbox.push_back(reply);
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  ASSERT_TRUE(client.Step(milliseconds(0)).ok());
+  auto sent = transport->TakeSent();
+  ASSERT_EQ(Batches(sent), (Seqs{{5, 6}}));
+  EXPECT_TRUE(sent[0].push_batch().skips_lost());
+}
+
+// A feed head behind the edge's cursor (central restored): the cursor goes back to it, so
+// the positions central writes anew are pulled.
+TEST_F(SyncClientTest, AFeedHeadBehindTheCursorRewindsItAndPullsFromThere) {
+  transport_->link = true;
+  Connect(0, 5);
+  Step();
+  auto sent = transport_->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_pull_request());
+  Reply([](v1::Envelope& e) {
+    e.mutable_feed_batch()->set_from_cursor(0);
+    e.mutable_feed_batch()->set_to_cursor(5);
+  });
+  Step();
+  ASSERT_EQ(edge_.cursor, 5u);
+  transport_->link = false;
+  Step();
+  transport_->link = true;
+  Step();
+  ASSERT_EQ(transport_->TakeSent().size(), 1u);
+  Reply([](v1::Envelope& e) {
+    e.mutable_hello_reply()->set_applied_seq(0);
+    e.mutable_hello_reply()->set_feed_head(2);
+  });
+  Step();
+  EXPECT_EQ(edge_.cursor, 2u);
+  EXPECT_EQ(edge_.rewinds, 1);
+  EXPECT_EQ(client_->Stats().feed_cursor, 2u);
+  Reply([](v1::Envelope& e) { e.mutable_nudge()->set_feed_head(4); });  // central writes anew
+  Step();
+  Step();
+  sent = transport_->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].has_pull_request());
+  EXPECT_EQ(sent[0].pull_request().cursor(), 2u);
 }
 
 TEST_F(SyncClientTest, ARefusalWithTheLinkUpWaitsOutTheBackoff) {

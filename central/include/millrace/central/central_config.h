@@ -41,6 +41,16 @@
 //                                         # usable backup is always kept)
 //   reverify_days = 7                     # a verified backup is checked again after this
 //
+//   [pg_backup]                           # absent: this node backs up no PostgreSQL
+//   pgbackrest_config = "pgbackrest.conf" # pgBackRest's configuration; relative to this file
+//   stanza = "millrace"                   # the stanza naming central's cluster in it
+//   command = ["pgbackrest"]              # how to run pgbackrest, as the user owning the
+//                                         # cluster's data (e.g. ["runuser", "-u",
+//                                         # "postgres", "--", "pgbackrest"])
+//   full_every_hours = 168                # a full backup this often (0: none scheduled)
+//   incr_every_hours = 24                 # an incremental one this often (0: none)
+//   timeout_minutes = 720                 # a backup running longer is stopped
+//
 //   [http] and [log]: see common/daemon_config.h; besides,
 //   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
 //                                         # series to anyone; false: only with an admin token
@@ -52,6 +62,7 @@
 #include <string>
 
 #include "millrace/central/backup_retention.h"
+#include "millrace/central/pg_backup_jobs.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/status.h"
@@ -90,6 +101,11 @@ struct CentralBackupsConfig {
   int reverify_days = 7;
 };
 
+struct CentralPgBackupConfig {
+  bool enabled = false;
+  PgBackupJobOptions jobs;
+};
+
 struct CentralConfig {
   std::string database_url;
   int session_idle_s = 8 * 3600;
@@ -98,6 +114,7 @@ struct CentralConfig {
   CentralSyncConfig sync;
   CentralJobsConfig jobs;
   CentralBackupsConfig backups;
+  CentralPgBackupConfig pg_backup;
   HttpServerOptions http;
   LogOptions log;
 };

@@ -7,16 +7,20 @@
 //   report_export (tenant)            a whole report (every page) as CSV into the export
 //                                     directory, written as it is read, with progress;
 //                                     downloaded by GET /api/v1/jobs/{id}/file
+//   pg_backup (platform)              central's PostgreSQL cluster backed up by pgBackRest
+//                                     (pg_backup_jobs.h), when [pg_backup] is configured
 //   backup_verify, backup_prune       the site backups central keeps (backup_jobs.h)
 //   site_restore (tenant)             the bundle a replacement edge starts from
 //                                     (restore_site.h)
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "millrace/central/backup_jobs.h"
 #include "millrace/central/job_runner.h"
+#include "millrace/central/pg_backup_jobs.h"
 #include "millrace/central/restore_site.h"
 
 namespace millrace::central {
@@ -29,6 +33,7 @@ struct JobKindsOptions {
   int export_page_rows = 1000;     // rows read per report page (1 .. 1000)
   BackupJobOptions backups;        // the site backups' store, work directory and retention
   RestoreJobOptions restore;       // site_restore: the backup store, central's key
+  std::optional<PgBackupJobOptions> pg_backup;  // absent: no pg_backup kind on this node
 };
 
 JobKinds CentralJobKinds(const JobKindsOptions& options = {});

@@ -49,10 +49,10 @@ struct ProvisionResult {
 // site's shared rows as of one consistent moment, with the feed position to resume from).
 Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions& options);
 
-// The edge.toml of a site directory written by provisioning (or a restore bundle) at
-// `out_dir`, with the snapshot file named when `with_snapshot`.
-std::string SiteEdgeToml(const ProvisionOptions& options, const std::string& out_dir,
-                         bool with_snapshot);
+// The edge.toml of a site directory written by provisioning (or a restore bundle), whose
+// files it names relative to itself (so the directory can be moved to the edge's machine),
+// with the snapshot file named when `with_snapshot`.
+std::string SiteEdgeToml(const ProvisionOptions& options, bool with_snapshot);
 
 // A site directory is written into `<out_dir>.partial` (made afresh, 0700) and renamed to
 // out_dir once whole. Returns the staging directory.

@@ -5,8 +5,8 @@
 //   time_zone = "Europe/Paris"  # IANA zone of the site's shifts and production day
 //                               # (default UTC); provisioning writes central's record of it
 //
-//   [store]
-//   path = "/var/lib/millrace/edge.db"
+//   [store]                             # every path in this file that is relative is
+//   path = "/var/lib/millrace/edge.db"  # relative to this file's directory
 //
 //   [backup]
 //   dir = "/var/lib/millrace/backups"   # default: backups/ beside the store
@@ -23,6 +23,9 @@
 //   insecure_development = false        # true: no Curve at all (development only)
 //   batch_rows = 5000                   # changes per upstream batch
 //   window = 4                          # batches in flight
+//   keep_acked_hours = 24               # acknowledged changes stay in the outbox this
+//                                       # long, sent again if central is restored from an
+//                                       # older backup (0: purged at once)
 //   snapshot_file = "snapshot.pb"       # master data from provisioning, applied before
 //                                       # the first sync so the site works offline at once
 //
@@ -53,6 +56,7 @@ struct EdgeSyncConfig {
   bool insecure_development = false;
   int batch_rows = 5000;
   int window = 4;
+  int keep_acked_hours = 24;
   std::string snapshot_file;  // applied once, before the first sync
 };
 

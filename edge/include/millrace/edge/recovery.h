@@ -7,8 +7,8 @@
 // to since the restore, and the sessions it badged in, do not know of them:
 // - an operation's good, scrap and rework are the sums of its COUNT events (a correction
 //   is a COUNT event too): an operation with recovered events is recounted from its
-//   events, and its work order moves by the difference (its good only when the operation
-//   is the order's last, as ReportCount counts it);
+//   events, and so is its work order (good: the events of its last operation that is not
+//   cancelled, what leaves the order; scrap: all its events);
 // - an operator has one open session: of an operator's open sessions, each but the newest
 //   is ended when the next one began.
 // Both are ordinary captured writes, so central gets them like any edit on the floor.

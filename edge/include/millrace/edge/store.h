@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,11 +48,13 @@ struct EdgeStoreOptions {
 };
 
 struct OutboxStats {
+  // The backlog: entries central has not acknowledged.
   std::int64_t rows = 0;
   std::int64_t bytes = 0;
   std::int64_t oldest_captured_ms = 0;  // 0 when empty
   std::int64_t head_seq = 0;            // highest seq ever captured
   std::int64_t acked_seq = 0;           // highest seq central acknowledged
+  std::int64_t kept_rows = 0;           // acknowledged entries kept (keep_acked_hours)
 };
 
 struct OutboxEntry {
@@ -146,9 +149,12 @@ class EdgeStore {
   Status ApplyDownstream(WriteFn fn);
   Status Read(const ReadFn& fn) const;
 
-  // Deletes outbox entries with seq <= acked_seq and records the watermark. A watermark
-  // below the recorded one is ignored; one above the head is InvalidArgument.
-  Status PurgeOutboxThrough(std::int64_t acked_seq);
+  // Records the watermark and deletes the outbox entries with seq <= acked_seq captured
+  // before `captured_before_ms` (the others are kept: a central restored from an older
+  // backup gets them again). A watermark below the recorded one is ignored; one above the
+  // head is InvalidArgument.
+  Status PurgeOutboxThrough(std::int64_t acked_seq,
+                            std::int64_t captured_before_ms = std::numeric_limits<std::int64_t>::max());
   Result<OutboxStats> Outbox() const;
   Result<std::vector<OutboxEntry>> ReadOutbox(std::int64_t after_seq, int limit) const;
 

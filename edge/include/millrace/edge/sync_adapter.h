@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -26,8 +27,11 @@ namespace millrace::edge {
 
 class EdgeSyncAdapter final : public sync::EdgeSide {
  public:
-  // REQUIRES: store outlives the adapter.
-  explicit EdgeSyncAdapter(EdgeStore* store);
+  // REQUIRES: store outlives the adapter. Acknowledged outbox entries are purged once
+  // older than keep_acked (0: at once), so a central restored from an older backup gets
+  // them again.
+  explicit EdgeSyncAdapter(EdgeStore* store,
+                           std::chrono::milliseconds keep_acked = std::chrono::milliseconds(0));
   ~EdgeSyncAdapter() override;  // finishes the last purge
   EdgeSyncAdapter(const EdgeSyncAdapter&) = delete;
   EdgeSyncAdapter& operator=(const EdgeSyncAdapter&) = delete;
@@ -39,6 +43,7 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   // Waits until every watermark recorded so far is purged (tests, shutdown).
   void FlushPurges();
   Result<std::uint64_t> FeedCursor() override;
+  Status RewindFeed(std::uint64_t cursor) override;
   Status ApplyFeed(const sync::v1::FeedBatch& batch) override;
   Result<sync::v1::SiteStatus> Backlog() override;
   // Feed rows this edge refused (logged): out of its bounds, or of a table it lacks.
@@ -48,7 +53,11 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   void PurgeLoop();
 
   EdgeStore* store_;
+  const std::chrono::milliseconds keep_acked_;
   std::atomic<std::uint64_t> feed_rows_refused_{0};
+  // A note of sent-back rows may be left (a failed reconcile, here or at start): look at
+  // the first batch, and after each failure. Used by ApplyFeed's thread only.
+  bool reconcile_again_ = true;
   std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t purge_target_ = 0, purged_ = 0;

@@ -46,6 +46,7 @@ class CentralSyncMetrics {
   Family<Histogram>& apply_seconds;
   Family<Counter>& epochs_started;
   Family<Counter>& store_refusals;
+  Family<Counter>& lost_seqs;
 
  private:
   struct Views;

@@ -8,6 +8,11 @@
 // (Hello). Downstream, it pulls the feed from its cursor whenever central nudges or
 // reports a newer head, and applies each batch atomically through EdgeSide.
 //
+// A central restored from an older backup holds fewer of the site's seqs than it once
+// acknowledged, and an older feed: the client sends again what the outbox still keeps
+// (the edge keeps acknowledged changes a while), goes on across the seqs it no longer
+// keeps (PushBatch.skips_lost), and pulls the feed again from central's head.
+//
 // Site backups (backup_source.h), when the edge names a BackupSource: in the ready state
 // the client offers the waiting backup, sends the chunks central lacks (`backup_window`
 // in flight, beside the batches), and resumes after a reconnect from where central's copy
@@ -54,6 +59,9 @@ class EdgeSide {
   // Central has made every seq <= seq durable: the outbox may drop them.
   virtual Status Acknowledged(std::uint64_t seq) = 0;
   virtual Result<std::uint64_t> FeedCursor() = 0;
+  // Sets the cursor back to `cursor` (central's feed went back: it was restored from an
+  // older backup), so the positions past it are pulled again.
+  virtual Status RewindFeed(std::uint64_t cursor) = 0;
   // Applies a feed batch and advances the cursor to batch.to_cursor(), atomically.
   virtual Status ApplyFeed(const v1::FeedBatch& batch) = 0;
   // The outbox backlog, reported to central (at most once a second).
@@ -73,6 +81,9 @@ struct SyncClientOptions {
   std::string site_id;
   std::string catalog_fingerprint;
   EpochInfo epoch;
+  // The watermark central acknowledged before this start (the store keeps it): a central
+  // that reports less at the handshake lost acknowledged changes.
+  std::uint64_t acked_seq = 0;
   int batch_rows = 5000;
   int window = 4;  // batches in flight
   std::chrono::milliseconds hello_timeout{3000};

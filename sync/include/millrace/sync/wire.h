@@ -40,7 +40,8 @@ struct SerializedChange {
   std::string_view change;  // a serialized v1::Change with seq unset
 };
 std::string EncodePushBatchFrame(std::uint64_t batch_id, const std::vector<SerializedChange>& changes,
-                                 const v1::SiteStatus& status, std::string_view store_epoch);
+                                 const v1::SiteStatus& status, std::string_view store_epoch,
+                                 bool skips_lost = false);
 
 // A push batch must be what it says: at least one change, seqs contiguous from first_seq
 // to last_seq. InvalidArgument otherwise (central refuses the batch before any row).
