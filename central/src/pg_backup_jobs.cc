@@ -7,9 +7,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 namespace millrace::central {
 namespace {
+
+// The advisory lock key of central's PostgreSQL backups ('pgbackup' in ASCII).
+constexpr const char* kBackupLock = "8099550625268462960";
 
 Status CheckType(const nlohmann::json& payload) {
   const std::string type = payload.value("type", std::string("incr"));
@@ -22,6 +26,21 @@ Status PgBackupJob(const PgBackupJobOptions& o, JobContext& ctx) {
   MILLRACE_RETURN_IF_ERROR(CheckType(ctx.payload()));
   const std::string type = ctx.payload().value("type", std::string("incr"));
   const PgBackRest pgbackrest(o.pgbackrest);
+  // One backup at a time over all nodes (pgBackRest refuses a second): a job that finds
+  // another running waits for it rather than spending its attempts on the lock.
+  PgConnection& conn = ctx.conn();
+  for (bool waited = false;; waited = true) {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto got, conn.Query("SELECT pg_try_advisory_lock(" + std::string(kBackupLock) + ")"));
+    if (got.GetString(0, 0) == "t") break;
+    if (!waited) spdlog::info("pg_backup: another backup is running; job {} waits", ctx.job().id);
+    if (ctx.Stopping()) return Status::Unavailable("stopped while waiting for another backup");
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  struct Unlock {
+    PgConnection& conn;
+    ~Unlock() { (void)conn.Exec("SELECT pg_advisory_unlock(" + std::string(kBackupLock) + ")"); }
+  } unlock{conn};
   MILLRACE_RETURN_IF_ERROR(pgbackrest.EnsureStanza());
   const auto started = std::chrono::steady_clock::now();
   ctx.Progress(0, 100, "percent");
@@ -64,8 +83,9 @@ void AddPgBackupJobKind(JobKinds& kinds, const PgBackupJobOptions& o) {
 }
 
 void AddPgBackupMetrics(MetricsRegistry& metrics, PgPool* pool, std::chrono::milliseconds refresh) {
-  auto& succeeded = metrics.AddGauge("mes_central_pg_backup_succeeded_timestamp_seconds",
-                                     "When the newest pg_backup job succeeded (0: none has)")
+  auto& succeeded = metrics
+                        .AddGauge("mes_central_pg_backup_succeeded_timestamp_seconds",
+                                  "When the newest pg_backup job succeeded (0: none has)")
                         .Get();
   struct Last {
     std::mutex mu;

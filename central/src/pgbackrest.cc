@@ -129,8 +129,10 @@ Status PgBackRest::EnsureStanza() const {
 }
 
 Result<PgBackupRepository> PgBackRest::Info() const {
-  MILLRACE_ASSIGN_OR_RETURN(std::string out,
-                            Run({"--log-level-console=warn", "--output=json", "info"}));
+  // Only the JSON on the output (a warning would come before it); an error still shows.
+  MILLRACE_ASSIGN_OR_RETURN(
+      std::string out,
+      Run({"--log-level-console=off", "--log-level-stderr=error", "--output=json", "info"}));
   return ParsePgBackRestInfo(out, o_.stanza);
 }
 

@@ -45,7 +45,9 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);  // the daemon blocks signals in its threads
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);  // its own group: stopping it stops what it started
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -58,6 +60,17 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
   if (err != 0) return Status::IOError("cannot run " + argv[0] + ": " + std::strerror(err));
   ::close(out.fd[1]);
   out.fd[1] = -1;
+  // Whatever ends the wait early, the child's group is killed and the child reaped.
+  struct Reaper {
+    pid_t pid;
+    bool reaped = false;
+    ~Reaper() {
+      if (reaped) return;
+      ::kill(-pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  } reaper{pid};
 
   SubprocessResult result;
   std::string pending;
@@ -67,7 +80,7 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
       result.output.erase(0, result.output.size() - o.keep_bytes);
   };
   const auto start = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point killed_at{};
+  std::chrono::steady_clock::time_point killed_at{}, sigkilled_at{};
   bool open = true;
   char buf[8192];
   while (open) {
@@ -96,12 +109,16 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
       if (result.timed_out || (o.stop && o.stop())) {
         result.stopped = true;
         killed_at = now;
-        ::kill(pid, SIGTERM);
+        ::kill(-pid, SIGTERM);
       }
     } else if (killed_at != std::chrono::steady_clock::time_point{} &&
                now - killed_at > std::chrono::seconds(10)) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       killed_at = {};
+      sigkilled_at = now;
+    } else if (sigkilled_at != std::chrono::steady_clock::time_point{} &&
+               now - sigkilled_at > std::chrono::seconds(2)) {
+      open = false;  // something outside its group holds the pipe: stop reading
     }
   }
   if (!pending.empty() && o.on_line) o.on_line(pending);
@@ -109,6 +126,7 @@ Result<SubprocessResult> RunSubprocess(const std::vector<std::string>& argv,
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return Status::IOError(std::string("waitpid: ") + std::strerror(errno));
   }
+  reaper.reaped = true;
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   if (result.output.size() > o.keep_bytes)

@@ -432,8 +432,12 @@ Status EdgeStore::PurgeOutboxThrough(std::int64_t acked_seq, std::int64_t captur
           return Status::InvalidArgument("acknowledged seq " + std::to_string(acked_seq) +
                                          " is beyond the outbox head " + std::to_string(head));
         }
+        // Always a prefix of the seqs: stop before the first entry captured since the cut-off
+        // (a clock stepped back must not leave holes in what a restored central asks for).
         MILLRACE_ASSIGN_OR_RETURN(
-            Statement * del, db.Prepare("DELETE FROM outbox WHERE seq <= ? AND captured_at < ?"));
+            Statement * del,
+            db.Prepare("DELETE FROM outbox WHERE seq <= min(?1, coalesce((SELECT min(seq) - 1 FROM "
+                       "outbox WHERE captured_at >= ?2), ?1))"));
         MILLRACE_RETURN_IF_ERROR(del->BindAll({acked_seq, captured_before_ms}));
         MILLRACE_RETURN_IF_ERROR(del->Run());
         return db.Exec("INSERT INTO sync_state (key, value) VALUES ('acked_seq', " +

@@ -392,7 +392,9 @@ Status SyncClient::Handle(const v1::Envelope& e) {
         acked_seq_ = a.acked_seq();
         MILLRACE_RETURN_IF_ERROR(edge_->Acknowledged(acked_seq_));
       }
-      std::erase_if(in_flight_, [&](const InFlight& f) { return f.last_seq <= acked_seq_; });
+      // By this ack's seq, not the watermark: a restored central acknowledges again seqs
+      // below it, and the batches sent again stay in the window until it does.
+      std::erase_if(in_flight_, [&](const InFlight& f) { return f.last_seq <= a.acked_seq(); });
       if (a.rotate_key() && options_.keys) rotate_wanted_ = true;
       const std::int64_t now = SystemClock()->NowMillis();  // a date, for the status page
       Record([&](SyncClientStats& st) {
@@ -411,7 +413,9 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       spdlog::warn("sync: central expected seq {} ({}); rewinding", n.expected_seq(), n.reason());
       in_flight_.clear();
       rewind_before_batch_ = next_batch_id_;
-      next_seq_ = std::max<std::uint64_t>(n.expected_seq(), acked_seq_ + 1);
+      // Where central expects, even below the watermark (a restored central): the outbox
+      // sends what it keeps from there, and skips_lost covers what it no longer keeps.
+      next_seq_ = n.expected_seq();
       Record([&](SyncClientStats& st) { st.nacks++; });
       return Status::Ok();
     }

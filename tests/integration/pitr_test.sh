@@ -55,7 +55,7 @@ cat >"$work/central.toml" <<TOML
 [database]
 url = "$admin dbname=millrace user=millrace_app"
 [jobs]
-workers = 1
+workers = 2
 [pg_backup]
 pgbackrest_config = "$pg/pbr/pgbackrest.conf"
 command = $("$archive" command "$pg")
@@ -116,8 +116,20 @@ start_central
 [ "$(tenants)" = after,before,kept ] || fail "tenants after a write: $(tenants)"
 "$central" jobs list -c "$work/central.toml" --kind pg_backup --state succeeded --json >"$work/jobs"
 [ "$(wc -l <"$work/jobs")" = 1 ] || fail "the restored queue should hold the full backup's job only: $(cat "$work/jobs")"
-backup incr
-[ "$(job "j['state']")" = succeeded ] || fail "a backup after the restore: $(cat "$work/job.json")"
-ok "central serves and writes the restored cluster; a backup after the restore succeeds"
+# Two at once: the second waits for the first instead of failing on pgBackRest's lock.
+a=$("$central" jobs enqueue -c "$work/central.toml" pg_backup --payload '{"type":"incr"}' | sed -n 's/^job \([0-9]*\) .*/\1/p')
+b=$("$central" jobs enqueue -c "$work/central.toml" pg_backup --payload '{"type":"diff"}' | sed -n 's/^job \([0-9]*\) .*/\1/p')
+for id in $a $b; do
+  for _ in $(seq 600); do
+    state=$("$central" jobs show -c "$work/central.toml" "$id" | python3 -c "import json,sys; print(json.load(sys.stdin)['state'])")
+    [ "$state" = succeeded ] || [ "$state" = dead ] && break
+    sleep 0.1
+  done
+  [ "$state" = succeeded ] || fail "backup job $id after the restore: $state"
+  attempts=$("$central" jobs show -c "$work/central.toml" "$id" | python3 -c "import json,sys; print(json.load(sys.stdin)['attempts'])")
+  [ "$attempts" = 1 ] || fail "backup job $id took $attempts attempts"
+done
+grep -q "another backup is running" "$work/central.log" || fail "the second backup did not wait for the first"
+ok "central serves and writes the restored cluster; two backups queued at once run one after the other, each at its first attempt"
 stop_central
 echo "pitr: $passed checks passed"

@@ -51,6 +51,23 @@ TEST(SubprocessTest, StopEndsTheChildWithSigterm) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
 }
 
+// What the child started goes with it: the whole group is stopped, and the pipe its
+// children hold does not keep the call waiting.
+TEST(SubprocessTest, StoppingEndsWhatTheChildStartedToo) {
+  std::atomic<bool> stop{false};
+  SubprocessOptions o;
+  o.stop = [&] { return stop.load(); };
+  o.on_line = [&](std::string_view l) {
+    if (l == "started") stop = true;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = RunSubprocess({"sh", "-c", "trap '' TERM; sleep 60 & sleep 60 & echo started; wait"}, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->stopped);
+  EXPECT_EQ(r->signal, SIGKILL);  // the shell ignored SIGTERM; its sleeps did not
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+}
+
 TEST(SubprocessTest, TheDeadlineStopsTheChild) {
   SubprocessOptions o;
   o.timeout = std::chrono::milliseconds(300);

@@ -6,6 +6,9 @@
 // has no [pg_backup] section registers no such kind, so its workers never take one (and
 // its HTTP API refuses to queue one; `mes-central jobs enqueue pg_backup` always can).
 //
+// One runs at a time over all nodes (a PostgreSQL advisory lock): a job that finds another
+// running waits for it.
+//
 // Schedules: a full backup every full_every_hours and an incremental one every
 // incr_every_hours (0: none of that type), each once per period over all nodes.
 //

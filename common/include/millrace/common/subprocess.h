@@ -1,8 +1,9 @@
 // Running another program to its end: its output (stdout and stderr together) read line by
 // line as it comes, a deadline, and a way to stop it early.
 //
-// The child gets /dev/null for stdin and none of the caller's other descriptors. Stopping
-// (the deadline passed, or `stop` said so) sends SIGTERM, then SIGKILL 10 s later.
+// The child gets /dev/null for stdin, none of the caller's other descriptors, and a process
+// group of its own. Stopping (the deadline passed, or `stop` said so) sends the group
+// SIGTERM, then SIGKILL 10 s later; an error while waiting kills the group at once.
 //
 // Thread-safety: a call blocks its thread until the child has exited; calls on different
 // threads are independent.

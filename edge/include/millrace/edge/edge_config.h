@@ -23,9 +23,10 @@
 //   insecure_development = false        # true: no Curve at all (development only)
 //   batch_rows = 5000                   # changes per upstream batch
 //   window = 4                          # batches in flight
-//   keep_acked_hours = 24               # acknowledged changes stay in the outbox this
-//                                       # long, sent again if central is restored from an
-//                                       # older backup (0: purged at once)
+//   keep_acked_hours = 24               # acknowledged changes stay in the outbox until
+//                                       # this long after their capture, sent again if
+//                                       # central is restored from an older backup (0:
+//                                       # purged once acknowledged)
 //   snapshot_file = "snapshot.pb"       # master data from provisioning, applied before
 //                                       # the first sync so the site works offline at once
 //
