@@ -4,10 +4,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <thread>
+
+#include "millrace/common/throttle.h"
 
 namespace millrace::central {
 namespace {
@@ -87,18 +86,7 @@ void AddPgBackupMetrics(MetricsRegistry& metrics, PgPool* pool, std::chrono::mil
                         .AddGauge("mes_central_pg_backup_succeeded_timestamp_seconds",
                                   "When the newest pg_backup job succeeded (0: none has)")
                         .Get();
-  struct Last {
-    std::mutex mu;
-    std::optional<std::chrono::steady_clock::time_point> read;
-  };
-  auto last = std::make_shared<Last>();
-  metrics.AddCollector([&succeeded, pool, refresh, last] {
-    {
-      std::lock_guard lock(last->mu);
-      const auto now = std::chrono::steady_clock::now();
-      if (last->read && now - *last->read < refresh) return;
-      last->read = now;
-    }
+  metrics.AddCollector(AtMostEvery(refresh, [&succeeded, pool] {
     auto conn = pool->Acquire();
     if (!conn.ok()) return;  // the pool's own metrics say why
     auto r = (*conn)->Query(
@@ -109,7 +97,7 @@ void AddPgBackupMetrics(MetricsRegistry& metrics, PgPool* pool, std::chrono::mil
       return;
     }
     succeeded.Set(std::stod(r->GetString(0, 0)));
-  });
+  }));
 }
 
 std::vector<JobSchedule> PgBackupSchedules(const PgBackupJobOptions& o) {

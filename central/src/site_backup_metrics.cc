@@ -1,8 +1,7 @@
 #include <spdlog/spdlog.h>
 
-#include <mutex>
-
 #include "millrace/central/site_backups.h"
+#include "millrace/common/throttle.h"
 
 namespace millrace::central {
 
@@ -14,20 +13,8 @@ void AddSiteBackupMetrics(MetricsRegistry& metrics, PgPool* pool,
   auto& failed =
       metrics.AddGauge("mes_central_site_backups_failed",
                        "The site's kept backups that failed verification", {"tenant", "site"});
-  // Scrapes come every few seconds from each Prometheus, the backups change hourly: read
-  // at most once per `refresh`, and scrapes in between show the last reading.
-  struct Last {
-    std::mutex mu;
-    std::optional<std::chrono::steady_clock::time_point> read;
-  };
-  auto last = std::make_shared<Last>();
-  metrics.AddCollector([&verified, &failed, pool, refresh, last] {
-    {
-      std::lock_guard lock(last->mu);
-      const auto now = std::chrono::steady_clock::now();
-      if (last->read && now - *last->read < refresh) return;
-      last->read = now;
-    }
+  // The backups change hourly: read at most once per `refresh`.
+  metrics.AddCollector(AtMostEvery(refresh, [&verified, &failed, pool] {
     auto conn = pool->Acquire();
     if (!conn.ok()) return;  // the pool's own metrics say why
     auto r = (*conn)->Query(
@@ -41,7 +28,7 @@ void AddSiteBackupMetrics(MetricsRegistry& metrics, PgPool* pool,
       verified.With(labels).Set(std::stod(r->GetString(i, 2)));
       failed.With(labels).Set(std::stod(r->GetString(i, 3)));
     }
-  });
+  }));
 }
 
 }  // namespace millrace::central

@@ -201,6 +201,17 @@ class SyncClientTest : public ::testing::Test {
     Step();  // handles the reply
   }
 
+  // The link drops (central goes down) and comes back: the client says Hello again.
+  void DropLinkAndSayHello() {
+    transport_->link = false;
+    Step();
+    transport_->link = true;
+    Step();
+    auto sent = transport_->TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    ASSERT_TRUE(sent[0].has_hello());
+  }
+
   static std::vector<std::pair<std::uint64_t, std::uint64_t>> Batches(
       const std::vector<v1::Envelope>& sent) {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
@@ -356,11 +367,7 @@ TEST_F(SyncClientTest, ACentralRestoredFromAnOlderBackupGetsTheKeptChangesAgain)
   Reply([](v1::Envelope& e) { e.mutable_ack()->set_acked_seq(4); });
   Step();
   ASSERT_EQ(edge_.acked, 4u);
-  transport_->link = false;  // central goes down and comes back restored
-  Step();
-  transport_->link = true;
-  Step();
-  ASSERT_EQ(transport_->TakeSent().size(), 1u);  // a Hello
+  DropLinkAndSayHello();  // central goes down and comes back restored
   Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(2); });
   Step();
   Step();
@@ -382,11 +389,7 @@ TEST_F(SyncClientTest, AcknowledgedChangesNoLongerKeptAreSkippedNamingTheGap) {
   edge_.Capture(2);
   Step();
   ASSERT_EQ(Batches(transport_->TakeSent()), (Seqs{{5, 6}}));
-  transport_->link = false;  // before 5..6 are acknowledged
-  Step();
-  transport_->link = true;
-  Step();
-  ASSERT_EQ(transport_->TakeSent().size(), 1u);
+  DropLinkAndSayHello();  // before 5..6 are acknowledged
   Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(2); });
   Step();
   Step();
@@ -394,11 +397,7 @@ TEST_F(SyncClientTest, AcknowledgedChangesNoLongerKeptAreSkippedNamingTheGap) {
   ASSERT_EQ(Batches(sent), (Seqs{{5, 6}}));
   EXPECT_TRUE(sent[0].push_batch().skips_lost());
   // An ordinary reconnect (central holds all it acknowledged) skips nothing.
-  transport_->link = false;
-  Step();
-  transport_->link = true;
-  Step();
-  ASSERT_EQ(transport_->TakeSent().size(), 1u);
+  DropLinkAndSayHello();
   Reply([](v1::Envelope& e) { e.mutable_hello_reply()->set_applied_seq(4); });
   Step();
   Step();
@@ -447,11 +446,7 @@ TEST_F(SyncClientTest, AFeedHeadBehindTheCursorRewindsItAndPullsFromThere) {
   });
   Step();
   ASSERT_EQ(edge_.cursor, 5u);
-  transport_->link = false;
-  Step();
-  transport_->link = true;
-  Step();
-  ASSERT_EQ(transport_->TakeSent().size(), 1u);
+  DropLinkAndSayHello();
   Reply([](v1::Envelope& e) {
     e.mutable_hello_reply()->set_applied_seq(0);
     e.mutable_hello_reply()->set_feed_head(2);
