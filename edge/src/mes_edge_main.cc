@@ -17,6 +17,7 @@
 #include "millrace/edge/api.h"
 #include "millrace/edge/backup.h"
 #include "millrace/edge/backup_shipping.h"
+#include "millrace/edge/disk_usage.h"
 #include "millrace/edge/edge_config.h"
 #include "millrace/edge/schema.h"
 #include "millrace/edge/seed.h"
@@ -181,7 +182,7 @@ void AddSyncMetrics(MetricsRegistry& metrics, sync::SyncClient* client) {
   });
 }
 
-nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
+nlohmann::json SyncStatusJson(EdgeStore& store, const std::string& db_path, sync::SyncClient* client) {
   nlohmann::json j;
   j["site"] = store.site_id();
   j["enabled"] = client != nullptr;
@@ -197,6 +198,10 @@ nlohmann::json SyncStatusJson(EdgeStore& store, sync::SyncClient* client) {
                                   : 0.0;
     j["head_seq"] = stats->head_seq;
     j["acked_seq"] = stats->acked_seq;
+  }
+  if (auto disk = StoreDiskUsage(db_path); disk.ok()) {
+    j["store_bytes"] = disk->store_bytes;
+    j["disk_free_bytes"] = disk->disk_free_bytes;
   }
   if (client) {
     const auto st = client->Stats();
@@ -275,6 +280,18 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                 ? static_cast<double>(s->clock()->NowMillis() - stats->oldest_captured_ms) / 1000
                 : 0.0);
   });
+  auto& store_bytes =
+      metrics.AddGauge("mes_edge_store_bytes", "Size of the store: the database with its WAL").Get();
+  auto& disk_free = metrics
+                        .AddGauge("mes_edge_disk_free_bytes",
+                                  "Free space on the file system that holds the store")
+                        .Get();
+  metrics.AddCollector([&, path = config->store_path] {
+    auto disk = StoreDiskUsage(path);
+    if (!disk.ok()) return;
+    store_bytes.Set(static_cast<double>(disk->store_bytes));
+    disk_free.Set(static_cast<double>(disk->disk_free_bytes));
+  });
   Router router(&metrics);
   router.AddOperationalRoutes({{"store", [s] { return s->CheckReady(); }}});
 
@@ -316,7 +333,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     spdlog::info("syncing with {}", config->sync.endpoints.front());
   }
   router.Add("GET", "/api/v1/sync", [&](const HttpRequest&) {
-    return HttpResponse::Json(200, SyncStatusJson(*s, sync_client.get()).dump());
+    return HttpResponse::Json(200, SyncStatusJson(*s, config->store_path, sync_client.get()).dump());
   });
   // Per-table digests of what this site holds; equal to central's once converged. Derived
   // from every row of the site: a supervisor's session.

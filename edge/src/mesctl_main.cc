@@ -286,8 +286,9 @@ std::vector<Command> Commands() {
                  cmd.require_subcommand(1);
                  cmd.add_subcommand("status",
                                     "Link state, backlog (rows, bytes, age of the oldest "
-                                    "unacknowledged change), watermarks, batches and the "
-                                    "downstream feed position");
+                                    "unacknowledged change), watermarks, batches, the "
+                                    "downstream feed position, and the store's size and the "
+                                    "disk free beside it");
                },
                [](Context& x) {
                  return Show(x.o, x.client.Call("GET", "/api/v1/sync"),
@@ -300,6 +301,8 @@ std::vector<Command> Commands() {
                               "oldest_unacked_age_s",
                               "head_seq",
                               "acked_seq",
+                              "store_bytes",
+                              "disk_free_bytes",
                               "last_ack_age_s",
                               "batches_sent",
                               "batches_acked",

@@ -106,6 +106,10 @@ TEST_F(StoreEpochProcessTest, ARestoredEdgeLosesNoAcknowledgedWriteAndGetsBackWh
   EXPECT_EQ(CentralGood(), 40) << "every count a terminal was told was saved is at central";
   status = cluster_->EdgeCall("lyon", "GET", "/api/v1/sync");
   EXPECT_EQ((*status)["backlog_rows"], 0);
+  // The edge reports its store's size and the disk free beside it (what a disk budget alert
+  // reads on its /metrics).
+  EXPECT_GT((*status).value("store_bytes", std::int64_t{0}), 4096);
+  EXPECT_GT((*status).value("disk_free_bytes", std::int64_t{0}), 0);
   auto opr = cluster_->admin().Query(
       "SELECT good_quantity FROM millrace.work_order_operation WHERE id = '" + op + "'");
   ASSERT_TRUE(opr.ok());
