@@ -118,6 +118,20 @@ Status WriteTxn::Insert(Row& row) {
   return Write(row, Mode::kInsert, nullptr);
 }
 
+namespace {
+
+// Whether `row` holds what `loaded` holds, the clock columns aside.
+bool SameContent(const Row& row, const Row& loaded) {
+  const auto& cols = row.table().columns;
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    if (cols[i].name == catalog::kHlcColumn || cols[i].name == catalog::kOriginColumn) continue;
+    if (!(row.values()[i] == loaded.values()[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Status WriteTxn::Write(Row& row, Mode mode, const Row* loaded) {
   const catalog::TableSpec& table = row.table();
   if (capture_) {
@@ -148,6 +162,14 @@ Status WriteTxn::Write(Row& row, Mode mode, const Row* loaded) {
       return Status::PermissionDenied(table.name + " " + row.id() + " belongs to site " +
                                       loaded->Text(catalog::kSiteColumn));
     }
+  }
+  if (capture_ && loaded && SameContent(row, *loaded)) {
+    // A save that changes nothing writes nothing and sends nothing: a fresh clock on an
+    // unchanged row would make central's newer edits of it look older than the edge's copy,
+    // and a capture without changed columns reads at central as "every column".
+    row.Set(catalog::kHlcColumn, loaded->Int(catalog::kHlcColumn));
+    row.Set(catalog::kOriginColumn, loaded->Text(catalog::kOriginColumn));
+    return Status::Ok();
   }
   if (capture_) {
     row.Set(catalog::kHlcColumn, static_cast<std::int64_t>(store_->hlc().Now().packed()));

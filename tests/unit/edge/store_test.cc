@@ -160,6 +160,43 @@ TEST_F(StoreTest, SharedRowsUpdateAndEveryUpdateIsCapturedWithARisingHlc) {
   EXPECT_EQ(CountRows("work_order"), 1);
 }
 
+TEST_F(StoreTest, ASaveThatChangesNothingWritesAndSendsNothing) {
+  Row wo = WorkOrder("Released");
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Upsert(wo); }).ok());
+  const std::int64_t hlc = wo.Int("hlc");
+  const std::string origin = wo.Text("origin");
+  // The same row saved again, by upsert and by update of what was read: its clock stays
+  // (a fresh one would make central's later edits look older than this copy), and no
+  // change with no changed columns goes out (central would read it as every column).
+  Row again = wo;
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Upsert(again); }).ok());
+  Row loaded = wo, updated = wo;
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Update(updated, loaded); }).ok());
+  EXPECT_EQ(again.Int("hlc"), hlc);
+  EXPECT_EQ(updated.Int("hlc"), hlc);
+  EXPECT_EQ(updated.Text("origin"), origin);
+  EXPECT_EQ(store_->Outbox()->rows, 1);
+  std::optional<Row> stored;
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> Status {
+                    MILLRACE_ASSIGN_OR_RETURN(stored, txn.Get(T("work_order"), wo.id()));
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->Int("hlc"), hlc);
+  // A real change is written and captured with the columns it changed.
+  updated.Set("status", "InProgress");
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Update(updated, loaded); }).ok());
+  EXPECT_GT(updated.Int("hlc"), hlc);
+  auto entries = *store_->ReadOutbox(0, 10);
+  ASSERT_EQ(entries.size(), 2u);
+  sync::v1::Change change;
+  ASSERT_TRUE(change.ParseFromString(entries[1].payload));
+  ASSERT_EQ(change.changed_columns_size(), 1);
+  EXPECT_EQ(T("work_order").columns[change.changed_columns(0)].name, "status");
+}
+
 TEST_F(StoreTest, RefusesRowsOfAnotherSiteAndInvalidValues) {
   Row wo = WorkOrder("Released");
   wo.Set("site_id", "plant-b");
