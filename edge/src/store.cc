@@ -5,6 +5,8 @@
 
 #include <future>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "millrace/common/ddl.h"
 #include "millrace/edge/schema.h"
@@ -120,14 +122,20 @@ Status WriteTxn::Insert(Row& row) {
 
 namespace {
 
-// Whether `row` holds what `loaded` holds, the clock columns aside.
-bool SameContent(const Row& row, const Row& loaded) {
+bool IsClockColumn(const std::string& name) {
+  return name == catalog::kHlcColumn || name == catalog::kOriginColumn;
+}
+
+// The columns (by index) whose values differ between `row` and `before`, the clock
+// columns aside: what an edit changed.
+std::vector<std::size_t> ChangedColumns(const Row& row, const Row& before) {
+  std::vector<std::size_t> changed;
   const auto& cols = row.table().columns;
   for (std::size_t i = 0; i < cols.size(); ++i) {
-    if (cols[i].name == catalog::kHlcColumn || cols[i].name == catalog::kOriginColumn) continue;
-    if (!(row.values()[i] == loaded.values()[i])) return false;
+    if (IsClockColumn(cols[i].name)) continue;
+    if (!(row.values()[i] == before.values()[i])) changed.push_back(i);
   }
-  return true;
+  return changed;
 }
 
 }  // namespace
@@ -163,7 +171,7 @@ Status WriteTxn::Write(Row& row, Mode mode, const Row* loaded) {
                                       loaded->Text(catalog::kSiteColumn));
     }
   }
-  if (capture_ && loaded && SameContent(row, *loaded)) {
+  if (capture_ && loaded && ChangedColumns(row, *loaded).empty()) {
     // A save that changes nothing writes nothing and sends nothing: a fresh clock on an
     // unchanged row would make central's newer edits of it look older than the edge's copy,
     // and a capture without changed columns reads at central as "every column".
@@ -202,16 +210,12 @@ Status WriteTxn::Write(Row& row, Mode mode, const Row* loaded) {
 Status WriteTxn::UpdateChanged(Row& row, const Row& loaded) {
   const catalog::TableSpec& table = row.table();
   std::string sql = "UPDATE " + QuoteIdent(table.name) + " SET ";
-  std::vector<std::size_t> set;
-  for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    const std::string& name = table.columns[i].name;
-    if (name == catalog::kIdColumn) continue;
-    if (name != catalog::kHlcColumn && name != catalog::kOriginColumn &&
-        row.values()[i] == loaded.values()[i])
-      continue;
-    sql += (set.empty() ? "" : ", ") + QuoteIdent(name) + " = ?";
-    set.push_back(i);
-  }
+  // The id is part of the lookup, so it never differs from `loaded`'s.
+  std::vector<std::size_t> set = ChangedColumns(row, loaded);
+  for (std::size_t i = 0; i < table.columns.size(); ++i)
+    if (IsClockColumn(table.columns[i].name)) set.push_back(i);
+  for (std::size_t k = 0; k < set.size(); ++k)
+    sql += (k == 0 ? "" : ", ") + QuoteIdent(table.columns[set[k]].name) + " = ?";
   sql += " WHERE \"id\" = ?";
   MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, db_->Prepare(sql));
   int at = 1;
@@ -397,12 +401,8 @@ Status EdgeStore::Capture(const Row& row, const Row* before) {
     // Central merges shared rows column by column: say which columns this edit set and
     // which version of the row it was made on.
     change.set_base_hlc(static_cast<std::uint64_t>(before->Int(catalog::kHlcColumn)));
-    const auto& cols = row.table().columns;
-    for (std::size_t i = 0; i < cols.size(); ++i) {
-      if (cols[i].name == catalog::kHlcColumn || cols[i].name == catalog::kOriginColumn) continue;
-      if (!(row.values()[i] == before->values()[i]))
-        change.add_changed_columns(static_cast<std::uint32_t>(i));
-    }
+    for (std::size_t i : ChangedColumns(row, *before))
+      change.add_changed_columns(static_cast<std::uint32_t>(i));
   }
   std::string payload = change.SerializeAsString();
   MILLRACE_ASSIGN_OR_RETURN(Statement * stmt,
