@@ -60,11 +60,12 @@ const std::vector<AlertRuleKind>& AlertRuleKinds() {
        "hours", true, S::kWarning, 48, 26, 0, 87600},
       {"job_dead", "jobs that went to the dead letter in the last 24 hours", "jobs", true,
        S::kWarning, 1, 0, 0, 1e6},
-      {"oee_below_target", "OEE of a line over its last finished shift", "percent", false,
-       S::kWarning, 60, 65, 0, 100},
+      {"oee_below_target",
+       "OEE of a line over its last shift that ended (in the last two days, with planned time)",
+       "percent", false, S::kWarning, 60, 65, 0, 100},
       {"out_of_spec_rate",
-       "share of a characteristic's inspections out of spec in the last hour (at least 5 "
-       "inspections)",
+       "share of a characteristic's inspections out of spec in this hour and the one before "
+       "(at least 5 inspections)",
        "percent", true, S::kWarning, 5, 2, 0, 100},
   };
   return kKinds;

@@ -237,6 +237,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
     kinds.Add(std::move(exp));
   }
   AddBackupJobKinds(kinds, o.backups);
+  AddAlertJobKinds(kinds);
   AddRestoreJobKind(kinds, o.restore);
   if (o.pg_backup) AddPgBackupJobKind(kinds, *o.pg_backup);
   return kinds;
@@ -244,7 +245,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
 
 std::vector<JobSchedule> CentralJobSchedules() {
   return {{"partition_maintenance", std::chrono::hours(6), nlohmann::json::object()},
-          BackupSweepSchedule()};
+          BackupSweepSchedule(), AlertEvaluateSchedule()};
 }
 
 }  // namespace millrace::central

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "millrace/central/admin_token.h"
+#include "millrace/central/alert_routes.h"
 #include "millrace/central/central_audit.h"
 #include "millrace/central/central_config.h"
 #include "millrace/central/central_store.h"
@@ -21,6 +22,7 @@
 #include "millrace/central/pg_listener.h"
 #include "backups_command.h"
 #include "pg_backups_command.h"
+#include "alerts_command.h"
 #include "jobs_command.h"
 #include "millrace/central/job_kinds.h"
 #include "millrace/central/job_queue.h"
@@ -263,6 +265,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   AddJobRoutes(router, {&ops_pool, &job_kinds,
                         [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
                         config->jobs.export_dir});
+  AddAlertRoutes(router,
+                 {&ops_pool, [&auth](const HttpRequest& req) { return auth.Authenticate(req); }});
   std::unique_ptr<JobRunner> jobs;
   if (config->jobs.workers > 0) {
     JobRunnerOptions jo;
@@ -690,6 +694,8 @@ int main(int argc, char** argv) {
 
   central::JobsCommand jobs_command;
   central::AddJobsCommand(app, &jobs_command);
+  central::AlertsCommand alerts_command;
+  central::AddAlertsCommand(app, &alerts_command);
   central::BackupsCommand backups_command;
   central::AddBackupsCommand(app, &backups_command);
   central::PgBackupsCommand pg_backups_command;
@@ -697,6 +703,7 @@ int main(int argc, char** argv) {
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*jobs_command.root) return central::RunJobsCommand(jobs_command);
+  if (*alerts_command.root) return central::RunAlertsCommand(alerts_command);
   if (*backups_command.root) return central::RunBackupsCommand(backups_command);
   if (*pg_backups_command.root) return central::RunPgBackupsCommand(pg_backups_command);
   if (*rebuild)

@@ -214,10 +214,21 @@ Result<sync::ApplyOutcome> SyncService::Session::CommitBatch(const sync::Peer& p
     s = conn_
             ->Query("UPDATE millrace.sync_site SET applied_seq = $3, last_ack_at = now(), "
                     "last_seen_at = now(), "
-                    "batches_applied = batches_applied + 1, rows_applied = rows_applied + $4 "
+                    "batches_applied = batches_applied + 1, rows_applied = rows_applied + $4, "
+                    // What the site reported with the batch, as with its Hello (a site that
+                    // always has something to push says Hello only when it reconnects).
+                    "reported_head_seq = $5, reported_backlog_bytes = $6, oldest_unacked_at = "
+                    "CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1000.0) END, "
+                    "reported_disk_free_bytes = coalesce(nullif($8::bigint, 0), "
+                    "reported_disk_free_bytes), reported_store_bytes = "
+                    "coalesce(nullif($9::bigint, 0), reported_store_bytes) "
                     "WHERE tenant_id = $1 AND site_id = $2",
                     {peer.tenant_id, peer.site_id, std::to_string(last_seq),
-                     std::to_string(batch.rows)})
+                     std::to_string(batch.rows), std::to_string(batch.status.outbox_head_seq()),
+                     std::to_string(batch.status.backlog_bytes()),
+                     std::to_string(batch.status.oldest_unacked_ms()),
+                     std::to_string(batch.status.disk_free_bytes()),
+                     std::to_string(batch.status.store_bytes())})
             .status();
   }
   if (s.ok()) s = conn_->Exec("COMMIT");

@@ -8,6 +8,7 @@ const PAGES = [
   ["fleet", "Fleet"], ["oee", "OEE"], ["downtime", "Downtime"], ["scrap", "Scrap"],
   ["yield", "Yield"], ["orders", "Orders"], ["quality", "Quality"], ["genealogy", "Genealogy"],
   ["reliability", "MTBF/MTTR"], ["sync", "Sync health"], ["users", "Users"], ["jobs", "Jobs"],
+  ["alerts", "Alerts"],
 ];
 const REFRESH_MS = 15000;
 let me = null;            // who is logged in (GET /api/v1/session)
@@ -358,6 +359,39 @@ const render = {
               "created", "last error", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows))];
   },
 
+  // Central's alerts: what fires or is pending (or resolved, when asked), each open one
+  // with its acknowledgement, or a comment box to give one.
+  async alerts() {
+    if (me.role === "viewer")
+      return [el("h1", {}, "Alerts"), el("p", { class: "muted" }, "Only a site manager, a tenant admin or a platform operator sees the alerts.")];
+    const u = params();
+    const state = u.get("state") || "open";
+    const q = new URLSearchParams({ limit: "200" });
+    if (!me.tenant && u.get("tenant")) q.set("tenant", u.get("tenant"));
+    if (state !== "all") q.set("state", state);
+    const alerts = await api("/api/v1/alerts?" + q.toString());
+    const msg = el("div");
+    const count = (s) => alerts.items.filter((a) => a.state === s).length;
+    const when = (t) => t ? new Date(t).toLocaleString() : "";
+    const ack = (a) => {
+      if (a.state === "resolved") return "";
+      if (a.acknowledged_at) return "by " + a.acknowledged_by + ": " + a.ack_comment;
+      const input = el("input", { type: "text", placeholder: "what is being done", maxlength: "2000" });
+      const body = () => Object.assign({ comment: input.value }, me.tenant ? {} : { tenant: u.get("tenant") });
+      return el("span", {}, input, el("button", { onclick: () => act(() => api("/api/v1/alerts/" + a.id + "/ack", { method: "POST", body: body() }), msg) }, "Acknowledge"));
+    };
+    const value = (a) => a.value == null ? "" : (Math.round(a.value * 100) / 100) + " " + a.unit + " (threshold " + a.threshold + ")";
+    const rows = alerts.items.map((a) => el("tr", {},
+      el("td", {}, a.id), el("td", { class: "alert-" + a.severity }, a.severity), el("td", { class: "alert-" + a.state }, a.state),
+      el("td", {}, a.kind), el("td", {}, a.subject + (a.detail ? " · " + a.detail : "")), el("td", {}, value(a)),
+      el("td", {}, when(a.state === "resolved" ? a.resolved_at : a.fired_at || a.pending_since)), el("td", {}, ack(a))));
+    return [el("h1", {}, "Alerts"),
+            kpis([["firing", count("firing")], ["pending", count("pending")], ["unacknowledged", alerts.items.filter((a) => a.state === "firing" && !a.acknowledged_at).length]]),
+            selector("state", state, ["open", "firing", "pending", "resolved", "all"]), msg,
+            el("table", { class: "alerts" }, el("thead", {}, el("tr", {}, ["id", "severity", "state", "kind", "subject", "value",
+              "since", "acknowledged"].map((h) => el("th", {}, h)))), el("tbody", {}, rows))];
+  },
+
   async users() {
     if (me.role !== "tenant_admin" && me.role !== "platform_operator")
       return [el("h1", {}, "Users"), el("p", { class: "muted" }, "Only a tenant admin manages users.")];
@@ -448,7 +482,7 @@ function go(changes) { setParams(changes, true); lastRendered = ""; show(); }
 // ---------------------------------------------------------------- shell
 
 const FILTERED = { fleet: ["sites"], oee: RANGE.concat(["group", "granularity"]), downtime: RANGE, scrap: RANGE,
-  yield: RANGE, orders: RANGE, quality: RANGE, reliability: RANGE, sync: ["sites"], genealogy: [], users: [], jobs: [] };
+  yield: RANGE, orders: RANGE, quality: RANGE, reliability: RANGE, sync: ["sites"], genealogy: [], users: [], jobs: [], alerts: [] };
 
 function drawFilters() {
   const box = document.getElementById("filters");

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "millrace/common/files.h"
+#include "millrace/edge/disk_usage.h"
 #include "millrace/edge/recovery.h"
 #include "millrace/sync/merge.h"
 #include "millrace/sync/content.h"
@@ -201,6 +202,12 @@ Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {
   s.set_backlog_rows(static_cast<std::uint64_t>(stats.rows));
   s.set_backlog_bytes(static_cast<std::uint64_t>(stats.bytes));
   s.set_oldest_unacked_ms(stats.oldest_captured_ms);
+  // The disk as central's alerts see it; a store whose directory cannot be examined says
+  // "unknown" (0) rather than failing its Hello.
+  if (auto disk = StoreDiskUsage(store_->path()); disk.ok()) {
+    s.set_disk_free_bytes(static_cast<std::uint64_t>(disk->disk_free_bytes));
+    s.set_store_bytes(static_cast<std::uint64_t>(disk->store_bytes));
+  }
   return s;
 }
 

@@ -222,6 +222,7 @@ Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch
       decoded = &local;
     }
     SortedBatch sorted = SortDecoded(peer, *decoded, applied, central_->Clocks());
+    sorted.status = batch.status();
     auto outcome =
         session_->CommitBatch(peer, sorted, batch.last_seq(), batch.store_epoch(), row_by_row);
     if (!outcome.ok()) {

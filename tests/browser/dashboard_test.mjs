@@ -48,7 +48,7 @@ const range = "from=" + expected.from + "&to=" + expected.to;
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   const { page, errors } = await logIn(context, "acme-admin");
   ok("logged in as acme-admin");
-  const pages = ["fleet", "oee", "downtime", "scrap", "yield", "orders", "quality", "genealogy", "reliability", "sync", "users", "jobs"];
+  const pages = ["fleet", "oee", "downtime", "scrap", "yield", "orders", "quality", "genealogy", "reliability", "sync", "users", "jobs", "alerts"];
   for (const p of pages) {
     await view(page, "page=" + p + "&" + range + (p === "genealogy" ? "&lot=" + expected.lot : ""));
     const error = await page.locator("main .error").count();

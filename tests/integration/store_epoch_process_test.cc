@@ -110,6 +110,13 @@ TEST_F(StoreEpochProcessTest, ARestoredEdgeLosesNoAcknowledgedWriteAndGetsBackWh
   // reads on its /metrics).
   EXPECT_GT((*status).value("store_bytes", std::int64_t{0}), 4096);
   EXPECT_GT((*status).value("disk_free_bytes", std::int64_t{0}), 0);
+  // Central holds both as of the edge's last Hello (what its disk_free alert reads).
+  auto reported = cluster_->admin().Query(
+      "SELECT coalesce(reported_disk_free_bytes, 0), coalesce(reported_store_bytes, 0) FROM "
+      "millrace.sync_site WHERE tenant_id = 'acme' AND site_id = 'lyon'");
+  ASSERT_TRUE(reported.ok()) << reported.status().ToString();
+  EXPECT_GT(std::stoll(reported->GetString(0, 0)), 0);
+  EXPECT_GT(std::stoll(reported->GetString(0, 1)), 4096);
   auto opr = cluster_->admin().Query(
       "SELECT good_quantity FROM millrace.work_order_operation WHERE id = '" + op + "'");
   ASSERT_TRUE(opr.ok());

@@ -78,9 +78,9 @@ TEST(AlertStepTest, ClearingStartsOverWhenTheValueLeavesTheGoodSide) {
 
 TEST(AlertStepTest, LowerIsWorseKindsFireUnderTheirThreshold) {
   AlertState s;
-  // OEE with a target of 60 and a clear of 65: 58 fires, 62 keeps it, 66 resolves it.
+  // Free disk with a floor of 60 and a clear of 65: 58 fires, 62 keeps it, 66 resolves it.
   AlertRule r = Rule(60, 65, 0);
-  r.kind = "oee_below_target";
+  r.kind = "disk_free";
   auto t = Feed(r, false, {70, 58, 62, 66}, 60, &s);
   EXPECT_EQ(t, (std::vector<T>{T::kNone, T::kFired, T::kNone, T::kResolved}));
 }
@@ -132,12 +132,13 @@ TEST(AlertRuleTest, ChecksNameTheFieldThatIsWrong) {
   r.for_s = 604801;
   EXPECT_NE(CheckAlertRule(r).message().find("for_s is out of range"), std::string::npos);
 
-  AlertRule oee = DefaultAlertRule(*FindAlertRuleKind("oee_below_target"));
-  oee.threshold = 101;
-  EXPECT_NE(CheckAlertRule(oee).message().find("percent, 0 .. 100"), std::string::npos);
-  oee.threshold = 60;
-  oee.clear_threshold = 55;  // lower is worse: the clear threshold lies above the target
-  EXPECT_NE(CheckAlertRule(oee).message().find("clear_threshold must be at least"),
+  AlertRule spec = DefaultAlertRule(*FindAlertRuleKind("out_of_spec_rate"));
+  spec.threshold = 101;
+  EXPECT_NE(CheckAlertRule(spec).message().find("percent, 0 .. 100"), std::string::npos);
+  AlertRule disk = DefaultAlertRule(*FindAlertRuleKind("disk_free"));
+  disk.threshold = 2048;
+  disk.clear_threshold = 1024;  // lower is worse: the clear threshold lies above the floor
+  EXPECT_NE(CheckAlertRule(disk).message().find("clear_threshold must be at least"),
             std::string::npos);
 }
 

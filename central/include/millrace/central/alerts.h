@@ -1,10 +1,12 @@
 // Central's alert rules and the state machine every alert follows. Pure: no PostgreSQL
-// here (alert_store.h keeps the state, alert_jobs.h evaluates and notifies).
+// here (alert_store.h keeps a tenant's settings and alerts, alert_jobs.h observes,
+// evaluates and notifies).
 //
 // One declaration (AlertRuleKinds) names each kind of rule: what it measures and in which
-// unit, whether a higher or a lower value is the bad side, and its defaults. A tenant may
-// override a kind's severity, thresholds, delay and whether it runs (alert_rule rows); a
-// kind it does not override runs with its defaults.
+// unit, whether a higher or a lower value is the bad side, and its defaults. An AlertRule
+// holds the settings one kind runs with for a tenant - severity, thresholds, delay,
+// whether it runs - the kind's defaults (DefaultAlertRule) unless the tenant set its own,
+// which CheckAlertRule checks.
 //
 // An alert is one (tenant, kind, subject) - a site, a line, a characteristic, a tenant -
 // and moves

@@ -12,12 +12,14 @@
 //   backup_verify, backup_prune       the site backups central keeps (backup_jobs.h)
 //   site_restore (tenant)             the bundle a replacement edge starts from
 //                                     (restore_site.h)
+//   alert_evaluate, alert_notify      central's alerts and their webhooks (alert_jobs.h)
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "millrace/central/alert_jobs.h"
 #include "millrace/central/backup_jobs.h"
 #include "millrace/central/job_runner.h"
 #include "millrace/central/pg_backup_jobs.h"

@@ -78,6 +78,7 @@ struct SortedBatch {
   std::vector<ParkedChange> rejects;
   std::vector<Clamp> clamps;
   std::size_t rows = 0;  // changes past the cursor, parked ones included
+  v1::SiteStatus status;  // what the site reported with the batch (its outbox, its disk)
 };
 
 // The site's cursor row as the protocol needs it.
