@@ -1,0 +1,87 @@
+#include "millrace/sync/drift_wire.h"
+
+namespace millrace::sync {
+namespace {
+
+void ToWire(const RangeRef& r, v1::DriftRange* out) {
+  out->set_table(r.table);
+  out->set_level(static_cast<std::uint32_t>(r.level));
+  out->set_prefix(r.prefix);
+}
+
+Result<RangeRef> FromWire(const v1::DriftRange& w, const catalog::Catalog& catalog) {
+  if (!catalog.Find(w.table()))
+    return Status::InvalidArgument("drift probe: no table '" + w.table() + "' in the catalog");
+  if (w.level() > static_cast<std::uint32_t>(kDriftMaxLevel))
+    return Status::InvalidArgument("drift probe: level " + std::to_string(w.level()) +
+                                   " is past the deepest, " + std::to_string(kDriftMaxLevel));
+  const int level = static_cast<int>(w.level());
+  if (level < kDriftMaxLevel && level > 0 && (w.prefix() >> (4 * level)) != 0)
+    return Status::InvalidArgument("drift probe: prefix " + std::to_string(w.prefix()) +
+                                   " has more than " + std::to_string(4 * level) + " bits");
+  if (level == 0 && w.prefix() != 0)
+    return Status::InvalidArgument("drift probe: the whole table has no prefix");
+  return RangeRef{w.table(), level, w.prefix()};
+}
+
+}  // namespace
+
+v1::DriftProbe DriftProbeToWire(std::uint64_t check_id, const RangeProbe& probe) {
+  v1::DriftProbe w;
+  w.set_check_id(check_id);
+  for (const RangeRef& r : probe.children_of) ToWire(r, w.add_children_of());
+  for (const RangeRef& r : probe.rows_of) ToWire(r, w.add_rows_of());
+  return w;
+}
+
+Result<RangeProbe> DriftProbeFromWire(const v1::DriftProbe& w, const catalog::Catalog& catalog) {
+  RangeProbe probe;
+  for (const auto& r : w.children_of()) {
+    MILLRACE_ASSIGN_OR_RETURN(RangeRef ref, FromWire(r, catalog));
+    probe.children_of.push_back(std::move(ref));
+  }
+  for (const auto& r : w.rows_of()) {
+    MILLRACE_ASSIGN_OR_RETURN(RangeRef ref, FromWire(r, catalog));
+    probe.rows_of.push_back(std::move(ref));
+  }
+  return probe;
+}
+
+v1::DriftProbeReply DriftReplyToWire(std::uint64_t check_id, const RangeProbeReply& reply) {
+  v1::DriftProbeReply w;
+  w.set_check_id(check_id);
+  for (const auto& children : reply.children) {
+    auto* c = w.add_children();
+    for (const RangeDigest& d : children) {
+      auto* x = c->add_digests();
+      x->set_rows(d.rows);
+      x->set_sum(d.sum);
+    }
+  }
+  for (const auto& rows : reply.rows) {
+    auto* list = w.add_rows();
+    for (const RowPrint& p : rows) {
+      auto* x = list->add_rows();
+      x->set_id(p.id);
+      x->set_fingerprint(p.fingerprint);
+    }
+  }
+  return w;
+}
+
+RangeProbeReply DriftReplyFromWire(const v1::DriftProbeReply& w) {
+  RangeProbeReply reply;
+  for (const auto& c : w.children()) {
+    std::vector<RangeDigest> children;
+    for (const auto& d : c.digests()) children.push_back({d.rows(), d.sum()});
+    reply.children.push_back(std::move(children));
+  }
+  for (const auto& list : w.rows()) {
+    std::vector<RowPrint> rows;
+    for (const auto& p : list.rows()) rows.push_back({p.id(), p.fingerprint()});
+    reply.rows.push_back(std::move(rows));
+  }
+  return reply;
+}
+
+}  // namespace millrace::sync
