@@ -1,6 +1,7 @@
 #include "millrace/central/alert_routes.h"
 
 #include "json_body.h"
+#include "json_route.h"
 
 #include <set>
 
@@ -90,17 +91,8 @@ Result<double> NumberField(const json& body, const std::string& field) {
 }  // namespace
 
 void AddAlertRoutes(Router& router, AlertRoutesOptions o) {
-  auto opts = std::make_shared<AlertRoutesOptions>(std::move(o));
-  const auto handle = [opts](auto body) {
-    return [opts, body](const HttpRequest& req) {
-      auto who = opts->authenticate(req);
-      if (!who.ok()) return HttpResponse::Error(who.status());
-      auto conn = opts->pool->Acquire();
-      if (!conn.ok()) return HttpResponse::Error(conn.status());
-      Result<json> out = body(req, *who, **conn);
-      if (!out.ok()) return HttpResponse::Error(out.status());
-      return HttpResponse::Json(200, out->dump());
-    };
+  const auto handle = [o](JsonRouteBody body) {
+    return JsonRoute(o.pool, o.authenticate, std::move(body));
   };
 
   router.Add("GET", "/api/v1/alerts", handle([](const HttpRequest& req, const Viewer& who, PgConnection& conn) -> Result<json> {
@@ -111,14 +103,7 @@ void AddAlertRoutes(Router& router, AlertRoutesOptions o) {
       else if (k == "state") f.state = v;
       else if (k == "kind") f.kind = v;
       else if (k == "limit" || k == "before") {
-        if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
-          return Status::InvalidArgument(k + " must be a positive number, got '" + v + "'");
-        if (k == "limit") {
-          if (v.size() > 4) return Status::InvalidArgument("limit must be within 1 .. 1000, got " + v);
-          f.limit = std::stoi(v);
-        } else {
-          f.before = std::stoll(v);
-        }
+        MILLRACE_RETURN_IF_ERROR(PageParam(k, v, 1000, &f.limit, &f.before));
       } else {
         return Status::InvalidArgument("unknown query parameter '" + k +
                                        "' (tenant, state, kind, before and limit are known)");

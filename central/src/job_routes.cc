@@ -1,6 +1,7 @@
 #include "millrace/central/job_routes.h"
 
 #include "json_body.h"
+#include "json_route.h"
 
 #include <set>
 
@@ -44,16 +45,8 @@ Result<int> IntField(const json& body, const std::string& field, int fallback) {
 void AddJobRoutes(Router& router, JobRoutesOptions o) {
   auto opts = std::make_shared<JobRoutesOptions>(std::move(o));
   // Runs `body` with the caller's scope and a connection, answering its JSON or its error.
-  const auto handle = [opts](auto body) {
-    return [opts, body](const HttpRequest& req) {
-      auto who = opts->authenticate(req);
-      if (!who.ok()) return HttpResponse::Error(who.status());
-      auto conn = opts->pool->Acquire();
-      if (!conn.ok()) return HttpResponse::Error(conn.status());
-      Result<json> out = body(req, *who, **conn);
-      if (!out.ok()) return HttpResponse::Error(out.status());
-      return HttpResponse::Json(200, out->dump());
-    };
+  const auto handle = [opts](JsonRouteBody body) {
+    return JsonRoute(opts->pool, opts->authenticate, std::move(body));
   };
 
   router.Add("GET", "/api/v1/jobs", handle([](const HttpRequest& req, const Viewer& who, PgConnection& conn) -> Result<json> {
@@ -64,14 +57,7 @@ void AddJobRoutes(Router& router, JobRoutesOptions o) {
       else if (k == "state") f.state = v;
       else if (k == "kind") f.kind = v;
       else if (k == "limit" || k == "before") {
-        if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
-          return Status::InvalidArgument(k + " must be a positive number, got '" + v + "'");
-        if (k == "limit") {
-          if (v.size() > 5) return Status::InvalidArgument("limit must be within 1 .. 10000, got " + v);
-          f.limit = std::stoi(v);
-        } else {
-          f.before = std::stoll(v);
-        }
+        MILLRACE_RETURN_IF_ERROR(PageParam(k, v, 10000, &f.limit, &f.before));
       } else {
         return Status::InvalidArgument("unknown query parameter '" + k +
                                        "' (tenant, state, kind, before and limit are known)");

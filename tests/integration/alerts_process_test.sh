@@ -157,7 +157,9 @@ r=$(api "$acme_token" POST "/api/v1/alerts/$id/ack" '{"comment":"site called bac
 r=$(api "$acme_token" GET "/api/v1/alerts?state=open")
 [[ $r == "200 "*"\"id\":$id,"* ]] || fail "open alerts over HTTP: ${r:0:300}"
 r=$(api "$acme_token" GET "/api/v1/alerts?tenant=bolt"); [[ $r == 403* ]] || fail "acme's admin asks for bolt's alerts: $r"
-ok "the alert is acknowledged with a comment from the command line and over HTTP; a viewer is refused, an unknown field named"
+r=$(api "$acme_token" GET "/api/v1/alerts?limit=0"); [[ $r == "400 "*"limit must be within 1 .. 1000, got 0"* ]] || fail "limit 0: $r"
+r=$(api "$acme_token" GET "/api/v1/alerts?colour=red"); [[ $r == "400 "*"unknown query parameter 'colour'"* ]] || fail "unknown parameter: $r"
+ok "the alert is acknowledged with a comment from the command line and over HTTP; a viewer is refused, an unknown field or parameter and a limit out of range named"
 
 # ---- a rule changed over HTTP resolves it ----
 r=$(api "$acme_token" PUT /api/v1/alert-rules/site_offline '{"threshold":"x"}')
