@@ -13,7 +13,7 @@
 -- where their store lives and the store's size (sync.proto SiteStatus).
 CREATE TABLE "@SCHEMA@".alert (
   tenant_id text NOT NULL,
-  alert_id bigserial PRIMARY KEY,
+  alert_id bigserial NOT NULL UNIQUE,
   kind text NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_]{0,47}$'),
   subject text NOT NULL CHECK (subject <> '' AND length(subject) <= 200),
   severity text NOT NULL CHECK (severity IN ('info', 'warning', 'critical', 'page')),
@@ -28,18 +28,20 @@ CREATE TABLE "@SCHEMA@".alert (
   evaluated_at timestamptz NOT NULL DEFAULT now(),
   acknowledged_at timestamptz,
   acknowledged_by text,
-  ack_comment text CHECK (length(ack_comment) <= 2000)
+  ack_comment text CHECK (length(ack_comment) <= 2000),
+  PRIMARY KEY (tenant_id, alert_id)
 );
 CREATE UNIQUE INDEX alert_open_idx ON "@SCHEMA@".alert (tenant_id, kind, subject) WHERE state <> 'resolved';
 CREATE INDEX alert_tenant_idx ON "@SCHEMA@".alert (tenant_id, alert_id DESC);
 CREATE TABLE "@SCHEMA@".alert_event (
   tenant_id text NOT NULL,
   event_id bigserial PRIMARY KEY,
-  alert_id bigint NOT NULL REFERENCES "@SCHEMA@".alert ON DELETE CASCADE,
+  alert_id bigint NOT NULL,
   event text NOT NULL CHECK (event IN ('fired', 'resolved', 'acknowledged', 'notified', 'notify_failed')),
   at timestamptz NOT NULL DEFAULT now(),
   actor text NOT NULL,
-  detail text NOT NULL DEFAULT ''
+  detail text NOT NULL DEFAULT '',
+  FOREIGN KEY (tenant_id, alert_id) REFERENCES "@SCHEMA@".alert ON DELETE CASCADE
 );
 CREATE INDEX alert_event_alert_idx ON "@SCHEMA@".alert_event (alert_id, event_id);
 CREATE TABLE "@SCHEMA@".alert_rule (

@@ -19,6 +19,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int kNotifyAttempts = 8;
+constexpr const char* kEvaluator = "alert_evaluate";  // who queues notifications
 
 // Runs `sql` and adds one observation of `kind` per row: the subject in column 0, the value
 // in `value_col` (a NULL value is not observed), the detail in `detail_col` (-1: none).
@@ -202,8 +203,9 @@ Result<std::vector<AlertObservation>> ObserveAlerts(PgConnection& conn, const st
   MILLRACE_RETURN_IF_ERROR(Observe(conn, sites, {}, "disk_free", 4, -1, &out));
   MILLRACE_RETURN_IF_ERROR(Observe(
       conn,
-      "SELECT site_id, count(*) FROM millrace.sync_reject WHERE tenant_id = $1 AND rejected_at > "
-      "now() - interval '24 hours' GROUP BY site_id ORDER BY site_id",
+      "SELECT r.site_id, count(*) FROM millrace.sync_reject r JOIN millrace.sync_site s ON "
+      "s.tenant_id = r.tenant_id AND s.site_id = r.site_id AND s.active WHERE r.tenant_id = $1 "
+      "AND r.rejected_at > now() - interval '24 hours' GROUP BY r.site_id ORDER BY r.site_id",
       {tenant}, "rejects_parked", 1, -1, &out));
   MILLRACE_RETURN_IF_ERROR(
       Observe(conn,
@@ -213,8 +215,9 @@ Result<std::vector<AlertObservation>> ObserveAlerts(PgConnection& conn, const st
   const std::string backups =
       "SELECT site_id, count(*) FILTER (WHERE state = 'failed' AND updated_at > now() - interval "
       "'24 hours'), extract(epoch FROM now() - coalesce(max(taken_at) FILTER (WHERE state = "
-      "'verified'), min(created_at))) / 3600 FROM millrace.site_backup WHERE tenant_id = $1 "
-      "GROUP BY site_id ORDER BY site_id";
+      "'verified'), min(created_at))) / 3600 FROM millrace.site_backup b WHERE tenant_id = $1 "
+      "AND EXISTS (SELECT 1 FROM millrace.sync_site s WHERE s.tenant_id = b.tenant_id AND "
+      "s.site_id = b.site_id AND s.active) GROUP BY site_id ORDER BY site_id";
   MILLRACE_RETURN_IF_ERROR(Observe(conn, backups, {tenant}, "backup_failed", 1, -1, &out));
   MILLRACE_RETURN_IF_ERROR(Observe(conn, backups, {tenant}, "backup_unverified", 2, -1, &out));
   MILLRACE_RETURN_IF_ERROR(
@@ -265,7 +268,7 @@ Result<std::vector<AlertObservation>> ObserveAlerts(PgConnection& conn, const st
 
 Result<AlertEvaluation> EvaluateTenantAlerts(PgConnection& conn, const std::string& tenant) {
   AlertEvaluation ev;
-  const std::string by = "alert_evaluate";
+  const std::string by = kEvaluator;
   MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, tenant, [&]() -> Status {
     // One evaluation of a tenant at a time, over every node: a second waits for the first
     // and then sees what it wrote.
@@ -338,13 +341,14 @@ Result<AlertEvaluation> EvaluateTenantAlerts(PgConnection& conn, const std::stri
             PgResult ins,
             conn.Query(
                 "INSERT INTO millrace.alert (tenant_id, kind, subject, severity, state, "
-                "value, threshold, detail, pending_since, fired_at) VALUES ($1, $2, $3, $4, "
-                "$5, $6, $7, $8, to_timestamp($9::bigint / 1000.0), to_timestamp($10::bigint "
-                "/ 1000.0)) RETURNING alert_id",
+                "value, threshold, detail, pending_since, fired_at, evaluated_at) VALUES ($1, "
+                "$2, $3, $4, $5, $6, $7, $8, to_timestamp($9::bigint / 1000.0), "
+                "to_timestamp($10::bigint / 1000.0), to_timestamp($11::bigint / 1000.0)) "
+                "RETURNING alert_id",
                 {tenant, kind_name, subject, std::string(AlertSeverityName(severity)),
                  std::string(s.phase == P::kFiring ? "firing" : "pending"), value_p,
-                 std::to_string(rule.threshold), detail, ts(s.pending_since_ms),
-                 ts(s.fired_at_ms)}));
+                 std::to_string(rule.threshold), detail, ts(s.pending_since_ms), ts(s.fired_at_ms),
+                 std::to_string(now_ms)}));
         id = std::stoll(ins.GetString(0, 0));
         ++ev.began;
       } else if (step.transition == AlertTransition::kDropped) {
@@ -359,12 +363,14 @@ Result<AlertEvaluation> EvaluateTenantAlerts(PgConnection& conn, const std::stri
                        "precision, value), detail = CASE WHEN $4 = '' THEN detail ELSE $4 END, "
                        "fired_at = to_timestamp($5::bigint / 1000.0), clear_since = "
                        "to_timestamp($6::bigint / 1000.0), resolved_at = CASE WHEN $2 = "
-                       "'resolved' THEN now() END, evaluated_at = now() WHERE alert_id = $1",
+                       "'resolved' THEN to_timestamp($7::bigint / 1000.0) END, evaluated_at = "
+                       "to_timestamp($7::bigint / 1000.0) WHERE alert_id = $1",
                        {std::to_string(id),
                         std::string(s.phase == P::kFiring    ? "firing"
                                     : s.phase == P::kPending ? "pending"
                                                              : "resolved"),
-                        value_p, detail, ts(s.fired_at_ms), ts(s.clear_since_ms)})
+                        value_p, detail, ts(s.fired_at_ms), ts(s.clear_since_ms),
+                        std::to_string(now_ms)})
                 .status());
       }
       std::string event;
@@ -414,7 +420,14 @@ void AddAlertJobKinds(JobKinds& kinds) {
                "the id of the alert's event to post"},
               {"webhook", JobField::Type::kString, true, 1, 64, "the webhook's name"}},
              AlertNotify,
-             nullptr,
+             [](const NewJob& job) {
+               // Queued with the event it posts; one made by hand could post any history.
+               return job.created_by == kEvaluator
+                          ? Status::Ok()
+                          : Status::InvalidArgument(
+                                "alert_notify jobs are queued by alert_evaluate only (retry a "
+                                "dead one with `jobs retry`)");
+             },
              kNotifyAttempts,
              2000});
 }

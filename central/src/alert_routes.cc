@@ -110,6 +110,8 @@ void AddAlertRoutes(Router& router, AlertRoutesOptions o) {
       }
     }
     MILLRACE_ASSIGN_OR_RETURN(std::string scope, Scope(who, tenant, Need::kRead));
+    MILLRACE_RETURN_IF_ERROR(CheckAlertTenant(conn, scope));
+    f.sites = who.sites;
     MILLRACE_ASSIGN_OR_RETURN(std::vector<AlertRecord> list, ListAlerts(conn, scope, f));
     json items = json::array();
     for (const AlertRecord& a : list) items.push_back(AlertJson(a));
@@ -123,7 +125,7 @@ void AddAlertRoutes(Router& router, AlertRoutesOptions o) {
     MILLRACE_ASSIGN_OR_RETURN(std::string tenant, TenantParam(req));
     MILLRACE_ASSIGN_OR_RETURN(std::string scope, Scope(who, tenant, Need::kRead));
     MILLRACE_ASSIGN_OR_RETURN(std::optional<AlertWithHistory> a, GetAlert(conn, scope, id));
-    if (!a) return Status::NotFound("no alert " + std::to_string(id));
+    if (!a || !AlertVisibleTo(a->alert, who.sites)) return Status::NotFound("no alert " + std::to_string(id));
     json out = AlertJson(a->alert);
     out["history"] = json::array();
     for (const AlertEvent& e : a->history) out["history"].push_back(AlertEventJson(e));
@@ -139,13 +141,14 @@ void AddAlertRoutes(Router& router, AlertRoutesOptions o) {
     MILLRACE_ASSIGN_OR_RETURN(std::string tenant, BodyTenant(req, body));
     MILLRACE_ASSIGN_OR_RETURN(std::string scope, Scope(who, tenant, Need::kAck));
     MILLRACE_ASSIGN_OR_RETURN(AlertRecord a, AcknowledgeAlert(conn, scope, id, who.name,
-                                                              body["comment"].get<std::string>()));
+                                                              body["comment"].get<std::string>(), who.sites));
     return AlertJson(a);
   }));
 
   router.Add("GET", "/api/v1/alert-rules", handle([](const HttpRequest& req, const Viewer& who, PgConnection& conn) -> Result<json> {
     MILLRACE_ASSIGN_OR_RETURN(std::string tenant, TenantParam(req));
     MILLRACE_ASSIGN_OR_RETURN(std::string scope, Scope(who, tenant, Need::kRead));
+    MILLRACE_RETURN_IF_ERROR(CheckAlertTenant(conn, scope));
     MILLRACE_ASSIGN_OR_RETURN(std::vector<AlertRule> rules, AlertRules(conn, scope));
     json items = json::array();
     for (const AlertRule& r : rules) items.push_back(AlertRuleJson(r));
@@ -157,7 +160,10 @@ void AddAlertRoutes(Router& router, AlertRoutesOptions o) {
     MILLRACE_ASSIGN_OR_RETURN(json body, JsonObjectBody(req, {"enabled", "severity", "threshold", "clear_threshold", "for_s", "tenant"}));
     MILLRACE_ASSIGN_OR_RETURN(std::string tenant, BodyTenant(req, body));
     MILLRACE_ASSIGN_OR_RETURN(std::string scope, Scope(who, tenant, Need::kConfigure));
+    MILLRACE_RETURN_IF_ERROR(CheckAlertTenant(conn, scope));
     if (!FindAlertRuleKind(kind)) return CheckAlertRule(AlertRule{kind});
+    if (body.size() == (body.contains("tenant") ? 1u : 0u))
+      return Status::InvalidArgument("nothing to change: give enabled, severity, threshold, clear_threshold or for_s");
     MILLRACE_ASSIGN_OR_RETURN(std::vector<AlertRule> rules, AlertRules(conn, scope));
     AlertRule rule;
     for (const AlertRule& r : rules)
@@ -210,9 +216,14 @@ void AddAlertRoutes(Router& router, AlertRoutesOptions o) {
     MILLRACE_ASSIGN_OR_RETURN(json body, JsonObjectBody(req, {"url", "min_severity", "tenant"}));
     MILLRACE_ASSIGN_OR_RETURN(std::string tenant, BodyTenant(req, body));
     MILLRACE_ASSIGN_OR_RETURN(std::string scope, Scope(who, tenant, Need::kConfigure));
+    MILLRACE_RETURN_IF_ERROR(CheckAlertTenant(conn, scope));
     if (!body.contains("url") || !body["url"].is_string())
       return Status::InvalidArgument("'url' is required: http://host:port/path");
     AlertWebhook w{req.path_params.at("name"), body["url"].get<std::string>(), AlertSeverity::kWarning, who.name};
+    // A webhook changed without min_severity keeps the one it had.
+    MILLRACE_ASSIGN_OR_RETURN(std::vector<AlertWebhook> hooks, AlertWebhooks(conn, scope));
+    for (const AlertWebhook& h : hooks)
+      if (h.name == w.name) w.min_severity = h.min_severity;
     if (body.contains("min_severity")) {
       if (!body["min_severity"].is_string()) return Status::InvalidArgument("'min_severity': expected a string");
       auto s = ParseAlertSeverity(body["min_severity"].get<std::string>());

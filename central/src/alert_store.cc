@@ -34,6 +34,28 @@ std::int64_t Int(const PgResult& r, int row, int col) {
   return std::stoll(r.GetString(row, col));
 }
 
+// Every digit a double holds, so a threshold is stored as it was given.
+std::string Exact(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// The kinds whose subject is a site, as a PostgreSQL array literal.
+std::string SiteKinds() {
+  std::string out = "{";
+  for (const AlertRuleKind& k : AlertRuleKinds())
+    if (k.subject == "site") out += (out.size() > 1 ? "," : "") + k.name;
+  return out + "}";
+}
+
+// Site ids (a-z, 0-9, '-': nothing to quote) as a PostgreSQL array literal.
+std::string SiteArray(const std::vector<std::string>& sites) {
+  std::string out = "{";
+  for (const std::string& site : sites) out += (out.size() > 1 ? "," : "") + site;
+  return out + "}";
+}
+
 }  // namespace
 
 const char* const kAlertColumns =
@@ -116,8 +138,8 @@ Status PutAlertRule(PgConnection& conn, const std::string& tenant, const AlertRu
             "excluded.clear_threshold, for_s = excluded.for_s, updated_by = "
             "excluded.updated_by, updated_at = now()",
             {tenant, rule.kind, rule.enabled ? "true" : "false",
-             std::string(AlertSeverityName(rule.severity)), std::to_string(rule.threshold),
-             std::to_string(rule.clear_threshold), std::to_string(rule.for_s), by})
+             std::string(AlertSeverityName(rule.severity)), Exact(rule.threshold),
+             Exact(rule.clear_threshold), std::to_string(rule.for_s), by})
         .status();
   });
 }
@@ -226,9 +248,11 @@ Result<std::vector<AlertRecord>> ListAlerts(PgConnection& conn, const std::strin
         conn.Query(std::string("SELECT ") + kAlertColumns +
                        " FROM millrace.alert a WHERE ($1 = '' OR ($1 = 'open' AND a.state <> "
                        "'resolved') OR a.state = $1) AND ($2 = '' OR a.kind = $2) AND "
-                       "($3::bigint = 0 OR a.alert_id < $3::bigint) ORDER BY a.alert_id DESC "
-                       "LIMIT $4",
-                   {f.state, f.kind, std::to_string(f.before), std::to_string(f.limit)}));
+                       "($3::bigint = 0 OR a.alert_id < $3::bigint) AND (cardinality($5::text[]) "
+                       "= 0 OR (a.subject = ANY($5::text[]) AND a.kind = ANY($6::text[]))) "
+                       "ORDER BY a.alert_id DESC LIMIT $4",
+                   {f.state, f.kind, std::to_string(f.before), std::to_string(f.limit),
+                    SiteArray(f.sites), SiteKinds()}));
     for (int i = 0; i < r.rows(); ++i) out.push_back(AlertFromRow(r, i));
     return Status::Ok();
   }));
@@ -258,17 +282,37 @@ Result<std::optional<AlertWithHistory>> GetAlert(PgConnection& conn, const std::
   return out;
 }
 
+bool AlertVisibleTo(const AlertRecord& a, const std::vector<std::string>& sites) {
+  if (sites.empty()) return true;
+  const AlertRuleKind* k = FindAlertRuleKind(a.kind);
+  return k && k->subject == "site" &&
+         std::find(sites.begin(), sites.end(), a.subject) != sites.end();
+}
+
+Status CheckAlertTenant(PgConnection& conn, const std::string& tenant) {
+  if (tenant == "*") return Status::Ok();
+  MILLRACE_ASSIGN_OR_RETURN(
+      PgResult r, conn.Query("SELECT 1 FROM millrace.alert_tenants() t WHERE t = $1", {tenant}));
+  if (r.rows() == 0) return Status::NotFound("no tenant " + tenant);
+  return Status::Ok();
+}
+
 Result<AlertRecord> AcknowledgeAlert(PgConnection& conn, const std::string& tenant, std::int64_t id,
-                                     const std::string& by, const std::string& comment) {
+                                     const std::string& by, const std::string& comment,
+                                     const std::vector<std::string>& sites) {
+  if (comment.empty())
+    return Status::InvalidArgument("comment is required: what is being done about it");
   if (comment.size() > 2000)
     return Status::InvalidArgument("comment is longer than 2000 characters");
   AlertRecord out;
   MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, tenant, [&]() -> Status {
     MILLRACE_ASSIGN_OR_RETURN(
-        PgResult r, conn.Query("SELECT state FROM millrace.alert WHERE alert_id = $1 FOR UPDATE",
+        PgResult r, conn.Query(std::string("SELECT ") + kAlertColumns +
+                                   " FROM millrace.alert a WHERE a.alert_id = $1 FOR UPDATE",
                                {std::to_string(id)}));
-    if (r.rows() == 0) return Status::NotFound("no alert " + std::to_string(id));
-    if (r.Get(0, 0) == "resolved")
+    if (r.rows() == 0 || !AlertVisibleTo(AlertFromRow(r, 0), sites))
+      return Status::NotFound("no alert " + std::to_string(id));
+    if (r.Get(0, 5) == "resolved")
       return Status::FailedPrecondition("alert " + std::to_string(id) +
                                         " is resolved: only an open alert is acknowledged");
     MILLRACE_RETURN_IF_ERROR(

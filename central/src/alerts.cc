@@ -52,21 +52,21 @@ const std::vector<AlertRuleKind>& AlertRuleKinds() {
        "changes", true, S::kWarning, 1, 0, 0, 1e9},
       {"conflict_rate",
        "concurrent edits central resolved in the last hour, over the tenant's sites", "conflicts",
-       true, S::kInfo, 100, 50, 0, 1e9},
+       true, S::kInfo, 100, 50, 0, 1e9, "tenant"},
       {"backup_failed",
        "a site's backups that failed their upload or verification in the last 24 hours", "backups",
        true, S::kCritical, 1, 0, 0, 1e6},
       {"backup_unverified", "age of a site's newest verified backup (sites that ship backups)",
        "hours", true, S::kWarning, 48, 26, 0, 87600},
       {"job_dead", "jobs that went to the dead letter in the last 24 hours", "jobs", true,
-       S::kWarning, 1, 0, 0, 1e6},
+       S::kWarning, 1, 0, 0, 1e6, "jobs"},
       {"oee_below_target",
        "OEE of a line over its last shift that ended (in the last two days, with planned time)",
-       "percent", false, S::kWarning, 60, 65, 0, 100},
+       "percent", false, S::kWarning, 60, 65, 0, 100, "line"},
       {"out_of_spec_rate",
        "share of a characteristic's inspections out of spec in this hour and the one before "
        "(at least 5 inspections)",
-       "percent", true, S::kWarning, 5, 2, 0, 100},
+       "percent", true, S::kWarning, 5, 2, 0, 100, "characteristic"},
   };
   return kKinds;
 }

@@ -121,8 +121,9 @@ void AddAlertsCommand(CLI::App& app, AlertsCommand* c) {
   Common(c->webhook_set, c);
   c->webhook_set->add_option("name", c->name, "The webhook's name")->required();
   c->webhook_set->add_option("--url", c->url, "http://host:port/path (plain http)")->required();
-  c->webhook_set->add_option("--min-severity", c->min_severity, "info, warning, critical or page")
-      ->capture_default_str();
+  c->webhook_set->add_option("--min-severity", c->min_severity,
+                             "info, warning, critical or page (default: as the webhook has it, "
+                             "or warning for a new one)");
   c->webhook_set->add_option("--actor", c->actor,
                              "Who changes it (default: $SUDO_USER or $USER @ host)");
 
@@ -141,9 +142,10 @@ int RunAlertsCommand(const AlertsCommand& c) {
   if (!conn_r.ok()) return Fail(conn_r.status());
   PgConnection& conn = **conn_r;
   const std::string actor = CommandLineActor(c.actor);
+  if (Status s = CheckAlertTenant(conn, c.tenant); !s.ok()) return Fail(s);
 
   if (*c.list) {
-    AlertFilter f{c.state, c.kind, 0, c.limit};
+    AlertFilter f{c.state, c.kind, 0, c.limit, {}};
     auto list = ListAlerts(conn, c.tenant, f);
     if (!list.ok()) return Fail(list.status());
     for (const AlertRecord& a : *list) PrintAlert(a, c.json);
@@ -186,6 +188,11 @@ int RunAlertsCommand(const AlertsCommand& c) {
   }
   if (*c.rule_set) {
     if (!FindAlertRuleKind(c.kind)) return Fail(CheckAlertRule(AlertRule{c.kind}));
+    if (!c.severity_opt->count() && !c.threshold_opt->count() && !c.clear_opt->count() &&
+        !c.for_opt->count() && !c.enable && !c.disable)
+      return Fail(Status::InvalidArgument(
+          "nothing to change: give --severity, --threshold, --clear, --for-s, --enable or "
+          "--disable"));
     auto rules = AlertRules(conn, c.tenant);
     if (!rules.ok()) return Fail(rules.status());
     AlertRule rule;
@@ -222,10 +229,18 @@ int RunAlertsCommand(const AlertsCommand& c) {
     return 0;
   }
   if (*c.webhook_set) {
-    auto severity = ParseAlertSeverity(c.min_severity);
-    if (!severity.ok())
-      return Fail(Status::InvalidArgument("--min-severity: " + severity.status().message()));
-    AlertWebhook w{c.name, c.url, *severity, actor};
+    AlertWebhook w{c.name, c.url, AlertSeverity::kWarning, actor};
+    if (!c.min_severity.empty()) {
+      auto severity = ParseAlertSeverity(c.min_severity);
+      if (!severity.ok())
+        return Fail(Status::InvalidArgument("--min-severity: " + severity.status().message()));
+      w.min_severity = *severity;
+    } else {
+      auto hooks = AlertWebhooks(conn, c.tenant);
+      if (!hooks.ok()) return Fail(hooks.status());
+      for (const AlertWebhook& h : *hooks)
+        if (h.name == c.name) w.min_severity = h.min_severity;
+    }
     if (Status s = PutAlertWebhook(conn, c.tenant, w, actor); !s.ok()) return Fail(s);
     std::cout << AlertWebhookJson(w).dump() << "\n";
     return 0;

@@ -30,7 +30,7 @@ struct AlertsCommand {
   CLI::Option *severity_opt = nullptr, *threshold_opt = nullptr, *clear_opt = nullptr,
               *for_opt = nullptr;
   // webhook-set, webhook-delete
-  std::string name, url, min_severity = "warning";
+  std::string name, url, min_severity;  // min_severity "": the webhook's own, or warning
 };
 
 void AddAlertsCommand(CLI::App& app, AlertsCommand* cmd);

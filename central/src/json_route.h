@@ -35,9 +35,10 @@ inline HttpHandler JsonRoute(PgPool* pool,
 
 // ?limit= (1 .. max_limit) and ?before= (an id: the keyset of the next page), the one
 // `key` names: InvalidArgument naming it when it is not a number in range.
-inline Status PageParam(const std::string& key, const std::string& value, int max_limit,
-                        int* limit, std::int64_t* before) {
-  if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos)
+inline Status PageParam(const std::string& key, const std::string& value, int max_limit, int* limit,
+                        std::int64_t* before) {
+  if (value.empty() || value.size() > 18 ||
+      value.find_first_not_of("0123456789") != std::string::npos)
     return Status::InvalidArgument(key + " must be a positive number, got '" + value + "'");
   const std::int64_t v = std::stoll(value);
   if (key == "before") {

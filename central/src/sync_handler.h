@@ -23,6 +23,13 @@ namespace millrace::central {
 
 namespace v1 = sync::v1;
 
+// The disk a site reported (free beside its store, or the store's size), as a statement
+// parameter: NULL when it did not say (central keeps what it last heard).
+inline PgParam ReportedDisk(const v1::SiteStatus& s, bool free) {
+  if (free ? !s.has_disk_free_bytes() : !s.has_store_bytes()) return std::nullopt;
+  return std::to_string(free ? s.disk_free_bytes() : s.store_bytes());
+}
+
 class SyncService::Session final : public sync::CentralSession {
  public:
   explicit Session(SyncService* svc) : svc_(svc) {}

@@ -219,16 +219,15 @@ Result<sync::ApplyOutcome> SyncService::Session::CommitBatch(const sync::Peer& p
                     // always has something to push says Hello only when it reconnects).
                     "reported_head_seq = $5, reported_backlog_bytes = $6, oldest_unacked_at = "
                     "CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1000.0) END, "
-                    "reported_disk_free_bytes = coalesce(nullif($8::bigint, 0), "
+                    "reported_disk_free_bytes = coalesce($8::bigint, "
                     "reported_disk_free_bytes), reported_store_bytes = "
-                    "coalesce(nullif($9::bigint, 0), reported_store_bytes) "
+                    "coalesce($9::bigint, reported_store_bytes) "
                     "WHERE tenant_id = $1 AND site_id = $2",
                     {peer.tenant_id, peer.site_id, std::to_string(last_seq),
                      std::to_string(batch.rows), std::to_string(batch.status.outbox_head_seq()),
                      std::to_string(batch.status.backlog_bytes()),
                      std::to_string(batch.status.oldest_unacked_ms()),
-                     std::to_string(batch.status.disk_free_bytes()),
-                     std::to_string(batch.status.store_bytes())})
+                     ReportedDisk(batch.status, true), ReportedDisk(batch.status, false)})
             .status();
   }
   if (s.ok()) s = conn_->Exec("COMMIT");

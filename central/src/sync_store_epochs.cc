@@ -40,14 +40,14 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
           ->Query("UPDATE millrace.sync_site SET last_seen_at = now(), reported_head_seq = $3, "
                   "reported_backlog_bytes = $4, oldest_unacked_at = CASE WHEN $5::bigint > 0 THEN "
                   "to_timestamp($5::bigint / 1000.0) END, reported_disk_free_bytes = "
-                  "nullif($6::bigint, 0), reported_store_bytes = nullif($7::bigint, 0) WHERE "
+                  "coalesce($6::bigint, reported_disk_free_bytes), reported_store_bytes = "
+                  "coalesce($7::bigint, reported_store_bytes) WHERE "
                   "tenant_id = $1 AND site_id = $2 AND "
                   "(last_seen_at IS NULL OR last_seen_at < now() - interval '2 seconds')",
                   {peer.tenant_id, peer.site_id, std::to_string(h.status().outbox_head_seq()),
                    std::to_string(h.status().backlog_bytes()),
                    std::to_string(h.status().oldest_unacked_ms()),
-                   std::to_string(h.status().disk_free_bytes()),
-                   std::to_string(h.status().store_bytes())})
+                   ReportedDisk(h.status(), true), ReportedDisk(h.status(), false)})
           .status());
   MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
   MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));

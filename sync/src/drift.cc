@@ -136,6 +136,17 @@ std::vector<RowPrint> RangeIndex::Rows(const RangeRef& range) const {
 
 // ---- the other side's half ----
 
+Status CheckRange(const RangeRef& r) {
+  if (r.table.empty()) return Status::InvalidArgument("drift range: no table named");
+  if (r.level < 0 || r.level > kDriftMaxLevel)
+    return Status::InvalidArgument("drift range: level " + std::to_string(r.level) +
+                                   " is not within 0 .. " + std::to_string(kDriftMaxLevel));
+  if (r.level < kDriftMaxLevel && (r.prefix >> (4 * r.level)) != 0)
+    return Status::InvalidArgument("drift range: prefix " + std::to_string(r.prefix) +
+                                   " has more than " + std::to_string(4 * r.level) + " bits");
+  return Status::Ok();
+}
+
 Result<RangeProbeReply> AnswerProbe(const RangeIndexes& indexes, const RangeProbe& probe,
                                     std::size_t max_rows) {
   static const RangeIndex kEmpty = [] {
@@ -149,14 +160,14 @@ Result<RangeProbeReply> AnswerProbe(const RangeIndexes& indexes, const RangeProb
   };
   RangeProbeReply reply;
   for (const RangeRef& r : probe.children_of) {
-    if (r.level < 0 || r.level >= kDriftMaxLevel)
+    MILLRACE_RETURN_IF_ERROR(CheckRange(r));
+    if (r.level == kDriftMaxLevel)
       return Status::InvalidArgument("drift probe: no children below " + Describe(r));
     reply.children.push_back(index(r.table).Children(r));
   }
   std::size_t listed = 0;
   for (const RangeRef& r : probe.rows_of) {
-    if (r.level < 0 || r.level > kDriftMaxLevel)
-      return Status::InvalidArgument("drift probe: no range " + Describe(r));
+    MILLRACE_RETURN_IF_ERROR(CheckRange(r));
     reply.rows.push_back(index(r.table).Rows(r));
     listed += reply.rows.back().size();
     if (listed > max_rows)
@@ -247,6 +258,20 @@ Status DriftWalk::Take(const RangeProbeReply& reply) {
       }
     }
   }
+  // The ranges to list, within the budget of rows per probe (by the larger count of the
+  // two sides); the rest wait for the next round trip.
+  for (const RangeRef& r : next.rows_of) deferred_.push_back(r);
+  next.rows_of.clear();
+  std::size_t budget = 0;
+  std::size_t taken = 0;
+  for (; taken < deferred_.size(); ++taken) {
+    const std::size_t rows = std::max<std::size_t>(
+        Index(deferred_[taken].table).Digest(deferred_[taken]).rows, options_.leaf_rows);
+    if (taken > 0 && budget + rows > options_.rows_per_probe) break;
+    budget += rows;
+    next.rows_of.push_back(deferred_[taken]);
+  }
+  deferred_.erase(deferred_.begin(), deferred_.begin() + static_cast<std::ptrdiff_t>(taken));
   probe_ = std::move(next);
   if (probe_.children_of.empty() && probe_.rows_of.empty()) {
     Finish();

@@ -15,13 +15,9 @@ Result<RangeRef> FromWire(const v1::DriftRange& w, const catalog::Catalog& catal
   if (w.level() > static_cast<std::uint32_t>(kDriftMaxLevel))
     return Status::InvalidArgument("drift probe: level " + std::to_string(w.level()) +
                                    " is past the deepest, " + std::to_string(kDriftMaxLevel));
-  const int level = static_cast<int>(w.level());
-  if (level < kDriftMaxLevel && level > 0 && (w.prefix() >> (4 * level)) != 0)
-    return Status::InvalidArgument("drift probe: prefix " + std::to_string(w.prefix()) +
-                                   " has more than " + std::to_string(4 * level) + " bits");
-  if (level == 0 && w.prefix() != 0)
-    return Status::InvalidArgument("drift probe: the whole table has no prefix");
-  return RangeRef{w.table(), level, w.prefix()};
+  RangeRef r{w.table(), static_cast<int>(w.level()), w.prefix()};
+  MILLRACE_RETURN_IF_ERROR(CheckRange(r));
+  return r;
 }
 
 }  // namespace

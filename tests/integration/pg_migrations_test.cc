@@ -39,7 +39,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0010_jobs", "e2250829a4f64e98249e7435bebaa2c8c37a84fd502788571f7decec1739f893"},
       {"0011_site_backups", "0c4db5235c8ab61f84bc4a7fb4eb48946b2c6e63c1d65cb93aeed7085d53709f"},
       {"0012_backup_sweep", "c7dc38030dfa5f1d58d5bf341da8fc7a4784868261010756dbb63445d53c27cd"},
-      {"0013_alerts", "dc9f0d35efa7c91f82a9c34eca2536d9386deb1919b48cd056abaef0fb3d8942"},
+      {"0013_alerts", "225e1662e9b649cc8071e6215d68f2e67c19e46734c0ceeece0095331a50bca3"},
   };
   return kDigests;
 }

@@ -18,12 +18,13 @@ class FakeRemote : public RangeSource {
   Result<RangeProbeReply> Probe(const RangeProbe& probe) override {
     ++calls;
     if (fail) return Status::Unavailable("link down");
-    auto reply = AnswerProbe(*indexes_, probe);
+    auto reply = AnswerProbe(*indexes_, probe, max_rows);
     if (reply.ok() && truncate) reply->children.pop_back();
     return reply;
   }
   int calls = 0;
   bool fail = false, truncate = false;
+  std::size_t max_rows = 100000;
 
  private:
   const RangeIndexes* indexes_;
@@ -164,7 +165,9 @@ TEST(DriftTest, AWalkTakesOneReplyAtATimeAndStopsAtItsRoundTripBudget) {
   }
   here["count"].Seal();
   there["count"].Seal();
-  DriftWalk walk(here, {"count"}, {32, 2});
+  DriftOptions budget;
+  budget.max_round_trips = 2;
+  DriftWalk walk(here, {"count"}, budget);
   ASSERT_NE(walk.Probe(), nullptr);
   EXPECT_EQ(walk.Probe()->children_of.size(), 1u);
   auto first = AnswerProbe(there, *walk.Probe());
@@ -178,6 +181,34 @@ TEST(DriftTest, AWalkTakesOneReplyAtATimeAndStopsAtItsRoundTripBudget) {
   EXPECT_EQ(walk.Probe(), nullptr);
   DriftWalk none(here, {}, {});
   EXPECT_TRUE(none.done());
+}
+
+TEST(DriftTest, AMassDifferenceIsListedOverSeveralProbesWithinTheirBudget) {
+  RangeIndexes here, there;
+  for (int n = 0; n < 30000; ++n) there["count"].Add(Id(n), 1);  // all lost here
+  here["count"].Seal();
+  there["count"].Seal();
+  FakeRemote remote(&there);
+  remote.max_rows = 6000;  // the other side refuses a larger listing
+  DriftOptions o;
+  o.rows_per_probe = 5000;
+  auto r = FindDrift(here, {"count"}, remote, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tables.at("count").only_remote.size(), 30000u);
+  EXPECT_GE(r->round_trips, 7) << "30000 rows in probes of 5000 at most";
+}
+
+TEST(DriftTest, TheDeepestRangeHoldsOneKeyAndBadRangesAreRefused) {
+  const std::uint64_t k = DriftKey("x");
+  const RangeRef leaf{"t", kDriftMaxLevel, k};
+  EXPECT_TRUE(leaf.Contains(k));
+  EXPECT_FALSE(leaf.Contains(k + 1));
+  EXPECT_TRUE((RangeRef{"t", 0, 0}).Contains(k));
+  EXPECT_TRUE((RangeRef{"t", 1, k >> 60}).Contains(k));
+  EXPECT_TRUE(CheckRange(leaf).ok());
+  EXPECT_NE(CheckRange({"t", 0, 1}).message().find("has more than 0 bits"), std::string::npos);
+  EXPECT_NE(CheckRange({"t", 17, 0}).message().find("not within 0 .. 16"), std::string::npos);
+  EXPECT_NE(CheckRange({"", 1, 0}).message().find("no table"), std::string::npos);
 }
 
 TEST(DriftTest, AProbeIsCheckedOnTheAnsweringSide) {

@@ -2,14 +2,17 @@
 //
 //   alert_evaluate (platform)  every minute: for each tenant (and the platform's own jobs,
 //                              tenant '*'), in one transaction of the tenant's, observes
-//                              every enabled kind's subjects (ObserveAlerts), steps each
+//                              every kind's subjects (ObserveAlerts; a disabled kind's
+//                              alerts step as good and resolve), steps each
 //                              open or observed alert through StepAlert, records firing and
 //                              resolving in the alert's history, and queues alert_notify
 //                              for each of the tenant's webhooks the alert's severity
 //                              reaches
-//   alert_notify (tenant)      posts one alert event as JSON to one webhook; a refused or
-//                              failed delivery is retried with backoff (8 attempts), and
-//                              the history says notified or, after the last, notify_failed
+//   alert_notify (tenant)      posts one alert event as JSON to one webhook (with the alert
+//                              as it stands when posted); a refused or failed delivery is
+//                              retried with backoff (8 attempts), and the history says
+//                              notified or, after the last, notify_failed. Queued by
+//                              alert_evaluate only.
 //
 // Thread-safety: the jobs run on job workers (job_runner.h).
 #pragma once
@@ -37,7 +40,8 @@ Result<std::vector<AlertObservation>> ObserveAlerts(PgConnection& conn, const st
 struct AlertEvaluation {
   int observed = 0, began = 0, fired = 0, resolved = 0, dropped = 0, notifications = 0;
 };
-// One evaluation of one tenant's alerts at PostgreSQL's now(), in a transaction of its own.
+// One evaluation of one tenant's alerts, in a transaction of its own, at PostgreSQL's clock
+// once it holds the tenant's evaluation lock (one evaluation of a tenant at a time).
 Result<AlertEvaluation> EvaluateTenantAlerts(PgConnection& conn, const std::string& tenant);
 
 void AddAlertJobKinds(JobKinds& kinds);

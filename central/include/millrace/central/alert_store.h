@@ -68,7 +68,12 @@ struct AlertFilter {
   std::string kind;         // "" any
   std::int64_t before = 0;  // only alerts older than this id (the next page); 0: any
   int limit = 100;          // 1 .. 1000
+  // Non-empty: only the alerts about these sites (a site manager's), none of the kinds
+  // whose subject is not a site.
+  std::vector<std::string> sites;
 };
+// Whether someone limited to `sites` (empty: every site) may see the alert.
+bool AlertVisibleTo(const AlertRecord& alert, const std::vector<std::string>& sites);
 // Newest first. InvalidArgument for an unknown state or kind.
 Result<std::vector<AlertRecord>> ListAlerts(PgConnection& conn, const std::string& tenant,
                                             const AlertFilter& filter);
@@ -78,10 +83,14 @@ struct AlertWithHistory {
 };
 Result<std::optional<AlertWithHistory>> GetAlert(PgConnection& conn, const std::string& tenant,
                                                  std::int64_t id);
-// Acknowledges an open alert with a comment (at most 2000 characters); NotFound for no
-// such alert, FailedPrecondition for a resolved one. The alert after.
+// Acknowledges an open alert with a comment (1 .. 2000 characters); NotFound for no such
+// alert (or one outside `sites`, when given), FailedPrecondition for a resolved one. The
+// alert after.
 Result<AlertRecord> AcknowledgeAlert(PgConnection& conn, const std::string& tenant, std::int64_t id,
-                                     const std::string& by, const std::string& comment);
+                                     const std::string& by, const std::string& comment,
+                                     const std::vector<std::string>& sites = {});
+// NotFound unless the tenant is registered ('*', the platform's own, always is).
+Status CheckAlertTenant(PgConnection& conn, const std::string& tenant);
 
 // The SELECT list AlertFromRow reads (over "alert a").
 extern const char* const kAlertColumns;

@@ -45,6 +45,8 @@ struct AlertRuleKind {
   double threshold = 0, clear_threshold = 0;
   int for_s = 0;
   double max_threshold = 1e12;  // thresholds must lie in [0, max_threshold]
+  std::string subject = "site";  // what one alert of the kind is about: site, tenant, jobs, line,
+                                 // characteristic
 };
 
 // Every kind, in the order they are shown.

@@ -100,9 +100,12 @@ struct RangeProbeReply {
   std::vector<std::vector<RowPrint>> rows;         // per range of rows_of
 };
 
+// InvalidArgument naming what is wrong: a level past kDriftMaxLevel, a prefix wider than
+// its level, an empty table name.
+Status CheckRange(const RangeRef& range);
 // Answers a probe from `indexes` (a table absent there holds no rows): what the side asked
-// runs. InvalidArgument for a range past the deepest level or a reply too large to send
-// (more than max_rows rows listed).
+// runs. InvalidArgument for a bad range (CheckRange; children only above the deepest level)
+// or a reply too large to send (more than max_rows rows listed).
 Result<RangeProbeReply> AnswerProbe(const RangeIndexes& indexes, const RangeProbe& probe,
                                     std::size_t max_rows = 100000);
 // Checks a reply against its probe: one entry per range asked, 16 children each, rows
@@ -118,7 +121,10 @@ class RangeSource {
 
 struct DriftOptions {
   std::size_t leaf_rows = 32;  // a range listed row by row once neither side holds more
-  int max_round_trips = 40;    // a walk that needs more is refused (a side keeps changing)
+  // Rows listed per round trip at most (by the digests' counts); the ranges past it wait
+  // for the next. Keep it within the other side's AnswerProbe max_rows.
+  std::size_t rows_per_probe = 20000;
+  int max_round_trips = 200;  // a walk that needs more is refused (a side keeps changing)
 };
 
 // One table's rows the two sides disagree on.
@@ -160,6 +166,7 @@ class DriftWalk {
   DriftOptions options_;
   RangeIndex empty_;
   RangeProbe probe_;
+  std::vector<RangeRef> deferred_;  // small ranges to list, past the last probe's budget
   DriftReport report_;
   bool done_ = false;
 };

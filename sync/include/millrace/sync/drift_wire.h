@@ -1,6 +1,7 @@
-// Drift probes (drift.h) on the sync link (sync.proto DriftProbe, DriftProbeReply), and
-// back. What arrives is checked as it is read: a range past the deepest level, a table the
-// catalog does not hold, a reply that does not fit its probe are refused by name.
+// Drift probes (drift.h) as sync.proto's DriftProbe and DriftProbeReply, and back. A probe
+// is checked as it is read (a range past the deepest level or wider than its level, a
+// table the catalog does not hold are refused by name); a reply is checked against its
+// probe by DriftWalk::Take, and its check_id is the caller's to match with the probe's.
 //
 // Thread-safety: pure functions.
 #pragma once
