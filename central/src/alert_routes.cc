@@ -17,25 +17,10 @@ using nlohmann::json;
 // change rules and webhooks from tenant_admin up.
 enum class Need { kRead, kAck, kConfigure };
 
-int Rank(Role r) {
-  switch (r) {
-    case Role::kViewer:
-      return 0;
-    case Role::kSiteManager:
-      return 1;
-    case Role::kTenantAdmin:
-      return 2;
-    case Role::kPlatformOperator:
-      return 3;
-  }
-  return 0;
-}
-
 // The tenant the request acts on: the caller's own, or for a platform operator the one
 // named (required).
 Result<std::string> Scope(const Viewer& who, const std::string& named, Need need) {
-  const int need_rank = need == Need::kConfigure ? 2 : 1;
-  if (Rank(who.role) < need_rank)
+  if (!RoleAtLeast(who.role, need == Need::kConfigure ? Role::kTenantAdmin : Role::kSiteManager))
     return Status::PermissionDenied(std::string(need == Need::kConfigure
                                                     ? "only a tenant_admin (or a platform_operator) "
                                                       "changes alert rules and webhooks"

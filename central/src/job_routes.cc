@@ -18,7 +18,7 @@ using nlohmann::json;
 // refused), or for a platform operator the one named ("" for all).
 Result<std::string> Scope(const Viewer& who, const std::string& named) {
   if (who.role == Role::kPlatformOperator) return named;
-  if (who.role != Role::kTenantAdmin)
+  if (!RoleAtLeast(who.role, Role::kTenantAdmin))
     return Status::PermissionDenied("only a tenant_admin (or a platform_operator) sees the job queue");
   if (!named.empty() && named != who.tenant_id)
     return Status::PermissionDenied("a tenant_admin sees only the jobs of tenant " + who.tenant_id);

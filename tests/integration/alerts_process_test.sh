@@ -7,30 +7,7 @@
 # field named); a rule changed over HTTP resolves it and the webhook hears that too; the
 # history tells all of it.
 # Usage: alerts_process_test.sh MES_CENTRAL   (MILLRACE_TEST_PG from the fixture)
-set -euo pipefail
-central=$1
-: "${MILLRACE_TEST_PG:?MILLRACE_TEST_PG is not set: run through ctest (fixture postgres)}"
-unset MILLRACE_LOG_LEVEL
-
-work=$(mktemp -d)
-pid= hook_pid=
-db="alerts_$$"
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  [ -n "$hook_pid" ] && kill -9 "$hook_pid" 2>/dev/null || true
-  psql "$MILLRACE_TEST_PG" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { echo "FAIL $*" >&2; [ -f "$work/central.log" ] && tail -20 "$work/central.log" >&2; exit 1; }
-expect_exit() {  # expect_exit CODE DESCRIPTION -- command...
-  local want=$1 desc=$2; shift 3
-  set +e; "$@" >"$work/out" 2>"$work/err"; local got=$?; set -e
-  [ "$got" = "$want" ] || { cat "$work/out" "$work/err" >&2; fail "$desc: exit $got, wanted $want"; }
-}
+source "$(dirname "$0")/../support/central_env.sh" alerts "$1"
 cfg=(-c "$work/central.toml" --tenant acme)
 
 # A webhook receiver: refuses its first request (503), then keeps each body, one per line,
@@ -62,31 +39,11 @@ server.serve_forever()
 PY
 touch "$work/hooks.log"
 python3 "$work/hook.py" "$work/hooks.log" "$work/hook.port" &
-hook_pid=$!
+extra_pids+=($!)
 for _ in $(seq 100); do [ -s "$work/hook.port" ] && break; sleep 0.1; done
 [ -s "$work/hook.port" ] || fail "the webhook receiver did not start"
 hook="http://127.0.0.1:$(cat "$work/hook.port")"
 
-psql "$MILLRACE_TEST_PG" -qc "CREATE DATABASE $db" >/dev/null
-"$central" migrate --db "$MILLRACE_TEST_PG dbname=$db" >/dev/null
-"$central" keygen --secret "$work/central.key" --public "$work/central.pub" >/dev/null
-cat >"$work/central.toml" <<TOML
-[database]
-url = "$MILLRACE_TEST_PG dbname=$db user=millrace_app"
-[sync]
-bind = "tcp://127.0.0.1:*"
-secret_key_file = "central.key"
-[jobs]
-workers = 1
-lease_seconds = 3
-[http]
-port = 0
-[log]
-level = "info"
-TOML
-"$central" create-tenant -c "$work/central.toml" --tenant acme --name Acme >/dev/null
-"$central" provision-site -c "$work/central.toml" --tenant acme --site lyon --out "$work/lyon" \
-  --endpoint tcp://127.0.0.1:1 >/dev/null
 "$central" provision-site -c "$work/central.toml" --tenant acme --site paris --out "$work/paris" \
   --endpoint tcp://127.0.0.1:1 >/dev/null
 "$central" create-tenant -c "$work/central.toml" --tenant bolt --name Bolt >/dev/null

@@ -5,31 +5,7 @@
 # finishes (attempt 2), `jobs enqueue --wait` shows progress and exits by the outcome, a
 # running job is cancelled and a cancelled one retried, and /metrics counts the queue.
 # Usage: jobs_process_test.sh MES_CENTRAL   (MILLRACE_TEST_PG from the fixture)
-set -euo pipefail
-central=$1
-: "${MILLRACE_TEST_PG:?MILLRACE_TEST_PG is not set: run through ctest (fixture postgres)}"
-unset MILLRACE_LOG_LEVEL
-
-work=$(mktemp -d)
-pid=
-db="jobs_$$"
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  psql "$MILLRACE_TEST_PG" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() { echo "FAIL $*" >&2; [ -f "$work/central.log" ] && tail -20 "$work/central.log" >&2; exit 1; }
-
-# expect_exit CODE DESCRIPTION -- command...
-expect_exit() {
-  local want=$1 desc=$2; shift 3
-  set +e; "$@" >"$work/out" 2>"$work/err"; local got=$?; set -e
-  [ "$got" = "$want" ] || { cat "$work/out" "$work/err" >&2; fail "$desc: exit $got, wanted $want"; }
-}
+source "$(dirname "$0")/../support/central_env.sh" jobs "$1"
 
 # job_field ID FIELD: a top-level field of the job's JSON (a string, a number or "null").
 job_field() {
@@ -59,27 +35,6 @@ start_central() {
 enqueue() {  # enqueue ARGS... -> prints the job id
   "$central" jobs enqueue -c "$work/central.toml" "$@" | sed -n 's/^job \([0-9]*\) .*/\1/p'
 }
-
-psql "$MILLRACE_TEST_PG" -qc "CREATE DATABASE $db" >/dev/null
-"$central" migrate --db "$MILLRACE_TEST_PG dbname=$db" >/dev/null
-"$central" keygen --secret "$work/central.key" --public "$work/central.pub" >/dev/null
-cat >"$work/central.toml" <<TOML
-[database]
-url = "$MILLRACE_TEST_PG dbname=$db user=millrace_app"
-[sync]
-bind = "tcp://127.0.0.1:*"
-secret_key_file = "central.key"
-[jobs]
-workers = 1
-lease_seconds = 3
-[http]
-port = 0
-[log]
-level = "info"
-TOML
-"$central" create-tenant -c "$work/central.toml" --tenant acme --name Acme >/dev/null
-"$central" provision-site -c "$work/central.toml" --tenant acme --site lyon --out "$work/lyon" \
-  --endpoint tcp://127.0.0.1:1 >/dev/null
 
 # ---- the command line refuses what no kind takes ----
 expect_exit 0 "jobs kinds" -- "$central" jobs kinds

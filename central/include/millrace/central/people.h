@@ -28,6 +28,11 @@ enum class Role { kViewer, kSiteManager, kTenantAdmin, kPlatformOperator };
 const char* RoleName(Role role);
 Result<Role> ParseRole(const std::string& name);
 
+// Roles are ordered: each may do what the ones before it may.
+inline bool RoleAtLeast(Role have, Role need) {
+  return static_cast<int>(have) >= static_cast<int>(need);
+}
+
 struct Person {
   std::string user_id, login, name;
   std::string tenant_id;  // "" for a platform operator
