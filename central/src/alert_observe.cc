@@ -57,6 +57,15 @@ Result<std::vector<AlertObservation>> ObserveAlerts(PgConnection& conn, const st
       "s.site_id = b.site_id AND s.active) GROUP BY site_id ORDER BY site_id";
   MILLRACE_RETURN_IF_ERROR(Observe(conn, backups, {tenant}, "backup_failed", 1, -1, &out));
   MILLRACE_RETURN_IF_ERROR(Observe(conn, backups, {tenant}, "backup_unverified", 2, -1, &out));
+  // A drift found means something wrote behind the sync engine's back, even once repaired.
+  MILLRACE_RETURN_IF_ERROR(Observe(
+      conn,
+      "SELECT DISTINCT ON (d.site_id) d.site_id, d.drifted, 'check ' || d.check_id || ': ' || "
+      "d.repaired || ' repaired, ' || d.left_to_sync || ' left to sync' FROM millrace.sync_drift "
+      "d JOIN millrace.sync_site s ON s.tenant_id = d.tenant_id AND s.site_id = d.site_id AND "
+      "s.active WHERE d.tenant_id = $1 AND d.state = 'done' AND d.finished_at > now() - interval "
+      "'7 days' ORDER BY d.site_id, d.check_id DESC",
+      {tenant}, "drift", 1, 2, &out));
   MILLRACE_RETURN_IF_ERROR(
       Observe(conn,
               "SELECT 'jobs', count(*), string_agg(DISTINCT kind, ', ') FROM millrace.job_list($1, "

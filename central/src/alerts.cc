@@ -58,6 +58,10 @@ const std::vector<AlertRuleKind>& AlertRuleKinds() {
        true, S::kCritical, 1, 0, 0, 1e6},
       {"backup_unverified", "age of a site's newest verified backup (sites that ship backups)",
        "hours", true, S::kWarning, 48, 26, 0, 87600},
+      {"drift",
+       "rows a site's latest drift check (in the last 7 days) found differing from central, "
+       "repaired or not",
+       "rows", true, S::kWarning, 1, 0, 0, 1e9},
       {"job_dead", "jobs that went to the dead letter in the last 24 hours", "jobs", true,
        S::kWarning, 1, 0, 0, 1e6, "jobs"},
       {"oee_below_target",

@@ -296,6 +296,34 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
   return out;
 }
 
+Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_id,
+                                  const std::string& site_id, const catalog::TableSpec& t,
+                                  const std::vector<std::string>* ids, bool lock) {
+  std::string where = "tenant_id = $1";
+  std::vector<PgParam> params = {tenant_id};
+  if (t.scope == catalog::RoutingScope::kSite) {
+    // Master data without a site belongs to every site; everything else to its own.
+    where += t.merge == catalog::MergePolicy::kCentralOwned ? " AND (site_id IS NULL OR site_id = $2)"
+                                                           : " AND site_id = $2";
+    params.push_back(site_id);
+  }
+  if (ids) {
+    where += " AND id = ANY($" + std::to_string(params.size() + 1) + "::uuid[])";
+    params.push_back(PgTextArray(*ids));
+  }
+  MILLRACE_ASSIGN_OR_RETURN(auto res, conn.Query("SELECT " + PgSelectList(t) + " FROM " +
+                                                     PgTable(t) + " WHERE " + where +
+                                                     " ORDER BY id" + (lock ? " FOR UPDATE" : ""),
+                                                 params));
+  std::vector<Row> rows;
+  rows.reserve(static_cast<std::size_t>(res.rows()));
+  for (int r = 0; r < res.rows(); ++r) {
+    MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 Result<std::map<std::string, std::string>> SiteContent(PgConnection& conn,
                                                        const std::string& tenant_id,
                                                        const std::string& site_id) {
@@ -303,25 +331,7 @@ Result<std::map<std::string, std::string>> SiteContent(PgConnection& conn,
   std::map<std::string, std::string> out;
   Status s = [&]() -> Status {
     for (const auto& t : catalog::MesCatalog().tables()) {
-      std::string where = "tenant_id = $1";
-      std::vector<PgParam> params = {tenant_id};
-      if (t.scope == catalog::RoutingScope::kSite) {
-        // Master data without a site belongs to every site; everything else to its own.
-        where += t.merge == catalog::MergePolicy::kCentralOwned
-                     ? " AND (site_id IS NULL OR site_id = $2)"
-                     : " AND site_id = $2";
-        params.push_back(site_id);
-      }
-      MILLRACE_ASSIGN_OR_RETURN(auto res, conn.Query("SELECT " + PgSelectList(t) + " FROM " +
-                                                         PgTable(t) + " WHERE " + where +
-                                                         " ORDER BY id",
-                                                     params));
-      std::vector<Row> rows;
-      rows.reserve(static_cast<std::size_t>(res.rows()));
-      for (int r = 0; r < res.rows(); ++r) {
-        MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
-        rows.push_back(std::move(row));
-      }
+      MILLRACE_ASSIGN_OR_RETURN(auto rows, SiteRows(conn, tenant_id, site_id, t));
       out[t.name] = sync::ContentDigest(rows);
     }
     return conn.Exec("COMMIT");

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "millrace/central/central_store.h"
+#include "millrace/central/drift_jobs.h"
 #include "millrace/central/provision.h"
 #include "millrace/central/reports.h"
 #include "millrace/central/rollups.h"
@@ -238,6 +239,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
   }
   AddBackupJobKinds(kinds, o.backups);
   AddAlertJobKinds(kinds);
+  AddDriftJobKinds(kinds);
   AddRestoreJobKind(kinds, o.restore);
   if (o.pg_backup) AddPgBackupJobKind(kinds, *o.pg_backup);
   return kinds;
@@ -245,7 +247,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
 
 std::vector<JobSchedule> CentralJobSchedules() {
   return {{"partition_maintenance", std::chrono::hours(6), nlohmann::json::object()},
-          BackupSweepSchedule(), AlertEvaluateSchedule()};
+          BackupSweepSchedule(), AlertEvaluateSchedule(), DriftSweepSchedule()};
 }
 
 }  // namespace millrace::central

@@ -32,6 +32,7 @@
 #include "millrace/central/pg_pool.h"
 #include "millrace/central/report_routes.h"
 #include "millrace/central/provision.h"
+#include "millrace/central/drift_jobs.h"
 #include "millrace/central/restore_site.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
@@ -261,6 +262,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                         config->backups.retention, config->backups.reverify_days},
                        restore_jobs, pg_backup_jobs});
   AddSiteBackupMetrics(metrics, &ops_pool);
+  AddDriftMetrics(metrics, &ops_pool);
   if (pg_backup_jobs) AddPgBackupMetrics(metrics, &ops_pool);
   AddJobRoutes(router, {&ops_pool, &job_kinds,
                         [&auth](const HttpRequest& req) { return auth.Authenticate(req); },

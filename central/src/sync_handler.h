@@ -4,10 +4,12 @@
 // only stores what it decided. Its methods live in three files by subject:
 // sync_service.cc (the site lock, batches, the feed), sync_store_epochs.cc (Hello and the
 // site's store incarnations), sync_key_rotation.cc (site key rotation), sync_backups.cc
-// (the site backups edges ship).
+// (the site backups edges ship), sync_drift.cc (the drift checks sites run).
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "millrace/central/sync_service.h"
 #include "millrace/common/row.h"
 #include "millrace/sync/central_side.h"
+#include "millrace/sync/drift.h"
 #include "millrace/sync/v1/sync.pb.h"
 
 namespace millrace::central {
@@ -29,6 +32,27 @@ inline PgParam ReportedDisk(const v1::SiteStatus& s, bool free) {
   if (free ? !s.has_disk_free_bytes() : !s.has_store_bytes()) return std::nullopt;
   return std::to_string(free ? s.disk_free_bytes() : s.store_bytes());
 }
+
+// The indexes central took of sites' rows for the drift checks running, one per site, shared
+// by the workers (a check's probes may reach any of them). Entries unused for a quarter of
+// an hour are dropped; a dropped index is taken again at the next probe.
+class DriftIndexCache {
+ public:
+  std::shared_ptr<const sync::RangeIndexes> Find(const std::string& site_key,
+                                                 std::uint64_t check_id);
+  void Put(const std::string& site_key, std::uint64_t check_id,
+           std::shared_ptr<const sync::RangeIndexes> indexes);
+  void Drop(const std::string& site_key);
+
+ private:
+  struct Entry {
+    std::uint64_t check_id = 0;
+    std::shared_ptr<const sync::RangeIndexes> indexes;
+    std::chrono::steady_clock::time_point used;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
 
 class SyncService::Session final : public sync::CentralSession {
  public:
@@ -47,9 +71,17 @@ class SyncService::Session final : public sync::CentralSession {
                                            const v1::BackupOffer& offer) override;
   Result<v1::BackupChunkAck> BackupChunk(const sync::Peer& peer,
                                          const v1::BackupChunk& chunk) override;
+  Result<v1::DriftReply> Drift(const sync::Peer& peer, const v1::DriftRequest& r) override;
   void Reset(const Status& why) override;
 
  private:
+  // sync_drift.cc: central's index of the site's rows for a check, taken (and the check
+  // marked running) at its first probe.
+  Result<std::shared_ptr<const sync::RangeIndexes>> DriftIndex(const sync::Peer& peer,
+                                                               std::uint64_t check_id);
+  Result<v1::DriftRepaired> DriftRepair(const sync::Peer& peer, std::uint64_t check_id,
+                                        const v1::DriftRepair& r);
+  Status DriftOutcome(const sync::Peer& peer, std::uint64_t check_id, const v1::DriftOutcome& o);
   Status Connect();
 
   // The site's registry row as the applier needs it.
@@ -59,6 +91,7 @@ class SyncService::Session final : public sync::CentralSession {
     double silent_s = -1;         // seconds since the site was last heard; -1: never
     bool rotate_key = false;      // mes-central rotate-site-key asked for a new key
     int rotation_grace_s = 3600;  // how long the old key works once the new one is in
+    std::uint64_t drift_check = 0;  // the drift check the site is asked to run; 0: none
   };
 
   // Locks (or reads) the site's row. PermissionDenied when the site is revoked or unknown,

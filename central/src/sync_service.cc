@@ -47,7 +47,8 @@ Result<SyncService::Session::SiteRow> SyncService::Session::Site(const sync::Pee
                                        "$3 = '' OR EXISTS (SELECT 1 FROM millrace.sync_site_key "
                                        "k WHERE k.tenant_id = s.tenant_id AND k.site_id = "
                                        "s.site_id AND k.public_key = $3 AND (k.retire_at IS "
-                                       "NULL OR k.retire_at > now())) "
+                                       "NULL OR k.retire_at > now())), "
+                                       "coalesce(drift_check_id, 0) "
                                        "FROM millrace.sync_site s WHERE tenant_id = $1 AND "
                                        "site_id = $2") +
                                (lock ? " FOR UPDATE OF s" : ""),
@@ -59,14 +60,14 @@ Result<SyncService::Session::SiteRow> SyncService::Session::Site(const sync::Pee
     return Status::PermissionDenied("this connection's key was retired when the site's key "
                                     "was rotated: reconnect with the new key");
   return SiteRow{std::stoull(r.GetString(0, 0)), r.GetString(0, 2), std::stod(r.GetString(0, 3)),
-                 r.Get(0, 4) == "t", std::stoi(r.GetString(0, 5))};
+                 r.Get(0, 4) == "t", std::stoi(r.GetString(0, 5)), std::stoull(r.GetString(0, 7))};
 }
 
 Result<sync::SiteCursor> SyncService::Session::LockSite(const sync::Peer& peer) {
   MILLRACE_RETURN_IF_ERROR(Connect());
   MILLRACE_RETURN_IF_ERROR(BeginTenant(*conn_, peer.tenant_id));
   MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, true));
-  return sync::SiteCursor{site.applied, site.epoch, site.rotate_key};
+  return sync::SiteCursor{site.applied, site.epoch, site.rotate_key, site.drift_check};
 }
 
 Status SyncService::Session::Release() { return Rollback(*conn_); }
@@ -244,7 +245,8 @@ SyncService::SyncService(SyncServiceOptions options, MetricsRegistry* m)
                             : std::make_unique<HybridClock>(options_.clock,
                                                             options_.max_forward_skew_ms)),
       hlc_(options_.hlc ? options_.hlc : own_hlc_.get()),
-      metrics_(m, options_.clock) {}
+      metrics_(m, options_.clock),
+      drift_indexes_(std::make_unique<DriftIndexCache>()) {}
 
 SyncService::~SyncService() = default;
 

@@ -55,6 +55,7 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
   reply.set_applied_seq(site.applied);
   reply.set_feed_head(head);
   reply.set_rotate_key(site.rotate_key);
+  reply.set_drift_check(site.drift_check);
   return reply;
 }
 

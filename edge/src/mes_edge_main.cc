@@ -229,6 +229,11 @@ nlohmann::json SyncStatusJson(EdgeStore& store, const std::string& db_path, sync
     j["last_backup_shipped_ms"] = st.last_backup_shipped_ms;
     j["backup_shipping"] = st.backup_shipping;
     j["backup_shipping_offset"] = st.backup_offset;
+    j["drift_checks"] = st.drift_checks;
+    j["drift_checks_failed"] = st.drift_checks_failed;
+    j["drift_rows_found"] = st.drift_rows_found;
+    j["drift_rows_repaired"] = st.drift_rows_repaired;
+    j["drift_check_running"] = st.drift_check;
     j["last_error"] = st.last_error;
     j["state"] = st.state;
     j["link_up"] = st.link_up;

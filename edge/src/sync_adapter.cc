@@ -216,6 +216,7 @@ sync::SyncClientOptions SyncClientOptionsFor(const EdgeStore& store) {
   o.node_id = store.node_id();
   o.site_id = store.site_id();
   o.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+  o.catalog = &catalog::MesCatalog();
   const StoreEpoch& e = store.epoch();
   o.epoch = {e.id, e.parent, static_cast<std::uint64_t>(e.base_seq),
              static_cast<std::uint64_t>(e.fork_hlc)};

@@ -7,6 +7,7 @@
 
 #include "millrace/common/logging.h"
 #include "millrace/sync/backup_source.h"
+#include "millrace/sync/drift_wire.h"
 #include "millrace/sync/row_codec.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/wire.h"
@@ -151,6 +152,14 @@ Result<v1::Envelope> CentralProtocol::Dispatch(const Peer& peer, const v1::Envel
       *e.mutable_backup_chunk_ack() = std::move(a);
       return e;
     }
+    case v1::Envelope::kDriftRequest: {
+      MILLRACE_RETURN_IF_ERROR(CheckDriftRequest(request.drift_request(), central_->Catalog()));
+      MILLRACE_ASSIGN_OR_RETURN(v1::DriftReply r, session_->Drift(peer, request.drift_request()));
+      r.set_check_id(request.drift_request().check_id());
+      v1::Envelope e;
+      *e.mutable_drift_reply() = std::move(r);
+      return e;
+    }
     default:
       return Status::InvalidArgument("an edge may not send " + std::string(BodyName(request)));
   }
@@ -264,6 +273,7 @@ Result<v1::Envelope> CentralProtocol::Push(const Peer& peer, const v1::PushBatch
     reply.mutable_ack()->set_rejected(static_cast<std::uint32_t>(sorted.rejects.size()));
     reply.mutable_ack()->set_conflicts(static_cast<std::uint32_t>(outcome->conflicts));
     reply.mutable_ack()->set_rotate_key(site.rotate_key);
+    reply.mutable_ack()->set_drift_check(site.drift_check);
     return reply;
   }
   return Status::Internal("unreachable");

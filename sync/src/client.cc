@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "drift_run.h"
 #include "millrace/sync/wire.h"
 
 namespace millrace::sync {
@@ -111,6 +112,8 @@ void SyncClient::Disconnect(const std::string& why, bool at_once) {
   shipment_.reset();
   backup_checked_ms_ = 0;
   backups_declined_ = false;
+  // A drift check goes on over the next connection, from the request that was lost.
+  if (drift_) drift_->Resend();
   retry_at_ms_ = clock_->NowMillis() + delay.count();
   // Central was unreachable (not refusing, not slow): retry as soon as a link is up again.
   retry_on_link_up_ = !transport_->LinkUp();
@@ -335,6 +338,71 @@ Status SyncClient::HandleBackupReply(const v1::Envelope& e) {
   return Status::Ok();
 }
 
+void SyncClient::DriftAsked(std::uint64_t check_id) {
+  if (check_id == 0 || check_id == drift_finished_) return;
+  if (drift_ && drift_->check_id() == check_id) return;
+  drift_asked_ = check_id;
+}
+
+Status SyncClient::MaybeCheckDrift() {
+  if (!drift_ && drift_asked_ != 0) {
+    const std::uint64_t id = drift_asked_;
+    drift_asked_ = 0;
+    if (!options_.catalog) {
+      drift_ = std::make_unique<DriftRun>(
+          id, Status::FailedPrecondition("this edge was started without its catalog"));
+    } else if (auto indexes = edge_->DriftIndexes(); !indexes.ok()) {
+      drift_ = std::make_unique<DriftRun>(id, indexes.status());
+    } else {
+      drift_ = std::make_unique<DriftRun>(id, *std::move(indexes), *options_.catalog,
+                                          options_.drift);
+      spdlog::info("sync: drift check {}: comparing {} row(s) with central", id,
+                   drift_->outcome().local_rows());
+    }
+    Record([&](SyncClientStats& st) { st.drift_check = id; });
+  }
+  if (!drift_) return Status::Ok();
+  std::optional<v1::DriftRequest> next = drift_->Next(*edge_);
+  if (!next) return Status::Ok();
+  v1::Envelope e;
+  *e.mutable_drift_request() = *std::move(next);
+  Status s = Send(std::move(e));
+  if (s.code() == StatusCode::kUnavailable) {
+    drift_->Resend();
+    return Status::Ok();
+  }
+  MILLRACE_RETURN_IF_ERROR(s);
+  drift_sent_ms_ = clock_->NowMillis();
+  return Status::Ok();
+}
+
+void SyncClient::HandleDriftReply(const v1::DriftReply& reply) {
+  if (!drift_) return;  // an answer from before a restart of the check
+  drift_->Take(reply, *edge_);
+  if (!drift_->done()) return;
+  const v1::DriftOutcome& o = drift_->outcome();
+  std::uint64_t found = 0, repaired = 0;
+  for (const auto& t : o.tables()) {
+    found += t.differ() + t.only_edge() + t.only_central();
+    repaired += t.repaired_at_central() + t.repaired_at_edge();
+  }
+  if (!o.error().empty())
+    spdlog::warn("sync: drift check {} failed: {}", drift_->check_id(), o.error());
+  else
+    spdlog::info("sync: drift check {}: {} row(s) differed, {} repaired, in {} round trip(s)",
+                 drift_->check_id(), found, repaired, o.round_trips());
+  drift_finished_ = drift_->check_id();
+  const bool failed = !o.error().empty();
+  drift_.reset();
+  Record([&](SyncClientStats& st) {
+    st.drift_checks++;
+    if (failed) st.drift_checks_failed++;
+    st.drift_rows_found += found;
+    st.drift_rows_repaired += repaired;
+    st.drift_check = 0;
+  });
+}
+
 Status SyncClient::Handle(const v1::Envelope& e) {
   switch (e.body_case()) {
     case v1::Envelope::kHelloReply: {
@@ -365,6 +433,7 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       state_ = State::kReady;
       backoff_.Reset();
       in_flight_.clear();
+      DriftAsked(r.drift_check());
       rotate_wanted_ = r.rotate_key() || (options_.keys && options_.keys->HasNextKeyPair());
       if (r.rotate_key() && !options_.keys && !told_no_keys_) {
         told_no_keys_ = true;
@@ -396,6 +465,7 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       // below it, and the batches sent again stay in the window until it does.
       std::erase_if(in_flight_, [&](const InFlight& f) { return f.last_seq <= a.acked_seq(); });
       if (a.rotate_key() && options_.keys) rotate_wanted_ = true;
+      DriftAsked(a.drift_check());
       const std::int64_t now = SystemClock()->NowMillis();  // a date, for the status page
       Record([&](SyncClientStats& st) {
         st.acked_seq = acked_seq_;
@@ -463,6 +533,9 @@ Status SyncClient::Handle(const v1::Envelope& e) {
     case v1::Envelope::kBackupOfferReply:
     case v1::Envelope::kBackupChunkAck:
       return HandleBackupReply(e);
+    case v1::Envelope::kDriftReply:
+      HandleDriftReply(e.drift_reply());
+      return Status::Ok();
     case v1::Envelope::kError:
       Disconnect("central refused: " + e.error().code() + ": " + e.error().message());
       return Status::Ok();
@@ -515,6 +588,7 @@ Status SyncClient::Step(milliseconds wait) {
     keep(FillWindow());
     keep(MaybePull());
     keep(MaybeShipBackup());
+    keep(MaybeCheckDrift());
     const bool backup_owed =
         shipment_ && (shipment_->offer_in_flight || shipment_->chunks_in_flight > 0);
     if (!in_flight_.empty() && now - in_flight_.front().sent_ms > options_.ack_timeout.count()) {
@@ -525,6 +599,8 @@ Status SyncClient::Step(milliseconds wait) {
       Disconnect("central did not answer the key rotation");
     } else if (backup_owed && now - backup_sent_ms_ > options_.ack_timeout.count()) {
       Disconnect("central did not answer the backup upload");
+    } else if (drift_ && drift_->waiting() && now - drift_sent_ms_ > options_.ack_timeout.count()) {
+      Disconnect("central did not answer the drift check");
     } else if (in_flight_.empty() && !pull_in_flight_ &&
                now - last_heard_ms_ > options_.idle_ping.count()) {
       // A ping that also re-syncs watermarks. Not sent (no link): the next turn tries.

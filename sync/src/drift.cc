@@ -113,6 +113,16 @@ std::pair<std::size_t, std::size_t> RangeIndex::Span(const RangeRef& range) cons
           static_cast<std::size_t>(last - entries_.begin())};
 }
 
+std::optional<std::uint64_t> RangeIndex::Find(const std::string& id) const {
+  if (!sealed_) return std::nullopt;
+  const std::uint64_t key = DriftKey(id);
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                             [](const Entry& e, std::uint64_t k) { return e.key < k; });
+  for (; it != entries_.end() && it->key == key; ++it)
+    if (it->id == id) return it->fingerprint;
+  return std::nullopt;
+}
+
 RangeDigest RangeIndex::Digest(const RangeRef& range) const {
   const auto [a, b] = Span(range);
   if (!sealed_) return {};

@@ -80,4 +80,47 @@ RangeProbeReply DriftReplyFromWire(const v1::DriftProbeReply& w) {
   return reply;
 }
 
+Status CheckDriftRequest(const v1::DriftRequest& r, const catalog::Catalog& catalog) {
+  if (r.check_id() == 0) return Status::InvalidArgument("drift request: check_id must be set");
+  auto table_of = [&](const std::string& what, const std::string& table) -> Status {
+    if (!catalog.Find(table))
+      return Status::InvalidArgument("drift " + what + ": no table '" + table + "' in the catalog");
+    return Status::Ok();
+  };
+  switch (r.body_case()) {
+    case v1::DriftRequest::kProbe: {
+      const auto& p = r.probe();
+      if (p.children_of_size() + p.rows_of_size() > kDriftMaxRanges)
+        return Status::InvalidArgument("drift probe: " +
+                                       std::to_string(p.children_of_size() + p.rows_of_size()) +
+                                       " ranges, more than " + std::to_string(kDriftMaxRanges));
+      return DriftProbeFromWire(p, catalog).status();
+    }
+    case v1::DriftRequest::kFetch:
+      MILLRACE_RETURN_IF_ERROR(table_of("fetch", r.fetch().table()));
+      if (r.fetch().ids_size() > kDriftMaxRows)
+        return Status::InvalidArgument("drift fetch: " + std::to_string(r.fetch().ids_size()) +
+                                       " ids, more than " + std::to_string(kDriftMaxRows));
+      return Status::Ok();
+    case v1::DriftRequest::kRepair: {
+      MILLRACE_RETURN_IF_ERROR(table_of("repair", r.repair().table()));
+      if (r.repair().rows_size() > kDriftMaxRows)
+        return Status::InvalidArgument("drift repair: " + std::to_string(r.repair().rows_size()) +
+                                       " rows, more than " + std::to_string(kDriftMaxRows));
+      for (const auto& c : r.repair().rows())
+        if (c.table() != r.repair().table())
+          return Status::InvalidArgument("drift repair of " + r.repair().table() +
+                                         " carries a row of " + c.table());
+      return Status::Ok();
+    }
+    case v1::DriftRequest::kOutcome:
+      for (const auto& t : r.outcome().tables())
+        MILLRACE_RETURN_IF_ERROR(table_of("outcome", t.table()));
+      return Status::Ok();
+    case v1::DriftRequest::BODY_NOT_SET:
+      break;
+  }
+  return Status::InvalidArgument("drift request: no probe, fetch, repair or outcome");
+}
+
 }  // namespace millrace::sync

@@ -48,6 +48,7 @@ bool EdgeMaySend(const v1::Envelope& e) {
     case v1::Envelope::kKeyRotation:
     case v1::Envelope::kBackupOffer:
     case v1::Envelope::kBackupChunk:
+    case v1::Envelope::kDriftRequest:
       return true;
     default:
       return false;

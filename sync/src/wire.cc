@@ -159,6 +159,10 @@ std::string_view BodyName(const v1::Envelope& envelope) {
       return "backup_chunk";
     case v1::Envelope::kBackupChunkAck:
       return "backup_chunk_ack";
+    case v1::Envelope::kDriftRequest:
+      return "drift_request";
+    case v1::Envelope::kDriftReply:
+      return "drift_reply";
     case v1::Envelope::BODY_NOT_SET:
       return "none";
   }

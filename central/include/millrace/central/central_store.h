@@ -83,6 +83,14 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
                                              const std::vector<SharedChange>& changes,
                                              bool publish_all);
 
+// The rows of `table` central holds that belong on `site`'s edge (its own facts and shared
+// rows, the master data routed to it), by id; only those of `ids` when given (REQUIRES:
+// UUIDs), locked FOR UPDATE when `lock`. In the caller's transaction.
+Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_id,
+                                  const std::string& site_id, const catalog::TableSpec& table,
+                                  const std::vector<std::string>* ids = nullptr,
+                                  bool lock = false);
+
 // table -> content digest (sync/content.h) of every row central holds that belongs on
 // `site`'s edge: its own facts and shared rows, and the master data routed to it. Read in
 // one REPEATABLE READ snapshot. Compare with the edge's GET /api/v1/sync/content.

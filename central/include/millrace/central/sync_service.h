@@ -47,6 +47,8 @@ struct SyncServiceOptions {
   std::string node;  // this node's name, recorded with the backups it received
 };
 
+class DriftIndexCache;
+
 class SyncService final : public sync::CentralSide {
  public:
   SyncService(SyncServiceOptions options, MetricsRegistry* metrics);
@@ -77,6 +79,7 @@ class SyncService final : public sync::CentralSide {
   std::mutex listener_mu_;
   std::function<void(const std::string&, std::uint64_t)> listener_;
   sync::CentralSyncMetrics metrics_;
+  std::unique_ptr<DriftIndexCache> drift_indexes_;  // sync_drift.cc
 };
 
 }  // namespace millrace::central

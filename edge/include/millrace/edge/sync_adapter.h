@@ -1,5 +1,5 @@
 // The edge store as the sync client sees it (sync/client.h): outbox reads and purges,
-// the downstream cursor, and applying feed batches.
+// the downstream cursor, applying feed batches, and the edge's half of drift checks.
 //
 // A feed batch applies in one SQLite transaction together with the new cursor, without
 // capture. A shared row (work order, lot, ...) with a local change still waiting in the
@@ -46,6 +46,17 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   Status RewindFeed(std::uint64_t cursor) override;
   Status ApplyFeed(const sync::v1::FeedBatch& batch) override;
   Result<sync::v1::SiteStatus> Backlog() override;
+  // Drift checks (sync/drift_run.h), in sync_drift.cc: every table of the catalog in one
+  // read snapshot; central's copies written as they stand and the edge's read, each only
+  // while the row is as indexed and no change of it waits in the outbox.
+  Result<sync::RangeIndexes> DriftIndexes() override;
+  Result<std::size_t> WriteCentralCopies(const std::string& table,
+                                         const std::vector<sync::v1::Change>& rows,
+                                         const std::vector<std::string>& remove,
+                                         const sync::RangeIndex& indexed) override;
+  Result<std::vector<sync::v1::Change>> EdgeCopies(const std::string& table,
+                                                   const std::vector<std::string>& ids,
+                                                   const sync::RangeIndex& indexed) override;
   // Feed rows this edge refused (logged): out of its bounds, or of a table it lacks.
   std::uint64_t feed_rows_refused() const { return feed_rows_refused_; }
 

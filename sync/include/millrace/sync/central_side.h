@@ -86,6 +86,7 @@ struct SiteCursor {
   std::uint64_t applied = 0;  // highest contiguous seq applied in the current epoch
   std::string epoch;          // empty: no store has named its epoch yet
   bool rotate_key = false;    // central asks the site for a new Curve key pair
+  std::uint64_t drift_check = 0;  // central asks the site to run this drift check; 0: none
 };
 
 // What committing a batch did.
@@ -147,6 +148,17 @@ class CentralSession {
     (void)peer;
     (void)chunk;
     return Status::FailedPrecondition("this central keeps no site backups");
+  }
+  // One step of a drift check the site runs (sync.proto DriftRequest, drift_run.h), a
+  // request the protocol has checked (CheckDriftRequest): answers a probe from central's
+  // index of the site's tables as of the check's first probe, central's copies of rows,
+  // central taking the site's copies (each only while central's row is as that index
+  // holds it), or records the outcome. A central that checks no drift refuses, which is
+  // the default.
+  virtual Result<v1::DriftReply> Drift(const Peer& peer, const v1::DriftRequest& request) {
+    (void)peer;
+    (void)request;
+    return Status::FailedPrecondition("this central checks no drift");
   }
   // A request failed with `why`: drop whatever is open (and the connection itself when
   // the database was out of reach), so the next request starts clean.

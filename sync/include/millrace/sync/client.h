@@ -35,15 +35,19 @@
 #include <thread>
 #include <vector>
 
+#include "millrace/common/catalog.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/status.h"
 #include "millrace/sync/backoff.h"
 #include "millrace/sync/backup_source.h"
+#include "millrace/sync/drift.h"
 #include "millrace/sync/site_keys.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/v1/sync.pb.h"
 
 namespace millrace::sync {
+
+class DriftRun;  // drift_run.h, private to the client
 
 struct OutboxRecord {
   std::uint64_t seq = 0;
@@ -66,6 +70,32 @@ class EdgeSide {
   virtual Status ApplyFeed(const v1::FeedBatch& batch) = 0;
   // The outbox backlog, reported to central (at most once a second).
   virtual Result<v1::SiteStatus> Backlog() = 0;
+
+  // Drift checks (drift_run.h); an edge that does not override them reports each check
+  // central asks for as failed.
+  // Every synced table as this edge holds it, read in one snapshot.
+  virtual Result<RangeIndexes> DriftIndexes() {
+    return Status::FailedPrecondition("this edge does not check drift");
+  }
+  // Writes central's copies `rows` of `table` as they stand (not captured into the outbox)
+  // and deletes the rows `remove`, each only while the edge's row is as `indexed` holds it
+  // (absent there: absent here) and no change of it waits in the outbox. Returns how many
+  // rows it wrote or deleted.
+  virtual Result<std::size_t> WriteCentralCopies(const std::string& table,
+                                                 const std::vector<v1::Change>& rows,
+                                                 const std::vector<std::string>& remove,
+                                                 const RangeIndex& indexed) {
+    (void)table, (void)rows, (void)remove, (void)indexed;
+    return Status::FailedPrecondition("this edge does not repair drift");
+  }
+  // The edge's copies of the rows `ids` of `table` for central to take (op OP_UPSERT), each
+  // only while it is as `indexed` holds it and no change of it waits in the outbox.
+  virtual Result<std::vector<v1::Change>> EdgeCopies(const std::string& table,
+                                                     const std::vector<std::string>& ids,
+                                                     const RangeIndex& indexed) {
+    (void)table, (void)ids, (void)indexed;
+    return Status::FailedPrecondition("this edge does not repair drift");
+  }
 };
 
 // The incarnation of the store the client speaks for (see Hello in sync.proto).
@@ -102,6 +132,10 @@ struct SyncClientOptions {
   std::size_t backup_chunk_bytes = 512 * 1024;
   int backup_window = 2;                       // chunks in flight
   std::chrono::milliseconds backup_poll{5000};  // how often Pending() is asked while idle
+  // The catalog the edge's tables follow, for drift checks (who owns which table); null:
+  // every check central asks for is reported failed.
+  const catalog::Catalog* catalog = nullptr;
+  DriftOptions drift;
 };
 
 struct SyncClientStats {
@@ -123,6 +157,11 @@ struct SyncClientStats {
   std::int64_t last_backup_shipped_ms = 0;    // wall clock, 0: never
   std::string backup_shipping;                // the backup being shipped; empty: none
   std::uint64_t backup_offset = 0;            // central holds that backup up to here
+  std::uint64_t drift_checks = 0;         // drift checks run to their end (failed ones too)
+  std::uint64_t drift_checks_failed = 0;
+  std::uint64_t drift_rows_found = 0;     // rows the two sides disagreed on
+  std::uint64_t drift_rows_repaired = 0;  // of them, written from their owner's copy
+  std::uint64_t drift_check = 0;          // the check running; 0: none
   std::string last_error;
   // The protocol loop's own state, for a look when a site does not catch up.
   std::string state;                 // disconnected | hello_sent | ready
@@ -173,6 +212,10 @@ class SyncClient {
   Status MaybePull();
   Status MaybeShipBackup();
   Status HandleBackupReply(const v1::Envelope& e);
+  // Drift checks (drift_run.h): central asks with HelloReply or Ack.drift_check.
+  void DriftAsked(std::uint64_t check_id);
+  Status MaybeCheckDrift();
+  void HandleDriftReply(const v1::DriftReply& reply);
   Status Handle(const v1::Envelope& e);
   // Drops the connection; the next Hello waits out the backoff, or goes at once.
   void Disconnect(const std::string& why, bool at_once = false);
@@ -223,6 +266,10 @@ class SyncClient {
   bool backups_declined_ = false;   // central keeps no backups (until the next Hello)
   v1::SiteStatus backlog_;
   std::int64_t backlog_read_ms_ = 0;
+  std::unique_ptr<DriftRun> drift_;  // the check running
+  std::uint64_t drift_asked_ = 0;          // the check central asks for; 0: none
+  std::uint64_t drift_finished_ = 0;       // the last check this client ran to its end
+  std::int64_t drift_sent_ms_ = 0;
 
   std::function<void(double, int)> feed_observer_;
   mutable std::mutex stats_mu_;

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,8 @@ class RangeIndex {
   std::vector<RangeDigest> Children(const RangeRef& range) const;
   // The rows in the range, by key.
   std::vector<RowPrint> Rows(const RangeRef& range) const;
+  // The fingerprint of the row with this id; nullopt when the index does not hold it.
+  std::optional<std::uint64_t> Find(const std::string& id) const;
 
  private:
   struct Entry {

@@ -22,4 +22,12 @@ Result<RangeProbe> DriftProbeFromWire(const v1::DriftProbe& wire, const catalog:
 v1::DriftProbeReply DriftReplyToWire(std::uint64_t check_id, const RangeProbeReply& reply);
 RangeProbeReply DriftReplyFromWire(const v1::DriftProbeReply& wire);
 
+// A drift request as central takes it: a check id, one body; a probe's ranges (as
+// DriftProbeFromWire, at most kDriftMaxRanges), a fetch's or repair's table in the catalog
+// with at most kDriftMaxRows ids or rows (a repair's rows all of that table). InvalidArgument
+// naming what is wrong.
+inline constexpr int kDriftMaxRanges = 65536;
+inline constexpr int kDriftMaxRows = 1000;
+Status CheckDriftRequest(const v1::DriftRequest& request, const catalog::Catalog& catalog);
+
 }  // namespace millrace::sync

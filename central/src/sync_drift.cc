@@ -1,0 +1,265 @@
+// The drift checks sites run against central (sync.proto DriftRequest; sync/drift_run.h
+// has the edge's half). A check is a sync_drift row the site was asked to run; its first
+// probe makes central index the site's rows (SiteRows: the scope SiteContent digests) in
+// one REPEATABLE READ snapshot and mark the check running; the probes are answered from
+// that index (cached per site, for any worker of this node); a fetch answers central's
+// current copies; a repair writes the site's copies of its own rows, each only while
+// central's row is as the index holds it (an audit record that exists is never
+// overwritten); the outcome is recorded and the site's request cleared.
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "millrace/central/central_store.h"
+#include "millrace/common/uuid.h"
+#include "millrace/sync/drift_wire.h"
+#include "millrace/sync/row_codec.h"
+#include "sync_handler.h"
+
+namespace millrace::central {
+
+namespace {
+
+constexpr auto kIndexIdle = std::chrono::minutes(15);
+constexpr std::size_t kIndexesKept = 64;
+
+std::string SiteKey(const sync::Peer& peer) { return peer.tenant_id + "/" + peer.site_id; }
+
+// The check `check_id` of the peer's site, locked: its state, or NotFound.
+Result<std::string> CheckState(PgConnection& conn, const sync::Peer& peer,
+                               std::uint64_t check_id) {
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, conn.Query("SELECT state FROM millrace.sync_drift WHERE tenant_id = $1 AND "
+                         "check_id = $2 AND site_id = $3 FOR UPDATE",
+                         {peer.tenant_id, std::to_string(check_id), peer.site_id}));
+  if (r.rows() != 1)
+    return Status::NotFound("no drift check " + std::to_string(check_id) + " of site " +
+                            peer.site_id);
+  return r.GetString(0, 0);
+}
+
+}  // namespace
+
+std::shared_ptr<const sync::RangeIndexes> DriftIndexCache::Find(const std::string& site_key,
+                                                                std::uint64_t check_id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(site_key);
+  if (it == entries_.end() || it->second.check_id != check_id) return nullptr;
+  it->second.used = std::chrono::steady_clock::now();
+  return it->second.indexes;
+}
+
+void DriftIndexCache::Put(const std::string& site_key, std::uint64_t check_id,
+                          std::shared_ptr<const sync::RangeIndexes> indexes) {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(entries_, [&](const auto& e) { return now - e.second.used > kIndexIdle; });
+  while (entries_.size() >= kIndexesKept) {
+    auto oldest = entries_.begin();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+      if (it->second.used < oldest->second.used) oldest = it;
+    entries_.erase(oldest);
+  }
+  entries_[site_key] = {check_id, std::move(indexes), now};
+}
+
+void DriftIndexCache::Drop(const std::string& site_key) {
+  std::lock_guard lock(mu_);
+  entries_.erase(site_key);
+}
+
+Result<std::shared_ptr<const sync::RangeIndexes>> SyncService::Session::DriftIndex(
+    const sync::Peer& peer, std::uint64_t check_id) {
+  if (auto cached = svc_->drift_indexes_->Find(SiteKey(peer), check_id)) return cached;
+  auto indexes = std::make_shared<sync::RangeIndexes>();
+  std::uint64_t rows = 0;
+  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(
+      *conn_, peer.tenant_id,
+      [&]() -> Status {
+        MILLRACE_RETURN_IF_ERROR(Site(peer, false).status());
+        MILLRACE_ASSIGN_OR_RETURN(std::string state, CheckState(*conn_, peer, check_id));
+        if (state != "requested" && state != "running")
+          return Status::FailedPrecondition("drift check " + std::to_string(check_id) +
+                                            " is over (" + state + ")");
+        for (const auto& t : catalog::MesCatalog().tables()) {
+          MILLRACE_ASSIGN_OR_RETURN(auto table_rows, SiteRows(*conn_, peer.tenant_id, peer.site_id, t));
+          sync::RangeIndex& index = (*indexes)[t.name];
+          for (const Row& row : table_rows) index.Add(row);
+          index.Seal();
+          rows += table_rows.size();
+        }
+        return conn_
+            ->Query("UPDATE millrace.sync_drift SET state = 'running', started_at = "
+                    "coalesce(started_at, now()), central_rows = $3 WHERE tenant_id = $1 AND "
+                    "check_id = $2",
+                    {peer.tenant_id, std::to_string(check_id), std::to_string(rows)})
+            .status();
+      },
+      /*repeatable_read=*/true));
+  spdlog::info("sync: drift check {}: central indexed {} row(s) of {}/{}", check_id, rows,
+               peer.tenant_id, peer.site_id);
+  std::shared_ptr<const sync::RangeIndexes> out = std::move(indexes);
+  svc_->drift_indexes_->Put(SiteKey(peer), check_id, out);
+  return out;
+}
+
+Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& peer,
+                                                            std::uint64_t check_id,
+                                                            const v1::DriftRepair& r) {
+  const catalog::TableSpec* spec = catalog::MesCatalog().Find(r.table());
+  if (spec->owner == catalog::Owner::kCentral)
+    return Status::InvalidArgument("drift repair: central owns " + r.table() +
+                                   "; a site does not send its rows");
+  std::vector<Row> rows;
+  std::vector<std::string> ids;
+  for (const auto& c : r.rows()) {
+    MILLRACE_ASSIGN_OR_RETURN(Row row, sync::DecodeChange(c, catalog::MesCatalog()));
+    if (row.IsNull(catalog::kSiteColumn) || row.Text(catalog::kSiteColumn) != peer.site_id)
+      return Status::PermissionDenied("drift repair: site " + peer.site_id + " may not write " +
+                                      r.table() + " " + row.id() + " of another site");
+    ids.push_back(row.id());
+    rows.push_back(std::move(row));
+  }
+  v1::DriftRepaired out;
+  out.set_table(r.table());
+  auto indexes = svc_->drift_indexes_->Find(SiteKey(peer), check_id);
+  if (!indexes) {  // taken by another node, or dropped: nothing to compare against
+    out.set_skipped(static_cast<std::uint32_t>(rows.size()));
+    return out;
+  }
+  auto indexed = indexes->find(r.table());
+  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
+    MILLRACE_RETURN_IF_ERROR(Site(peer, false).status());
+    MILLRACE_ASSIGN_OR_RETURN(auto current, SiteRows(*conn_, peer.tenant_id, peer.site_id, *spec,
+                                                     &ids, /*lock=*/true));
+    std::map<std::string, std::uint64_t> now;
+    for (const Row& row : current) now[row.id()] = sync::RowFingerprint(row);
+    std::vector<const Row*> write;
+    for (const Row& row : rows) {
+      // As the index holds it: there with the same fingerprint, or absent from both.
+      std::optional<std::uint64_t> was;
+      if (indexed != indexes->end()) was = indexed->second.Find(row.id());
+      auto it = now.find(row.id());
+      const bool is_there = it != now.end();
+      if (was.has_value() != is_there || (is_there && *was != it->second)) continue;
+      if (spec->immutable && is_there) continue;
+      write.push_back(&row);
+    }
+    if (!write.empty()) {
+      MILLRACE_RETURN_IF_ERROR(spec->immutable
+                                   ? InsertRows(*conn_, peer.tenant_id, *spec, write)
+                                   : UpsertRows(*conn_, peer.tenant_id, *spec, write));
+    }
+    out.set_written(static_cast<std::uint32_t>(write.size()));
+    out.set_skipped(static_cast<std::uint32_t>(rows.size() - write.size()));
+    return Status::Ok();
+  }));
+  if (out.written() > 0)
+    spdlog::warn("sync: drift check {}: took {} {} row(s) from {}/{} as they stand there",
+                 check_id, out.written(), r.table(), peer.tenant_id, peer.site_id);
+  return out;
+}
+
+Status SyncService::Session::DriftOutcome(const sync::Peer& peer, std::uint64_t check_id,
+                                          const v1::DriftOutcome& o) {
+  std::uint64_t drifted = 0, repaired = 0, left = 0;
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& t : o.tables()) {
+    drifted += t.differ() + t.only_edge() + t.only_central();
+    repaired += t.repaired_at_central() + t.repaired_at_edge();
+    left += t.left_to_sync();
+    tables.push_back({{"table", t.table()},
+                      {"differ", t.differ()},
+                      {"only_edge", t.only_edge()},
+                      {"only_central", t.only_central()},
+                      {"repaired_at_central", t.repaired_at_central()},
+                      {"repaired_at_edge", t.repaired_at_edge()},
+                      {"left_to_sync", t.left_to_sync()}});
+  }
+  const std::string error = o.error().substr(0, 2000);
+  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
+    MILLRACE_RETURN_IF_ERROR(Site(peer, false).status());
+    MILLRACE_ASSIGN_OR_RETURN(std::string state, CheckState(*conn_, peer, check_id));
+    if (state == "requested" || state == "running") {
+      MILLRACE_RETURN_IF_ERROR(
+          conn_
+              ->Query("UPDATE millrace.sync_drift SET state = $3, finished_at = now(), edge_rows "
+                      "= $4, round_trips = $5, ranges_compared = $6, rows_listed = $7, drifted = "
+                      "$8, repaired = $9, left_to_sync = $10, tables = $11::jsonb, error = "
+                      "nullif($12, '') WHERE tenant_id = $1 AND check_id = $2",
+                      {peer.tenant_id, std::to_string(check_id), error.empty() ? "done" : "failed",
+                       std::to_string(o.local_rows()), std::to_string(o.round_trips()),
+                       std::to_string(o.ranges_compared()), std::to_string(o.rows_listed()),
+                       std::to_string(drifted), std::to_string(repaired), std::to_string(left),
+                       tables.dump(), error})
+              .status());
+    }
+    return conn_
+        ->Query("UPDATE millrace.sync_site SET drift_check_id = NULL WHERE tenant_id = $1 AND "
+                "site_id = $2 AND drift_check_id = $3",
+                {peer.tenant_id, peer.site_id, std::to_string(check_id)})
+        .status();
+  }));
+  svc_->drift_indexes_->Drop(SiteKey(peer));
+  if (!error.empty())
+    spdlog::warn("sync: drift check {} of {}/{} failed: {}", check_id, peer.tenant_id,
+                 peer.site_id, error);
+  else
+    spdlog::info("sync: drift check {} of {}/{}: {} row(s) drifted, {} repaired, {} left to "
+                 "sync, {} round trip(s)",
+                 check_id, peer.tenant_id, peer.site_id, drifted, repaired, left, o.round_trips());
+  return Status::Ok();
+}
+
+Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
+                                                   const v1::DriftRequest& r) {
+  MILLRACE_RETURN_IF_ERROR(Connect());
+  v1::DriftReply reply;
+  switch (r.body_case()) {
+    case v1::DriftRequest::kProbe: {
+      MILLRACE_ASSIGN_OR_RETURN(auto indexes, DriftIndex(peer, r.check_id()));
+      MILLRACE_ASSIGN_OR_RETURN(sync::RangeProbe probe,
+                                sync::DriftProbeFromWire(r.probe(), catalog::MesCatalog()));
+      MILLRACE_ASSIGN_OR_RETURN(sync::RangeProbeReply answer, sync::AnswerProbe(*indexes, probe));
+      *reply.mutable_probe() = sync::DriftReplyToWire(r.check_id(), answer);
+      return reply;
+    }
+    case v1::DriftRequest::kFetch: {
+      const catalog::TableSpec* spec = catalog::MesCatalog().Find(r.fetch().table());
+      std::vector<std::string> ids(r.fetch().ids().begin(), r.fetch().ids().end());
+      for (const auto& id : ids)
+        if (!Uuid::Parse(id).ok())
+          return Status::InvalidArgument("drift fetch: '" + id + "' is not a row id");
+      std::vector<Row> rows;
+      MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
+        MILLRACE_RETURN_IF_ERROR(Site(peer, false).status());
+        MILLRACE_ASSIGN_OR_RETURN(rows, SiteRows(*conn_, peer.tenant_id, peer.site_id, *spec, &ids));
+        return Status::Ok();
+      }));
+      auto* f = reply.mutable_fetched();
+      f->set_table(spec->name);
+      std::set<std::string> found;
+      for (const Row& row : rows) {
+        found.insert(row.id());
+        *f->add_rows() = sync::EncodeChange(row, v1::OP_UPSERT);
+      }
+      for (const auto& id : ids)
+        if (!found.count(id)) f->add_missing(id);
+      return reply;
+    }
+    case v1::DriftRequest::kRepair: {
+      MILLRACE_ASSIGN_OR_RETURN(*reply.mutable_repaired(),
+                                DriftRepair(peer, r.check_id(), r.repair()));
+      return reply;
+    }
+    case v1::DriftRequest::kOutcome:
+      MILLRACE_RETURN_IF_ERROR(DriftOutcome(peer, r.check_id(), r.outcome()));
+      reply.mutable_recorded();
+      return reply;
+    case v1::DriftRequest::BODY_NOT_SET:
+      break;
+  }
+  return Status::InvalidArgument("drift request: no probe, fetch, repair or outcome");
+}
+
+}  // namespace millrace::central
