@@ -133,10 +133,21 @@ Result<std::vector<RequestedCheck>> RequestDriftChecks(PgConnection& conn,
     for (int i = 0; i < r.rows(); ++i) {
       const std::string site = r.GetString(i, 0);
       if (!r.IsNull(i, 1)) {
+        // A check the site has not begun yet (it is offline, say) stands for this one too;
+        // one it is running is superseded by a new one.
+        MILLRACE_ASSIGN_OR_RETURN(
+            PgResult waiting,
+            conn.Query("SELECT state FROM millrace.sync_drift WHERE tenant_id = $1 AND check_id "
+                       "= $2",
+                       {tenant, r.GetString(i, 1)}));
+        if (waiting.rows() == 1 && waiting.GetString(0, 0) == "requested") {
+          out.push_back({site, std::stoll(r.GetString(i, 1))});
+          continue;
+        }
         MILLRACE_RETURN_IF_ERROR(
             conn.Query("UPDATE millrace.sync_drift SET state = 'failed', finished_at = now(), "
-                       "error = 'superseded by a newer check before the site ran it' WHERE "
-                       "tenant_id = $1 AND check_id = $2 AND state IN ('requested', 'running')",
+                       "error = 'superseded by a newer check' WHERE tenant_id = $1 AND check_id "
+                       "= $2 AND state IN ('requested', 'running')",
                        {tenant, r.GetString(i, 1)})
                 .status());
       }

@@ -21,7 +21,8 @@ namespace millrace::central {
 namespace {
 
 constexpr auto kIndexIdle = std::chrono::minutes(15);
-constexpr std::size_t kIndexesKept = 64;
+constexpr std::size_t kIndexesKept = 256;
+constexpr std::size_t kMaxReplyBytes = 4 << 20;  // central's copies sent at once
 
 std::string SiteKey(const sync::Peer& peer) { return peer.tenant_id + "/" + peer.site_id; }
 
@@ -45,7 +46,12 @@ std::shared_ptr<const sync::RangeIndexes> DriftIndexCache::Find(const std::strin
   std::lock_guard lock(mu_);
   auto it = entries_.find(site_key);
   if (it == entries_.end() || it->second.check_id != check_id) return nullptr;
-  it->second.used = std::chrono::steady_clock::now();
+  const auto now = std::chrono::steady_clock::now();
+  if (now - it->second.used > kIndexIdle) {
+    entries_.erase(it);
+    return nullptr;
+  }
+  it->second.used = now;
   return it->second.indexes;
 }
 
@@ -110,53 +116,69 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
   if (spec->owner == catalog::Owner::kCentral)
     return Status::InvalidArgument("drift repair: central owns " + r.table() +
                                    "; a site does not send its rows");
+  v1::DriftRepaired out;
+  out.set_table(r.table());
   std::vector<Row> rows;
   std::vector<std::string> ids;
   for (const auto& c : r.rows()) {
-    MILLRACE_ASSIGN_OR_RETURN(Row row, sync::DecodeChange(c, catalog::MesCatalog()));
-    if (row.IsNull(catalog::kSiteColumn) || row.Text(catalog::kSiteColumn) != peer.site_id)
-      return Status::PermissionDenied("drift repair: site " + peer.site_id + " may not write " +
-                                      r.table() + " " + row.id() + " of another site");
-    ids.push_back(row.id());
-    rows.push_back(std::move(row));
+    // What the normal apply would park (a bad value, another site's row, not an upsert) is
+    // not taken here either; the reject table already holds it.
+    auto row = sync::DecodeChange(c, catalog::MesCatalog());
+    if (c.op() != v1::OP_UPSERT || !row.ok() || row->IsNull(catalog::kSiteColumn) ||
+        row->Text(catalog::kSiteColumn) != peer.site_id)
+      continue;  // counted as skipped
+    ids.push_back(row->id());
+    rows.push_back(*std::move(row));
   }
-  v1::DriftRepaired out;
-  out.set_table(r.table());
   auto indexes = svc_->drift_indexes_->Find(SiteKey(peer), check_id);
   if (!indexes) {  // taken by another node, or dropped: nothing to compare against
-    out.set_skipped(static_cast<std::uint32_t>(rows.size()));
+    out.set_skipped(static_cast<std::uint32_t>(r.rows_size()));
     return out;
   }
   auto indexed = indexes->find(r.table());
+  std::size_t written = 0;
   MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
-    MILLRACE_RETURN_IF_ERROR(Site(peer, false).status());
+    written = 0;
+    // The site's lock orders this with the site's batches, on any node.
+    MILLRACE_RETURN_IF_ERROR(Site(peer, true).status());
+    // Audit records are never updated, so not locked either (the role may not).
     MILLRACE_ASSIGN_OR_RETURN(auto current, SiteRows(*conn_, peer.tenant_id, peer.site_id, *spec,
-                                                     &ids, /*lock=*/true));
-    std::map<std::string, std::uint64_t> now;
-    for (const Row& row : current) now[row.id()] = sync::RowFingerprint(row);
-    std::vector<const Row*> write;
+                                                     &ids, /*lock=*/!spec->immutable));
+    std::map<std::string, const Row*> now;
+    for (const Row& row : current) now[row.id()] = &row;
+    std::vector<const Row*> insert, update;
     for (const Row& row : rows) {
       // As the index holds it: there with the same fingerprint, or absent from both.
       std::optional<std::uint64_t> was;
       if (indexed != indexes->end()) was = indexed->second.Find(row.id());
       auto it = now.find(row.id());
       const bool is_there = it != now.end();
-      if (was.has_value() != is_there || (is_there && *was != it->second)) continue;
-      if (spec->immutable && is_there) continue;
-      write.push_back(&row);
+      if (was.has_value() != is_there || (is_there && *was != sync::RowFingerprint(*it->second)))
+        continue;  // changed since central indexed it: left to sync
+      if (!is_there) {
+        insert.push_back(&row);
+        continue;
+      }
+      // Only a fact (immutable once written: the site's copy is the original) or a
+      // site-owned row whose clock is not older than central's is put back; audit records
+      // and shared rows central holds are never overwritten from a site.
+      const bool newer_or_same =
+          row.Int(catalog::kHlcColumn) >= it->second->Int(catalog::kHlcColumn);
+      if (spec->immutable || spec->merge == catalog::MergePolicy::kSharedLww) continue;
+      if (spec->merge == catalog::MergePolicy::kSiteOwned && !newer_or_same) continue;
+      update.push_back(&row);
     }
-    if (!write.empty()) {
-      MILLRACE_RETURN_IF_ERROR(spec->immutable
-                                   ? InsertRows(*conn_, peer.tenant_id, *spec, write)
-                                   : UpsertRows(*conn_, peer.tenant_id, *spec, write));
-    }
-    out.set_written(static_cast<std::uint32_t>(write.size()));
-    out.set_skipped(static_cast<std::uint32_t>(rows.size() - write.size()));
+    if (!insert.empty())
+      MILLRACE_RETURN_IF_ERROR(InsertRowsIfAbsent(*conn_, peer.tenant_id, *spec, insert));
+    if (!update.empty()) MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, peer.tenant_id, *spec, update));
+    written = insert.size() + update.size();
     return Status::Ok();
   }));
-  if (out.written() > 0)
+  out.set_written(static_cast<std::uint32_t>(written));
+  out.set_skipped(static_cast<std::uint32_t>(r.rows_size()) - out.written());
+  if (written > 0)
     spdlog::warn("sync: drift check {}: took {} {} row(s) from {}/{} as they stand there",
-                 check_id, out.written(), r.table(), peer.tenant_id, peer.site_id);
+                 check_id, written, r.table(), peer.tenant_id, peer.site_id);
   return out;
 }
 
@@ -165,8 +187,8 @@ Status SyncService::Session::DriftOutcome(const sync::Peer& peer, std::uint64_t 
   std::uint64_t drifted = 0, repaired = 0, left = 0;
   nlohmann::json tables = nlohmann::json::array();
   for (const auto& t : o.tables()) {
-    drifted += t.differ() + t.only_edge() + t.only_central();
-    repaired += t.repaired_at_central() + t.repaired_at_edge();
+    drifted += std::uint64_t{t.differ()} + t.only_edge() + t.only_central();
+    repaired += std::uint64_t{t.repaired_at_central()} + t.repaired_at_edge();
     left += t.left_to_sync();
     tables.push_back({{"table", t.table()},
                       {"differ", t.differ()},
@@ -176,7 +198,7 @@ Status SyncService::Session::DriftOutcome(const sync::Peer& peer, std::uint64_t 
                       {"repaired_at_edge", t.repaired_at_edge()},
                       {"left_to_sync", t.left_to_sync()}});
   }
-  const std::string error = o.error().substr(0, 2000);
+  const std::string& error = o.error();  // at most 2000 bytes (CheckDriftRequest)
   MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
     MILLRACE_RETURN_IF_ERROR(Site(peer, false).status());
     MILLRACE_ASSIGN_OR_RETURN(std::string state, CheckState(*conn_, peer, check_id));
@@ -217,6 +239,11 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
   v1::DriftReply reply;
   switch (r.body_case()) {
     case v1::DriftRequest::kProbe: {
+      // A walk starts with the roots of the tables: the edge indexed its side just now
+      // (again, after a restart), so central does too.
+      bool roots = r.probe().rows_of_size() == 0;
+      for (const auto& c : r.probe().children_of()) roots = roots && c.level() == 0;
+      if (roots) svc_->drift_indexes_->Drop(SiteKey(peer));
       MILLRACE_ASSIGN_OR_RETURN(auto indexes, DriftIndex(peer, r.check_id()));
       MILLRACE_ASSIGN_OR_RETURN(sync::RangeProbe probe,
                                 sync::DriftProbeFromWire(r.probe(), catalog::MesCatalog()));
@@ -238,13 +265,22 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
       }));
       auto* f = reply.mutable_fetched();
       f->set_table(spec->name);
-      std::set<std::string> found;
+      std::set<std::string> found, sent;
+      std::size_t bytes = 0;
       for (const Row& row : rows) {
         found.insert(row.id());
-        *f->add_rows() = sync::EncodeChange(row, v1::OP_UPSERT);
+        if (bytes > kMaxReplyBytes) continue;  // asked again (later)
+        v1::Change c = sync::EncodeChange(row, v1::OP_UPSERT);
+        bytes += c.ByteSizeLong();
+        *f->add_rows() = std::move(c);
+        sent.insert(row.id());
       }
-      for (const auto& id : ids)
-        if (!found.count(id)) f->add_missing(id);
+      for (const auto& id : ids) {
+        if (!found.count(id))
+          f->add_missing(id);
+        else if (!sent.count(id))
+          f->add_later(id);
+      }
       return reply;
     }
     case v1::DriftRequest::kRepair: {

@@ -153,11 +153,26 @@ Result<v1::Envelope> CentralProtocol::Dispatch(const Peer& peer, const v1::Envel
       return e;
     }
     case v1::Envelope::kDriftRequest: {
-      MILLRACE_RETURN_IF_ERROR(CheckDriftRequest(request.drift_request(), central_->Catalog()));
-      MILLRACE_ASSIGN_OR_RETURN(v1::DriftReply r, session_->Drift(peer, request.drift_request()));
-      r.set_check_id(request.drift_request().check_id());
+      // Answered, or refused in the reply so the edge ends the check with the reason (an
+      // Error would make it reconnect and ask again); only an unreachable database is an
+      // Error, and the edge asks again once central is back.
+      const v1::DriftRequest& d = request.drift_request();
+      Result<v1::DriftReply> r = [&]() -> Result<v1::DriftReply> {
+        MILLRACE_RETURN_IF_ERROR(CheckDriftRequest(d, central_->Catalog()));
+        return session_->Drift(peer, d);
+      }();
+      if (!r.ok() && r.status().code() == StatusCode::kUnavailable) return r.status();
       v1::Envelope e;
-      *e.mutable_drift_reply() = std::move(r);
+      v1::DriftReply* out = e.mutable_drift_reply();
+      if (r.ok()) {
+        *out = *std::move(r);
+      } else {
+        session_->Reset(r.status());
+        spdlog::warn("sync: drift check {} of {}/{}: {}", d.check_id(), peer.tenant_id,
+                     peer.site_id, r.status().ToString());
+        out->set_error(r.status().ToString());
+      }
+      out->set_check_id(d.check_id());
       return e;
     }
     default:

@@ -341,11 +341,19 @@ Status SyncClient::HandleBackupReply(const v1::Envelope& e) {
 void SyncClient::DriftAsked(std::uint64_t check_id) {
   if (check_id == 0 || check_id == drift_finished_) return;
   if (drift_ && drift_->check_id() == check_id) return;
+  if (drift_) {
+    // Central superseded the check running: the new one starts over.
+    spdlog::info("sync: drift check {} was superseded by {}", drift_->check_id(), check_id);
+    drift_.reset();
+  }
   drift_asked_ = check_id;
 }
 
 Status SyncClient::MaybeCheckDrift() {
-  if (!drift_ && drift_asked_ != 0) {
+  // A check starts once the edge holds all central has published for it (its feed caught
+  // up: rows central sends back to a restored store included), so what is on its way down
+  // is not taken for drift.
+  if (!drift_ && drift_asked_ != 0 && !pull_in_flight_ && feed_cursor_ >= feed_head_) {
     const std::uint64_t id = drift_asked_;
     drift_asked_ = 0;
     if (!options_.catalog) {

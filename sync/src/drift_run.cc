@@ -51,7 +51,15 @@ v1::DriftTableOutcome& DriftRun::TableOutcome(const std::string& table) {
 }
 
 void DriftRun::Fail(const Status& why) {
-  if (outcome_.error().empty()) outcome_.set_error(why.ToString());
+  if (outcome_.error().empty()) {
+    std::string text = why.ToString();
+    if (text.size() > kMaxErrorBytes) {
+      std::size_t cut = kMaxErrorBytes;
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+      text.resize(cut);  // whole UTF-8 characters only
+    }
+    outcome_.set_error(text);
+  }
   work_.clear();
   in_flight_ = false;
   phase_ = Phase::kOutcome;
@@ -62,40 +70,49 @@ void DriftRun::Plan() {
   outcome_.set_round_trips(static_cast<std::uint32_t>(report.round_trips));
   outcome_.set_ranges_compared(report.ranges_compared);
   outcome_.set_rows_listed(report.rows_listed);
-  for (const auto& [table, drift] : report.tables) {
+  for (const auto& entry : report.tables) {
+    const std::string table = entry.first;
+    const TableDrift& drift = entry.second;
     const catalog::TableSpec* spec = catalog_->Find(table);
     if (!spec) continue;  // the walk only names the catalog's tables
     v1::DriftTableOutcome& o = TableOutcome(table);
     o.set_differ(static_cast<std::uint32_t>(drift.differ.size()));
     o.set_only_edge(static_cast<std::uint32_t>(drift.only_local.size()));
     o.set_only_central(static_cast<std::uint32_t>(drift.only_remote.size()));
-    std::vector<std::string> fetch, send, remove;
+    std::vector<std::string> fetch, send;
     switch (spec->owner) {
       case catalog::Owner::kSite:
         send = Joined(drift.differ, drift.only_local);
         fetch = drift.only_remote;
         break;
       case catalog::Owner::kCentral:
-        fetch = Joined(drift.differ, drift.only_remote);
-        remove = drift.only_local;
+        // What only the edge holds is fetched too: deleted at the edge only if central
+        // still says it holds no such row (DriftFetched.missing).
+        fetch = Joined(Joined(drift.differ, drift.only_remote), drift.only_local);
         break;
       case catalog::Owner::kShared:
         fetch = Joined(drift.differ, drift.only_remote);
         send = drift.only_local;
         break;
     }
-    auto queue = [&](Work work, const std::vector<std::string>& ids) {
-      for (std::size_t i = 0; i < ids.size(); i += kRowsPerRequest) {
-        const std::size_t end = std::min(ids.size(), i + kRowsPerRequest);
-        work_.push_back({table, work, {ids.begin() + static_cast<std::ptrdiff_t>(i),
-                                       ids.begin() + static_cast<std::ptrdiff_t>(end)}});
-      }
-    };
-    queue(Work::kRemove, remove);
-    queue(Work::kFetch, fetch);
-    queue(Work::kSend, send);
+    Queue(table, Work::kFetch, fetch);
+    Queue(table, Work::kSend, send);
   }
   phase_ = Phase::kRepair;
+}
+
+void DriftRun::Queue(const std::string& table, Work work, const std::vector<std::string>& ids,
+                     bool front) {
+  std::vector<Item> items;
+  for (std::size_t i = 0; i < ids.size(); i += kRowsPerRequest) {
+    const std::size_t end = std::min(ids.size(), i + kRowsPerRequest);
+    items.push_back({table, work, {ids.begin() + static_cast<std::ptrdiff_t>(i),
+                                   ids.begin() + static_cast<std::ptrdiff_t>(end)}});
+  }
+  if (front)
+    work_.insert(work_.begin(), items.begin(), items.end());
+  else
+    work_.insert(work_.end(), items.begin(), items.end());
 }
 
 v1::DriftRequest DriftRun::Request() const {
@@ -133,17 +150,6 @@ std::optional<v1::DriftRequest> DriftRun::Next(EdgeSide& edge) {
         work_.pop_front();
         v1::DriftTableOutcome& o = TableOutcome(item.table);
         const RangeIndex& index = Index(item.table);
-        if (item.work == Work::kRemove) {
-          auto n = edge.WriteCentralCopies(item.table, {}, item.ids, index);
-          if (!n.ok()) {
-            Fail(n.status().WithContext("deleting " + item.table + " rows central lacks"));
-            continue;
-          }
-          o.set_repaired_at_edge(o.repaired_at_edge() + static_cast<std::uint32_t>(*n));
-          o.set_left_to_sync(o.left_to_sync() +
-                             static_cast<std::uint32_t>(item.ids.size() - *n));
-          continue;
-        }
         v1::DriftRequest r = Request();
         if (item.work == Work::kFetch) {
           auto* f = r.mutable_fetch();
@@ -153,6 +159,15 @@ std::optional<v1::DriftRequest> DriftRun::Next(EdgeSide& edge) {
           auto copies = edge.EdgeCopies(item.table, item.ids, index);
           if (!copies.ok()) {
             Fail(copies.status().WithContext("reading the " + item.table + " rows to send"));
+            continue;
+          }
+          std::size_t bytes = 0;
+          for (const auto& c : *copies) bytes += c.ByteSizeLong();
+          if (bytes > kMaxRequestBytes && item.ids.size() > 1) {
+            // Too large for one message: each half goes on its own, read again then.
+            const auto half = item.ids.begin() + static_cast<std::ptrdiff_t>(item.ids.size() / 2);
+            work_.push_front({item.table, Work::kSend, {half, item.ids.end()}});
+            work_.push_front({item.table, Work::kSend, {item.ids.begin(), half}});
             continue;
           }
           o.set_left_to_sync(o.left_to_sync() +
@@ -183,6 +198,13 @@ void DriftRun::Take(const v1::DriftReply& reply, EdgeSide& edge) {
   if (!in_flight_ || !sent_ || reply.check_id() != check_id_) return;  // stale
   const v1::DriftRequest& asked = *sent_;
   in_flight_ = false;
+  if (!reply.error().empty()) {
+    if (asked.has_outcome()) {
+      phase_ = Phase::kDone;  // central could not record it; the check is over here
+      return;
+    }
+    return Fail(Status::FailedPrecondition("central: " + reply.error()));
+  }
   switch (asked.body_case()) {
     case v1::DriftRequest::kProbe: {
       if (!reply.has_probe()) return Fail(Status::InvalidArgument("central answered a probe with something else"));
@@ -192,16 +214,25 @@ void DriftRun::Take(const v1::DriftReply& reply, EdgeSide& edge) {
     case v1::DriftRequest::kFetch: {
       if (!reply.has_fetched() || reply.fetched().table() != asked.fetch().table())
         return Fail(Status::InvalidArgument("central answered a fetch with something else"));
-      const std::string& table = asked.fetch().table();
-      const std::vector<v1::Change> rows(reply.fetched().rows().begin(),
-                                         reply.fetched().rows().end());
-      auto n = edge.WriteCentralCopies(table, rows, {}, Index(table));
+      const std::string table = asked.fetch().table();
+      const v1::DriftFetched& f = reply.fetched();
+      const std::vector<v1::Change> rows(f.rows().begin(), f.rows().end());
+      // Master data central does not hold is deleted at the edge; any other row central
+      // lacks now is left to sync.
+      const catalog::TableSpec* spec = catalog_->Find(table);
+      std::vector<std::string> remove;
+      if (spec && spec->owner == catalog::Owner::kCentral)
+        remove.assign(f.missing().begin(), f.missing().end());
+      auto n = edge.WriteCentralCopies(table, rows, remove, Index(table));
       if (!n.ok()) return Fail(n.status().WithContext("writing central's " + table + " rows"));
+      const std::vector<std::string> later(f.later().begin(), f.later().end());
+      Queue(table, Work::kFetch, later, /*front=*/true);
       v1::DriftTableOutcome& o = TableOutcome(table);
       o.set_repaired_at_edge(o.repaired_at_edge() + static_cast<std::uint32_t>(*n));
+      const std::size_t answered = static_cast<std::size_t>(asked.fetch().ids_size()) -
+                                   std::min(later.size(), static_cast<std::size_t>(asked.fetch().ids_size()));
       o.set_left_to_sync(o.left_to_sync() +
-                         static_cast<std::uint32_t>(asked.fetch().ids_size() -
-                                                    static_cast<int>(*n)));
+                         static_cast<std::uint32_t>(answered - std::min<std::size_t>(answered, *n)));
       return;
     }
     case v1::DriftRequest::kRepair: {

@@ -7,10 +7,11 @@
 //
 //   table owned by  differs         only the edge has it   only central has it
 //   the site        edge -> central edge -> central        central -> edge (the edge lost it)
-//   central         central -> edge deleted at the edge    central -> edge
+//   central         central -> edge deleted at the edge*   central -> edge
 //   both (shared)   central -> edge edge -> central        central -> edge
 //
-// Shared rows take central's copy: central merged every writer's changes. Either side
+// (* when central, asked for it, still holds no such row.) Shared rows take central's copy:
+// central merged every writer's changes. Either side
 // writes a row only while it is as that side indexed it for the check, with no change of
 // it in flight (EdgeSide::WriteCentralCopies, EdgeSide::EdgeCopies, central's
 // CentralSession::Drift); the others are left to sync and counted so.
@@ -34,6 +35,8 @@ namespace millrace::sync {
 class DriftRun {
  public:
   static constexpr std::size_t kRowsPerRequest = 1000;
+  static constexpr std::size_t kMaxRequestBytes = 4 << 20;  // rows sent to central at once
+  static constexpr std::size_t kMaxErrorBytes = 1000;
 
   // `local`: the edge's indexes (EdgeSide::DriftIndexes) of `catalog`'s tables.
   DriftRun(std::uint64_t check_id, RangeIndexes local, const catalog::Catalog& catalog,
@@ -62,7 +65,7 @@ class DriftRun {
 
  private:
   enum class Phase { kWalk, kRepair, kOutcome, kDone };
-  enum class Work { kFetch, kSend, kRemove };
+  enum class Work { kFetch, kSend };
   struct Item {
     std::string table;
     Work work;
@@ -70,6 +73,9 @@ class DriftRun {
   };
 
   void Plan();
+  // Queues `ids` of `table` in requests of at most kRowsPerRequest, at the back (or front).
+  void Queue(const std::string& table, Work work, const std::vector<std::string>& ids,
+             bool front = false);
   void Fail(const Status& why);
   v1::DriftTableOutcome& TableOutcome(const std::string& table);
   const RangeIndex& Index(const std::string& table) const;

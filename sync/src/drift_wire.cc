@@ -1,5 +1,7 @@
 #include "millrace/sync/drift_wire.h"
 
+#include <set>
+
 namespace millrace::sync {
 namespace {
 
@@ -113,10 +115,25 @@ Status CheckDriftRequest(const v1::DriftRequest& r, const catalog::Catalog& cata
                                          " carries a row of " + c.table());
       return Status::Ok();
     }
-    case v1::DriftRequest::kOutcome:
-      for (const auto& t : r.outcome().tables())
+    case v1::DriftRequest::kOutcome: {
+      const auto& o = r.outcome();
+      if (o.round_trips() > 1'000'000)
+        return Status::InvalidArgument("drift outcome: round_trips " +
+                                       std::to_string(o.round_trips()) + " is out of range");
+      if (o.local_rows() > (std::uint64_t{1} << 62) || o.ranges_compared() > (std::uint64_t{1} << 62) ||
+          o.rows_listed() > (std::uint64_t{1} << 62))
+        return Status::InvalidArgument("drift outcome: local_rows, ranges_compared or rows_listed "
+                                       "is out of range");
+      if (o.error().size() > 2000)
+        return Status::InvalidArgument("drift outcome: error is longer than 2000 bytes");
+      std::set<std::string> seen;
+      for (const auto& t : o.tables()) {
         MILLRACE_RETURN_IF_ERROR(table_of("outcome", t.table()));
+        if (!seen.insert(t.table()).second)
+          return Status::InvalidArgument("drift outcome: table " + t.table() + " is named twice");
+      }
       return Status::Ok();
+    }
     case v1::DriftRequest::BODY_NOT_SET:
       break;
   }

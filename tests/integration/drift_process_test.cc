@@ -139,7 +139,8 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
   EXPECT_EQ(clean["checks"][0].value("round_trips", 0), 1) << clean.dump();
 
   // Behind the engine's back: at the edge a master-data row edited and a fact deleted;
-  // at central a fact's count and a shared work order's priority changed.
+  // at central a fact's count changed, another fact deleted and a shared work order's
+  // priority changed.
   ASSERT_EQ(cluster_->StopEdge("lyon"), 0);
   EdgeSql("UPDATE equipment SET name = name || ' (edited at the edge)' WHERE id = (SELECT id "
           "FROM equipment ORDER BY id LIMIT 1)");
@@ -148,6 +149,9 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
   CentralSql("UPDATE millrace.production_event SET good_quantity = good_quantity + 41 WHERE id = "
              "(SELECT id FROM millrace.production_event WHERE tenant_id = 'acme' AND kind = "
              "'COUNT' ORDER BY id LIMIT 1 OFFSET 10)");
+  CentralSql("DELETE FROM millrace.production_event WHERE id = (SELECT id FROM "
+             "millrace.production_event WHERE tenant_id = 'acme' AND kind = 'COUNT' ORDER BY id "
+             "LIMIT 1 OFFSET 20)");
   CentralSql("UPDATE millrace.work_order SET priority = 97 WHERE id = (SELECT id FROM "
              "millrace.work_order WHERE tenant_id = 'acme' AND site_id = 'lyon' ORDER BY id "
              "LIMIT 1)");
@@ -158,8 +162,8 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
 
   json r = RunDriftCheck();
   ASSERT_EQ(r.value("finished", 0), 1) << r.dump();
-  EXPECT_EQ(r.value("drifted", 0), 4) << r.dump();
-  EXPECT_EQ(r.value("repaired", 0), 4) << r.dump();
+  EXPECT_EQ(r.value("drifted", 0), 5) << r.dump();
+  EXPECT_EQ(r.value("repaired", 0), 5) << r.dump();
   const json c = r["checks"][0];
   EXPECT_EQ(c.value("state", ""), "done") << c.dump();
   EXPECT_EQ(c.value("left_to_sync", -1), 0) << c.dump();
@@ -169,8 +173,8 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
 
   auto sync = cluster_->EdgeCall("lyon", "GET", "/api/v1/sync");
   ASSERT_TRUE(sync.ok());
-  EXPECT_EQ((*sync).value("drift_rows_found", 0), 4) << sync->dump();
-  EXPECT_EQ((*sync).value("drift_rows_repaired", 0), 4) << sync->dump();
+  EXPECT_EQ((*sync).value("drift_rows_found", 0), 5) << sync->dump();
+  EXPECT_EQ((*sync).value("drift_rows_repaired", 0), 5) << sync->dump();
 
   // Recorded per table: who had what, and where it was repaired.
   const json rec = Check(c.value("check_id", std::int64_t{0}));
@@ -180,7 +184,8 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
   EXPECT_EQ(by_table["equipment"].value("repaired_at_edge", 0), 1) << rec.dump();
   EXPECT_EQ(by_table["production_event"].value("only_central", 0), 1) << rec.dump();
   EXPECT_EQ(by_table["production_event"].value("repaired_at_edge", 0), 1) << rec.dump();
-  EXPECT_EQ(by_table["production_event"].value("repaired_at_central", 0), 1) << rec.dump();
+  EXPECT_EQ(by_table["production_event"].value("only_edge", 0), 1) << rec.dump();
+  EXPECT_EQ(by_table["production_event"].value("repaired_at_central", 0), 2) << rec.dump();
   EXPECT_EQ(by_table["work_order"].value("repaired_at_edge", 0), 1) << rec.dump();
   // The fact took the edge's count back; the work order took central's priority.
   auto q = cluster_->admin().Query(
@@ -192,9 +197,9 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
   // Shown on /metrics and raised as an alert.
   // (read from PostgreSQL at most every 30 s)
   const std::string lyon = "{tenant=\"acme\",site=\"lyon\"}";
-  EXPECT_TRUE(WaitFor(seconds(40), [&] { return Metric("mes_central_drift_rows" + lyon) == 4; }))
+  EXPECT_TRUE(WaitFor(seconds(40), [&] { return Metric("mes_central_drift_rows" + lyon) == 5; }))
       << Metric("mes_central_drift_rows" + lyon);
-  EXPECT_EQ(Metric("mes_central_drift_repaired_rows" + lyon), 4);
+  EXPECT_EQ(Metric("mes_central_drift_repaired_rows" + lyon), 5);
   EXPECT_EQ(Metric("mes_central_drift_check_failed" + lyon), 0);
   std::string out;
   ASSERT_TRUE(cluster_->CentralCommand({"jobs", "enqueue", "alert_evaluate", "--wait"}, &out).ok())

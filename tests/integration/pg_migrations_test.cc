@@ -40,6 +40,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0011_site_backups", "0c4db5235c8ab61f84bc4a7fb4eb48946b2c6e63c1d65cb93aeed7085d53709f"},
       {"0012_backup_sweep", "c7dc38030dfa5f1d58d5bf341da8fc7a4784868261010756dbb63445d53c27cd"},
       {"0013_alerts", "225e1662e9b649cc8071e6215d68f2e67c19e46734c0ceeece0095331a50bca3"},
+      {"0014_drift_checks", "1ded888d5ad48792e97fdc438063bce8816825c80e353ff0def17028dc1564e2"},
   };
   return kDigests;
 }

@@ -92,6 +92,7 @@ class MemoryCentral {
   Tables tables;
   int probes = 0;
   bool recorded = false;
+  std::string refuse_fetch;  // non-empty: fetches are answered with this error
   v1::DriftOutcome outcome;
 
   v1::DriftReply Answer(const v1::DriftRequest& r) {
@@ -104,6 +105,8 @@ class MemoryCentral {
       auto probe = DriftProbeFromWire(r.probe(), catalog::MesCatalog());
       auto answer = AnswerProbe(*index_, *probe);
       *reply.mutable_probe() = DriftReplyToWire(r.check_id(), *answer);
+    } else if (r.has_fetch() && !refuse_fetch.empty()) {
+      reply.set_error(refuse_fetch);
     } else if (r.has_fetch()) {
       auto* f = reply.mutable_fetched();
       f->set_table(r.fetch().table());
@@ -118,8 +121,10 @@ class MemoryCentral {
       auto* out = reply.mutable_repaired();
       out->set_table(r.repair().table());
       auto& rows = tables[r.repair().table()];
+      EXPECT_NE(catalog::MesCatalog().Find(r.repair().table())->owner, catalog::Owner::kCentral);
       for (const auto& c : r.repair().rows()) {
         Row row = *DecodeChange(c, catalog::MesCatalog());
+        EXPECT_EQ(row.Text(catalog::kSiteColumn), "lyon");
         if (!AsIndexed(rows, row.id(), index_->at(r.repair().table()))) {
           out->set_skipped(out->skipped() + 1);
           continue;
@@ -246,7 +251,8 @@ TEST(DriftRunTest, ARowInFlightOrChangedSinceTheWalkIsLeftToSync) {
   World::Corrupt(w.edge.tables["work_order"], 2);
   World::Corrupt(w.central.tables["production_event"], 3);
   const std::string in_flight = std::next(w.edge.tables["work_order"].begin(), 1)->first;
-  const Row edited_at_edge = std::next(w.edge.tables["work_order"].begin(), 2)->second;
+  const std::string edited_at_edge = std::next(w.edge.tables["work_order"].begin(), 2)->first;
+  std::optional<Row> edited_since;
   const std::string fact = std::next(w.central.tables["production_event"].begin(), 3)->first;
   w.edge.pending.insert(in_flight);
   DriftRun run(9, *w.edge.DriftIndexes(), catalog::MesCatalog());
@@ -255,6 +261,7 @@ TEST(DriftRunTest, ARowInFlightOrChangedSinceTheWalkIsLeftToSync) {
     // the fact changes too (a late batch).
     World::Corrupt(w.edge.tables["work_order"], 2);
     World::Corrupt(w.central.tables["production_event"], 3);
+    edited_since = w.edge.tables["work_order"].at(edited_at_edge);
   });
   ASSERT_TRUE(w.central.recorded);
   const auto* shared = OutcomeOf(w.central.outcome, "work_order");
@@ -263,11 +270,27 @@ TEST(DriftRunTest, ARowInFlightOrChangedSinceTheWalkIsLeftToSync) {
   EXPECT_EQ(shared->repaired_at_edge(), 0u);
   EXPECT_EQ(shared->left_to_sync(), 2u);
   EXPECT_NE(w.edge.tables["work_order"].at(in_flight), w.central.tables["work_order"].at(in_flight));
-  EXPECT_NE(w.edge.tables["work_order"].at(edited_at_edge.id()), edited_at_edge);  // kept
+  ASSERT_TRUE(edited_since.has_value());
+  EXPECT_EQ(w.edge.tables["work_order"].at(edited_at_edge), *edited_since);  // the edit stays
   const auto* facts = OutcomeOf(w.central.outcome, "production_event");
   ASSERT_NE(facts, nullptr);
   EXPECT_EQ(facts->repaired_at_central(), 0u);
   EXPECT_EQ(facts->left_to_sync(), 1u);
+}
+
+TEST(DriftRunTest, ARequestCentralRefusesEndsTheCheckWithItsReasonInsteadOfAskingAgain) {
+  World w;
+  w.Fill("equipment", 40);
+  World::Corrupt(w.edge.tables["equipment"], 1);
+  w.central.refuse_fetch = "FailedPrecondition: drift check 12 is over (failed)";
+  const Row corrupted = std::next(w.edge.tables["equipment"].begin(), 1)->second;
+  DriftRun run(12, *w.edge.DriftIndexes(), catalog::MesCatalog());
+  EXPECT_LE(RunCheck(run, w.edge, w.central), 4);
+  ASSERT_TRUE(run.done());
+  ASSERT_TRUE(w.central.recorded);
+  EXPECT_NE(w.central.outcome.error().find("drift check 12 is over"), std::string::npos)
+      << w.central.outcome.error();
+  EXPECT_EQ(std::next(w.edge.tables["equipment"].begin(), 1)->second, corrupted);  // untouched
 }
 
 TEST(DriftRunTest, ACheckThatCannotIndexReportsWhyAndWalksNothing) {
