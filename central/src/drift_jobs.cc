@@ -60,9 +60,8 @@ Status DriftCheck(JobContext& ctx) {
   if (p.contains("site")) sites.push_back(p["site"].get<std::string>());
   const int wait_s = p.value("wait_seconds", kDefaultWaitSeconds);
   const std::string tenant = ctx.job().tenant_id;
-  MILLRACE_ASSIGN_OR_RETURN(
-      auto checks, RequestDriftChecks(ctx.conn(), tenant, sites,
-                                      "job " + std::to_string(ctx.job().id)));
+  MILLRACE_ASSIGN_OR_RETURN(auto checks, RequestDriftChecks(ctx.conn(), tenant, sites,
+                                                            "job " + std::to_string(ctx.job().id)));
   const auto total = static_cast<std::int64_t>(checks.size());
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
   int finished = 0;
@@ -100,9 +99,10 @@ Status DriftSweep(JobContext& ctx) {
     }
     MILLRACE_RETURN_IF_ERROR(InTenantTransaction(ctx.conn(), tenant, [&]() -> Status {
       return ctx.conn()
-          .Query("DELETE FROM millrace.sync_drift WHERE tenant_id = $1 AND requested_at < now() "
-                 "- interval '90 days'",
-                 {tenant})
+          .Query(
+              "DELETE FROM millrace.sync_drift WHERE tenant_id = $1 AND requested_at < now() "
+              "- interval '90 days'",
+              {tenant})
           .status();
     }));
     ctx.Progress(++done, t.rows(), "tenants");
@@ -152,9 +152,10 @@ Result<std::vector<RequestedCheck>> RequestDriftChecks(PgConnection& conn,
                 .status());
       }
       MILLRACE_ASSIGN_OR_RETURN(
-          PgResult c, conn.Query("INSERT INTO millrace.sync_drift (tenant_id, site_id, state, "
-                                 "requested_by) VALUES ($1, $2, 'requested', $3) RETURNING check_id",
-                                 {tenant, site, requested_by}));
+          PgResult c,
+          conn.Query("INSERT INTO millrace.sync_drift (tenant_id, site_id, state, "
+                     "requested_by) VALUES ($1, $2, 'requested', $3) RETURNING check_id",
+                     {tenant, site, requested_by}));
       const std::string id = c.GetString(0, 0);
       MILLRACE_RETURN_IF_ERROR(conn.Query("UPDATE millrace.sync_site SET drift_check_id = $3 "
                                           "WHERE tenant_id = $1 AND site_id = $2",
@@ -171,24 +172,24 @@ Result<std::vector<RequestedCheck>> RequestDriftChecks(PgConnection& conn,
 }
 
 void AddDriftJobKinds(JobKinds& kinds) {
-  kinds.Add({"drift_check",
-             "Ask one site (or every site) of the tenant to compare its tables with central's "
-             "and repair what drifted; wait for the outcomes",
-             false,
-             {{"site", JobField::Type::kString, false, 1, 32, "the site (default: every active site)"},
-              {"wait_seconds", JobField::Type::kInt, false, 0, 3600,
-               "how long to wait for the sites' outcomes (default 600; 0: do not wait)"}},
-             DriftCheck,
-             [](const NewJob& job) {
-               if (job.payload.contains("site") &&
-                   !catalog::IsValidSiteId(job.payload["site"].get<std::string>()))
-                 return Status::InvalidArgument("'site': \"" +
-                                                job.payload["site"].get<std::string>() +
-                                                "\" is not a site id");
-               return Status::Ok();
-             },
-             3,
-             5000});
+  kinds.Add(
+      {"drift_check",
+       "Ask one site (or every site) of the tenant to compare its tables with central's "
+       "and repair what drifted; wait for the outcomes",
+       false,
+       {{"site", JobField::Type::kString, false, 1, 32, "the site (default: every active site)"},
+        {"wait_seconds", JobField::Type::kInt, false, 0, 3600,
+         "how long to wait for the sites' outcomes (default 600; 0: do not wait)"}},
+       DriftCheck,
+       [](const NewJob& job) {
+         if (job.payload.contains("site") &&
+             !catalog::IsValidSiteId(job.payload["site"].get<std::string>()))
+           return Status::InvalidArgument("'site': \"" + job.payload["site"].get<std::string>() +
+                                          "\" is not a site id");
+         return Status::Ok();
+       },
+       3,
+       5000});
   kinds.Add({"drift_sweep",
              "Ask every active site of every tenant for a drift check; forget checks older than "
              "90 days",
@@ -200,7 +201,9 @@ void AddDriftJobKinds(JobKinds& kinds) {
              5000});
 }
 
-JobSchedule DriftSweepSchedule() { return {"drift_sweep", std::chrono::hours(24), json::object()}; }
+JobSchedule DriftSweepSchedule() {
+  return {"drift_sweep", std::chrono::hours(24), json::object()};
+}
 
 void AddDriftMetrics(MetricsRegistry& metrics, PgPool* pool, std::chrono::milliseconds refresh) {
   auto& drifted = metrics.AddGauge("mes_central_drift_rows",
@@ -210,11 +213,12 @@ void AddDriftMetrics(MetricsRegistry& metrics, PgPool* pool, std::chrono::millis
   auto& repaired = metrics.AddGauge("mes_central_drift_repaired_rows",
                                     "Of them, rows the check repaired from their owner's copy",
                                     {"tenant", "site"});
-  auto& checked = metrics.AddGauge("mes_central_drift_checked_timestamp_seconds",
-                                   "When the site's latest drift check finished",
-                                   {"tenant", "site"});
-  auto& failed = metrics.AddGauge("mes_central_drift_check_failed",
-                                  "1 when the site's latest drift check failed", {"tenant", "site"});
+  auto& checked =
+      metrics.AddGauge("mes_central_drift_checked_timestamp_seconds",
+                       "When the site's latest drift check finished", {"tenant", "site"});
+  auto& failed =
+      metrics.AddGauge("mes_central_drift_check_failed",
+                       "1 when the site's latest drift check failed", {"tenant", "site"});
   metrics.AddCollector(AtMostEvery(refresh, [&, pool] {
     auto conn = pool->Acquire();
     if (!conn.ok()) return;

@@ -24,11 +24,12 @@ constexpr auto kIndexIdle = std::chrono::minutes(15);
 constexpr std::size_t kIndexesKept = 256;
 constexpr std::size_t kMaxReplyBytes = 4 << 20;  // central's copies sent at once
 
-std::string SiteKey(const sync::Peer& peer) { return peer.tenant_id + "/" + peer.site_id; }
+std::string SiteKey(const sync::Peer& peer) {
+  return peer.tenant_id + "/" + peer.site_id;
+}
 
 // The check `check_id` of the peer's site, locked: its state, or NotFound.
-Result<std::string> CheckState(PgConnection& conn, const sync::Peer& peer,
-                               std::uint64_t check_id) {
+Result<std::string> CheckState(PgConnection& conn, const sync::Peer& peer, std::uint64_t check_id) {
   MILLRACE_ASSIGN_OR_RETURN(
       auto r, conn.Query("SELECT state FROM millrace.sync_drift WHERE tenant_id = $1 AND "
                          "check_id = $2 AND site_id = $3 FOR UPDATE",
@@ -88,17 +89,19 @@ Result<std::shared_ptr<const sync::RangeIndexes>> SyncService::Session::DriftInd
           return Status::FailedPrecondition("drift check " + std::to_string(check_id) +
                                             " is over (" + state + ")");
         for (const auto& t : catalog::MesCatalog().tables()) {
-          MILLRACE_ASSIGN_OR_RETURN(auto table_rows, SiteRows(*conn_, peer.tenant_id, peer.site_id, t));
+          MILLRACE_ASSIGN_OR_RETURN(auto table_rows,
+                                    SiteRows(*conn_, peer.tenant_id, peer.site_id, t));
           sync::RangeIndex& index = (*indexes)[t.name];
           for (const Row& row : table_rows) index.Add(row);
           index.Seal();
           rows += table_rows.size();
         }
         return conn_
-            ->Query("UPDATE millrace.sync_drift SET state = 'running', started_at = "
-                    "coalesce(started_at, now()), central_rows = $3 WHERE tenant_id = $1 AND "
-                    "check_id = $2",
-                    {peer.tenant_id, std::to_string(check_id), std::to_string(rows)})
+            ->Query(
+                "UPDATE millrace.sync_drift SET state = 'running', started_at = "
+                "coalesce(started_at, now()), central_rows = $3 WHERE tenant_id = $1 AND "
+                "check_id = $2",
+                {peer.tenant_id, std::to_string(check_id), std::to_string(rows)})
             .status();
       },
       /*repeatable_read=*/true));
@@ -170,15 +173,16 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
     }
     if (!insert.empty())
       MILLRACE_RETURN_IF_ERROR(InsertRowsIfAbsent(*conn_, peer.tenant_id, *spec, insert));
-    if (!update.empty()) MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, peer.tenant_id, *spec, update));
+    if (!update.empty())
+      MILLRACE_RETURN_IF_ERROR(UpsertRows(*conn_, peer.tenant_id, *spec, update));
     written = insert.size() + update.size();
     return Status::Ok();
   }));
   out.set_written(static_cast<std::uint32_t>(written));
   out.set_skipped(static_cast<std::uint32_t>(r.rows_size()) - out.written());
   if (written > 0)
-    spdlog::warn("sync: drift check {}: took {} {} row(s) from {}/{} as they stand there",
-                 check_id, written, r.table(), peer.tenant_id, peer.site_id);
+    spdlog::warn("sync: drift check {}: took {} {} row(s) from {}/{} as they stand there", check_id,
+                 written, r.table(), peer.tenant_id, peer.site_id);
   return out;
 }
 
@@ -217,19 +221,21 @@ Status SyncService::Session::DriftOutcome(const sync::Peer& peer, std::uint64_t 
               .status());
     }
     return conn_
-        ->Query("UPDATE millrace.sync_site SET drift_check_id = NULL WHERE tenant_id = $1 AND "
-                "site_id = $2 AND drift_check_id = $3",
-                {peer.tenant_id, peer.site_id, std::to_string(check_id)})
+        ->Query(
+            "UPDATE millrace.sync_site SET drift_check_id = NULL WHERE tenant_id = $1 AND "
+            "site_id = $2 AND drift_check_id = $3",
+            {peer.tenant_id, peer.site_id, std::to_string(check_id)})
         .status();
   }));
   svc_->drift_indexes_->Drop(SiteKey(peer));
   if (!error.empty())
-    spdlog::warn("sync: drift check {} of {}/{} failed: {}", check_id, peer.tenant_id,
-                 peer.site_id, error);
+    spdlog::warn("sync: drift check {} of {}/{} failed: {}", check_id, peer.tenant_id, peer.site_id,
+                 error);
   else
-    spdlog::info("sync: drift check {} of {}/{}: {} row(s) drifted, {} repaired, {} left to "
-                 "sync, {} round trip(s)",
-                 check_id, peer.tenant_id, peer.site_id, drifted, repaired, left, o.round_trips());
+    spdlog::info(
+        "sync: drift check {} of {}/{}: {} row(s) drifted, {} repaired, {} left to "
+        "sync, {} round trip(s)",
+        check_id, peer.tenant_id, peer.site_id, drifted, repaired, left, o.round_trips());
   return Status::Ok();
 }
 
@@ -260,7 +266,8 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
       std::vector<Row> rows;
       MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
         MILLRACE_RETURN_IF_ERROR(Site(peer, false).status());
-        MILLRACE_ASSIGN_OR_RETURN(rows, SiteRows(*conn_, peer.tenant_id, peer.site_id, *spec, &ids));
+        MILLRACE_ASSIGN_OR_RETURN(rows,
+                                  SiteRows(*conn_, peer.tenant_id, peer.site_id, *spec, &ids));
         return Status::Ok();
       }));
       auto* f = reply.mutable_fetched();

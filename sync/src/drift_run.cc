@@ -106,8 +106,10 @@ void DriftRun::Queue(const std::string& table, Work work, const std::vector<std:
   std::vector<Item> items;
   for (std::size_t i = 0; i < ids.size(); i += kRowsPerRequest) {
     const std::size_t end = std::min(ids.size(), i + kRowsPerRequest);
-    items.push_back({table, work, {ids.begin() + static_cast<std::ptrdiff_t>(i),
-                                   ids.begin() + static_cast<std::ptrdiff_t>(end)}});
+    items.push_back({table,
+                     work,
+                     {ids.begin() + static_cast<std::ptrdiff_t>(i),
+                      ids.begin() + static_cast<std::ptrdiff_t>(end)}});
   }
   if (front)
     work_.insert(work_.begin(), items.begin(), items.end());
@@ -207,7 +209,8 @@ void DriftRun::Take(const v1::DriftReply& reply, EdgeSide& edge) {
   }
   switch (asked.body_case()) {
     case v1::DriftRequest::kProbe: {
-      if (!reply.has_probe()) return Fail(Status::InvalidArgument("central answered a probe with something else"));
+      if (!reply.has_probe())
+        return Fail(Status::InvalidArgument("central answered a probe with something else"));
       if (Status s = walk_->Take(DriftReplyFromWire(reply.probe())); !s.ok()) return Fail(s);
       return;
     }
@@ -229,10 +232,11 @@ void DriftRun::Take(const v1::DriftReply& reply, EdgeSide& edge) {
       Queue(table, Work::kFetch, later, /*front=*/true);
       v1::DriftTableOutcome& o = TableOutcome(table);
       o.set_repaired_at_edge(o.repaired_at_edge() + static_cast<std::uint32_t>(*n));
-      const std::size_t answered = static_cast<std::size_t>(asked.fetch().ids_size()) -
-                                   std::min(later.size(), static_cast<std::size_t>(asked.fetch().ids_size()));
-      o.set_left_to_sync(o.left_to_sync() +
-                         static_cast<std::uint32_t>(answered - std::min<std::size_t>(answered, *n)));
+      const std::size_t answered =
+          static_cast<std::size_t>(asked.fetch().ids_size()) -
+          std::min(later.size(), static_cast<std::size_t>(asked.fetch().ids_size()));
+      o.set_left_to_sync(o.left_to_sync() + static_cast<std::uint32_t>(
+                                                answered - std::min<std::size_t>(answered, *n)));
       return;
     }
     case v1::DriftRequest::kRepair: {

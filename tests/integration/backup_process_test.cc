@@ -64,27 +64,7 @@ class BackupProcessTest : public ::testing::Test {
     return list;
   }
 
-  // The value of central's /metrics line starting with `prefix` (-1: no answer, 0: none).
-  double Metric(const std::string& prefix) {
-    auto r = HttpCall(cluster_->central_http(), "GET", "/metrics", "",
-                      {{"authorization", "Bearer " + cluster_->admin_token()}});
-    if (!r.ok()) return -1;
-    auto at = r->body.find("\n" + prefix);
-    if (at == std::string::npos) return 0;
-    auto end = r->body.find('\n', at + 1);
-    auto line = r->body.substr(at + 1, end - at - 1);
-    return std::stod(line.substr(line.rfind(' ') + 1));
-  }
 
-  template <typename Pred>
-  bool WaitFor(seconds timeout, Pred pred) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return pred();
-  }
 
   std::unique_ptr<SyncCluster> cluster_;
   std::unique_ptr<TcpProxy> proxy_;
@@ -152,8 +132,8 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
         << it.key();
   EXPECT_GT(tables["work_order"]["backup_acknowledged"].get<std::int64_t>(), 0);
   const std::string lyon = "{tenant=\"acme\",site=\"lyon\"}";
-  EXPECT_GT(Metric("mes_central_site_backup_verified_timestamp_seconds" + lyon), 1.7e9);
-  EXPECT_EQ(Metric("mes_central_site_backups_failed" + lyon), 0);
+  EXPECT_GT(cluster_->CentralMetric("mes_central_site_backup_verified_timestamp_seconds" + lyon), 1.7e9);
+  EXPECT_EQ(cluster_->CentralMetric("mes_central_site_backups_failed" + lyon), 0);
   const fs::path stored = cluster_->dir() / "backups" / first["store_key"].get<std::string>();
   EXPECT_TRUE(fs::exists(stored)) << stored;
 
@@ -198,7 +178,7 @@ TEST_F(BackupProcessTest, BackupsShipResumeAfterACutAreVerifiedPrunedAndDamageIs
   })) << json(Backups()).dump();
   // MillraceSiteBackupFailed's series (central reads it at most every 15 s).
   EXPECT_TRUE(WaitFor(seconds(30), [&] {
-    return Metric("mes_central_site_backups_failed" + lyon) == 1;
+    return cluster_->CentralMetric("mes_central_site_backups_failed" + lyon) == 1;
   }));
 
   // An enqueue with a field the kind does not take is refused by name.

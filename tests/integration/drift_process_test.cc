@@ -42,28 +42,6 @@ class DriftProcessTest : public ::testing::Test {
     }));
   }
 
-  template <typename Pred>
-  bool WaitFor(seconds timeout, Pred pred) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    return pred();
-  }
-
-  // The value of central's /metrics line starting with `prefix` (-1: no answer, 0: none).
-  double Metric(const std::string& prefix) {
-    auto r = HttpCall(cluster_->central_http(), "GET", "/metrics", "",
-                      {{"authorization", "Bearer " + cluster_->admin_token()}});
-    if (!r.ok()) return -1;
-    auto at = r->body.find("\n" + prefix);
-    if (at == std::string::npos) return 0;
-    auto end = r->body.find('\n', at + 1);
-    auto line = r->body.substr(at + 1, end - at - 1);
-    return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-
   // Runs SQL on the stopped edge's store, behind its back.
   void EdgeSql(const std::string& sql) {
     auto db = SqliteDb::Open(cluster_->site_dir("lyon") + "/edge.db");
@@ -84,10 +62,10 @@ class DriftProcessTest : public ::testing::Test {
   // `mes-central jobs enqueue drift_check --wait`: the job's result.
   json RunDriftCheck() {
     std::string out;
-    Status s = cluster_->CentralCommand({"jobs", "enqueue", "drift_check", "--tenant", "acme",
-                                         "--payload", R"({"site":"lyon","wait_seconds":120})",
-                                         "--wait"},
-                                        &out);
+    Status s =
+        cluster_->CentralCommand({"jobs", "enqueue", "drift_check", "--tenant", "acme", "--payload",
+                                  R"({"site":"lyon","wait_seconds":120})", "--wait"},
+                                 &out);
     EXPECT_TRUE(s.ok()) << s.ToString() << out;
     std::string job_id;
     std::istringstream lines(out);
@@ -142,19 +120,24 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
   // at central a fact's count changed, another fact deleted and a shared work order's
   // priority changed.
   ASSERT_EQ(cluster_->StopEdge("lyon"), 0);
-  EdgeSql("UPDATE equipment SET name = name || ' (edited at the edge)' WHERE id = (SELECT id "
-          "FROM equipment ORDER BY id LIMIT 1)");
-  EdgeSql("DELETE FROM production_event WHERE id = (SELECT id FROM production_event WHERE kind "
-          "= 'COUNT' ORDER BY id LIMIT 1 OFFSET 5)");
-  CentralSql("UPDATE millrace.production_event SET good_quantity = good_quantity + 41 WHERE id = "
-             "(SELECT id FROM millrace.production_event WHERE tenant_id = 'acme' AND kind = "
-             "'COUNT' ORDER BY id LIMIT 1 OFFSET 10)");
-  CentralSql("DELETE FROM millrace.production_event WHERE id = (SELECT id FROM "
-             "millrace.production_event WHERE tenant_id = 'acme' AND kind = 'COUNT' ORDER BY id "
-             "LIMIT 1 OFFSET 20)");
-  CentralSql("UPDATE millrace.work_order SET priority = 97 WHERE id = (SELECT id FROM "
-             "millrace.work_order WHERE tenant_id = 'acme' AND site_id = 'lyon' ORDER BY id "
-             "LIMIT 1)");
+  EdgeSql(
+      "UPDATE equipment SET name = name || ' (edited at the edge)' WHERE id = (SELECT id "
+      "FROM equipment ORDER BY id LIMIT 1)");
+  EdgeSql(
+      "DELETE FROM production_event WHERE id = (SELECT id FROM production_event WHERE kind "
+      "= 'COUNT' ORDER BY id LIMIT 1 OFFSET 5)");
+  CentralSql(
+      "UPDATE millrace.production_event SET good_quantity = good_quantity + 41 WHERE id = "
+      "(SELECT id FROM millrace.production_event WHERE tenant_id = 'acme' AND kind = "
+      "'COUNT' ORDER BY id LIMIT 1 OFFSET 10)");
+  CentralSql(
+      "DELETE FROM millrace.production_event WHERE id = (SELECT id FROM "
+      "millrace.production_event WHERE tenant_id = 'acme' AND kind = 'COUNT' ORDER BY id "
+      "LIMIT 1 OFFSET 20)");
+  CentralSql(
+      "UPDATE millrace.work_order SET priority = 97 WHERE id = (SELECT id FROM "
+      "millrace.work_order WHERE tenant_id = 'acme' AND site_id = 'lyon' ORDER BY id "
+      "LIMIT 1)");
   ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
   std::this_thread::sleep_for(seconds(2));
   const auto differing = DifferingTables();
@@ -197,10 +180,11 @@ TEST_F(DriftProcessTest, RowsChangedBehindTheEnginesBackAreFoundAndRepairedFromT
   // Shown on /metrics and raised as an alert.
   // (read from PostgreSQL at most every 30 s)
   const std::string lyon = "{tenant=\"acme\",site=\"lyon\"}";
-  EXPECT_TRUE(WaitFor(seconds(40), [&] { return Metric("mes_central_drift_rows" + lyon) == 5; }))
-      << Metric("mes_central_drift_rows" + lyon);
-  EXPECT_EQ(Metric("mes_central_drift_repaired_rows" + lyon), 5);
-  EXPECT_EQ(Metric("mes_central_drift_check_failed" + lyon), 0);
+  EXPECT_TRUE(WaitFor(seconds(40), [&] {
+    return cluster_->CentralMetric("mes_central_drift_rows" + lyon) == 5;
+  })) << cluster_->CentralMetric("mes_central_drift_rows" + lyon);
+  EXPECT_EQ(cluster_->CentralMetric("mes_central_drift_repaired_rows" + lyon), 5);
+  EXPECT_EQ(cluster_->CentralMetric("mes_central_drift_check_failed" + lyon), 0);
   std::string out;
   ASSERT_TRUE(cluster_->CentralCommand({"jobs", "enqueue", "alert_evaluate", "--wait"}, &out).ok())
       << out;
@@ -238,18 +222,22 @@ TEST_F(DriftProcessTest, LongOneRowInAHundredThousandIsFoundAndRepaired) {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   auto victim = pg.Query(
-      "SELECT id FROM millrace.inventory_movement WHERE tenant_id = 'acme' ORDER BY id LIMIT 1 OFFSET "
+      "SELECT id FROM millrace.inventory_movement WHERE tenant_id = 'acme' ORDER BY id LIMIT 1 "
+      "OFFSET "
       "54321");
   ASSERT_TRUE(victim.ok() && victim->rows() == 1);
-  CentralSql("UPDATE millrace.inventory_movement SET quantity = quantity + 1 WHERE tenant_id = 'acme' AND id = '" +
-             victim->GetString(0, 0) + "'");
+  CentralSql(
+      "UPDATE millrace.inventory_movement SET quantity = quantity + 1 WHERE tenant_id = 'acme' AND "
+      "id = '" +
+      victim->GetString(0, 0) + "'");
   ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
   // The site's seeded work reaches the edge; the movements stay one row apart.
   const auto until = std::chrono::steady_clock::now() + seconds(60);
   while (DifferingTables() != std::vector<std::string>{"inventory_movement"} &&
          std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(milliseconds(200));
-  ASSERT_EQ(DifferingTables(), std::vector<std::string>{"inventory_movement"}) << cluster_->Diagnose();
+  ASSERT_EQ(DifferingTables(), std::vector<std::string>{"inventory_movement"})
+      << cluster_->Diagnose();
 
   json r = RunDriftCheck();
   ASSERT_EQ(r.value("finished", 0), 1) << r.dump();

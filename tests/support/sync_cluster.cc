@@ -567,4 +567,15 @@ Status SyncCluster::WaitConverged(std::chrono::seconds timeout) {
   }
 }
 
+double SyncCluster::CentralMetric(const std::string& prefix) {
+  auto r = HttpCall(central_http_, "GET", "/metrics", "",
+                    {{"authorization", "Bearer " + admin_token_}});
+  if (!r.ok()) return -1;
+  auto at = r->body.find("\n" + prefix);
+  if (at == std::string::npos) return 0;
+  auto end = r->body.find('\n', at + 1);
+  auto line = r->body.substr(at + 1, end - at - 1);
+  return std::stod(line.substr(line.rfind(' ') + 1));
+}
+
 }  // namespace millrace::testing

@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "millrace/central/pg.h"
@@ -26,6 +27,17 @@
 #include "test_pg.h"
 
 namespace millrace::testing {
+
+// Asks `pred` every 20 ms until it holds or `timeout` passes; its last answer.
+template <typename Pred>
+bool WaitFor(std::chrono::milliseconds timeout, Pred pred) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
 
 class ChildProcess {
  public:
@@ -74,6 +86,9 @@ class SyncCluster {
   HttpEndpoint central_http() const { return central_http_; }
   // An admin token for central's HTTP (mes-central token create), made with the cluster.
   const std::string& admin_token() const { return admin_token_; }
+  // The value of central's /metrics line that starts with `prefix` (a name with its
+  // labels); -1: central did not answer, 0: no such line.
+  double CentralMetric(const std::string& prefix);
 
   Status CreateTenant(const std::string& tenant);
   Status SeedDemo(const std::string& tenant, const std::vector<std::string>& sites);

@@ -200,12 +200,13 @@ TEST(DriftRunTest, EqualSidesCostOneProbeAndRecordNoDrift) {
 
 TEST(DriftRunTest, EachRowIsRepairedFromTheSideThatOwnsIt) {
   World w;
-  w.Fill("production_event", 500);  // facts: the site's
-  w.Fill("equipment", 40);          // master data: central's
-  w.Fill("work_order", 60);         // shared: central merged every writer
+  w.Fill("production_event", 500);                           // facts: the site's
+  w.Fill("equipment", 40);                                   // master data: central's
+  w.Fill("work_order", 60);                                  // shared: central merged every writer
   World::Corrupt(w.central.tables["production_event"], 10);  // bad at central
-  w.edge.tables["production_event"].erase(std::next(w.edge.tables["production_event"].begin(), 20)->first);  // lost at the edge
-  World::Corrupt(w.edge.tables["equipment"], 3);  // bad at the edge
+  w.edge.tables["production_event"].erase(
+      std::next(w.edge.tables["production_event"].begin(), 20)->first);  // lost at the edge
+  World::Corrupt(w.edge.tables["equipment"], 3);                         // bad at the edge
   Row stray = testing::SampleTypedRow(*catalog::MesCatalog().Find("equipment"), "lyon", 900);
   w.edge.tables["equipment"].insert_or_assign(stray.id(), stray);  // central never had it
   World::Corrupt(w.edge.tables["work_order"], 5);
@@ -269,7 +270,8 @@ TEST(DriftRunTest, ARowInFlightOrChangedSinceTheWalkIsLeftToSync) {
   EXPECT_EQ(shared->differ(), 2u);
   EXPECT_EQ(shared->repaired_at_edge(), 0u);
   EXPECT_EQ(shared->left_to_sync(), 2u);
-  EXPECT_NE(w.edge.tables["work_order"].at(in_flight), w.central.tables["work_order"].at(in_flight));
+  EXPECT_NE(w.edge.tables["work_order"].at(in_flight),
+            w.central.tables["work_order"].at(in_flight));
   ASSERT_TRUE(edited_since.has_value());
   EXPECT_EQ(w.edge.tables["work_order"].at(edited_at_edge), *edited_since);  // the edit stays
   const auto* facts = OutcomeOf(w.central.outcome, "production_event");
@@ -325,18 +327,23 @@ TEST(DriftRunTest, AReplyThatDoesNotFitEndsTheCheckWithAnError) {
 
 TEST(DriftRunTest, CentralRefusesARequestThatDoesNotFit) {
   v1::DriftRequest r;
-  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("check_id"), std::string::npos);
+  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("check_id"),
+            std::string::npos);
   r.set_check_id(3);
-  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("no probe"), std::string::npos);
+  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("no probe"),
+            std::string::npos);
   r.mutable_fetch()->set_table("nope");
-  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("'nope'"), std::string::npos);
+  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("'nope'"),
+            std::string::npos);
   r.mutable_repair()->set_table("equipment");
   r.mutable_repair()->add_rows()->set_table("work_order");
-  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("carries a row of work_order"),
-            std::string::npos);
+  EXPECT_NE(
+      CheckDriftRequest(r, catalog::MesCatalog()).message().find("carries a row of work_order"),
+      std::string::npos);
   r.mutable_fetch()->set_table("equipment");
   for (int i = 0; i <= kDriftMaxRows; ++i) r.mutable_fetch()->add_ids("x");
-  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("more than 1000"), std::string::npos);
+  EXPECT_NE(CheckDriftRequest(r, catalog::MesCatalog()).message().find("more than 1000"),
+            std::string::npos);
 }
 
 }  // namespace
