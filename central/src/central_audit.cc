@@ -7,8 +7,22 @@
 #include "millrace/central/central_store.h"
 #include "millrace/common/clock.h"
 #include "millrace/common/hlc.h"
+#include "millrace/common/row_json.h"
 
 namespace millrace::central {
+
+nlohmann::json AuditValue(const catalog::ColumnSpec& column, const Value& v) {
+  return column.name == "pin_hash" && !IsNull(v) ? nlohmann::json("(hidden)")
+                                                 : ValueToJson(column, v);
+}
+
+nlohmann::json AuditRow(const Row& row) {
+  nlohmann::json out = nlohmann::json::object();
+  const auto& cols = row.table().columns;
+  for (std::size_t i = 0; i < cols.size(); ++i)
+    out[cols[i].name] = AuditValue(cols[i], row.values()[i]);
+  return out;
+}
 
 std::uint64_t WallClockHlc() {
   return HlcTimestamp(static_cast<std::uint64_t>(SystemClock()->NowMillis()), 0).packed();

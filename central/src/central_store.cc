@@ -149,7 +149,8 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
   std::string data;
   for (const Row& row : rows) {
     ++pos;
-    sync::v1::Change change = sync::EncodeChange(row, sync::v1::OP_UPSERT);
+    sync::v1::Change change = sync::EncodeChange(
+        row, reflects.deleted.count(row.id()) ? sync::v1::OP_DELETE : sync::v1::OP_UPSERT);
     change.set_seq(pos);
     if (!reflects.site_id.empty()) {
       change.set_reflects_site(reflects.site_id);
@@ -173,6 +174,93 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
                                        tenant_id + " " + std::to_string(head)})
                                .status());
   return head;
+}
+
+namespace {
+
+// One conflict as a row of millrace.sync_conflict.
+void AddConflict(const std::string& tenant_id, const catalog::TableSpec& table,
+                 const std::string& id, const sync::MergeConflict& k,
+                 std::vector<std::string>* rows, std::vector<PgParam>* params) {
+  const int base = static_cast<int>(params->size());
+  std::string values = "(";
+  for (int p = 1; p <= 12; ++p) values += (p > 1 ? ", $" : "$") + std::to_string(base + p);
+  rows->push_back(values + ")");
+  for (auto&& v : std::vector<PgParam>{
+           tenant_id, table.name, id, k.column, k.rule, k.incoming_won ? "incoming" : "stored",
+           IsNull(k.kept) ? PgParam() : PgParam(ValueToText(k.kept)),
+           IsNull(k.lost) ? PgParam() : PgParam(ValueToText(k.lost)),
+           std::to_string(k.kept_clock.hlc), k.kept_clock.origin, std::to_string(k.lost_clock.hlc),
+           k.lost_clock.origin})
+    params->push_back(std::move(v));
+}
+
+// `row` stamped with `clock`: how a tombstone travels (FeedProvenance::deleted).
+Row Stamped(Row row, const sync::ColumnClock& clock) {
+  row.Set(catalog::kHlcColumn, static_cast<std::int64_t>(clock.hlc));
+  row.Set(catalog::kOriginColumn, clock.origin);
+  return row;
+}
+
+}  // namespace
+
+Result<std::map<std::string, sync::ColumnClock>> Tombstones(PgConnection& conn,
+                                                           const std::string& tenant_id,
+                                                           const catalog::TableSpec& table,
+                                                           const std::vector<std::string>& ids) {
+  std::map<std::string, sync::ColumnClock> out;
+  if (ids.empty()) return out;
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto res, conn.Query("SELECT row_id::text, hlc, origin FROM millrace.sync_tombstone WHERE "
+                           "tenant_id = $1 AND table_name = $2 AND row_id = ANY($3::uuid[])",
+                           {tenant_id, table.name, PgTextArray(ids)}));
+  for (int r = 0; r < res.rows(); ++r)
+    out[res.GetString(r, 0)] = {static_cast<std::uint64_t>(std::stoull(res.GetString(r, 1))),
+                                res.GetString(r, 2)};
+  return out;
+}
+
+Status WriteTombstones(PgConnection& conn, const std::string& tenant_id,
+                       const catalog::TableSpec& table, const std::vector<const Row*>& rows) {
+  if (rows.empty()) return Status::Ok();
+  std::string sql =
+      "INSERT INTO millrace.sync_tombstone (tenant_id, table_name, row_id, site_id, hlc, origin) "
+      "VALUES ";
+  std::vector<PgParam> params = {tenant_id, table.name};
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = *rows[i];
+    const std::string n = std::to_string(params.size() + 1);
+    sql += std::string(i ? ", " : "") + "($1, $2, $" + n + "::uuid, $" +
+           std::to_string(params.size() + 2) + ", $" + std::to_string(params.size() + 3) +
+           "::bigint, $" + std::to_string(params.size() + 4) + ")";
+    params.push_back(r.id());
+    params.push_back(r.IsNull(catalog::kSiteColumn) ? PgParam()
+                                                    : PgParam(r.Text(catalog::kSiteColumn)));
+    params.push_back(std::to_string(r.Int(catalog::kHlcColumn)));
+    params.push_back(r.Text(catalog::kOriginColumn));
+    ids.push_back(r.id());
+  }
+  // A tombstone only moves forward: an older delete of a row deleted again keeps the newer.
+  sql += " ON CONFLICT (tenant_id, table_name, row_id) DO UPDATE SET site_id = EXCLUDED.site_id, "
+         "hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, deleted_at = now() WHERE "
+         "(sync_tombstone.hlc, sync_tombstone.origin) < (EXCLUDED.hlc, EXCLUDED.origin)";
+  MILLRACE_RETURN_IF_ERROR(conn.Query(sql, params).status());
+  return conn
+      .Query("DELETE FROM millrace.sync_column_clock WHERE tenant_id = $1 AND table_name = $2 "
+             "AND row_id = ANY($3::uuid[])",
+             {tenant_id, table.name, PgTextArray(ids)})
+      .status();
+}
+
+Status ClearTombstones(PgConnection& conn, const std::string& tenant_id,
+                       const catalog::TableSpec& table, const std::vector<std::string>& ids) {
+  if (ids.empty()) return Status::Ok();
+  return conn
+      .Query("DELETE FROM millrace.sync_tombstone WHERE tenant_id = $1 AND table_name = $2 AND "
+             "row_id = ANY($3::uuid[])",
+             {tenant_id, table.name, PgTextArray(ids)})
+      .status();
 }
 
 Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::string& tenant_id,
@@ -214,49 +302,88 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
     }
     current.emplace(row.id(), std::move(v));
   }
+  // Rows deleted, by id: the delete's clock, and the row as it was deleted (for the feed).
+  MILLRACE_ASSIGN_OR_RETURN(auto tombs, Tombstones(conn, tenant_id, table, ids));
+  const std::map<std::string, sync::ColumnClock> tombs_before = tombs;
+  std::map<std::string, Row> deleted_rows;
 
-  std::map<std::string, const Row*> last_sent;  // what each row's writer believes now
-  std::set<std::string> altered;                // rows central changed on the way in
+  std::map<std::string, const SharedChange*> last_sent;  // what each row's writer believes now
+  std::set<std::string> altered;                         // rows central changed on the way in
   std::vector<std::string> order;
   std::vector<std::string> conflict_rows;
   std::vector<PgParam> conflict_params;
   for (const auto& c : changes) {
     const std::string id = c.row.id();
-    auto it = current.find(id);
-    std::optional<sync::VersionedRow> before;
-    if (it != current.end()) before = it->second;
-    sync::Incoming in{&c.row, c.clock, c.base_hlc, c.changed_columns};
-    sync::MergeResult m = sync::MergeShared(before, in);
-    for (const auto& k : m.conflicts) {
-      const int base = static_cast<int>(conflict_params.size());
-      std::string values = "(";
-      for (int p = 1; p <= 12; ++p) values += (p > 1 ? ", $" : "$") + std::to_string(base + p);
-      conflict_rows.push_back(values + ")");
-      for (auto&& v : std::vector<PgParam>{
-               tenant_id, table.name, id, k.column, k.rule, k.incoming_won ? "incoming" : "stored",
-               IsNull(k.kept) ? PgParam() : PgParam(ValueToText(k.kept)),
-               IsNull(k.lost) ? PgParam() : PgParam(ValueToText(k.lost)),
-               std::to_string(k.kept_clock.hlc), k.kept_clock.origin,
-               std::to_string(k.lost_clock.hlc), k.lost_clock.origin})
-        conflict_params.push_back(std::move(v));
-    }
-    out.conflicts += m.conflicts.size();
-    if (it == current.end()) {
-      order.push_back(id);
-      current.emplace(id, std::move(m.merged));
-    } else {
-      if (std::find(order.begin(), order.end(), id) == order.end()) order.push_back(id);
-      it->second = std::move(m.merged);
-    }
-    last_sent[id] = &c.row;
+    if (std::find(order.begin(), order.end(), id) == order.end()) order.push_back(id);
+    last_sent[id] = &c;
     if (c.publish) altered.insert(id);
+    auto it = current.find(id);
+    auto tomb = tombs.find(id);
+    if (c.deleted) {
+      if (it != current.end()) {
+        sync::DeleteResult d = sync::MergeDelete(it->second, c.clock, c.base_hlc);
+        if (d.conflict) {
+          AddConflict(tenant_id, table, id, *d.conflict, &conflict_rows, &conflict_params);
+          ++out.conflicts;
+        }
+        if (!d.deleted) continue;
+        current.erase(it);
+      } else if (tomb != tombs.end() && !c.clock.Beats(tomb->second)) {
+        continue;  // deleted already, by a newer delete
+      }
+      tombs[id] = c.clock;
+      deleted_rows.insert_or_assign(id, Stamped(c.row, c.clock));
+      continue;
+    }
+    std::optional<sync::VersionedRow> before;
+    if (it != current.end()) {
+      before = it->second;
+    } else if (tomb != tombs.end()) {
+      // A write of a deleted row that never saw the delete.
+      sync::TombstoneResult t = sync::WriteMeetsTombstone(c.clock, c.base_hlc, tomb->second);
+      if (t.conflict) {
+        AddConflict(tenant_id, table, id, *t.conflict, &conflict_rows, &conflict_params);
+        ++out.conflicts;
+      }
+      if (!t.revives) continue;
+      tombs.erase(tomb);
+      deleted_rows.erase(id);
+    }
+    sync::Incoming in{&c.row, c.clock, c.base_hlc, before ? c.changed_columns
+                                                          : std::vector<std::uint32_t>{}};
+    sync::MergeResult m = sync::MergeShared(before, in);
+    for (const auto& k : m.conflicts)
+      AddConflict(tenant_id, table, id, k, &conflict_rows, &conflict_params);
+    out.conflicts += m.conflicts.size();
+    current.insert_or_assign(id, std::move(m.merged));
   }
 
   std::vector<const Row*> rows;
+  std::vector<std::string> revived, gone;
+  std::vector<const Row*> tombstones;
   std::vector<std::string> clock_values;
   std::vector<PgParam> clock_params;
   for (const auto& id : order) {
-    const sync::VersionedRow& v = current.at(id);
+    const SharedChange& sent = *last_sent.at(id);
+    auto it = current.find(id);
+    if (it == current.end()) {
+      auto tomb = tombs.find(id);
+      if (tomb == tombs.end()) continue;  // never held, and its delete lost to a newer one
+      // Deleted. A writer whose write the tombstone dropped hears of the delete again.
+      auto del = deleted_rows.find(id);
+      if (del == deleted_rows.end())
+        del = deleted_rows.emplace(id, Stamped(sent.row, tomb->second)).first;
+      // (A tombstone only moves forward, and a row already gone is no harm to delete.)
+      gone.push_back(id);
+      tombstones.push_back(&del->second);
+      if (publish_all || altered.count(id) || !sent.deleted) {
+        out.feed.push_back(del->second);
+        out.deleted.insert(id);
+      }
+      continue;
+    }
+    const sync::VersionedRow& v = it->second;
+    if (tombs_before.count(id)) revived.push_back(id);
     rows.push_back(&v.row);
     std::vector<std::string> hlcs, origins;
     for (const auto& k : v.clocks) {
@@ -273,17 +400,27 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
                            "::text[])");
     for (auto&& p : std::vector<PgParam>{tenant_id, table.name, id, h, PgTextArray(origins)})
       clock_params.push_back(std::move(p));
-    if (publish_all || altered.count(id) || !(v.row == *last_sent.at(id)))
+    if (publish_all || altered.count(id) || sent.deleted || !(v.row == sent.row))
       out.feed.push_back(v.row);
   }
-  MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, table, rows));
-  std::string sql =
-      "INSERT INTO millrace.sync_column_clock (tenant_id, table_name, row_id, hlcs, origins) "
-      "VALUES ";
-  for (std::size_t i = 0; i < clock_values.size(); ++i) sql += (i ? ", " : "") + clock_values[i];
-  sql += " ON CONFLICT (tenant_id, table_name, row_id) DO UPDATE SET hlcs = EXCLUDED.hlcs, "
-         "origins = EXCLUDED.origins";
-  MILLRACE_RETURN_IF_ERROR(conn.Query(sql, clock_params).status());
+  if (!gone.empty()) {
+    MILLRACE_RETURN_IF_ERROR(conn.Query("DELETE FROM " + PgTable(table) +
+                                            " WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
+                                        {tenant_id, PgTextArray(gone)})
+                                 .status());
+    MILLRACE_RETURN_IF_ERROR(WriteTombstones(conn, tenant_id, table, tombstones));
+  }
+  MILLRACE_RETURN_IF_ERROR(ClearTombstones(conn, tenant_id, table, revived));
+  if (!rows.empty()) {
+    MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, table, rows));
+    std::string sql =
+        "INSERT INTO millrace.sync_column_clock (tenant_id, table_name, row_id, hlcs, origins) "
+        "VALUES ";
+    for (std::size_t i = 0; i < clock_values.size(); ++i) sql += (i ? ", " : "") + clock_values[i];
+    sql += " ON CONFLICT (tenant_id, table_name, row_id) DO UPDATE SET hlcs = EXCLUDED.hlcs, "
+           "origins = EXCLUDED.origins";
+    MILLRACE_RETURN_IF_ERROR(conn.Query(sql, clock_params).status());
+  }
   if (!conflict_rows.empty()) {
     std::string csql =
         "INSERT INTO millrace.sync_conflict (tenant_id, table_name, row_id, column_name, rule, "
@@ -292,7 +429,7 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
       csql += (i ? ", " : "") + conflict_rows[i];
     MILLRACE_RETURN_IF_ERROR(conn.Query(csql, conflict_params).status());
   }
-  out.rows_written = rows.size();
+  out.rows_written = rows.size() + gone.size();
   return out;
 }
 

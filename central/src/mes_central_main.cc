@@ -34,6 +34,7 @@
 #include "millrace/central/provision.h"
 #include "millrace/central/drift_jobs.h"
 #include "millrace/central/restore_site.h"
+#include "millrace/central/row_deletes.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
 #include "millrace/central/web_assets.h"
@@ -401,6 +402,20 @@ int Put(const std::string& config_path, const std::string& tenant, const std::st
   return 0;
 }
 
+int Delete(const std::string& config_path, const std::string& tenant, const std::string& table,
+           const std::vector<std::string>& ids, const WriteContext& who) {
+  QuietLogging();
+  auto conn = ConnectFromConfig(config_path);
+  if (!conn.ok()) return Fail(conn.status());
+  HybridClock hlc(SystemClock(), 5 * 60 * 1000);
+  auto r = DeleteRows(**conn, tenant, table, ids, hlc, who);
+  if (!r.ok()) return Fail(r.status());
+  nlohmann::json out{{"table", table}, {"deleted", r->ids}, {"feed_head", r->feed_head},
+                     {"conflicts", r->conflicts}};
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
 // A site-local wall time ("2026-11-10" or "2026-11-10 14:00") as Unix milliseconds.
 Result<std::int64_t> SiteLocalMillis(PgConnection& conn, const std::string& tenant,
                                      const std::string& site, const std::string& wall,
@@ -574,6 +589,19 @@ int main(int argc, char** argv) {
   put->add_option("--table", table, "Catalog table")->required();
   put->add_option("--file", rows_file,
                   "JSON object or array of objects (column -> value); '-' or absent: stdin");
+
+  std::vector<std::string> delete_ids;
+  auto* del = app.add_subcommand(
+      "delete",
+      "Delete master data or shared rows by id (facts are append-only and never deleted): each "
+      "leaves a tombstone that flows down to the edges, so a site's write older than the delete "
+      "never brings the row back and a newer one does; each row leaves an audit record with its "
+      "last value. To retire master data that facts still name, put active=false instead");
+  add_config(del);
+  add_who(del);
+  del->add_option("--tenant", tenant, "Tenant id")->required();
+  del->add_option("--table", table, "Catalog table (master data or shared rows)")->required();
+  del->add_option("--id", delete_ids, "Row id (UUID); repeat for several")->required();
 
   int rotate_grace = 3600, rotate_wait = 0;
   auto* rotate = app.add_subcommand(
@@ -812,6 +840,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*put) return central::Put(config_path, tenant, table, rows_file, who);
+  if (*del) return central::Delete(config_path, tenant, table, delete_ids, who);
   if (*audit) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);

@@ -74,11 +74,6 @@ Status ValueFromJson(const catalog::TableSpec& t, const catalog::ColumnSpec& c, 
   }
 }
 
-// A column's value as JSON, for audit records (never the PIN hash of a user).
-json AuditValue(const catalog::ColumnSpec& c, const Value& v) {
-  return c.name == "pin_hash" && !IsNull(v) ? json("(hidden)") : ValueToJson(c, v);
-}
-
 }  // namespace
 
 Status CreateTenant(PgConnection& conn, const std::string& tenant_id, const std::string& name,
@@ -339,6 +334,14 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
             seen = std::max(seen, static_cast<std::uint64_t>(std::stoull(clocks.GetString(0, 0))));
         }
         hlc.Observe(HlcTimestamp::FromPacked(seen));
+      } else {
+        // A deleted row written again comes back: after its delete, whatever the clocks say,
+        // and made on the row as deleted (no conflict with its delete).
+        MILLRACE_ASSIGN_OR_RETURN(auto tomb, Tombstones(conn, tenant_id, *t, {id}));
+        if (!tomb.empty()) {
+          base_hlc = tomb.begin()->second.hlc;
+          hlc.Observe(HlcTimestamp::FromPacked(base_hlc));
+        }
       }
       row.Set(catalog::kIdColumn, id);
       std::vector<std::uint32_t> changed;
@@ -373,6 +376,7 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
       std::vector<const Row*> ptrs;
       for (const Row& r : plain) ptrs.push_back(&r);
       MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, *t, ptrs));
+      MILLRACE_RETURN_IF_ERROR(ClearTombstones(conn, tenant_id, *t, result.ids));
       feed = plain;
     }
     if (!shared.empty()) {
@@ -404,8 +408,12 @@ Result<std::uint64_t> PutCentralRows(PgConnection& conn, const std::string& tena
   }
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
   Result<std::uint64_t> head = [&]() -> Result<std::uint64_t> {
-    for (const auto& [table, list] : by_table)
+    for (const auto& [table, list] : by_table) {
       MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, *table, list));
+      std::vector<std::string> ids;
+      for (const Row* r : list) ids.push_back(r->id());
+      MILLRACE_RETURN_IF_ERROR(ClearTombstones(conn, tenant_id, *table, ids));
+    }
     MILLRACE_ASSIGN_OR_RETURN(std::uint64_t h, AppendFeed(conn, tenant_id, rows));
     std::map<std::string, int> per_table;
     for (const Row& r : rows) per_table[r.table().name]++;

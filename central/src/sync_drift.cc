@@ -5,7 +5,8 @@
 // that index (cached per site, for any worker of this node); a fetch answers central's
 // current copies; a repair writes the site's copies of its own rows, each only while
 // central's row is as the index holds it (an audit record that exists is never
-// overwritten); the outcome is recorded and the site's request cleared.
+// overwritten, a shared row central deleted comes back only when newer than its delete);
+// the outcome is recorded and the site's request cleared.
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -170,6 +171,40 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
       if (spec->immutable || spec->merge == catalog::MergePolicy::kSharedLww) continue;
       if (spec->merge == catalog::MergePolicy::kSiteOwned && !newer_or_same) continue;
       update.push_back(&row);
+    }
+    if (!insert.empty() && spec->merge == catalog::MergePolicy::kSharedLww) {
+      // A shared row central deleted: the site's copy comes back only if newer than the
+      // delete (sync/merge.h); an older one hears of the delete again on the feed.
+      std::vector<std::string> insert_ids;
+      for (const Row* row : insert) insert_ids.push_back(row->id());
+      MILLRACE_ASSIGN_OR_RETURN(auto tombs,
+                                Tombstones(*conn_, peer.tenant_id, *spec, insert_ids));
+      std::vector<const Row*> revived;
+      std::vector<Row> deletes;
+      FeedProvenance again;
+      for (const Row* row : insert) {
+        auto tomb = tombs.find(row->id());
+        if (tomb == tombs.end()) {
+          revived.push_back(row);
+          continue;
+        }
+        const sync::ColumnClock clock{static_cast<std::uint64_t>(row->Int(catalog::kHlcColumn)),
+                                      row->Text(catalog::kOriginColumn)};
+        if (clock.Beats(tomb->second)) {
+          revived.push_back(row);
+          continue;
+        }
+        Row stone = *row;
+        stone.Set(catalog::kHlcColumn, static_cast<std::int64_t>(tomb->second.hlc));
+        stone.Set(catalog::kOriginColumn, tomb->second.origin);
+        again.deleted.insert(stone.id());
+        deletes.push_back(std::move(stone));
+      }
+      std::vector<std::string> revived_ids;
+      for (const Row* row : revived) revived_ids.push_back(row->id());
+      MILLRACE_RETURN_IF_ERROR(ClearTombstones(*conn_, peer.tenant_id, *spec, revived_ids));
+      MILLRACE_RETURN_IF_ERROR(AppendFeed(*conn_, peer.tenant_id, deletes, again).status());
+      insert = std::move(revived);
     }
     if (!insert.empty())
       MILLRACE_RETURN_IF_ERROR(InsertRowsIfAbsent(*conn_, peer.tenant_id, *spec, insert));

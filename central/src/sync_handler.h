@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -117,12 +118,13 @@ class SyncService::Session final : public sync::CentralSession {
   Status Guarded(const F& write, sync::ParkedChange reject,
                  std::vector<sync::ParkedChange>& rejects);
 
-  static sync::ParkedChange RejectOf(const Row& row, std::uint64_t seq);
+  static sync::ParkedChange RejectOf(const Row& row, std::uint64_t seq,
+                                     v1::Op op = v1::OP_UPSERT);
 
   // Writes a sorted batch. Fast: COPY and multi-row statements. Row by row: one row at a
   // time, parking each row that fails.
   Status Write(const sync::Peer& peer, sync::SortedBatch& b, bool row_by_row,
-               std::vector<Row>* feed, std::size_t* conflicts);
+               std::vector<Row>* feed, std::set<std::string>* deleted, std::size_t* conflicts);
 
   Status StoreRejects(const sync::Peer& peer, const std::vector<sync::ParkedChange>& rejects);
 

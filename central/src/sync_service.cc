@@ -119,8 +119,8 @@ Status SyncService::Session::Guarded(const F& write, sync::ParkedChange reject,
   return Status::Ok();
 }
 
-sync::ParkedChange SyncService::Session::RejectOf(const Row& row, std::uint64_t seq) {
-  v1::Change c = sync::EncodeChange(row, v1::OP_UPSERT);
+sync::ParkedChange SyncService::Session::RejectOf(const Row& row, std::uint64_t seq, v1::Op op) {
+  v1::Change c = sync::EncodeChange(row, op);
   c.set_seq(seq);
   return {seq, row.table().name, row.id(), "", c.SerializeAsString()};
 }
@@ -128,7 +128,8 @@ sync::ParkedChange SyncService::Session::RejectOf(const Row& row, std::uint64_t 
 // Writes a sorted batch. Fast: COPY and multi-row statements. Safe: one row at a time,
 // parking each row that fails.
 Status SyncService::Session::Write(const sync::Peer& peer, sync::SortedBatch& b, bool safe,
-                                   std::vector<Row>* feed, std::size_t* conflicts) {
+                                   std::vector<Row>* feed, std::set<std::string>* deleted,
+                                   std::size_t* conflicts) {
   const std::string& tenant = peer.tenant_id;
   const std::string lww = "(t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin)";
   // Shared rows first, then site-owned rows, then facts: the report rollups a fact feeds
@@ -139,6 +140,7 @@ Status SyncService::Session::Write(const sync::Peer& peer, sync::SortedBatch& b,
                                 MergeSharedChanges(*conn_, tenant, *table, cs, false));
       *conflicts += m.conflicts;
       for (auto& r : m.feed) feed->push_back(std::move(r));
+      deleted->insert(m.deleted.begin(), m.deleted.end());
       return Status::Ok();
     };
     if (!safe) {
@@ -147,7 +149,8 @@ Status SyncService::Session::Write(const sync::Peer& peer, sync::SortedBatch& b,
     }
     for (const auto& c : changes)
       MILLRACE_RETURN_IF_ERROR(
-          Guarded([&] { return merge({c}); }, RejectOf(c.row, c.seq), b.rejects));
+          Guarded([&] { return merge({c}); },
+                  RejectOf(c.row, c.seq, c.deleted ? v1::OP_DELETE : v1::OP_UPSERT), b.rejects));
   }
   for (auto& [table, by_id] : b.site_owned) {
     if (!safe) {
@@ -199,10 +202,10 @@ Result<sync::ApplyOutcome> SyncService::Session::CommitBatch(const sync::Peer& p
                                                             bool row_by_row) {
   std::vector<Row> feed;
   sync::ApplyOutcome out;
-  Status s = Write(peer, batch, row_by_row, &feed, &out.conflicts);
+  FeedProvenance reflects;
+  Status s = Write(peer, batch, row_by_row, &feed, &reflects.deleted, &out.conflicts);
   if (s.ok()) s = StoreRejects(peer, batch.rejects);
   if (s.ok()) {
-    FeedProvenance reflects;
     reflects.site_id = peer.site_id;
     reflects.through_seq = last_seq;
     reflects.store_epoch = epoch;

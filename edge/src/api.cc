@@ -256,7 +256,8 @@ class Api {
                     if (due) due_ms = static_cast<std::int64_t>(*due);
                     return svc_->CreateWorkOrder(a, number, material, *qty, due_ms);
                   }));
-    // Supervisor actions take {"reason": "..."}: required to hold, cancel and short-close,
+    // Supervisor actions take {"reason": "..."}: required to hold, cancel, short-close and
+    // delete (a Draft order, answered with the order as deleted),
     // kept on the audit record always.
     using WoAction =
         Pending<Row> (MesService::*)(const Actor&, const std::string&, const std::string&);
@@ -266,7 +267,8 @@ class Api {
              {"resume", &MesService::ResumeWorkOrder},
              {"cancel", &MesService::CancelWorkOrder},
              {"close", &MesService::CloseWorkOrder},
-             {"short-close", &MesService::ShortCloseWorkOrder}}) {
+             {"short-close", &MesService::ShortCloseWorkOrder},
+             {"delete", &MesService::DeleteWorkOrder}}) {
       r.AddAsync("POST", std::string("/api/v1/work-orders/{id}/") + verb,
                  WritesRow({"reason"}, 200,
                            [*this, action = action](const HttpRequest& req, const Actor& a,

@@ -158,7 +158,7 @@ Command OrderAction(const char* name, const char* path, const char* help) {
           [](CLI::App& c, Args& a) {
             Target(c, a, "Work order number or id");
             c.add_option("--why", a.why,
-                         "Why: kept on the audit record (needed to hold, cancel, short-close)");
+                         "Why: kept on the audit record (needed to hold, cancel, short-close, delete)");
           },
           [path](Context& x) {
             RESOLVE(id, x.client.WorkOrderId(x.a.target));
@@ -418,6 +418,9 @@ std::vector<Command> Commands() {
                           "Close a Completed work order after reconciliation (supervisor)"));
   c.push_back(OrderAction("short-close", "short-close",
                           "Complete and close a work order early, cancelling what is left "
+                          "(supervisor, --why)"));
+  c.push_back(OrderAction("delete", "delete",
+                          "Delete a Draft work order made in error; central deletes it too "
                           "(supervisor, --why)"));
   c.push_back(OperationAction("start", "Start a Ready operation on your work unit"));
   c.push_back(OperationAction("pause", "Pause a running operation"));

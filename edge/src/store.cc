@@ -101,6 +101,19 @@ Result<std::int64_t> ReadTxn::Count(const catalog::TableSpec& table, const std::
   return n;
 }
 
+Result<std::optional<Tombstone>> ReadTxn::GetTombstone(const catalog::TableSpec& table,
+                                                       const std::string& id) {
+  MILLRACE_ASSIGN_OR_RETURN(Statement * stmt,
+                            db_->Prepare("SELECT hlc, origin FROM sync_tombstone WHERE "
+                                         "table_name = ? AND row_id = ?"));
+  MILLRACE_RETURN_IF_ERROR(stmt->BindAll({table.name, id}));
+  MILLRACE_ASSIGN_OR_RETURN(bool found, stmt->Step());
+  std::optional<Tombstone> out;
+  if (found) out = Tombstone{stmt->ColumnInt(0), std::get<std::string>(stmt->Column(1))};
+  stmt->Reset();
+  return out;
+}
+
 // ---- WriteTxn ----
 
 std::int64_t WriteTxn::NowMillis() const {
@@ -203,6 +216,68 @@ Status WriteTxn::Write(Row& row, Mode mode, const Row* loaded) {
   }
   if (capture_) MILLRACE_RETURN_IF_ERROR(store_->Capture(row, loaded));
   return Status::Ok();
+}
+
+namespace {
+
+// Deletes the row and keeps the newer of its tombstone and `deleted`'s clock.
+Status RemoveWithTombstone(SqliteDb& db, const Row& deleted, std::int64_t now_ms) {
+  const catalog::TableSpec& table = deleted.table();
+  MILLRACE_ASSIGN_OR_RETURN(Statement * del,
+                            db.Prepare("DELETE FROM " + QuoteIdent(table.name) + " WHERE \"id\" = ?"));
+  MILLRACE_RETURN_IF_ERROR(del->Bind(1, deleted.id()));
+  MILLRACE_RETURN_IF_ERROR(del->Run());
+  MILLRACE_ASSIGN_OR_RETURN(
+      Statement * stone,
+      db.Prepare("INSERT INTO sync_tombstone (table_name, row_id, hlc, origin, deleted_at) VALUES "
+                 "(?, ?, ?, ?, ?) ON CONFLICT (table_name, row_id) DO UPDATE SET hlc = "
+                 "excluded.hlc, origin = excluded.origin, deleted_at = excluded.deleted_at WHERE "
+                 "(hlc, origin) < (excluded.hlc, excluded.origin)"));
+  MILLRACE_RETURN_IF_ERROR(stone->BindAll({table.name, deleted.id(),
+                                           deleted.Int(catalog::kHlcColumn),
+                                           deleted.Text(catalog::kOriginColumn), now_ms}));
+  return stone->Run();
+}
+
+}  // namespace
+
+Status WriteTxn::Delete(const catalog::TableSpec& table, const std::string& id, Row* deleted) {
+  if (!capture_) return Status::Internal("a downstream delete goes through ApplyDelete");
+  if (table.merge == MergePolicy::kCentralOwned) {
+    return Status::PermissionDenied(table.name +
+                                    " is master data owned by central: delete it there, an "
+                                    "edge refuses local edits");
+  }
+  if (table.merge != MergePolicy::kSharedLww)
+    return Status::Conflict(table.name + " rows are append-only facts: " + id +
+                            " cannot be deleted");
+  MILLRACE_ASSIGN_OR_RETURN(auto stored, Get(table, id));
+  if (!stored) return Status::NotFound("no " + table.name + " " + id);
+  if (stored->Text(catalog::kSiteColumn) != site_id()) {
+    return Status::PermissionDenied(table.name + " " + id + " belongs to site " +
+                                    stored->Text(catalog::kSiteColumn));
+  }
+  Row gone = *stored;
+  gone.Set(catalog::kHlcColumn, static_cast<std::int64_t>(store_->hlc().Now().packed()));
+  gone.Set(catalog::kOriginColumn, store_->node_id());
+  MILLRACE_RETURN_IF_ERROR(RemoveWithTombstone(*db_, gone, NowMillis()));
+  MILLRACE_RETURN_IF_ERROR(store_->Capture(gone, &*stored, /*deleted=*/true));
+  if (deleted) *deleted = std::move(gone);
+  return Status::Ok();
+}
+
+Status WriteTxn::ApplyDelete(const Row& deleted) {
+  if (capture_) return Status::Internal("a local delete goes through Delete");
+  (void)store_->hlc().Update(
+      HlcTimestamp::FromPacked(static_cast<std::uint64_t>(deleted.Int(catalog::kHlcColumn))));
+  return RemoveWithTombstone(*db_, deleted, NowMillis());
+}
+
+Status WriteTxn::ClearTombstone(const catalog::TableSpec& table, const std::string& id) {
+  MILLRACE_ASSIGN_OR_RETURN(
+      Statement * stmt, db_->Prepare("DELETE FROM sync_tombstone WHERE table_name = ? AND row_id = ?"));
+  MILLRACE_RETURN_IF_ERROR(stmt->BindAll({table.name, id}));
+  return stmt->Run();
 }
 
 // Writes only the columns that differ from `loaded` (the clock columns always): SQLite
@@ -395,9 +470,12 @@ void EdgeStore::SetCommitListener(std::function<void()> listener) {
   commit_listener_ = std::move(listener);
 }
 
-Status EdgeStore::Capture(const Row& row, const Row* before) {
-  sync::v1::Change change = sync::EncodeChange(row, sync::v1::OP_UPSERT);
-  if (before && row.table().merge == MergePolicy::kSharedLww) {
+Status EdgeStore::Capture(const Row& row, const Row* before, bool deleted) {
+  const sync::v1::Op op = deleted ? sync::v1::OP_DELETE : sync::v1::OP_UPSERT;
+  sync::v1::Change change = sync::EncodeChange(row, op);
+  if (deleted) {
+    change.set_base_hlc(static_cast<std::uint64_t>(before->Int(catalog::kHlcColumn)));
+  } else if (before && row.table().merge == MergePolicy::kSharedLww) {
     // Central merges shared rows column by column: say which columns this edit set and
     // which version of the row it was made on.
     change.set_base_hlc(static_cast<std::uint64_t>(before->Int(catalog::kHlcColumn)));
@@ -409,7 +487,7 @@ Status EdgeStore::Capture(const Row& row, const Row* before) {
                             writer_.Prepare("INSERT INTO outbox (table_name, row_id, op, hlc, "
                                             "captured_at, payload) VALUES (?, ?, ?, ?, ?, ?)"));
   MILLRACE_RETURN_IF_ERROR(
-      stmt->BindAll({row.table().name, row.id(), std::int64_t{sync::v1::OP_UPSERT},
+      stmt->BindAll({row.table().name, row.id(), std::int64_t{op},
                      row.Int(catalog::kHlcColumn), options_.clock->NowMillis()}));
   int rc = sqlite3_bind_blob(stmt->raw(), 6, payload.data(), static_cast<int>(payload.size()),
                              SQLITE_TRANSIENT);

@@ -102,6 +102,13 @@ Result<std::uint64_t> EdgeSyncAdapter::FeedCursor() {
 
 namespace {
 
+// `row` with a tombstone's clock, to compare clocks as rows do.
+Row Stamped(Row row, const Tombstone& tomb) {
+  row.Set(catalog::kHlcColumn, tomb.hlc);
+  row.Set(catalog::kOriginColumn, tomb.origin);
+  return row;
+}
+
 // A shared row from the feed is skipped while this site holds a change of it that central
 // has not merged yet: central merges that change and sends the result back if it differs.
 // Changes central acknowledged (through `acked`), or that the feed row says it already
@@ -114,7 +121,9 @@ namespace {
 // then kept (a feed row central clamped the site's clock of, Change.clamped, is the one
 // older row taken). So a row central sends back to a new store (Change.recovered) does not
 // undo what the store wrote since it started. What recovered rows touch is noted for
-// ReconcileRecovered (recovery.h).
+// ReconcileRecovered (recovery.h). A delete (v1::OP_DELETE) follows the same rules as a
+// write of the row, and leaves a tombstone; a row deleted here comes back only with a
+// write newer than its tombstone.
 Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::string& site_id,
                     const StoreEpoch& epoch, std::uint64_t acked, std::uint64_t* refused,
                     RecoveredRows* recovered) {
@@ -131,12 +140,30 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
     }
     Row row = std::move(decoded).value();
     const catalog::MergePolicy merge = row.table().merge;
+    const bool deleted = change.op() == sync::v1::OP_DELETE;
+    if (deleted && merge != catalog::MergePolicy::kCentralOwned &&
+        merge != catalog::MergePolicy::kSharedLww) {
+      spdlog::error("sync: feed position {} deletes a {} fact; facts are never deleted",
+                    change.seq(), row.table().name);
+      if (refused) ++*refused;
+      continue;
+    }
+    // A tombstone newer than a shared or site-owned row keeps it deleted; a newer row
+    // comes back (sync/merge.h). Master data follows the feed's order, which is central's.
+    bool revives = merge == catalog::MergePolicy::kCentralOwned && !deleted;
     if (merge != catalog::MergePolicy::kCentralOwned && !change.clamped()) {
       MILLRACE_ASSIGN_OR_RETURN(auto present, txn.Get(row.table(), row.id()));
       // (IncomingRowWins(row, *present): the stored copy is newer than the feed's.)
       if (present && (merge == catalog::MergePolicy::kAppendOnly ||
                       sync::IncomingRowWins(row, *present)))
         continue;
+      if (!present && !deleted && merge != catalog::MergePolicy::kAppendOnly) {
+        MILLRACE_ASSIGN_OR_RETURN(auto tomb, txn.GetTombstone(row.table(), row.id()));
+        if (tomb && !sync::IncomingRowWins(
+                        Stamped(row, *tomb), row))  // the tombstone is as new or newer
+          continue;
+        revives = tomb.has_value();
+      }
     }
     if (change.recovered() && row.Text(catalog::kSiteColumn) == site_id) {
       if (row.table().name == "production_event" && row.Text("kind") == "COUNT")
@@ -156,8 +183,13 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
                             "' AND seq > " + std::to_string(merged_through)));  // id: a UUID
       if (pending > 0) continue;
     }
-    MILLRACE_RETURN_IF_ERROR(txn.Upsert(row).WithContext("feed position " +
-                                                         std::to_string(change.seq())));
+    const std::string where = "feed position " + std::to_string(change.seq());
+    if (deleted) {
+      MILLRACE_RETURN_IF_ERROR(txn.ApplyDelete(row).WithContext(where));
+      continue;
+    }
+    MILLRACE_RETURN_IF_ERROR(txn.Upsert(row).WithContext(where));
+    if (revives) MILLRACE_RETURN_IF_ERROR(txn.ClearTombstone(row.table(), row.id()));
   }
   MILLRACE_RETURN_IF_ERROR(NoteRecovered(txn, *recovered));
   return txn.db().Exec(

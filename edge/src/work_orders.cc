@@ -1,5 +1,5 @@
 // Work orders: a supervisor's create, release (the routing snapshotted into operations), hold,
-// resume, cancel, close and short-close, each with its audit record.
+// resume, cancel, close, short-close and delete (a Draft), each with its audit record.
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -220,6 +220,24 @@ Pending<Row> MesService::ShortCloseWorkOrder(const Actor& actor, const std::stri
     MILLRACE_RETURN_IF_ERROR(
         RecordAudit(txn, store_->clock(), actor, "work_order.short_close", &before, wo, reason));
     return wo;
+  });
+}
+
+Pending<Row> MesService::DeleteWorkOrder(const Actor& actor, const std::string& work_order_id,
+                                         const std::string& reason) {
+  MILLRACE_RETURN_IF_ERROR(RequireRole(actor, {"supervisor"}, "deleting a work order"));
+  MILLRACE_RETURN_IF_ERROR(RequireReason(reason, "deleting a work order"));
+  return Plan<Row>([=, this](WriteTxn& txn) -> Result<Row> {
+    MILLRACE_ASSIGN_OR_RETURN(Row wo, Load(txn, "work_order", work_order_id, "work_order"));
+    if (wo.Text("status") != "Draft")
+      return Rule(StatusCode::kFailedPrecondition, "work_order_not_draft",
+                  "work order " + wo.Text("number") + " is " + wo.Text("status") +
+                      ": only a Draft order can be deleted; cancel it instead");
+    Row deleted(wo.table());
+    MILLRACE_RETURN_IF_ERROR(txn.Delete(wo.table(), wo.id(), &deleted));
+    MILLRACE_RETURN_IF_ERROR(
+        RecordDeleteAudit(txn, store_->clock(), actor, "work_order.delete", wo, reason));
+    return deleted;
   });
 }
 

@@ -54,8 +54,14 @@ SortedBatch SortDecoded(const Peer& peer, DecodedBatch& decoded, std::uint64_t a
            "' but was sent by site '" + peer.site_id + "'");
       continue;
     }
-    if (c.op() != v1::OP_UPSERT) {
-      park("unsupported_op: sites never delete synced rows");
+    if (c.op() != v1::OP_UPSERT && c.op() != v1::OP_DELETE) {
+      park("unsupported_op: " + std::to_string(c.op()) + " is neither an upsert nor a delete");
+      continue;
+    }
+    if (c.op() == v1::OP_DELETE && t->merge != MergePolicy::kSharedLww) {
+      park(t->merge == MergePolicy::kCentralOwned
+               ? "central_owned: " + t->name + " is master data, deleted only at central"
+               : "unsupported_op: " + t->name + " rows are site facts, never deleted");
       continue;
     }
     switch (t->merge) {
@@ -91,6 +97,7 @@ SortedBatch SortDecoded(const Peer& peer, DecodedBatch& decoded, std::uint64_t a
             std::move(*row), {hlc.packed(), c.origin()}, c.base_hlc(), {}, hlc.packed() != c.hlc(),
             c.seq()};
         sc.changed_columns.assign(c.changed_columns().begin(), c.changed_columns().end());
+        sc.deleted = c.op() == v1::OP_DELETE;
         out.shared[t].push_back(std::move(sc));
         break;
       }

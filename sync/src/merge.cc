@@ -109,6 +109,42 @@ MergeResult MergeShared(const std::optional<VersionedRow>& current, const Incomi
   return result;
 }
 
+DeleteResult MergeDelete(const VersionedRow& current, const ColumnClock& clock,
+                         std::uint64_t base_hlc) {
+  const ColumnClock newest = RowClock(current.row);
+  DeleteResult out;
+  out.deleted = clock.Beats(newest);
+  // A delete made on the row as it stands is no conflict, whichever way it goes; one that
+  // did not see the row's newest write is, and a delete older than an edit never saw it.
+  if (base_hlc >= newest.hlc && out.deleted) return out;
+  MergeConflict c;
+  c.column = kWholeRow;
+  c.incoming_won = out.deleted;
+  c.rule = out.deleted ? "delete_wins" : "delete_loses";
+  c.kept = out.deleted ? Value(std::string("(deleted)")) : Value(std::string("(row)"));
+  c.lost = out.deleted ? Value(std::string("(row)")) : Value(std::string("(deleted)"));
+  c.kept_clock = out.deleted ? clock : newest;
+  c.lost_clock = out.deleted ? newest : clock;
+  out.conflict = std::move(c);
+  return out;
+}
+
+TombstoneResult WriteMeetsTombstone(const ColumnClock& clock, std::uint64_t base_hlc,
+                                    const ColumnClock& tombstone) {
+  TombstoneResult out;
+  out.revives = clock.Beats(tombstone);
+  if (out.revives && base_hlc >= tombstone.hlc) return out;
+  MergeConflict& c = out.conflict.emplace();
+  c.column = kWholeRow;
+  c.incoming_won = out.revives;
+  c.rule = out.revives ? "write_after_delete" : "deleted";
+  c.kept = out.revives ? Value(std::string("(row)")) : Value(std::string("(deleted)"));
+  c.lost = out.revives ? Value(std::string("(deleted)")) : Value(std::string("(row)"));
+  c.kept_clock = out.revives ? clock : tombstone;
+  c.lost_clock = out.revives ? tombstone : clock;
+  return out;
+}
+
 bool IncomingRowWins(const Row& current, const Row& incoming) {
   return RowClock(incoming).Beats(RowClock(current));
 }

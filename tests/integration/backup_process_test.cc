@@ -33,9 +33,8 @@ class BackupProcessTest : public ::testing::Test {
     auto c = SyncCluster::Create(g_bins, "backups");
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     cluster_ = std::move(*c);
-    ASSERT_TRUE(cluster_->StartCentral().ok());
-    ASSERT_TRUE(cluster_->CreateTenant("acme").ok());
-    ASSERT_TRUE(cluster_->SeedDemo("acme", {"lyon"}).ok());
+    Status started = cluster_->StartWithTenant("acme", {"lyon"});
+    ASSERT_TRUE(started.ok()) << started.ToString();
     auto proxy = TcpProxy::Start(cluster_->sync_port());
     ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
     proxy_ = std::move(*proxy);

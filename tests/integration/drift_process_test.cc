@@ -28,9 +28,8 @@ class DriftProcessTest : public ::testing::Test {
     auto c = SyncCluster::Create(g_bins, "drift");
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     cluster_ = std::move(*c);
-    ASSERT_TRUE(cluster_->StartCentral().ok());
-    ASSERT_TRUE(cluster_->CreateTenant("acme").ok());
-    ASSERT_TRUE(cluster_->SeedDemo("acme", {"lyon"}).ok());
+    Status started = cluster_->StartWithTenant("acme", {"lyon"});
+    ASSERT_TRUE(started.ok()) << started.ToString();
     Status s = cluster_->AddSite("acme", "lyon");
     ASSERT_TRUE(s.ok()) << s.ToString();
     // The daily drift_sweep runs when central first starts: let it ask for its check and

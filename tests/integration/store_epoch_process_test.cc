@@ -27,9 +27,8 @@ class StoreEpochProcessTest : public ::testing::Test {
     auto c = SyncCluster::Create(g_bins, "epochs");
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     cluster_ = std::move(*c);
-    ASSERT_TRUE(cluster_->StartCentral().ok());
-    ASSERT_TRUE(cluster_->CreateTenant("acme").ok());
-    ASSERT_TRUE(cluster_->SeedDemo("acme", {"lyon"}).ok());
+    Status started = cluster_->StartWithTenant("acme", {"lyon"});
+    ASSERT_TRUE(started.ok()) << started.ToString();
     Status s = cluster_->AddSite("acme", "lyon");
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
@@ -53,17 +52,6 @@ class StoreEpochProcessTest : public ::testing::Test {
         "SELECT coalesce(sum(good_quantity), 0) FROM millrace.production_event WHERE site_id = "
         "'lyon' AND kind = 'COUNT'" + where);
     return r.ok() ? std::stod(r->GetString(0, 0)) : -1;
-  }
-
-  double Metric(const std::string& prefix) {
-    auto r = HttpCall(cluster_->central_http(), "GET", "/metrics", "",
-                      {{"authorization", "Bearer " + cluster_->admin_token()}});
-    if (!r.ok()) return -1;
-    auto at = r->body.find("\n" + prefix);
-    if (at == std::string::npos) return 0;
-    auto end = r->body.find('\n', at + 1);
-    auto line = r->body.substr(at + 1, end - at - 1);
-    return std::stod(line.substr(line.rfind(' ') + 1));
   }
 
   std::unique_ptr<SyncCluster> cluster_;
@@ -121,7 +109,7 @@ TEST_F(StoreEpochProcessTest, ARestoredEdgeLosesNoAcknowledgedWriteAndGetsBackWh
       "SELECT good_quantity FROM millrace.work_order_operation WHERE id = '" + op + "'");
   ASSERT_TRUE(opr.ok());
   EXPECT_EQ(std::stod(opr->GetString(0, 0)), 40) << "the operation's total counts all 40";
-  EXPECT_EQ(Metric("mes_sync_store_epochs_started_total{tenant=\"acme\",site=\"lyon\"}"), 1);
+  EXPECT_EQ(cluster_->CentralMetric("mes_sync_store_epochs_started_total{tenant=\"acme\",site=\"lyon\"}"), 1);
 }
 
 // A store copied to a second place and started while the original runs: the copy is
@@ -167,7 +155,7 @@ TEST_F(StoreEpochProcessTest, AStoreCopiedToASecondMachineIsRefusedLoudlyNotMerg
     error = copy_error();
   }
   EXPECT_NE(error.find("site_live_elsewhere"), std::string::npos) << "copy's sync error: " << error;
-  EXPECT_GE(Metric("mes_sync_store_refusals_total{tenant=\"acme\",site=\"lyon\",reason=\"site_live_elsewhere\"}"), 1);
+  EXPECT_GE(cluster_->CentralMetric("mes_sync_store_refusals_total{tenant=\"acme\",site=\"lyon\",reason=\"site_live_elsewhere\"}"), 1);
   // Counts on the copy stay on the copy while it is refused; the original keeps syncing.
   std::string ana_copy;
   {

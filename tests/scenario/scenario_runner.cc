@@ -154,6 +154,23 @@ class Scenario {
     return world_.store(w[1]).Write([&](edge::WriteTxn& txn) { return txn.Upsert(row); });
   }
 
+  Status Delete(const std::vector<std::string>& w) {
+    MILLRACE_RETURN_IF_ERROR(Need(w, 3, "delete SITE ALIAS"));
+    MILLRACE_RETURN_IF_ERROR(Site(w[1]));
+    auto a = aliases_.find(w[2]);
+    if (a == aliases_.end()) return Status::InvalidArgument("no row named " + w[2]);
+    MILLRACE_ASSIGN_OR_RETURN(const catalog::TableSpec* t, Table(a->second.table));
+    return world_.store(w[1]).Write(
+        [&](edge::WriteTxn& txn) { return txn.Delete(*t, a->second.id); });
+  }
+
+  Status CentralDelete(const std::vector<std::string>& w) {
+    MILLRACE_RETURN_IF_ERROR(Need(w, 2, "central-delete ALIAS"));
+    auto a = aliases_.find(w[1]);
+    if (a == aliases_.end()) return Status::InvalidArgument("no row named " + w[1]);
+    return world_.central().Delete(world_.tenant(), a->second.table, a->second.id);
+  }
+
   Status Facts(const std::vector<std::string>& w) {
     MILLRACE_RETURN_IF_ERROR(Need(w, 4, "facts SITE TABLE COUNT"));
     MILLRACE_RETURN_IF_ERROR(Site(w[1]));
@@ -253,6 +270,21 @@ class Scenario {
                                           Text(row->Get(w[4])) + ", expected " + w[5]);
       return Status::Ok();
     }
+    if (what == "gone") {
+      MILLRACE_RETURN_IF_ERROR(Need(w, 4, "expect gone SITE|central ALIAS"));
+      auto a = aliases_.find(w[3]);
+      if (a == aliases_.end()) return Status::InvalidArgument("no row named " + w[3]);
+      bool held = false;
+      if (w[2] == "central") {
+        held = world_.central().Rows(world_.tenant(), a->second.table).count(a->second.id) > 0;
+      } else {
+        MILLRACE_RETURN_IF_ERROR(Site(w[2]));
+        MILLRACE_ASSIGN_OR_RETURN(auto row, EdgeRow(w[2], a->second));
+        held = row.has_value();
+      }
+      if (held) return Status::FailedPrecondition(w[2] + " still holds " + w[3]);
+      return Status::Ok();
+    }
     if (what == "acked") {
       MILLRACE_RETURN_IF_ERROR(Need(w, 3, "expect acked SITE"));
       MILLRACE_RETURN_IF_ERROR(Site(w[2]));
@@ -307,6 +339,8 @@ class Scenario {
     if (verb == "facts") return Facts(w);
     if (verb == "publish") return Publish(w);
     if (verb == "central-edit") return CentralEdit(w);
+    if (verb == "delete") return Delete(w);
+    if (verb == "central-delete") return CentralDelete(w);
     if (verb == "cut" || verb == "heal") {
       MILLRACE_RETURN_IF_ERROR(Need(w, 2, "cut|heal SITE"));
       MILLRACE_RETURN_IF_ERROR(Site(w[1]));

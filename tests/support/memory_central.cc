@@ -34,7 +34,12 @@ class MemoryCentral::Session final : public sync::CentralSession {
     // Written into a copy first: a batch applies whole or not at all.
     Tenant next = t;
     std::vector<sync::ParkedChange> parked;
-    std::vector<std::pair<Row, bool>> feed;  // and whether central clamped its clock
+    struct Published {
+      Row row;
+      bool clamped = false;  // central clamped its clock
+      bool deleted = false;  // a delete
+    };
+    std::vector<Published> feed;
     sync::ApplyOutcome out;
     auto refused = [&](const Row& row) { return c_->refused_ids_.count(row.id()) > 0; };
     auto park = [&](const Row& row, std::uint64_t seq, const std::string& why) {
@@ -53,10 +58,42 @@ class MemoryCentral::Session final : public sync::CentralSession {
         }
         std::optional<sync::VersionedRow> current;
         if (auto it = stored.find(sc.row.id()); it != stored.end()) current = it->second;
+        auto& tombs = next.tombstones[table->name];
+        auto tomb = tombs.find(sc.row.id());
+        auto stamped = [&](sync::ColumnClock k) {
+          Row r = sc.row;
+          r.Set(catalog::kHlcColumn, static_cast<std::int64_t>(k.hlc));
+          r.Set(catalog::kOriginColumn, k.origin);
+          return r;
+        };
+        if (sc.deleted) {
+          if (current) {
+            sync::DeleteResult d = sync::MergeDelete(*current, sc.clock, sc.base_hlc);
+            out.conflicts += d.conflict ? 1 : 0;
+            if (!d.deleted) {  // a newer edit keeps the row: the site gets it back
+              feed.push_back({current->row, sc.publish, false});
+              continue;
+            }
+            stored.erase(sc.row.id());
+          }
+          if (tomb == tombs.end() || sc.clock.Beats(tomb->second))
+            tombs.insert_or_assign(sc.row.id(), sc.clock);
+          continue;
+        }
+        if (!current && tomb != tombs.end()) {
+          sync::TombstoneResult met =
+              sync::WriteMeetsTombstone(sc.clock, sc.base_hlc, tomb->second);
+          out.conflicts += met.conflict ? 1 : 0;
+          if (!met.revives) {  // the site hears of the delete again
+            feed.push_back({stamped(tomb->second), false, true});
+            continue;
+          }
+          tombs.erase(tomb);
+        }
         sync::Incoming in{&sc.row, sc.clock, sc.base_hlc, sc.changed_columns};
         sync::MergeResult m = sync::MergeShared(current, in);
         out.conflicts += m.conflicts.size();
-        if (sc.publish || !(m.merged.row == sc.row)) feed.emplace_back(m.merged.row, sc.publish);
+        if (sc.publish || !(m.merged.row == sc.row)) feed.push_back({m.merged.row, sc.publish, false});
         stored.insert_or_assign(sc.row.id(), std::move(m.merged));
       }
     }
@@ -94,8 +131,9 @@ class MemoryCentral::Session final : public sync::CentralSession {
     for (auto& p : parked) b.rejects.push_back(std::move(p));
     SiteState& s = next.sites[peer.site_id];
     for (const auto& r : b.rejects) s.rejects.push_back(r);
-    for (const auto& [row, clamped] : feed)
-      out.feed_head = c_->AppendFeed(next, row, peer.site_id, last_seq, epoch, clamped);
+    for (const Published& p : feed)
+      out.feed_head =
+          c_->AppendFeed(next, p.row, peer.site_id, last_seq, epoch, p.clamped, p.deleted);
     s.applied = last_seq;
     s.epoch = epoch;
     ++s.batches;
@@ -250,11 +288,35 @@ Status MemoryCentral::Edit(const std::string& tenant, const std::string& table,
   return Status::Ok();
 }
 
+Status MemoryCentral::Delete(const std::string& tenant, const std::string& table,
+                             const std::string& id) {
+  std::uint64_t head;
+  {
+    std::lock_guard lock(mu_);
+    Tenant& t = tenants_[tenant];
+    auto& rows = t.tables[table];
+    auto it = rows.find(id);
+    if (it == rows.end()) return Status::NotFound("central holds no " + table + " " + id);
+    Row row = it->second.row;
+    hlc_.Observe(HlcTimestamp::FromPacked(static_cast<std::uint64_t>(row.Int("hlc"))));
+    const HlcTimestamp now = hlc_.Now();
+    row.Set(catalog::kHlcColumn, static_cast<std::int64_t>(now.packed()));
+    row.Set(catalog::kOriginColumn, std::string("central"));
+    rows.erase(it);
+    t.tombstones[table].insert_or_assign(id, sync::ColumnClock{now.packed(), "central"});
+    head = AppendFeed(t, row, "", 0, "", false, /*deleted=*/true);
+  }
+  FeedGrew(tenant, head);
+  return Status::Ok();
+}
+
 std::uint64_t MemoryCentral::AppendFeed(Tenant& t, const Row& row, const std::string& reflects_site,
                                         std::uint64_t reflects_seq,
-                                        const std::string& reflects_epoch, bool clamped) {
+                                        const std::string& reflects_epoch, bool clamped,
+                                        bool deleted) {
   const std::uint64_t pos = t.feed.empty() ? 1 : t.feed.back().pos + 1;
-  sync::v1::Change c = sync::EncodeChange(row, sync::v1::OP_UPSERT);
+  sync::v1::Change c =
+      sync::EncodeChange(row, deleted ? sync::v1::OP_DELETE : sync::v1::OP_UPSERT);
   c.set_seq(pos);
   if (!reflects_site.empty()) {
     c.set_reflects_site(reflects_site);

@@ -46,6 +46,10 @@ class MemoryCentral final : public sync::CentralSide {
   // NotFound when central holds no such row.
   Status Edit(const std::string& tenant, const std::string& table, const std::string& id,
               const std::map<std::string, Value>& columns);
+  // Central deletes a stored row (master data or shared), stamped with central's clock
+  // after the row's: it leaves a tombstone and goes on the feed as a delete. NotFound when
+  // central holds no such row.
+  Status Delete(const std::string& tenant, const std::string& table, const std::string& id);
 
   struct SiteState {
     std::uint64_t applied = 0;
@@ -83,6 +87,8 @@ class MemoryCentral final : public sync::CentralSide {
     std::map<std::string, SiteState> sites;
     // table -> id -> stored row with its column clocks
     std::map<std::string, std::map<std::string, sync::VersionedRow>> tables;
+    // table -> id -> the clock of the row's delete
+    std::map<std::string, std::map<std::string, sync::ColumnClock>> tombstones;
     std::vector<FeedEntry> feed;
   };
   // Appends at the next position, routed by the table's scope; `reflects_*`: the site's
@@ -90,7 +96,7 @@ class MemoryCentral final : public sync::CentralSide {
   // position.
   std::uint64_t AppendFeed(Tenant& t, const Row& row, const std::string& reflects_site = "",
                            std::uint64_t reflects_seq = 0, const std::string& reflects_epoch = "",
-                           bool clamped = false);
+                           bool clamped = false, bool deleted = false);
 
   const Clock* clock_;
   HybridClock hlc_;

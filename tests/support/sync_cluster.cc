@@ -567,6 +567,13 @@ Status SyncCluster::WaitConverged(std::chrono::seconds timeout) {
   }
 }
 
+Status SyncCluster::StartWithTenant(const std::string& tenant,
+                                    const std::vector<std::string>& sites) {
+  MILLRACE_RETURN_IF_ERROR(StartCentral());
+  MILLRACE_RETURN_IF_ERROR(CreateTenant(tenant));
+  return SeedDemo(tenant, sites);
+}
+
 double SyncCluster::CentralMetric(const std::string& prefix) {
   auto r = HttpCall(central_http_, "GET", "/metrics", "",
                     {{"authorization", "Bearer " + admin_token_}});

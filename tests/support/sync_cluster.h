@@ -92,6 +92,9 @@ class SyncCluster {
 
   Status CreateTenant(const std::string& tenant);
   Status SeedDemo(const std::string& tenant, const std::vector<std::string>& sites);
+  // StartCentral, CreateTenant and SeedDemo for `sites`: where most process tests begin,
+  // before they add their sites (each its own way: through a proxy, with backups...).
+  Status StartWithTenant(const std::string& tenant, const std::vector<std::string>& sites);
   // Provisions the site and seeds its site state (stock lots, work orders). The edge
   // connects to `endpoint` (a proxy, say) instead of central's own when given.
   Status AddSite(const std::string& tenant, const std::string& site,

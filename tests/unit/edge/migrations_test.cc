@@ -132,7 +132,7 @@ TEST(EdgeMigrationsTest, NewestStepMakesExactlyTheCatalogsTables) {
     std::string name = std::get<std::string>(s->Column(0));
     if (catalog::MesCatalog().Find(name)) continue;
     EXPECT_TRUE(name == "edge_meta" || name == "outbox" || name == "sync_state" ||
-                name == "terminal_session")
+                name == "terminal_session" || name == "sync_tombstone")
         << "unexpected table " << name;
   }
   s->Reset();

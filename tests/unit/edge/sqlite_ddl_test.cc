@@ -131,7 +131,8 @@ TEST(EdgeSchemaTest, MigratesAFileDatabaseDurablyAndRecordsTheCatalog) {
     EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), kEdgeSchemaVersion);
     EXPECT_EQ(*db->QueryInt(
                   "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN "
-                  "('edge_meta', 'outbox', 'sync_state', 'sqlite_sequence', 'terminal_session')"),
+                  "('edge_meta', 'outbox', 'sync_state', 'sqlite_sequence', 'terminal_session', "
+                  "'sync_tombstone')"),
               static_cast<std::int64_t>(catalog::MesCatalog().tables().size()));
   }
   {

@@ -146,6 +146,65 @@ TEST_F(StoreTest, AppendOnlyFactsRefuseUpdates) {
   EXPECT_EQ(store_->Outbox()->rows, 1);
 }
 
+TEST_F(StoreTest, ADeleteOfASharedRowLeavesATombstoneAndCapturesTheDelete) {
+  Row wo = WorkOrder("Draft");
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(wo); }).ok());  // seq 1
+  clock_.Advance(5);
+  Row deleted(T("work_order"));
+  ASSERT_TRUE(
+      store_->Write([&](WriteTxn& txn) { return txn.Delete(T("work_order"), wo.id(), &deleted); })
+          .ok());
+  EXPECT_EQ(CountRows("work_order"), 0);
+  EXPECT_GT(deleted.Int("hlc"), wo.Int("hlc"));
+  auto entries = *store_->ReadOutbox(0, 10);
+  ASSERT_EQ(entries.size(), 2u);
+  sync::v1::Change change;
+  ASSERT_TRUE(change.ParseFromString(entries[1].payload));
+  EXPECT_EQ(change.op(), sync::v1::OP_DELETE);
+  EXPECT_EQ(change.base_hlc(), static_cast<std::uint64_t>(wo.Int("hlc")));
+  EXPECT_EQ(change.hlc(), static_cast<std::uint64_t>(deleted.Int("hlc")));
+  auto decoded = sync::DecodeChange(change, MesCatalog());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->Text("number"), "WO-1");  // the row as it was, for routing and logs
+  std::optional<Tombstone> tomb;
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> Status {
+                    MILLRACE_ASSIGN_OR_RETURN(tomb, txn.GetTombstone(T("work_order"), wo.id()));
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(tomb.has_value());
+  EXPECT_EQ(tomb->hlc, deleted.Int("hlc"));
+  EXPECT_EQ(tomb->origin, "edge:plant-a");
+  // Gone is gone: a second delete finds nothing.
+  EXPECT_EQ(store_->Write([&](WriteTxn& txn) { return txn.Delete(T("work_order"), wo.id()); })
+                .code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, FactsAndMasterDataAreNeverDeletedAtTheEdge) {
+  Row ev = Event(5);
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(ev); }).ok());
+  Status fact = store_->Write([&](WriteTxn& txn) { return txn.Delete(T("production_event"), ev.id()); });
+  EXPECT_EQ(fact.code(), StatusCode::kConflict);
+  EXPECT_NE(fact.message().find("append-only"), std::string::npos) << fact.message();
+  Row eq(T("equipment"));
+  eq.Set("id", Uuid::NewV7().ToString())
+      .Set("level", "work_unit")
+      .Set("code", "WU1")
+      .Set("name", "Press 1")
+      .Set("active", std::int64_t{1})
+      .Set("hlc", std::int64_t{1})
+      .Set("origin", "central");
+  ASSERT_TRUE(store_->ApplyDownstream([&](WriteTxn& txn) { return txn.Upsert(eq); }).ok());
+  EXPECT_EQ(store_->Write([&](WriteTxn& txn) { return txn.Delete(T("equipment"), eq.id()); })
+                .code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(CountRows("production_event"), 1);
+  EXPECT_EQ(CountRows("equipment"), 1);
+  EXPECT_EQ(store_->Outbox()->rows, 1);
+}
+
 TEST_F(StoreTest, SharedRowsUpdateAndEveryUpdateIsCapturedWithARisingHlc) {
   Row wo = WorkOrder("Released");
   ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Upsert(wo); }).ok());

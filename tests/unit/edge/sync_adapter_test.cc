@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "catalog_rows.h"
+#include "millrace/common/hlc.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/row_codec.h"
 
@@ -122,6 +123,78 @@ TEST_F(SyncAdapterTest, RewindFeedSetsTheCursorBack) {
   ASSERT_TRUE(adapter_->ApplyFeed(Feed(wo, 6, 6, "", 0)).ok());  // positions central writes anew
   EXPECT_EQ(*adapter_->FeedCursor(), 6u);
   EXPECT_EQ(Priority(wo.id()), 6);
+}
+
+// A change of `row` at feed position `pos`, stamped with hlc `hlc` (physical ms).
+sync::v1::FeedBatch FeedOf(Row row, std::uint64_t pos, std::uint64_t ms, sync::v1::Op op) {
+  row.Set("hlc", static_cast<std::int64_t>(HlcTimestamp(ms, 0).packed()));
+  row.Set("origin", "central");
+  sync::v1::FeedBatch b;
+  *b.add_changes() = sync::EncodeChange(row, op);
+  b.mutable_changes(0)->set_seq(pos);
+  b.set_to_cursor(pos);
+  return b;
+}
+
+TEST_F(SyncAdapterTest, ADeleteFromCentralLeavesATombstoneThatLosesToNothingOlder) {
+  constexpr std::uint64_t kMs = 1795413600000;
+  Row wo = testing::SampleTypedRow(WorkOrder(), "plant-a", 1);
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(wo, 1, kMs, sync::v1::OP_UPSERT)).ok());
+  ASSERT_NE(Priority(wo.id()), -1);
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(wo, 2, kMs + 10, sync::v1::OP_DELETE)).ok());
+  EXPECT_EQ(Priority(wo.id()), -1);
+  // A write published before central heard of the delete: stays deleted.
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(wo, 3, kMs + 5, sync::v1::OP_UPSERT)).ok());
+  EXPECT_EQ(Priority(wo.id()), -1);
+  // A write after it brings the row back, and the tombstone goes.
+  Row again = wo;
+  again.Set("priority", std::int64_t{9});
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(again, 4, kMs + 20, sync::v1::OP_UPSERT)).ok());
+  EXPECT_EQ(Priority(wo.id()), 9);
+  std::optional<Tombstone> tomb;
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> Status {
+                    MILLRACE_ASSIGN_OR_RETURN(tomb, txn.GetTombstone(WorkOrder(), wo.id()));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_FALSE(tomb.has_value());
+  // A delete older than the row as it stands now is not taken either.
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(wo, 5, kMs + 15, sync::v1::OP_DELETE)).ok());
+  EXPECT_EQ(Priority(wo.id()), 9);
+  // The edge captured none of it: downstream applies are not sent back up.
+  EXPECT_EQ(store_->Outbox()->head_seq, 0);
+  EXPECT_EQ(*adapter_->FeedCursor(), 5u);
+}
+
+TEST_F(SyncAdapterTest, ADeleteFromCentralWaitsWhileTheSiteHoldsAChangeOfTheRow) {
+  Row wo = testing::SampleTypedRow(WorkOrder(), "plant-a", 1);
+  wo.Set("priority", std::int64_t{1});
+  ASSERT_TRUE(store_->Write([&](WriteTxn& txn) { return txn.Insert(wo); }).ok());  // seq 1
+  const auto ms = HlcTimestamp::FromPacked(static_cast<std::uint64_t>(wo.Int("hlc"))).physical_ms();
+  // Central merges seq 1 against its delete and sends the outcome: until then the row stays.
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(wo, 1, ms + 10, sync::v1::OP_DELETE)).ok());
+  EXPECT_EQ(Priority(wo.id()), 1);
+  ASSERT_TRUE(adapter_->Acknowledged(1).ok());
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(wo, 2, ms + 10, sync::v1::OP_DELETE)).ok());
+  EXPECT_EQ(Priority(wo.id()), -1);
+}
+
+TEST_F(SyncAdapterTest, AFeedDeleteOfAFactIsRefusedAndTheFeedMovesOn) {
+  const auto& events = *catalog::MesCatalog().Find("production_event");
+  Row ev = testing::SampleTypedRow(events, "plant-a", 1);
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(ev, 1, 1795413600000, sync::v1::OP_UPSERT)).ok());
+  ASSERT_TRUE(adapter_->ApplyFeed(FeedOf(ev, 2, 1795413600010, sync::v1::OP_DELETE)).ok());
+  std::int64_t n = -1;
+  ASSERT_TRUE(store_
+                  ->Read([&](ReadTxn& txn) -> Status {
+                    MILLRACE_ASSIGN_OR_RETURN(n, txn.Count(events));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(adapter_->feed_rows_refused(), 1u);
+  EXPECT_EQ(*adapter_->FeedCursor(), 2u);
 }
 
 }  // namespace

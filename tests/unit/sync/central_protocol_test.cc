@@ -126,6 +126,36 @@ TEST(SortBatchTest, SortsByMergePolicyAndParksWhatNoSiteMayWrite) {
   EXPECT_GE(hlc.Last().physical_ms(), static_cast<std::uint64_t>(kNow - 10));
 }
 
+TEST(SortBatchTest, ADeleteOfASharedRowIsMergedAndOneOfMasterDataOrAFactIsParked) {
+  ManualClock clock(kNow);
+  HybridClock hlc(&clock, 60'000);
+  const ClockPolicy policy{&clock, &hlc, 60'000};
+  auto deletion = [](const Row& row, std::uint64_t seq) {
+    v1::Change c = ChangeOf(row, seq);
+    c.set_op(v1::OP_DELETE);
+    c.set_base_hlc(7);
+    return c;
+  };
+  Row order = RowOf("work_order", "lyon", 1);
+  v1::Change odd = ChangeOf(RowOf("work_order", "lyon", 4), 4);
+  odd.set_op(static_cast<v1::Op>(9));
+  v1::Envelope e = Push(1, {deletion(order, 1), deletion(RowOf("equipment", "lyon", 2), 2),
+                            deletion(RowOf("downtime_event", "lyon", 3), 3), odd});
+
+  SortedBatch b = SortBatch({"acme", "lyon", ""}, e.push_batch(), 0, catalog::MesCatalog(), policy);
+
+  ASSERT_EQ(b.shared.size(), 1u);
+  const SharedChange& sc = b.shared.begin()->second.at(0);
+  EXPECT_TRUE(sc.deleted);
+  EXPECT_EQ(sc.row.id(), order.id());
+  EXPECT_EQ(sc.base_hlc, 7u);
+  ASSERT_EQ(b.rejects.size(), 3u);
+  EXPECT_EQ(b.rejects[0].reason, "central_owned: equipment is master data, deleted only at central");
+  EXPECT_EQ(b.rejects[1].reason,
+            "unsupported_op: downtime_event rows are site facts, never deleted");
+  EXPECT_EQ(b.rejects[2].reason, "unsupported_op: 9 is neither an upsert nor a delete");
+}
+
 TEST(SortBatchTest, SkipsWhatIsAppliedAndClampsASharedChangeFromTheFuture) {
   ManualClock clock(kNow);
   HybridClock hlc(&clock, 60'000);

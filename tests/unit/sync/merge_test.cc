@@ -125,5 +125,62 @@ TEST(MergeTest, SiteOwnedRowsAreLastWriterWinsByRow) {
   EXPECT_FALSE(IncomingRowWins(b, a));
 }
 
+TEST(MergeTest, ADeleteOfTheRowAsItStandsRemovesItWithoutConflict) {
+  Row r = Order("Draft", 2, 50);
+  r.Set("hlc", std::int64_t{10}).Set("origin", "central");
+  DeleteResult d = MergeDelete(Versioned(r, {10, "central"}), {20, "edge:lyon"}, 10);
+  EXPECT_TRUE(d.deleted);
+  EXPECT_FALSE(d.conflict.has_value());
+}
+
+TEST(MergeTest, ADeleteThatMissedAnOlderEditStillWinsAndIsAConflict) {
+  Row r = Order("Draft", 2, 50);
+  r.Set("hlc", std::int64_t{15}).Set("origin", "central");
+  DeleteResult d = MergeDelete(Versioned(r, {15, "central"}), {20, "edge:lyon"}, 10);
+  EXPECT_TRUE(d.deleted);
+  ASSERT_TRUE(d.conflict.has_value());
+  EXPECT_EQ(d.conflict->rule, "delete_wins");
+  EXPECT_EQ(d.conflict->column, kWholeRow);
+  EXPECT_TRUE(d.conflict->incoming_won);
+  EXPECT_EQ(d.conflict->kept_clock.hlc, 20u);
+  EXPECT_EQ(d.conflict->lost_clock.hlc, 15u);
+}
+
+TEST(MergeTest, ADeleteOlderThanAnEditLosesToIt) {
+  // The row's own clock is its newest column's: an edit at 30 is newer than the delete.
+  Row r = Order("Released", 2, 50);
+  r.Set("hlc", std::int64_t{30}).Set("origin", "central");
+  VersionedRow stored = Versioned(r, {10, "central"});
+  stored.clocks[Col("priority")] = {30, "central"};
+  DeleteResult d = MergeDelete(stored, {20, "edge:lyon"}, 10);
+  EXPECT_FALSE(d.deleted);
+  ASSERT_TRUE(d.conflict.has_value());
+  EXPECT_EQ(d.conflict->rule, "delete_loses");
+  EXPECT_FALSE(d.conflict->incoming_won);
+  EXPECT_EQ(d.conflict->kept_clock.hlc, 30u);
+}
+
+TEST(MergeTest, ATombstoneLosesToNothingOlderAndToANewerWrite) {
+  TombstoneResult older = WriteMeetsTombstone({19, "edge:lyon"}, 10, {20, "central"});
+  EXPECT_FALSE(older.revives);
+  ASSERT_TRUE(older.conflict.has_value());
+  EXPECT_EQ(older.conflict->rule, "deleted");
+  EXPECT_EQ(older.conflict->kept_clock.hlc, 20u);
+  // The same clock: the origin breaks the tie, as for columns.
+  EXPECT_FALSE(WriteMeetsTombstone({20, "central"}, 10, {20, "edge:lyon"}).revives);
+  EXPECT_TRUE(WriteMeetsTombstone({20, "edge:lyon"}, 10, {20, "central"}).revives);
+  TombstoneResult newer = WriteMeetsTombstone({21, "edge:lyon"}, 10, {20, "central"});
+  EXPECT_TRUE(newer.revives);
+  ASSERT_TRUE(newer.conflict.has_value());
+  EXPECT_EQ(newer.conflict->rule, "write_after_delete");
+  EXPECT_TRUE(newer.conflict->incoming_won);
+}
+
+TEST(MergeTest, ARowWrittenAgainAfterItsDeleteWasSeenIsNoConflict) {
+  TombstoneResult again = WriteMeetsTombstone({30, "central"}, 20, {20, "central"});
+  EXPECT_TRUE(again.revives);
+  EXPECT_FALSE(again.conflict.has_value());
+}
+
 }  // namespace
 }  // namespace millrace::sync

@@ -13,6 +13,8 @@
 #include <string>
 
 #include "millrace/central/pg.h"
+#include "millrace/common/catalog.h"
+#include "millrace/common/row.h"
 
 namespace millrace::central {
 
@@ -34,6 +36,11 @@ struct CentralAuditRecord {
   std::string site_id, table_name, row_id;  // empty: none
   nlohmann::json old_value, new_value;      // null: none
 };
+
+// A column's value as JSON, for audit records (never the PIN hash of a user).
+nlohmann::json AuditValue(const catalog::ColumnSpec& column, const Value& v);
+// A whole row so (a deleted row's last value).
+nlohmann::json AuditRow(const Row& row);
 
 // REQUIRES: an open transaction whose tenant context is `tenant_id` ("*" for the platform's
 // own records, such as admin tokens).

@@ -60,6 +60,9 @@ struct FeedProvenance {
   std::string store_epoch;  // the epoch through_seq counts in
   bool recovered = false;   // rows sent back to the site's new store (Change.recovered)
   std::set<std::string> clamped;  // rows whose site clock central clamped (Change.clamped)
+  // Rows that are deletes (v1::OP_DELETE): each is the row as last known, stamped with the
+  // delete's clock, routed as the row was.
+  std::set<std::string> deleted;
 };
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
                                  const std::vector<Row>& rows,
@@ -70,6 +73,7 @@ using SharedChange = sync::SharedChange;
 
 struct SharedMergeResult {
   std::vector<Row> feed;  // merged rows the writer's site (and scope) must receive
+  std::set<std::string> deleted;  // those of `feed` that are deletes (FeedProvenance)
   std::size_t conflicts = 0;
   std::size_t rows_written = 0;
 };
@@ -77,7 +81,9 @@ struct SharedMergeResult {
 // Merges changes of one shared table, in order, into the stored rows and their column
 // clocks (sync/merge.h), records every conflict in sync_conflict, and returns the rows to
 // publish: those whose merged state differs from what their writer sent, or all of them
-// when `publish_all` (central's own edits).
+// when `publish_all` (central's own edits). A delete that wins removes the row and its
+// clocks and leaves a tombstone (sync_tombstone); a write newer than a row's tombstone
+// brings the row back, an older one is dropped and the delete published again.
 Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::string& tenant_id,
                                              const catalog::TableSpec& table,
                                              const std::vector<SharedChange>& changes,
@@ -97,6 +103,20 @@ Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_
 Result<std::map<std::string, std::string>> SiteContent(PgConnection& conn,
                                                        const std::string& tenant_id,
                                                        const std::string& site_id);
+
+// The tombstones of `table` for `ids`: id -> the delete's clock. In the caller's transaction.
+Result<std::map<std::string, sync::ColumnClock>> Tombstones(PgConnection& conn,
+                                                           const std::string& tenant_id,
+                                                           const catalog::TableSpec& table,
+                                                           const std::vector<std::string>& ids);
+// Records (or moves forward) the tombstones of `rows`, each the row as deleted stamped with
+// the delete's clock, and removes their column clocks. The rows themselves are the
+// caller's to delete.
+Status WriteTombstones(PgConnection& conn, const std::string& tenant_id,
+                       const catalog::TableSpec& table, const std::vector<const Row*>& rows);
+// Forgets the tombstones of rows written again.
+Status ClearTombstones(PgConnection& conn, const std::string& tenant_id,
+                       const catalog::TableSpec& table, const std::vector<std::string>& ids);
 
 // The text form of a value, for conflict records and logs.
 std::string ValueToText(const Value& v);

@@ -20,6 +20,10 @@ namespace millrace::edge {
 Status RecordAudit(WriteTxn& txn, const Clock* clock, const Actor& actor, const std::string& action,
                    const Row* before, const Row& after, const std::string& reason);
 
+// The same for a row deleted: its last value as old_value, no new_value.
+Status RecordDeleteAudit(WriteTxn& txn, const Clock* clock, const Actor& actor,
+                         const std::string& action, const Row& deleted, const std::string& reason);
+
 // The refusal when an action that needs a reason has none.
 Status RequireReason(const std::string& reason, const std::string& action);
 

@@ -12,7 +12,7 @@
 
 namespace millrace::edge {
 
-inline constexpr int kEdgeSchemaVersion = 5;
+inline constexpr int kEdgeSchemaVersion = 6;
 
 // Every step, in order (generated from edge/migrations).
 const std::vector<Migration>& EdgeMigrations();

@@ -101,6 +101,12 @@ class MesService {
   // cancelled, the order goes InProgress -> Completed -> Closed.
   Pending<Row> ShortCloseWorkOrder(const Actor& actor, const std::string& work_order_id,
                                   const std::string& reason);
+  // Deletes a Draft work order made in error (nothing was released or made on it): the
+  // delete syncs to central as a tombstone (store.h WriteTxn::Delete), and the audit
+  // record keeps the order's last value. A released order is cancelled instead
+  // (work_order_not_draft). Returns the order as deleted.
+  Pending<Row> DeleteWorkOrder(const Actor& actor, const std::string& work_order_id,
+                               const std::string& reason);
 
   // ---- 2, 3, 8: operations ----
   Pending<Row> StartOperation(const Actor& actor, const std::string& operation_id);

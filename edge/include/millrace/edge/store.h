@@ -8,9 +8,10 @@
 // only after the COMMIT is durable; WriteAsync() returns at once and the writer thread
 // answers it once the COMMIT is durable.
 //
-// Change capture: WriteTxn::Upsert/Insert write the domain row and its outbox entry
-// (seq, table, id, op, HLC, the row as a wire Change) in the same transaction. Central-
-// owned tables refuse local edits; append-only facts refuse updates. ApplyDownstream()
+// Change capture: WriteTxn::Upsert/Insert/Delete write the domain row (or its tombstone)
+// and its outbox entry (seq, table, id, op, HLC, the row as a wire Change) in the same
+// transaction. Central-owned tables refuse local edits; append-only facts refuse updates
+// and deletes. ApplyDownstream()
 // writes rows without capturing them (the sync client's downstream path, seed loading).
 // The outbox is purged only through an acknowledged seq, never by age.
 //
@@ -75,6 +76,12 @@ struct PreparedStoreFile {
 };
 Result<PreparedStoreFile> PrepareStoreFile(const std::string& path);
 
+// The clock of a row's delete: what a tombstone keeps (sync/merge.h).
+struct Tombstone {
+  std::int64_t hlc = 0;
+  std::string origin;
+};
+
 // Reads within one snapshot.
 class ReadTxn {
  public:
@@ -89,6 +96,9 @@ class ReadTxn {
                                   const std::string& order_by = "", int limit = -1);
   Result<std::int64_t> Count(const catalog::TableSpec& table, const std::string& where = "",
                              const std::vector<Value>& params = {});
+  // The tombstone of a deleted row, if it has one.
+  Result<std::optional<Tombstone>> GetTombstone(const catalog::TableSpec& table,
+                                                const std::string& id);
   SqliteDb& db() { return *db_; }
 
  protected:
@@ -107,6 +117,17 @@ class WriteTxn : public ReadTxn {
   Status Update(Row& row, const Row& loaded);
   // A new row: AlreadyExists when the id is taken.
   Status Insert(Row& row);
+  // Deletes a shared row of this site, leaves its tombstone and captures the delete
+  // (v1::OP_DELETE: the row as it was, stamped with the delete's clock, which *deleted
+  // receives when given). PermissionDenied: master data, or a row of another site.
+  // Conflict: a table of facts (append-only). NotFound: no such row.
+  Status Delete(const catalog::TableSpec& table, const std::string& id, Row* deleted = nullptr);
+  // The downstream half (REQUIRES: an ApplyDownstream transaction): removes the row if
+  // present and keeps the newer of its tombstone and `deleted`'s clock (the row as central
+  // deleted it, stamped with the delete's clock).
+  Status ApplyDelete(const Row& deleted);
+  // Forgets the tombstone of a row written again (downstream).
+  Status ClearTombstone(const catalog::TableSpec& table, const std::string& id);
 
   std::int64_t NowMillis() const;
   const std::string& site_id() const;
@@ -189,7 +210,8 @@ class EdgeStore {
   void Enqueue(Request request);
   void WriterLoop();
   void CommitGroup(std::vector<Request>& group);
-  Status Capture(const Row& row, const Row* before);
+  // `deleted`: a delete of `before` (v1::OP_DELETE), `row` the delete's stamped row.
+  Status Capture(const Row& row, const Row* before, bool deleted = false);
 
   EdgeStoreOptions options_;
   StoreEpoch epoch_;

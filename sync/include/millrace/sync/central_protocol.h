@@ -48,9 +48,10 @@ class RequestHandler {
 };
 
 // Sorts the decoded changes with seq > `applied` by their table's merge policy: facts to
-// append, site-owned rows (last writer wins within the batch), shared rows to merge by
-// column clocks, and the rest parked with a reason (a row that does not decode, claims
-// another site, deletes, or writes master data). The rows are moved out of `decoded`.
+// append, site-owned rows (last writer wins within the batch), shared rows (upserts and
+// deletes) to merge by column clocks, and the rest parked with a reason (a row that does
+// not decode, claims another site, deletes a fact or writes or deletes master data). The
+// rows are moved out of `decoded`.
 // Central's clock observes every HLC; a shared change stamped more than
 // policy.max_forward_skew_ms ahead of central's clock is restamped with central's clock
 // and listed in `clamps`.

@@ -59,6 +59,9 @@ struct SharedChange {
   std::vector<std::uint32_t> changed_columns;
   bool publish = false;   // central altered the row (its clock clamped): send it back
   std::uint64_t seq = 0;  // the upstream change that carried it (0: central's own edit)
+  // A delete (v1::OP_DELETE): `row` is the row as its writer last held it, stamped with the
+  // delete's clock; base_hlc the row's hlc before the delete (merge.h MergeDelete).
+  bool deleted = false;
 };
 
 // A shared-row change whose clock central clamped: logged and counted once the batch

@@ -11,6 +11,13 @@
 // the values differ. Every conflict is reported with both values, the winner and the HLCs,
 // whichever side won.
 //
+// Deletes leave a tombstone: the row's id and the clock of the delete. A delete removes a
+// shared row only when it is newer than every column of the row (a later edit it did not
+// see keeps the row), and a write of a deleted row brings it back only when it is newer
+// than the tombstone: a tombstone loses to nothing older, on either side. Both outcomes
+// of a delete that competes with a write it did not see are conflicts, recorded with the
+// column "(row)".
+//
 // Thread-safety: pure functions over values.
 #pragma once
 
@@ -54,8 +61,14 @@ struct MergeConflict {
   ColumnClock kept_clock;
   ColumnClock lost_clock;
   bool incoming_won = false;
-  std::string rule;  // "last_writer_wins", "status_forward", "status_backward"
+  // "last_writer_wins", "status_forward", "status_backward"; for deletes "delete_wins",
+  // "delete_loses" (a newer edit keeps the row), "write_after_delete" (a newer write brings
+  // a deleted row back), "deleted" (an older write of a deleted row is dropped).
+  std::string rule;
 };
+
+// The column name a conflict over a whole row (a delete) is recorded under.
+inline constexpr const char* kWholeRow = "(row)";
 
 struct MergeResult {
   VersionedRow merged;
@@ -69,6 +82,26 @@ VersionedRow Versioned(Row row, const ColumnClock& clock);
 // REQUIRES: incoming.row is of the same table as `current`, validated, same id.
 // `current` is nullopt when the row is new.
 MergeResult MergeShared(const std::optional<VersionedRow>& current, const Incoming& incoming);
+
+// What a delete (`clock`, made on the row as of `base_hlc`) does to the stored row.
+struct DeleteResult {
+  bool deleted = false;
+  std::optional<MergeConflict> conflict;
+};
+// REQUIRES: current has its column clocks (the row's own hlc/origin are its newest).
+DeleteResult MergeDelete(const VersionedRow& current, const ColumnClock& clock,
+                         std::uint64_t base_hlc);
+
+// What a write (`clock`, made on the row as of `base_hlc`) of a row deleted at `tombstone`
+// does: brings the row back when newer (`revives`), else is dropped. A write that did not
+// see the delete (base_hlc older than it: made on the row before it) is a conflict either
+// way; one that saw it (a row deliberately written again) is none.
+struct TombstoneResult {
+  bool revives = false;
+  std::optional<MergeConflict> conflict;
+};
+TombstoneResult WriteMeetsTombstone(const ColumnClock& clock, std::uint64_t base_hlc,
+                                    const ColumnClock& tombstone);
 
 // For policies without column clocks (site-owned rows): the incoming row replaces the
 // stored one when its (hlc, origin) beats the stored row's.
