@@ -137,6 +137,14 @@ Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog:
 
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
                                  const std::vector<Row>& rows, const FeedProvenance& reflects) {
+  std::vector<FeedRow> written;
+  written.reserve(rows.size());
+  for (const Row& r : rows) written.push_back({r, false});
+  return AppendFeed(conn, tenant_id, written, reflects);
+}
+
+Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
+                                 const std::vector<FeedRow>& rows, const FeedProvenance& reflects) {
   if (rows.empty()) return std::uint64_t{0};
   MILLRACE_ASSIGN_OR_RETURN(
       auto head_res,
@@ -147,10 +155,10 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
   const std::uint64_t head = std::stoull(head_res.GetString(0, 0));
   std::uint64_t pos = head - rows.size();
   std::string data;
-  for (const Row& row : rows) {
+  for (const auto& [row, deleted] : rows) {
     ++pos;
-    sync::v1::Change change = sync::EncodeChange(
-        row, reflects.deleted.count(row.id()) ? sync::v1::OP_DELETE : sync::v1::OP_UPSERT);
+    sync::v1::Change change =
+        sync::EncodeChange(row, deleted ? sync::v1::OP_DELETE : sync::v1::OP_UPSERT);
     change.set_seq(pos);
     if (!reflects.site_id.empty()) {
       change.set_reflects_site(reflects.site_id);
@@ -224,27 +232,28 @@ Status WriteTombstones(PgConnection& conn, const std::string& tenant_id,
                        const catalog::TableSpec& table, const std::vector<const Row*>& rows) {
   if (rows.empty()) return Status::Ok();
   std::string sql =
-      "INSERT INTO millrace.sync_tombstone (tenant_id, table_name, row_id, site_id, hlc, origin) "
-      "VALUES ";
+      "INSERT INTO millrace.sync_tombstone (tenant_id, table_name, row_id, site_id, hlc, origin, "
+      "change) VALUES ";
   std::vector<PgParam> params = {tenant_id, table.name};
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = *rows[i];
-    const std::string n = std::to_string(params.size() + 1);
-    sql += std::string(i ? ", " : "") + "($1, $2, $" + n + "::uuid, $" +
-           std::to_string(params.size() + 2) + ", $" + std::to_string(params.size() + 3) +
-           "::bigint, $" + std::to_string(params.size() + 4) + ")";
+    auto n = [&](std::size_t k) { return "$" + std::to_string(params.size() + k); };
+    sql += std::string(i ? ", " : "") + "($1, $2, " + n(1) + "::uuid, " + n(2) + ", " + n(3) +
+           "::bigint, " + n(4) + ", " + n(5) + "::bytea)";
     params.push_back(r.id());
     params.push_back(r.IsNull(catalog::kSiteColumn) ? PgParam()
                                                     : PgParam(r.Text(catalog::kSiteColumn)));
     params.push_back(std::to_string(r.Int(catalog::kHlcColumn)));
     params.push_back(r.Text(catalog::kOriginColumn));
+    params.push_back(ByteaHex(sync::EncodeChange(r, sync::v1::OP_DELETE).SerializeAsString()));
     ids.push_back(r.id());
   }
   // A tombstone only moves forward: an older delete of a row deleted again keeps the newer.
   sql += " ON CONFLICT (tenant_id, table_name, row_id) DO UPDATE SET site_id = EXCLUDED.site_id, "
-         "hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, deleted_at = now() WHERE "
-         "(sync_tombstone.hlc, sync_tombstone.origin) < (EXCLUDED.hlc, EXCLUDED.origin)";
+         "hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, change = EXCLUDED.change, deleted_at = "
+         "now() WHERE (sync_tombstone.hlc, sync_tombstone.origin) < (EXCLUDED.hlc, "
+         "EXCLUDED.origin)";
   MILLRACE_RETURN_IF_ERROR(conn.Query(sql, params).status());
   return conn
       .Query("DELETE FROM millrace.sync_column_clock WHERE tenant_id = $1 AND table_name = $2 "
@@ -263,6 +272,11 @@ Status ClearTombstones(PgConnection& conn, const std::string& tenant_id,
       .status();
 }
 
+Status LockSharedMerges(PgConnection& conn, const std::string& tenant_id) {
+  return conn.Query("SELECT pg_advisory_xact_lock(hashtext('millrace.shared/' || $1))", {tenant_id})
+      .status();
+}
+
 Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::string& tenant_id,
                                              const catalog::TableSpec& table,
                                              const std::vector<SharedChange>& changes,
@@ -270,9 +284,7 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
   SharedMergeResult out;
   if (changes.empty()) return out;
   // New rows cannot be locked before they exist: one merger per tenant at a time.
-  MILLRACE_RETURN_IF_ERROR(
-      conn.Query("SELECT pg_advisory_xact_lock(hashtext('millrace.shared/' || $1))", {tenant_id})
-          .status());
+  MILLRACE_RETURN_IF_ERROR(LockSharedMerges(conn, tenant_id));
   std::vector<std::string> ids;
   for (const auto& c : changes) ids.push_back(c.row.id());
   MILLRACE_ASSIGN_OR_RETURN(
@@ -326,7 +338,10 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
           AddConflict(tenant_id, table, id, *d.conflict, &conflict_rows, &conflict_params);
           ++out.conflicts;
         }
-        if (!d.deleted) continue;
+        if (!d.deleted) {
+          if (d.kept) it->second = std::move(*d.kept);
+          continue;
+        }
         current.erase(it);
       } else if (tomb != tombs.end() && !c.clock.Beats(tomb->second)) {
         continue;  // deleted already, by a newer delete
@@ -376,10 +391,7 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
       // (A tombstone only moves forward, and a row already gone is no harm to delete.)
       gone.push_back(id);
       tombstones.push_back(&del->second);
-      if (publish_all || altered.count(id) || !sent.deleted) {
-        out.feed.push_back(del->second);
-        out.deleted.insert(id);
-      }
+      if (publish_all || altered.count(id) || !sent.deleted) out.feed.push_back({del->second, true});
       continue;
     }
     const sync::VersionedRow& v = it->second;
@@ -401,7 +413,7 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
     for (auto&& p : std::vector<PgParam>{tenant_id, table.name, id, h, PgTextArray(origins)})
       clock_params.push_back(std::move(p));
     if (publish_all || altered.count(id) || sent.deleted || !(v.row == sent.row))
-      out.feed.push_back(v.row);
+      out.feed.push_back({v.row, false});
   }
   if (!gone.empty()) {
     MILLRACE_RETURN_IF_ERROR(conn.Query("DELETE FROM " + PgTable(table) +

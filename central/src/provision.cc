@@ -371,13 +371,13 @@ Result<PutResult> PutRows(PgConnection& conn, const std::string& tenant_id,
         plain.push_back(std::move(row));
       }
     }
-    std::vector<Row> feed;
+    std::vector<FeedRow> feed;
     if (!plain.empty()) {
       std::vector<const Row*> ptrs;
       for (const Row& r : plain) ptrs.push_back(&r);
       MILLRACE_RETURN_IF_ERROR(UpsertRows(conn, tenant_id, *t, ptrs));
       MILLRACE_RETURN_IF_ERROR(ClearTombstones(conn, tenant_id, *t, result.ids));
-      feed = plain;
+      for (Row& r : plain) feed.push_back({std::move(r), false});
     }
     if (!shared.empty()) {
       MILLRACE_ASSIGN_OR_RETURN(auto m, MergeSharedChanges(conn, tenant_id, *t, shared, true));

@@ -30,6 +30,9 @@ Result<RowDeleteResult> DeleteRows(PgConnection& conn, const std::string& tenant
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id));
   RowDeleteResult result;
   Status s = [&]() -> Status {
+    // Shared rows are locked under the tenant's merge lock, as every writer of them does.
+    if (t->merge == MergePolicy::kSharedLww)
+      MILLRACE_RETURN_IF_ERROR(LockSharedMerges(conn, tenant_id));
     MILLRACE_ASSIGN_OR_RETURN(
         auto res, conn.Query("SELECT " + PgSelectList(*t) + " FROM " + PgTable(*t) +
                                  " WHERE tenant_id = $1 AND id = ANY($2::uuid[]) ORDER BY id "
@@ -58,8 +61,7 @@ Result<RowDeleteResult> DeleteRows(PgConnection& conn, const std::string& tenant
     if (clocks.rows() == 1 && !clocks.IsNull(0, 0))
       hlc.Observe(HlcTimestamp::FromPacked(std::stoull(clocks.GetString(0, 0))));
     std::vector<SharedChange> changes;
-    std::vector<Row> feed;
-    FeedProvenance provenance;
+    std::vector<FeedRow> feed;
     for (Row& row : rows) {
       const auto base = static_cast<std::uint64_t>(row.Int(catalog::kHlcColumn));
       hlc.Observe(HlcTimestamp::FromPacked(base));
@@ -75,25 +77,23 @@ Result<RowDeleteResult> DeleteRows(PgConnection& conn, const std::string& tenant
         c.deleted = true;
         changes.push_back(std::move(c));
       } else {
-        provenance.deleted.insert(row.id());
-        feed.push_back(row);
+        feed.push_back({row, true});
       }
     }
     if (!changes.empty()) {
       MILLRACE_ASSIGN_OR_RETURN(auto m, MergeSharedChanges(conn, tenant_id, *t, changes, true));
       result.conflicts = m.conflicts;
       feed = std::move(m.feed);
-      provenance.deleted = std::move(m.deleted);
     } else {
       MILLRACE_RETURN_IF_ERROR(conn.Query("DELETE FROM " + PgTable(*t) +
                                               " WHERE tenant_id = $1 AND id = ANY($2::uuid[])",
                                           {tenant_id, PgTextArray(ids)})
                                    .status());
       std::vector<const Row*> stones;
-      for (const Row& r : feed) stones.push_back(&r);
+      for (const FeedRow& r : feed) stones.push_back(&r.row);
       MILLRACE_RETURN_IF_ERROR(WriteTombstones(conn, tenant_id, *t, stones));
     }
-    MILLRACE_ASSIGN_OR_RETURN(result.feed_head, AppendFeed(conn, tenant_id, feed, provenance));
+    MILLRACE_ASSIGN_OR_RETURN(result.feed_head, AppendFeed(conn, tenant_id, feed));
     return conn.Exec("COMMIT");
   }();
   if (!s.ok()) {

@@ -180,8 +180,7 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
       MILLRACE_ASSIGN_OR_RETURN(auto tombs,
                                 Tombstones(*conn_, peer.tenant_id, *spec, insert_ids));
       std::vector<const Row*> revived;
-      std::vector<Row> deletes;
-      FeedProvenance again;
+      std::vector<FeedRow> deletes;
       for (const Row* row : insert) {
         auto tomb = tombs.find(row->id());
         if (tomb == tombs.end()) {
@@ -197,13 +196,12 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
         Row stone = *row;
         stone.Set(catalog::kHlcColumn, static_cast<std::int64_t>(tomb->second.hlc));
         stone.Set(catalog::kOriginColumn, tomb->second.origin);
-        again.deleted.insert(stone.id());
-        deletes.push_back(std::move(stone));
+        deletes.push_back({std::move(stone), true});
       }
       std::vector<std::string> revived_ids;
       for (const Row* row : revived) revived_ids.push_back(row->id());
       MILLRACE_RETURN_IF_ERROR(ClearTombstones(*conn_, peer.tenant_id, *spec, revived_ids));
-      MILLRACE_RETURN_IF_ERROR(AppendFeed(*conn_, peer.tenant_id, deletes, again).status());
+      MILLRACE_RETURN_IF_ERROR(AppendFeed(*conn_, peer.tenant_id, deletes).status());
       insert = std::move(revived);
     }
     if (!insert.empty())

@@ -108,10 +108,10 @@ class SyncService::Session final : public sync::CentralSession {
   // the current one is live).
   Result<v1::HelloReply> NewStore(const sync::Peer& peer, const v1::Hello& h);
 
-  // The site's own rows (facts, site-owned and shared) stamped after `hlc`: what a store
-  // whose clock stood at `hlc` lacks. Central's own master data reaches it by its feed
-  // cursor as always.
-  Result<std::vector<Row>> RowsStampedAfter(const sync::Peer& peer, std::uint64_t hlc);
+  // The site's own rows (facts, site-owned and shared) stamped after `hlc`, and the
+  // deletes of its shared rows made after it: what a store whose clock stood at `hlc`
+  // lacks or holds still. Central's own master data reaches it by its feed cursor.
+  Result<std::vector<FeedRow>> RowsStampedAfter(const sync::Peer& peer, std::uint64_t hlc);
 
   // Runs `write` inside a savepoint; on failure rolls it back and parks the row.
   template <typename F>
@@ -124,7 +124,7 @@ class SyncService::Session final : public sync::CentralSession {
   // Writes a sorted batch. Fast: COPY and multi-row statements. Row by row: one row at a
   // time, parking each row that fails.
   Status Write(const sync::Peer& peer, sync::SortedBatch& b, bool row_by_row,
-               std::vector<Row>* feed, std::set<std::string>* deleted, std::size_t* conflicts);
+               std::vector<FeedRow>* feed, std::size_t* conflicts);
 
   Status StoreRejects(const sync::Peer& peer, const std::vector<sync::ParkedChange>& rejects);
 

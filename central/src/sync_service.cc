@@ -128,8 +128,7 @@ sync::ParkedChange SyncService::Session::RejectOf(const Row& row, std::uint64_t 
 // Writes a sorted batch. Fast: COPY and multi-row statements. Safe: one row at a time,
 // parking each row that fails.
 Status SyncService::Session::Write(const sync::Peer& peer, sync::SortedBatch& b, bool safe,
-                                   std::vector<Row>* feed, std::set<std::string>* deleted,
-                                   std::size_t* conflicts) {
+                                   std::vector<FeedRow>* feed, std::size_t* conflicts) {
   const std::string& tenant = peer.tenant_id;
   const std::string lww = "(t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin)";
   // Shared rows first, then site-owned rows, then facts: the report rollups a fact feeds
@@ -140,7 +139,6 @@ Status SyncService::Session::Write(const sync::Peer& peer, sync::SortedBatch& b,
                                 MergeSharedChanges(*conn_, tenant, *table, cs, false));
       *conflicts += m.conflicts;
       for (auto& r : m.feed) feed->push_back(std::move(r));
-      deleted->insert(m.deleted.begin(), m.deleted.end());
       return Status::Ok();
     };
     if (!safe) {
@@ -200,12 +198,12 @@ Result<sync::ApplyOutcome> SyncService::Session::CommitBatch(const sync::Peer& p
                                                             std::uint64_t last_seq,
                                                             const std::string& epoch,
                                                             bool row_by_row) {
-  std::vector<Row> feed;
+  std::vector<FeedRow> feed;
   sync::ApplyOutcome out;
-  FeedProvenance reflects;
-  Status s = Write(peer, batch, row_by_row, &feed, &reflects.deleted, &out.conflicts);
+  Status s = Write(peer, batch, row_by_row, &feed, &out.conflicts);
   if (s.ok()) s = StoreRejects(peer, batch.rejects);
   if (s.ok()) {
+    FeedProvenance reflects;
     reflects.site_id = peer.site_id;
     reflects.through_seq = last_seq;
     reflects.store_epoch = epoch;

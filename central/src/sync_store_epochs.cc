@@ -9,6 +9,7 @@
 #include "millrace/central/central_audit.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
+#include "millrace/sync/row_codec.h"
 #include "millrace/sync/transport.h"
 #include "sync_handler.h"
 
@@ -123,7 +124,7 @@ Result<v1::HelloReply> SyncService::Session::NewStore(const sync::Peer& peer,
                       {peer.tenant_id, peer.site_id, site.epoch, epoch,
                        std::to_string(site.applied)})
               .status());
-    MILLRACE_ASSIGN_OR_RETURN(std::vector<Row> rows,
+    MILLRACE_ASSIGN_OR_RETURN(std::vector<FeedRow> rows,
                               RowsStampedAfter(peer, h.epoch_fork_hlc()));
     recovered = rows.size();
     FeedProvenance sent_back;
@@ -175,12 +176,12 @@ Result<v1::HelloReply> SyncService::Session::NewStore(const sync::Peer& peer,
   return out;
 }
 
-// The site's own rows (facts, site-owned and shared) stamped after `hlc`: what a store
-// whose clock stood at `hlc` lacks. Central's own master data reaches it by its feed
-// cursor as always.
-Result<std::vector<Row>> SyncService::Session::RowsStampedAfter(const sync::Peer& peer,
-                                                               std::uint64_t hlc) {
-  std::vector<Row> out;
+// The site's own rows (facts, site-owned and shared) stamped after `hlc`, and the deletes
+// of its shared rows made after it: what a store whose clock stood at `hlc` lacks, or
+// holds still. Central's own master data reaches it by its feed cursor as always.
+Result<std::vector<FeedRow>> SyncService::Session::RowsStampedAfter(const sync::Peer& peer,
+                                                                   std::uint64_t hlc) {
+  std::vector<FeedRow> out;
   for (const auto& t : catalog::MesCatalog().tables()) {
     if (t.merge == MergePolicy::kCentralOwned) continue;
     MILLRACE_ASSIGN_OR_RETURN(
@@ -190,8 +191,21 @@ Result<std::vector<Row>> SyncService::Session::RowsStampedAfter(const sync::Peer
                                {peer.tenant_id, peer.site_id, std::to_string(hlc)}));
     for (int r = 0; r < res.rows(); ++r) {
       MILLRACE_ASSIGN_OR_RETURN(Row row, RowFromPg(t, res, r));
-      out.push_back(std::move(row));
+      out.push_back({std::move(row), false});
     }
+  }
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto stones,
+      conn_->Query("SELECT change FROM millrace.sync_tombstone WHERE tenant_id = $1 AND site_id "
+                   "= $2 AND hlc > $3 ORDER BY hlc",
+                   {peer.tenant_id, peer.site_id, std::to_string(hlc)}));
+  for (int r = 0; r < stones.rows(); ++r) {
+    MILLRACE_ASSIGN_OR_RETURN(std::string bytes, FromByteaHex(stones.Get(r, 0)));
+    v1::Change change;
+    if (!change.ParseFromString(bytes))
+      return Status::Corruption("a tombstone's change does not parse");
+    MILLRACE_ASSIGN_OR_RETURN(Row row, sync::DecodeChange(change, catalog::MesCatalog()));
+    out.push_back({std::move(row), true});
   }
   return out;
 }

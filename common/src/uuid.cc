@@ -1,5 +1,7 @@
 #include "millrace/common/uuid.h"
 
+#include <algorithm>
+
 #include <sys/random.h>
 
 #include <cerrno>
@@ -56,6 +58,13 @@ Uuid Uuid::NewV7(const Clock* clock) {
   for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
   b[6] = static_cast<std::uint8_t>(0x70 | (b[6] & 0x0F));  // version 7
   b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3F));  // variant 10
+  return Uuid(b);
+}
+
+Uuid Uuid::FloorV7(std::int64_t ms) {
+  Bytes b{};
+  const auto u = static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0)) & 0xFFFFFFFFFFFFull;
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(u >> (8 * (5 - i)));
   return Uuid(b);
 }
 

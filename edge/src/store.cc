@@ -220,8 +220,10 @@ Status WriteTxn::Write(Row& row, Mode mode, const Row* loaded) {
 
 namespace {
 
-// Deletes the row and keeps the newer of its tombstone and `deleted`'s clock.
-Status RemoveWithTombstone(SqliteDb& db, const Row& deleted, std::int64_t now_ms) {
+// Deletes the row and keeps the newer of its tombstone and `deleted`'s clock (that clock
+// whatever the tombstone held, when `replace`).
+Status RemoveWithTombstone(SqliteDb& db, const Row& deleted, std::int64_t now_ms,
+                           bool replace = false) {
   const catalog::TableSpec& table = deleted.table();
   MILLRACE_ASSIGN_OR_RETURN(Statement * del,
                             db.Prepare("DELETE FROM " + QuoteIdent(table.name) + " WHERE \"id\" = ?"));
@@ -232,10 +234,11 @@ Status RemoveWithTombstone(SqliteDb& db, const Row& deleted, std::int64_t now_ms
       db.Prepare("INSERT INTO sync_tombstone (table_name, row_id, hlc, origin, deleted_at) VALUES "
                  "(?, ?, ?, ?, ?) ON CONFLICT (table_name, row_id) DO UPDATE SET hlc = "
                  "excluded.hlc, origin = excluded.origin, deleted_at = excluded.deleted_at WHERE "
-                 "(hlc, origin) < (excluded.hlc, excluded.origin)"));
+                 "?6 OR (hlc, origin) < (excluded.hlc, excluded.origin)"));
   MILLRACE_RETURN_IF_ERROR(stone->BindAll({table.name, deleted.id(),
                                            deleted.Int(catalog::kHlcColumn),
-                                           deleted.Text(catalog::kOriginColumn), now_ms}));
+                                           deleted.Text(catalog::kOriginColumn), now_ms,
+                                           std::int64_t{replace ? 1 : 0}}));
   return stone->Run();
 }
 
@@ -266,11 +269,11 @@ Status WriteTxn::Delete(const catalog::TableSpec& table, const std::string& id, 
   return Status::Ok();
 }
 
-Status WriteTxn::ApplyDelete(const Row& deleted) {
+Status WriteTxn::ApplyDelete(const Row& deleted, bool replace) {
   if (capture_) return Status::Internal("a local delete goes through Delete");
   (void)store_->hlc().Update(
       HlcTimestamp::FromPacked(static_cast<std::uint64_t>(deleted.Int(catalog::kHlcColumn))));
-  return RemoveWithTombstone(*db_, deleted, NowMillis());
+  return RemoveWithTombstone(*db_, deleted, NowMillis(), replace);
 }
 
 Status WriteTxn::ClearTombstone(const catalog::TableSpec& table, const std::string& id) {

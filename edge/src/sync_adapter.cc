@@ -149,8 +149,10 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
       continue;
     }
     // A tombstone newer than a shared or site-owned row keeps it deleted; a newer row
-    // comes back (sync/merge.h). Master data follows the feed's order, which is central's.
-    bool revives = merge == catalog::MergePolicy::kCentralOwned && !deleted;
+    // comes back (sync/merge.h). Master data follows the feed's order, which is central's,
+    // and so does a row (or delete) whose clock central clamped: it replaces the store's
+    // copy or tombstone stamped with the site's clock that ran ahead.
+    bool revives = (merge == catalog::MergePolicy::kCentralOwned || change.clamped()) && !deleted;
     if (merge != catalog::MergePolicy::kCentralOwned && !change.clamped()) {
       MILLRACE_ASSIGN_OR_RETURN(auto present, txn.Get(row.table(), row.id()));
       // (IncomingRowWins(row, *present): the stored copy is newer than the feed's.)
@@ -185,7 +187,7 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
     }
     const std::string where = "feed position " + std::to_string(change.seq());
     if (deleted) {
-      MILLRACE_RETURN_IF_ERROR(txn.ApplyDelete(row).WithContext(where));
+      MILLRACE_RETURN_IF_ERROR(txn.ApplyDelete(row, change.clamped()).WithContext(where));
       continue;
     }
     MILLRACE_RETURN_IF_ERROR(txn.Upsert(row).WithContext(where));

@@ -77,6 +77,7 @@ Result<std::size_t> EdgeSyncAdapter::WriteCentralCopies(const std::string& table
       // An audit record that exists is never overwritten (the table refuses it anyway).
       if (!still || (spec->immutable && now)) continue;
       MILLRACE_RETURN_IF_ERROR(txn.Upsert(row));
+      MILLRACE_RETURN_IF_ERROR(txn.ClearTombstone(*spec, row.id()));  // central's copy stands
       ++written;
     }
     for (const std::string& id : remove) {

@@ -309,7 +309,8 @@ Result<v1::Envelope> CentralProtocol::Pull(const Peer& peer, const v1::PullReque
   b->set_from_cursor(p.cursor());
   const bool more = page.changes.size() == limit;
   const std::uint64_t last = page.changes.empty() ? 0 : page.changes.back().seq();
-  for (auto& c : page.changes) *b->add_changes() = std::move(c);
+  for (auto& c : page.changes)
+    if (c.op() != v1::OP_DELETE || p.takes_deletes()) *b->add_changes() = std::move(c);
   b->set_more(more);
   b->set_to_cursor(more ? last : std::max(page.head, p.cursor()));
   return e;

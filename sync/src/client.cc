@@ -194,6 +194,7 @@ Status SyncClient::MaybePull() {
   if (pull_in_flight_ || feed_head_ <= feed_cursor_) return Status::Ok();
   v1::Envelope e;
   auto* p = e.mutable_pull_request();
+  p->set_takes_deletes(true);
   p->set_cursor(feed_cursor_);
   p->set_max_changes(static_cast<std::uint32_t>(options_.pull_max_changes));
   Status s = Send(std::move(e));

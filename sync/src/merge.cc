@@ -117,13 +117,28 @@ DeleteResult MergeDelete(const VersionedRow& current, const ColumnClock& clock,
   // A delete made on the row as it stands is no conflict, whichever way it goes; one that
   // did not see the row's newest write is, and a delete older than an edit never saw it.
   if (base_hlc >= newest.hlc && out.deleted) return out;
+  std::string rule = out.deleted ? "delete_wins" : "delete_loses";
+  const auto& cols = current.row.table().columns;
+  if (const catalog::ColumnSpec* status = current.row.table().StatusColumn(); status && out.deleted) {
+    const auto i = static_cast<std::size_t>(status - cols.data());
+    if (current.clocks[i].hlc > base_hlc) {
+      // The status moved on since the deleter saw the row: the row stays, its status
+      // stamped just after the delete so the deleter's tombstone gives way to it.
+      out.deleted = false;
+      rule = "delete_status";
+      VersionedRow kept = current;
+      kept.clocks[i] = {clock.hlc + 1, current.clocks[i].origin};
+      StampRowClock(kept);
+      out.kept = std::move(kept);
+    }
+  }
   MergeConflict c;
   c.column = kWholeRow;
   c.incoming_won = out.deleted;
-  c.rule = out.deleted ? "delete_wins" : "delete_loses";
+  c.rule = rule;
   c.kept = out.deleted ? Value(std::string("(deleted)")) : Value(std::string("(row)"));
   c.lost = out.deleted ? Value(std::string("(row)")) : Value(std::string("(deleted)"));
-  c.kept_clock = out.deleted ? clock : newest;
+  c.kept_clock = out.deleted ? clock : out.kept ? RowClock(out.kept->row) : newest;
   c.lost_clock = out.deleted ? newest : clock;
   out.conflict = std::move(c);
   return out;

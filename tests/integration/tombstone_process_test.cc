@@ -2,8 +2,9 @@
 // work order deleted at the edge, leave tombstones that sync both ways, so the edge and
 // central converge by content without the rows; a delete and an edit made on either side
 // while the link is cut settle the same way on both, by their clocks: the tombstone loses
-// to nothing older and to every newer write, and each such meeting is a recorded conflict.
-// Usage: tombstone_process_tests MES_CENTRAL MES_EDGE [gtest flags]
+// to nothing older and to every newer write, and each such meeting is a recorded conflict;
+// a store restored from before a delete gets the delete back.
+// Usage: tombstone_process_tests MES_CENTRAL MES_EDGE MESCTL [gtest flags]
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -18,6 +19,7 @@ namespace {
 using json = nlohmann::json;
 using std::chrono::seconds;
 ClusterBinaries g_bins;
+std::string g_mesctl;
 
 class TombstoneProcessTest : public ::testing::Test {
  protected:
@@ -250,15 +252,43 @@ TEST_F(TombstoneProcessTest, ADeleteAndAnEditMadeApartSettleByTheirClocksOnBothS
   EXPECT_EQ(ConflictRules(d), std::vector<std::string>{"delete_loses"});
 }
 
+// A store restored from a backup taken before a delete: central sends the delete back with
+// the rows the backup lacks, so the deleted order does not live on at the site.
+TEST_F(TombstoneProcessTest, ARestoredStoreGetsBackTheDeletesItsBackupPredates) {
+  const std::string order = EdgeWorkOrder("WO-R1");
+  ExpectConverged();
+  auto backup = cluster_->EdgeCall("lyon", "POST", "/api/v1/backups", json::object(), supervisor_);
+  ASSERT_TRUE(backup.ok()) << backup.status().ToString();
+  auto gone = cluster_->EdgeCall("lyon", "POST", "/api/v1/work-orders/" + order + "/delete",
+                                 {{"reason", "typed twice"}}, supervisor_);
+  ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return CentralRows("work_order", order) == 0; }));
+
+  EXPECT_EQ(cluster_->StopEdge("lyon"), 0);
+  std::string out;
+  ASSERT_EQ(RunCommand({g_mesctl, "restore", "--backup", (*backup)["path"].get<std::string>(),
+                        "--db", cluster_->site_dir("lyon") + "/edge.db"},
+                       &out),
+            0)
+      << out;
+  ASSERT_EQ(EdgeRows("work_order", order), 1);  // the backup predates the delete
+  ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
+  EXPECT_TRUE(WaitFor(seconds(60), [&] { return EdgeRows("work_order", order) == 0; }))
+      << cluster_->Diagnose();
+  EXPECT_EQ(CentralRows("work_order", order), 0);
+  ExpectConverged();
+}
+
 }  // namespace
 }  // namespace millrace::testing
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s MES_CENTRAL MES_EDGE [gtest flags]\n", argv[0]);
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s MES_CENTRAL MES_EDGE MESCTL [gtest flags]\n", argv[0]);
     return 2;
   }
   millrace::testing::g_bins = {argv[1], argv[2]};
+  millrace::testing::g_mesctl = argc > 3 ? argv[3] : "";
   return RUN_ALL_TESTS();
 }

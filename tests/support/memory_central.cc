@@ -71,7 +71,8 @@ class MemoryCentral::Session final : public sync::CentralSession {
             sync::DeleteResult d = sync::MergeDelete(*current, sc.clock, sc.base_hlc);
             out.conflicts += d.conflict ? 1 : 0;
             if (!d.deleted) {  // a newer edit keeps the row: the site gets it back
-              feed.push_back({current->row, sc.publish, false});
+              if (d.kept) stored.insert_or_assign(sc.row.id(), *d.kept);
+              feed.push_back({d.kept ? d.kept->row : current->row, sc.publish, false});
               continue;
             }
             stored.erase(sc.row.id());
@@ -85,7 +86,7 @@ class MemoryCentral::Session final : public sync::CentralSession {
               sync::WriteMeetsTombstone(sc.clock, sc.base_hlc, tomb->second);
           out.conflicts += met.conflict ? 1 : 0;
           if (!met.revives) {  // the site hears of the delete again
-            feed.push_back({stamped(tomb->second), false, true});
+            feed.push_back({stamped(tomb->second), sc.publish, true});
             continue;
           }
           tombs.erase(tomb);

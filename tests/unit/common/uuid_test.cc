@@ -30,6 +30,20 @@ TEST(UuidTest, SortsByCreationMillisecond) {
   EXPECT_LT(a.ToString(), b.ToString());  // text order matches byte order
 }
 
+TEST(UuidTest, TheFloorOfAMillisecondCutsV7IdsByTheirTime) {
+  ManualClock clock(1795413600123);
+  const Uuid at = Uuid::NewV7(&clock);
+  clock.Set(1795413600122);
+  const Uuid before = Uuid::NewV7(&clock);
+  const Uuid floor = Uuid::FloorV7(1795413600123);
+  EXPECT_EQ(floor.TimestampMillis(), 1795413600123);
+  EXPECT_LE(floor, at);
+  EXPECT_LT(before, floor);
+  EXPECT_LE(floor.ToString(), at.ToString());
+  EXPECT_LT(before.ToString(), floor.ToString());
+  EXPECT_EQ(Uuid::FloorV7(0).ToString(), "00000000-0000-0000-0000-000000000000");
+}
+
 TEST(UuidTest, HasSeventyFourRandomBitsThatAllVary) {
   // Same millisecond for every id: only the random bits can differ.
   ManualClock clock(42);

@@ -338,6 +338,27 @@ TEST_F(CentralProtocolTest, APullPagesTheFeedInTheSitesScope) {
   EXPECT_EQ(r.error().code(), "permission_denied");
 }
 
+TEST_F(CentralProtocolTest, DeletesGoOnlyToEdgesThatTakeThem) {
+  Row a = RowOf("reason_code", "", 1), b = RowOf("reason_code", "", 2);
+  central_.Publish("acme", a);
+  central_.Publish("acme", b);
+  ASSERT_TRUE(central_.Delete("acme", "reason_code", a.id()).ok());
+  v1::Envelope pull;
+  pull.mutable_pull_request()->set_cursor(0);
+  pull.mutable_pull_request()->set_max_changes(10);
+  // An edge of a release before deletes would take the delete for an upsert.
+  v1::Envelope r = protocol_->Handle(lyon_, pull);
+  ASSERT_TRUE(r.has_feed_batch()) << r.DebugString();
+  EXPECT_EQ(r.feed_batch().changes_size(), 2);
+  EXPECT_EQ(r.feed_batch().to_cursor(), 3u);
+  for (const auto& c : r.feed_batch().changes()) EXPECT_EQ(c.op(), v1::OP_UPSERT);
+  pull.mutable_pull_request()->set_takes_deletes(true);
+  r = protocol_->Handle(lyon_, pull);
+  ASSERT_EQ(r.feed_batch().changes_size(), 3);
+  EXPECT_EQ(r.feed_batch().changes(2).op(), v1::OP_DELETE);
+  EXPECT_EQ(r.feed_batch().to_cursor(), 3u);
+}
+
 TEST_F(CentralProtocolTest, AnEdgeMayNotSendWhatOnlyCentralSends) {
   v1::Envelope e;
   e.mutable_ack()->set_acked_seq(5);

@@ -462,6 +462,7 @@ TEST_F(SyncClientTest, AFeedHeadBehindTheCursorRewindsItAndPullsFromThere) {
   ASSERT_EQ(sent.size(), 1u);
   ASSERT_TRUE(sent[0].has_pull_request());
   EXPECT_EQ(sent[0].pull_request().cursor(), 2u);
+  EXPECT_TRUE(sent[0].pull_request().takes_deletes());  // this edge applies tombstones
 }
 
 TEST_F(SyncClientTest, ARefusalWithTheLinkUpWaitsOutTheBackoff) {

@@ -134,9 +134,12 @@ TEST(MergeTest, ADeleteOfTheRowAsItStandsRemovesItWithoutConflict) {
 }
 
 TEST(MergeTest, ADeleteThatMissedAnOlderEditStillWinsAndIsAConflict) {
+  // Central changed the priority at 15; the status has stood since 5.
   Row r = Order("Draft", 2, 50);
   r.Set("hlc", std::int64_t{15}).Set("origin", "central");
-  DeleteResult d = MergeDelete(Versioned(r, {15, "central"}), {20, "edge:lyon"}, 10);
+  VersionedRow stored = Versioned(r, {5, "central"});
+  stored.clocks[Col("priority")] = {15, "central"};
+  DeleteResult d = MergeDelete(stored, {20, "edge:lyon"}, 10);
   EXPECT_TRUE(d.deleted);
   ASSERT_TRUE(d.conflict.has_value());
   EXPECT_EQ(d.conflict->rule, "delete_wins");
@@ -158,6 +161,26 @@ TEST(MergeTest, ADeleteOlderThanAnEditLosesToIt) {
   EXPECT_EQ(d.conflict->rule, "delete_loses");
   EXPECT_FALSE(d.conflict->incoming_won);
   EXPECT_EQ(d.conflict->kept_clock.hlc, 30u);
+}
+
+TEST(MergeTest, ADeleteThatMissedAStatusChangeLosesAndTheRowOutranksItsTombstone) {
+  // Released by central at 15; a site deletes the order at 20, still seeing it Draft (10).
+  Row r = Order("Released", 2, 50);
+  r.Set("hlc", std::int64_t{15}).Set("origin", "central");
+  VersionedRow stored = Versioned(r, {10, "central"});
+  stored.clocks[Col("status")] = {15, "central"};
+  DeleteResult d = MergeDelete(stored, {20, "edge:lyon"}, 10);
+  EXPECT_FALSE(d.deleted);
+  ASSERT_TRUE(d.conflict.has_value());
+  EXPECT_EQ(d.conflict->rule, "delete_status");
+  ASSERT_TRUE(d.kept.has_value());
+  EXPECT_EQ(d.kept->row.Text("status"), "Released");
+  // Stamped just after the delete, so the site's tombstone (20) gives way to the row.
+  EXPECT_EQ(d.kept->row.Int("hlc"), 21);
+  EXPECT_EQ(d.kept->clocks[Col("status")].hlc, 21u);
+  EXPECT_EQ(d.kept->clocks[Col("priority")].hlc, 10u);
+  // A delete that saw the status as it stands is judged by the clocks alone.
+  EXPECT_TRUE(MergeDelete(stored, {20, "edge:lyon"}, 15).deleted);
 }
 
 TEST(MergeTest, ATombstoneLosesToNothingOlderAndToANewerWrite) {

@@ -60,10 +60,17 @@ struct FeedProvenance {
   std::string store_epoch;  // the epoch through_seq counts in
   bool recovered = false;   // rows sent back to the site's new store (Change.recovered)
   std::set<std::string> clamped;  // rows whose site clock central clamped (Change.clamped)
-  // Rows that are deletes (v1::OP_DELETE): each is the row as last known, stamped with the
-  // delete's clock, routed as the row was.
-  std::set<std::string> deleted;
 };
+// A row for the feed: written, or deleted (v1::OP_DELETE: the row as last known, stamped
+// with the delete's clock, routed as the row was).
+struct FeedRow {
+  Row row;
+  bool deleted = false;
+};
+Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
+                                 const std::vector<FeedRow>& rows,
+                                 const FeedProvenance& reflects = {});
+// Rows written, all of them.
 Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_id,
                                  const std::vector<Row>& rows,
                                  const FeedProvenance& reflects = {});
@@ -72,11 +79,15 @@ Result<std::uint64_t> AppendFeed(PgConnection& conn, const std::string& tenant_i
 using SharedChange = sync::SharedChange;
 
 struct SharedMergeResult {
-  std::vector<Row> feed;  // merged rows the writer's site (and scope) must receive
-  std::set<std::string> deleted;  // those of `feed` that are deletes (FeedProvenance)
+  std::vector<FeedRow> feed;  // merged rows (or deletes) the writer's site must receive
   std::size_t conflicts = 0;
   std::size_t rows_written = 0;
 };
+
+// Takes the tenant's shared-row merge lock (a transaction-level advisory lock): every
+// writer of shared rows takes it before it locks any of them, so writers queue instead of
+// deadlocking. MergeSharedChanges takes it itself.
+Status LockSharedMerges(PgConnection& conn, const std::string& tenant_id);
 
 // Merges changes of one shared table, in order, into the stored rows and their column
 // clocks (sync/merge.h), records every conflict in sync_conflict, and returns the rows to

@@ -29,6 +29,10 @@ class Uuid {
 
   // A new UUIDv7 stamped with clock->NowMillis(). REQUIRES: clock != nullptr.
   static Uuid NewV7(const Clock* clock = SystemClock());
+  // The least UUID of millisecond `ms` (its first 48 bits, zeros after): every UUIDv7 made
+  // at or after `ms` sorts at or after it, as bytes and as lower-case text, and every one
+  // made before sorts before. Where time-keyed ids are cut at an instant (retention).
+  static Uuid FloorV7(std::int64_t ms);
   // Parses the canonical 8-4-4-4-12 hex form (either case). Any version is accepted.
   static Result<Uuid> Parse(std::string_view text);
 

@@ -124,8 +124,9 @@ class WriteTxn : public ReadTxn {
   Status Delete(const catalog::TableSpec& table, const std::string& id, Row* deleted = nullptr);
   // The downstream half (REQUIRES: an ApplyDownstream transaction): removes the row if
   // present and keeps the newer of its tombstone and `deleted`'s clock (the row as central
-  // deleted it, stamped with the delete's clock).
-  Status ApplyDelete(const Row& deleted);
+  // deleted it, stamped with the delete's clock), or that clock whatever the tombstone
+  // held when `replace` (central clamped the clock of this site's delete).
+  Status ApplyDelete(const Row& deleted, bool replace = false);
   // Forgets the tombstone of a row written again (downstream).
   Status ClearTombstone(const catalog::TableSpec& table, const std::string& id);
 

@@ -62,8 +62,9 @@ struct MergeConflict {
   ColumnClock lost_clock;
   bool incoming_won = false;
   // "last_writer_wins", "status_forward", "status_backward"; for deletes "delete_wins",
-  // "delete_loses" (a newer edit keeps the row), "write_after_delete" (a newer write brings
-  // a deleted row back), "deleted" (an older write of a deleted row is dropped).
+  // "delete_loses" (a newer edit keeps the row), "delete_status" (a status change the
+  // delete did not see keeps the row), "write_after_delete" (a newer write brings a
+  // deleted row back), "deleted" (an older write of a deleted row is dropped).
   std::string rule;
 };
 
@@ -83,10 +84,16 @@ VersionedRow Versioned(Row row, const ColumnClock& clock);
 // `current` is nullopt when the row is new.
 MergeResult MergeShared(const std::optional<VersionedRow>& current, const Incoming& incoming);
 
-// What a delete (`clock`, made on the row as of `base_hlc`) does to the stored row.
+// What a delete (`clock`, made on the row as of `base_hlc`) does to the stored row. A
+// delete made without seeing the row's status move on (its status column's clock is past
+// base_hlc: a work order released while a site deleted it as a Draft) loses whatever the
+// clocks say, like a status that would move backwards; the row it keeps then carries the
+// status column stamped just after the delete (`kept`), so every node that holds the
+// delete's tombstone takes the row back.
 struct DeleteResult {
   bool deleted = false;
   std::optional<MergeConflict> conflict;
+  std::optional<VersionedRow> kept;  // the row as it stays, when the delete lost
 };
 // REQUIRES: current has its column clocks (the row's own hlc/origin are its newest).
 DeleteResult MergeDelete(const VersionedRow& current, const ColumnClock& clock,
