@@ -1,11 +1,14 @@
 #include "millrace/central/central_store.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
 #include "millrace/central/pg_binary.h"
 #include "millrace/central/pg_rows.h"
+#include "millrace/central/retention.h"
+#include "millrace/common/uuid.h"
 #include "millrace/common/ddl.h"
 #include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
@@ -447,9 +450,14 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
 
 Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_id,
                                   const std::string& site_id, const catalog::TableSpec& t,
-                                  const std::vector<std::string>* ids, bool lock) {
+                                  const std::vector<std::string>* ids, bool lock,
+                                  std::int64_t horizon_ms) {
   std::string where = "tenant_id = $1";
   std::vector<PgParam> params = {tenant_id};
+  if (horizon_ms > 0 && t.owner == catalog::Owner::kSite) {
+    params.push_back(Uuid::FloorV7(horizon_ms).ToString());
+    where += " AND id >= $" + std::to_string(params.size()) + "::uuid";
+  }
   if (t.scope == catalog::RoutingScope::kSite) {
     // Master data without a site belongs to every site; everything else to its own.
     where += t.merge == catalog::MergePolicy::kCentralOwned ? " AND (site_id IS NULL OR site_id = $2)"
@@ -473,14 +481,27 @@ Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_
   return rows;
 }
 
+Result<std::int64_t> SiteFactHorizon(PgConnection& conn, const std::string& tenant_id,
+                                     const std::string& site_id) {
+  MILLRACE_ASSIGN_OR_RETURN(std::int64_t retained, TenantFactHorizon(conn, tenant_id));
+  MILLRACE_ASSIGN_OR_RETURN(
+      auto r, conn.Query("SELECT purge_horizon_ms FROM millrace.sync_site WHERE tenant_id = $1 "
+                         "AND site_id = $2",
+                         {tenant_id, site_id}));
+  const std::int64_t purged = r.rows() == 1 ? std::stoll(r.GetString(0, 0)) : 0;
+  return std::max(retained, purged);
+}
+
 Result<std::map<std::string, std::string>> SiteContent(PgConnection& conn,
                                                        const std::string& tenant_id,
                                                        const std::string& site_id) {
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id, /*repeatable_read=*/true));
   std::map<std::string, std::string> out;
   Status s = [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(std::int64_t horizon, SiteFactHorizon(conn, tenant_id, site_id));
     for (const auto& t : catalog::MesCatalog().tables()) {
-      MILLRACE_ASSIGN_OR_RETURN(auto rows, SiteRows(conn, tenant_id, site_id, t));
+      MILLRACE_ASSIGN_OR_RETURN(auto rows, SiteRows(conn, tenant_id, site_id, t, nullptr, false,
+                                                    horizon));
       out[t.name] = sync::ContentDigest(rows);
     }
     return conn.Exec("COMMIT");

@@ -13,6 +13,7 @@
 #include "millrace/central/drift_jobs.h"
 #include "millrace/central/provision.h"
 #include "millrace/central/reports.h"
+#include "millrace/central/retention.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
 #include "millrace/common/ddl.h"
@@ -240,6 +241,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
   AddBackupJobKinds(kinds, o.backups);
   AddAlertJobKinds(kinds);
   AddDriftJobKinds(kinds);
+  AddRetentionJobKind(kinds, o.backups);
   AddRestoreJobKind(kinds, o.restore);
   if (o.pg_backup) AddPgBackupJobKind(kinds, *o.pg_backup);
   return kinds;
@@ -247,7 +249,8 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
 
 std::vector<JobSchedule> CentralJobSchedules() {
   return {{"partition_maintenance", std::chrono::hours(6), nlohmann::json::object()},
-          BackupSweepSchedule(), AlertEvaluateSchedule(), DriftSweepSchedule()};
+          BackupSweepSchedule(), AlertEvaluateSchedule(), DriftSweepSchedule(),
+          RetentionSchedule()};
 }
 
 }  // namespace millrace::central

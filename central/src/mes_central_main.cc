@@ -22,6 +22,7 @@
 #include "millrace/central/pg_listener.h"
 #include "backups_command.h"
 #include "pg_backups_command.h"
+#include "retention_command.h"
 #include "alerts_command.h"
 #include "jobs_command.h"
 #include "millrace/central/job_kinds.h"
@@ -730,12 +731,15 @@ int main(int argc, char** argv) {
   central::AddBackupsCommand(app, &backups_command);
   central::PgBackupsCommand pg_backups_command;
   central::AddPgBackupsCommand(app, &pg_backups_command);
+  central::RetentionCommand retention_command;
+  central::AddRetentionCommand(app, &retention_command);
 
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   if (*jobs_command.root) return central::RunJobsCommand(jobs_command);
   if (*alerts_command.root) return central::RunAlertsCommand(alerts_command);
   if (*backups_command.root) return central::RunBackupsCommand(backups_command);
   if (*pg_backups_command.root) return central::RunPgBackupsCommand(pg_backups_command);
+  if (*retention_command.root) return central::RunRetentionCommand(retention_command);
   if (*rebuild)
     return central::RebuildRollupsCommand(config_path, rebuild_range, rebuild_from, rebuild_to);
   if (*create_user) {

@@ -143,6 +143,40 @@ Result<long> PgConnection::CopyIn(const std::string& copy_sql, std::string_view 
   return copied;
 }
 
+Result<long> PgConnection::CopyOut(const std::string& copy_sql,
+                                   const std::function<Status(std::string_view)>& sink) {
+  PGresult* res = PQexec(conn_, copy_sql.c_str());
+  if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
+    Status s = CheckResult(res, copy_sql);
+    PQclear(res);
+    return s.ok() ? Status::Internal("COPY did not start: " + copy_sql) : s;
+  }
+  PQclear(res);
+  Status sunk;
+  for (;;) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(conn_, &buf, 0);
+    if (n > 0) {
+      if (sunk.ok()) sunk = sink(std::string_view(buf, static_cast<std::size_t>(n)));
+      PQfreemem(buf);
+      continue;  // the rest is read (and dropped) after a sink's error: the copy ends whole
+    }
+    if (n == -2) return Status::Unavailable("COPY: " + std::string(PQerrorMessage(conn_)));
+    break;  // -1: done
+  }
+  Status status;
+  long copied = 0;
+  while (PGresult* r = PQgetResult(conn_)) {
+    Status s = CheckResult(r, copy_sql);
+    if (s.ok() && PQresultStatus(r) == PGRES_COMMAND_OK) copied = PgResult(r).affected(), r = nullptr;
+    if (!s.ok() && status.ok()) status = s;
+    if (r) PQclear(r);
+  }
+  if (!status.ok()) return status;
+  if (!sunk.ok()) return sunk;
+  return copied;
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> PgConnection::WaitForNotifications(
     int timeout_ms) {
   std::vector<std::pair<std::string, std::string>> out;

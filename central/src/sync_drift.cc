@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "millrace/central/central_store.h"
+#include "millrace/central/retention.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/drift_wire.h"
 #include "millrace/sync/row_codec.h"
@@ -77,7 +78,7 @@ void DriftIndexCache::Drop(const std::string& site_key) {
 }
 
 Result<std::shared_ptr<const sync::RangeIndexes>> SyncService::Session::DriftIndex(
-    const sync::Peer& peer, std::uint64_t check_id) {
+    const sync::Peer& peer, std::uint64_t check_id, std::uint64_t horizon_ms) {
   if (auto cached = svc_->drift_indexes_->Find(SiteKey(peer), check_id)) return cached;
   auto indexes = std::make_shared<sync::RangeIndexes>();
   std::uint64_t rows = 0;
@@ -89,9 +90,12 @@ Result<std::shared_ptr<const sync::RangeIndexes>> SyncService::Session::DriftInd
         if (state != "requested" && state != "running")
           return Status::FailedPrecondition("drift check " + std::to_string(check_id) +
                                             " is over (" + state + ")");
+        MILLRACE_ASSIGN_OR_RETURN(std::int64_t retained, TenantFactHorizon(*conn_, peer.tenant_id));
+        const std::int64_t horizon = std::max(retained, static_cast<std::int64_t>(horizon_ms));
         for (const auto& t : catalog::MesCatalog().tables()) {
           MILLRACE_ASSIGN_OR_RETURN(auto table_rows,
-                                    SiteRows(*conn_, peer.tenant_id, peer.site_id, t));
+                                    SiteRows(*conn_, peer.tenant_id, peer.site_id, t, nullptr,
+                                             false, horizon));
           sync::RangeIndex& index = (*indexes)[t.name];
           for (const Row& row : table_rows) index.Add(row);
           index.Seal();
@@ -150,8 +154,12 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
                                                      &ids, /*lock=*/!spec->immutable));
     std::map<std::string, const Row*> now;
     for (const Row& row : current) now[row.id()] = &row;
+    // Facts older than the tenant keeps are not taken back from a site.
+    MILLRACE_ASSIGN_OR_RETURN(std::int64_t retained, TenantFactHorizon(*conn_, peer.tenant_id));
+    const std::string retained_floor = Uuid::FloorV7(retained).ToString();
     std::vector<const Row*> insert, update;
     for (const Row& row : rows) {
+      if (spec->owner == catalog::Owner::kSite && row.id() < retained_floor) continue;
       // As the index holds it: there with the same fingerprint, or absent from both.
       std::optional<std::uint64_t> was;
       if (indexed != indexes->end()) was = indexed->second.Find(row.id());
@@ -283,7 +291,7 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
       bool roots = r.probe().rows_of_size() == 0;
       for (const auto& c : r.probe().children_of()) roots = roots && c.level() == 0;
       if (roots) svc_->drift_indexes_->Drop(SiteKey(peer));
-      MILLRACE_ASSIGN_OR_RETURN(auto indexes, DriftIndex(peer, r.check_id()));
+      MILLRACE_ASSIGN_OR_RETURN(auto indexes, DriftIndex(peer, r.check_id(), r.probe().horizon_ms()));
       MILLRACE_ASSIGN_OR_RETURN(sync::RangeProbe probe,
                                 sync::DriftProbeFromWire(r.probe(), catalog::MesCatalog()));
       MILLRACE_ASSIGN_OR_RETURN(sync::RangeProbeReply answer, sync::AnswerProbe(*indexes, probe));

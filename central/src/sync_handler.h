@@ -77,9 +77,11 @@ class SyncService::Session final : public sync::CentralSession {
 
  private:
   // sync_drift.cc: central's index of the site's rows for a check, taken (and the check
-  // marked running) at its first probe.
+  // marked running) at its first probe, the site's facts before the later of the edge's
+  // horizon (the probe's) and the tenant's retention left out.
   Result<std::shared_ptr<const sync::RangeIndexes>> DriftIndex(const sync::Peer& peer,
-                                                               std::uint64_t check_id);
+                                                               std::uint64_t check_id,
+                                                               std::uint64_t horizon_ms);
   Result<v1::DriftRepaired> DriftRepair(const sync::Peer& peer, std::uint64_t check_id,
                                         const v1::DriftRepair& r);
   Status DriftOutcome(const sync::Peer& peer, std::uint64_t check_id, const v1::DriftOutcome& o);

@@ -223,13 +223,14 @@ Result<sync::ApplyOutcome> SyncService::Session::CommitBatch(const sync::Peer& p
                     "CASE WHEN $7::bigint > 0 THEN to_timestamp($7::bigint / 1000.0) END, "
                     "reported_disk_free_bytes = coalesce($8::bigint, "
                     "reported_disk_free_bytes), reported_store_bytes = "
-                    "coalesce($9::bigint, reported_store_bytes) "
+                    "coalesce($9::bigint, reported_store_bytes), purge_horizon_ms = $10 "
                     "WHERE tenant_id = $1 AND site_id = $2",
                     {peer.tenant_id, peer.site_id, std::to_string(last_seq),
                      std::to_string(batch.rows), std::to_string(batch.status.outbox_head_seq()),
                      std::to_string(batch.status.backlog_bytes()),
                      std::to_string(batch.status.oldest_unacked_ms()),
-                     ReportedDisk(batch.status, true), ReportedDisk(batch.status, false)})
+                     ReportedDisk(batch.status, true), ReportedDisk(batch.status, false),
+                     std::to_string(batch.status.purge_horizon_ms())})
             .status();
   }
   if (s.ok()) s = conn_->Exec("COMMIT");

@@ -9,6 +9,7 @@
 #include "millrace/central/central_audit.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
+#include "millrace/central/retention.h"
 #include "millrace/sync/row_codec.h"
 #include "millrace/sync/transport.h"
 #include "sync_handler.h"
@@ -23,7 +24,13 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
   MILLRACE_ASSIGN_OR_RETURN(SiteRow site, Site(peer, false));
   if (site.epoch != h.store_epoch()) {
     MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
-    return NewStore(peer, h);
+    MILLRACE_ASSIGN_OR_RETURN(v1::HelloReply reply, NewStore(peer, h));
+    MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
+      MILLRACE_ASSIGN_OR_RETURN(std::int64_t horizon, TenantFactHorizon(*conn_, peer.tenant_id));
+      reply.set_fact_horizon_ms(static_cast<std::uint64_t>(horizon));
+      return Status::Ok();
+    }));
+    return reply;
   }
   if (h.outbox_head_seq() < site.applied) {
     MILLRACE_RETURN_IF_ERROR(Rollback(*conn_));
@@ -42,21 +49,25 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
                   "reported_backlog_bytes = $4, oldest_unacked_at = CASE WHEN $5::bigint > 0 THEN "
                   "to_timestamp($5::bigint / 1000.0) END, reported_disk_free_bytes = "
                   "coalesce($6::bigint, reported_disk_free_bytes), reported_store_bytes = "
-                  "coalesce($7::bigint, reported_store_bytes) WHERE "
+                  "coalesce($7::bigint, reported_store_bytes), purge_horizon_ms = $8 WHERE "
                   "tenant_id = $1 AND site_id = $2 AND "
-                  "(last_seen_at IS NULL OR last_seen_at < now() - interval '2 seconds')",
+                  "(last_seen_at IS NULL OR last_seen_at < now() - interval '2 seconds' OR "
+                  "purge_horizon_ms <> $8)",
                   {peer.tenant_id, peer.site_id, std::to_string(h.status().outbox_head_seq()),
                    std::to_string(h.status().backlog_bytes()),
                    std::to_string(h.status().oldest_unacked_ms()),
-                   ReportedDisk(h.status(), true), ReportedDisk(h.status(), false)})
+                   ReportedDisk(h.status(), true), ReportedDisk(h.status(), false),
+                   std::to_string(h.status().purge_horizon_ms())})
           .status());
   MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
+  MILLRACE_ASSIGN_OR_RETURN(std::int64_t fact_horizon, TenantFactHorizon(*conn_, peer.tenant_id));
   MILLRACE_RETURN_IF_ERROR(conn_->Exec("COMMIT"));
   v1::HelloReply reply;
   reply.set_applied_seq(site.applied);
   reply.set_feed_head(head);
   reply.set_rotate_key(site.rotate_key);
   reply.set_drift_check(site.drift_check);
+  reply.set_fact_horizon_ms(static_cast<std::uint64_t>(fact_horizon));
   return reply;
 }
 

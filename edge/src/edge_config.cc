@@ -45,6 +45,17 @@ Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(c.backup_ship, file.GetBool("backup.ship", true));
   MILLRACE_ASSIGN_OR_RETURN(auto chunk, file.GetInt("backup.ship_chunk_kib", 512, 4, 4096));
   c.backup_ship_chunk_kib = static_cast<int>(chunk);
+  MILLRACE_ASSIGN_OR_RETURN(auto keep_facts,
+                            file.GetInt("retention.keep_facts_days", 365, 0, 100 * 365));
+  if (keep_facts > 0 && keep_facts < 7)
+    return file.Invalid("retention.keep_facts_days",
+                        "expected 0 (keep every fact) or at least 7 days");
+  c.keep_facts_days = static_cast<int>(keep_facts);
+  MILLRACE_ASSIGN_OR_RETURN(double purge_every,
+                            file.GetDouble("retention.purge_interval_minutes", 60));
+  if (purge_every <= 0 || purge_every > 7 * 24 * 60)
+    return file.Invalid("retention.purge_interval_minutes", "expected more than 0, up to 10080");
+  c.purge_interval_minutes = purge_every;
   MILLRACE_ASSIGN_OR_RETURN(c.clock_offset_file, file.GetString("clock.offset_file", ""));
   c.clock_offset_file = resolve(c.clock_offset_file);
   if (file.Has("sync")) {

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
+#include <atomic>
 #include <thread>
 
 #include "millrace/common/catalog.h"
@@ -17,6 +18,7 @@
 #include "millrace/edge/api.h"
 #include "millrace/edge/backup.h"
 #include "millrace/edge/backup_shipping.h"
+#include "millrace/edge/retention.h"
 #include "millrace/edge/disk_usage.h"
 #include "millrace/edge/edge_config.h"
 #include "millrace/edge/schema.h"
@@ -337,8 +339,27 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
     sync_client->Start();
     spdlog::info("syncing with {}", config->sync.endpoints.front());
   }
+  // Retention (retention.h): what the purge has let go of so far, and the horizon.
+  std::atomic<std::int64_t> facts_purged{0};
+  auto& purged_gauge = metrics
+                           .AddGauge("mes_edge_facts_purged",
+                                     "The site's facts purged by retention since the edge started")
+                           .Get();
+  auto& horizon_gauge =
+      metrics
+          .AddGauge("mes_edge_fact_horizon_timestamp_seconds",
+                    "Facts made before this are left out of comparisons with central (0: none)")
+          .Get();
+  metrics.AddCollector([&, s] {
+    purged_gauge.Set(static_cast<double>(facts_purged.load()));
+    if (auto h = FactHorizon(*s); h.ok()) horizon_gauge.Set(static_cast<double>(*h) / 1000.0);
+  });
   router.Add("GET", "/api/v1/sync", [&](const HttpRequest&) {
-    return HttpResponse::Json(200, SyncStatusJson(*s, config->store_path, sync_client.get()).dump());
+    nlohmann::json j = SyncStatusJson(*s, config->store_path, sync_client.get());
+    j["keep_facts_days"] = config->keep_facts_days;
+    j["facts_purged"] = facts_purged.load();
+    if (auto h = FactHorizon(*s); h.ok()) j["fact_horizon_ms"] = *h;
+    return HttpResponse::Json(200, j.dump());
   });
   // Per-table digests of what this site holds; equal to central's once converged. Derived
   // from every row of the site: a supervisor's session.
@@ -389,6 +410,28 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
       }
     });
   }
+  // Retention: the site's facts central holds, purged once old, on their own thread.
+  std::thread purges;
+  if (config->sync.enabled && config->keep_facts_days > 0) {
+    purges = std::thread([&] {
+      std::unique_lock lock(backup_mu);
+      do {
+        lock.unlock();
+        auto purged = PurgeSyncedFacts(*s, config->keep_facts_days);
+        if (!purged.ok()) {
+          spdlog::error("purging facts older than {} days failed: {}", config->keep_facts_days,
+                        purged.status().ToString());
+        } else if (purged->rows > 0) {
+          facts_purged += purged->rows;
+          spdlog::info("retention: purged {} fact(s) made before {} ms, held at central",
+                       purged->rows, purged->horizon_ms);
+        }
+        lock.lock();
+      } while (!backup_cv.wait_for(
+          lock, std::chrono::duration<double, std::ratio<60>>(config->purge_interval_minutes),
+          [&] { return stopping; }));
+    });
+  }
   Status st =
       ServeUntilShutdownSignal(config->http, router, port_file,
                                "site " + config->site_id + " (store " + config->store_path + ")");
@@ -398,6 +441,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   }
   backup_cv.notify_all();
   if (backups.joinable()) backups.join();
+  if (purges.joinable()) purges.join();
   if (sync_client) {
     s->SetCommitListener(nullptr);
     sync_client->Stop();

@@ -5,6 +5,8 @@
 #include "millrace/common/files.h"
 #include "millrace/edge/disk_usage.h"
 #include "millrace/edge/recovery.h"
+#include "millrace/edge/retention.h"
+#include "millrace/common/uuid.h"
 #include "millrace/sync/merge.h"
 #include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
@@ -229,9 +231,24 @@ Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
   return Status::Ok();
 }
 
+Status EdgeSyncAdapter::CentralFactHorizon(std::uint64_t horizon_ms) {
+  return RecordCentralHorizon(*store_, static_cast<std::int64_t>(horizon_ms));
+}
+
+Result<std::uint64_t> EdgeSyncAdapter::FactHorizon() {
+  MILLRACE_ASSIGN_OR_RETURN(std::int64_t horizon, edge::FactHorizon(*store_));
+  return static_cast<std::uint64_t>(horizon);
+}
+
 Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {
   MILLRACE_ASSIGN_OR_RETURN(OutboxStats stats, store_->Outbox());
+  std::int64_t purged = 0;
+  MILLRACE_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(purged, PurgeHorizon(txn));
+    return Status::Ok();
+  }));
   sync::v1::SiteStatus s;
+  s.set_purge_horizon_ms(static_cast<std::uint64_t>(purged));
   s.set_outbox_head_seq(static_cast<std::uint64_t>(stats.head_seq));
   s.set_backlog_rows(static_cast<std::uint64_t>(stats.rows));
   s.set_backlog_bytes(static_cast<std::uint64_t>(stats.bytes));
@@ -261,8 +278,11 @@ sync::SyncClientOptions SyncClientOptionsFor(const EdgeStore& store) {
 Result<std::map<std::string, std::string>> StoreContent(EdgeStore& store) {
   std::map<std::string, std::string> out;
   MILLRACE_RETURN_IF_ERROR(store.Read([&](ReadTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(std::int64_t horizon, FactHorizon(txn));
+    const std::string floor = Uuid::FloorV7(horizon).ToString();
     for (const auto& t : catalog::MesCatalog().tables()) {
-      MILLRACE_ASSIGN_OR_RETURN(auto rows, txn.Select(t, "", {}, "id"));
+      MILLRACE_ASSIGN_OR_RETURN(auto rows, CutAtHorizon(t) ? txn.Select(t, "id >= ?", {floor}, "id")
+                                                           : txn.Select(t, "", {}, "id"));
       out[t.name] = sync::ContentDigest(rows);
     }
     return Status::Ok();

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "millrace/common/catalog.h"
+#include "millrace/common/uuid.h"
+#include "millrace/edge/retention.h"
 #include "millrace/edge/sync_adapter.h"
 #include "millrace/sync/row_codec.h"
 
@@ -40,11 +42,13 @@ Result<const catalog::TableSpec*> TableOf(const std::string& name) {
 
 }  // namespace
 
-Result<sync::RangeIndexes> EdgeSyncAdapter::DriftIndexes() {
+Result<sync::RangeIndexes> EdgeSyncAdapter::DriftIndexes(std::uint64_t horizon_ms) {
   sync::RangeIndexes out;
+  const std::string floor = Uuid::FloorV7(static_cast<std::int64_t>(horizon_ms)).ToString();
   MILLRACE_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> Status {
     for (const auto& t : catalog::MesCatalog().tables()) {
-      MILLRACE_ASSIGN_OR_RETURN(auto rows, txn.Select(t));
+      MILLRACE_ASSIGN_OR_RETURN(auto rows, CutAtHorizon(t) ? txn.Select(t, "id >= ?", {floor})
+                                                           : txn.Select(t));
       sync::RangeIndex& index = out[t.name];
       for (const Row& row : rows) index.Add(row);
       index.Seal();

@@ -236,6 +236,7 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       backoff_.Reset();
       in_flight_.clear();
       DriftAsked(r.drift_check());
+      MILLRACE_RETURN_IF_ERROR(edge_->CentralFactHorizon(r.fact_horizon_ms()));
       rotate_wanted_ = r.rotate_key() || (options_.keys && options_.keys->HasNextKeyPair());
       if (r.rotate_key() && !options_.keys && !told_no_keys_) {
         told_no_keys_ = true;

@@ -29,11 +29,13 @@ Status SyncClient::MaybeCheckDrift() {
     if (!options_.catalog) {
       drift_ = std::make_unique<DriftRun>(
           id, Status::FailedPrecondition("this edge was started without its catalog"));
-    } else if (auto indexes = edge_->DriftIndexes(); !indexes.ok()) {
+    } else if (auto horizon = edge_->FactHorizon(); !horizon.ok()) {
+      drift_ = std::make_unique<DriftRun>(id, horizon.status());
+    } else if (auto indexes = edge_->DriftIndexes(*horizon); !indexes.ok()) {
       drift_ = std::make_unique<DriftRun>(id, indexes.status());
     } else {
       drift_ = std::make_unique<DriftRun>(id, *std::move(indexes), *options_.catalog,
-                                          options_.drift);
+                                          options_.drift, *horizon);
       spdlog::info("sync: drift check {}: comparing {} row(s) with central", id,
                    drift_->outcome().local_rows());
     }

@@ -19,8 +19,8 @@ std::vector<std::string> Joined(const std::vector<std::string>& a,
 }  // namespace
 
 DriftRun::DriftRun(std::uint64_t check_id, RangeIndexes local, const catalog::Catalog& catalog,
-                   const DriftOptions& options)
-    : check_id_(check_id), local_(std::move(local)), catalog_(&catalog) {
+                   const DriftOptions& options, std::uint64_t horizon_ms)
+    : horizon_ms_(horizon_ms), check_id_(check_id), local_(std::move(local)), catalog_(&catalog) {
   empty_.Seal();
   std::vector<std::string> tables;
   std::uint64_t rows = 0;
@@ -136,6 +136,7 @@ std::optional<v1::DriftRequest> DriftRun::Next(EdgeSide& edge) {
         if (const RangeProbe* probe = walk_->Probe()) {
           v1::DriftRequest r = Request();
           *r.mutable_probe() = DriftProbeToWire(check_id_, *probe);
+          r.mutable_probe()->set_horizon_ms(horizon_ms_);
           sent_ = std::move(r);
           in_flight_ = true;
           return sent_;

@@ -38,9 +38,10 @@ class DriftRun {
   static constexpr std::size_t kMaxRequestBytes = 4 << 20;  // rows sent to central at once
   static constexpr std::size_t kMaxErrorBytes = 1000;
 
-  // `local`: the edge's indexes (EdgeSide::DriftIndexes) of `catalog`'s tables.
+  // `local`: the edge's indexes (EdgeSide::DriftIndexes) of `catalog`'s tables, made with
+  // the site's facts before `horizon_ms` left out, which every probe tells central.
   DriftRun(std::uint64_t check_id, RangeIndexes local, const catalog::Catalog& catalog,
-           const DriftOptions& options = {});
+           const DriftOptions& options = {}, std::uint64_t horizon_ms = 0);
   // A check that could not start (the edge could not index its tables): only its outcome
   // is sent.
   DriftRun(std::uint64_t check_id, const Status& failed);
@@ -81,6 +82,7 @@ class DriftRun {
   const RangeIndex& Index(const std::string& table) const;
   v1::DriftRequest Request() const;
 
+  std::uint64_t horizon_ms_ = 0;
   std::uint64_t check_id_;
   RangeIndexes local_;
   const catalog::Catalog* catalog_ = nullptr;

@@ -110,7 +110,7 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
       "WHERE n.nspname = 'millrace' AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
       "AND c.relname != 'schema_migrations'");
   ASSERT_TRUE(res.ok()) << res.status().ToString();
-  // The sync engine's per-tenant tables (drift checks and tombstones too; and the alerts') carry the same policy as the
+  // The sync engine's per-tenant tables (drift checks, tombstones and fact exports too; and the alerts') carry the same policy as the
   // catalog's; the registry (tenants, sites and their keys; users, sessions and API
   // tokens; site backups) has it enabled but not forced, so the owner's lookup functions
   // can find a key, a login or a session before a tenant is known, or the backups due a
@@ -124,7 +124,7 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
       "report_output_hour", "report_output_day",   "report_downtime_hour", "report_downtime_day",
       "report_quality_hour", "report_quality_day", "report_time_month", "report_output_month",
       "report_downtime_month", "report_quality_month", "alert", "alert_event", "alert_rule",
-      "alert_webhook", "sync_drift", "sync_tombstone"};
+      "alert_webhook", "sync_drift", "sync_tombstone", "fact_export"};
   const std::set<std::string> registry = {"sync_tenant", "sync_site",       "sync_site_key",
                                           "central_user", "central_session", "api_token",
                                           "site_backup"};

@@ -51,6 +51,26 @@ TEST(EdgeConfigTest, RejectsABadSiteIdNamingFileAndKey) {
   std::filesystem::remove(path);
 }
 
+TEST(EdgeConfigTest, RetentionKeepsAYearByDefaultAndNeverLessThanAWeek) {
+  auto path = WriteTemp("[site]\nid = \"a\"\n[store]\npath = \"x.db\"\n");
+  auto c = LoadEdgeConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->keep_facts_days, 365);
+  EXPECT_EQ(c->purge_interval_minutes, 60);
+  std::filesystem::remove(path);
+  path = WriteTemp("[site]\nid = \"a\"\n[store]\npath = \"x.db\"\n[retention]\nkeep_facts_days = 0\n");
+  c = LoadEdgeConfig(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->keep_facts_days, 0);  // kept forever
+  std::filesystem::remove(path);
+  path = WriteTemp("[site]\nid = \"a\"\n[store]\npath = \"x.db\"\n[retention]\nkeep_facts_days = 3\n");
+  c = LoadEdgeConfig(path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("'retention.keep_facts_days'"), std::string::npos)
+      << c.status().message();
+  std::filesystem::remove(path);
+}
+
 TEST(EdgeConfigTest, RejectsUnknownKeys) {
   auto path = WriteTemp("[site]\nid = \"a\"\n[store]\npath = \"x.db\"\nsynchronus = \"full\"\n");
   auto c = LoadEdgeConfig(path);

@@ -102,15 +102,23 @@ Result<SharedMergeResult> MergeSharedChanges(PgConnection& conn, const std::stri
 
 // The rows of `table` central holds that belong on `site`'s edge (its own facts and shared
 // rows, the master data routed to it), by id; only those of `ids` when given (REQUIRES:
-// UUIDs), locked FOR UPDATE when `lock`. In the caller's transaction.
+// UUIDs), locked FOR UPDATE when `lock`; the site's facts made before `horizon_ms` (Unix
+// ms) left out. In the caller's transaction.
 Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_id,
                                   const std::string& site_id, const catalog::TableSpec& table,
                                   const std::vector<std::string>* ids = nullptr,
-                                  bool lock = false);
+                                  bool lock = false, std::int64_t horizon_ms = 0);
+
+// Where comparisons of the site's rows with central's begin: the later of the horizon the
+// site's edge purged its facts to and the tenant's retention (retention.h). In the
+// caller's transaction.
+Result<std::int64_t> SiteFactHorizon(PgConnection& conn, const std::string& tenant_id,
+                                     const std::string& site_id);
 
 // table -> content digest (sync/content.h) of every row central holds that belongs on
-// `site`'s edge: its own facts and shared rows, and the master data routed to it. Read in
-// one REPEATABLE READ snapshot. Compare with the edge's GET /api/v1/sync/content.
+// `site`'s edge: its own facts and shared rows, and the master data routed to it; its
+// facts before SiteFactHorizon left out. Read in one REPEATABLE READ snapshot. Compare with
+// the edge's GET /api/v1/sync/content.
 Result<std::map<std::string, std::string>> SiteContent(PgConnection& conn,
                                                        const std::string& tenant_id,
                                                        const std::string& site_id);

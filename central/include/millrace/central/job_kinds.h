@@ -13,6 +13,8 @@
 //   site_restore (tenant)             the bundle a replacement edge starts from
 //                                     (restore_site.h)
 //   alert_evaluate, alert_notify      central's alerts and their webhooks (alert_jobs.h)
+//   fact_retention (platform)         facts past each tenant's retention exported to the
+//                                     backup store and purged, daily (retention.h)
 #pragma once
 
 #include <optional>

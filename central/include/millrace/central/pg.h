@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ class PgConnection {
 
   // COPY ... FROM STDIN with `data` in COPY text format; returns the rows copied.
   Result<long> CopyIn(const std::string& copy_sql, std::string_view data);
+  // COPY ... TO STDOUT: every piece of the output goes to `sink` as it arrives (a sink's
+  // error ends the copy and is returned); returns the rows copied.
+  Result<long> CopyOut(const std::string& copy_sql,
+                       const std::function<Status(std::string_view)>& sink);
   // LISTEN/NOTIFY: waits up to timeout_ms for notifications on channels this connection
   // LISTENs to and returns their payloads (empty on timeout).
   Result<std::vector<std::pair<std::string, std::string>>> WaitForNotifications(int timeout_ms);

@@ -16,6 +16,12 @@
 //                                       # central (compressed, over the sync link)
 //   ship_chunk_kib = 512                # bytes per upload chunk (two in flight)
 //
+//   [retention]                         # the site's own facts, once central holds them
+//   keep_facts_days = 365               # purged when made longer ago than this and nothing
+//                                       # open needs them (retention.h); 0: kept forever;
+//                                       # else at least 7
+//   purge_interval_minutes = 60         # how often the purge runs
+//
 //   [sync]                              # absent: the edge works alone, nothing syncs
 //   endpoints = ["tcp://central.example:7400"]   # central nodes, tried in order
 //   secret_key_file = "site.key"        # the site's Curve secret key (0600); relative
@@ -70,6 +76,8 @@ struct EdgeConfig {
   int backup_keep = 24;
   bool backup_ship = true;  // with [sync]: scheduled backups are shipped to central
   int backup_ship_chunk_kib = 512;
+  int keep_facts_days = 365;            // 0: facts are kept forever
+  double purge_interval_minutes = 60;
   EdgeSyncConfig sync;
   std::string clock_offset_file;  // empty: the system clock unchanged
   HttpServerOptions http;

@@ -46,10 +46,15 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   Status RewindFeed(std::uint64_t cursor) override;
   Status ApplyFeed(const sync::v1::FeedBatch& batch) override;
   Result<sync::v1::SiteStatus> Backlog() override;
+  // Retention (retention.h): central's fact horizon recorded; the horizon comparisons cut
+  // the site's facts at.
+  Status CentralFactHorizon(std::uint64_t horizon_ms) override;
+  Result<std::uint64_t> FactHorizon() override;
   // Drift checks (sync/drift_run.h), in sync_drift.cc: every table of the catalog in one
-  // read snapshot; central's copies written as they stand and the edge's read, each only
-  // while the row is as indexed and no change of it waits in the outbox.
-  Result<sync::RangeIndexes> DriftIndexes() override;
+  // read snapshot (the site's facts before the horizon left out); central's copies written
+  // as they stand and the edge's read, each only while the row is as indexed and no change
+  // of it waits in the outbox.
+  Result<sync::RangeIndexes> DriftIndexes(std::uint64_t horizon_ms) override;
   Result<std::size_t> WriteCentralCopies(const std::string& table,
                                          const std::vector<sync::v1::Change>& rows,
                                          const std::vector<std::string>& remove,
@@ -82,7 +87,8 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
 sync::SyncClientOptions SyncClientOptionsFor(const EdgeStore& store);
 
 // table -> content digest (sync/content.h) of every row the store holds, in one read
-// snapshot. Equal to central's SiteContent() for this site once the two have converged.
+// snapshot, the site's facts made before the fact horizon left out (retention.h). Equal to
+// central's SiteContent() for this site once the two have converged.
 Result<std::map<std::string, std::string>> StoreContent(EdgeStore& store);
 
 // Applies a snapshot written by central's site provisioning (a serialized FeedBatch) to a

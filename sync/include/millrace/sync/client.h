@@ -71,10 +71,22 @@ class EdgeSide {
   // The outbox backlog, reported to central (at most once a second).
   virtual Result<v1::SiteStatus> Backlog() = 0;
 
+  // Retention (sync.proto SiteStatus.purge_horizon_ms, HelloReply.fact_horizon_ms): central
+  // said the horizon it keeps the tenant's facts from (0: all of them).
+  virtual Status CentralFactHorizon(std::uint64_t horizon_ms) {
+    (void)horizon_ms;
+    return Status::Ok();
+  }
+  // The horizon the two sides' rows are compared from: the site's facts made before it
+  // (Unix ms) are left out (0: none are).
+  virtual Result<std::uint64_t> FactHorizon() { return std::uint64_t{0}; }
+
   // Drift checks (drift_run.h); an edge that does not override them reports each check
   // central asks for as failed.
-  // Every synced table as this edge holds it, read in one snapshot.
-  virtual Result<RangeIndexes> DriftIndexes() {
+  // Every synced table as this edge holds it, read in one snapshot, the site's facts made
+  // before `horizon_ms` left out.
+  virtual Result<RangeIndexes> DriftIndexes(std::uint64_t horizon_ms) {
+    (void)horizon_ms;
     return Status::FailedPrecondition("this edge does not check drift");
   }
   // Writes central's copies `rows` of `table` as they stand (not captured into the outbox)
