@@ -454,10 +454,6 @@ Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_
                                   std::int64_t horizon_ms) {
   std::string where = "tenant_id = $1";
   std::vector<PgParam> params = {tenant_id};
-  if (horizon_ms > 0 && t.owner == catalog::Owner::kSite) {
-    params.push_back(Uuid::FloorV7(horizon_ms).ToString());
-    where += " AND id >= $" + std::to_string(params.size()) + "::uuid";
-  }
   if (t.scope == catalog::RoutingScope::kSite) {
     // Master data without a site belongs to every site; everything else to its own.
     where += t.merge == catalog::MergePolicy::kCentralOwned ? " AND (site_id IS NULL OR site_id = $2)"
@@ -467,6 +463,10 @@ Result<std::vector<Row>> SiteRows(PgConnection& conn, const std::string& tenant_
   if (ids) {
     where += " AND id = ANY($" + std::to_string(params.size() + 1) + "::uuid[])";
     params.push_back(PgTextArray(*ids));
+  }
+  if (horizon_ms > 0 && t.owner == catalog::Owner::kSite) {
+    params.push_back(Uuid::FloorV7(horizon_ms).ToString());
+    where += " AND id >= $" + std::to_string(params.size()) + "::uuid";
   }
   MILLRACE_ASSIGN_OR_RETURN(auto res, conn.Query("SELECT " + PgSelectList(t) + " FROM " +
                                                      PgTable(t) + " WHERE " + where +

@@ -6,7 +6,6 @@
 // Usage: drift_process_tests MES_CENTRAL MES_EDGE [gtest flags]
 #include <gtest/gtest.h>
 
-#include <sstream>
 #include <thread>
 
 #include "catalog_rows.h"
@@ -58,27 +57,7 @@ class DriftProcessTest : public ::testing::Test {
     ASSERT_TRUE(pg.Exec("COMMIT").ok());
   }
 
-  // `mes-central jobs enqueue drift_check --wait`: the job's result.
-  json RunDriftCheck() {
-    std::string out;
-    Status s =
-        cluster_->CentralCommand({"jobs", "enqueue", "drift_check", "--tenant", "acme", "--payload",
-                                  R"({"site":"lyon","wait_seconds":120})", "--wait"},
-                                 &out);
-    EXPECT_TRUE(s.ok()) << s.ToString() << out;
-    std::string job_id;
-    std::istringstream lines(out);
-    for (std::string line; std::getline(lines, line);)
-      if (line.rfind("job ", 0) == 0) {
-        job_id = line.substr(4, line.find(' ', 4) - 4);
-        break;
-      }
-    std::string shown;
-    s = cluster_->CentralCommand({"jobs", "show", job_id}, &shown);
-    EXPECT_TRUE(s.ok()) << s.ToString() << shown;
-    auto j = json::parse(shown, nullptr, false);
-    return j.is_object() ? j.value("result", json::object()) : json::object();
-  }
+  json RunDriftCheck() { return cluster_->RunDriftCheck("acme", "lyon"); }
 
   std::vector<std::string> DifferingTables() {
     auto e = cluster_->EdgeContent("lyon");

@@ -402,6 +402,29 @@ void SyncCluster::AppendEdgeSettings(const std::string& site) {
       << "[log]\nlevel = \"warn\"\n[backup]\n"
       << (backup_sections_.count(site) ? backup_sections_[site] : "interval_minutes = 0\n")
       << "[clock]\noffset_file = \"clock-offset-ms\"\n";
+  for (const auto& [section, toml] : edge_sections_[site])
+    std::ofstream(fs::path(site_dir(site)) / "edge.toml", std::ios::app)
+        << "[" << section << "]\n" << toml;
+}
+
+nlohmann::json SyncCluster::RunDriftCheck(const std::string& tenant, const std::string& site) {
+  std::string out;
+  const nlohmann::json payload{{"site", site}, {"wait_seconds", 120}};
+  Status s = CentralCommand({"jobs", "enqueue", "drift_check", "--tenant", tenant, "--payload",
+                             payload.dump(), "--wait"},
+                            &out);
+  if (!s.ok()) return nlohmann::json::object();
+  std::string job_id;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("job ", 0) == 0) {
+      job_id = line.substr(4, line.find(' ', 4) - 4);
+      break;
+    }
+  std::string shown;
+  if (!CentralCommand({"jobs", "show", job_id}, &shown).ok()) return nlohmann::json::object();
+  auto j = nlohmann::json::parse(shown, nullptr, false);
+  return j.is_object() ? j.value("result", nlohmann::json::object()) : nlohmann::json::object();
 }
 
 Status SyncCluster::ReplaceEdge(const std::string& tenant, const std::string& site,
@@ -528,7 +551,14 @@ Result<std::map<std::string, std::string>> SyncCluster::EdgeContent(const std::s
     token = supervisor_tokens_.insert_or_assign(site, std::make_pair(edge_pid(site), t)).first;
   }
   auto content_or = EdgeCall(site, "GET", "/api/v1/sync/content", nullptr, token->second.second);
-  if (!content_or.ok()) supervisor_tokens_.erase(site);  // a restored store forgot the session
+  if (!content_or.ok()) {
+    // A restored store forgot the session, or the edge's clock moved past its end: once
+    // more with a new one.
+    supervisor_tokens_.erase(site);
+    MILLRACE_ASSIGN_OR_RETURN(std::string t, BadgeIn(site, "2001", ""));
+    supervisor_tokens_.insert_or_assign(site, std::make_pair(edge_pid(site), t));
+    content_or = EdgeCall(site, "GET", "/api/v1/sync/content", nullptr, t);
+  }
   MILLRACE_ASSIGN_OR_RETURN(json content, std::move(content_or));
   if (!content.is_object()) return Status::Internal("edge " + site + " sent no content digests");
   return content.get<std::map<std::string, std::string>>();

@@ -110,6 +110,15 @@ class SyncCluster {
   void SetBackupSection(const std::string& site, const std::string& toml) {
     backup_sections_[site] = toml;
   }
+  // Another section of a site's edge.toml from now on, e.g. ("retention",
+  // "keep_facts_days = 7\n").
+  void SetEdgeSection(const std::string& site, const std::string& section,
+                      const std::string& toml) {
+    edge_sections_[site][section] = toml;
+  }
+  // `mes-central jobs enqueue drift_check --wait` for one site: the job's result (empty when
+  // it did not finish).
+  nlohmann::json RunDriftCheck(const std::string& tenant, const std::string& site);
   // Runs `mes-central ARGS -c <the cluster's central.toml>`; its output goes to *out.
   Status CentralCommand(std::vector<std::string> args, std::string* out = nullptr);
   // Only the provisioning (mes-central provision-site into site_dir(site)): for edges run
@@ -203,6 +212,7 @@ class SyncCluster {
   HttpEndpoint central_http_;
   std::map<std::string, std::string> site_tenant_;
   std::map<std::string, std::string> backup_sections_;
+  std::map<std::string, std::map<std::string, std::string>> edge_sections_;
   void AppendEdgeSettings(const std::string& site);
   std::map<std::string, std::string> time_zones_;
   std::map<std::string, std::unique_ptr<ChildProcess>> edges_;
