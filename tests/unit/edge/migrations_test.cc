@@ -27,6 +27,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0003_terminal_session", "70e491f8a970b3f2fd652098cea78946e99a87d74378cfc67bad31e582648b01"},
       {"0004_outbox_row_index", "14ad1d90912171b8e9a80d93db826d4597420f2aaf459404e9a898d7fbf1136e"},
       {"0005_audit_record", "65c9df2f495a47e5c89d32571280e5b7918e96638879c138845be7618a1bd747"},
+      {"0006_tombstones", "2fd78347a0190296da4ce92620aa5116fb159f26ed400acdd2b1183f2315d34f"},
   };
   return kDigests;
 }
