@@ -115,21 +115,18 @@ Result<PgResult> PgConnection::QueryBinary(const std::string& sql,
   return PgResult(res);
 }
 
-Result<long> PgConnection::CopyIn(const std::string& copy_sql, std::string_view data) {
+Status PgConnection::StartCopy(const std::string& copy_sql, int expected) {
   PGresult* res = PQexec(conn_, copy_sql.c_str());
-  if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+  if (!res || PQresultStatus(res) != expected) {
     Status s = CheckResult(res, copy_sql);
     PQclear(res);
     return s.ok() ? Status::Internal("COPY did not start: " + copy_sql) : s;
   }
   PQclear(res);
-  constexpr std::size_t kChunk = 1 << 20;
-  bool ok = true;
-  for (std::size_t off = 0; off < data.size() && ok; off += kChunk) {
-    const std::size_t n = std::min(kChunk, data.size() - off);
-    ok = PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) == 1;
-  }
-  if (PQputCopyEnd(conn_, ok ? nullptr : "client failed to send the data") != 1) ok = false;
+  return Status::Ok();
+}
+
+Result<long> PgConnection::FinishCopy(const std::string& copy_sql) {
   Status status;
   long copied = 0;
   while (PGresult* r = PQgetResult(conn_)) {
@@ -139,19 +136,26 @@ Result<long> PgConnection::CopyIn(const std::string& copy_sql, std::string_view 
     if (r) PQclear(r);
   }
   if (!status.ok()) return status;
-  if (!ok) return Status::Unavailable("COPY: " + std::string(PQerrorMessage(conn_)));
+  return copied;
+}
+
+Result<long> PgConnection::CopyIn(const std::string& copy_sql, std::string_view data) {
+  MILLRACE_RETURN_IF_ERROR(StartCopy(copy_sql, PGRES_COPY_IN));
+  constexpr std::size_t kChunk = 1 << 20;
+  bool ok = true;
+  for (std::size_t off = 0; off < data.size() && ok; off += kChunk) {
+    const std::size_t n = std::min(kChunk, data.size() - off);
+    ok = PQputCopyData(conn_, data.data() + off, static_cast<int>(n)) == 1;
+  }
+  if (PQputCopyEnd(conn_, ok ? nullptr : "client failed to send the data") != 1) ok = false;
+  Result<long> copied = FinishCopy(copy_sql);
+  if (copied.ok() && !ok) return Status::Unavailable("COPY: " + std::string(PQerrorMessage(conn_)));
   return copied;
 }
 
 Result<long> PgConnection::CopyOut(const std::string& copy_sql,
                                    const std::function<Status(std::string_view)>& sink) {
-  PGresult* res = PQexec(conn_, copy_sql.c_str());
-  if (!res || PQresultStatus(res) != PGRES_COPY_OUT) {
-    Status s = CheckResult(res, copy_sql);
-    PQclear(res);
-    return s.ok() ? Status::Internal("COPY did not start: " + copy_sql) : s;
-  }
-  PQclear(res);
+  MILLRACE_RETURN_IF_ERROR(StartCopy(copy_sql, PGRES_COPY_OUT));
   Status sunk;
   for (;;) {
     char* buf = nullptr;
@@ -164,16 +168,8 @@ Result<long> PgConnection::CopyOut(const std::string& copy_sql,
     if (n == -2) return Status::Unavailable("COPY: " + std::string(PQerrorMessage(conn_)));
     break;  // -1: done
   }
-  Status status;
-  long copied = 0;
-  while (PGresult* r = PQgetResult(conn_)) {
-    Status s = CheckResult(r, copy_sql);
-    if (s.ok() && PQresultStatus(r) == PGRES_COMMAND_OK) copied = PgResult(r).affected(), r = nullptr;
-    if (!s.ok() && status.ok()) status = s;
-    if (r) PQclear(r);
-  }
-  if (!status.ok()) return status;
-  if (!sunk.ok()) return sunk;
+  Result<long> copied = FinishCopy(copy_sql);
+  if (copied.ok() && !sunk.ok()) return sunk;
   return copied;
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "millrace/common/files.h"
+#include "process_test_main.h"
 #include "sync_cluster.h"
 #include "tcp_proxy.h"
 
@@ -337,11 +338,5 @@ TEST_F(BackupProcessTest, ADeadEdgeIsReplacedFromCentralsBackupWithItsCountsInta
 }  // namespace millrace::testing
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    fprintf(stderr, "usage: backup_process_tests MES_CENTRAL MES_EDGE [gtest flags]\n");
-    return 2;
-  }
-  millrace::testing::g_bins = {argv[1], argv[2]};
-  return RUN_ALL_TESTS();
+  return millrace::testing::RunProcessTests(argc, argv, &millrace::testing::g_bins);
 }

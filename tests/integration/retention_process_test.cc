@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "millrace/common/sqlite.h"
+#include "process_test_main.h"
 #include "sync_cluster.h"
 
 namespace millrace::testing {
@@ -121,11 +122,5 @@ TEST_F(RetentionProcessTest, OldFactsLeaveTheEdgeAndCentralAndTheSidesStillAgree
 }  // namespace millrace::testing
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s MES_CENTRAL MES_EDGE [gtest flags]\n", argv[0]);
-    return 2;
-  }
-  millrace::testing::g_bins = {argv[1], argv[2]};
-  return RUN_ALL_TESTS();
+  return millrace::testing::RunProcessTests(argc, argv, &millrace::testing::g_bins);
 }

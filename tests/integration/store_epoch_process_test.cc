@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "millrace/common/files.h"
+#include "process_test_main.h"
 #include "sync_cluster.h"
 
 namespace millrace::testing {
@@ -200,12 +201,6 @@ TEST_F(StoreEpochProcessTest, AStoreCopiedToASecondMachineIsRefusedLoudlyNotMerg
 }  // namespace millrace::testing
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 4) {
-    fprintf(stderr, "usage: store_epoch_process_tests MES_CENTRAL MES_EDGE MESCTL [gtest flags]\n");
-    return 2;
-  }
-  millrace::testing::g_bins = {argv[1], argv[2]};
-  millrace::testing::g_mesctl = argv[3];
-  return RUN_ALL_TESTS();
+  return millrace::testing::RunProcessTests(argc, argv, &millrace::testing::g_bins,
+                                            &millrace::testing::g_mesctl);
 }

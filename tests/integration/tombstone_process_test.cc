@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "millrace/common/sqlite.h"
+#include "process_test_main.h"
 #include "sync_cluster.h"
 #include "tcp_proxy.h"
 
@@ -283,12 +284,6 @@ TEST_F(TombstoneProcessTest, ARestoredStoreGetsBackTheDeletesItsBackupPredates) 
 }  // namespace millrace::testing
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s MES_CENTRAL MES_EDGE MESCTL [gtest flags]\n", argv[0]);
-    return 2;
-  }
-  millrace::testing::g_bins = {argv[1], argv[2]};
-  millrace::testing::g_mesctl = argc > 3 ? argv[3] : "";
-  return RUN_ALL_TESTS();
+  return millrace::testing::RunProcessTests(argc, argv, &millrace::testing::g_bins,
+                                            &millrace::testing::g_mesctl);
 }

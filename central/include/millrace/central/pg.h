@@ -77,6 +77,9 @@ class PgConnection {
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
   Status CheckResult(PGresult* res, const std::string& sql) const;
+  // A COPY begun (`expected`: PGRES_COPY_IN or _OUT), and its results read to the end.
+  Status StartCopy(const std::string& copy_sql, int expected);
+  Result<long> FinishCopy(const std::string& copy_sql);
   PGconn* conn_;
 };
 
