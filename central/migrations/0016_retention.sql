@@ -3,10 +3,11 @@
 -- A tenant may keep its sites' raw facts for a number of whole months
 -- (sync_tenant.fact_retention_months; NULL keeps them all). The fact_retention job exports
 -- each older month of each fact table to the backup store (fact_export records where) and
--- then purges it with fact_month_purge, which deletes one tenant's rows of one month from
--- the partitions that hold them with their triggers off: the report rollups keep their
--- sums, an audit record leaves only this way. A monthly partition no tenant's rows are left
--- in is dropped (rows of its month arriving late land in the default partition).
+-- then purges it with fact_range_purge, which deletes one tenant's rows of one UTC month
+-- from the partitions that can hold them with their triggers off: the report rollups keep
+-- their sums, an audit record leaves only this way. A monthly partition no tenant's rows
+-- are left in is then dropped (fact_partition_drop_empty; rows of its month arriving late
+-- land in the default partition).
 --
 -- Each site says how far its edge purged its own facts (SiteStatus.purge_horizon_ms, kept
 -- in sync_site.purge_horizon_ms): comparisons of the two sides leave out the facts before
@@ -44,7 +45,7 @@ REVOKE ALL ON FUNCTION "@SCHEMA@".fact_retention_tenants() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION "@SCHEMA@".fact_retention_tenants() TO "@APP@";
 
 -- Row-level security on one partition as before, and the owner's sight of every tenant's
--- rows in it (only reading), so that fact_month_purge can tell a partition left empty.
+-- rows in it (only reading), so that fact_partition_drop_empty can tell it is empty.
 CREATE OR REPLACE FUNCTION "@SCHEMA@".fact_partition_secure(part text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE format('ALTER TABLE "@SCHEMA@".%I ENABLE ROW LEVEL SECURITY', part);
@@ -67,32 +68,41 @@ BEGIN
   END LOOP;
 END $$;
 
--- Deletes the rows of the tenant in context (app.tenant_id) made in `month` (by their
--- UUIDv7 ids) from fact table `t`, in the partitions that can hold them, with those
--- partitions' triggers off (the rollups stay as they are); then drops the month's own
--- partition if no tenant's rows are left in it and the month ended over a month ago.
--- Returns the rows deleted. Run it in the transaction that exported the same rows
--- (REPEATABLE READ: a row arriving meanwhile is neither exported nor deleted).
-CREATE FUNCTION "@SCHEMA@".fact_month_purge(t text, month date) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+-- The first id of the instants a tenant keeps its facts from: the first day (UTC) of the
+-- month fact_retention_months before this one; NULL when it keeps all.
+CREATE FUNCTION "@SCHEMA@".fact_retention_floor(tenant text) RETURNS uuid LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+  SELECT "@SCHEMA@".uuid7_floor((date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => fact_retention_months)) AT TIME ZONE 'UTC')
+  FROM "@SCHEMA@".sync_tenant WHERE tenant_id = tenant AND fact_retention_months IS NOT NULL
+$$;
+REVOKE ALL ON FUNCTION "@SCHEMA@".fact_retention_floor(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "@SCHEMA@".fact_retention_floor(text) TO "@APP@";
+
+-- Deletes the rows of the tenant in context (app.tenant_id) with ids in [lo, hi) from fact
+-- table `t`, in the partitions whose range can hold them (by their recorded months, one
+-- either side: a partition's bounds are its months' midnights in the zone it was made in)
+-- and the default one, with those partitions' triggers off: the rollups stay as they are.
+-- Refused for ids the tenant still keeps (hi past its retention floor). Returns the rows
+-- deleted. Run it in the transaction that exported the same rows (REPEATABLE READ: a row
+-- arriving meanwhile is neither exported nor deleted).
+CREATE FUNCTION "@SCHEMA@".fact_range_purge(t text, lo uuid, hi uuid) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
   tenant text := current_setting('app.tenant_id', true);
-  lo uuid; hi uuid; part text; own text; n bigint := 0; k bigint; left_over boolean;
+  kept uuid; part text; n bigint := 0; k bigint;
+  first_month date := (to_timestamp(('x' || substr(replace(lo::text, '-', ''), 1, 12))::bit(48)::bigint / 1000.0) AT TIME ZONE 'UTC')::date;
+  last_month date := (to_timestamp(('x' || substr(replace(hi::text, '-', ''), 1, 12))::bit(48)::bigint / 1000.0) AT TIME ZONE 'UTC')::date;
 BEGIN
   IF tenant IS NULL OR tenant = '' THEN
-    RAISE EXCEPTION 'fact_month_purge runs in a tenant''s context' USING ERRCODE = '42501';
+    RAISE EXCEPTION 'fact_range_purge runs in a tenant''s context' USING ERRCODE = '42501';
   END IF;
   IF NOT (t = ANY ("@SCHEMA@".fact_tables())) THEN
     RAISE EXCEPTION '% is not a fact table', t USING ERRCODE = '22023';
   END IF;
-  IF month IS NULL OR month <> date_trunc('month', month)::date THEN
-    RAISE EXCEPTION 'month % is not the first day of a month', month USING ERRCODE = '22023';
+  kept := "@SCHEMA@".fact_retention_floor(tenant);
+  IF kept IS NULL OR hi > kept OR lo >= hi THEN
+    RAISE EXCEPTION 'ids [%, %) are not all before what tenant % keeps (%)', lo, hi, tenant, kept USING ERRCODE = '22023';
   END IF;
-  lo := "@SCHEMA@".uuid7_floor(month);
-  hi := "@SCHEMA@".uuid7_floor((month + interval '1 month')::date);
-  -- Only the partitions whose range holds the month (its own, or the history one) and the
-  -- default one: the others, the current month's among them, are not locked.
   FOR part IN SELECT partition_name FROM "@SCHEMA@".fact_partition WHERE table_name = t
-        AND (from_month IS NULL OR from_month <= month) AND to_month > month
+        AND (from_month IS NULL OR from_month <= last_month + 31) AND to_month >= first_month - 31
       UNION ALL SELECT t || '_default' LOOP
     EXECUTE format('ALTER TABLE "@SCHEMA@".%I DISABLE TRIGGER USER', part);
     EXECUTE format('DELETE FROM "@SCHEMA@".%I WHERE tenant_id = $1 AND id >= $2 AND id < $3', part) USING tenant, lo, hi;
@@ -100,15 +110,31 @@ BEGIN
     n := n + k;
     EXECUTE format('ALTER TABLE "@SCHEMA@".%I ENABLE TRIGGER USER', part);
   END LOOP;
-  SELECT partition_name INTO own FROM "@SCHEMA@".fact_partition WHERE table_name = t AND from_month = month;
-  IF own IS NOT NULL AND month < (date_trunc('month', now()) - interval '1 month')::date THEN
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM "@SCHEMA@".%I)', own) INTO left_over;
-    IF NOT left_over THEN
-      EXECUTE format('DROP TABLE "@SCHEMA@".%I', own);
-      DELETE FROM "@SCHEMA@".fact_partition WHERE partition_name = own;
-    END IF;
-  END IF;
   RETURN n;
 END $$;
-REVOKE ALL ON FUNCTION "@SCHEMA@".fact_month_purge(text, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION "@SCHEMA@".fact_month_purge(text, date) TO "@APP@";
+REVOKE ALL ON FUNCTION "@SCHEMA@".fact_range_purge(text, uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "@SCHEMA@".fact_range_purge(text, uuid, uuid) TO "@APP@";
+
+-- Drops the monthly partition of `t` for `month` if no tenant's rows are in it and its
+-- month ended over a month ago; true when it did. Its own transaction, after the purges:
+-- the partition is locked first (a row arriving waits, then goes to the default partition)
+-- and looked into with a fresh snapshot. Gives up rather than queue (lock_timeout).
+CREATE FUNCTION "@SCHEMA@".fact_partition_drop_empty(t text, month date) RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE own text; left_over boolean;
+BEGIN
+  SELECT partition_name INTO own FROM "@SCHEMA@".fact_partition WHERE table_name = t AND from_month = month;
+  IF own IS NULL OR month >= (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date THEN
+    RETURN false;
+  END IF;
+  SET LOCAL lock_timeout = '5s';
+  EXECUTE format('LOCK TABLE "@SCHEMA@".%I IN ACCESS EXCLUSIVE MODE', own);
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM "@SCHEMA@".%I)', own) INTO left_over;
+  IF left_over THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('DROP TABLE "@SCHEMA@".%I', own);
+  DELETE FROM "@SCHEMA@".fact_partition WHERE partition_name = own;
+  RETURN true;
+END $$;
+REVOKE ALL ON FUNCTION "@SCHEMA@".fact_partition_drop_empty(text, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "@SCHEMA@".fact_partition_drop_empty(text, date) TO "@APP@";

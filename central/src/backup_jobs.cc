@@ -7,6 +7,7 @@
 #include <map>
 
 #include "millrace/central/central_store.h"
+#include "millrace/common/uuid.h"
 #include "millrace/central/job_queue.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/common/catalog.h"
@@ -76,26 +77,43 @@ Status CheckBackupFile(JobContext& ctx, const SiteBackup& b, const std::string& 
   for (const auto& t : cat.tables())
     if (t.merge != catalog::MergePolicy::kCentralOwned && t.scope == catalog::RoutingScope::kSite)
       tables.push_back(&t);
+  // Facts before the site's horizon (retention: purged at the edge or at central) are
+  // compared on neither side, and rows deleted at central (tombstones) may still be in a
+  // backup taken before the delete reached the site.
+  std::int64_t horizon = 0;
+  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(ctx.conn(), b.tenant_id, [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(horizon, SiteFactHorizon(ctx.conn(), b.tenant_id, b.site_id));
+    return Status::Ok();
+  }));
+  const std::string floor = Uuid::FloorV7(horizon).ToString();
   std::int64_t done = 0;
   for (const catalog::TableSpec* t : tables) {
     if (ctx.Stopping()) return Status::Unavailable("stopping");
+    const bool cut = t->owner == catalog::Owner::kSite;
     MILLRACE_ASSIGN_OR_RETURN(
         std::int64_t in_backup,
         db.QueryInt("SELECT count(*) FROM " + catalog::QuoteIdent(t->name) +
                     " WHERE site_id = " + catalog::QuoteLiteral(b.site_id) +
+                    (cut ? " AND id >= " + catalog::QuoteLiteral(floor) : std::string()) +
                     " AND id NOT IN (SELECT row_id FROM outbox WHERE table_name = " +
                     catalog::QuoteLiteral(t->name) + " AND seq > " + kAckedSeq + ")"));
     MILLRACE_ASSIGN_OR_RETURN(
         std::int64_t pending,
         db.QueryInt("SELECT count(DISTINCT row_id) FROM outbox WHERE table_name = " +
                     catalog::QuoteLiteral(t->name) + " AND seq > " + kAckedSeq));
-    std::int64_t at_central = 0, parked = 0;
+    std::int64_t at_central = 0, parked = 0, deleted = 0;
     MILLRACE_RETURN_IF_ERROR(InTenantTransaction(ctx.conn(), b.tenant_id, [&]() -> Status {
-      MILLRACE_ASSIGN_OR_RETURN(auto r,
-                                ctx.conn().Query("SELECT count(*) FROM " + PgTable(*t) +
-                                                     " WHERE tenant_id = $1 AND site_id = $2",
-                                                 {b.tenant_id, b.site_id}));
+      MILLRACE_ASSIGN_OR_RETURN(
+          auto r, ctx.conn().Query("SELECT count(*) FROM " + PgTable(*t) +
+                                       " WHERE tenant_id = $1 AND site_id = $2" +
+                                       (cut ? " AND id >= $3::uuid" : " AND $3 <> ''"),
+                                   {b.tenant_id, b.site_id, floor}));
       at_central = std::stoll(r.GetString(0, 0));
+      MILLRACE_ASSIGN_OR_RETURN(
+          auto d, ctx.conn().Query("SELECT count(*) FROM millrace.sync_tombstone WHERE tenant_id "
+                                   "= $1 AND site_id = $2 AND table_name = $3",
+                                   {b.tenant_id, b.site_id, t->name}));
+      deleted = std::stoll(d.GetString(0, 0));
       MILLRACE_ASSIGN_OR_RETURN(
           auto p, ctx.conn().Query("SELECT count(DISTINCT row_id) FROM millrace.sync_reject "
                                    "WHERE tenant_id = $1 AND site_id = $2 AND table_name = $3",
@@ -106,11 +124,13 @@ Status CheckBackupFile(JobContext& ctx, const SiteBackup& b, const std::string& 
     f.tables[t->name] = {{"backup_acknowledged", in_backup},
                          {"backup_pending", pending},
                          {"central", at_central},
-                         {"central_parked", parked}};
-    if (in_backup > at_central + parked && f.problem.empty())
+                         {"central_parked", parked},
+                         {"central_deleted", deleted}};
+    if (in_backup > at_central + parked + deleted && f.problem.empty())
       f.problem = t->name + ": the backup holds " + std::to_string(in_backup) +
                   " acknowledged row(s) of the site, central " + std::to_string(at_central) +
-                  " (and " + std::to_string(parked) + " parked)";
+                  " (and " + std::to_string(parked) + " parked, " + std::to_string(deleted) +
+                  " deleted)";
     ctx.Progress(++done, static_cast<std::int64_t>(tables.size()), "tables");
   }
   return Status::Ok();

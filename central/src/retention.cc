@@ -1,6 +1,7 @@
 #include "millrace/central/retention.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
@@ -100,11 +101,15 @@ Result<MonthExport> ExportAndPurge(PgConnection& conn, BackupStore& store,
   const std::string tag = MonthTag(month_ms);
   const std::string base =
       (fs::path(work_dir) / ("retention-" + tenant_id + "-" + table.name + "-" + tag)).string();
-  const std::string csv = base + ".csv", gz = base + ".csv.gz";
+  // Unique per run: a `retention run` and the job may work in one directory at once.
+  const std::string unique = "-" + std::to_string(::getpid()) + "-" +
+                             std::to_string(SystemClock()->NowMillis());
+  const std::string csv = base + unique + ".csv", gz = base + unique + ".csv.gz";
   const std::string key = tenant_id + "/_facts/" + table.name + "/" + tag + "-" +
                           std::to_string(SystemClock()->NowMillis()) + ".csv.gz";
   MonthExport out;
-  bool committed_object = false;
+  bool committed_object = false, commit_sent = false;
+  const std::string lo = Uuid::FloorV7(month_ms).ToString(), hi = Uuid::FloorV7(next_ms).ToString();
   MILLRACE_RETURN_IF_ERROR(BeginTenant(conn, tenant_id, /*repeatable_read=*/true));
   Status s = [&]() -> Status {
     std::string columns;
@@ -114,9 +119,8 @@ Result<MonthExport> ExportAndPurge(PgConnection& conn, BackupStore& store,
     if (!f) return Status::IOError("cannot write " + csv);
     auto copied = conn.CopyOut(
         "COPY (SELECT " + columns + " FROM " + PgTable(table) + " WHERE tenant_id = " +
-            catalog::QuoteLiteral(tenant_id) + " AND id >= " +
-            catalog::QuoteLiteral(Uuid::FloorV7(month_ms).ToString()) + " AND id < " +
-            catalog::QuoteLiteral(Uuid::FloorV7(next_ms).ToString()) +
+            catalog::QuoteLiteral(tenant_id) + " AND id >= " + catalog::QuoteLiteral(lo) +
+            " AND id < " + catalog::QuoteLiteral(hi) +
             " ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER true)",
         [&](std::string_view piece) -> Status {
           if (std::fwrite(piece.data(), 1, piece.size(), f) != piece.size())
@@ -131,8 +135,9 @@ Result<MonthExport> ExportAndPurge(PgConnection& conn, BackupStore& store,
     MILLRACE_ASSIGN_OR_RETURN(std::string sha, FileSha256Hex(gz));
     MILLRACE_RETURN_IF_ERROR(Upload(store, key, gz, sha));
     committed_object = true;
-    MILLRACE_ASSIGN_OR_RETURN(auto purged, conn.Query("SELECT millrace.fact_month_purge($1, $2::date)",
-                                                      {table.name, MonthDate(month_ms)}));
+    MILLRACE_ASSIGN_OR_RETURN(auto purged,
+                              conn.Query("SELECT millrace.fact_range_purge($1, $2::uuid, $3::uuid)",
+                                         {table.name, lo, hi}));
     const std::int64_t n = std::stoll(purged.GetString(0, 0));
     if (n != out.rows)
       return Status::Internal("retention of " + tenant_id + " " + table.name + " " + tag +
@@ -144,30 +149,63 @@ Result<MonthExport> ExportAndPurge(PgConnection& conn, BackupStore& store,
                    {tenant_id, table.name, MonthDate(month_ms), key, std::to_string(out.rows),
                     std::to_string(out.bytes), sha, exported_by})
             .status());
+    commit_sent = true;
     return conn.Exec("COMMIT");
   }();
   std::filesystem::remove(csv, ec);
   std::filesystem::remove(gz, ec);
   if (!s.ok()) {
     (void)Rollback(conn);
-    if (committed_object) (void)store.Delete(key);  // nothing was purged: no export either
+    // Nothing was purged, so the export goes too; unless the COMMIT was sent (its outcome
+    // unknown): then the object stays, whether or not fact_export names it.
+    if (committed_object && !commit_sent) {
+      if (Status d = store.Delete(key); !d.ok())
+        spdlog::warn("retention: the unused export {} stays in the backup store: {}", key,
+                     d.ToString());
+    }
     return s;
   }
+  // The month's own partition goes once no tenant's rows are in it: a transaction of its
+  // own, which gives up rather than wait long for its locks (tried again next run).
+  auto dropped = conn.Query("SELECT millrace.fact_partition_drop_empty($1, $2::date)",
+                            {table.name, MonthDate(month_ms)});
+  if (!dropped.ok())
+    spdlog::warn("retention: {}'s partition of {} stays for now: {}", table.name, tag,
+                 dropped.status().ToString());
+  else if (dropped->GetString(0, 0) == "t")
+    spdlog::info("retention: {}'s partition of {} held no rows any more and was dropped",
+                 table.name, tag);
   return out;
 }
 
 }  // namespace
 
-Result<std::int64_t> TenantFactHorizon(PgConnection& conn, const std::string& tenant_id) {
+namespace {
+
+// The first instant of the retention as set now (0: none), and the end of the newest
+// month exported so far (0: none).
+Result<std::pair<std::int64_t, std::int64_t>> RetentionBounds(PgConnection& conn,
+                                                              const std::string& tenant_id) {
   MILLRACE_ASSIGN_OR_RETURN(
       auto r,
       conn.Query("SELECT CASE WHEN fact_retention_months IS NULL THEN 0 ELSE (extract(epoch FROM "
                  "(date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => "
-                 "fact_retention_months)) AT TIME ZONE 'UTC') * 1000)::bigint END FROM "
-                 "millrace.sync_tenant WHERE tenant_id = $1",
+                 "fact_retention_months)) AT TIME ZONE 'UTC') * 1000)::bigint END, "
+                 "coalesce((SELECT (extract(epoch FROM ((max(e.month) + interval '1 month')::"
+                 "timestamp AT TIME ZONE 'UTC')) * 1000)::bigint FROM millrace.fact_export e "
+                 "WHERE e.tenant_id = $1), 0) FROM millrace.sync_tenant WHERE tenant_id = $1",
                  {tenant_id}));
-  if (r.rows() != 1) return std::int64_t{0};
-  return static_cast<std::int64_t>(std::stoll(r.GetString(0, 0)));
+  if (r.rows() != 1) return std::make_pair(std::int64_t{0}, std::int64_t{0});
+  return std::make_pair(static_cast<std::int64_t>(std::stoll(r.GetString(0, 0))),
+                        static_cast<std::int64_t>(std::stoll(r.GetString(0, 1))));
+}
+
+}  // namespace
+
+Result<std::int64_t> TenantFactHorizon(PgConnection& conn, const std::string& tenant_id) {
+  // A retention lengthened after a purge does not bring the months exported back.
+  MILLRACE_ASSIGN_OR_RETURN(auto bounds, RetentionBounds(conn, tenant_id));
+  return std::max(bounds.first, bounds.second);
 }
 
 Status SetFactRetention(PgConnection& conn, const std::string& tenant_id,
@@ -223,7 +261,8 @@ Result<RetentionOutcome> RunFactRetention(
     MILLRACE_ASSIGN_OR_RETURN(std::optional<int> months, RetentionMonths(conn, tenant_id));
     if (!months)
       return Status::FailedPrecondition("tenant " + tenant_id + " keeps every fact (no retention set)");
-    MILLRACE_ASSIGN_OR_RETURN(horizon, TenantFactHorizon(conn, tenant_id));
+    MILLRACE_ASSIGN_OR_RETURN(auto bounds, RetentionBounds(conn, tenant_id));
+    horizon = bounds.first;  // what the setting keeps, whatever went before
     return Status::Ok();
   }));
   std::vector<const catalog::TableSpec*> tables;
@@ -277,18 +316,23 @@ void AddRetentionJobKind(JobKinds& kinds, const BackupJobOptions& options) {
                MILLRACE_ASSIGN_OR_RETURN(
                    PgResult t, ctx.conn().Query("SELECT tenant_id FROM millrace.fact_retention_tenants()"));
                nlohmann::json tenants = nlohmann::json::object();
+               Status first_error;
                for (int i = 0; i < t.rows() && !ctx.Stopping(); ++i) {
                  const std::string tenant = t.GetString(i, 0);
-                 MILLRACE_ASSIGN_OR_RETURN(
-                     RetentionOutcome o,
-                     RunFactRetention(ctx.conn(), *options.store, options.work_dir, tenant,
-                                      "job:" + std::to_string(ctx.job().id), nullptr,
-                                      [&] { return ctx.Stopping(); }));
-                 tenants[tenant] = {{"months", o.months}, {"rows", o.rows}, {"bytes", o.bytes}};
+                 // One tenant's failure is recorded; the others' retention goes on.
+                 auto o = RunFactRetention(ctx.conn(), *options.store, options.work_dir, tenant,
+                                           "job:" + std::to_string(ctx.job().id), nullptr,
+                                           [&] { return ctx.Stopping(); });
+                 if (o.ok()) {
+                   tenants[tenant] = {{"months", o->months}, {"rows", o->rows}, {"bytes", o->bytes}};
+                 } else {
+                   tenants[tenant] = {{"error", o.status().ToString()}};
+                   if (first_error.ok()) first_error = o.status().WithContext("tenant " + tenant);
+                 }
                  ctx.Progress(i + 1, t.rows(), "tenants");
                }
                ctx.result = {{"tenants", tenants}};
-               return Status::Ok();
+               return first_error;
              }});
 }
 

@@ -417,7 +417,10 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
       std::unique_lock lock(backup_mu);
       do {
         lock.unlock();
-        auto purged = PurgeSyncedFacts(*s, config->keep_facts_days);
+        auto purged = PurgeSyncedFacts(*s, config->keep_facts_days, 5000, [&] {
+          std::lock_guard stop_lock(backup_mu);
+          return stopping;
+        });
         if (!purged.ok()) {
           spdlog::error("purging facts older than {} days failed: {}", config->keep_facts_days,
                         purged.status().ToString());

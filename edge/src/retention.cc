@@ -73,7 +73,8 @@ Status RecordCentralHorizon(EdgeStore& store, std::int64_t horizon_ms) {
   });
 }
 
-Result<FactPurge> PurgeSyncedFacts(EdgeStore& store, int keep_days, int batch) {
+Result<FactPurge> PurgeSyncedFacts(EdgeStore& store, int keep_days, int batch,
+                                   const std::function<bool()>& stopping) {
   if (keep_days < 1) return Status::InvalidArgument("keep_days must be at least 1");
   const std::int64_t cutoff =
       store.clock()->NowMillis() - std::int64_t{keep_days} * 24 * 60 * 60 * 1000;
@@ -89,23 +90,44 @@ Result<FactPurge> PurgeSyncedFacts(EdgeStore& store, int keep_days, int batch) {
     const catalog::TableSpec* t = catalog::MesCatalog().Find(name);
     if (!t || !CutAtHorizon(*t)) continue;
     const std::string q = catalog::QuoteIdent(name);
-    const std::string sql =
-        "DELETE FROM " + q + " WHERE id IN (SELECT id FROM " + q + " AS t WHERE t.id < ?1 AND (" +
-        rule +
+    // Each row before the cut-off is looked at once a run, in id order, `batch` at a time.
+    const std::string scan =
+        "SELECT id, (" + rule +
         ") AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.row_id = t.id AND o.seq > (SELECT "
-        "coalesce(max(value), 0) FROM sync_state WHERE key = 'acked_seq')) LIMIT ?2)";
+        "coalesce(max(value), 0) FROM sync_state WHERE key = 'acked_seq')) FROM " + q +
+        " AS t WHERE t.id > ?1 AND t.id < ?2 ORDER BY t.id LIMIT ?3";
+    const std::string del = "DELETE FROM " + q + " WHERE id = ?";
+    std::string after;  // '' sorts before every id
     for (;;) {
-      std::int64_t deleted = 0;
+      if (stopping && stopping()) return out;
+      std::int64_t scanned = 0, deleted = 0;
       MILLRACE_RETURN_IF_ERROR(store.ApplyDownstream([&](WriteTxn& txn) -> Status {
-        MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, txn.db().Prepare(sql));
-        MILLRACE_RETURN_IF_ERROR(stmt->BindAll({floor, std::int64_t{batch}}));
-        MILLRACE_RETURN_IF_ERROR(stmt->Run());
-        deleted = sqlite3_changes(txn.db().raw());
+        scanned = deleted = 0;
+        std::vector<std::string> gone;
+        std::string last = after;
+        MILLRACE_ASSIGN_OR_RETURN(Statement * stmt, txn.db().Prepare(scan));
+        MILLRACE_RETURN_IF_ERROR(stmt->BindAll({after, floor, std::int64_t{batch}}));
+        for (;;) {
+          MILLRACE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+          if (!row) break;
+          last = std::get<std::string>(stmt->Column(0));
+          if (stmt->ColumnInt(1) != 0) gone.push_back(last);
+          ++scanned;
+        }
+        stmt->Reset();
+        MILLRACE_ASSIGN_OR_RETURN(Statement * d, txn.db().Prepare(del));
+        for (const std::string& id : gone) {
+          MILLRACE_RETURN_IF_ERROR(d->Bind(1, id));
+          MILLRACE_RETURN_IF_ERROR(d->Run());
+          d->Reset();
+        }
+        deleted = static_cast<std::int64_t>(gone.size());
+        after = last;
         return Status::Ok();
       }));
       if (deleted > 0) out.per_table[name] += deleted;
       out.rows += deleted;
-      if (deleted < batch) break;
+      if (scanned < batch) break;
     }
   }
   return out;

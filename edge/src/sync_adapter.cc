@@ -232,7 +232,10 @@ Status EdgeSyncAdapter::ApplyFeed(const sync::v1::FeedBatch& batch) {
 }
 
 Status EdgeSyncAdapter::CentralFactHorizon(std::uint64_t horizon_ms) {
-  return RecordCentralHorizon(*store_, static_cast<std::int64_t>(horizon_ms));
+  if (central_horizon_ == horizon_ms) return Status::Ok();
+  MILLRACE_RETURN_IF_ERROR(RecordCentralHorizon(*store_, static_cast<std::int64_t>(horizon_ms)));
+  central_horizon_ = horizon_ms;
+  return Status::Ok();
 }
 
 Result<std::uint64_t> EdgeSyncAdapter::FactHorizon() {

@@ -42,10 +42,12 @@ Result<const catalog::TableSpec*> TableOf(const std::string& name) {
 
 }  // namespace
 
-Result<sync::RangeIndexes> EdgeSyncAdapter::DriftIndexes(std::uint64_t horizon_ms) {
+Result<sync::RangeIndexes> EdgeSyncAdapter::DriftIndexes(std::uint64_t* horizon_ms) {
   sync::RangeIndexes out;
-  const std::string floor = Uuid::FloorV7(static_cast<std::int64_t>(horizon_ms)).ToString();
   MILLRACE_RETURN_IF_ERROR(store_->Read([&](ReadTxn& txn) -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(std::int64_t horizon, edge::FactHorizon(txn));
+    if (horizon_ms) *horizon_ms = static_cast<std::uint64_t>(horizon);
+    const std::string floor = Uuid::FloorV7(horizon).ToString();
     for (const auto& t : catalog::MesCatalog().tables()) {
       MILLRACE_ASSIGN_OR_RETURN(auto rows, CutAtHorizon(t) ? txn.Select(t, "id >= ?", {floor})
                                                            : txn.Select(t));

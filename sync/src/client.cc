@@ -236,7 +236,6 @@ Status SyncClient::Handle(const v1::Envelope& e) {
       backoff_.Reset();
       in_flight_.clear();
       DriftAsked(r.drift_check());
-      MILLRACE_RETURN_IF_ERROR(edge_->CentralFactHorizon(r.fact_horizon_ms()));
       rotate_wanted_ = r.rotate_key() || (options_.keys && options_.keys->HasNextKeyPair());
       if (r.rotate_key() && !options_.keys && !told_no_keys_) {
         told_no_keys_ = true;
@@ -256,6 +255,10 @@ Status SyncClient::Handle(const v1::Envelope& e) {
         st.endpoint = transport_->endpoint();
         st.last_error.clear();
       });
+      if (Status h = edge_->CentralFactHorizon(r.fact_horizon_ms()); !h.ok())
+        spdlog::warn("sync: recording central's fact horizon failed (said again at the next "
+                     "Hello): {}",
+                     h.ToString());
       return Status::Ok();
     }
     case v1::Envelope::kAck: {

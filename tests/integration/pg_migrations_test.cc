@@ -42,7 +42,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0013_alerts", "225e1662e9b649cc8071e6215d68f2e67c19e46734c0ceeece0095331a50bca3"},
       {"0014_drift_checks", "1ded888d5ad48792e97fdc438063bce8816825c80e353ff0def17028dc1564e2"},
       {"0015_tombstones", "a37e3f6795122114a69902de7fca90a853b62ba14f333d6db7e55ed75db3c0b8"},
-      {"0016_retention", "1cc315d25bbfd2f1bc24c203ef03300060b3f2835b20b567b1a20c653e14332a"},
+      {"0016_retention", "39c5d0fda8e6c6e112be7ffcc67813a043c83bda7eb1a0077efbcc3deb3fd865"},
   };
   return kDigests;
 }

@@ -189,21 +189,31 @@ TEST_F(PgRetentionTest, OldMonthsAreExportedThenPurgedAndTheRollupsStay) {
             1);
 }
 
-// The app role purges only in a tenant's context, and only its own rows.
-TEST_F(PgRetentionTest, APurgeIsHeldToItsTenantsRows) {
+// The app role purges only in a tenant's context, only its own rows, and only ids before
+// what the tenant keeps.
+TEST_F(PgRetentionTest, APurgeIsHeldToItsTenantsRowsBeforeItsRetention) {
   Measure("acme", "lyon", -14, 1);
   Measure("globex", "tokyo", -14, 1);
-  auto outside = app_->Query("SELECT millrace.fact_month_purge('measurement', " + Month(-14) + ")");
-  EXPECT_FALSE(outside.ok());
-  Status s = InTenantTransaction(*app_, "globex", [&]() -> Status {
-    return app_->Query("SELECT millrace.fact_month_purge('production_events', " + Month(-14) + ")")
-        .status();
-  });
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
-  s = InTenantTransaction(*app_, "globex", [&]() -> Status {
-    return app_->Query("SELECT millrace.fact_month_purge('measurement', " + Month(-14) + ")")
-        .status();
-  });
+  const std::string range = "'measurement', millrace.uuid7_floor((" + Month(-14) +
+                            ")::timestamp AT TIME ZONE 'UTC'), millrace.uuid7_floor((" +
+                            Month(-13) + ")::timestamp AT TIME ZONE 'UTC')";
+  auto purge = [&](const std::string& tenant, const std::string& args) {
+    return InTenantTransaction(*app_, tenant, [&]() -> Status {
+      return app_->Query("SELECT millrace.fact_range_purge(" + args + ")").status();
+    });
+  };
+  EXPECT_FALSE(app_->Query("SELECT millrace.fact_range_purge(" + range + ")").ok());  // no tenant
+  // globex keeps every fact: nothing of it may go.
+  EXPECT_EQ(purge("globex", range).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(SetFactRetention(*app_, "globex", 12).ok());
+  EXPECT_EQ(purge("globex", "'production_events'" + range.substr(range.find(','))).code(),
+            StatusCode::kInvalidArgument);
+  // Not the months it keeps either.
+  EXPECT_EQ(purge("globex", "'measurement', millrace.uuid7_floor((" + Month(-14) +
+                                ")::timestamp AT TIME ZONE 'UTC'), millrace.uuid7_floor(now())")
+                .code(),
+            StatusCode::kInvalidArgument);
+  Status s = purge("globex", range);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Count("SELECT count(*) FROM millrace.measurement WHERE tenant_id = 'acme'"), 1);
   EXPECT_EQ(Count("SELECT count(*) FROM millrace.measurement WHERE tenant_id = 'globex'"), 0);

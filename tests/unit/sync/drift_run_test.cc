@@ -53,7 +53,7 @@ class MemoryEdge final : public EdgeSide {
   Status ApplyFeed(const v1::FeedBatch&) override { return Status::Ok(); }
   Result<v1::SiteStatus> Backlog() override { return v1::SiteStatus(); }
 
-  Result<RangeIndexes> DriftIndexes(std::uint64_t) override { return IndexesOf(tables); }
+  Result<RangeIndexes> DriftIndexes(std::uint64_t*) override { return IndexesOf(tables); }
   Result<std::size_t> WriteCentralCopies(const std::string& table,
                                          const std::vector<v1::Change>& rows,
                                          const std::vector<std::string>& remove,
@@ -189,7 +189,7 @@ TEST(DriftRunTest, EqualSidesCostOneProbeAndRecordNoDrift) {
   World w;
   w.Fill("production_event", 300);
   w.Fill("equipment", 20);
-  DriftRun run(7, *w.edge.DriftIndexes(0), catalog::MesCatalog());
+  DriftRun run(7, *w.edge.DriftIndexes(nullptr), catalog::MesCatalog());
   EXPECT_EQ(RunCheck(run, w.edge, w.central), 2);  // one probe, the outcome
   ASSERT_TRUE(w.central.recorded);
   EXPECT_EQ(w.central.outcome.tables_size(), 0);
@@ -214,7 +214,7 @@ TEST(DriftRunTest, EachRowIsRepairedFromTheSideThatOwnsIt) {
   w.edge.tables["work_order"].insert_or_assign(only_edge.id(), only_edge);  // not yet at central
 
   const Row central_fact = std::next(w.central.tables["production_event"].begin(), 10)->second;
-  DriftRun run(8, *w.edge.DriftIndexes(0), catalog::MesCatalog());
+  DriftRun run(8, *w.edge.DriftIndexes(nullptr), catalog::MesCatalog());
   RunCheck(run, w.edge, w.central);
   ASSERT_TRUE(w.central.recorded);
   EXPECT_TRUE(w.central.outcome.error().empty()) << w.central.outcome.error();
@@ -256,7 +256,7 @@ TEST(DriftRunTest, ARowInFlightOrChangedSinceTheWalkIsLeftToSync) {
   std::optional<Row> edited_since;
   const std::string fact = std::next(w.central.tables["production_event"].begin(), 3)->first;
   w.edge.pending.insert(in_flight);
-  DriftRun run(9, *w.edge.DriftIndexes(0), catalog::MesCatalog());
+  DriftRun run(9, *w.edge.DriftIndexes(nullptr), catalog::MesCatalog());
   RunCheck(run, w.edge, w.central, [&] {
     // After the walk began: an operator edits one row at the edge, and central's copy of
     // the fact changes too (a late batch).
@@ -286,7 +286,7 @@ TEST(DriftRunTest, ARequestCentralRefusesEndsTheCheckWithItsReasonInsteadOfAskin
   World::Corrupt(w.edge.tables["equipment"], 1);
   w.central.refuse_fetch = "FailedPrecondition: drift check 12 is over (failed)";
   const Row corrupted = std::next(w.edge.tables["equipment"].begin(), 1)->second;
-  DriftRun run(12, *w.edge.DriftIndexes(0), catalog::MesCatalog());
+  DriftRun run(12, *w.edge.DriftIndexes(nullptr), catalog::MesCatalog());
   EXPECT_LE(RunCheck(run, w.edge, w.central), 4);
   ASSERT_TRUE(run.done());
   ASSERT_TRUE(w.central.recorded);
@@ -309,7 +309,7 @@ TEST(DriftRunTest, AReplyThatDoesNotFitEndsTheCheckWithAnError) {
   World w;
   w.Fill("equipment", 10);
   World::Corrupt(w.edge.tables["equipment"], 1);
-  DriftRun run(11, *w.edge.DriftIndexes(0), catalog::MesCatalog());
+  DriftRun run(11, *w.edge.DriftIndexes(nullptr), catalog::MesCatalog());
   auto probe = run.Next(w.edge);
   ASSERT_TRUE(probe && probe->has_probe());
   v1::DriftReply wrong;

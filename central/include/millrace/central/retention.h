@@ -29,8 +29,9 @@
 namespace millrace::central {
 
 // The first instant (Unix ms, UTC) whose facts `tenant_id` keeps: the first day of the
-// month `fact_retention_months` before this one; 0 when it keeps all. In the caller's
-// transaction (any tenant context: the registry row is read through its policy) or none.
+// month `fact_retention_months` before this one, or the end of the newest month exported
+// if later (a retention lengthened brings nothing back); 0 when it keeps all and exported
+// nothing. In a transaction in the tenant's context.
 Result<std::int64_t> TenantFactHorizon(PgConnection& conn, const std::string& tenant_id);
 
 // Sets (months 1..1200) or clears (nullopt: keep every fact) a tenant's retention, with an

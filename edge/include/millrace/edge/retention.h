@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -35,10 +36,11 @@ struct FactPurge {
   std::map<std::string, std::int64_t> per_table;  // tables with rows purged
 };
 
-// Purges, in write transactions of at most `batch` rows each (terminals keep writing
+// Purges, in write transactions that each look at `batch` rows (terminals keep writing
 // between them), what the rules above let go of facts made before now - keep_days.
-// REQUIRES: keep_days >= 1.
-Result<FactPurge> PurgeSyncedFacts(EdgeStore& store, int keep_days, int batch = 5000);
+// `stopping()` true ends it between two transactions. REQUIRES: keep_days >= 1.
+Result<FactPurge> PurgeSyncedFacts(EdgeStore& store, int keep_days, int batch = 5000,
+                                   const std::function<bool()>& stopping = nullptr);
 
 // The tables whose rows are cut at the horizon: the site's own (facts).
 bool CutAtHorizon(const catalog::TableSpec& table);

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -46,15 +47,15 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   Status RewindFeed(std::uint64_t cursor) override;
   Status ApplyFeed(const sync::v1::FeedBatch& batch) override;
   Result<sync::v1::SiteStatus> Backlog() override;
-  // Retention (retention.h): central's fact horizon recorded; the horizon comparisons cut
-  // the site's facts at.
+  // Retention (retention.h): central's fact horizon recorded (written only when it
+  // changes); the horizon comparisons cut the site's facts at.
   Status CentralFactHorizon(std::uint64_t horizon_ms) override;
-  Result<std::uint64_t> FactHorizon() override;
+  Result<std::uint64_t> FactHorizon();
   // Drift checks (sync/drift_run.h), in sync_drift.cc: every table of the catalog in one
   // read snapshot (the site's facts before the horizon left out); central's copies written
   // as they stand and the edge's read, each only while the row is as indexed and no change
   // of it waits in the outbox.
-  Result<sync::RangeIndexes> DriftIndexes(std::uint64_t horizon_ms) override;
+  Result<sync::RangeIndexes> DriftIndexes(std::uint64_t* horizon_ms) override;
   Result<std::size_t> WriteCentralCopies(const std::string& table,
                                          const std::vector<sync::v1::Change>& rows,
                                          const std::vector<std::string>& remove,
@@ -70,6 +71,7 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
 
   EdgeStore* store_;
   const std::chrono::milliseconds keep_acked_;
+  std::optional<std::uint64_t> central_horizon_;  // as last recorded
   std::atomic<std::uint64_t> feed_rows_refused_{0};
   // A note of sent-back rows may be left (a failed reconcile, here or at start): look at
   // the first batch, and after each failure. Used by ApplyFeed's thread only.

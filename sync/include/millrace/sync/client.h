@@ -72,20 +72,18 @@ class EdgeSide {
   virtual Result<v1::SiteStatus> Backlog() = 0;
 
   // Retention (sync.proto SiteStatus.purge_horizon_ms, HelloReply.fact_horizon_ms): central
-  // said the horizon it keeps the tenant's facts from (0: all of them).
+  // said the horizon it keeps the tenant's facts from (0: all of them). A failure is logged:
+  // the next Hello says it again.
   virtual Status CentralFactHorizon(std::uint64_t horizon_ms) {
     (void)horizon_ms;
     return Status::Ok();
   }
-  // The horizon the two sides' rows are compared from: the site's facts made before it
-  // (Unix ms) are left out (0: none are).
-  virtual Result<std::uint64_t> FactHorizon() { return std::uint64_t{0}; }
 
   // Drift checks (drift_run.h); an edge that does not override them reports each check
   // central asks for as failed.
   // Every synced table as this edge holds it, read in one snapshot, the site's facts made
-  // before `horizon_ms` left out.
-  virtual Result<RangeIndexes> DriftIndexes(std::uint64_t horizon_ms) {
+  // before the fact horizon of that snapshot left out; *horizon_ms gets that horizon.
+  virtual Result<RangeIndexes> DriftIndexes(std::uint64_t* horizon_ms) {
     (void)horizon_ms;
     return Status::FailedPrecondition("this edge does not check drift");
   }
