@@ -23,6 +23,7 @@
 #include "backups_command.h"
 #include "pg_backups_command.h"
 #include "retention_command.h"
+#include "rows_command.h"
 #include "alerts_command.h"
 #include "jobs_command.h"
 #include "millrace/central/job_kinds.h"
@@ -35,7 +36,6 @@
 #include "millrace/central/provision.h"
 #include "millrace/central/drift_jobs.h"
 #include "millrace/central/restore_site.h"
-#include "millrace/central/row_deletes.h"
 #include "millrace/central/rollups.h"
 #include "millrace/central/schema.h"
 #include "millrace/central/web_assets.h"
@@ -376,47 +376,6 @@ int RestoreSiteCommand(const std::string& config_path, RestoreSiteOptions o) {
   return 0;
 }
 
-int Put(const std::string& config_path, const std::string& tenant, const std::string& table,
-        const std::string& file, const WriteContext& who) {
-  QuietLogging();
-  std::string text;
-  if (file.empty() || file == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), {});
-  } else {
-    auto r = ReadFile(file);
-    if (!r.ok()) return Fail(r.status());
-    text = *r;
-  }
-  auto rows = nlohmann::json::parse(text, nullptr, false);
-  if (rows.is_discarded()) return Fail(Status::InvalidArgument("rows are not valid JSON"));
-  if (rows.is_object()) rows = nlohmann::json::array({rows});
-  auto conn = ConnectFromConfig(config_path);
-  if (!conn.ok()) return Fail(conn.status());
-  // This process's clock. PutRows lets it observe the HLCs of the rows it replaces, so the
-  // edit orders after them even when a site's clock runs ahead of this machine's.
-  HybridClock hlc(SystemClock(), 5 * 60 * 1000);
-  auto r = PutRows(**conn, tenant, table, rows, hlc, who);
-  if (!r.ok()) return Fail(r.status());
-  nlohmann::json out{{"table", table}, {"ids", r->ids}, {"feed_head", r->feed_head},
-                     {"conflicts", r->conflicts}};
-  std::cout << out.dump() << "\n";
-  return 0;
-}
-
-int Delete(const std::string& config_path, const std::string& tenant, const std::string& table,
-           const std::vector<std::string>& ids, const WriteContext& who) {
-  QuietLogging();
-  auto conn = ConnectFromConfig(config_path);
-  if (!conn.ok()) return Fail(conn.status());
-  HybridClock hlc(SystemClock(), 5 * 60 * 1000);
-  auto r = DeleteRows(**conn, tenant, table, ids, hlc, who);
-  if (!r.ok()) return Fail(r.status());
-  nlohmann::json out{{"table", table}, {"deleted", r->ids}, {"feed_head", r->feed_head},
-                     {"conflicts", r->conflicts}};
-  std::cout << out.dump() << "\n";
-  return 0;
-}
-
 // A site-local wall time ("2026-11-10" or "2026-11-10 14:00") as Unix milliseconds.
 Result<std::int64_t> SiteLocalMillis(PgConnection& conn, const std::string& tenant,
                                      const std::string& site, const std::string& wall,
@@ -518,7 +477,7 @@ int main(int argc, char** argv) {
         ->required()
         ->check(CLI::ExistingFile);
   };
-  std::string tenant, tenant_name, site, table, rows_file;
+  std::string tenant, tenant_name, site;
   auto* create_tenant = app.add_subcommand("create-tenant", "Register a tenant (a company)");
   add_config(create_tenant);
   add_who(create_tenant);
@@ -580,29 +539,11 @@ int main(int argc, char** argv) {
   revoke->add_option("--tenant", tenant, "Tenant id")->required();
   revoke->add_option("--site", site, "Site id")->required();
 
-  auto* put = app.add_subcommand(
-      "put",
-      "Upsert master data or shared rows (e.g. release a work order to a site) from JSON; they "
-      "flow down to the edges, and each row leaves an audit record");
-  add_config(put);
-  add_who(put);
-  put->add_option("--tenant", tenant, "Tenant id")->required();
-  put->add_option("--table", table, "Catalog table")->required();
-  put->add_option("--file", rows_file,
-                  "JSON object or array of objects (column -> value); '-' or absent: stdin");
-
-  std::vector<std::string> delete_ids;
-  auto* del = app.add_subcommand(
-      "delete",
-      "Delete master data or shared rows by id (facts are append-only and never deleted): each "
-      "leaves a tombstone that flows down to the edges, so a site's write older than the delete "
-      "never brings the row back and a newer one does; each row leaves an audit record with its "
-      "last value. To retire master data that facts still name, put active=false instead");
-  add_config(del);
-  add_who(del);
-  del->add_option("--tenant", tenant, "Tenant id")->required();
-  del->add_option("--table", table, "Catalog table (master data or shared rows)")->required();
-  del->add_option("--id", delete_ids, "Row id (UUID); repeat for several")->required();
+  central::RowsCommand rows_command;
+  central::AddRowsCommands(app, &rows_command, [&](CLI::App* cmd) {
+    add_config(cmd);
+    add_who(cmd);
+  });
 
   int rotate_grace = 3600, rotate_wait = 0;
   auto* rotate = app.add_subcommand(
@@ -843,8 +784,8 @@ int main(int argc, char** argv) {
     std::cout << "revoked site " << tenant << "/" << site << "\n";
     return 0;
   }
-  if (*put) return central::Put(config_path, tenant, table, rows_file, who);
-  if (*del) return central::Delete(config_path, tenant, table, delete_ids, who);
+  if (*rows_command.put || *rows_command.del)
+    return central::RunRowsCommand(rows_command, config_path, who);
   if (*audit) {
     central::QuietLogging();
     auto conn = central::ConnectFromConfig(config_path);

@@ -238,11 +238,6 @@ Status EdgeSyncAdapter::CentralFactHorizon(std::uint64_t horizon_ms) {
   return Status::Ok();
 }
 
-Result<std::uint64_t> EdgeSyncAdapter::FactHorizon() {
-  MILLRACE_ASSIGN_OR_RETURN(std::int64_t horizon, edge::FactHorizon(*store_));
-  return static_cast<std::uint64_t>(horizon);
-}
-
 Result<sync::v1::SiteStatus> EdgeSyncAdapter::Backlog() {
   MILLRACE_ASSIGN_OR_RETURN(OutboxStats stats, store_->Outbox());
   std::int64_t purged = 0;

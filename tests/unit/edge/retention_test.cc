@@ -130,11 +130,11 @@ TEST_F(RetentionTest, ComparisonsLeaveOutTheSitesFactsBeforeTheLaterHorizon) {
   EdgeSyncAdapter adapter(store_.get());
   auto before = StoreContent(*store_);
   ASSERT_TRUE(before.ok());
-  ASSERT_EQ(*adapter.FactHorizon(), 0u);
+  ASSERT_EQ(*FactHorizon(*store_), 0);
 
   // Nothing purged here (the stop is open), but central keeps facts from 30 days ago only.
   ASSERT_TRUE(adapter.CentralFactHorizon(static_cast<std::uint64_t>(kNow - 30 * kDay)).ok());
-  EXPECT_EQ(*adapter.FactHorizon(), static_cast<std::uint64_t>(kNow - 30 * kDay));
+  EXPECT_EQ(*FactHorizon(*store_), kNow - 30 * kDay);
   auto after = StoreContent(*store_);
   ASSERT_TRUE(after.ok());
   EXPECT_NE(after->at("downtime_event"), before->at("downtime_event"));
@@ -150,7 +150,7 @@ TEST_F(RetentionTest, ComparisonsLeaveOutTheSitesFactsBeforeTheLaterHorizon) {
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->purge_horizon_ms(), 0u);
   ASSERT_TRUE(adapter.CentralFactHorizon(0).ok());
-  EXPECT_EQ(*adapter.FactHorizon(), 0u);
+  EXPECT_EQ(*FactHorizon(*store_), 0);
 }
 
 TEST_F(RetentionTest, RefusesToKeepLessThanADay) {

@@ -50,7 +50,6 @@ class EdgeSyncAdapter final : public sync::EdgeSide {
   // Retention (retention.h): central's fact horizon recorded (written only when it
   // changes); the horizon comparisons cut the site's facts at.
   Status CentralFactHorizon(std::uint64_t horizon_ms) override;
-  Result<std::uint64_t> FactHorizon();
   // Drift checks (sync/drift_run.h), in sync_drift.cc: every table of the catalog in one
   // read snapshot (the site's facts before the horizon left out); central's copies written
   // as they stand and the edge's read, each only while the row is as indexed and no change
