@@ -6,6 +6,11 @@ namespace millrace::central {
 
 Result<CentralConfig> LoadCentralConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(ConfigFile file, ConfigFile::Load(path));
+  return ReadCentralConfig(file);
+}
+
+Result<CentralConfig> ReadCentralConfig(ConfigFile& file) {
+  const std::string& path = file.name();
   CentralConfig c;
   c.http.port = 8090;
   c.http.threads = 2;

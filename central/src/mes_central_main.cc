@@ -42,6 +42,7 @@
 #include "millrace/central/sync_service.h"
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
+#include "millrace/common/config_command.h"
 #include "millrace/common/daemon_config.h"
 #include "millrace/common/ddl.h"
 #include "millrace/common/files.h"
@@ -675,7 +676,13 @@ int main(int argc, char** argv) {
   central::RetentionCommand retention_command;
   central::AddRetentionCommand(app, &retention_command);
 
+  ConfigCommand config_command;
+  AddConfigCommand(app, &config_command);
+
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (*config_command.root)
+    return RunConfigCommand(config_command, "mes-central", central::CheckCentralConfig,
+                            central::CentralConfigReference);
   if (*jobs_command.root) return central::RunJobsCommand(jobs_command);
   if (*alerts_command.root) return central::RunAlertsCommand(alerts_command);
   if (*backups_command.root) return central::RunBackupsCommand(backups_command);

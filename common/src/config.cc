@@ -80,7 +80,29 @@ void CollectLeaves(const toml::value& node, const std::string& prefix,
   }
 }
 
+std::string Quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string NumberText(double d) {
+  std::ostringstream out;
+  out << d;
+  return out.str();
+}
+
 }  // namespace
+
+void ConfigFile::Record(ConfigKeyRead r) {
+  read_.emplace(r.key);
+  for (const auto& seen : reads_)
+    if (seen.key == r.key) return;
+  reads_.push_back(std::move(r));
+}
 
 bool ConfigFile::Has(std::string_view key) const {
   return Find(impl_->root, key) != nullptr;
@@ -93,7 +115,7 @@ Status ConfigFile::Invalid(std::string_view key, std::string_view why) const {
 
 Result<std::string> ConfigFile::GetString(std::string_view key,
                                           std::optional<std::string> fallback) {
-  read_.emplace(key);
+  Record({std::string(key), "string", fallback ? Quoted(*fallback) : "", !fallback, ""});
   const toml::value* v = Find(impl_->root, key);
   if (!v) {
     if (fallback) return *fallback;
@@ -105,7 +127,8 @@ Result<std::string> ConfigFile::GetString(std::string_view key,
 
 Result<std::int64_t> ConfigFile::GetInt(std::string_view key, std::optional<std::int64_t> fallback,
                                         std::int64_t min, std::int64_t max) {
-  read_.emplace(key);
+  Record({std::string(key), "integer", fallback ? std::to_string(*fallback) : "", !fallback,
+          std::to_string(min) + ".." + std::to_string(max)});
   const toml::value* v = Find(impl_->root, key);
   if (!v) {
     if (fallback) return *fallback;
@@ -121,7 +144,7 @@ Result<std::int64_t> ConfigFile::GetInt(std::string_view key, std::optional<std:
 }
 
 Result<double> ConfigFile::GetDouble(std::string_view key, std::optional<double> fallback) {
-  read_.emplace(key);
+  Record({std::string(key), "number", fallback ? NumberText(*fallback) : "", !fallback, ""});
   const toml::value* v = Find(impl_->root, key);
   if (!v) {
     if (fallback) return *fallback;
@@ -133,7 +156,8 @@ Result<double> ConfigFile::GetDouble(std::string_view key, std::optional<double>
 }
 
 Result<bool> ConfigFile::GetBool(std::string_view key, std::optional<bool> fallback) {
-  read_.emplace(key);
+  Record({std::string(key), "boolean", fallback ? (*fallback ? "true" : "false") : "", !fallback,
+          ""});
   const toml::value* v = Find(impl_->root, key);
   if (!v) {
     if (fallback) return *fallback;
@@ -145,7 +169,12 @@ Result<bool> ConfigFile::GetBool(std::string_view key, std::optional<bool> fallb
 
 Result<std::vector<std::string>> ConfigFile::GetStringList(
     std::string_view key, std::optional<std::vector<std::string>> fallback) {
-  read_.emplace(key);
+  std::string listed;
+  if (fallback) {
+    for (const auto& item : *fallback) listed += (listed.empty() ? "" : ", ") + Quoted(item);
+    listed = "[" + listed + "]";
+  }
+  Record({std::string(key), "list of strings", listed, !fallback, ""});
   const toml::value* v = Find(impl_->root, key);
   if (!v) {
     if (fallback) return *fallback;
@@ -165,12 +194,13 @@ Result<std::vector<std::string>> ConfigFile::GetStringList(
 Result<std::string> ConfigFile::GetEnum(std::string_view key,
                                         const std::vector<std::string>& allowed,
                                         std::optional<std::string> fallback) {
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  Record({std::string(key), "string", fallback ? Quoted(*fallback) : "", !fallback, list});
   MILLRACE_ASSIGN_OR_RETURN(std::string value, GetString(key, std::move(fallback)));
   for (const auto& a : allowed) {
     if (a == value) return value;
   }
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
   return Invalid(key, "expected one of " + list + ", got \"" + value + "\"");
 }
 

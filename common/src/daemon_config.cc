@@ -2,10 +2,35 @@
 
 #include <spdlog/spdlog.h>
 
+#include "millrace/common/config_reference.h"
 #include "millrace/common/files.h"
 #include "millrace/common/signals.h"
 
 namespace millrace {
+
+namespace {
+
+const ConfigKeyDoc kDaemonSectionDocs[] = {
+    {"http.listen", "The address HTTP binds: \"127.0.0.1\" for this machine only, \"0.0.0.0\" "
+                    "for every interface (the plant LAN's terminals, managers' browsers)."},
+    {"http.port", "The HTTP port; 0 lets the kernel choose (the daemon's `--port-file` says "
+                  "which)."},
+    {"http.threads", "Threads serving HTTP."},
+    {"http.body_limit_bytes", "The largest request body taken, in bytes; a larger one is "
+                              "refused."},
+    {"http.read_timeout_ms", "A request must arrive whole within this many milliseconds."},
+    {"http.tls_cert_file", "HTTPS: the certificate chain (PEM). Give both it and tls_key_file, "
+                           "or neither (plain HTTP). Relative to this file's directory."},
+    {"http.tls_key_file", "HTTPS: the certificate's private key (PEM), readable by the daemon "
+                          "only. Relative to this file's directory."},
+    {"log.level", "The least severe log line written."},
+    {"log.format", "human: one readable line per event; json: one JSON object per line, with "
+                   "tenant, site and batch ids as fields."},
+};
+
+}  // namespace
+
+std::span<const ConfigKeyDoc> DaemonSectionDocs() { return kDaemonSectionDocs; }
 
 Status ReadHttpSection(ConfigFile& file, HttpServerOptions* o) {
   MILLRACE_ASSIGN_OR_RETURN(o->address, file.GetString("http.listen", o->address));

@@ -4,9 +4,13 @@
 
 namespace millrace::edge {
 
-
 Result<EdgeConfig> LoadEdgeConfig(const std::string& path) {
   MILLRACE_ASSIGN_OR_RETURN(ConfigFile file, ConfigFile::Load(path));
+  return ReadEdgeConfig(file);
+}
+
+Result<EdgeConfig> ReadEdgeConfig(ConfigFile& file) {
+  const std::string& path = file.name();
   EdgeConfig c;
   c.http.port = 8080;
   // No I/O thread waits for a commit (the store's writer answers writes) or a PIN hash (a

@@ -9,6 +9,7 @@
 
 #include "millrace/common/catalog.h"
 #include "millrace/common/cli.h"
+#include "millrace/common/config_command.h"
 #include "millrace/common/daemon_config.h"
 #include "millrace/common/ddl.h"
 #include "millrace/common/http_server.h"
@@ -486,7 +487,13 @@ int main(int argc, char** argv) {
   auto* schema =
       app.add_subcommand("schema", "Print the SQLite DDL derived from the schema catalog");
 
+  ConfigCommand config_command;
+  AddConfigCommand(app, &config_command);
+
   if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (*config_command.root)
+    return RunConfigCommand(config_command, "mes-edge", edge::CheckEdgeConfig,
+                            edge::EdgeConfigReference);
   if (*serve)
     return edge::Serve(serve_options.config_path, serve_options.http_port, serve_options.port_file);
   if (*init) return edge::Init(db_path);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "millrace/common/config_reference.h"
 #include "millrace/common/daemon_config.h"
 
 namespace millrace {
@@ -98,6 +99,41 @@ TEST(ConfigTest, SharedHttpAndLogSectionsValidate) {
   Status s = ReadLogSection(bad, &log);
   EXPECT_EQ(s.message(),
             "config edge.toml: key 'log.format': expected one of human, json, got \"xml\"");
+}
+
+TEST(ConfigReferenceTest, RecordsEachKeyAsTheLoaderAskedForIt) {
+  auto f = Parse("[a]\nn = 5\n");
+  ASSERT_TRUE(f.GetInt("a.n", 3, 1, 9).ok());
+  ASSERT_TRUE(f.GetEnum("a.mode", {"fast", "safe"}, "safe").ok());
+  ASSERT_TRUE(f.GetString("b.path").status().code() == StatusCode::kInvalidArgument);
+  ASSERT_TRUE(f.GetInt("a.n", 4, 1, 9).ok());  // asked again: the first entry stands
+  ASSERT_EQ(f.reads().size(), 3u);
+  EXPECT_EQ(f.reads()[0].fallback, "3");
+  EXPECT_EQ(f.reads()[0].allowed, "1..9");
+  EXPECT_EQ(f.reads()[1].allowed, "fast, safe");
+  EXPECT_EQ(f.reads()[1].fallback, "\"safe\"");
+  EXPECT_TRUE(f.reads()[2].required);
+
+  const ConfigKeyDoc docs[] = {{"a.n", "How many."}, {"a.mode", "Which way."},
+                               {"b.path", "Where.", "beside the store"}};
+  auto ref = ConfigReference("thing", "Intro.", f.reads(), {docs});
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_NE(ref->find("### [a]\n\n- `n`: integer 1..9, default `3`. How many.\n"
+                      "- `mode`: string (one of fast, safe), default `\"safe\"`. Which way.\n"),
+            std::string::npos)
+      << *ref;
+  EXPECT_NE(ref->find("### [b]\n\n- `path`: string, **required**. Where."), std::string::npos);
+}
+
+TEST(ConfigReferenceTest, RefusesKeysReadButNotDescribedAndDescribedButNotRead) {
+  auto f = Parse("");
+  ASSERT_TRUE(f.GetInt("a.n", 3, 1, 9).ok());
+  ASSERT_TRUE(f.GetBool("a.on", false).ok());
+  const ConfigKeyDoc docs[] = {{"a.n", "How many."}, {"a.gone", "Nobody reads this."}};
+  auto ref = ConfigReference("thing", "Intro.", f.reads(), {docs});
+  ASSERT_EQ(ref.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ref.status().message(),
+            "thing: keys read but not described: a.on; keys described but never read: a.gone");
 }
 
 }  // namespace

@@ -1,61 +1,13 @@
-// mes-central's configuration file (TOML):
+// mes-central's configuration file (TOML): what each key means, its default and its range
+// are in the configuration reference, deploy/config/README.md, which `mes-central config
+// reference` prints from the loader itself (central_config.cc, central_config_docs.cc).
+// A minimal file:
 //
 //   [database]
-//   url = "host=/run/postgresql dbname=millrace user=millrace_app"   # libpq conninfo or URI
-//
+//   url = "host=/run/postgresql dbname=millrace user=millrace_app"
 //   [sync]                                # absent: no edge can connect
-//   bind = "tcp://*:7400"                 # where edges connect (ZeroMQ endpoint)
-//   secret_key_file = "central.key"       # central's Curve secret key (0600); relative
-//                                         # paths are relative to this file
-//   insecure_development = false          # true: no Curve (development only, logged)
-//   workers = 2                           # appliers, each with its own connection
-//   max_forward_skew_seconds = 300        # shared-row clocks further ahead are clamped
-//   store_takeover_grace_seconds = 30     # a restored or copied store may become the site's
-//                                         # store only once the current one has been silent
-//                                         # this long (edges say Hello every 5 s when idle)
-//
-//   [reports]
-//   db_connections = 4                    # pooled PostgreSQL connections for reports (the
-//                                         # sync appliers have their own)
-//   statement_timeout_seconds = 30        # a report query running longer is cancelled
-//   cache_mib = 64                        # memory for cached report answers
-//   requests_per_second = 20              # per tenant (bursts of twice as many)
-//   rows_per_minute = 500000              # report rows sent per tenant per minute
-//
-//   [jobs]
-//   workers = 2                           # job workers on this node (0: it runs none; other
-//                                         # nodes do), each with its own connection
-//   lease_seconds = 30                    # a running job's lease; a node that stops renewing
-//                                         # it (killed, cut off) loses the job to another
-//   keep_finished_days = 14               # succeeded and cancelled jobs are deleted after this
-//   keep_dead_days = 90                   # dead (dead-letter) jobs after this
-//   export_dir = "exports"                # report exports (CSV), a directory per tenant;
-//                                         # relative to this file; pruned with their jobs
-//
-//   [backups]                             # the site backups edges ship over the sync link
-//   dir = "backups"                       # the backup store (a directory per tenant and
-//                                         # site); relative to this file; "": central
-//                                         # declines site backups
-//   keep_hourly = 24                      # retention: the newest backup of each of the last
-//   keep_daily = 30                       # N hours and M days that have one (the newest
-//                                         # usable backup is always kept)
-//   reverify_days = 7                     # a verified backup is checked again after this
-//
-//   [pg_backup]                           # absent: this node backs up no PostgreSQL
-//   pgbackrest_config = "pgbackrest.conf" # pgBackRest's configuration; relative to this file
-//   stanza = "millrace"                   # the stanza naming central's cluster in it
-//   command = ["pgbackrest"]              # how to run pgbackrest, as the user owning the
-//                                         # cluster's data (e.g. ["runuser", "-u",
-//                                         # "postgres", "--", "pgbackrest"])
-//   full_every_hours = 168                # a full backup this often (0: none scheduled)
-//   incr_every_hours = 24                 # an incremental one this often (0: none)
-//   timeout_minutes = 720                 # a backup running longer is stopped
-//
-//   [http] and [log]: see common/daemon_config.h; besides,
-//   [http] public_tenant_metrics = false  # true: /metrics shows per-tenant and per-site
-//                                         # series to anyone; false: only with an admin token
-//   [http] session_idle_minutes = 480     # a login lasts this long past its last use (and
-//                                         # never more than a day)
+//   bind = "tcp://*:7400"
+//   secret_key_file = "central.key"
 #pragma once
 
 #include <cstdint>
@@ -63,6 +15,7 @@
 
 #include "millrace/central/backup_retention.h"
 #include "millrace/central/pg_backup_jobs.h"
+#include "millrace/common/config.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/status.h"
@@ -119,6 +72,17 @@ struct CentralConfig {
   LogOptions log;
 };
 
+// Loads and validates; every error names the file and the key.
 Result<CentralConfig> LoadCentralConfig(const std::string& path);
+// The same for a file already parsed; relative paths are relative to file.name()'s directory.
+Result<CentralConfig> ReadCentralConfig(ConfigFile& file);
+
+// `mes-central config check`: LoadCentralConfig, then the files it names (the Curve secret
+// key by its form and mode, TLS files, pgBackRest's configuration). A summary of what serve
+// would do, or the first thing wrong. It does not connect to PostgreSQL.
+Result<std::string> CheckCentralConfig(const std::string& path);
+
+// mes-central's part of the configuration reference (Markdown; config_reference.h).
+Result<std::string> CentralConfigReference();
 
 }  // namespace millrace::central

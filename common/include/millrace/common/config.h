@@ -4,6 +4,10 @@
 // integer in 1..65535, got 70000"). Finish() reports keys nobody asked for, so a typo
 // such as 'htpp.port' is an error instead of a silently ignored setting.
 //
+// Every key a getter is asked for is recorded with its type, default and range (reads()),
+// so the configuration reference is made from the very calls that read the file
+// (config_reference.h).
+//
 // Thread-safety: not thread-safe; load config once at start-up.
 #pragma once
 
@@ -18,6 +22,15 @@
 #include "millrace/common/status.h"
 
 namespace millrace {
+
+// One key as a loader asked for it.
+struct ConfigKeyRead {
+  std::string key;       // "http.port"
+  std::string type;      // "integer", "number", "string", "boolean", "list of strings"
+  std::string fallback;  // the default, as TOML text; empty when required
+  bool required = false;
+  std::string allowed;   // "0..65535", or "human, json"; empty when any value of the type
+};
 
 class ConfigFile {
  public:
@@ -51,13 +64,17 @@ class ConfigFile {
   Status Invalid(std::string_view key, std::string_view why) const;
   // InvalidArgument if the file holds keys that were never read.
   Status Finish() const;
+  // The keys asked for so far, first read first (a key asked for again keeps its first entry).
+  const std::vector<ConfigKeyRead>& reads() const { return reads_; }
 
  private:
   struct Impl;
   ConfigFile(std::string name, std::unique_ptr<Impl> impl);
   std::string name_;
   std::unique_ptr<Impl> impl_;
+  void Record(ConfigKeyRead r);
   std::set<std::string, std::less<>> read_;
+  std::vector<ConfigKeyRead> reads_;
 };
 
 }  // namespace millrace

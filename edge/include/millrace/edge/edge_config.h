@@ -1,53 +1,22 @@
-// mes-edge's configuration file (TOML):
+// mes-edge's configuration file (TOML): what each key means, its default and its range are
+// in the configuration reference, deploy/config/README.md, which `mes-edge config reference`
+// prints from the loader itself (edge_config.cc, edge_config_docs.cc). A minimal file:
 //
 //   [site]
-//   id = "plant-lyon"           # the site this edge runs; [a-z0-9-], 1..32 characters
-//   time_zone = "Europe/Paris"  # IANA zone of the site's shifts and production day
-//                               # (default UTC); provisioning writes central's record of it
-//
-//   [store]                             # every path in this file that is relative is
-//   path = "/var/lib/millrace/edge.db"  # relative to this file's directory
-//
-//   [backup]
-//   dir = "/var/lib/millrace/backups"   # default: backups/ beside the store
-//   interval_minutes = 60               # scheduled online backups; 0 turns them off
-//   keep = 24                           # newest backups kept in dir
-//   ship = true                         # with [sync]: each scheduled backup also goes to
-//                                       # central (compressed, over the sync link)
-//   ship_chunk_kib = 512                # bytes per upload chunk (two in flight)
-//
-//   [retention]                         # the site's own facts, once central holds them
-//   keep_facts_days = 365               # purged when made longer ago than this and nothing
-//                                       # open needs them (retention.h); 0: kept forever;
-//                                       # else at least 7
-//   purge_interval_minutes = 60         # how often the purge runs
-//
+//   id = "plant-lyon"
+//   [store]
+//   path = "/var/lib/millrace/edge.db"
 //   [sync]                              # absent: the edge works alone, nothing syncs
-//   endpoints = ["tcp://central.example:7400"]   # central nodes, tried in order
-//   secret_key_file = "site.key"        # the site's Curve secret key (0600); relative
-//   central_public_key_file = "central.pub"   # paths are relative to this file
-//   insecure_development = false        # true: no Curve at all (development only)
-//   batch_rows = 5000                   # changes per upstream batch
-//   window = 4                          # batches in flight
-//   keep_acked_hours = 24               # acknowledged changes stay in the outbox until
-//                                       # this long after their capture, sent again if
-//                                       # central is restored from an older backup (0:
-//                                       # purged once acknowledged)
-//   snapshot_file = "snapshot.pb"       # master data from provisioning, applied before
-//                                       # the first sync so the site works offline at once
-//
-//   [clock]                             # absent: the system clock as it is
-//   offset_file = "clock-offset-ms"     # milliseconds added to the system clock, re-read
-//                                       # every 100 ms: steps a running edge's clock (chaos
-//                                       # tests, rehearsing an NTP correction)
-//
-//   [http] and [log]: see common/daemon_config.h
+//   endpoints = ["tcp://central.example:7400"]
+//   secret_key_file = "site.key"
+//   central_public_key_file = "central.pub"
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "millrace/common/catalog.h"
+#include "millrace/common/config.h"
 #include "millrace/common/http_server.h"
 #include "millrace/common/logging.h"
 #include "millrace/common/status.h"
@@ -86,6 +55,16 @@ struct EdgeConfig {
 
 // Loads and validates; every error names the file and the key.
 Result<EdgeConfig> LoadEdgeConfig(const std::string& path);
+// The same for a file already parsed; relative paths are relative to file.name()'s directory.
+Result<EdgeConfig> ReadEdgeConfig(ConfigFile& file);
+
+// `mes-edge config check`: LoadEdgeConfig, then the files it names (Curve keys by their
+// form and mode, TLS files, the snapshot, the store's directory). A summary of what serve
+// would do, or the first thing wrong.
+Result<std::string> CheckEdgeConfig(const std::string& path);
+
+// mes-edge's part of the configuration reference (Markdown; config_reference.h).
+Result<std::string> EdgeConfigReference();
 
 using catalog::IsValidSiteId;  // site ids: 1..32 of [a-z0-9-]
 
