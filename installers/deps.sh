@@ -22,6 +22,9 @@ packages=(
   # fuzz test builds with clang and libFuzzer)
   libgtest-dev libgmock-dev curl procps util-linux python3 nodejs chromium
   clang libclang-rt-14-dev
+  # Debian packages (CPack runs dpkg-shlibdeps from dpkg-dev; the packages test runs lintian;
+  # fakeroot for building them as a user)
+  dpkg-dev lintian fakeroot
   # promtool checks and unit-tests deploy/prometheus/alerts.yml (the package's server is
   # not started: see policy-rc.d below)
   prometheus
