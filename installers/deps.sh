@@ -24,7 +24,10 @@ packages=(
   clang libclang-rt-14-dev
   # Debian packages (CPack runs dpkg-shlibdeps from dpkg-dev; the packages test runs lintian;
   # fakeroot for building them as a user)
-  dpkg-dev lintian fakeroot
+  dpkg-dev lintian fakeroot systemd
+  # offline site bundles: signed with minisign; the Debian-root test builds a minimal
+  # Debian 12 with debootstrap
+  minisign debootstrap socat
   # promtool checks and unit-tests deploy/prometheus/alerts.yml (the package's server is
   # not started: see policy-rc.d below)
   prometheus

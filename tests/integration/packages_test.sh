@@ -2,7 +2,8 @@
 # The Debian packages: CPack makes millrace-edge and millrace-central from this build;
 # lintian finds no error in either; each holds its binaries, its hardened unit, its
 # configuration as a conffile, the configuration reference, copyright and changelog, and
-# maintainer scripts that parse; `systemd-analyze security` rates each unit's exposure (the
+# maintainer scripts that parse; `systemd-analyze verify` takes each unit without a word, and
+# `systemd-analyze security` rates each unit's exposure (the
 # scores are printed; above 2.0 fails).
 # Usage: packages_test.sh BUILD_DIR
 set -euo pipefail
@@ -50,13 +51,25 @@ check_package() {  # check_package DEB ROLE BINARIES...
            "ExecStartPre=/usr/bin/mes-$role config check /etc/millrace/$role.toml"; do
     grep -qx "$d" "$unit" || fail "$role: the unit lacks $d"
   done
+  # systemd-analyze verify over a root holding the package and the host's system units
+  # (the targets the unit names); any complaint fails, warnings included.
+  local root="$work/verify-$role"
+  mkdir -p "$root/usr/lib/systemd" "$root/usr/bin"
+  cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
+  ln -s usr/lib "$root/lib"
+  cp -a "$dir/usr/bin/." "$root/usr/bin/"
+  cp "$unit" "$root/usr/lib/systemd/system/"
+  systemd-analyze verify --root="$root" "mes-$role.service" >"$work/verify-$role.log" 2>&1 ||
+    { cat "$work/verify-$role.log" >&2; fail "$role: systemd-analyze verify"; }
+  [ ! -s "$work/verify-$role.log" ] ||
+    { cat "$work/verify-$role.log" >&2; fail "$role: systemd-analyze verify complains"; }
   systemd-analyze security --offline=yes --no-pager "$unit" >"$work/security-$role" 2>&1 ||
     { cat "$work/security-$role" >&2; fail "$role: systemd-analyze security"; }
   local score
   score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$work/security-$role")
   [ -n "$score" ] || { cat "$work/security-$role" >&2; fail "$role: no exposure score"; }
   awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "$role: exposure $score is above 2.0"
-  ok "millrace-$role: binaries, unit, conffile, docs, scripts; systemd-analyze security exposure $score"
+  ok "millrace-$role: binaries, unit (verified), conffile, docs, scripts; systemd-analyze security exposure $score"
 }
 check_package "$edge" edge mes-edge mesctl mes-sim
 check_package "$central" central mes-central
