@@ -33,6 +33,7 @@ start_edge() {
   else
     # No systemd (a container, a chroot): run it as the unit would, as user millrace.
     install -d -o millrace -g millrace -m 0750 /var/log/millrace
+    rm -f "$pidfile"
     (cd "$state" && setsid runuser -u millrace -- sh -c \
        'echo $$ >"$1"; exec /usr/bin/mes-edge serve --config "$2"' sh "$pidfile" "$config" \
        >>/var/log/millrace/mes-edge.log 2>&1 </dev/null &)
@@ -56,13 +57,17 @@ stop_edge() {
 }
 
 # wait_ready SECONDS NEED_SYNC: 0 once the edge is ready (and connected to central, when
-# NEED_SYNC is 1); 1 when SECONDS pass first.
+# NEED_SYNC is 1); 1 when SECONDS pass first, 2 when the edge exited.
 wait_ready() {
   end=$(( $(date +%s) + $1 ))
   while [ "$(date +%s)" -lt "$end" ]; do
+    # Where no systemd restarts it, an edge that exited (a failed migration) will not be.
+    if ! systemd_running && [ -s "$pidfile" ] && [ ! -d "/proc/$(cat "$pidfile")" ]; then
+      return 2
+    fi
     if mesctl --edge "$url" status >/dev/null 2>&1; then
       [ "$2" = 1 ] || return 0
-      mesctl --edge "$url" --json sync status 2>/dev/null | grep -q '"connected":true' && return 0
+      mesctl --edge "$url" --json sync status 2>/dev/null | grep -q '"connected": *true' && return 0
     fi
     sleep 1
   done
@@ -125,7 +130,7 @@ grep -q "^id = \"$site\"" "$config" ||
   die "this machine runs another site ($(sed -n 's/^id = //p' "$config" | head -1)), not $site"
 echo "[4/7] upgrading site $site from millrace-edge $before to $version"
 need_sync=0
-if mesctl --edge "$url" --json sync status 2>/dev/null | grep -q '"connected":true'; then need_sync=1; fi
+if mesctl --edge "$url" --json sync status 2>/dev/null | grep -q '"connected": *true'; then need_sync=1; fi
 stop_edge
 aside="$state/pre-upgrade"
 rm -rf "$aside" && install -d -o millrace -g millrace -m 0700 "$aside"
@@ -136,7 +141,9 @@ install_packages "$tmp/debs"
 echo "[5/7] starting millrace-edge $version"
 start_edge
 if [ "$need_sync" = 1 ]; then what="ready and syncing"; else what="ready"; fi
-if wait_ready "$timeout" "$need_sync"; then
+outcome=0
+wait_ready "$timeout" "$need_sync" || outcome=$?
+if [ "$outcome" = 0 ]; then
   keep_packages
   record_key
   echo "[6/7] mes-edge $version is $what"
@@ -145,7 +152,12 @@ if wait_ready "$timeout" "$need_sync"; then
 fi
 
 # ---- rollback ----
-echo "[6/7] mes-edge $version was not $what within $timeout s: rolling back to $before" >&2
+if [ "$outcome" = 2 ]; then
+  echo "[6/7] mes-edge $version exited before it was $what: rolling back to $before" >&2
+else
+  echo "[6/7] mes-edge $version was not $what within $timeout s: rolling back to $before" >&2
+fi
+tail -5 /var/log/millrace/mes-edge.log 2>/dev/null | sed 's/^/      /' >&2 || true
 stop_edge
 DEBIAN_FRONTEND=noninteractive dpkg -i --force-downgrade --force-confdef --force-confold \
   "$kept"/*.deb >/dev/null 2>&1 || die "could not put back the packages of $before from $kept"

@@ -154,7 +154,7 @@ in_net curl -sf http://127.0.0.1:8080/ | grep -qi "<html" || fail "the edge serv
 [ -s "$root/etc/millrace/bundle-signing.pub" ] || fail "the signing key was not recorded"
 ok "the bundle installed offline in ${took} s and the edge serves the terminal"
 
-in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --events 60 --seed 7 \
+in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 60 --seed 7 \
   >"$work/sim.log" 2>&1 || { cat "$work/sim.log" >&2; fail "mes-sim against the installed edge"; }
 backlog() { in_net curl -sf http://127.0.0.1:8080/metrics | sed -n 's/^mes_outbox_backlog_rows \([0-9.e+]*\)$/\1/p'; }
 waiting=$(backlog)
@@ -177,6 +177,61 @@ events=$(edge_events)
 at_central=$(psql "$db_url" -Atc "SELECT count(*) FROM millrace.production_event WHERE tenant_id = 'acme' AND site_id = 'lyon'")
 [ "$at_central" = "$events" ] || fail "central holds $at_central production events, the edge $events"
 ok "once the WAN appears the edge syncs: central holds all $events production events (${took} s)"
+
+# ---- upgrades: one that works, one whose migration fails and is rolled back ----
+# Two builds of the next release from this tree: 0.1.0+up1 adds an edge migration (a
+# table), 0.1.0+up2 adds one more that fails.
+echo "CREATE TABLE upgrade_probe (id INTEGER PRIMARY KEY, note TEXT NOT NULL);" >"$work/upgrade_probe.sql"
+echo "INSERT INTO no_such_table VALUES (1);" >"$work/fails_on_purpose.sql"
+start=$(date +%s.%N)
+good_deb=$("$src/tests/support/edge_variant.sh" "$src" "$work/variant" 0.1.0+up1 "$work/next" \
+  "$work/upgrade_probe.sql")
+bad_deb=$("$src/tests/support/edge_variant.sh" "$src" "$work/variant" 0.1.0+up2 "$work/next" \
+  "$work/fails_on_purpose.sql")
+ok "built the next releases: $(basename "$good_deb") and $(basename "$bad_deb") in $(since "$start") s"
+for v in good bad; do
+  deb=${v}_deb
+  "$src/installers/site-bundle" --site-dir "$work/lyon" --edge-deb "${!deb}" \
+    --sign-key "$work/bundle.key" --out "$root/root/$v.bundle" \
+    >"$work/bundle-$v.log" 2>&1 || { cat "$work/bundle-$v.log" >&2; fail "site-bundle ($v)"; }
+done
+schema() { sqlite3 "file:$root/var/lib/millrace/edge/edge.db?mode=ro" "PRAGMA user_version"; }
+version() { in_root dpkg-query -W -f='${Version}' millrace-edge; }
+sync_connected() { in_net curl -sf http://127.0.0.1:8080/api/v1/sync | grep -q '"connected":true'; }
+wait_for 30 "the edge to be connected to central" -- sync_connected
+before=$(edge_events)
+start=$(date +%s.%N)
+in_root sh /root/good.bundle >"$work/upgrade.log" 2>&1 || { cat "$work/upgrade.log" >&2; fail "the good upgrade"; }
+took=$(since "$start")
+sed 's/^/      /' "$work/upgrade.log"
+grep -q "upgraded to millrace-edge 0.1.0+up1" "$work/upgrade.log" || fail "the upgrade did not say so"
+grep -q "signed by the key of the bundle installed here before" "$work/upgrade.log" ||
+  fail "the upgrade was not checked against the recorded key"
+[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = 7 ] || fail "after the upgrade: $(version), schema $(schema)"
+[ "$(edge_events)" = "$before" ] || fail "the upgrade lost production events: $(edge_events) of $before"
+ok "an upgrade to 0.1.0+up1 (edge schema 7) migrates, is ready and syncing in ${took} s, nothing lost"
+
+in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 30 --seed 8 >"$work/sim2.log" 2>&1 ||
+  { cat "$work/sim2.log" >&2; fail "mes-sim after the upgrade"; }
+before=$(edge_events)
+start=$(date +%s.%N)
+set +e; in_root env MILLRACE_UPGRADE_TIMEOUT=20 sh /root/bad.bundle >"$work/rollback.log" 2>&1; code=$?; set -e
+took=$(since "$start")
+sed 's/^/      /' "$work/rollback.log"
+[ "$code" = 3 ] && grep -q "ROLLED BACK: site lyon runs millrace-edge 0.1.0+up1 again" "$work/rollback.log" ||
+  fail "the failed upgrade should roll back and say so (exit $code)"
+[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = 7 ] || fail "after the rollback: $(version), schema $(schema)"
+in_net curl -sf http://127.0.0.1:8080/ready >/dev/null || fail "the rolled-back edge is not ready"
+[ "$(edge_events)" = "$before" ] || fail "the rollback lost production events: $(edge_events) of $before"
+ok "an upgrade whose migration fails is rolled back in ${took} s: 0.1.0+up1 runs again on its store, nothing lost"
+
+in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 30 --seed 9 >"$work/sim3.log" 2>&1 ||
+  { cat "$work/sim3.log" >&2; fail "mes-sim after the rollback"; }
+wait_for 90 "the outbox to drain after the rollback" -- sh -c "[ \"\$(nsenter -t $inner -n curl -sf http://127.0.0.1:8080/metrics | sed -n 's/^mes_outbox_backlog_rows \([0-9]*\)$/\1/p')\" = 0 ]"
+events=$(edge_events)
+at_central=$(psql "$db_url" -Atc "SELECT count(*) FROM millrace.production_event WHERE tenant_id = 'acme' AND site_id = 'lyon'")
+[ "$at_central" = "$events" ] || fail "after the rollback central holds $at_central production events, the edge $events"
+ok "the rolled-back edge works on and syncs: central holds all $events production events"
 
 # ---- remove keeps the data, purge deletes it ----
 in_root sh -c 'kill -TERM "$(cat /var/lib/millrace/edge/mes-edge.pid)"'
