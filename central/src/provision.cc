@@ -11,6 +11,7 @@
 #include "millrace/common/pin_hash.h"
 #include "millrace/central/central_store.h"
 #include "millrace/central/pg_rows.h"
+#include "millrace/common/config.h"
 #include "millrace/common/demo_factory.h"
 #include "millrace/common/files.h"
 #include "millrace/common/row_json.h"
@@ -27,15 +28,6 @@ namespace fs = std::filesystem;
 using catalog::ColumnType;
 using catalog::MergePolicy;
 using json = nlohmann::json;
-
-std::string TomlString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 // One JSON value into a column. InvalidArgument names the column. (An out-parameter
 // rather than Result<Value>: GCC 12 under ASan misreads the variant in a Result.)
@@ -152,13 +144,13 @@ Status WriteSiteKeys(const fs::path& dir, const sync::CurveKeyPair& keys,
 
 std::string SiteEdgeToml(const ProvisionOptions& o, bool with_snapshot) {
   std::string endpoints;
-  for (const auto& e : o.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + TomlString(e);
+  for (const auto& e : o.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + TomlQuote(e);
   std::string toml = "# Millrace edge of site " + o.site_id + " (tenant " + o.tenant_id +
                      "), written by mes-central " +
                      (with_snapshot ? "provision-site" : "restore-site") +
                      ".\n"
                      "[site]\nid = " +
-                     TomlString(o.site_id) + "\ntime_zone = " + TomlString(o.time_zone) +
+                     TomlQuote(o.site_id) + "\ntime_zone = " + TomlQuote(o.time_zone) +
                      "\n\n[store]\npath = \"edge.db\"" +
                      "\n\n[sync]\nendpoints = [" + endpoints + "]\n";
   if (o.insecure_development) {

@@ -150,8 +150,8 @@ const std::vector<ReportSpec>& Reports() {
        {},
        false},
       {"sync-health",
-       "Per site: online or not, last applied batch, lag, backlog, store epoch, conflicts and "
-       "rejects",
+       "Per site: online or not, last applied batch, lag, backlog, store epoch, conflicts, "
+       "rejects, and the edge's schema and build (or why central refused it)",
        {},
        {},
        {},

@@ -449,7 +449,8 @@ Status SyncHealth(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* s
       "coalesce(s.store_epoch, ''), s.batches_applied, s.rows_applied, "
       "(SELECT count(*) FROM millrace.sync_reject j WHERE j.tenant_id = s.tenant_id AND j.site_id = s.site_id), "
       "(SELECT count(*) FROM millrace.sync_conflict c WHERE c.tenant_id = s.tenant_id AND (c.kept_origin = "
-      "'edge:' || s.site_id OR c.lost_origin = 'edge:' || s.site_id))\n"
+      "'edge:' || s.site_id OR c.lost_origin = 'edge:' || s.site_id)), s.edge_schema, "
+      "coalesce(s.edge_build, ''), coalesce(s.edge_refusal, '')\n"
       "FROM millrace.sync_site s WHERE s.tenant_id = $1 AND (cardinality($4::text[]) = 0 OR s.site_id = "
       "ANY($4::text[])) AND (" + sql->Cursor(0) + "::text IS NULL OR s.site_id COLLATE \"C\" > " + sql->Cursor(0) +
       " COLLATE \"C\") ORDER BY s.site_id COLLATE \"C\"" + Limit(q);
@@ -457,7 +458,8 @@ Status SyncHealth(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* s
                   {"online", Type::kText},        {"last_seen_at", Type::kTime},   {"last_applied_at", Type::kTime},
                   {"applied_seq", Type::kInteger}, {"backlog_rows", Type::kInteger}, {"backlog_bytes", Type::kInteger},
                   {"lag_s", Type::kNumber},       {"store_epoch", Type::kText},    {"batches_applied", Type::kInteger},
-                  {"rows_applied", Type::kInteger}, {"rejects", Type::kInteger},   {"conflicts", Type::kInteger}};
+                  {"rows_applied", Type::kInteger}, {"rejects", Type::kInteger},   {"conflicts", Type::kInteger},
+                  {"edge_schema", Type::kInteger}, {"edge_build", Type::kText},    {"edge_refusal", Type::kText}};
   return Status::Ok();
 }
 

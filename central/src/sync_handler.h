@@ -68,6 +68,7 @@ class SyncService::Session final : public sync::CentralSession {
                                   std::uint32_t limit) override;
   Result<v1::HelloReply> Hello(const sync::Peer& peer, const v1::Hello& h) override;
   Result<v1::KeyRotated> RotateKey(const sync::Peer& peer, const v1::KeyRotation& k) override;
+  Status EdgeRefused(const sync::Peer& peer, const v1::Hello& h, const std::string& why) override;
   Result<v1::BackupOfferReply> BackupOffer(const sync::Peer& peer,
                                            const v1::BackupOffer& offer) override;
   Result<v1::BackupChunkAck> BackupChunk(const sync::Peer& peer,

@@ -28,7 +28,12 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
     MILLRACE_RETURN_IF_ERROR(InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
       MILLRACE_ASSIGN_OR_RETURN(std::int64_t horizon, TenantFactHorizon(*conn_, peer.tenant_id));
       reply.set_fact_horizon_ms(static_cast<std::uint64_t>(horizon));
-      return Status::Ok();
+      return conn_
+          ->Query("UPDATE millrace.sync_site SET edge_schema = $3, edge_build = $4, edge_refusal = "
+                  "NULL, edge_refused_at = NULL WHERE tenant_id = $1 AND site_id = $2",
+                  {peer.tenant_id, peer.site_id, std::to_string(h.schema_version()),
+                   h.build().substr(0, 64)})
+          .status();
     }));
     return reply;
   }
@@ -49,15 +54,18 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
                   "reported_backlog_bytes = $4, oldest_unacked_at = CASE WHEN $5::bigint > 0 THEN "
                   "to_timestamp($5::bigint / 1000.0) END, reported_disk_free_bytes = "
                   "coalesce($6::bigint, reported_disk_free_bytes), reported_store_bytes = "
-                  "coalesce($7::bigint, reported_store_bytes), purge_horizon_ms = $8 WHERE "
+                  "coalesce($7::bigint, reported_store_bytes), purge_horizon_ms = $8, edge_schema = "
+                  "$9, edge_build = $10, edge_refusal = NULL, edge_refused_at = NULL WHERE "
                   "tenant_id = $1 AND site_id = $2 AND "
                   "(last_seen_at IS NULL OR last_seen_at < now() - interval '2 seconds' OR "
-                  "purge_horizon_ms <> $8)",
+                  "purge_horizon_ms <> $8 OR edge_schema IS DISTINCT FROM $9 OR edge_build IS "
+                  "DISTINCT FROM $10 OR edge_refusal IS NOT NULL)",
                   {peer.tenant_id, peer.site_id, std::to_string(h.status().outbox_head_seq()),
                    std::to_string(h.status().backlog_bytes()),
                    std::to_string(h.status().oldest_unacked_ms()),
                    ReportedDisk(h.status(), true), ReportedDisk(h.status(), false),
-                   std::to_string(h.status().purge_horizon_ms())})
+                   std::to_string(h.status().purge_horizon_ms()),
+                   std::to_string(h.schema_version()), h.build().substr(0, 64)})
           .status());
   MILLRACE_ASSIGN_OR_RETURN(std::uint64_t head, FeedHead(peer.tenant_id));
   MILLRACE_ASSIGN_OR_RETURN(std::int64_t fact_horizon, TenantFactHorizon(*conn_, peer.tenant_id));
@@ -69,6 +77,21 @@ Result<v1::HelloReply> SyncService::Session::Hello(const sync::Peer& peer, const
   reply.set_drift_check(site.drift_check);
   reply.set_fact_horizon_ms(static_cast<std::uint64_t>(fact_horizon));
   return reply;
+}
+
+Status SyncService::Session::EdgeRefused(const sync::Peer& peer, const v1::Hello& h,
+                                         const std::string& why) {
+  MILLRACE_RETURN_IF_ERROR(Connect());
+  return InTenantTransaction(*conn_, peer.tenant_id, [&]() -> Status {
+    return conn_
+        ->Query("UPDATE millrace.sync_site SET edge_schema = $3, edge_build = $4, edge_refusal = "
+                "$5, edge_refused_at = now() WHERE tenant_id = $1 AND site_id = $2 AND "
+                "(edge_refusal IS DISTINCT FROM $5 OR edge_refused_at < now() - interval '1 "
+                "minute')",
+                {peer.tenant_id, peer.site_id, std::to_string(h.schema_version()),
+                 h.build().substr(0, 64), why})
+        .status();
+  });
 }
 
 // A Hello from a store that is not the site's current one: the site's first store

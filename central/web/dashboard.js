@@ -194,12 +194,15 @@ const render = {
       api(reportUrl("oee", { group: "site", granularity: "none", from: today(), to: today() })),
     ]);
     const oeeBySite = Object.fromEntries(oee.rows.map((r) => [r.site, r]));
-    const rows = health.rows.map((r) => Object.assign({}, r, { oee_today: (oeeBySite[r.site] || {}).oee }));
+    // The edge's schema and build, or why central refuses it (an edge too old or too new).
+    const edge = (r) => r.edge_refusal ? "refused: " + r.edge_refusal
+      : r.edge_schema == null ? "" : r.edge_schema === 0 ? "not reported (an older release)" : "schema " + r.edge_schema + (r.edge_build ? " (" + r.edge_build + ")" : "");
+    const rows = health.rows.map((r) => Object.assign({}, r, { oee_today: (oeeBySite[r.site] || {}).oee, edge: edge(r) }));
     const report = Object.assign({}, health, {
       columns: [{ name: "site", type: "text" }, { name: "online", type: "text" }, { name: "lag_s", type: "number" },
                 { name: "backlog_rows", type: "integer" }, { name: "rejects", type: "integer" },
                 { name: "conflicts", type: "integer" }, { name: "last_applied_at", type: "time" },
-                { name: "oee_today", type: "ratio" }],
+                { name: "oee_today", type: "ratio" }, { name: "edge", type: "text" }],
       rows,
     });
     return [el("h1", {}, "Fleet"),

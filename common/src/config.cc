@@ -80,15 +80,6 @@ void CollectLeaves(const toml::value& node, const std::string& prefix,
   }
 }
 
-std::string Quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string NumberText(double d) {
   std::ostringstream out;
   out << d;
@@ -96,6 +87,15 @@ std::string NumberText(double d) {
 }
 
 }  // namespace
+
+std::string TomlQuote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
 
 void ConfigFile::Record(ConfigKeyRead r) {
   read_.emplace(r.key);
@@ -115,7 +115,7 @@ Status ConfigFile::Invalid(std::string_view key, std::string_view why) const {
 
 Result<std::string> ConfigFile::GetString(std::string_view key,
                                           std::optional<std::string> fallback) {
-  Record({std::string(key), "string", fallback ? Quoted(*fallback) : "", !fallback, ""});
+  Record({std::string(key), "string", fallback ? TomlQuote(*fallback) : "", !fallback, ""});
   const toml::value* v = Find(impl_->root, key);
   if (!v) {
     if (fallback) return *fallback;
@@ -171,7 +171,7 @@ Result<std::vector<std::string>> ConfigFile::GetStringList(
     std::string_view key, std::optional<std::vector<std::string>> fallback) {
   std::string listed;
   if (fallback) {
-    for (const auto& item : *fallback) listed += (listed.empty() ? "" : ", ") + Quoted(item);
+    for (const auto& item : *fallback) listed += (listed.empty() ? "" : ", ") + TomlQuote(item);
     listed = "[" + listed + "]";
   }
   Record({std::string(key), "list of strings", listed, !fallback, ""});
@@ -196,7 +196,7 @@ Result<std::string> ConfigFile::GetEnum(std::string_view key,
                                         std::optional<std::string> fallback) {
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  Record({std::string(key), "string", fallback ? Quoted(*fallback) : "", !fallback, list});
+  Record({std::string(key), "string", fallback ? TomlQuote(*fallback) : "", !fallback, list});
   MILLRACE_ASSIGN_OR_RETURN(std::string value, GetString(key, std::move(fallback)));
   for (const auto& a : allowed) {
     if (a == value) return value;

@@ -6,7 +6,9 @@
 #include "millrace/edge/disk_usage.h"
 #include "millrace/edge/recovery.h"
 #include "millrace/edge/retention.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/common/uuid.h"
+#include "millrace/common/version.h"
 #include "millrace/sync/merge.h"
 #include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
@@ -265,6 +267,8 @@ sync::SyncClientOptions SyncClientOptionsFor(const EdgeStore& store) {
   o.node_id = store.node_id();
   o.site_id = store.site_id();
   o.catalog_fingerprint = catalog::MesCatalog().FingerprintHex();
+  o.schema_version = static_cast<std::uint32_t>(kEdgeSchemaVersion);
+  o.build = kVersion;
   o.catalog = &catalog::MesCatalog();
   const StoreEpoch& e = store.epoch();
   o.epoch = {e.id, e.parent, static_cast<std::uint64_t>(e.base_seq),

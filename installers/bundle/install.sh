@@ -152,11 +152,15 @@ if [ "$outcome" = 0 ]; then
 fi
 
 # ---- rollback ----
+# What the new edge last heard from central (a refusal names both versions).
+said=$(mesctl --edge "$url" --json sync status 2>/dev/null |
+  sed -n 's/^ *"last_error": *"\(..*\)",\{0,1\}$/\1/p' | head -1)
 if [ "$outcome" = 2 ]; then
   echo "[6/7] mes-edge $version exited before it was $what: rolling back to $before" >&2
 else
   echo "[6/7] mes-edge $version was not $what within $timeout s: rolling back to $before" >&2
 fi
+[ -z "$said" ] || echo "      its link to central: $said" >&2
 tail -5 /var/log/millrace/mes-edge.log 2>/dev/null | sed 's/^/      /' >&2 || true
 stop_edge
 DEBIAN_FRONTEND=noninteractive dpkg -i --force-downgrade --force-confdef --force-confold \

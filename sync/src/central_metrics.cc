@@ -85,15 +85,25 @@ CentralSyncMetrics::CentralSyncMetrics(MetricsRegistry* m, const Clock* clock)
                                    {"tenant", "site"})),
       store_refusals(m->AddCounter(
           "mes_sync_store_refusals_total",
-          "Stores refused: store_superseded, site_live_elsewhere, store_behind_central",
+          "Stores refused: store_superseded, site_live_elsewhere, store_behind_central, and "
+          "edges central does not serve: edge_schema_too_old, edge_schema_too_new, "
+          "catalog_differs",
           {"tenant", "site", "reason"})),
       lost_seqs(m->AddCounter(
           "mes_sync_lost_seqs_total",
           "A site's acknowledged seqs central no longer held (restored from an older backup) "
           "and the edge no longer kept, skipped",
           {"tenant", "site"})),
+      edge_schema(m->AddGauge("mes_sync_edge_schema",
+                              "The edge schema version the site said in its last Hello (0: a "
+                              "release before edges said it)",
+                              {"tenant", "site"})),
       views_(std::make_shared<Views>(m, clock)) {
   m->AddCollector([views = views_] { views->Collect(); });
+}
+
+void CentralSyncMetrics::EdgeSchema(const Peer& peer, std::uint32_t schema) {
+  edge_schema.With({peer.tenant_id, peer.site_id}).Set(static_cast<double>(schema));
 }
 
 void CentralSyncMetrics::Observe(const Peer& peer, const v1::SiteStatus* status,

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "millrace/common/logging.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/sync/backup_source.h"
 #include "millrace/sync/drift_wire.h"
 #include "millrace/sync/row_codec.h"
@@ -187,20 +188,51 @@ Result<v1::Envelope> CentralProtocol::Dispatch(const Peer& peer, const v1::Envel
   }
 }
 
+std::optional<VersionRefusal> CheckEdgeVersion(const v1::Hello& h,
+                                               const std::string& central_fingerprint,
+                                               int oldest, int newest) {
+  const std::string served = "this central serves edge schemas " + std::to_string(oldest) +
+                             " to " + std::to_string(newest);
+  const int schema = static_cast<int>(h.schema_version());
+  const std::string edge =
+      schema == 0 ? std::string("an edge of a release before edges said their schema")
+                  : "edge schema " + std::to_string(schema);
+  const std::string build = h.build().empty() ? "" : " (mes-edge " + h.build() + ")";
+  if (schema != 0 && schema > newest)
+    return VersionRefusal{"edge_schema_too_new", edge + build + " is newer than " + served +
+                                                     ": upgrade central first"};
+  if (schema != 0 && schema < oldest)
+    return VersionRefusal{"edge_schema_too_old",
+                          edge + build + " is older than " + served +
+                              ": upgrade the edge (a site bundle) to edge schema " +
+                              std::to_string(oldest) + " or later"};
+  // The served schemas share one catalog: a column or table the catalog gains comes with
+  // its translation for the schema before it.
+  if (h.catalog_fingerprint() != central_fingerprint)
+    return VersionRefusal{"catalog_differs",
+                          edge + build + " has catalog " + h.catalog_fingerprint() +
+                              ", central's is " + central_fingerprint + " (" + served +
+                              "): upgrade the edge"};
+  return std::nullopt;
+}
+
 Result<v1::Envelope> CentralProtocol::Hello(const Peer& peer, const v1::Hello& h) {
   if (!h.site_id().empty() && h.site_id() != peer.site_id)
     return Status::PermissionDenied("this key belongs to site " + peer.site_id + ", not to " +
                                     h.site_id());
-  const std::string mine = central_->Catalog().FingerprintHex();
-  if (h.catalog_fingerprint() != mine)
-    return Status::FailedPrecondition("edge catalog " + h.catalog_fingerprint() +
-                                      " differs from central's " + mine +
-                                      ": upgrade so both run the same schema");
+  if (auto refused = CheckEdgeVersion(h, central_->Catalog().FingerprintHex(),
+                                      kOldestServedEdgeSchema, kEdgeSchemaVersion)) {
+    (void)session_->EdgeRefused(peer, h, refused->message);
+    return metrics_->RefuseStore(peer, refused->reason, refused->message);
+  }
   if (h.store_epoch().empty())
     return Status::FailedPrecondition(
         "the edge names no store epoch: upgrade mes-edge to a build that does");
   MILLRACE_ASSIGN_OR_RETURN(v1::HelloReply reply, session_->Hello(peer, h));
+  reply.set_oldest_edge_schema(kOldestServedEdgeSchema);
+  reply.set_newest_edge_schema(kEdgeSchemaVersion);
   metrics_->Observe(peer, &h.status(), reply.applied_seq(), false);
+  metrics_->EdgeSchema(peer, h.schema_version());
   v1::Envelope e;
   *e.mutable_hello_reply() = std::move(reply);
   return e;

@@ -85,6 +85,8 @@ Status SyncClient::SendHello() {
   h->set_node_id(options_.node_id);
   h->set_site_id(options_.site_id);
   h->set_catalog_fingerprint(options_.catalog_fingerprint);
+  h->set_schema_version(options_.schema_version);
+  h->set_build(options_.build);
   h->set_feed_cursor(feed_cursor_);
   h->set_store_epoch(options_.epoch.id);
   h->set_epoch_parent(options_.epoch.parent);

@@ -49,10 +49,11 @@ cpack --config "$build/CPackConfig.cmake" -B "$work/pkgs" >"$work/cpack.log" 2>&
 edge_deb=$(ls "$work"/pkgs/millrace-edge_*.deb)
 psql "$MILLRACE_TEST_PG" -qc "CREATE DATABASE $db" >/dev/null
 db_url="$MILLRACE_TEST_PG dbname=$db"
+# Central connects as the application role (row-level security); the test reads as owner.
 "$central_bin" keygen --secret "$work/central.key" --public "$work/central.pub" >/dev/null
 cat >"$work/central.toml" <<TOML
 [database]
-url = "$db_url"
+url = "$db_url user=millrace_app"
 [sync]
 bind = "tcp://127.0.0.1:*"
 secret_key_file = "central.key"
@@ -178,15 +179,17 @@ at_central=$(psql "$db_url" -Atc "SELECT count(*) FROM millrace.production_event
 [ "$at_central" = "$events" ] || fail "central holds $at_central production events, the edge $events"
 ok "once the WAN appears the edge syncs: central holds all $events production events (${took} s)"
 
-# ---- upgrades: one that works, one whose migration fails and is rolled back ----
+# ---- a fleet on mixed versions, and upgrades ----
 # Two builds of the next release from this tree: 0.1.0+up1 adds an edge migration (a
-# table), 0.1.0+up2 adds one more that fails.
+# table: edge schema 7; its central serves edge schemas 6 and 7), 0.1.0+up2 adds one more
+# that fails.
 echo "CREATE TABLE upgrade_probe (id INTEGER PRIMARY KEY, note TEXT NOT NULL);" >"$work/upgrade_probe.sql"
 echo "INSERT INTO no_such_table VALUES (1);" >"$work/fails_on_purpose.sql"
 start=$(date +%s.%N)
-good_deb=$("$src/tests/support/edge_variant.sh" "$src" "$work/variant" 0.1.0+up1 "$work/next" \
+good_deb=$("$src/tests/support/release_variant.sh" "$src" "$work/variant" 0.1.0+up1 "$work/next" \
   "$work/upgrade_probe.sql")
-bad_deb=$("$src/tests/support/edge_variant.sh" "$src" "$work/variant" 0.1.0+up2 "$work/next" \
+cp "$work/variant/build/central/mes-central" "$work/mes-central-next"
+bad_deb=$("$src/tests/support/release_variant.sh" "$src" "$work/variant" 0.1.0+up2 "$work/next" \
   "$work/fails_on_purpose.sql")
 ok "built the next releases: $(basename "$good_deb") and $(basename "$bad_deb") in $(since "$start") s"
 for v in good bad; do
@@ -198,7 +201,47 @@ done
 schema() { sqlite3 "file:$root/var/lib/millrace/edge/edge.db?mode=ro" "PRAGMA user_version"; }
 version() { in_root dpkg-query -W -f='${Version}' millrace-edge; }
 sync_connected() { in_net curl -sf http://127.0.0.1:8080/api/v1/sync | grep -q '"connected":true'; }
+central_says() { psql "$db_url" -Atc "SELECT coalesce(edge_schema::text, '-') || ' ' || coalesce(edge_refusal, '') FROM millrace.sync_site WHERE tenant_id = 'acme' AND site_id = 'lyon'"; }
 wait_for 30 "the edge to be connected to central" -- sync_connected
+[ "$(central_says)" = "6 " ] || fail "central's record of lyon's edge: $(central_says)"
+
+# The edge first: central (edge schemas 5 and 6) refuses edge schema 7, naming both
+# versions, and the upgrade rolls back.
+before=$(edge_events)
+set +e; in_root env MILLRACE_UPGRADE_TIMEOUT=15 sh /root/good.bundle >"$work/too-new.log" 2>&1; code=$?; set -e
+sed 's/^/      /' "$work/too-new.log"
+[ "$code" = 3 ] && grep -q "edge schema 7 (mes-edge .*) is newer than this central serves edge schemas 5 to 6: upgrade central first" "$work/too-new.log" ||
+  fail "an edge newer than central serves should be refused with both versions and rolled back (exit $code)"
+[ "$(version)" = 0.1.0 ] && [ "$(schema)" = 6 ] && [ "$(edge_events)" = "$before" ] ||
+  fail "after the refused upgrade: $(version), schema $(schema), $(edge_events) of $before events"
+case $(central_says) in "7 edge schema 7"*"upgrade central first") ;; *) fail "central's record of the refusal: $(central_says)" ;; esac
+ok "an edge newer than central is refused with both versions named (central keeps the refusal for its fleet view) and rolled back"
+
+# Central first: the next central serves edge schemas 6 and 7, so lyon, one behind, syncs
+# with it; then lyon's upgrade to edge schema 7 succeeds.
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+"$work/mes-central-next" serve -c "$work/central.toml" --sync-endpoint-file "$work/sync2.endpoint" \
+  --port-file "$work/central2.port" 2>"$work/central2.log" &
+pids[0]=$!
+wait_for 30 "the next central's sync endpoint" -- test -s "$work/sync2.endpoint"
+sync_port=$(sed 's/.*://' "$work/sync2.endpoint")
+kill "${pids[1]}" 2>/dev/null || true
+socat UNIX-LISTEN:"$work/wan2.sock",fork TCP:127.0.0.1:"$sync_port" &
+pids[1]=$!
+wait_for 10 "the host end of the bridge" -- test -S "$work/wan2.sock"
+kill "${pids[2]}" 2>/dev/null || true
+sleep 0.5
+nsenter -t "$inner" -n -- socat TCP-LISTEN:7400,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:"$work/wan2.sock" &
+pids[2]=$!
+in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 20 --seed 6 >"$work/sim1.log" 2>&1 ||
+  { cat "$work/sim1.log" >&2; fail "mes-sim before the edge's upgrade"; }
+wait_for 90 "edge schema 6 to sync with the next central" -- sh -c "[ \"\$(nsenter -t $inner -n curl -sf http://127.0.0.1:8080/metrics | sed -n 's/^mes_outbox_backlog_rows \([0-9]*\)$/\1/p')\" = 0 ]"
+[ "$(central_says)" = "6 " ] || fail "the next central's record of lyon's edge: $(central_says)"
+events=$(edge_events)
+[ "$(psql "$db_url" -Atc "SELECT count(*) FROM millrace.production_event WHERE site_id = 'lyon'")" = "$events" ] ||
+  fail "the next central does not hold the edge's $events production events"
+ok "lyon, one edge schema behind, syncs with the next central: all $events production events"
+
 before=$(edge_events)
 start=$(date +%s.%N)
 in_root sh /root/good.bundle >"$work/upgrade.log" 2>&1 || { cat "$work/upgrade.log" >&2; fail "the good upgrade"; }
@@ -209,7 +252,8 @@ grep -q "signed by the key of the bundle installed here before" "$work/upgrade.l
   fail "the upgrade was not checked against the recorded key"
 [ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = 7 ] || fail "after the upgrade: $(version), schema $(schema)"
 [ "$(edge_events)" = "$before" ] || fail "the upgrade lost production events: $(edge_events) of $before"
-ok "an upgrade to 0.1.0+up1 (edge schema 7) migrates, is ready and syncing in ${took} s, nothing lost"
+wait_for 30 "central to record edge schema 7" -- sh -c "[ \"\$(psql '$db_url' -Atc \"SELECT edge_schema FROM millrace.sync_site WHERE site_id = 'lyon'\")\" = 7 ]"
+ok "an upgrade to 0.1.0+up1 (edge schema 7) migrates, is ready and syncing with the next central in ${took} s, nothing lost"
 
 in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 30 --seed 8 >"$work/sim2.log" 2>&1 ||
   { cat "$work/sim2.log" >&2; fail "mes-sim after the upgrade"; }

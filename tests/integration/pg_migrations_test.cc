@@ -43,6 +43,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0014_drift_checks", "1ded888d5ad48792e97fdc438063bce8816825c80e353ff0def17028dc1564e2"},
       {"0015_tombstones", "a37e3f6795122114a69902de7fca90a853b62ba14f333d6db7e55ed75db3c0b8"},
       {"0016_retention", "39c5d0fda8e6c6e112be7ffcc67813a043c83bda7eb1a0077efbcc3deb3fd865"},
+      {"0017_edge_versions", "98b9938de3897df49024f986cd8187ef9aa4b779bc9988d279c757405cef93a9"},
   };
   return kDigests;
 }

@@ -9,6 +9,7 @@
 
 #include "catalog_rows.h"
 #include "memory_central.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/sync/row_codec.h"
 
 namespace millrace::sync {
@@ -194,11 +195,59 @@ TEST_F(CentralProtocolTest, AHelloForAnotherSiteOrCatalogIsRefused) {
   e.mutable_hello()->set_catalog_fingerprint("0123");
   r = protocol_->Handle(lyon_, e);
   ASSERT_TRUE(r.has_error());
-  EXPECT_NE(r.error().message().find("differs from central's"), std::string::npos);
+  EXPECT_NE(r.error().message().find("catalog_differs: an edge of a release before edges said "
+                                     "their schema has catalog 0123, central's is "),
+            std::string::npos)
+      << r.error().message();
 
   r = Hello();
   ASSERT_TRUE(r.has_hello_reply()) << r.DebugString();
   EXPECT_EQ(central_.Site("acme", "lyon").epoch, "epoch-1");
+}
+
+TEST_F(CentralProtocolTest, ServesEdgesOfItsSchemaAndTheOneBeforeAndRefusesOthersNamingBoth) {
+  auto hello = [&](std::uint32_t schema) {
+    v1::Envelope e;
+    auto* h = e.mutable_hello();
+    h->set_site_id("lyon");
+    h->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    h->set_store_epoch("epoch-1");
+    h->set_schema_version(schema);
+    h->set_build("9.9.9");
+    return protocol_->Handle(lyon_, e);
+  };
+  const std::uint32_t newest = kEdgeSchemaVersion;
+  v1::Envelope r = hello(newest + 1);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().code(), "failed_precondition");
+  EXPECT_EQ(r.error().message(),
+            "edge_schema_too_new: edge schema " + std::to_string(newest + 1) +
+                " (mes-edge 9.9.9) is newer than this central serves edge schemas " +
+                std::to_string(newest - 1) + " to " + std::to_string(newest) +
+                ": upgrade central first");
+  r = hello(newest - 2);
+  ASSERT_TRUE(r.has_error());
+  EXPECT_EQ(r.error().message(),
+            "edge_schema_too_old: edge schema " + std::to_string(newest - 2) +
+                " (mes-edge 9.9.9) is older than this central serves edge schemas " +
+                std::to_string(newest - 1) + " to " + std::to_string(newest) +
+                ": upgrade the edge (a site bundle) to edge schema " + std::to_string(newest - 1) +
+                " or later");
+  EXPECT_EQ(central_.Site("acme", "lyon").epoch, "");  // refused before anything was taken
+  EXPECT_NE(metrics_.Render().find("mes_sync_store_refusals_total{tenant=\"acme\",site=\"lyon\","
+                                   "reason=\"edge_schema_too_old\"} 1"),
+            std::string::npos);
+
+  // One version behind and this one are served, and say what central serves.
+  for (std::uint32_t schema : {newest - 1, newest}) {
+    r = hello(schema);
+    ASSERT_TRUE(r.has_hello_reply()) << r.DebugString();
+    EXPECT_EQ(r.hello_reply().oldest_edge_schema(), newest - 1);
+    EXPECT_EQ(r.hello_reply().newest_edge_schema(), newest);
+    EXPECT_NE(metrics_.Render().find("mes_sync_edge_schema{tenant=\"acme\",site=\"lyon\"} " +
+                                     std::to_string(schema)),
+              std::string::npos);
+  }
 }
 
 TEST_F(CentralProtocolTest, ABatchIsAppliedAcknowledgedAndAResendIsNotAppliedTwice) {

@@ -32,6 +32,9 @@ struct ConfigKeyRead {
   std::string allowed;   // "0..65535", or "human, json"; empty when any value of the type
 };
 
+// `s` as a TOML basic string, quoted and escaped (for files Millrace writes).
+std::string TomlQuote(std::string_view s);
+
 class ConfigFile {
  public:
   ~ConfigFile();

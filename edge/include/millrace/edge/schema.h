@@ -8,11 +8,12 @@
 #include <string>
 
 #include "millrace/common/migration.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/common/sqlite.h"
 
 namespace millrace::edge {
 
-inline constexpr int kEdgeSchemaVersion = 6;
+using millrace::kEdgeSchemaVersion;  // common/schema_versions.h
 
 // Every step, in order (generated from edge/migrations).
 const std::vector<Migration>& EdgeMigrations();

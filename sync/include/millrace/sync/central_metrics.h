@@ -35,6 +35,8 @@ class CentralSyncMetrics {
   // A refusal of a store (not of a frame): counted by reason, logged loudly, and returned
   // as the FailedPrecondition the edge shows in its sync status.
   Status RefuseStore(const Peer& peer, const std::string& reason, const std::string& why);
+  // The edge schema the site said in its last Hello (0: a release before edges said it).
+  void EdgeSchema(const Peer& peer, std::uint32_t schema);
 
   Family<Counter>& batches;
   Family<Counter>& rows;
@@ -47,6 +49,7 @@ class CentralSyncMetrics {
   Family<Counter>& epochs_started;
   Family<Counter>& store_refusals;
   Family<Counter>& lost_seqs;
+  Family<Gauge>& edge_schema;
 
  private:
   struct Views;

@@ -13,6 +13,8 @@
 // Thread-safety: one thread (the worker's) uses a CentralProtocol.
 #pragma once
 
+#include <optional>
+
 #include <cstdint>
 #include <memory>
 
@@ -60,6 +62,19 @@ SortedBatch SortDecoded(const Peer& peer, DecodedBatch& decoded, std::uint64_t a
 // DecodeBatch, then SortDecoded.
 SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_t applied,
                       const catalog::Catalog& catalog, const ClockPolicy& policy);
+
+// Whether central, built for edge schemas `oldest`..`newest` (common/schema_versions.h) and
+// the catalog `central_fingerprint`, serves an edge that says `hello`: Ok, or the reason
+// (edge_schema_too_old, edge_schema_too_new, catalog_differs) and a message naming both
+// sides' versions and which to upgrade. An edge that names no schema (a release before edges
+// said it) is served when its catalog is central's.
+struct VersionRefusal {
+  std::string reason;
+  std::string message;
+};
+std::optional<VersionRefusal> CheckEdgeVersion(const v1::Hello& hello,
+                                               const std::string& central_fingerprint,
+                                               int oldest, int newest);
 
 class CentralProtocol final : public RequestHandler {
  public:

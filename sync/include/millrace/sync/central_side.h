@@ -133,6 +133,11 @@ class CentralSession {
   // the edge shows.
   virtual Result<v1::HelloReply> Hello(const Peer& peer, const v1::Hello& hello) = 0;
   // The site's new public key, sent over the link its current key authenticated.
+  // An edge central does not serve (its schema or catalog): recorded for the fleet view.
+  virtual Status EdgeRefused(const Peer& peer, const v1::Hello& hello, const std::string& why) {
+    (void)peer, (void)hello, (void)why;
+    return Status::Ok();
+  }
   virtual Result<v1::KeyRotated> RotateKey(const Peer& peer, const v1::KeyRotation& rotation) = 0;
   // Site backups (sync.proto BackupOffer), offers the protocol has checked
   // (CheckBackupOffer): where central's copy of the backup stands. A central that keeps no

@@ -120,6 +120,8 @@ struct SyncClientOptions {
   std::string node_id;
   std::string site_id;
   std::string catalog_fingerprint;
+  std::uint32_t schema_version = 0;  // the store's schema (common/schema_versions.h)
+  std::string build;                 // the edge's version, for central's fleet view
   EpochInfo epoch;
   // The watermark central acknowledged before this start (the store keeps it): a central
   // that reports less at the handshake lost acknowledged changes.

@@ -1,0 +1,13 @@
+// The edge store's schema version of this build, which both daemons know: the edge
+// migrates its store to it (edge/migrations) and says it in every Hello; central serves
+// edges of this schema and of the one before, so a fleet upgrades site by site, central
+// first. An edge outside that window is refused with both versions named, and keeps
+// working offline until it or central is upgraded.
+#pragma once
+
+namespace millrace {
+
+inline constexpr int kEdgeSchemaVersion = 6;
+inline constexpr int kOldestServedEdgeSchema = kEdgeSchemaVersion - 1;
+
+}  // namespace millrace
