@@ -6,14 +6,18 @@
 #
 #   --pubkey KEY|FILE  the publisher's minisign public key (the key itself, "RW...", or a
 #                      file). Without it: /etc/millrace/bundle-signing.pub if a bundle was
-#                      installed here before, else the key inside the bundle, which catches
-#                      a damaged file but not a forged one (say so in the output).
+#                      installed here before, else the key inside the bundle (it says so).
 #   --no-start         install and configure, but leave the edge stopped
 #
-# Nothing is installed until the signature and every checksum have been verified. The
-# bundle holds the millrace-edge package, the Debian packages it needs that a minimal
-# Debian 12 lacks, and the site's keys, configuration and master data. Where minisign is
-# installed, `minisign -Vm FILE -P KEY` checks the whole file (FILE.minisig) beforehand.
+# Nothing is installed until the payload's signature and every checksum have been
+# verified. The bundle holds the millrace-edge package, the Debian packages it needs that a
+# minimal Debian 12 lacks, and the site's keys, configuration and master data.
+#
+# What this check proves: the payload is whole and was signed with the key it is checked
+# against. It cannot prove that this script itself (or, where minisign is not installed,
+# the minisign it carries) is the publisher's: check the whole file first where a trusted
+# minisign is installed, `minisign -Vm FILE -P KEY` (FILE.minisig beside it), or compare its
+# SHA-256 with the one site-bundle printed.
 set -eu
 bundle=$0
 die() { echo "millrace bundle: $*" >&2; exit 1; }
@@ -34,7 +38,10 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 echo "[1/7] unpacking $bundle"
 line=$(awk '/^__MILLRACE_PAYLOAD__$/ { print NR + 1; exit }' "$bundle")
 [ -n "$line" ] || die "$bundle is not a Millrace site bundle"
-tail -n +"$line" "$bundle" | tar -xf - -C "$tmp" || die "$bundle is damaged: its payload does not unpack"
+# The files are root's whoever packed them, and the directory stays root's alone.
+tail -n +"$line" "$bundle" | tar -xf - -C "$tmp" --no-same-owner --no-same-permissions ||
+  die "$bundle is damaged: its payload does not unpack; nothing was installed"
+chmod 0700 "$tmp"
 [ -f "$tmp/SHA256SUMS" ] && [ -f "$tmp/SHA256SUMS.minisig" ] || die "$bundle has no signed checksums"
 
 echo "[2/7] checking the signature"

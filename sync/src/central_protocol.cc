@@ -193,15 +193,17 @@ std::optional<VersionRefusal> CheckEdgeVersion(const v1::Hello& h,
                                                int oldest, int newest) {
   const std::string served = "this central serves edge schemas " + std::to_string(oldest) +
                              " to " + std::to_string(newest);
-  const int schema = static_cast<int>(h.schema_version());
+  const bool said = h.schema_version() != 0;
+  const int schema = said ? static_cast<int>(h.schema_version()) : kUnreportedEdgeSchema;
   const std::string edge =
-      schema == 0 ? std::string("an edge of a release before edges said their schema")
-                  : "edge schema " + std::to_string(schema);
+      said ? "edge schema " + std::to_string(schema)
+           : "an edge of a release before edges said their schema (taken for edge schema " +
+                 std::to_string(schema) + ")";
   const std::string build = h.build().empty() ? "" : " (mes-edge " + h.build() + ")";
-  if (schema != 0 && schema > newest)
+  if (schema > newest)
     return VersionRefusal{"edge_schema_too_new", edge + build + " is newer than " + served +
                                                      ": upgrade central first"};
-  if (schema != 0 && schema < oldest)
+  if (schema < oldest)
     return VersionRefusal{"edge_schema_too_old",
                           edge + build + " is older than " + served +
                               ": upgrade the edge (a site bundle) to edge schema " +

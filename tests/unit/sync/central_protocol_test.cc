@@ -196,7 +196,8 @@ TEST_F(CentralProtocolTest, AHelloForAnotherSiteOrCatalogIsRefused) {
   r = protocol_->Handle(lyon_, e);
   ASSERT_TRUE(r.has_error());
   EXPECT_NE(r.error().message().find("catalog_differs: an edge of a release before edges said "
-                                     "their schema has catalog 0123, central's is "),
+                                     "their schema (taken for edge schema 5) has catalog 0123, "
+                                     "central's is "),
             std::string::npos)
       << r.error().message();
 
@@ -237,6 +238,19 @@ TEST_F(CentralProtocolTest, ServesEdgesOfItsSchemaAndTheOneBeforeAndRefusesOther
   EXPECT_NE(metrics_.Render().find("mes_sync_store_refusals_total{tenant=\"acme\",site=\"lyon\","
                                    "reason=\"edge_schema_too_old\"} 1"),
             std::string::npos);
+
+  // An edge that does not say its schema counts as edge schema 5: served while central
+  // serves 5, refused once it serves 6 and 7.
+  v1::Hello unreported;
+  unreported.set_catalog_fingerprint("c");
+  EXPECT_FALSE(CheckEdgeVersion(unreported, "c", 5, 6).has_value());
+  auto too_old = CheckEdgeVersion(unreported, "c", 6, 7);
+  ASSERT_TRUE(too_old.has_value());
+  EXPECT_EQ(too_old->reason, "edge_schema_too_old");
+  EXPECT_EQ(too_old->message,
+            "an edge of a release before edges said their schema (taken for edge schema 5) is "
+            "older than this central serves edge schemas 6 to 7: upgrade the edge (a site "
+            "bundle) to edge schema 6 or later");
 
   // One version behind and this one are served, and say what central serves.
   for (std::uint32_t schema : {newest - 1, newest}) {

@@ -67,7 +67,7 @@ SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_
 // the catalog `central_fingerprint`, serves an edge that says `hello`: Ok, or the reason
 // (edge_schema_too_old, edge_schema_too_new, catalog_differs) and a message naming both
 // sides' versions and which to upgrade. An edge that names no schema (a release before edges
-// said it) is served when its catalog is central's.
+// said it) counts as kUnreportedEdgeSchema.
 struct VersionRefusal {
   std::string reason;
   std::string message;
