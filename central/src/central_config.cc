@@ -17,6 +17,31 @@ Result<CentralConfig> ReadCentralConfig(ConfigFile& file) {
   c.log.program = "mes-central";
   MILLRACE_ASSIGN_OR_RETURN(c.database_url, file.GetString("database.url"));
   if (c.database_url.empty()) return file.Invalid("database.url", "must not be empty");
+  {
+    CentralDatabaseConfig& d = c.database;
+    d.url = c.database_url;
+    MILLRACE_ASSIGN_OR_RETURN(auto pooler,
+                              file.GetEnum("database.pooler", {"none", "transaction"}, "none"));
+    d.transaction_pooler = pooler == "transaction";
+    MILLRACE_ASSIGN_OR_RETURN(d.session_url, file.GetString("database.session_url", ""));
+    if (d.session_url.empty()) {
+      if (d.transaction_pooler)
+        return file.Invalid("database.session_url",
+                            "is required when pooler = \"transaction\": LISTEN/NOTIFY and session "
+                            "locks need a connection that is PostgreSQL's own, not a pooled one");
+      d.session_url = d.url;
+    } else if (d.session_url == d.url && d.transaction_pooler) {
+      return file.Invalid("database.session_url",
+                          "is database.url, a pooler in transaction mode; give PostgreSQL's own "
+                          "address (e.g. HAProxy's write port)");
+    }
+    MILLRACE_ASSIGN_OR_RETURN(d.replica_url, file.GetString("database.replica_url", ""));
+    MILLRACE_ASSIGN_OR_RETURN(auto stale,
+                              file.GetInt("database.replica_max_staleness_seconds", 30, 1, 86400));
+    MILLRACE_ASSIGN_OR_RETURN(auto retry, file.GetInt("database.replica_retry_seconds", 10, 1, 3600));
+    d.replica_max_staleness_s = static_cast<int>(stale);
+    d.replica_retry_s = static_cast<int>(retry);
+  }
   if (file.Has("sync")) {
     CentralSyncConfig& y = c.sync;
     y.enabled = true;

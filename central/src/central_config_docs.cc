@@ -12,7 +12,25 @@ const ConfigKeyDoc kCentralDocs[] = {
     {"database.url", "PostgreSQL, as a libpq conninfo string or URI (e.g. \"host=/run/postgresql "
                      "dbname=millrace user=millrace_app\"). Through PgBouncer in transaction mode "
                      "is fine: central uses no named prepared statements and sets the tenant per "
-                     "transaction."},
+                     "transaction (database.pooler)."},
+    {"database.pooler", "What database.url reaches: \"none\" (PostgreSQL itself) or "
+                        "\"transaction\" (a pooler in transaction mode, such as PgBouncer): then "
+                        "central sets nothing per session (the role and statement timeout of "
+                        "pooled connections are SET LOCAL in each transaction, as the tenant "
+                        "always is) and takes LISTEN/NOTIFY from session_url."},
+    {"database.session_url", "PostgreSQL's own address for what needs a session: LISTEN/NOTIFY "
+                             "(feed nudges, report invalidation, job wake-ups) and the backup "
+                             "lock. With a Patroni cluster, HAProxy's write port. Default: "
+                             "database.url; required when pooler = \"transaction\"."},
+    {"database.replica_url", "A streaming replica (or PgBouncer's database for it) that reports "
+                             "read, each answer naming where it was read and how stale. Empty: "
+                             "reports read the primary."},
+    {"database.replica_max_staleness_seconds",
+     "A replica whose replay is further behind than this, or that is not streaming, is not read: "
+     "reports go to the primary (counted, on /metrics)."},
+    {"database.replica_retry_seconds", "After the replica failed or fell behind, reports read the "
+                                       "primary this long before the replica is tried again (a "
+                                       "circuit breaker)."},
     {"sync.bind", "Where edges connect: a ZeroMQ endpoint, tcp://host:port (\"tcp://*:7400\" for "
                   "every interface). Without a [sync] table no edge can connect to this node."},
     {"sync.insecure_development", "true: no CurveZMQ (development only; logged at start)."},

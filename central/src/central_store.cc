@@ -22,7 +22,8 @@ Status BeginTenant(PgConnection& conn, const std::string& tenant_id, bool repeat
   Status s = conn.Exec(std::string(repeatable_read ? "BEGIN ISOLATION LEVEL REPEATABLE READ"
                                                    : "BEGIN") +
                        "; SELECT set_config('app.tenant_id', " + catalog::QuoteLiteral(tenant_id) +
-                       ", true)");
+                       ", true)" +
+                       (conn.transaction_settings().empty() ? "" : "; " + conn.transaction_settings()));
   if (!s.ok()) (void)conn.Exec("ROLLBACK");
   return s;
 }

@@ -136,23 +136,25 @@ Status ReportExport(const JobKindsOptions& o, JobContext& ctx) {
   std::FILE* out = std::fopen(part.c_str(), "wb");
   if (!out) return Status::IOError("cannot write " + part);
   PgConnection& conn = ctx.conn();
-  // As the reporting API reads: the report role, with a statement timeout; the worker's
-  // connection gets its own role and no timeout back whatever happens.
+  // As the reporting API reads: the report role, with a statement timeout, SET LOCAL in each
+  // page's transaction (so it holds through a pooler in transaction mode); the worker's
+  // connection gets its own settings back whatever happens.
   struct Restore {
     PgConnection& conn;
     std::FILE*& out;
     std::string part;
+    std::string settings;
     ~Restore() {
-      (void)conn.Exec("RESET ROLE; RESET statement_timeout");
+      conn.set_transaction_settings(settings);
       if (out) {
         std::fclose(out);
         std::remove(part.c_str());
       }
     }
-  } restore{conn, out, part};
-  MILLRACE_RETURN_IF_ERROR(conn.Exec("SET ROLE \"" + catalog::PostgresDdlOptions{}.report_role +
-                                     "\"; SET statement_timeout = " +
-                                     std::to_string(o.report_statement_timeout_s * 1000)));
+  } restore{conn, out, part, conn.transaction_settings()};
+  conn.set_transaction_settings("SET LOCAL ROLE \"" + catalog::PostgresDdlOptions{}.report_role +
+                                "\"; SET LOCAL statement_timeout = " +
+                                std::to_string(o.report_statement_timeout_s * 1000));
   std::int64_t rows = 0, bytes = 0;
   for (bool first = true;; first = false) {
     if (ctx.Stopping()) return Status::Unavailable("the export stopped after " + std::to_string(rows) + " rows");

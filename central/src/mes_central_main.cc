@@ -135,13 +135,30 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // another, so a burst of slow reports cannot fail readiness or logins. The sync appliers
   // have their own.
   const auto& rc = config->reports;
+  const CentralDatabaseConfig& dbc = config->database;
   PgPool ops_pool({WithConnectTimeout(db_url, 3), "ops", 4, std::chrono::milliseconds(3000),
-                   std::chrono::milliseconds(10000), 30000, ""},
+                   std::chrono::milliseconds(10000), 30000, "", dbc.transaction_pooler},
                   &metrics);
   PgPool report_pool({db_url, "reports", rc.db_connections, std::chrono::milliseconds(5000),
                       std::chrono::milliseconds(10000), rc.statement_timeout_s * 1000,
-                      catalog::PostgresDdlOptions{}.report_role},
+                      catalog::PostgresDdlOptions{}.report_role, dbc.transaction_pooler},
                      &metrics);
+  // Reports read a replica when there is one and it keeps up (replica_reads.h). Its pool
+  // connects with a short timeout: a replica that is down must not hold a report long.
+  std::unique_ptr<PgPool> replica_pool;
+  if (!dbc.replica_url.empty()) {
+    replica_pool = std::make_unique<PgPool>(
+        PgPoolOptions{WithConnectTimeout(dbc.replica_url, 2), "replica", rc.db_connections,
+                      std::chrono::milliseconds(2000), std::chrono::milliseconds(1000),
+                      rc.statement_timeout_s * 1000, catalog::PostgresDdlOptions{}.report_role,
+                      dbc.transaction_pooler},
+        &metrics);
+    spdlog::info("reports read the replica while it is at most {} s behind", dbc.replica_max_staleness_s);
+  }
+  ReportReads report_reads({&report_pool, replica_pool.get(),
+                            std::chrono::seconds(dbc.replica_max_staleness_s),
+                            std::chrono::seconds(dbc.replica_retry_s)},
+                           &metrics);
   // People: logins (throttled per login and address), sessions, API tokens, admin tokens.
   LoginThrottle login_throttle({5, 20, 5'000, 15 * 60'000, 60 * 60'000, 10 * 60'000, 10'000});
   CentralAuth auth({&ops_pool, tokens.get(), &login_throttle, config->session_idle_s,
@@ -197,7 +214,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // The reporting API: any user, API token or admin token of the tenant (held to its sites).
   ReportCache report_cache(static_cast<std::size_t>(rc.cache_mib) << 20);
   ReportLimits report_limits({rc.requests_per_second, rc.rows_per_minute});
-  AddReportRoutes(router, {&report_pool, &report_cache, &report_limits,
+  AddReportRoutes(router, {&report_reads, &report_cache, &report_limits,
                            [&auth](const HttpRequest& req) { return auth.Authenticate(req); },
                            &metrics, SystemClock()});
 
@@ -253,6 +270,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   std::optional<PgBackupJobOptions> pg_backup_jobs;
   if (config->pg_backup.enabled) {
     pg_backup_jobs = config->pg_backup.jobs;
+    pg_backup_jobs->session_url = dbc.session_url;
     spdlog::info("pg_backup: pgBackRest stanza '{}' ({}): a full backup every {} h, an "
                  "incremental one every {} h",
                  pg_backup_jobs->pgbackrest.stanza, pg_backup_jobs->pgbackrest.config,
@@ -298,7 +316,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // node's edges; changed rollups drop the cached reports they touch; an enqueued job
   // wakes the workers.
   auto listener = std::make_unique<PgListener>(
-      db_url, std::vector<std::string>{kFeedChannel, "millrace_reports", "millrace_jobs"},
+      dbc.session_url, std::vector<std::string>{kFeedChannel, "millrace_reports", "millrace_jobs"},
       [srv, &report_cache, job_runner](const std::string& channel, const std::string& payload) {
         if (channel == "millrace_jobs") {
           if (job_runner) job_runner->Wake();

@@ -27,7 +27,11 @@ Status PgBackupJob(const PgBackupJobOptions& o, JobContext& ctx) {
   const PgBackRest pgbackrest(o.pgbackrest);
   // One backup at a time over all nodes (pgBackRest refuses a second): a job that finds
   // another running waits for it rather than spending its attempts on the lock.
-  PgConnection& conn = ctx.conn();
+  std::unique_ptr<PgConnection> session;
+  if (!o.session_url.empty()) {
+    MILLRACE_ASSIGN_OR_RETURN(session, PgConnection::Connect(o.session_url));
+  }
+  PgConnection& conn = session ? *session : ctx.conn();
   for (bool waited = false;; waited = true) {
     MILLRACE_ASSIGN_OR_RETURN(
         auto got, conn.Query("SELECT pg_try_advisory_lock(" + std::string(kBackupLock) + ")"));

@@ -31,7 +31,16 @@ PgPool::Lease::~Lease() {
 
 Result<std::unique_ptr<PgConnection>> PgPool::Open() {
   MILLRACE_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.conninfo));
+  // application_name is one of the parameters PgBouncer tracks per client and sets again on
+  // whichever server connection it lends, so it is safe through a pooler as well.
   MILLRACE_RETURN_IF_ERROR(conn->Exec("SET application_name = 'mes-central " + options_.name + "'"));
+  std::string local;
+  if (!options_.role.empty()) local = "SET LOCAL ROLE \"" + options_.role + "\"";
+  if (options_.statement_timeout_ms > 0)
+    local += (local.empty() ? "" : "; ") + std::string("SET LOCAL statement_timeout = ") +
+             std::to_string(options_.statement_timeout_ms);
+  conn->set_transaction_settings(local);
+  if (options_.transaction_pooler) return conn;
   if (!options_.role.empty())
     MILLRACE_RETURN_IF_ERROR(conn->Exec("SET ROLE \"" + options_.role + "\""));
   if (options_.statement_timeout_ms > 0)

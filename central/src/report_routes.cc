@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <chrono>
 #include <ctime>
 
@@ -34,6 +36,7 @@ HttpResponse Answer(const CachedReport& c, const HttpRequest& req) {
   r.headers["ETag"] = c.etag;
   r.headers["Cache-Control"] = "private, no-cache";
   if (!c.data_as_of.empty()) r.headers["X-Data-As-Of"] = c.data_as_of;
+  if (!c.read_from.empty()) r.headers["X-Read-From"] = c.read_from;
   if (!c.disposition.empty()) r.headers["Content-Disposition"] = c.disposition;
   if (req.Header("if-none-match") == c.etag) {
     r.status = 304;
@@ -125,12 +128,24 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
     }
     const auto started = std::chrono::steady_clock::now();
     const std::uint64_t generation = o.cache->generation();  // before the snapshot is taken
-    auto lease = o.pool->Acquire();
-    if (!lease.ok()) {
+    auto first = o.reads->Acquire();
+    if (!first.ok()) {
       count(name, "refused");
-      return Refused(lease.status(), 1);
+      return Refused(first.status(), 1);
     }
-    auto result = RunReport(**lease, *q);
+    auto result = RunReport(*first->lease, *q);
+    std::optional<Result<ReportRead>> again;
+    if (!result.ok() && first->replica && o.reads->ReplicaFailed(result.status())) {
+      // The replica's fault (a broken connection, a query recovery cancelled): once more on
+      // the primary, which the breaker now sends every report to for a while.
+      again.emplace(o.reads->Acquire());
+      if (!again->ok()) {
+        count(name, "refused");
+        return Refused(again->status(), 1);
+      }
+      result = RunReport(*(*again)->lease, *q);
+    }
+    const ReportRead* read = again ? &**again : &*first;
     if (!result.ok()) {
       // PostgreSQL refusing a report's own SQL is a fault of this server, not of the request.
       const bool ours = result.status().message().rfind("PostgreSQL", 0) == 0;
@@ -142,6 +157,9 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
       return HttpResponse::Error(result.status());
     }
     o.limits->Charge(q->tenant_id, static_cast<std::int64_t>(result->rows.size()));
+    result->read_from = read->replica ? "replica" : "primary";
+    if (read->replica) result->staleness_s = read->staleness_s;
+    result->replica_skipped = read->fallback;
     CachedReport c;
     c.body = q->csv ? RenderReportCsv(*result) : RenderReportJson(*q, *result);
     c.content_type = q->csv ? "text/csv; charset=utf-8" : "application/json";
@@ -151,7 +169,12 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
     c.sites = result->sites;
     c.from = q->from;
     c.to = q->to;
-    c.from_rollups = spec->from_rollups;
+    // A replica may not yet hold what the rollups' invalidation announced: its answers only
+    // live as long as answers not from rollups.
+    c.from_rollups = spec->from_rollups && !read->replica;
+    char staleness[48];
+    std::snprintf(staleness, sizeof staleness, "replica; staleness=%.1fs", read->staleness_s);
+    c.read_from = read->replica ? staleness : "primary";
     if (seconds)
       seconds->With({name}).Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

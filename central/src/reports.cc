@@ -175,6 +175,9 @@ std::string RenderReportJson(const ReportQuery& q, const ReportResult& r) {
   j["sites_as_of"] = nlohmann::json::object();
   for (const auto& [site, at] : r.sites_as_of)
     j["sites_as_of"][site] = at.empty() ? nlohmann::json(nullptr) : nlohmann::json(at);
+  j["read_from"] = r.read_from;
+  j["staleness_seconds"] = r.staleness_s ? nlohmann::json(*r.staleness_s) : nlohmann::json(nullptr);
+  if (!r.replica_skipped.empty()) j["replica_skipped"] = r.replica_skipped;
   if (q.spec->time_range) {
     j["from"] = q.from;
     j["to"] = q.to;

@@ -49,6 +49,7 @@ class PgPeopleTest : public ::testing::Test {
     pool_ = std::make_unique<PgPool>(po);
     po.role = "millrace_report";
     report_pool_ = std::make_unique<PgPool>(po);
+    report_reads_ = std::make_unique<ReportReads>(ReportReadsOptions{report_pool_.get()});
     admin_tokens_ = std::make_unique<AdminTokenCache>(db_->ConnInfo("millrace_app"));
     LoginThrottleOptions to;
     to.key_free = 3;
@@ -56,7 +57,7 @@ class PgPeopleTest : public ::testing::Test {
     throttle_ = std::make_unique<LoginThrottle>(to, &clock_);
     auth_ = std::make_unique<CentralAuth>(CentralAuthOptions{pool_.get(), admin_tokens_.get(), throttle_.get(), 3600, true, nullptr});
     auth_->AddRoutes(router_);
-    AddReportRoutes(router_, {report_pool_.get(), &cache_, &limits_,
+    AddReportRoutes(router_, {report_reads_.get(), &cache_, &limits_,
                               [this](const HttpRequest& r) { return auth_->Authenticate(r); }});
   }
 
@@ -83,6 +84,7 @@ class PgPeopleTest : public ::testing::Test {
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgConnection> app_;
   std::unique_ptr<PgPool> pool_, report_pool_;
+  std::unique_ptr<ReportReads> report_reads_;
   std::unique_ptr<AdminTokenCache> admin_tokens_;
   ManualClock clock_{0};
   std::unique_ptr<LoginThrottle> throttle_;

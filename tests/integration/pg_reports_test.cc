@@ -484,10 +484,11 @@ TEST_F(PgReportsTest, TheHttpRouteAnswersCachesAndRefusesAsDocumented) {
   po.size = 2;
   po.role = "millrace_report";
   PgPool pool(po);
+  ReportReads reads({&pool});
   ReportCache cache(8 << 20);
   ReportLimits limits({5, 1'000'000});
   Router router;
-  AddReportRoutes(router, {&pool, &cache, &limits,
+  AddReportRoutes(router, {&reads, &cache, &limits,
                            [](const HttpRequest& req) -> Result<Viewer> {
                              if (req.Header("authorization") == "Bearer platform") return Viewer{"p", "", Role::kPlatformOperator, {}};
                              if (req.Header("authorization") == "Bearer porto-manager")

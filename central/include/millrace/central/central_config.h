@@ -59,8 +59,25 @@ struct CentralPgBackupConfig {
   PgBackupJobOptions jobs;
 };
 
+// Where central's PostgreSQL connections go ([database]).
+struct CentralDatabaseConfig {
+  // Every transaction; may be PgBouncer in transaction mode.
+  std::string url;
+  // LISTEN/NOTIFY and session advisory locks: PostgreSQL itself (or a session pooler).
+  // Defaults to url.
+  std::string session_url;
+  // true: url is a pooler in transaction mode, so nothing is set per session: the role
+  // and statement timeout of pooled connections are SET LOCAL in each transaction.
+  bool transaction_pooler = false;
+  // Reports read here when set and fresh enough (replica_reads.h).
+  std::string replica_url;
+  int replica_max_staleness_s = 30;
+  int replica_retry_s = 10;
+};
+
 struct CentralConfig {
-  std::string database_url;
+  std::string database_url;  // database.url, which most of central uses
+  CentralDatabaseConfig database;
   int session_idle_s = 8 * 3600;
   CentralReportsConfig reports;
   bool public_tenant_metrics = false;

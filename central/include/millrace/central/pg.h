@@ -74,6 +74,13 @@ class PgConnection {
   Result<std::vector<std::pair<std::string, std::string>>> WaitForNotifications(int timeout_ms);
   PGconn* raw() { return conn_; }
 
+  // Statements BeginTenant runs right after BEGIN on this connection, in the same round trip:
+  // the SET LOCALs a pool gives its connections ("SET LOCAL ROLE x; SET LOCAL
+  // statement_timeout = 30000"), which hold through a pooler in transaction mode where a
+  // session's SET would land on whichever server connection the pooler picked.
+  void set_transaction_settings(std::string sql) { transaction_settings_ = std::move(sql); }
+  const std::string& transaction_settings() const { return transaction_settings_; }
+
  private:
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
   Status CheckResult(PGresult* res, const std::string& sql) const;
@@ -81,6 +88,7 @@ class PgConnection {
   Status StartCopy(const std::string& copy_sql, int expected);
   Result<long> FinishCopy(const std::string& copy_sql);
   PGconn* conn_;
+  std::string transaction_settings_;
 };
 
 // `conninfo` (keyword=value pairs, or a postgres:// URI) with connect_timeout set to

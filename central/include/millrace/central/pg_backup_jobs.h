@@ -29,6 +29,10 @@ struct PgBackupJobOptions {
   PgBackRestOptions pgbackrest;
   int full_every_hours = 168;
   int incr_every_hours = 24;
+  // The one-backup-at-a-time lock is a session advisory lock, so it is taken on a connection
+  // of its own to this address ([database] session_url), never through a transaction pooler.
+  // Empty: on the job's own connection.
+  std::string session_url;
 };
 
 void AddPgBackupJobKind(JobKinds& kinds, const PgBackupJobOptions& options);

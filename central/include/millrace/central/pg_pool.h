@@ -4,6 +4,9 @@
 // the applier needs; and every pooled connection has a statement timeout, so a runaway
 // query cannot hold one for long.
 //
+// Every lent connection's transactions (BeginTenant) SET LOCAL the pool's role and
+// statement timeout; without a transaction pooler the session has them too.
+//
 // Connections are opened on demand up to `size`. One idle for longer than `check_after` is
 // checked with a round trip before it is lent; one that fails the check, comes back broken
 // or inside a transaction it cannot roll back is closed and replaced. When all are lent,
@@ -34,6 +37,11 @@ struct PgPoolOptions {
   std::chrono::milliseconds check_after{10000};
   int statement_timeout_ms = 30000;  // 0: none
   std::string role;  // SET ROLE to this on every connection ("": the login role)
+  // true: conninfo is a pooler in transaction mode (PgBouncer), where a session's SET lands
+  // on whichever server connection the pooler picked and stays there for other clients. Then
+  // role and statement timeout are only SET LOCAL by each transaction BeginTenant opens;
+  // statements outside one run with the login role and the server's own timeout.
+  bool transaction_pooler = false;
 };
 
 class PgPool {

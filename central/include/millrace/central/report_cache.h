@@ -22,6 +22,7 @@ namespace millrace::central {
 struct CachedReport {
   std::string body, content_type, etag, data_as_of;
   std::string disposition;  // Content-Disposition of a CSV answer
+  std::string read_from;    // X-Read-From: "primary", or "replica; staleness=0.4s"
   std::string tenant;
   std::set<std::string> sites;  // the sites the answer covers
   std::string from, to;         // its dates ("" for none: then it only ages out)

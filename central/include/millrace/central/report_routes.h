@@ -4,7 +4,9 @@
 // answered 304 on If-None-Match, answers cached per tenant and query until the tenant's
 // rollups change (report_cache.h), per-tenant limits answered 429 with Retry-After
 // (report_limits.h), and a pooled connection (pg_pool.h) answered 503 with Retry-After
-// when none frees up in time.
+// when none frees up in time. Reads go to a replica when one is configured and fresh
+// (replica_reads.h); the answer says where in "read_from" and "staleness_seconds" and the
+// X-Read-From header.
 //
 // Thread-safety: the handlers run on any HTTP thread; everything they share is.
 #pragma once
@@ -14,7 +16,7 @@
 #include <vector>
 
 #include "millrace/central/people.h"
-#include "millrace/central/pg_pool.h"
+#include "millrace/central/replica_reads.h"
 #include "millrace/central/report_cache.h"
 #include "millrace/central/report_limits.h"
 #include "millrace/common/http.h"
@@ -24,7 +26,7 @@ namespace millrace::central {
 using Authenticator = std::function<Result<Viewer>(const HttpRequest&)>;
 
 struct ReportRoutesOptions {
-  PgPool* pool = nullptr;
+  ReportReads* reads = nullptr;  // the primary's pool, or a replica's (replica_reads.h)
   ReportCache* cache = nullptr;
   ReportLimits* limits = nullptr;
   Authenticator authenticate;

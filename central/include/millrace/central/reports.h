@@ -89,13 +89,19 @@ struct ReportResult {
   std::map<std::string, std::string> sites_as_of;
   std::string data_as_of;
   std::set<std::string> sites;  // the sites the answer covers (for cache invalidation)
+  // Where it was read (the caller says: replica_reads.h): "primary" or "replica", the
+  // replica's staleness in seconds, and why the primary when a replica is configured.
+  std::string read_from = "primary";
+  std::optional<double> staleness_s;
+  std::string replica_skipped;
 };
 
 // Runs the report in a transaction of the query's tenant on `conn` (as central's report
 // role: PgPoolOptions::role), with app.sites set to the query's allowed sites.
 Result<ReportResult> RunReport(PgConnection& conn, const ReportQuery& query);
 
-// {"report", "tenant", "data_as_of", "sites_as_of", "columns", "rows": [{...}], "next"}.
+// {"report", "tenant", "data_as_of", "sites_as_of", "read_from", "staleness_seconds",
+//  "columns", "rows": [{...}], "next"}.
 std::string RenderReportJson(const ReportQuery& query, const ReportResult& result);
 // RFC 4180: a header of column names, then one line per row.
 std::string RenderReportCsv(const ReportResult& result);
