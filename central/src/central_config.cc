@@ -42,6 +42,18 @@ Result<CentralConfig> ReadCentralConfig(ConfigFile& file) {
     d.replica_max_staleness_s = static_cast<int>(stale);
     d.replica_retry_s = static_cast<int>(retry);
   }
+  if (file.Has("cluster")) {
+    CentralClusterConfig& k = c.cluster;
+    MILLRACE_ASSIGN_OR_RETURN(k.name, file.GetString("cluster.name"));
+    if (k.name.empty()) return file.Invalid("cluster.name", "must not be empty");
+    MILLRACE_ASSIGN_OR_RETURN(k.tenant_map_file, file.GetString("cluster.tenant_map"));
+    if (k.tenant_map_file.empty()) return file.Invalid("cluster.tenant_map", "must not be empty");
+    if (k.tenant_map_file[0] != '/') {
+      const auto slash = path.rfind('/');
+      k.tenant_map_file =
+          (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/" + k.tenant_map_file;
+    }
+  }
   if (file.Has("sync")) {
     CentralSyncConfig& y = c.sync;
     y.enabled = true;

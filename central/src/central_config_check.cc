@@ -1,5 +1,6 @@
 // `mes-central config check`: the file as serve would read it, and the files it names.
 #include "millrace/central/central_config.h"
+#include "millrace/central/tenant_map.h"
 #include "millrace/common/config_command.h"
 #include "millrace/sync/transport.h"
 
@@ -26,6 +27,26 @@ Result<std::string> CheckCentralConfig(const std::string& path) {
            std::to_string(c.sync.workers) + " appliers\n";
   } else {
     out += "sync: none (no edge can connect to this node)\n";
+  }
+  out += std::string("database: ") +
+         (c.database.transaction_pooler ? "through a transaction pooler, sessions at " + c.database.session_url
+                                        : "direct") +
+         (c.database.replica_url.empty() ? "; reports read the primary"
+                                         : "; reports read a replica while it is at most " +
+                                               std::to_string(c.database.replica_max_staleness_s) +
+                                               " s behind") +
+         "\n";
+  if (!c.cluster.name.empty()) {
+    auto map = LoadTenantMap(c.cluster.tenant_map_file);
+    if (!map.ok()) return map.status().WithContext("config " + path + ": key 'cluster.tenant_map'");
+    if (!map->clusters.count(c.cluster.name))
+      return Status::InvalidArgument("config " + path + ": key 'cluster.name': cluster \"" +
+                                     c.cluster.name + "\" is not declared in " + map->file);
+    int here = 0;
+    for (const auto& [tenant, cluster] : map->tenants) here += cluster == c.cluster.name;
+    out += "cluster " + c.cluster.name + " of " + std::to_string(map->clusters.size()) + " in " +
+           map->file + ": " + std::to_string(here) + " of " + std::to_string(map->tenants.size()) +
+           " tenants\n";
   }
   out += "jobs: " + std::to_string(c.jobs.workers) + " workers\n";
   out += "site backups: " + (c.backups.dir.empty() ? std::string("declined") : c.backups.dir) + "\n";

@@ -31,6 +31,14 @@ const ConfigKeyDoc kCentralDocs[] = {
     {"database.replica_retry_seconds", "After the replica failed or fell behind, reports read the "
                                        "primary this long before the replica is tried again (a "
                                        "circuit breaker)."},
+    {"cluster.name", "This node's PostgreSQL cluster in the tenant map: the node only creates, "
+                     "provisions and restores tenants the map puts on it, and its database.url "
+                     "must be that cluster's. Without a [cluster] table every tenant is on one "
+                     "cluster."},
+    {"cluster.tenant_map", "The tenant -> cluster map (TOML: [clusters.NAME] sync = \"tcp://...\", "
+                           "[tenants] acme = \"NAME\"), the same file on every node; `mes-central "
+                           "tenant-map` checks it against the database and prints HAProxy's map. "
+                           "Relative to this file's directory."},
     {"sync.bind", "Where edges connect: a ZeroMQ endpoint, tcp://host:port (\"tcp://*:7400\" for "
                   "every interface). Without a [sync] table no edge can connect to this node."},
     {"sync.insecure_development", "true: no CurveZMQ (development only; logged at start)."},
@@ -85,6 +93,9 @@ const ConfigKeyDoc kCentralDocs[] = {
 constexpr char kEveryTable[] = R"(
 [database]
 url = "host=/run/postgresql dbname=millrace"
+[cluster]
+name = "a"
+tenant_map = "tenants.toml"
 [sync]
 bind = "tcp://*:7400"
 secret_key_file = "central.key"

@@ -23,6 +23,7 @@
 #include "backups_command.h"
 #include "pg_backups_command.h"
 #include "retention_command.h"
+#include "tenant_map_command.h"
 #include "rows_command.h"
 #include "alerts_command.h"
 #include "jobs_command.h"
@@ -33,6 +34,7 @@
 #include "millrace/central/people_routes.h"
 #include "millrace/central/pg_pool.h"
 #include "millrace/central/report_routes.h"
+#include "millrace/central/tenant_map.h"
 #include "millrace/central/provision.h"
 #include "millrace/central/drift_jobs.h"
 #include "millrace/central/restore_site.h"
@@ -109,6 +111,17 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   if (!config.ok()) return Fail(config.status());
   if (port_override >= 0) config->http.port = static_cast<std::uint16_t>(port_override);
   if (Status s = InitLogging(config->log); !s.ok()) return Fail(s);
+  if (!config->cluster.name.empty()) {
+    auto map = LoadTenantMap(config->cluster.tenant_map_file);
+    if (!map.ok()) return Fail(map.status());
+    if (!map->clusters.count(config->cluster.name))
+      return Fail(Status::InvalidArgument("cluster.name \"" + config->cluster.name +
+                                          "\" is not declared in " + map->file));
+    int here = 0;
+    for (const auto& [tenant, cluster] : map->tenants) here += cluster == config->cluster.name;
+    spdlog::info("cluster {}: {} of the {} tenants in {}", config->cluster.name, here,
+                 map->tenants.size(), map->file);
+  }
   // A socket per connected site.
   const rlim_t open_files = RaiseOpenFileLimit();
   if (open_files < 4096)
@@ -356,6 +369,7 @@ int Provision(const std::string& config_path, ProvisionOptions o) {
   CentralConfig config;
   auto conn = ConnectFromConfig(config_path, &config);
   if (!conn.ok()) return Fail(conn.status());
+  if (Status s = CheckTenantHere(config, o.tenant_id, &o.endpoints); !s.ok()) return Fail(s);
   if (Status s = FillCentralKey(config, o); !s.ok()) return Fail(s);
   auto r = ProvisionSite(**conn, o);
   if (!r.ok()) return Fail(r.status());
@@ -371,6 +385,7 @@ int RestoreSiteCommand(const std::string& config_path, RestoreSiteOptions o) {
   CentralConfig config;
   auto conn = ConnectFromConfig(config_path, &config);
   if (!conn.ok()) return Fail(conn.status());
+  if (Status s = CheckTenantHere(config, o.site.tenant_id, &o.site.endpoints); !s.ok()) return Fail(s);
   if (Status s = FillCentralKey(config, o.site); !s.ok()) return Fail(s);
   o.live_within_ms = config.sync.store_takeover_grace_ms;
   if (config.backups.dir.empty())
@@ -515,8 +530,8 @@ int main(int argc, char** argv) {
   provision->add_option("--out", provision_options.out_dir, "Directory to create")->required();
   provision
       ->add_option("--endpoint", provision_options.endpoints,
-                   "Central sync endpoint the edge connects to (repeat for failover)")
-      ->required();
+                   "Central sync endpoint the edge connects to (repeat for failover); with a "
+                   "[cluster] tenant map, the cluster's sync address when not given");
   provision->add_option("--time-zone", provision_options.time_zone,
                         "The site's IANA time zone, e.g. Europe/Paris: its shifts, production "
                         "day and report buckets (default UTC)");
@@ -538,8 +553,8 @@ int main(int argc, char** argv) {
   restore->add_option("--out", restore_options.site.out_dir, "Directory to create")->required();
   restore
       ->add_option("--endpoint", restore_options.site.endpoints,
-                   "Central sync endpoint the edge connects to (repeat for failover)")
-      ->required();
+                   "Central sync endpoint the edge connects to (repeat for failover); with a "
+                   "[cluster] tenant map, the cluster's sync address when not given");
   restore->add_option("--http-port", restore_options.site.http_port,
                       "Terminal HTTP port written into edge.toml")
       ->check(CLI::Range(1, 65535));
@@ -693,6 +708,8 @@ int main(int argc, char** argv) {
   central::AddPgBackupsCommand(app, &pg_backups_command);
   central::RetentionCommand retention_command;
   central::AddRetentionCommand(app, &retention_command);
+  central::TenantMapCommand tenant_map_command;
+  central::AddTenantMapCommand(app, &tenant_map_command);
 
   ConfigCommand config_command;
   AddConfigCommand(app, &config_command);
@@ -706,6 +723,7 @@ int main(int argc, char** argv) {
   if (*backups_command.root) return central::RunBackupsCommand(backups_command);
   if (*pg_backups_command.root) return central::RunPgBackupsCommand(pg_backups_command);
   if (*retention_command.root) return central::RunRetentionCommand(retention_command);
+  if (*tenant_map_command.root) return central::RunTenantMapCommand(tenant_map_command);
   if (*rebuild)
     return central::RebuildRollupsCommand(config_path, rebuild_range, rebuild_from, rebuild_to);
   if (*create_user) {
@@ -788,8 +806,10 @@ int main(int argc, char** argv) {
   }
   if (*create_tenant) {
     central::QuietLogging();
-    auto conn = central::ConnectFromConfig(config_path);
+    central::CentralConfig config;
+    auto conn = central::ConnectFromConfig(config_path, &config);
     if (!conn.ok()) return central::Fail(conn.status());
+    if (Status s = central::CheckTenantHere(config, tenant); !s.ok()) return central::Fail(s);
     if (Status s = central::CreateTenant(**conn, tenant, tenant_name, who); !s.ok())
       return central::Fail(s);
     std::cout << "created tenant " << tenant << "\n";

@@ -1,5 +1,6 @@
 #include "millrace/common/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <toml.hpp>
@@ -106,6 +107,15 @@ void ConfigFile::Record(ConfigKeyRead r) {
 
 bool ConfigFile::Has(std::string_view key) const {
   return Find(impl_->root, key) != nullptr;
+}
+
+std::vector<std::string> ConfigFile::Keys(std::string_view key) const {
+  std::vector<std::string> out;
+  const toml::value* v = Find(impl_->root, key);
+  if (v && v->is_table())
+    for (const auto& [k, value] : v->as_table()) out.push_back(k);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Status ConfigFile::Invalid(std::string_view key, std::string_view why) const {

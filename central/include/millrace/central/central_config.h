@@ -75,9 +75,17 @@ struct CentralDatabaseConfig {
   int replica_retry_s = 10;
 };
 
+// [cluster]: this node's PostgreSQL cluster in the tenant -> cluster map (tenant_map.h).
+// Absent: one cluster, every tenant on it.
+struct CentralClusterConfig {
+  std::string name;
+  std::string tenant_map_file;
+};
+
 struct CentralConfig {
   std::string database_url;  // database.url, which most of central uses
   CentralDatabaseConfig database;
+  CentralClusterConfig cluster;
   int session_idle_s = 8 * 3600;
   CentralReportsConfig reports;
   bool public_tenant_metrics = false;

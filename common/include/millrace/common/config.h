@@ -49,6 +49,10 @@ class ConfigFile {
 
   const std::string& name() const { return name_; }
   bool Has(std::string_view key) const;
+  // The names directly under table `key` (sorted; none when it is absent or not a table),
+  // for files whose keys are data, such as a map of tenants. Reading them does not mark
+  // them read: each still has to be asked for with a getter.
+  std::vector<std::string> Keys(std::string_view key) const;
 
   // Each getter returns the value, the fallback when the key is absent, or an error
   // naming file and key when the value has the wrong type or is out of range.
