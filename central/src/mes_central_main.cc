@@ -164,7 +164,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
         PgPoolOptions{WithConnectTimeout(dbc.replica_url, 2), "replica", rc.db_connections,
                       std::chrono::milliseconds(2000), std::chrono::milliseconds(1000),
                       rc.statement_timeout_s * 1000, catalog::PostgresDdlOptions{}.report_role,
-                      dbc.transaction_pooler},
+                      dbc.transaction_pooler, std::chrono::milliseconds(1500)},
         &metrics);
     spdlog::info("reports read the replica while it is at most {} s behind", dbc.replica_max_staleness_s);
   }

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 namespace millrace::central {
@@ -92,6 +93,50 @@ Result<PgResult> PgConnection::Query(const std::string& sql, const std::vector<P
     return s;
   }
   return PgResult(res);
+}
+
+Result<PgResult> PgConnection::QueryWithin(const std::string& sql, std::chrono::milliseconds timeout) {
+  if (!PQsendQuery(conn_, sql.c_str()))
+    return Status::Unavailable(std::string("PostgreSQL: ") + PQerrorMessage(conn_) + " [in: " + sql + "]");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  PGresult* last = nullptr;
+  Status failed;
+  while (true) {
+    while (PQisBusy(conn_)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{PQsocket(conn_), POLLIN, 0};
+      const int ready = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
+      if (ready == 0) {
+        if (last) PQclear(last);
+        if (PGcancel* cancel = PQgetCancel(conn_)) {
+          char err[256];
+          (void)PQcancel(cancel, err, sizeof err);
+          PQfreeCancel(cancel);
+        }
+        return Status::Timeout("PostgreSQL did not answer within " + std::to_string(timeout.count()) +
+                               " ms [in: " + sql + "]");
+      }
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0 || !PQconsumeInput(conn_)) {
+        if (last) PQclear(last);
+        return Status::Unavailable(std::string("PostgreSQL: ") + PQerrorMessage(conn_) + " [in: " + sql + "]");
+      }
+    }
+    PGresult* res = PQgetResult(conn_);
+    if (!res) break;
+    if (failed.ok()) {
+      Status s = CheckResult(res, sql);
+      if (!s.ok()) failed = s;
+    }
+    if (last) PQclear(last);
+    last = res;
+  }
+  if (!failed.ok() || !last) {
+    if (last) PQclear(last);
+    return failed.ok() ? Status::Internal("no result [in: " + sql + "]") : failed;
+  }
+  return PgResult(last);
 }
 
 Result<PgResult> PgConnection::QueryBinary(const std::string& sql,

@@ -29,11 +29,17 @@ PgPool::Lease::~Lease() {
   if (pool_ && conn_) pool_->Release(std::move(conn_));
 }
 
+Status PgPool::RoundTrip(PgConnection& conn, const std::string& sql) {
+  if (options_.round_trip_timeout.count() > 0)
+    return conn.QueryWithin(sql, options_.round_trip_timeout).status();
+  return conn.Exec(sql);
+}
+
 Result<std::unique_ptr<PgConnection>> PgPool::Open() {
   MILLRACE_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.conninfo));
   // application_name is one of the parameters PgBouncer tracks per client and sets again on
   // whichever server connection it lends, so it is safe through a pooler as well.
-  MILLRACE_RETURN_IF_ERROR(conn->Exec("SET application_name = 'mes-central " + options_.name + "'"));
+  MILLRACE_RETURN_IF_ERROR(RoundTrip(*conn, "SET application_name = 'mes-central " + options_.name + "'"));
   std::string local;
   if (!options_.role.empty()) local = "SET LOCAL ROLE \"" + options_.role + "\"";
   if (options_.statement_timeout_ms > 0)
@@ -42,10 +48,10 @@ Result<std::unique_ptr<PgConnection>> PgPool::Open() {
   conn->set_transaction_settings(local);
   if (options_.transaction_pooler) return conn;
   if (!options_.role.empty())
-    MILLRACE_RETURN_IF_ERROR(conn->Exec("SET ROLE \"" + options_.role + "\""));
+    MILLRACE_RETURN_IF_ERROR(RoundTrip(*conn, "SET ROLE \"" + options_.role + "\""));
   if (options_.statement_timeout_ms > 0)
     MILLRACE_RETURN_IF_ERROR(
-        conn->Exec("SET statement_timeout = " + std::to_string(options_.statement_timeout_ms)));
+        RoundTrip(*conn, "SET statement_timeout = " + std::to_string(options_.statement_timeout_ms)));
   return conn;
 }
 
@@ -61,7 +67,7 @@ Result<PgPool::Lease> PgPool::Acquire() {
       ++acquired_;
       const bool check = std::chrono::steady_clock::now() - idle.since > options_.check_after;
       lock.unlock();
-      if (!check || (PQstatus(idle.conn->raw()) == CONNECTION_OK && idle.conn->Exec("SELECT 1").ok()))
+      if (!check || (PQstatus(idle.conn->raw()) == CONNECTION_OK && RoundTrip(*idle.conn, "SELECT 1").ok()))
         return Lease(this, std::move(idle.conn));
       // Gone stale (a restarted server, a dropped link): replace it.
       idle.conn.reset();

@@ -78,7 +78,8 @@ Result<ReportRead> ReportReads::Acquire() {
     Open("the replica is unreachable: " + lease.status().message(), "unreachable");
     return Primary(state().reason);
   }
-  auto probe = (*lease)->Query(kProbe);
+  // Bounded: behind PgBouncer a replica that is gone holds a query until the pooler gives up.
+  auto probe = (*lease)->QueryWithin(kProbe, std::chrono::milliseconds(1500));
   if (!probe.ok()) {
     Open("the replica is unreachable: " + probe.status().message(), "unreachable");
     return Primary(state().reason);

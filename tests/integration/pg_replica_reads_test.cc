@@ -76,6 +76,32 @@ TEST_F(PgReplicaReadsTest, APoolForATransactionPoolerSetsRoleAndTimeoutPerTransa
   EXPECT_EQ(Get(**d, "SHOW statement_timeout"), "1234ms");
 }
 
+// A round trip with a deadline gives up in time and cancels what it started; within it, it
+// answers as Query does, errors included.
+TEST_F(PgReplicaReadsTest, ARoundTripWithADeadlineGivesUpAndCancels) {
+  auto conn = db_->Connect("postgres");
+  ASSERT_TRUE(conn.ok());
+  auto fast = (*conn)->QueryWithin("SELECT 1; SELECT 'last'", std::chrono::milliseconds(5000));
+  ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+  EXPECT_EQ(fast->GetString(0, 0), "last");
+  auto bad = (*conn)->QueryWithin("SELECT 1/0", std::chrono::milliseconds(5000));
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << bad.status().ToString();
+  const auto started = std::chrono::steady_clock::now();
+  auto slow = (*conn)->QueryWithin("SELECT pg_sleep(30)", std::chrono::milliseconds(200));
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(slow.status().code(), StatusCode::kTimeout) << slow.status().ToString();
+  EXPECT_LT(took, std::chrono::seconds(10));
+  auto watcher = db_->Connect("postgres");
+  ASSERT_TRUE(watcher.ok());
+  std::string sleeping = "1";
+  for (int i = 0; i < 50 && sleeping != "0"; ++i) {
+    sleeping = Get(**watcher, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' "
+                              "AND state = 'active'");
+    if (sleeping != "0") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(sleeping, "0") << "the timed-out query was not cancelled";
+}
+
 // A replica that cannot be reached: reports read the primary and say why; the breaker stays
 // open for `retry` (the replica is not tried again) and then tries it again.
 TEST_F(PgReplicaReadsTest, AnUnreachableReplicaSendsReportsToThePrimaryUntilItIsTriedAgain) {

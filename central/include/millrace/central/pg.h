@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -59,6 +60,12 @@ class PgConnection {
   Status Exec(const std::string& sql);
   // Runs one statement with text parameters ($1, $2, ...).
   Result<PgResult> Query(const std::string& sql, const std::vector<PgParam>& params = {});
+
+  // Like Exec/Query (one or more statements, no parameters; the last statement's rows), but
+  // gives up after `timeout`: the query is cancelled and Timeout returned, and the connection
+  // is left busy, so a pool closes it. For round trips that must not wait on a server that
+  // is gone, e.g. behind PgBouncer, which holds a query until it finds a server.
+  Result<PgResult> QueryWithin(const std::string& sql, std::chrono::milliseconds timeout);
 
   // Runs one statement with binary parameters, the typed OIDs given; rows come back as text.
   Result<PgResult> QueryBinary(const std::string& sql, const std::vector<PgBinaryParam>& params);

@@ -42,6 +42,10 @@ struct PgPoolOptions {
   // role and statement timeout are only SET LOCAL by each transaction BeginTenant opens;
   // statements outside one run with the login role and the server's own timeout.
   bool transaction_pooler = false;
+  // Bounds the pool's own round trips (the check of an idle connection, the session's SETs):
+  // a server that is gone behind a pooler then fails them in this time instead of when the
+  // pooler gives up. 0: no bound.
+  std::chrono::milliseconds round_trip_timeout{0};
 };
 
 class PgPool {
@@ -81,6 +85,7 @@ class PgPool {
     std::chrono::steady_clock::time_point since;
   };
   Result<std::unique_ptr<PgConnection>> Open();
+  Status RoundTrip(PgConnection& conn, const std::string& sql);
   void Release(std::unique_ptr<PgConnection> conn);
 
   const PgPoolOptions options_;
