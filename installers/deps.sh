@@ -28,6 +28,10 @@ packages=(
   # offline site bundles: signed with minisign; the Debian-root test builds a minimal
   # Debian 12 with debootstrap
   minisign debootstrap socat
+  # central across machines (deploy/cluster/): PostgreSQL high availability with Patroni and
+  # etcd, HAProxy, PgBouncer in transaction mode; yamllint checks the compose file and the
+  # Kubernetes manifests (their daemons are not started: see policy-rc.d below)
+  pgbouncer haproxy patroni etcd-server etcd-client yamllint
   # promtool checks and unit-tests deploy/prometheus/alerts.yml (the package's server is
   # not started: see policy-rc.d below)
   prometheus
@@ -59,7 +63,7 @@ echo "deps.sh: installing ${#missing[@]} Debian package(s): ${missing[*]}"
 mkdir -p /etc/postgresql-common/createcluster.d
 echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/millrace.conf
 export DEBIAN_FRONTEND=noninteractive
-# Packages that ship a daemon (prometheus) must not start it here: Millrace's tests start
+# Packages that ship a daemon (prometheus, pgbouncer, haproxy, etcd) must not start it here: Millrace's tests start
 # what they need on ports of their own. A policy-rc.d that refuses every start, for the
 # length of the install (one already there is kept).
 policy=/usr/sbin/policy-rc.d
