@@ -29,8 +29,8 @@ Result<std::string> CheckCentralConfig(const std::string& path) {
     out += "sync: none (no edge can connect to this node)\n";
   }
   out += std::string("database: ") +
-         (c.database.transaction_pooler ? "through a transaction pooler, sessions at " + c.database.session_url
-                                        : "direct") +
+         (c.database.transaction_pooler ? std::string("through a transaction pooler, sessions at session_url")
+                                        : std::string("direct")) +
          (c.database.replica_url.empty() ? "; reports read the primary"
                                          : "; reports read a replica while it is at most " +
                                                std::to_string(c.database.replica_max_staleness_s) +

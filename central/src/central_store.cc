@@ -8,6 +8,7 @@
 #include "millrace/central/pg_binary.h"
 #include "millrace/central/pg_rows.h"
 #include "millrace/central/retention.h"
+#include "millrace/central/schema.h"
 #include "millrace/common/uuid.h"
 #include "millrace/common/ddl.h"
 #include "millrace/sync/content.h"
@@ -116,14 +117,18 @@ Status CopyViaStage(PgConnection& conn, const std::string& target, const std::st
   // PostgreSQL refuses COPY FROM into a table under row-level security, so rows are
   // COPYed into a session-private temp table (no RLS, no WAL) and moved with one
   // INSERT ... SELECT, which the tenant policy checks.
-  MILLRACE_RETURN_IF_ERROR(conn.Exec("CREATE TEMP TABLE IF NOT EXISTS " + stage + " (LIKE " +
+  // A temp table outlives the transaction on its server connection, which behind PgBouncer
+  // outlives this process and can serve a newer build: the schema version in its name
+  // keeps a stage of an older shape from being used after a migration.
+  const std::string name = stage + "_v" + std::to_string(kCentralSchemaVersion);
+  MILLRACE_RETURN_IF_ERROR(conn.Exec("CREATE TEMP TABLE IF NOT EXISTS " + name + " (LIKE " +
                                      target + " INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"));
   MILLRACE_RETURN_IF_ERROR(
-      conn.CopyIn("COPY " + stage + " (" + columns + ") FROM STDIN", data).status());
+      conn.CopyIn("COPY " + name + " (" + columns + ") FROM STDIN", data).status());
   // The stage empties itself at the end of the transaction (ON COMMIT DELETE ROWS), and
   // each caller stages a table at most once per transaction.
   return conn.Exec("INSERT INTO " + target + " (" + columns + ") SELECT " + columns + " FROM " +
-                   stage);
+                   name);
 }
 
 Status CopyRows(PgConnection& conn, const std::string& tenant_id, const catalog::TableSpec& table,

@@ -1,5 +1,7 @@
 #include "millrace/central/job_kinds.h"
 
+#include "millrace/central/tenant_map.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -54,8 +56,9 @@ Status RollupRebuild(JobContext& ctx) {
 
 // ---- tenant_provision ----
 
-Status TenantProvision(JobContext& ctx) {
+Status TenantProvision(const JobKindsOptions& o, JobContext& ctx) {
   const std::string tenant = ctx.payload().at("tenant").get<std::string>();
+  MILLRACE_RETURN_IF_ERROR(CheckTenantHere(o.cluster, o.tenant_map_file, tenant));
   const WriteContext who{"job:" + std::to_string(ctx.job().id) + " (" + ctx.job().created_by + ")",
                          "tenant_provision"};
   Status made = CreateTenant(ctx.conn(), tenant, ctx.payload().at("name").get<std::string>(), who);
@@ -229,7 +232,7 @@ JobKinds CentralJobKinds(const JobKindsOptions& o) {
              {{"tenant", JobField::Type::kString, true, 1, 32, "the new tenant's id (a-z, 0-9, '-')"},
               {"name", JobField::Type::kString, true, 1, 200, "its name"},
               {"demo", JobField::Type::kBool, false, 0, 0, "load the demo factory's master data"}},
-             TenantProvision});
+             [o](JobContext& ctx) { return TenantProvision(o, ctx); }});
   {
     JobKind exp{"report_export",
                 "Write a whole report (every page) as CSV into the export directory, with progress",

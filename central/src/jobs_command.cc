@@ -106,7 +106,7 @@ int RunJobsCommand(const JobsCommand& c) {
   // Every kind, for listing and checking an enqueue; the nodes run what they are set up for
   // (pg_backup only where [pg_backup] is configured).
   const JobKinds kinds =
-      CentralJobKinds({"(the node's [jobs] export_dir)", "", 300, 1000, {}, {}, PgBackupJobOptions{}});
+      CentralJobKinds({"(the node's [jobs] export_dir)", "", 300, 1000, {}, {}, PgBackupJobOptions{}, "", ""});
   if (*c.kinds) {
     for (const auto& [name, k] : kinds.all()) {
       std::cout << name << (k.platform ? " (platform)" : " (a tenant's)") << ": " << k.help << "\n";

@@ -273,7 +273,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   const std::string node = NodeName();
   RestoreJobOptions restore_jobs{backup_store.get(), config->jobs.export_dir, "",
                                  config->sync.insecure_development,
-                                 config->sync.store_takeover_grace_ms};
+                                 config->sync.store_takeover_grace_ms, config->cluster.name,
+                                 config->cluster.tenant_map_file};
   if (config->sync.enabled && !config->sync.insecure_development) {
     auto secret = sync::ReadKeyFile(config->sync.secret_key_file, true);
     auto pub = secret.ok() ? sync::CurvePublicKey(*secret) : Result<std::string>(secret.status());
@@ -294,7 +295,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                        {backup_store.get(),
                         config->backups.dir.empty() ? "" : config->backups.dir + "/.work",
                         config->backups.retention, config->backups.reverify_days},
-                       restore_jobs, pg_backup_jobs});
+                       restore_jobs, pg_backup_jobs, config->cluster.name,
+                       config->cluster.tenant_map_file});
   AddSiteBackupMetrics(metrics, &ops_pool);
   AddDriftMetrics(metrics, &ops_pool);
   if (pg_backup_jobs) AddPgBackupMetrics(metrics, &ops_pool);

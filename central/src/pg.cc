@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <thread>
 
 namespace millrace::central {
 
@@ -98,6 +99,8 @@ Result<PgResult> PgConnection::Query(const std::string& sql, const std::vector<P
 Result<PgResult> PgConnection::QueryWithin(const std::string& sql, std::chrono::milliseconds timeout) {
   if (!PQsendQuery(conn_, sql.c_str()))
     return Status::Unavailable(std::string("PostgreSQL: ") + PQerrorMessage(conn_) + " [in: " + sql + "]");
+  if (PQsocket(conn_) < 0)
+    return Status::Unavailable(std::string("PostgreSQL: no connection: ") + PQerrorMessage(conn_));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   PGresult* last = nullptr;
   Status failed;
@@ -109,10 +112,14 @@ Result<PgResult> PgConnection::QueryWithin(const std::string& sql, std::chrono::
       const int ready = left.count() > 0 ? poll(&p, 1, static_cast<int>(left.count())) : 0;
       if (ready == 0) {
         if (last) PQclear(last);
+        // PQcancel connects to the server and may block as long as a connect can: it runs on
+        // a thread of its own (PGcancel is made for that), and the caller goes on.
         if (PGcancel* cancel = PQgetCancel(conn_)) {
-          char err[256];
-          (void)PQcancel(cancel, err, sizeof err);
-          PQfreeCancel(cancel);
+          std::thread([cancel] {
+            char err[256];
+            (void)PQcancel(cancel, err, sizeof err);
+            PQfreeCancel(cancel);
+          }).detach();
         }
         return Status::Timeout("PostgreSQL did not answer within " + std::to_string(timeout.count()) +
                                " ms [in: " + sql + "]");

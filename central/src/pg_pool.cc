@@ -110,6 +110,9 @@ void PgPool::Release(std::unique_ptr<PgConnection> conn) {
   // A handler that left a transaction open (an error mid-way) gets it rolled back; a
   // connection that is broken or cannot roll back is closed.
   bool keep = PQstatus(conn->raw()) == CONNECTION_OK;
+  // A query still running (one QueryWithin gave up on) is closed, not waited for: a ROLLBACK
+  // would first read its result, as long as that takes.
+  if (keep && (PQisBusy(conn->raw()) || PQtransactionStatus(conn->raw()) == PQTRANS_ACTIVE)) keep = false;
   if (keep && PQtransactionStatus(conn->raw()) != PQTRANS_IDLE) keep = conn->Exec("ROLLBACK").ok();
   if (keep && PQtransactionStatus(conn->raw()) != PQTRANS_IDLE) keep = false;
   std::lock_guard<std::mutex> lock(mu_);

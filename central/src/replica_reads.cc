@@ -14,7 +14,7 @@ constexpr const char* kProbe =
     "SELECT pg_is_in_recovery(), "
     "EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL), "
     "CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
-    "ELSE COALESCE(EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8";
+    "ELSE EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()) END::float8";
 
 std::string Seconds(double s) {
   char buf[32];
@@ -31,7 +31,7 @@ ReportReads::ReportReads(ReportReadsOptions options, MetricsRegistry* metrics) :
   if (!o_.replica) return;
   fallbacks_ = &metrics->AddCounter(
       "mes_central_replica_fallbacks_total",
-      "Times reports turned to the primary, by why (unreachable, not_streaming, behind, failed)",
+      "Times reports turned to the primary, by why (unreachable, not_streaming, behind, failed, busy)",
       {"reason"});
   auto& staleness = metrics->AddGauge("mes_central_replica_staleness_seconds",
                                       "How far behind the replica was when last measured", {});
@@ -56,6 +56,7 @@ void ReportReads::Open(const std::string& reason, const std::string& metric_reas
   if (!open_ || reason_ != reason)
     spdlog::warn("reports read the primary for {} s: {}", o_.retry.count() / 1000.0, reason);
   open_ = true;
+  ++openings_;
   reason_ = reason;
   retry_at_ = std::chrono::steady_clock::now() + o_.retry;
   if (fallbacks_) fallbacks_->With({metric_reason}).Increment();
@@ -69,46 +70,76 @@ Result<ReportRead> ReportReads::Primary(const std::string& why) {
 
 Result<ReportRead> ReportReads::Acquire() {
   if (!o_.replica) return Primary("");
+  std::uint64_t openings = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (open_ && std::chrono::steady_clock::now() < retry_at_) return Primary(reason_);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (open_ && std::chrono::steady_clock::now() < retry_at_) {
+      const std::string why = reason_;
+      lock.unlock();  // the primary's pool may wait: never with the breaker's lock held
+      return Primary(why);
+    }
+    openings = openings_;
   }
-  auto lease = o_.replica->Acquire();
-  if (!lease.ok()) {
-    Open("the replica is unreachable: " + lease.status().message(), "unreachable");
-    return Primary(state().reason);
-  }
-  // Bounded: behind PgBouncer a replica that is gone holds a query until the pooler gives up.
-  auto probe = (*lease)->QueryWithin(kProbe, std::chrono::milliseconds(1500));
-  if (!probe.ok()) {
-    Open("the replica is unreachable: " + probe.status().message(), "unreachable");
-    return Primary(state().reason);
-  }
-  const bool in_recovery = probe->GetString(0, 0) == "t";
-  const bool streaming = probe->GetString(0, 1) == "t";
-  const double staleness = in_recovery ? std::strtod(probe->GetString(0, 2).c_str(), nullptr) : 0;
-  if (in_recovery && !streaming) {
-    Open("the replica is not streaming from the primary", "not_streaming");
-    return Primary(state().reason);
-  }
+  // Whatever the replica's lease, it is given back before the primary's is taken.
+  std::string why, metric;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    staleness_s_ = staleness;
+    auto lease = o_.replica->Acquire();
+    if (!lease.ok()) {
+      const PgPool::Stats st = o_.replica->stats();
+      if (st.open >= st.size) {
+        // Every replica connection is lent: the replica is busy, not gone. This report
+        // reads the primary; the breaker stays as it is.
+        if (fallbacks_) fallbacks_->With({"busy"}).Increment();
+        why = "every replica connection is in use";
+      } else {
+        Open("the replica is unreachable: " + lease.status().message(), "unreachable");
+        why = state().reason;
+      }
+      return Primary(why);
+    }
+    // Bounded: behind PgBouncer a replica that is gone holds a query until the pooler gives up.
+    auto probe = (*lease)->QueryWithin(kProbe, std::chrono::milliseconds(1500));
+    if (!probe.ok()) {
+      why = "the replica is unreachable: " + probe.status().message();
+      metric = "unreachable";
+    } else {
+      const bool in_recovery = probe->GetString(0, 0) == "t";
+      const bool streaming = probe->GetString(0, 1) == "t";
+      const bool known = !probe->IsNull(0, 2);
+      const double staleness = !in_recovery ? 0 : known ? std::strtod(probe->GetString(0, 2).c_str(), nullptr) : 0;
+      if (in_recovery && !streaming) {
+        why = "the replica is not streaming from the primary";
+        metric = "not_streaming";
+      } else if (in_recovery && !known) {
+        why = "the replica has replayed no transaction yet: its staleness is unknown";
+        metric = "not_streaming";
+      } else if (staleness * 1000 > static_cast<double>(o_.max_staleness.count())) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          staleness_s_ = staleness;
+        }
+        why = "the replica is " + Seconds(staleness) + " s behind (at most " +
+              Seconds(o_.max_staleness.count() / 1000.0) + " s is read)";
+        metric = "behind";
+      } else {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          staleness_s_ = staleness;
+          // Closed again only by a probe begun after the last opening: one that started
+          // before a report failed on the replica must not undo that.
+          if (openings_ == openings && open_) {
+            spdlog::info("reports read the replica again ({} s behind)", Seconds(staleness));
+            open_ = false;
+            reason_.clear();
+          }
+        }
+        if (reads_) reads_->With({"replica"}).Increment();
+        return ReportRead{std::move(*lease), true, staleness, ""};
+      }
+    }
   }
-  if (staleness * 1000 > static_cast<double>(o_.max_staleness.count())) {
-    Open("the replica is " + Seconds(staleness) + " s behind (at most " +
-             Seconds(o_.max_staleness.count() / 1000.0) + " s is read)",
-         "behind");
-    return Primary(state().reason);
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (open_) spdlog::info("reports read the replica again ({} s behind)", Seconds(staleness));
-    open_ = false;
-    reason_.clear();
-  }
-  if (reads_) reads_->With({"replica"}).Increment();
-  return ReportRead{std::move(*lease), true, staleness, ""};
+  Open(why, metric);
+  return Primary(why);
 }
 
 bool ReportReads::ReplicaFailed(const Status& why) {

@@ -128,24 +128,26 @@ void AddReportRoutes(Router& router, ReportRoutesOptions o) {
     }
     const auto started = std::chrono::steady_clock::now();
     const std::uint64_t generation = o.cache->generation();  // before the snapshot is taken
-    auto first = o.reads->Acquire();
-    if (!first.ok()) {
+    std::optional<Result<ReportRead>> read_or;
+    read_or.emplace(o.reads->Acquire());
+    if (!read_or->ok()) {
       count(name, "refused");
-      return Refused(first.status(), 1);
+      return Refused(read_or->status(), 1);
     }
-    auto result = RunReport(*first->lease, *q);
-    std::optional<Result<ReportRead>> again;
-    if (!result.ok() && first->replica && o.reads->ReplicaFailed(result.status())) {
+    auto result = RunReport(*(*read_or)->lease, *q);
+    if (!result.ok() && (*read_or)->replica && o.reads->ReplicaFailed(result.status())) {
       // The replica's fault (a broken connection, a query recovery cancelled): once more on
-      // the primary, which the breaker now sends every report to for a while.
-      again.emplace(o.reads->Acquire());
-      if (!again->ok()) {
+      // the primary, which the breaker now sends every report to for a while. The replica's
+      // connection goes back first.
+      read_or.reset();
+      read_or.emplace(o.reads->Acquire());
+      if (!read_or->ok()) {
         count(name, "refused");
-        return Refused(again->status(), 1);
+        return Refused(read_or->status(), 1);
       }
-      result = RunReport(*(*again)->lease, *q);
+      result = RunReport(*(*read_or)->lease, *q);
     }
-    const ReportRead* read = again ? &**again : &*first;
+    const ReportRead* read = &**read_or;
     if (!result.ok()) {
       // PostgreSQL refusing a report's own SQL is a fault of this server, not of the request.
       const bool ours = result.status().message().rfind("PostgreSQL", 0) == 0;

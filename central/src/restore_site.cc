@@ -1,5 +1,7 @@
 #include "millrace/central/restore_site.h"
 
+#include "millrace/central/tenant_map.h"
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -208,6 +210,7 @@ void AddRestoreJobKind(JobKinds& kinds, const RestoreJobOptions& o) {
          ro.site.tenant_id = job.tenant_id;
          ro.site.site_id = ctx.payload().at("site").get<std::string>();
          ro.site.endpoints = {ctx.payload().at("endpoint").get<std::string>()};
+         MILLRACE_RETURN_IF_ERROR(CheckTenantHere(o.cluster, o.tenant_map_file, job.tenant_id));
          ro.site.http_port = static_cast<int>(ctx.payload().value("http_port", 8080));
          ro.site.central_public_key = o.central_public_key;
          ro.site.insecure_development = o.insecure_development;

@@ -62,6 +62,23 @@ Status CheckTenantOnCluster(const TenantMap& map, const std::string& cluster,
   return Status::Ok();
 }
 
+Status CheckTenantHere(const std::string& cluster, const std::string& map_file,
+                       const std::string& tenant, std::vector<std::string>* endpoints) {
+  if (cluster.empty()) {
+    if (endpoints && endpoints->empty())
+      return Status::InvalidArgument("--endpoint is required (no [cluster] tenant map names this "
+                                     "cluster's sync address)");
+    return Status::Ok();
+  }
+  MILLRACE_ASSIGN_OR_RETURN(TenantMap map, LoadTenantMap(map_file));
+  auto here = map.clusters.find(cluster);
+  if (here == map.clusters.end())
+    return Status::InvalidArgument("cluster.name \"" + cluster + "\" is not declared in " + map.file);
+  MILLRACE_RETURN_IF_ERROR(CheckTenantOnCluster(map, cluster, tenant));
+  if (endpoints && endpoints->empty()) endpoints->push_back(here->second.sync);
+  return Status::Ok();
+}
+
 std::string HaproxyTenantMap(const TenantMap& map) {
   std::string out;
   for (const auto& [tenant, cluster] : map.tenants) out += tenant + " " + cluster + "\n";

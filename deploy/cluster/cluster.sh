@@ -329,6 +329,7 @@ cluster_sim_stop() (
   [ -n "$pid" ] || exit 0
   kill -INT "$pid" 2>/dev/null || true
   for _ in $(seq 100); do _pg_ha_running "$pid" || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
   rm -f "$1/sim.pid"
   grep '^mes-sim: [0-9]* writes in' "$1/sim.log" | tail -1 || true
 )

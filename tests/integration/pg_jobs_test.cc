@@ -387,7 +387,7 @@ TEST_F(JobRunnerTest, AReportExportWritesEveryPageOnceAsTheReportsCsv) {
                               "FROM generate_series(1, 5) g").ok());
   const std::string dir = ::testing::TempDir() + "/millrace-exports-" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
-  const JobKinds central = CentralJobKinds({dir, "node-x", 30, 2, {}, {}, std::nullopt});  // pages of two sites
+  const JobKinds central = CentralJobKinds({dir, "node-x", 30, 2, {}, {}, std::nullopt, "", ""});  // pages of two sites
   const auto enqueue = [&](const char* payload) {
     NewJob j;
     j.tenant_id = "acme";

@@ -100,6 +100,20 @@ TEST_F(PgReplicaReadsTest, ARoundTripWithADeadlineGivesUpAndCancels) {
     if (sleeping != "0") std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(sleeping, "0") << "the timed-out query was not cancelled";
+
+  // A pool closes a connection a deadline gave up on, without waiting for its query.
+  PgPool pool(Options(db_->ConnInfo("postgres"), false));
+  {
+    auto lease = pool.Acquire();
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ((*lease)->QueryWithin("SELECT pg_sleep(30)", std::chrono::milliseconds(100)).status().code(),
+              StatusCode::kTimeout);
+    const auto released = std::chrono::steady_clock::now();
+    { auto gone = std::move(*lease); }
+    EXPECT_LT(std::chrono::steady_clock::now() - released, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(pool.stats().replaced, 1u);
+  EXPECT_EQ(pool.stats().open, 0);
 }
 
 // A replica that cannot be reached: reports read the primary and say why; the breaker stays

@@ -38,6 +38,8 @@ struct JobKindsOptions {
   BackupJobOptions backups;        // the site backups' store, work directory and retention
   RestoreJobOptions restore;       // site_restore: the backup store, central's key
   std::optional<PgBackupJobOptions> pg_backup;  // absent: no pg_backup kind on this node
+  // [cluster]: tenant_provision refuses a tenant the map puts on another cluster.
+  std::string cluster, tenant_map_file;
 };
 
 JobKinds CentralJobKinds(const JobKindsOptions& options = {});

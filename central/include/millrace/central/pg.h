@@ -62,8 +62,9 @@ class PgConnection {
   Result<PgResult> Query(const std::string& sql, const std::vector<PgParam>& params = {});
 
   // Like Exec/Query (one or more statements, no parameters; the last statement's rows), but
-  // gives up after `timeout`: the query is cancelled and Timeout returned, and the connection
-  // is left busy, so a pool closes it. For round trips that must not wait on a server that
+  // gives up after `timeout`: the query is cancelled (from a thread of its own, which may
+  // take as long as a connect) and Timeout returned. The connection is then busy and must
+  // be closed (a pool's Release does). For round trips that must not wait on a server that
   // is gone, e.g. behind PgBouncer, which holds a query until it finds a server.
   Result<PgResult> QueryWithin(const std::string& sql, std::chrono::milliseconds timeout);
 

@@ -2,7 +2,9 @@
 // readiness, content digests, the audit trail). The sync applier never draws from it (each
 // of its workers holds a connection of its own), so a slow report cannot take a connection
 // the applier needs; and every pooled connection has a statement timeout, so a runaway
-// query cannot hold one for long.
+// query cannot hold one for long (through a transaction pooler, only inside the transactions
+// BeginTenant opens: give the login role a default, ALTER ROLE ... SET statement_timeout,
+// for the statements outside them).
 //
 // Every lent connection's transactions (BeginTenant) SET LOCAL the pool's role and
 // statement timeout; without a transaction pooler the session has them too.

@@ -15,12 +15,21 @@
 // recovery cancelled the query) opens the breaker; the caller runs it again on the primary.
 //
 // /metrics: mes_central_report_reads_total{source}, mes_central_replica_fallbacks_total
-// {reason}, mes_central_replica_staleness_seconds, mes_central_replica_breaker_open.
+// {reason}, mes_central_replica_staleness_seconds, mes_central_replica_breaker_open. When
+// every replica connection is lent, a report reads the primary without opening the breaker
+// (reason "busy").
+//
+// Known limits: with several replicas behind one address, the probe and the report may
+// reach different ones (each is its own transaction through a pooler); a replica cut off
+// from its primary counts as streaming until its WAL receiver gives up
+// (wal_receiver_timeout, 60 s by default); after a long idle spell the first transaction
+// replayed measures as old as that spell for the moment it takes to replay.
 //
 // Thread-safety: all methods may be called from any thread.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -73,6 +82,7 @@ class ReportReads {
   const ReportReadsOptions o_;
   mutable std::mutex mu_;
   bool open_ = false;
+  std::uint64_t openings_ = 0;  // times opened: a probe begun before an opening cannot close it
   std::chrono::steady_clock::time_point retry_at_{};
   std::string reason_;
   std::optional<double> staleness_s_;

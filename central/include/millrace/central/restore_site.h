@@ -56,6 +56,8 @@ struct RestoreJobOptions {
   std::string central_public_key;
   bool insecure_development = false;
   std::int64_t live_within_ms = 30'000;
+  // [cluster]: a site of a tenant the map puts on another cluster is refused.
+  std::string cluster, tenant_map_file;
 };
 void AddRestoreJobKind(JobKinds& kinds, const RestoreJobOptions& options);
 

@@ -47,6 +47,13 @@ Result<TenantMap> LoadTenantMap(const std::string& path);
 Status CheckTenantOnCluster(const TenantMap& map, const std::string& cluster,
                             const std::string& tenant);
 
+// The check every command and job that creates a tenant or a site's keys makes: with a map
+// (`cluster` non-empty), Ok when it puts `tenant` on `cluster` (else FailedPrecondition
+// naming its cluster), and an empty `endpoints` (when given) gets the cluster's sync
+// address. Without one, every tenant is here and `endpoints` must be given.
+Status CheckTenantHere(const std::string& cluster, const std::string& map_file,
+                       const std::string& tenant, std::vector<std::string>* endpoints = nullptr);
+
 // HAProxy's map file: "tenant cluster" per line, sorted.
 std::string HaproxyTenantMap(const TenantMap& map);
 
