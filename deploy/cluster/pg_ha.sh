@@ -38,15 +38,28 @@ PG_HA_MEMBERS="pg1 pg2"
 
 # ---------------------------------------------------------------- small helpers
 
-# free_port [N]: N distinct free TCP ports on 127.0.0.1, one a line. All N sockets are held
-# open together so the kernel never hands out the same port twice.
+# free_port [N]: N distinct free TCP ports on 127.0.0.1, one a line, taken at random below
+# the kernel's ephemeral range (ip_local_port_range), so that no outgoing connection made
+# before a daemon binds its port can take it meanwhile. All N sockets are held open
+# together so none is handed out twice.
 free_port() {
   "$PG_HA_PYTHON" - "${1:-1}" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
+import random, socket, sys
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except Exception:
+    low = 32768
+socks, tries = [], 0
+while len(socks) < int(sys.argv[1]):
+    tries += 1
+    if tries > 10000:
+        sys.exit("free_port: no free port found below %d" % low)
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    try:
+        s.bind(("127.0.0.1", random.randrange(max(1024, low - 12000), low)))
+    except OSError:
+        s.close()
+        continue
     socks.append(s)
 for s in socks:
     print(s.getsockname()[1])
