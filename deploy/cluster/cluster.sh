@@ -34,15 +34,39 @@ cluster_dir_of_this_file=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$cluster_dir_of_this_file/pg_ha.sh"
 
 _cluster_fail() {
-  local msg=$1 f
+  echo "cluster: FAIL: $1" >&2
   shift
-  echo "cluster: FAIL: $msg" >&2
-  for f in "$@"; do
-    [ -f "$f" ] || continue
-    echo "---- last lines of $f ----" >&2
-    tail -n 30 "$f" >&2
-  done
+  _pg_ha_tails "$@"
   return 1
+}
+
+# _cluster_node_toml DIR N CLUSTER SYNC_PORT HTTP_PORT DATABASE_LINES: central node N's
+# directory with its copy of the key and its configuration, checked.
+_cluster_node_toml() {
+  local dir=$1 n=$2 cluster=$3 sync_port=$4 http_port=$5 database=$6 node="$1/c$2"
+  mkdir -p "$node"
+  install -m 600 "$dir/central.key" "$node/central.key"
+  cat >"$node/central.toml" <<TOML
+# Central node $n, cluster $cluster of the tenant map (deploy/cluster/cluster.sh).
+[cluster]
+name = "$cluster"
+tenant_map = "../tenants.toml"
+[database]
+$database
+[sync]
+bind = "tcp://127.0.0.1:$sync_port"
+secret_key_file = "central.key"
+[jobs]
+workers = 1
+[backups]
+dir = "$dir/backups-$cluster"
+[http]
+listen = "127.0.0.1"
+port = $http_port
+[log]
+level = "info"
+TOML
+  "$CLUSTER_BUILD/central/mes-central" config check "$node/central.toml" >/dev/null
 }
 
 _cluster_env() {
@@ -229,58 +253,18 @@ TOML
   "$central" keygen --secret "$dir/central.key" --public "$dir/central.pub" >/dev/null
   local n
   for n in 1 2; do
-    local node="$dir/c$n" sync_var="C${n}_SYNC" http_var="C${n}_HTTP"
-    mkdir -p "$node"
-    install -m 600 "$dir/central.key" "$node/central.key"
-    cat >"$node/central.toml" <<TOML
-# Central node $n of the one-machine cluster (deploy/cluster/cluster.sh).
-[cluster]
-name = "a"
-tenant_map = "../tenants.toml"
-[database]
-url = "$BOUNCER_URL_PRIMARY user=millrace_app"
-pooler = "transaction"
-session_url = "host=127.0.0.1 port=$PG_WRITE_PORT dbname=millrace user=millrace_app"
-replica_url = "$BOUNCER_URL_REPLICA user=millrace_app"
+    local sync_var="C${n}_SYNC" http_var="C${n}_HTTP"
+    _cluster_node_toml "$dir" "$n" a "${!sync_var}" "${!http_var}" \
+      "url = \"$BOUNCER_URL_PRIMARY user=millrace_app\"
+pooler = \"transaction\"
+session_url = \"host=127.0.0.1 port=$PG_WRITE_PORT dbname=millrace user=millrace_app\"
+replica_url = \"$BOUNCER_URL_REPLICA user=millrace_app\"
 replica_max_staleness_seconds = 10
-replica_retry_seconds = 5
-[sync]
-bind = "tcp://127.0.0.1:${!sync_var}"
-secret_key_file = "central.key"
-[jobs]
-workers = 1
-[backups]
-dir = "$dir/backups"
-[http]
-listen = "127.0.0.1"
-port = ${!http_var}
-[log]
-level = "info"
-TOML
-    "$central" config check "$node/central.toml" >/dev/null
+replica_retry_seconds = 5"
   done
   # Cluster b: one node on a plain PostgreSQL, straight to it (no pooler, no replica).
-  mkdir -p "$dir/c3"
-  install -m 600 "$dir/central.key" "$dir/c3/central.key"
-  cat >"$dir/c3/central.toml" <<TOML
-# Central node 3: cluster b of the tenant map (deploy/cluster/cluster.sh).
-[cluster]
-name = "b"
-tenant_map = "../tenants.toml"
-[database]
-url = "host=127.0.0.1 port=$PGB_PORT dbname=millrace user=millrace_app"
-[sync]
-bind = "tcp://127.0.0.1:$C3_SYNC"
-secret_key_file = "central.key"
-[jobs]
-workers = 1
-[http]
-listen = "127.0.0.1"
-port = $C3_HTTP
-[log]
-level = "info"
-TOML
-  "$central" config check "$dir/c3/central.toml" >/dev/null
+  _cluster_node_toml "$dir" 3 b "$C3_SYNC" "$C3_HTTP" \
+    "url = \"host=127.0.0.1 port=$PGB_PORT dbname=millrace user=millrace_app\""
   for n in 1 2 3; do
     echo "==> mes-central node $n: sync 127.0.0.1:$(eval echo "\$C${n}_SYNC"), http 127.0.0.1:$(eval echo "\$C${n}_HTTP")"
     cluster_central_start "$dir" "$n"

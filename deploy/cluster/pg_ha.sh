@@ -68,17 +68,22 @@ EOF
 
 _pg_ha_log() { echo "==> $*"; }
 
-# _pg_ha_fail MESSAGE [LOGFILE...]: say what failed and show the logs' tails, then leave the
-# public function's subshell.
-_pg_ha_fail() {
-  local msg=$1 f
-  shift
-  echo "pg_ha: FAIL: $msg" >&2
+# _pg_ha_tails LOGFILE...: the last lines of each file that exists, to stderr.
+_pg_ha_tails() {
+  local f
   for f in "$@"; do
     [ -f "$f" ] || continue
     echo "---- last lines of $f ----" >&2
     tail -n 40 "$f" >&2
   done
+}
+
+# _pg_ha_fail MESSAGE [LOGFILE...]: say what failed and show the logs' tails, then leave the
+# public function's subshell.
+_pg_ha_fail() {
+  echo "pg_ha: FAIL: $1" >&2
+  shift
+  _pg_ha_tails "$@"
   exit 1
 }
 
