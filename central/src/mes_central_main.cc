@@ -33,6 +33,7 @@
 #include "millrace/central/people.h"
 #include "millrace/central/people_routes.h"
 #include "millrace/central/pg_pool.h"
+#include "millrace/central/enrollment.h"
 #include "millrace/central/report_routes.h"
 #include "millrace/central/tenant_map.h"
 #include "millrace/central/provision.h"
@@ -178,6 +179,7 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                     !config->http.tls_cert_file.empty(), &metrics});
   auth.AddRoutes(router);
   AddDashboardRoutes(router);
+  AddEnrollRoute(router, &ops_pool);
   router.AddOperationalRoutes({{"postgres", [&ops_pool] {
                                   auto conn = ops_pool.Acquire();
                                   if (!conn.ok()) return conn.status();
@@ -373,10 +375,21 @@ int Provision(const std::string& config_path, ProvisionOptions o) {
   if (!conn.ok()) return Fail(conn.status());
   if (Status s = CheckTenantHere(config, o.tenant_id, &o.endpoints); !s.ok()) return Fail(s);
   if (Status s = FillCentralKey(config, o); !s.ok()) return Fail(s);
+  if (o.enroll_hours > 0 && o.enroll_url.empty() && !config.cluster.name.empty()) {
+    auto map = LoadTenantMap(config.cluster.tenant_map_file);
+    if (map.ok() && map->clusters.count(config.cluster.name))
+      o.enroll_url = map->clusters.at(config.cluster.name).http;
+  }
   auto r = ProvisionSite(**conn, o);
   if (!r.ok()) return Fail(r.status());
-  std::cout << "provisioned site " << o.tenant_id << "/" << o.site_id << " into " << r->out_dir
-            << "\n  site public key " << r->public_key << "\n  snapshot: " << r->snapshot_rows
+  std::cout << "provisioned site " << o.tenant_id << "/" << o.site_id << " into " << r->out_dir;
+  if (r->enrollment_code.empty())
+    std::cout << "\n  site public key " << r->public_key;
+  else
+    std::cout << "\n  no keys: one-time enrollment code " << r->enrollment_code << ", valid "
+              << o.enroll_hours << " h; the edge registers its own key at " << o.enroll_url
+              << " on first contact";
+  std::cout << "\n  snapshot: " << r->snapshot_rows
             << " rows at feed position " << r->snapshot_position
             << "\n  start it with: mes-edge serve -c " << r->out_dir << "/edge.toml\n";
   return 0;
@@ -540,6 +553,14 @@ int main(int argc, char** argv) {
   provision->add_option("--http-port", provision_options.http_port,
                         "Terminal HTTP port written into edge.toml")
       ->check(CLI::Range(1, 65535));
+  provision
+      ->add_option("--enroll-hours", provision_options.enroll_hours,
+                   "Write no keys but a one-time enrollment code valid this many hours: the edge "
+                   "makes its own key pair and registers it with the code on first contact")
+      ->check(CLI::Range(1, 24 * 90));
+  provision->add_option("--enroll-url", provision_options.enroll_url,
+                        "Central's HTTP address the edge enrolls at, http://host:port (default with a "
+                        "[cluster] tenant map: the cluster's http)");
 
   central::RestoreSiteOptions restore_options;
   auto* restore = app.add_subcommand(

@@ -1,5 +1,7 @@
 #include "millrace/central/provision.h"
 
+#include "millrace/central/enrollment.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -142,7 +144,8 @@ Status WriteSiteKeys(const fs::path& dir, const sync::CurveKeyPair& keys,
   return sync::WriteKeyFile((dir / "central.pub").string(), o.central_public_key, false);
 }
 
-std::string SiteEdgeToml(const ProvisionOptions& o, bool with_snapshot) {
+std::string SiteEdgeToml(const ProvisionOptions& o, bool with_snapshot,
+                         const std::string& enrollment_code) {
   std::string endpoints;
   for (const auto& e : o.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + TomlQuote(e);
   std::string toml = "# Millrace edge of site " + o.site_id + " (tenant " + o.tenant_id +
@@ -158,6 +161,9 @@ std::string SiteEdgeToml(const ProvisionOptions& o, bool with_snapshot) {
   } else {
     toml += "secret_key_file = \"site.key\"\ncentral_public_key_file = \"central.pub\"\n";
   }
+  if (!enrollment_code.empty())
+    toml += "# One-time: the edge makes site.key and registers it with this code on first contact.\n"
+            "enrollment_code = " + TomlQuote(enrollment_code) + "\nenroll_url = " + TomlQuote(o.enroll_url) + "\n";
   if (with_snapshot) toml += "snapshot_file = \"snapshot.pb\"\n";
   toml += "\n[http]\nport = " + std::to_string(o.http_port) + "\n";
   return toml;
@@ -174,13 +180,28 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
   std::error_code ec;
   if (fs::exists(o.out_dir, ec))
     return Status::AlreadyExists(o.out_dir + " already exists; provisioning writes a new directory");
-  MILLRACE_ASSIGN_OR_RETURN(sync::CurveKeyPair keys, sync::GenerateCurveKeyPair());
+  const bool enroll = o.enroll_hours > 0;
+  if (enroll) {
+    if (o.insecure_development)
+      return Status::InvalidArgument("enrollment codes register Curve keys: not with insecure_development");
+    // The edge's HTTP client speaks plain http (a TLS-terminating proxy may stand beside it).
+    if (o.enroll_url.rfind("http://", 0) != 0)
+      return Status::InvalidArgument("an enrollment code needs central's HTTP address (--enroll-url http://host:port), got \"" +
+                                     o.enroll_url + "\"");
+  }
+  sync::CurveKeyPair keys;
+  if (!enroll) {
+    MILLRACE_ASSIGN_OR_RETURN(keys, sync::GenerateCurveKeyPair());
+  }
+  const std::string code = enroll ? NewEnrollmentCode() : "";
 
   const fs::path out = fs::absolute(o.out_dir);
   MILLRACE_ASSIGN_OR_RETURN(const fs::path tmp, StageSiteDirectory(out));
-  if (Status s = WriteSiteKeys(tmp, keys, o); !s.ok()) {
+  Status keyed = enroll ? sync::WriteKeyFile((tmp / "central.pub").string(), o.central_public_key, false)
+                        : WriteSiteKeys(tmp, keys, o);
+  if (!keyed.ok()) {
     fs::remove_all(tmp, ec);
-    return s;
+    return keyed;
   }
 
   Status inserted = InTenantTransaction(conn, o.tenant_id, [&]() -> Status {
@@ -189,15 +210,25 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
                    "$2, $3)",
                    {o.tenant_id, o.site_id, o.time_zone})
             .status());
-    MILLRACE_RETURN_IF_ERROR(conn.Query("INSERT INTO millrace.sync_site_key (tenant_id, site_id, "
-                                        "public_key) VALUES ($1, $2, $3)",
-                                        {o.tenant_id, o.site_id, keys.public_key})
-                                 .status());
+    if (enroll) {
+      MILLRACE_ASSIGN_OR_RETURN(std::string hash, EnrollmentCodeHash(code));
+      MILLRACE_RETURN_IF_ERROR(
+          conn.Query("INSERT INTO millrace.sync_enrollment (tenant_id, site_id, code_hash, expires_at) "
+                     "VALUES ($1, $2, $3, now() + make_interval(hours => $4::int))",
+                     {o.tenant_id, o.site_id, hash, std::to_string(o.enroll_hours)})
+              .status());
+    } else {
+      MILLRACE_RETURN_IF_ERROR(conn.Query("INSERT INTO millrace.sync_site_key (tenant_id, site_id, "
+                                          "public_key) VALUES ($1, $2, $3)",
+                                          {o.tenant_id, o.site_id, keys.public_key})
+                                   .status());
+    }
     return RecordCentralAudit(
         conn, o.tenant_id, WallClockHlc(), o.who,
         {"site.provision", o.site_id, "sync_site", "", nullptr,
          json{{"site_id", o.site_id},
-              {"public_key", keys.public_key},
+              {"public_key", enroll ? json(nullptr) : json(keys.public_key)},
+              {"enrollment_hours", enroll ? json(o.enroll_hours) : json(nullptr)},
               {"endpoints", o.endpoints},
               {"time_zone", o.time_zone}}});
   });
@@ -215,11 +246,11 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
       WriteFileAtomically((tmp / "snapshot.pb").string(), snapshot->SerializeAsString(), 0600));
 
   MILLRACE_RETURN_IF_ERROR(
-      WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, true), 0600));
+      WriteFileAtomically((tmp / "edge.toml").string(), SiteEdgeToml(o, true, code), 0600));
   fs::rename(tmp, out, ec);
   if (ec) return Status::IOError("cannot move " + tmp.string() + " to " + out.string() + ": " + ec.message());
   MILLRACE_RETURN_IF_ERROR(FsyncParentDirectory(out.string()));
-  return ProvisionResult{out.string(), keys.public_key, snapshot->to_cursor(),
+  return ProvisionResult{out.string(), keys.public_key, code, snapshot->to_cursor(),
                          static_cast<std::size_t>(snapshot->changes_size())};
 }
 

@@ -83,6 +83,12 @@ Result<EdgeConfig> ReadEdgeConfig(ConfigFile& file) {
       return file.Invalid("sync.secret_key_file",
                           "Curve keys are required (secret_key_file and central_public_key_file) "
                           "unless insecure_development = true");
+    MILLRACE_ASSIGN_OR_RETURN(y.enrollment_code, file.GetString("sync.enrollment_code", ""));
+    MILLRACE_ASSIGN_OR_RETURN(y.enroll_url, file.GetString("sync.enroll_url", ""));
+    if (!y.enrollment_code.empty() && y.enroll_url.rfind("http://", 0) != 0)
+      return file.Invalid("sync.enroll_url",
+                          "an enrollment code needs central's HTTP address, http://host:port, got \"" +
+                              y.enroll_url + "\"");
     MILLRACE_ASSIGN_OR_RETURN(auto rows, file.GetInt("sync.batch_rows", 5000, 1, 50000));
     MILLRACE_ASSIGN_OR_RETURN(auto window, file.GetInt("sync.window", 4, 1, 64));
     y.batch_rows = static_cast<int>(rows);

@@ -21,8 +21,14 @@ Result<std::string> CheckEdgeConfig(const std::string& path) {
                     (c.http.tls_cert_file.empty() ? "http://" : "https://") + c.http.address +
                     ":" + std::to_string(c.http.port) + "\n";
   if (!c.sync.enabled) return out + "sync: none (the edge works alone)\n";
+  std::error_code missing;
+  const bool enrolling = !c.sync.enrollment_code.empty() &&
+                         !std::filesystem::exists(c.sync.secret_key_file, missing);
+  if (enrolling)
+    out += "enrollment: the first start makes " + c.sync.secret_key_file +
+           " and registers it with the one-time code at " + c.sync.enroll_url + "\n";
   if (!c.sync.insecure_development) {
-    auto secret = sync::ReadKeyFile(c.sync.secret_key_file, /*secret=*/true);
+    auto secret = enrolling ? Result<std::string>(std::string()) : sync::ReadKeyFile(c.sync.secret_key_file, /*secret=*/true);
     if (!secret.ok()) return secret.status().WithContext("config " + path + ": key 'sync.secret_key_file'");
     auto central = sync::ReadKeyFile(c.sync.central_public_key_file, /*secret=*/false);
     if (!central.ok())

@@ -37,6 +37,13 @@ const ConfigKeyDoc kEdgeDocs[] = {
                              "refused). Required unless insecure_development."},
     {"sync.central_public_key_file", "Central's Curve public key. Required unless "
                                      "insecure_development."},
+    {"sync.enrollment_code", "A one-time code from provisioning (`provision-site --enroll-hours`) "
+                             "in place of keys: while secret_key_file does not exist, the edge "
+                             "makes its Curve key pair, writes it there and registers the public "
+                             "key with this code at enroll_url, retrying until central answers; "
+                             "the floor works meanwhile. Spent once; expires."},
+    {"sync.enroll_url", "Central's HTTP address for enrollment (http://host:port). Required with "
+                        "enrollment_code."},
     {"sync.snapshot_file", "Master data from provisioning, applied before the first sync so the "
                            "site works offline at once. Empty: none."},
     {"sync.batch_rows", "Changes per upstream batch."},

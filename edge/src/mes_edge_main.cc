@@ -32,6 +32,7 @@
 #include "millrace/edge/terminal_page.h"
 #include "millrace/sync/client.h"
 #include "millrace/sync/site_keys.h"
+#include "millrace/edge/enroll.h"
 #include "millrace/sync/transport.h"
 
 #include <nlohmann/json.hpp>
@@ -309,6 +310,25 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   if (auto r = ReconcileRecovered(*s); !r.ok())
     spdlog::error("taking the rows central sent back into account failed: {}",
                   r.status().ToString());
+  // A site provisioned with a one-time code: its key pair is made now, and registered with
+  // central in the background while the floor works (enroll.h).
+  std::unique_ptr<Enroller> enroller;
+  if (config->sync.enabled && !config->sync.insecure_development && !config->sync.enrollment_code.empty()) {
+    const EnrollOptions eo{config->sync.secret_key_file, config->sync.enrollment_code, config->sync.enroll_url};
+    auto pending = PrepareEnrollment(eo);
+    if (!pending.ok()) return Fail(pending.status());
+    if (*pending) enroller = std::make_unique<Enroller>(eo);
+  }
+  auto& enrollment_pending =
+      metrics.AddGauge("mes_edge_enrollment_pending",
+                       "1 while this site's key waits to be registered with its enrollment code, "
+                       "2 if central refused the code")
+          .Get();
+  metrics.AddCollector([&enrollment_pending, &enroller] {
+    if (!enroller) return;
+    const Enroller::State st = enroller->state();
+    enrollment_pending.Set(st == Enroller::State::kPending ? 1 : st == Enroller::State::kRefused ? 2 : 0);
+  });
   // The site's key files, for key rotation: <secret>.next while a rotation is under way,
   // and the public key beside the secret (site.key -> site.pub) as provisioning wrote it.
   std::unique_ptr<sync::SiteKeys> site_keys;

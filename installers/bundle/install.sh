@@ -140,7 +140,12 @@ if [ -z "$before" ] || [ ! -f "$state/edge.db" ]; then
   for f in site.pub central.pub; do
     [ -f "$tmp/site/$f" ] && install -o millrace -g millrace -m 0644 "$tmp/site/$f" "$state/$f"
   done
-  install -m 0644 "$tmp/site/edge.toml" "$config"
+  if grep -q '^enrollment_code = ' "$tmp/site/edge.toml"; then
+    # A one-time code is a credential until the edge spends it: readable by the edge only.
+    install -m 0640 -g millrace "$tmp/site/edge.toml" "$config"
+  else
+    install -m 0644 "$tmp/site/edge.toml" "$config"
+  fi
   record_key
   checked=$(mes-edge config check "$config" 2>&1) || die "$config does not check out: $checked"
   printf '%s\n' "$checked" | sed 's/^/      /'

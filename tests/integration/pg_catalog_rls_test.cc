@@ -112,7 +112,7 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   // The sync engine's per-tenant tables (drift checks, tombstones and fact exports too; and the alerts') carry the same policy as the
   // catalog's; the registry (tenants, sites and their keys; users, sessions and API
-  // tokens; site backups) has it enabled but not forced, so the owner's lookup functions
+  // tokens; site backups; enrollment codes) has it enabled but not forced, so the owner's lookup functions
   // can find a key, a login or a session before a tenant is known, or the backups due a
   // check; admin tokens are the platform's and reachable only through functions, as are
   // the list of fact partitions and the job queue (its functions take the tenant;
@@ -127,7 +127,7 @@ TEST_F(PgCatalogTest, EveryCatalogTableExistsOwnedByTheOwnerRoleWithForcedRls) {
       "alert_webhook", "sync_drift", "sync_tombstone", "fact_export"};
   const std::set<std::string> registry = {"sync_tenant", "sync_site",       "sync_site_key",
                                           "central_user", "central_session", "api_token",
-                                          "site_backup"};
+                                          "site_backup", "sync_enrollment"};
   const std::set<std::string> platform = {"admin_token", "fact_partition", "job", "job_tenant_turn"};
   EXPECT_EQ(res->rows(), static_cast<int>(MesCatalog().tables().size() + sync_tables.size() +
                                           registry.size() + platform.size()));

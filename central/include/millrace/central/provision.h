@@ -35,24 +35,32 @@ struct ProvisionOptions {
   // The site's IANA time zone: its shifts and production day (reports bucket by it).
   std::string time_zone = "UTC";
   WriteContext who;  // for the audit record
+  // > 0: no keys, but a one-time enrollment code valid this many hours (enrollment.h): the
+  // edge makes its key pair and registers it at enroll_url (central's HTTP) on first contact.
+  int enroll_hours = 0;
+  std::string enroll_url;
 };
 
 struct ProvisionResult {
   std::string out_dir;
-  std::string public_key;
+  std::string public_key;        // empty with an enrollment code
+  std::string enrollment_code;   // with enroll_hours
   std::uint64_t snapshot_position = 0;
   std::size_t snapshot_rows = 0;
 };
 
-// Registers the site with a fresh Curve key pair and writes out_dir/: edge.toml,
-// site.key (0600), site.pub, central.pub and snapshot.pb (the tenant's master data and the
+// Registers the site with a fresh Curve key pair (or, with enroll_hours, a one-time
+// enrollment code in edge.toml instead of site.key and site.pub) and writes out_dir/:
+// edge.toml, site.key (0600), site.pub, central.pub and snapshot.pb (the tenant's master data and the
 // site's shared rows as of one consistent moment, with the feed position to resume from).
 Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions& options);
 
 // The edge.toml of a site directory written by provisioning (or a restore bundle), whose
 // files it names relative to itself (so the directory can be moved to the edge's machine),
 // with the snapshot file named when `with_snapshot`.
-std::string SiteEdgeToml(const ProvisionOptions& options, bool with_snapshot);
+// With an enrollment code, edge.toml carries it and options.enroll_url.
+std::string SiteEdgeToml(const ProvisionOptions& options, bool with_snapshot,
+                         const std::string& enrollment_code = "");
 
 // A site directory is written into `<out_dir>.partial` (made afresh, 0700) and renamed to
 // out_dir once whole. Returns the staging directory.

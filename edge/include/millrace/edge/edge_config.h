@@ -34,6 +34,10 @@ struct EdgeSyncConfig {
   int window = 4;
   int keep_acked_hours = 24;
   std::string snapshot_file;  // applied once, before the first sync
+  // A site provisioned for enrollment: with no secret key yet, the edge makes its key pair
+  // and registers it with this one-time code at enroll_url (central's HTTP) (enroll.h).
+  std::string enrollment_code;
+  std::string enroll_url;
 };
 
 struct EdgeConfig {
