@@ -4,10 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "json_body.h"
 #include "millrace/common/digest.h"
+#include "millrace/central/central_store.h"
+#include "millrace/sync/enrollment_box.h"
 #include "millrace/sync/transport.h"
 
 namespace millrace::central {
@@ -61,21 +65,21 @@ Result<std::string> EnrollmentCodeHash(std::string_view code) {
   return Sha256Hex(norm);
 }
 
-Result<Enrolled> Enroll(PgConnection& conn, std::string_view code, const std::string& public_key,
-                        const WriteContext& who) {
+Result<Enrolled> Enroll(PgConnection& conn, std::string_view code, const std::string& site_id,
+                        const std::string& public_key, const WriteContext& who) {
   MILLRACE_ASSIGN_OR_RETURN(std::string hash, EnrollmentCodeHash(code));
   if (!sync::IsCurvePublicKey(public_key))
     return Status::InvalidArgument("public_key is not a Curve public key (40 characters of Z85)");
   MILLRACE_RETURN_IF_ERROR(conn.Exec("BEGIN"));
-  Status s = Status::Ok();
   Enrolled e;
-  std::string outcome;
-  s = [&]() -> Status {
-    MILLRACE_ASSIGN_OR_RETURN(auto r, conn.Query("SELECT tenant_id, site_id, outcome FROM millrace.sync_enroll($1, $2)",
-                                                 {hash, public_key}));
+  Status s = [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto r, conn.Query("SELECT tenant_id, site_id, outcome FROM millrace.sync_enroll($1, $2, $3)",
+                           {hash, site_id, public_key}));
     if (r.rows() != 1) return Status::Internal("sync_enroll answered " + std::to_string(r.rows()) + " rows");
-    outcome = r.GetString(0, 2);
-    if (outcome == "unknown") return Status::NotFound("no such enrollment code");
+    const std::string outcome = r.GetString(0, 2);
+    if (outcome == "unknown" || outcome == "wrong_site")
+      return Status::NotFound("no such enrollment code for site " + site_id);
     e.tenant_id = r.GetString(0, 0);
     e.site_id = r.GetString(0, 1);
     const std::string site = e.tenant_id + "/" + e.site_id;
@@ -83,9 +87,13 @@ Result<Enrolled> Enroll(PgConnection& conn, std::string_view code, const std::st
       return Status::Conflict("the enrollment code of site " + site + " was used already, by another key");
     if (outcome == "expired")
       return Status::FailedPrecondition("the enrollment code of site " + site +
-                                        " has expired: provision the site again for a new one");
+                                        " has expired: mes-central enrollment-code gives the site another");
     if (outcome == "revoked") return Status::PermissionDenied("site " + site + " was revoked");
     if (outcome == "key_taken") return Status::Conflict("that public key belongs to a site already");
+    if (outcome == "already") {
+      e.already = true;
+      return Status::Ok();
+    }
     if (outcome != "enrolled") return Status::Internal("sync_enroll answered '" + outcome + "'");
     MILLRACE_RETURN_IF_ERROR(
         conn.Query("SELECT set_config('app.tenant_id', $1, true)", {e.tenant_id}).status());
@@ -93,7 +101,6 @@ Result<Enrolled> Enroll(PgConnection& conn, std::string_view code, const std::st
                               {"site.enroll", e.site_id, "sync_site_key", "", nullptr,
                                nlohmann::json{{"site_id", e.site_id}, {"public_key", public_key}}});
   }();
-  // A refusal commits nothing the function did not decide; a failure rolls back.
   if (!s.ok()) {
     (void)conn.Exec("ROLLBACK");
     return s;
@@ -102,24 +109,85 @@ Result<Enrolled> Enroll(PgConnection& conn, std::string_view code, const std::st
   return e;
 }
 
-void AddEnrollRoute(Router& router, PgPool* pool) {
-  router.Add("POST", "/api/v1/enroll", [pool](const HttpRequest& req) {
-    auto body = JsonObjectBody(req, {"code", "public_key"});
+Result<std::string> NewEnrollmentCodeFor(PgConnection& conn, const std::string& tenant_id,
+                                         const std::string& site_id, int hours, const WriteContext& who) {
+  if (hours < 1 || hours > 24 * 90) return Status::InvalidArgument("--hours must be 1 .. 2160");
+  const std::string code = NewEnrollmentCode();
+  MILLRACE_ASSIGN_OR_RETURN(std::string hash, EnrollmentCodeHash(code));
+  MILLRACE_RETURN_IF_ERROR(InTenantTransaction(conn, tenant_id, [&]() -> Status {
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto site, conn.Query("SELECT 1 FROM millrace.sync_site WHERE site_id = $1 AND active FOR UPDATE", {site_id}));
+    if (site.rows() == 0) return Status::NotFound("no active site " + tenant_id + "/" + site_id);
+    MILLRACE_ASSIGN_OR_RETURN(
+        auto keys, conn.Query("SELECT 1 FROM millrace.sync_site_key WHERE site_id = $1 AND "
+                              "(retire_at IS NULL OR retire_at > now())",
+                              {site_id}));
+    if (keys.rows() > 0)
+      return Status::FailedPrecondition("site " + tenant_id + "/" + site_id +
+                                        " has a key in use: it is enrolled (rotate-site-key changes a key)");
+    MILLRACE_RETURN_IF_ERROR(
+        conn.Query("INSERT INTO millrace.sync_enrollment (tenant_id, site_id, code_hash, expires_at) "
+                   "VALUES ($1, $2, $3, now() + make_interval(hours => $4::int))",
+                   {tenant_id, site_id, hash, std::to_string(hours)})
+            .status());
+    return RecordCentralAudit(conn, tenant_id, WallClockHlc(), who,
+                              {"site.enrollment_code", site_id, "sync_enrollment", "", nullptr,
+                               nlohmann::json{{"site_id", site_id}, {"hours", hours}}});
+  }));
+  return code;
+}
+
+void AddEnrollRoute(Router& router, PgPool* pool, std::string central_secret_key) {
+  auto one_at_a_time = std::make_shared<std::mutex>();
+  router.Add("POST", "/api/v1/enroll", [pool, one_at_a_time, secret = std::move(central_secret_key)](
+                                           const HttpRequest& req) {
+    auto refuse = [&req](const Status& s, const std::string& refusal) {
+      spdlog::warn("enrollment from {} refused: {}", req.remote_address, s.ToString());
+      HttpResponse r = HttpResponse::Json(
+          HttpStatusFor(s.code()), nlohmann::json{{"error", s.message()}, {"refusal", refusal}}.dump());
+      return r;
+    };
+    if (secret.empty())
+      return HttpResponse::Error(Status::Unavailable("this central node takes no edges ([sync] is not configured)"));
+    auto body = JsonObjectBody(req, {"site", "public_key", "nonce", "box"});
     if (!body.ok()) return HttpResponse::Error(body.status());
-    for (const char* f : {"code", "public_key"})
+    for (const char* f : {"site", "public_key", "nonce", "box"})
       if (!body->contains(f) || !(*body)[f].is_string())
         return HttpResponse::Error(Status::InvalidArgument(std::string("field '") + f + "' (a string) is required"));
+    const std::string key = (*body)["public_key"].get<std::string>();
+    const std::string site = (*body)["site"].get<std::string>();
+    if (!sync::IsCurvePublicKey(key))
+      return HttpResponse::Error(Status::InvalidArgument("public_key is not a Curve public key (40 characters of Z85)"));
+    auto code = sync::OpenBox({(*body)["nonce"].get<std::string>(), (*body)["box"].get<std::string>()}, key, secret);
+    if (!code.ok()) return refuse(code.status(), "box");
+    std::unique_lock<std::mutex> lock(*one_at_a_time, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      HttpResponse r = HttpResponse::Error(Status::RateLimited("another enrollment is being checked; try again"));
+      r.headers["Retry-After"] = "1";
+      return r;
+    }
     auto conn = pool->Acquire();
     if (!conn.ok()) return HttpResponse::Error(conn.status());
-    const std::string key = (*body)["public_key"].get<std::string>();
-    auto e = Enroll(**conn, (*body)["code"].get<std::string>(), key,
-                    {"enrollment from " + req.remote_address, "POST /api/v1/enroll"});
+    auto e = Enroll(**conn, *code, site, key, {"enrollment from " + req.remote_address, "POST /api/v1/enroll"});
     if (!e.ok()) {
-      spdlog::warn("enrollment from {} refused: {}", req.remote_address, e.status().ToString());
-      return HttpResponse::Error(e.status());
+      const StatusCode c = e.status().code();
+      const char* refusal = c == StatusCode::kNotFound ? "unknown"
+                            : c == StatusCode::kConflict ? "used"
+                            : c == StatusCode::kFailedPrecondition ? "expired"
+                            : c == StatusCode::kPermissionDenied ? "revoked" : "";
+      if (*refusal == '\0') return HttpResponse::Error(e.status());
+      return refuse(e.status(), refusal);
     }
-    spdlog::info("site {}/{} enrolled from {} with key {}", e->tenant_id, e->site_id, req.remote_address, key);
-    return HttpResponse::Json(200, nlohmann::json{{"tenant", e->tenant_id}, {"site", e->site_id}}.dump());
+    if (!e->already)
+      spdlog::info("site {}/{} enrolled from {} with key {}", e->tenant_id, e->site_id, req.remote_address, key);
+    // Proof for the edge that central answered: only central's key makes this box.
+    auto proof = sync::BoxFor("enrolled " + e->tenant_id + "/" + e->site_id + " " + key, key, secret);
+    if (!proof.ok()) return HttpResponse::Error(proof.status());
+    return HttpResponse::Json(200, nlohmann::json{{"tenant", e->tenant_id},
+                                                  {"site", e->site_id},
+                                                  {"nonce", proof->nonce_hex},
+                                                  {"box", proof->box_hex}}
+                                       .dump());
   });
 }
 

@@ -179,7 +179,14 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
                     !config->http.tls_cert_file.empty(), &metrics});
   auth.AddRoutes(router);
   AddDashboardRoutes(router);
-  AddEnrollRoute(router, &ops_pool);
+  // Enrollment answers in boxes made with central's Curve key (enrollment.h).
+  std::string enroll_secret;
+  if (config->sync.enabled && !config->sync.insecure_development) {
+    auto key = sync::ReadKeyFile(config->sync.secret_key_file, true);
+    if (!key.ok()) return Fail(key.status());
+    enroll_secret = *key;
+  }
+  AddEnrollRoute(router, &ops_pool, enroll_secret);
   router.AddOperationalRoutes({{"postgres", [&ops_pool] {
                                   auto conn = ops_pool.Acquire();
                                   if (!conn.ok()) return conn.status();
@@ -562,6 +569,18 @@ int main(int argc, char** argv) {
                         "Central's HTTP address the edge enrolls at, http://host:port (default with a "
                         "[cluster] tenant map: the cluster's http)");
 
+  int enroll_hours = 72;
+  auto* enrollment_code = app.add_subcommand(
+      "enrollment-code",
+      "Give a site that has no key in use (its enrollment code expired or was refused) a new "
+      "one-time code; put it in the edge's edge.toml (enrollment_code) and restart the edge");
+  add_config(enrollment_code);
+  add_who(enrollment_code);
+  enrollment_code->add_option("--tenant", tenant, "Tenant id")->required();
+  enrollment_code->add_option("--site", site, "Site id")->required();
+  enrollment_code->add_option("--hours", enroll_hours, "How long the code is valid (default 72)")
+      ->check(CLI::Range(1, 24 * 90));
+
   central::RestoreSiteOptions restore_options;
   auto* restore = app.add_subcommand(
       "restore-site",
@@ -839,6 +858,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*provision) return central::Provision(config_path, provision_options);
+  if (*enrollment_code) {
+    central::QuietLogging();
+    auto conn = central::ConnectFromConfig(config_path);
+    if (!conn.ok()) return central::Fail(conn.status());
+    auto code = central::NewEnrollmentCodeFor(**conn, tenant, site, enroll_hours, who);
+    if (!code.ok()) return central::Fail(code.status());
+    std::cout << "site " << tenant << "/" << site << ": one-time enrollment code " << *code << ", valid "
+              << enroll_hours << " h\n  put it in the edge's edge.toml ([sync] enrollment_code) and restart the edge\n";
+    return 0;
+  }
   if (*restore) {
     restore_options.site.who = who;
     return central::RestoreSiteCommand(config_path, restore_options);

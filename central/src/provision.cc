@@ -1,6 +1,7 @@
 #include "millrace/central/provision.h"
 
 #include "millrace/central/enrollment.h"
+#include "millrace/common/http_client.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -185,7 +186,7 @@ Result<ProvisionResult> ProvisionSite(PgConnection& conn, const ProvisionOptions
     if (o.insecure_development)
       return Status::InvalidArgument("enrollment codes register Curve keys: not with insecure_development");
     // The edge's HTTP client speaks plain http (a TLS-terminating proxy may stand beside it).
-    if (o.enroll_url.rfind("http://", 0) != 0)
+    if (o.enroll_url.rfind("http://", 0) != 0 || !ParseHttpUrl(o.enroll_url).ok())
       return Status::InvalidArgument("an enrollment code needs central's HTTP address (--enroll-url http://host:port), got \"" +
                                      o.enroll_url + "\"");
   }

@@ -1,6 +1,7 @@
 #include "millrace/edge/edge_config.h"
 
 #include "millrace/common/daemon_config.h"
+#include "millrace/common/http_client.h"
 
 namespace millrace::edge {
 
@@ -85,7 +86,7 @@ Result<EdgeConfig> ReadEdgeConfig(ConfigFile& file) {
                           "unless insecure_development = true");
     MILLRACE_ASSIGN_OR_RETURN(y.enrollment_code, file.GetString("sync.enrollment_code", ""));
     MILLRACE_ASSIGN_OR_RETURN(y.enroll_url, file.GetString("sync.enroll_url", ""));
-    if (!y.enrollment_code.empty() && y.enroll_url.rfind("http://", 0) != 0)
+    if (!y.enrollment_code.empty() && (y.enroll_url.rfind("http://", 0) != 0 || !ParseHttpUrl(y.enroll_url).ok()))
       return file.Invalid("sync.enroll_url",
                           "an enrollment code needs central's HTTP address, http://host:port, got \"" +
                               y.enroll_url + "\"");

@@ -37,10 +37,11 @@ const ConfigKeyDoc kEdgeDocs[] = {
                              "refused). Required unless insecure_development."},
     {"sync.central_public_key_file", "Central's Curve public key. Required unless "
                                      "insecure_development."},
-    {"sync.enrollment_code", "A one-time code from provisioning (`provision-site --enroll-hours`) "
-                             "in place of keys: while secret_key_file does not exist, the edge "
-                             "makes its Curve key pair, writes it there and registers the public "
-                             "key with this code at enroll_url, retrying until central answers; "
+    {"sync.enrollment_code", "A one-time code from provisioning (`provision-site --enroll-hours`, "
+                             "or `mes-central enrollment-code`) in place of keys: while the site "
+                             "is not enrolled, the edge makes its Curve key pair at secret_key_file "
+                             "(if there is none) and registers the public key with this code at "
+                             "enroll_url, boxed for central's key, until central proves it did; "
                              "the floor works meanwhile. Spent once; expires."},
     {"sync.enroll_url", "Central's HTTP address for enrollment (http://host:port). Required with "
                         "enrollment_code."},

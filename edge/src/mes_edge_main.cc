@@ -314,7 +314,8 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   // central in the background while the floor works (enroll.h).
   std::unique_ptr<Enroller> enroller;
   if (config->sync.enabled && !config->sync.insecure_development && !config->sync.enrollment_code.empty()) {
-    const EnrollOptions eo{config->sync.secret_key_file, config->sync.enrollment_code, config->sync.enroll_url};
+    const EnrollOptions eo{config->sync.secret_key_file, config->sync.central_public_key_file, config->site_id,
+                           config->sync.enrollment_code, config->sync.enroll_url};
     auto pending = PrepareEnrollment(eo);
     if (!pending.ok()) return Fail(pending.status());
     if (*pending) enroller = std::make_unique<Enroller>(eo);
@@ -473,6 +474,29 @@ int Serve(const std::string& config_path, int port_override, const std::string& 
   return st.ok() ? 0 : Fail(st);
 }
 
+// `mes-edge enroll`: one attempt, its outcome, and an exit code a script can act on.
+int EnrollCommand(const std::string& config_path) {
+  auto config = LoadEdgeConfig(config_path);
+  if (!config.ok()) return Fail(config.status());
+  if (!config->sync.enabled || config->sync.enrollment_code.empty())
+    return Fail(Status::InvalidArgument(config_path + " has no [sync] enrollment_code"));
+  const EnrollOptions eo{config->sync.secret_key_file, config->sync.central_public_key_file, config->site_id,
+                         config->sync.enrollment_code, config->sync.enroll_url};
+  auto pending = PrepareEnrollment(eo);
+  if (!pending.ok()) return Fail(pending.status());
+  if (!*pending) {
+    std::cout << "site " << config->site_id << " is enrolled already\n";
+    return 0;
+  }
+  Status s = EnrollOnce(eo);
+  if (s.ok()) {
+    std::cout << "site " << config->site_id << " enrolled: central registered its key\n";
+    return 0;
+  }
+  std::cerr << "mes-edge enroll: " << s.ToString() << "\n";
+  return s.code() == StatusCode::kPermissionDenied ? 1 : 3;
+}
+
 }  // namespace
 }  // namespace millrace::edge
 
@@ -507,6 +531,15 @@ int main(int argc, char** argv) {
   auto* schema =
       app.add_subcommand("schema", "Print the SQLite DDL derived from the schema catalog");
 
+  auto* enroll = app.add_subcommand(
+      "enroll",
+      "Register this site's key with its one-time enrollment code now, once, and say how it "
+      "went (serve does this by itself, retrying): makes the key pair first if there is none. "
+      "Exit 0 enrolled, 1 refused by central, 3 central not reached or not proven");
+  enroll->add_option("-c,--config", config_path, "Edge configuration file (TOML)")
+      ->required()
+      ->check(CLI::ExistingFile);
+
   ConfigCommand config_command;
   AddConfigCommand(app, &config_command);
 
@@ -518,6 +551,7 @@ int main(int argc, char** argv) {
     return edge::Serve(serve_options.config_path, serve_options.http_port, serve_options.port_file);
   if (*init) return edge::Init(db_path);
   if (*seed) return edge::Seed(config_path, if_empty);
+  if (*enroll) return edge::EnrollCommand(config_path);
   if (*schema) {
     for (const auto& sql : catalog::SqliteDdl(catalog::MesCatalog())) std::cout << sql << ";\n";
     return 0;

@@ -44,7 +44,7 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0015_tombstones", "a37e3f6795122114a69902de7fca90a853b62ba14f333d6db7e55ed75db3c0b8"},
       {"0016_retention", "39c5d0fda8e6c6e112be7ffcc67813a043c83bda7eb1a0077efbcc3deb3fd865"},
       {"0017_edge_versions", "98b9938de3897df49024f986cd8187ef9aa4b779bc9988d279c757405cef93a9"},
-      {"0018_enrollment", "25138aa070766a64b93b55ec490acd1dec6a70e5f476e01205738299239e2f89"},
+      {"0018_enrollment", "8bf9a2d78a5ac26ea1117dc7e8cdbffa8c0bd0b8683d564f0c4789fc74c4259e"},
   };
   return kDigests;
 }
