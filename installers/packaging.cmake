@@ -1,6 +1,7 @@
 # Debian packages, built by CPack: `cmake --build build --target package` (or
 # installers/build-packages) makes
-#   millrace-edge     mes-edge, mesctl, mes-sim, the mes-edge unit, /etc/millrace/edge.toml
+#   millrace-edge     mes-edge, mesctl, mes-sim, millrace-edge-upgrade, the mes-edge unit,
+#                     /etc/millrace/edge.toml
 #   millrace-central  mes-central, the mes-central unit, /etc/millrace/central.toml
 # Each runs as the static system user `millrace` its postinst makes, keeps its data in
 # /var/lib/millrace/<edge|central> on remove and deletes it on purge (installers/debian/).
@@ -11,6 +12,12 @@ set(pkg_build ${CMAKE_BINARY_DIR}/packaging)
 
 install(TARGETS mes-edge mesctl mes-sim RUNTIME DESTINATION bin COMPONENT edge)
 install(TARGETS mes-central RUNTIME DESTINATION bin COMPONENT central)
+# An upgrade that rolls back: the site bundle's installer, run by millrace-edge-upgrade on a
+# bare package.
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/installers/edge-upgrade DESTINATION sbin
+        RENAME millrace-edge-upgrade COMPONENT edge)
+install(FILES ${CMAKE_SOURCE_DIR}/installers/bundle/install.sh DESTINATION lib/millrace
+        RENAME edge-install.sh COMPONENT edge)
 
 # Every package: its unit, its configuration (a conffile), the configuration reference, the
 # copyright and a changelog; maintainer scripts from one template each.

@@ -57,12 +57,14 @@ Status CheckBackupFile(JobContext& ctx, const SiteBackup& b, const std::string& 
                 " but was offered as version " + std::to_string(b.schema_version);
     return Status::Ok();
   }
+  // A backup of an older edge schema has the catalog of its schema (catalog.h).
   const catalog::Catalog& cat = catalog::MesCatalog();
+  const std::string expected = cat.FingerprintHexAt(static_cast<int>(version));
   auto fingerprint = db.QueryText("SELECT value FROM edge_meta WHERE key = 'catalog_fingerprint'");
-  if (!fingerprint.ok() || *fingerprint != cat.FingerprintHex()) {
+  if (!fingerprint.ok() || *fingerprint != expected) {
     f.problem = "the file's catalog is " +
                 (fingerprint.ok() ? *fingerprint : fingerprint.status().ToString()) +
-                ", central's is " + cat.FingerprintHex();
+                ", central's for edge schema " + std::to_string(version) + " is " + expected;
     return Status::Ok();
   }
   auto epoch = db.QueryText("SELECT value FROM edge_meta WHERE key = 'store_epoch'");

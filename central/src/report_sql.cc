@@ -387,7 +387,8 @@ Status ScrapEvents(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* 
   sql->text = "WITH " + std::string(kUnits) + "\n"
       "SELECT " + Iso("d.at") + ", d.id::text, d.id::text, d.site_id, s.line_code, s.unit_code, " + Iso("d.at") +
       ", coalesce(w.number, ''), coalesce(o.op_code, ''), coalesce(p.code, ''), d.good_quantity, "
-      "d.scrap_quantity, d.rework_quantity, coalesce(r.code, ''), coalesce(r.name, '')\n"
+      "d.scrap_quantity, d.rework_quantity, coalesce(r.code, ''), coalesce(r.name, ''), "
+      "coalesce(d.note, '')\n"
       "FROM millrace.production_event d JOIN units s ON s.site_id = d.site_id AND s.unit_id = d.work_unit_id\n"
       "JOIN millrace.sync_site ss ON ss.tenant_id = d.tenant_id AND ss.site_id = d.site_id\n"
       "LEFT JOIN millrace.work_order w ON w.tenant_id = d.tenant_id AND w.id = d.work_order_id\n"
@@ -402,7 +403,7 @@ Status ScrapEvents(PgConnection&, const ReportQuery& q, ReportResult* out, Sql* 
                   {"unit_code", Type::kText},   {"at", Type::kTime},           {"work_order", Type::kText},
                   {"op_code", Type::kText},     {"product_code", Type::kText}, {"good", Type::kNumber},
                   {"scrap", Type::kNumber},     {"rework", Type::kNumber},     {"reason_code", Type::kText},
-                  {"reason_name", Type::kText}};
+                  {"reason_name", Type::kText}, {"note", Type::kText}};
   return Status::Ok();
 }
 

@@ -16,6 +16,7 @@
 #include "millrace/common/uuid.h"
 #include "millrace/sync/drift_wire.h"
 #include "millrace/sync/row_codec.h"
+#include "millrace/sync/schema_translation.h"
 #include "sync_handler.h"
 
 namespace millrace::central {
@@ -127,16 +128,19 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
   v1::DriftRepaired out;
   out.set_table(r.table());
   std::vector<Row> rows;
+  std::vector<std::size_t> known;  // per row: the leading columns its edge's schema knows
   std::vector<std::string> ids;
   for (const auto& c : r.rows()) {
     // What the normal apply would park (a bad value, another site's row, not an upsert) is
     // not taken here either; the reject table already holds it.
-    auto row = sync::DecodeChange(c, catalog::MesCatalog());
+    std::size_t width = 0;
+    auto row = sync::DecodeServedShape(c, catalog::MesCatalog(), &width);
     if (c.op() != v1::OP_UPSERT || !row.ok() || row->IsNull(catalog::kSiteColumn) ||
         row->Text(catalog::kSiteColumn) != peer.site_id)
       continue;  // counted as skipped
     ids.push_back(row->id());
     rows.push_back(*std::move(row));
+    known.push_back(width);
   }
   auto indexes = svc_->drift_indexes_->Find(SiteKey(peer), check_id);
   if (!indexes) {  // taken by another node, or dropped: nothing to compare against
@@ -158,7 +162,8 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
     MILLRACE_ASSIGN_OR_RETURN(std::int64_t retained, TenantFactHorizon(*conn_, peer.tenant_id));
     const std::string retained_floor = Uuid::FloorV7(retained).ToString();
     std::vector<const Row*> insert, update;
-    for (const Row& row : rows) {
+    for (std::size_t n = 0; n < rows.size(); ++n) {
+      Row& row = rows[n];
       if (spec->owner == catalog::Owner::kSite && row.id() < retained_floor) continue;
       // As the index holds it: there with the same fingerprint, or absent from both.
       std::optional<std::uint64_t> was;
@@ -178,6 +183,9 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
           row.Int(catalog::kHlcColumn) >= it->second->Int(catalog::kHlcColumn);
       if (spec->immutable || spec->merge == catalog::MergePolicy::kSharedLww) continue;
       if (spec->merge == catalog::MergePolicy::kSiteOwned && !newer_or_same) continue;
+      // An older edge's copy keeps central's values of the columns its schema lacks.
+      for (std::size_t i = known[n]; i < spec->columns.size(); ++i)
+        row.mutable_values()[i] = it->second->values()[i];
       update.push_back(&row);
     }
     if (!insert.empty() && spec->merge == catalog::MergePolicy::kSharedLww) {
@@ -319,6 +327,8 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
         found.insert(row.id());
         if (bytes > kMaxReplyBytes) continue;  // asked again (later)
         v1::Change c = sync::EncodeChange(row, v1::OP_UPSERT);
+        sync::NarrowChange(&c, catalog::MesCatalog(),
+                           sync::EdgeSchemaOf(r.fetch().schema_version()));
         bytes += c.ByteSizeLong();
         *f->add_rows() = std::move(c);
         sent.insert(row.id());

@@ -1,6 +1,8 @@
 #include "millrace/common/catalog.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 
 namespace millrace::catalog {
@@ -178,9 +180,20 @@ class Fnv {
 
 }  // namespace
 
-Catalog::Catalog(std::vector<TableSpec> tables) : tables_(std::move(tables)) {
+std::size_t TableSpec::WidthAt(int edge_schema) const {
+  std::size_t n = 0;
+  while (n < columns.size() && columns[n].since <= edge_schema) ++n;
+  return n;
+}
+
+namespace {
+
+// FNV-1a over every name, type, flag and policy of the columns an edge of `edge_schema`
+// knows. A column's `since` is hashed only when set, so the first catalog's fingerprint
+// never changed when columns learned it.
+std::uint64_t FingerprintOf(const std::vector<TableSpec>& tables, int edge_schema) {
   Fnv f;
-  for (const auto& t : tables_) {
+  for (const auto& t : tables) {
     f.Add("table");
     f.Add(t.name);
     f.Add(ToString(t.owner));
@@ -188,6 +201,7 @@ Catalog::Catalog(std::vector<TableSpec> tables) : tables_(std::move(tables)) {
     f.Add(ToString(t.scope));
     if (t.immutable) f.Add("immutable");
     for (const auto& c : t.columns) {
+      if (c.since > edge_schema) continue;
       f.Add(c.name);
       f.Add(ToString(c.type));
       f.Add(c.nullable ? "null" : "not null");
@@ -198,9 +212,47 @@ Catalog::Catalog(std::vector<TableSpec> tables) : tables_(std::move(tables)) {
           f.Add(to);
         }
       }
+      if (c.since != 0) f.Add("since " + std::to_string(c.since));
     }
   }
-  fingerprint_ = f.value();
+  return f.value();
+}
+
+std::string Hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+void CheckAddedColumns(const TableSpec& t) {
+  int last = 0;
+  for (const auto& c : t.columns) {
+    const std::string what = "catalog: column " + t.name + "." + c.name;
+    if (c.since < last)
+      throw std::logic_error(what + " of the first catalog (or an older schema) follows a column "
+                             "added later: added columns come last");
+    last = c.since;
+    if (c.since == 0) continue;
+    if (c.since < 0) throw std::logic_error(what + " has a negative since");
+    if (!c.nullable)
+      throw std::logic_error(what + " was added in edge schema " + std::to_string(c.since) +
+                             " and must be nullable: an older edge's rows carry NULL in it");
+    if (t.merge != MergePolicy::kAppendOnly)
+      throw std::logic_error(what + " was added in edge schema " + std::to_string(c.since) +
+                             " to a table whose rows are updated (" +
+                             std::string(ToString(t.merge)) +
+                             "): an older edge would erase the value it does not know");
+  }
+}
+
+}  // namespace
+
+Catalog::Catalog(std::vector<TableSpec> tables) : tables_(std::move(tables)) {
+  for (const auto& t : tables_) {
+    CheckAddedColumns(t);
+    for (const auto& c : t.columns) newest_since_ = std::max(newest_since_, c.since);
+  }
+  fingerprint_ = FingerprintOf(tables_, std::numeric_limits<int>::max());
 }
 
 const TableSpec* Catalog::Find(std::string_view table) const {
@@ -210,9 +262,11 @@ const TableSpec* Catalog::Find(std::string_view table) const {
 }
 
 std::string Catalog::FingerprintHex() const {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(fingerprint_));
-  return buf;
+  return Hex(fingerprint_);
+}
+
+std::string Catalog::FingerprintHexAt(int edge_schema) const {
+  return edge_schema >= newest_since_ ? Hex(fingerprint_) : Hex(FingerprintOf(tables_, edge_schema));
 }
 
 bool IsValidSiteId(const std::string& id) {

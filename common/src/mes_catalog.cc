@@ -85,9 +85,14 @@ TableSpec Build(Decl d) {
   site.nullable = d.owner == Owner::kCentral;  // tenant-wide master data has no site
   t.columns.push_back(Uuid(std::string(kIdColumn)));
   t.columns.push_back(site);
-  for (auto& c : d.columns) t.columns.push_back(std::move(c));
+  for (auto& c : d.columns)
+    if (c.since == 0) t.columns.push_back(c);
   t.columns.push_back(Col(std::string(kHlcColumn), ColumnType::kHlc));
   t.columns.push_back(Text(std::string(kOriginColumn)));
+  // Columns added by a later edge schema follow the system columns, where ALTER TABLE
+  // ADD COLUMN puts them, and where an older edge's shorter rows end (catalog.h).
+  for (auto& c : d.columns)
+    if (c.since != 0) t.columns.push_back(std::move(c));
   t.indexes = std::move(d.indexes);
   t.immutable = d.immutable;
   for (const auto& idx : t.indexes)
@@ -275,7 +280,9 @@ std::vector<TableSpec> Declare() {
         Uuid("operator_id").Null(), Uuid("shift_instance_id").Null(),
         Real("good_quantity").Range(-kMaxCount, kMaxCount), Real("scrap_quantity").Range(-kMaxCount, kMaxCount),
         Real("rework_quantity").Range(-kMaxCount, kMaxCount), Uuid("scrap_reason_id").Null(),
-        Uuid("output_lot_id").Null()},
+        Uuid("output_lot_id").Null(),
+        // Edge schema 7: the operator's note on a count (what the scrap was, why a rework).
+        Text("note").MaxLength(500).Null().Since(7)},
        {{{"site_id", "at"}}, {{"work_unit_id", "at"}}, {{"operation_id"}},
         // Central's drill-down to the counts with scrap or rework, newest first.
         {{"at", "id"}, "scrap_quantity <> 0 OR rework_quantity <> 0", true}}},

@@ -299,13 +299,14 @@ class Api {
       MILLRACE_ASSIGN_OR_RETURN(auto scrap, Num(b, "scrap", false));
       MILLRACE_ASSIGN_OR_RETURN(auto rework, Num(b, "rework", false));
       MILLRACE_ASSIGN_OR_RETURN(c->scrap_reason_id, Str(b, "scrap_reason_id", false));
+      MILLRACE_ASSIGN_OR_RETURN(c->note, Str(b, "note", false));
       c->good = good.value_or(0);
       c->scrap = scrap.value_or(0);
       c->rework = rework.value_or(0);
       return Status::Ok();
     };
     r.AddAsync("POST", "/api/v1/operations/{id}/counts",
-               WritesRow({"good", "scrap", "rework", "scrap_reason_id"}, 201,
+               WritesRow({"good", "scrap", "rework", "scrap_reason_id", "note"}, 201,
                          [*this, counts](const HttpRequest& req, const Actor& a,
                                          const json& b) -> Pending<Row> {
                            CountReport c;
@@ -313,7 +314,7 @@ class Api {
                            return svc_->ReportCount(a, req.path_params.at("id"), c);
                          }));
     r.AddAsync("POST", "/api/v1/operations/{id}/corrections",
-               WritesRow({"good", "scrap", "rework", "scrap_reason_id", "reason"}, 201,
+               WritesRow({"good", "scrap", "rework", "scrap_reason_id", "note", "reason"}, 201,
                          [*this, counts](const HttpRequest& req, const Actor& a,
                                          const json& b) -> Pending<Row> {
                            CountReport d;

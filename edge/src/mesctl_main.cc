@@ -436,12 +436,15 @@ std::vector<Command> Commands() {
                  cmd.add_option("--rework", a.rework, "Units sent to rework")
                      ->check(CLI::NonNegativeNumber);
                  cmd.add_option("--reason", a.reason, "Scrap reason code, e.g. SC-DIM");
+                 cmd.add_option("--note", a.comment,
+                                "The operator's note on the count (at most 500 bytes)");
                },
                [](Context& x) {
                  RESOLVE(id, x.client.OperationId(x.a.target));
                  RESOLVE(reason_id, x.client.ReasonId(x.a.reason));
                  json body{{"good", x.a.good}, {"scrap", x.a.scrap}, {"rework", x.a.rework}};
                  if (!reason_id->empty()) body["scrap_reason_id"] = *reason_id;
+                 if (!x.a.comment.empty()) body["note"] = x.a.comment;
                  return Show(x.o,
                              x.client.Call("POST", "/api/v1/operations/" + *id + "/counts", body),
                              kOpColumns);

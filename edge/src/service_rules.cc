@@ -136,6 +136,7 @@ Status AppendEvent(WriteTxn& txn, const Clock* clock, const TimeZone& zone, cons
   // run on over a shift change.
   if (shift) ev.Set("shift_instance_id", shift->id());
   if (!q.scrap_reason_id.empty()) ev.Set("scrap_reason_id", q.scrap_reason_id);
+  if (!q.note.empty()) ev.Set("note", q.note);
   return txn.Insert(ev);
 }
 

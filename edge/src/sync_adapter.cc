@@ -12,6 +12,7 @@
 #include "millrace/sync/merge.h"
 #include "millrace/sync/content.h"
 #include "millrace/sync/row_codec.h"
+#include "millrace/sync/schema_translation.h"
 
 namespace millrace::edge {
 
@@ -132,7 +133,7 @@ Status ApplyChanges(WriteTxn& txn, const sync::v1::FeedBatch& batch, const std::
                     const StoreEpoch& epoch, std::uint64_t acked, std::uint64_t* refused,
                     RecoveredRows* recovered) {
   for (const auto& change : batch.changes()) {
-    auto decoded = sync::DecodeChange(change, catalog::MesCatalog());
+    auto decoded = sync::DecodeServedShape(change, catalog::MesCatalog());
     if (!decoded.ok()) {
       // A row this edge cannot take (a value out of this build's bounds, a table it does
       // not know) must not wedge the feed behind it: it is refused loudly and counted, and

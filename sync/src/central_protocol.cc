@@ -10,6 +10,7 @@
 #include "millrace/sync/backup_source.h"
 #include "millrace/sync/drift_wire.h"
 #include "millrace/sync/row_codec.h"
+#include "millrace/sync/schema_translation.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/wire.h"
 
@@ -20,7 +21,7 @@ using catalog::MergePolicy;
 DecodedBatch DecodeBatch(const v1::PushBatch& batch, const catalog::Catalog& catalog) {
   DecodedBatch out;
   out.reserve(static_cast<std::size_t>(batch.changes_size()));
-  for (const auto& c : batch.changes()) out.push_back({&c, DecodeChange(c, catalog)});
+  for (const auto& c : batch.changes()) out.push_back({&c, DecodeServedShape(c, catalog)});
   return out;
 }
 
@@ -208,8 +209,8 @@ std::optional<VersionRefusal> CheckEdgeVersion(const v1::Hello& h,
                           edge + build + " is older than " + served +
                               ": upgrade the edge (a site bundle) to edge schema " +
                               std::to_string(oldest) + " or later"};
-  // The served schemas share one catalog: a column or table the catalog gains comes with
-  // its translation for the schema before it.
+  // Each served schema has its catalog: the newest one without the columns added since
+  // (sync/schema_translation.h translates between them).
   if (h.catalog_fingerprint() != central_fingerprint)
     return VersionRefusal{"catalog_differs",
                           edge + build + " has catalog " + h.catalog_fingerprint() +
@@ -222,7 +223,9 @@ Result<v1::Envelope> CentralProtocol::Hello(const Peer& peer, const v1::Hello& h
   if (!h.site_id().empty() && h.site_id() != peer.site_id)
     return Status::PermissionDenied("this key belongs to site " + peer.site_id + ", not to " +
                                     h.site_id());
-  if (auto refused = CheckEdgeVersion(h, central_->Catalog().FingerprintHex(),
+  const int schema =
+      h.schema_version() != 0 ? static_cast<int>(h.schema_version()) : kUnreportedEdgeSchema;
+  if (auto refused = CheckEdgeVersion(h, central_->Catalog().FingerprintHexAt(schema),
                                       kOldestServedEdgeSchema, kEdgeSchemaVersion)) {
     (void)session_->EdgeRefused(peer, h, refused->message);
     return metrics_->RefuseStore(peer, refused->reason, refused->message);
@@ -343,8 +346,12 @@ Result<v1::Envelope> CentralProtocol::Pull(const Peer& peer, const v1::PullReque
   b->set_from_cursor(p.cursor());
   const bool more = page.changes.size() == limit;
   const std::uint64_t last = page.changes.empty() ? 0 : page.changes.back().seq();
-  for (auto& c : page.changes)
-    if (c.op() != v1::OP_DELETE || p.takes_deletes()) *b->add_changes() = std::move(c);
+  const int schema = EdgeSchemaOf(p.schema_version());
+  for (auto& c : page.changes) {
+    if (c.op() == v1::OP_DELETE && !p.takes_deletes()) continue;
+    NarrowChange(&c, central_->Catalog(), schema);
+    *b->add_changes() = std::move(c);
+  }
   b->set_more(more);
   b->set_to_cursor(more ? last : std::max(page.head, p.cursor()));
   return e;

@@ -197,6 +197,7 @@ Status SyncClient::MaybePull() {
   v1::Envelope e;
   auto* p = e.mutable_pull_request();
   p->set_takes_deletes(true);
+  p->set_schema_version(options_.schema_version);
   p->set_cursor(feed_cursor_);
   p->set_max_changes(static_cast<std::uint32_t>(options_.pull_max_changes));
   Status s = Send(std::move(e));

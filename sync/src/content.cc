@@ -2,14 +2,14 @@
 
 #include <cstdio>
 
-#include "millrace/sync/row_codec.h"
+#include "millrace/sync/schema_translation.h"
 
 namespace millrace::sync {
 
 std::string ContentDigest(const std::vector<Row>& rows) {
   std::uint64_t h = 1469598103934665603ull;
   for (const Row& r : rows) {
-    const std::string bytes = EncodeChange(r, v1::OP_UPSERT).SerializeAsString();
+    const std::string bytes = ComparableChange(r).SerializeAsString();
     for (unsigned char c : bytes) {
       h ^= c;
       h *= 1099511628211ull;

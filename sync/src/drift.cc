@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "millrace/sync/row_codec.h"
+#include "millrace/sync/schema_translation.h"
 
 namespace millrace::sync {
 namespace {
@@ -69,7 +70,7 @@ std::uint64_t DriftKey(const std::string& id) {
 }
 
 std::uint64_t RowFingerprint(const Row& row) {
-  return Mix(Fnv(EncodeChange(row, v1::OP_UPSERT).SerializeAsString()));
+  return Mix(Fnv(ComparableChange(row).SerializeAsString()));
 }
 
 bool RangeRef::operator<(const RangeRef& o) const {

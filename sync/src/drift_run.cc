@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "millrace/common/schema_versions.h"
 #include "millrace/sync/drift_wire.h"
 
 namespace millrace::sync {
@@ -157,6 +158,7 @@ std::optional<v1::DriftRequest> DriftRun::Next(EdgeSide& edge) {
         if (item.work == Work::kFetch) {
           auto* f = r.mutable_fetch();
           f->set_table(item.table);
+          f->set_schema_version(static_cast<std::uint32_t>(kEdgeSchemaVersion));
           for (auto& id : item.ids) f->add_ids(std::move(id));
         } else {
           auto copies = edge.EdgeCopies(item.table, item.ids, index);

@@ -7,6 +7,7 @@
 
 #include "catalog_rows.h"
 #include "millrace/common/catalog.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/row_codec.h"
 #include "millrace/sync/wire.h"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   v1::Envelope hello;
   hello.mutable_hello()->set_site_id("lyon");
   hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  hello.mutable_hello()->set_schema_version(kEdgeSchemaVersion);
   write("hello", sync::EncodeFrame(hello));
   v1::Envelope push, feed;
   auto* b = push.mutable_push_batch();

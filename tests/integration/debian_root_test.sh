@@ -11,7 +11,9 @@
 #     work from mes-sim, which waits in its outbox;
 #   - the WAN appears (a bridge from the namespace to central) and the outbox drains: central
 #     holds every production event the edge holds;
-#   - dpkg -r keeps the store and the configuration; dpkg -P deletes them.
+#   - dpkg -r keeps the store and the configuration; dpkg -P deletes them;
+#   - a bundle with an enrollment code instead of keys installs, and the edge enrolls once
+#     central's HTTP API is reachable, then syncs with the key it made.
 # Usage: debian_root_test.sh SOURCE_DIR BUILD_DIR   (MILLRACE_TEST_PG from the fixture)
 set -euo pipefail
 src=$1 build=$2
@@ -80,6 +82,11 @@ for line in "LINE-1 BRKT-100 WO-1001" "LINE-2 HOUSING-200 WO-1002"; do
 done
 "$central_bin" provision-site -c "$work/central.toml" --tenant acme --site lyon --out "$work/lyon" \
   --endpoint tcp://127.0.0.1:7400 --time-zone Europe/Paris >/dev/null
+# Porto is installed later from a bundle with a one-time enrollment code instead of keys;
+# central's HTTP port reaches the namespace as 127.0.0.1:7401.
+"$central_bin" provision-site -c "$work/central.toml" --tenant acme --site porto --out "$work/porto" \
+  --endpoint tcp://127.0.0.1:7400 --time-zone Europe/Lisbon --enroll-hours 4 \
+  --enroll-url http://127.0.0.1:7401 >/dev/null
 "$central_bin" serve -c "$work/central.toml" --sync-endpoint-file "$work/sync.endpoint" \
   --port-file "$work/central.port" 2>"$work/central.log" &
 pids+=($!)
@@ -95,6 +102,9 @@ start=$(date +%s.%N)
   --sign-key "$work/bundle.key" --out "$work/lyon.bundle" >"$work/bundle.log" 2>&1 ||
   { cat "$work/bundle.log" >&2; fail "site-bundle"; }
 minisign -V -q -p "$work/bundle.pub" -m "$work/lyon.bundle" || fail "the bundle's own signature"
+"$src/installers/site-bundle" --site-dir "$work/porto" --edge-deb "$edge_deb" \
+  --sign-key "$work/bundle.key" --out "$work/porto.bundle" >"$work/bundle-porto.log" 2>&1 ||
+  { cat "$work/bundle-porto.log" >&2; fail "site-bundle (porto, with an enrollment code)"; }
 ok "site-bundle: $(tail -2 "$work/bundle.log" | head -1 | sed 's/^\[site-bundle\] //') in $(since "$start") s"
 
 # ---- a minimal Debian 12 root ----
@@ -184,8 +194,10 @@ at_central=$(psql "$db_url" -Atc "SELECT count(*) FROM millrace.production_event
 ok "once the WAN appears the edge syncs: central holds all $events production events (${took} s)"
 
 # ---- a fleet on mixed versions, and upgrades ----
+cur=$(sed -n 's/^inline constexpr int kEdgeSchemaVersion = \([0-9]*\);$/\1/p' "$src/common/include/millrace/common/schema_versions.h")
+prev=$((cur - 1)) next=$((cur + 1))
 # Two builds of the next release from this tree: 0.1.0+up1 adds an edge migration (a
-# table: edge schema 7; its central serves edge schemas 6 and 7), 0.1.0+up2 adds one more
+# table: edge schema $next; its central serves edge schemas $cur and $next), 0.1.0+up2 adds one more
 # that fails.
 echo "CREATE TABLE upgrade_probe (id INTEGER PRIMARY KEY, note TEXT NOT NULL);" >"$work/upgrade_probe.sql"
 echo "INSERT INTO no_such_table VALUES (1);" >"$work/fails_on_purpose.sql"
@@ -207,27 +219,27 @@ version() { in_root dpkg-query -W -f='${Version}' millrace-edge; }
 sync_connected() { in_net curl -sf http://127.0.0.1:8080/api/v1/sync | grep -q '"connected":true'; }
 central_says() { psql "$db_url" -Atc "SELECT coalesce(edge_schema::text, '-') || ' ' || coalesce(edge_refusal, '') FROM millrace.sync_site WHERE tenant_id = 'acme' AND site_id = 'lyon'"; }
 wait_for 30 "the edge to be connected to central" -- sync_connected
-[ "$(central_says)" = "6 " ] || fail "central's record of lyon's edge: $(central_says)"
+[ "$(central_says)" = "$cur " ] || fail "central's record of lyon's edge: $(central_says)"
 
-# The edge first: central (edge schemas 5 and 6) refuses edge schema 7, naming both
+# The edge first: central (edge schemas $prev and $cur) refuses edge schema $next, naming both
 # versions, and the upgrade rolls back.
 before=$(edge_events)
 in_root env MILLRACE_UPGRADE_TIMEOUT=15 sh /root/good.bundle >"$work/too-new.log" 2>&1 &
 upgrade=$!
-refusal_recorded() { central_says | grep -q "^7 edge schema 7 (mes-edge .*) is newer than this central serves edge schemas 5 to 6: upgrade central first$"; }
+refusal_recorded() { central_says | grep -q "^$next edge schema $next (mes-edge .*) is newer than this central serves edge schemas $prev to $cur: upgrade central first$"; }
 wait_for 30 "central to record the refusal for its fleet view" -- refusal_recorded
 set +e; wait "$upgrade"; code=$?; set -e
 sed 's/^/      /' "$work/too-new.log"
-[ "$code" = 3 ] && grep -q "edge schema 7 (mes-edge .*) is newer than this central serves edge schemas 5 to 6: upgrade central first" "$work/too-new.log" ||
+[ "$code" = 3 ] && grep -q "edge schema $next (mes-edge .*) is newer than this central serves edge schemas $prev to $cur: upgrade central first" "$work/too-new.log" ||
   fail "an edge newer than central serves should be refused with both versions and rolled back (exit $code)"
-[ "$(version)" = 0.1.0 ] && [ "$(schema)" = 6 ] && [ "$(edge_events)" = "$before" ] ||
+[ "$(version)" = 0.1.0 ] && [ "$(schema)" = $cur ] && [ "$(edge_events)" = "$before" ] ||
   fail "after the refused upgrade: $(version), schema $(schema), $(edge_events) of $before events"
-grep -q "refusing a store of site acme/lyon: edge schema 7 (mes-edge .*) is newer than this central serves edge schemas 5 to 6" "$work/central.log" ||
+grep -q "refusing a store of site acme/lyon: edge schema $next (mes-edge .*) is newer than this central serves edge schemas $prev to $cur" "$work/central.log" ||
   fail "central did not log the refusal"
 ok "an edge newer than central is refused with both versions named (central keeps the refusal for its fleet view) and rolled back"
 
-# Central first: the next central serves edge schemas 6 and 7, so lyon, one behind, syncs
-# with it; then lyon's upgrade to edge schema 7 succeeds.
+# Central first: the next central serves edge schemas $cur and $next, so lyon, one behind, syncs
+# with it; then lyon's upgrade to edge schema $next succeeds.
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 "$work/mes-central-next" serve -c "$work/central.toml" --sync-endpoint-file "$work/sync2.endpoint" \
   --port-file "$work/central2.port" 2>"$work/central2.log" &
@@ -244,8 +256,8 @@ nsenter -t "$inner" -n -- socat TCP-LISTEN:7400,bind=127.0.0.1,fork,reuseaddr UN
 pids[2]=$!
 in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 20 --seed 6 >"$work/sim1.log" 2>&1 ||
   { cat "$work/sim1.log" >&2; fail "mes-sim before the edge's upgrade"; }
-wait_for 90 "edge schema 6 to sync with the next central" -- sh -c "[ \"\$(nsenter -t $inner -n curl -sf http://127.0.0.1:8080/metrics | sed -n 's/^mes_outbox_backlog_rows \([0-9]*\)$/\1/p')\" = 0 ]"
-[ "$(central_says)" = "6 " ] || fail "the next central's record of lyon's edge: $(central_says)"
+wait_for 90 "edge schema $cur to sync with the next central" -- sh -c "[ \"\$(nsenter -t $inner -n curl -sf http://127.0.0.1:8080/metrics | sed -n 's/^mes_outbox_backlog_rows \([0-9]*\)$/\1/p')\" = 0 ]"
+[ "$(central_says)" = "$cur " ] || fail "the next central's record of lyon's edge: $(central_says)"
 events=$(edge_events)
 [ "$(psql "$db_url" -Atc "SELECT count(*) FROM millrace.production_event WHERE site_id = 'lyon'")" = "$events" ] ||
   fail "the next central does not hold the edge's $events production events"
@@ -259,10 +271,10 @@ sed 's/^/      /' "$work/upgrade.log"
 grep -q "upgraded to millrace-edge 0.1.0+up1" "$work/upgrade.log" || fail "the upgrade did not say so"
 grep -q "signed by the key of the bundle installed here before" "$work/upgrade.log" ||
   fail "the upgrade was not checked against the recorded key"
-[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = 7 ] || fail "after the upgrade: $(version), schema $(schema)"
+[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = $next ] || fail "after the upgrade: $(version), schema $(schema)"
 [ "$(edge_events)" = "$before" ] || fail "the upgrade lost production events: $(edge_events) of $before"
-wait_for 30 "central to record edge schema 7" -- sh -c "[ \"\$(psql '$db_url' -Atc \"SELECT edge_schema FROM millrace.sync_site WHERE site_id = 'lyon'\")\" = 7 ]"
-ok "an upgrade to 0.1.0+up1 (edge schema 7) migrates, is ready and syncing with the next central in ${took} s, nothing lost"
+wait_for 30 "central to record edge schema $next" -- sh -c "[ \"\$(psql '$db_url' -Atc \"SELECT edge_schema FROM millrace.sync_site WHERE site_id = 'lyon'\")\" = $next ]"
+ok "an upgrade to 0.1.0+up1 (edge schema $next) migrates, is ready and syncing with the next central in ${took} s, nothing lost"
 
 in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 30 --seed 8 >"$work/sim2.log" 2>&1 ||
   { cat "$work/sim2.log" >&2; fail "mes-sim after the upgrade"; }
@@ -273,7 +285,7 @@ took=$(since "$start")
 sed 's/^/      /' "$work/rollback.log"
 [ "$code" = 3 ] && grep -q "ROLLED BACK: site lyon runs millrace-edge 0.1.0+up1 again" "$work/rollback.log" ||
   fail "the failed upgrade should roll back and say so (exit $code)"
-[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = 7 ] || fail "after the rollback: $(version), schema $(schema)"
+[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = $next ] || fail "after the rollback: $(version), schema $(schema)"
 in_net curl -sf http://127.0.0.1:8080/ready >/dev/null || fail "the rolled-back edge is not ready"
 [ "$(edge_events)" = "$before" ] || fail "the rollback lost production events: $(edge_events) of $before"
 ok "an upgrade whose migration fails is rolled back in ${took} s: 0.1.0+up1 runs again on its store, nothing lost"
@@ -285,6 +297,20 @@ events=$(edge_events)
 at_central=$(psql "$db_url" -Atc "SELECT count(*) FROM millrace.production_event WHERE tenant_id = 'acme' AND site_id = 'lyon'")
 [ "$at_central" = "$events" ] || fail "after the rollback central holds $at_central production events, the edge $events"
 ok "the rolled-back edge works on and syncs: central holds all $events production events"
+
+# The same upgrade from the bare package, without a bundle: millrace-edge-upgrade.
+cp "$bad_deb" "$root/root/"
+before=$(edge_events)
+start=$(date +%s.%N)
+set +e; in_root millrace-edge-upgrade --timeout 20 "/root/$(basename "$bad_deb")" >"$work/deb-rollback.log" 2>&1; code=$?; set -e
+took=$(since "$start")
+sed 's/^/      /' "$work/deb-rollback.log"
+[ "$code" = 3 ] && grep -q "ROLLED BACK: site lyon runs millrace-edge 0.1.0+up1 again" "$work/deb-rollback.log" ||
+  fail "millrace-edge-upgrade should roll back the failing package and say so (exit $code)"
+[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = $next ] || fail "after millrace-edge-upgrade's rollback: $(version), schema $(schema)"
+in_net curl -sf http://127.0.0.1:8080/ready >/dev/null || fail "the edge is not ready after millrace-edge-upgrade's rollback"
+[ "$(edge_events)" = "$before" ] || fail "millrace-edge-upgrade's rollback lost production events: $(edge_events) of $before"
+ok "millrace-edge-upgrade rolls back a failing package in ${took} s: 0.1.0+up1 runs again, nothing lost"
 
 # ---- remove keeps the data, purge deletes it ----
 in_root sh -c 'kill -TERM "$(cat /var/lib/millrace/edge/mes-edge.pid)"'
@@ -298,4 +324,38 @@ in_root dpkg -P millrace-edge >"$work/purge.log" 2>&1 || { cat "$work/purge.log"
 [ ! -e "$root/etc/millrace/edge.toml" ] || fail "dpkg -P kept /etc/millrace/edge.toml"
 in_root getent passwd millrace >/dev/null || fail "the millrace user should stay"
 ok "dpkg -r keeps the store and configuration; dpkg -P deletes them"
+
+# ---- a site enrolled on first contact ----
+# Porto's bundle holds a one-time code, no keys: the edge makes its key pair at its first
+# start, works at once, and registers the public key with the code at central's HTTP API
+# once it is reachable; then it syncs with that key.
+cp "$work/porto.bundle" "$root/root/porto.bundle"
+grep -q '^enrollment_code = ' "$work/porto/edge.toml" || fail "porto was provisioned without a code"
+in_root sh /root/porto.bundle --pubkey "$key" >"$work/porto-install.log" 2>&1 ||
+  { cat "$work/porto-install.log" >&2; fail "porto's bundle did not install"; }
+sed 's/^/      /' "$work/porto-install.log"
+[ "$(in_root stat -c "%U %a" /var/lib/millrace/edge/site.key)" = "millrace 600" ] ||
+  fail "the edge did not make its own site.key (millrace, 0600)"
+[ "$(in_root stat -c "%U %a" /etc/millrace/edge.toml)" = "root 640" ] ||
+  fail "the configuration holding the code is not readable by millrace only"
+[ ! -e "$root/var/lib/millrace/edge/site.key.enrolled" ] || fail "enrolled with central's HTTP API out of reach"
+in_net curl -sf http://127.0.0.1:8080/metrics | grep -q '^mes_edge_enrollment_pending 1' ||
+  fail "the edge does not show its enrollment pending"
+central_http=$(cat "$work/central2.port")
+socat UNIX-LISTEN:"$work/http.sock",fork TCP:127.0.0.1:"$central_http" &
+pids+=($!)
+wait_for 10 "the host end of the HTTP bridge" -- test -S "$work/http.sock"
+nsenter -t "$inner" -n -- socat TCP-LISTEN:7401,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:"$work/http.sock" &
+pids+=($!)
+start=$(date +%s.%N)
+wait_for 90 "porto to enroll" -- test -e "$root/var/lib/millrace/edge/site.key.enrolled"
+took=$(since "$start")
+wait_for 60 "porto to sync with its new key" -- sync_connected
+[ "$(psql "$db_url" -Atc "SELECT used_at IS NOT NULL FROM millrace.sync_enrollment WHERE site_id = 'porto'")" = t ] ||
+  fail "central did not spend porto's code"
+[ "$(psql "$db_url" -Atc "SELECT edge_schema FROM millrace.sync_site WHERE site_id = 'porto'")" = "$cur" ] ||
+  fail "central has not served porto's edge"
+grep -q "$(sed -n 's/^enrollment_code = "\(.*\)"$/\1/p' "$work/porto/edge.toml")" "$work/central2.log" &&
+  fail "the code is in central's log"
+ok "porto, installed offline with a one-time code, enrolled ${took} s after central's HTTP API became reachable and syncs with the key it made"
 echo "debian root: $passed checks passed"

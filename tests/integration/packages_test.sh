@@ -72,6 +72,14 @@ check_package() {  # check_package DEB ROLE BINARIES...
   ok "millrace-$role: binaries, unit (verified), conffile, docs, scripts; systemd-analyze security exposure $score"
 }
 check_package "$edge" edge mes-edge mesctl mes-sim
+[ -x "$work/edge/usr/sbin/millrace-edge-upgrade" ] && [ -s "$work/edge/usr/lib/millrace/edge-install.sh" ] ||
+  fail "edge: no millrace-edge-upgrade or the installer it runs"
+sh -n "$work/edge/usr/sbin/millrace-edge-upgrade" && sh -n "$work/edge/usr/lib/millrace/edge-install.sh" ||
+  fail "edge: millrace-edge-upgrade does not parse"
+"$work/edge/usr/sbin/millrace-edge-upgrade" --help | grep -q "^Usage: millrace-edge-upgrade" || fail "edge: millrace-edge-upgrade --help"
+set +e; "$work/edge/usr/sbin/millrace-edge-upgrade" --timeout soon x.deb >/dev/null 2>"$work/upgrade-usage"; code=$?; set -e
+[ "$code" = 2 ] && grep -q "'soon' is not a number" "$work/upgrade-usage" || fail "edge: millrace-edge-upgrade takes a bad --timeout"
+ok "millrace-edge: millrace-edge-upgrade and its installer"
 check_package "$central" central mes-central
 # The shipped configuration files are what a site installer starts from: central's checks
 # as it is (key files aside), the edge's says that the site is still to be named.

@@ -45,6 +45,8 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0016_retention", "39c5d0fda8e6c6e112be7ffcc67813a043c83bda7eb1a0077efbcc3deb3fd865"},
       {"0017_edge_versions", "98b9938de3897df49024f986cd8187ef9aa4b779bc9988d279c757405cef93a9"},
       {"0018_enrollment", "8bf9a2d78a5ac26ea1117dc7e8cdbffa8c0bd0b8683d564f0c4789fc74c4259e"},
+      {"0019_production_event_note",
+       "6c5c383b67062c38d06b0bc9524ace7721f58629cbf84a878401d619d41b1c96"},
   };
   return kDigests;
 }

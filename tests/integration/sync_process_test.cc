@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "millrace/common/catalog.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/wire.h"
 #include "sync_cluster.h"
@@ -311,6 +312,7 @@ TEST_F(SyncProcessTest, ASiteKeyRotatedWhileTheFloorWritesLosesNothingAndTheOldK
     sync::v1::Envelope hello;
     hello.mutable_hello()->set_site_id("lyon");
     hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    hello.mutable_hello()->set_schema_version(kEdgeSchemaVersion);
     hello.mutable_hello()->set_store_epoch("probe");
     (void)dealer.send(zmq::buffer(sync::EncodeFrame(hello)), zmq::send_flags::dontwait);
     zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};

@@ -18,8 +18,10 @@
 #include "millrace/central/sync_service.h"
 #include "millrace/common/digest.h"
 #include "millrace/common/files.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/common/uuid.h"
 #include "millrace/sync/row_codec.h"
+#include "millrace/sync/schema_translation.h"
 #include "millrace/sync/server.h"
 #include "millrace/sync/transport.h"
 #include "millrace/sync/wire.h"
@@ -149,6 +151,7 @@ class SyncProtocolTest : public ::testing::Test {
     v1::Envelope hello;
     hello.mutable_hello()->set_site_id(site);
     hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    hello.mutable_hello()->set_schema_version(kEdgeSchemaVersion);
     hello.mutable_hello()->set_store_epoch(epoch);
     return hello;
   }
@@ -368,20 +371,26 @@ TEST_F(SyncProtocolTest, ARestoredStoreIsANewEpochResumedWhereItStandsAndGetsBac
   EXPECT_EQ(r->ack().acked_seq(), 8u);
   EXPECT_EQ(Scalar("SELECT count(*) FROM millrace.production_event"), "13");
   EXPECT_EQ(Metric("mes_sync_duplicate_batches_total{tenant=\"acme\",site=\"lyon\"}"), 0);
-  // The rows the backup lacks come back on its feed.
-  v1::Envelope pull;
-  pull.mutable_pull_request()->set_max_changes(1000);
-  r = restored->Call(pull);
-  ASSERT_TRUE(r && r->has_feed_batch());
-  std::set<std::string> back;
-  for (const auto& c : r->feed_batch().changes()) {
-    auto row = sync::DecodeChange(c, catalog::MesCatalog());
-    ASSERT_TRUE(row.ok());
-    if (row->table().name == "production_event") back.insert(row->id());
-  }
+  // The rows the backup lacks come back on its feed, in the shape of the store's schema.
   std::set<std::string> lacked;
   for (int i = 5; i < 10; ++i) lacked.insert(events[static_cast<std::size_t>(i)].id());
-  EXPECT_EQ(back, lacked);
+  for (int schema : {kEdgeSchemaVersion, kOldestServedEdgeSchema}) {
+    v1::Envelope pull;
+    pull.mutable_pull_request()->set_max_changes(1000);
+    pull.mutable_pull_request()->set_schema_version(static_cast<std::uint32_t>(schema));
+    r = restored->Call(pull);
+    ASSERT_TRUE(r && r->has_feed_batch());
+    std::set<std::string> back;
+    for (const auto& c : r->feed_batch().changes()) {
+      if (c.table() != "production_event") continue;
+      const auto* t = catalog::MesCatalog().Find(c.table());
+      EXPECT_EQ(static_cast<std::size_t>(c.values_size()), t->WidthAt(schema)) << schema;
+      auto row = sync::DecodeServedShape(c, catalog::MesCatalog());
+      ASSERT_TRUE(row.ok()) << row.status().ToString();
+      back.insert(row->id());
+    }
+    EXPECT_EQ(back, lacked) << "edge schema " << schema;
+  }
   // The store it replaced is refused by name, at Hello and with a batch.
   r = lyon->Call(Hello("lyon"));
   ASSERT_TRUE(r && r->has_error());
@@ -671,6 +680,7 @@ TEST_F(SyncProtocolTest, DevelopmentModeWithoutCurveMustBeAskedForAndStillChecks
   v1::Envelope hello;
   hello.mutable_hello()->set_site_id("nowhere");
   hello.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  hello.mutable_hello()->set_schema_version(kEdgeSchemaVersion);
   hello.mutable_hello()->set_store_epoch(kEpoch);
   r = plain.Call(hello);
   ASSERT_TRUE(r && r->has_error());

@@ -454,7 +454,8 @@ Status SyncCluster::StartEdge(const std::string& site) {
   const auto known = edge_http_.find(site);
   const std::string port = known == edge_http_.end() ? "0" : std::to_string(known->second.port);
   auto p = std::make_unique<ChildProcess>(
-      std::vector<std::string>{bins_.mes_edge, "serve", "-c", (d / "edge.toml").string(),
+      std::vector<std::string>{edge_bins_.count(site) ? edge_bins_.at(site) : bins_.mes_edge,
+                               "serve", "-c", (d / "edge.toml").string(),
                                "--http-port", port, "--port-file", (d / "port").string()},
       d / "edge.log");
   MILLRACE_RETURN_IF_ERROR(p->Start());

@@ -134,6 +134,8 @@ class SyncCluster {
   // Connects admin() again, after the server was restarted or restored from outside.
   Status ReconnectAdmin();
   Status StartEdge(const std::string& site);
+  // The mes-edge `site` runs from its next StartEdge on (another release's build, say).
+  void SetEdgeBinary(const std::string& site, std::string path) { edge_bins_[site] = std::move(path); }
   // Steps the site's edge clock: every edge runs with [clock] offset_file, and the running
   // edge picks the new offset up within 100 ms.
   Status SetEdgeClockOffset(const std::string& site, std::chrono::milliseconds offset);
@@ -201,6 +203,7 @@ class SyncCluster {
 
  private:
   SyncCluster(ClusterBinaries bins, std::filesystem::path dir) : bins_(bins), dir_(dir) {}
+  std::map<std::string, std::string> edge_bins_;  // SetEdgeBinary
 
   ClusterBinaries bins_;
   std::filesystem::path dir_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <stdexcept>
 
 #include "millrace/common/ddl.h"
 
@@ -59,9 +60,11 @@ TEST(CatalogTest, EveryTableHasTheSystemColumnsAroundItsDomainColumns) {
     EXPECT_EQ(t.columns.front().name, "id") << t.name;
     EXPECT_EQ(t.columns.front().type, ColumnType::kUuid);
     EXPECT_EQ(t.columns[1].name, "site_id");
-    EXPECT_EQ(t.columns[t.columns.size() - 2].name, "hlc");
-    EXPECT_EQ(t.columns[t.columns.size() - 2].type, ColumnType::kHlc);
-    EXPECT_EQ(t.columns.back().name, "origin");
+    // Columns added by a later edge schema follow the system columns (catalog.h).
+    const std::size_t first = t.WidthAt(0);
+    EXPECT_EQ(t.columns[first - 2].name, "hlc");
+    EXPECT_EQ(t.columns[first - 2].type, ColumnType::kHlc);
+    EXPECT_EQ(t.columns[first - 1].name, "origin");
     // Only central master data may be tenant-wide (no site).
     EXPECT_EQ(t.site_id_nullable(), t.owner == Owner::kCentral) << t.name;
     std::set<std::string> names;
@@ -160,6 +163,55 @@ TEST(CatalogTest, FingerprintIsStableAndChangesWithTheShape) {
   copy = mes.tables();
   copy[0].merge = MergePolicy::kSharedLww;
   EXPECT_NE(Catalog(copy).Fingerprint(), mes.Fingerprint());
+}
+
+TEST(CatalogTest, EachEdgeSchemaHasTheCatalogItsMigrationsMade) {
+  const Catalog& mes = MesCatalog();
+  // Edge schema 6 (releases 12 to 14) had this catalog, fixed in tests/fixtures/schema: the
+  // fingerprint of the columns it knows must never change.
+  EXPECT_EQ(mes.FingerprintHexAt(6), "908e35031e60c9fa");
+  EXPECT_EQ(mes.NewestSince(), 7);
+  EXPECT_EQ(mes.FingerprintHexAt(7), mes.FingerprintHex());
+  EXPECT_NE(mes.FingerprintHexAt(6), mes.FingerprintHex());
+  const TableSpec* events = mes.Find("production_event");
+  EXPECT_EQ(events->WidthAt(6) + 1, events->columns.size());
+  EXPECT_EQ(events->Find("note")->since, 7);
+}
+
+TEST(CatalogTest, AnAddedColumnMustBeTranslatableForTheSchemaBefore) {
+  auto table = [](MergePolicy merge, bool nullable, bool last) {
+    TableSpec t;
+    t.name = "tally";
+    t.merge = merge;
+    ColumnSpec id, count, added;
+    id.name = "id";
+    id.type = ColumnType::kUuid;
+    count.name = "count";
+    count.type = ColumnType::kInt;
+    added.name = "note";
+    added.nullable = nullable;
+    added.since = 7;
+    t.columns = last ? std::vector<ColumnSpec>{id, count, added}
+                     : std::vector<ColumnSpec>{id, added, count};
+    return std::vector<TableSpec>{t};
+  };
+  auto refusal = [](std::vector<TableSpec> tables) -> std::string {
+    try {
+      Catalog c(std::move(tables));
+    } catch (const std::logic_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(refusal(table(MergePolicy::kAppendOnly, true, true)), "");
+  EXPECT_EQ(refusal(table(MergePolicy::kAppendOnly, false, true)),
+            "catalog: column tally.note was added in edge schema 7 and must be nullable: an "
+            "older edge's rows carry NULL in it");
+  EXPECT_NE(refusal(table(MergePolicy::kSiteOwned, true, true))
+                .find("to a table whose rows are updated (site-owned)"),
+            std::string::npos);
+  EXPECT_NE(refusal(table(MergePolicy::kAppendOnly, true, false)).find("added columns come last"),
+            std::string::npos);
 }
 
 TEST(DdlTest, PostgresDdlAddsTenantKeyIndexesAndRowLevelSecurityForEveryTable) {

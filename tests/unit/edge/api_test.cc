@@ -181,9 +181,24 @@ TEST_F(ApiTest, OutOfRangeNumbersAndUnknownFieldsAreRefusedByName) {
   refused(Call("POST", "/api/v1/sessions",
                {{"badge_id", "1001"}, {"pin", "1234"}, {"work_unit_id", "x"}, {"role", "admin"}}),
           "'role'");
-  // None of those changed the operation; a sane count still does.
-  json after = Ok(Call("POST", counts, {{"good", 2}}, ana_), 201);
+  // A note longer than its column allows is refused, naming the column.
+  refused(Call("POST", counts, {{"good", 1}, {"note", std::string(501, 'x')}}, ana_),
+          "production_event.note");
+  refused(Call("POST", counts, {{"good", 1}, {"note", 7}}, ana_), "'note'");
+  // None of those changed the operation; a sane count still does, with its note.
+  json after = Ok(Call("POST", counts, {{"good", 2}, {"note", "two from the rework bin"}}, ana_),
+                  201);
   EXPECT_EQ(after["good_quantity"], 2.0);
+  std::vector<Row> events;
+  ASSERT_TRUE(store_->Read([&](ReadTxn& txn) -> Status {
+                      MILLRACE_ASSIGN_OR_RETURN(
+                          events, txn.Select(*catalog::MesCatalog().Find("production_event"),
+                                             "kind = 'COUNT'"));
+                      return Status::Ok();
+                    })
+                  .ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].Text("note"), "two from the rework bin");
   // A measurement of 1e308 mm is not stored.
   std::string characteristic;
   const json list = Ok(Call("GET", "/api/v1/characteristics", nullptr, ana_));

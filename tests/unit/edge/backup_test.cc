@@ -171,7 +171,8 @@ TEST_F(BackupTest, AnOlderDatabaseIsBackedUpBeforeItIsMigrated) {
   store_.reset();
   {
     auto db = SqliteDb::Open(db_);
-    ASSERT_TRUE(db->Exec("PRAGMA user_version = 2").ok());  // as left by an older build
+    // As left by an older build: before edge schema 7 added production_event.note.
+    ASSERT_TRUE(db->Exec("ALTER TABLE production_event DROP COLUMN note; PRAGMA user_version = 2").ok());
   }
   store_ = Open();
   ASSERT_NE(store_, nullptr);

@@ -28,6 +28,8 @@ const std::map<std::string, std::string>& ReleasedDigests() {
       {"0004_outbox_row_index", "14ad1d90912171b8e9a80d93db826d4597420f2aaf459404e9a898d7fbf1136e"},
       {"0005_audit_record", "65c9df2f495a47e5c89d32571280e5b7918e96638879c138845be7618a1bd747"},
       {"0006_tombstones", "2fd78347a0190296da4ce92620aa5116fb159f26ed400acdd2b1183f2315d34f"},
+      {"0007_production_event_note",
+       "c66b516dc5cf84e7993b88be41baeb9fefaa66e409a3466f4846046f92d34a5a"},
   };
   return kDigests;
 }

@@ -67,6 +67,7 @@ class CentralProtocolTest : public ::testing::Test {
     auto* h = e.mutable_hello();
     h->set_site_id(lyon_.site_id);
     h->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    h->set_schema_version(kEdgeSchemaVersion);
     h->set_store_epoch(epoch);
     h->set_outbox_head_seq(head);
     return protocol_->Handle(lyon_, e);
@@ -193,11 +194,13 @@ TEST_F(CentralProtocolTest, AHelloForAnotherSiteOrCatalogIsRefused) {
 
   e.mutable_hello()->set_site_id("lyon");
   e.mutable_hello()->set_catalog_fingerprint("0123");
+  e.mutable_hello()->set_schema_version(kEdgeSchemaVersion);
   r = protocol_->Handle(lyon_, e);
   ASSERT_TRUE(r.has_error());
-  EXPECT_NE(r.error().message().find("catalog_differs: an edge of a release before edges said "
-                                     "their schema (taken for edge schema 5) has catalog 0123, "
-                                     "central's is "),
+  EXPECT_NE(r.error().message().find("catalog_differs: edge schema " +
+                                     std::to_string(kEdgeSchemaVersion) +
+                                     " has catalog 0123, central's is " +
+                                     catalog::MesCatalog().FingerprintHex()),
             std::string::npos)
       << r.error().message();
 
@@ -211,7 +214,7 @@ TEST_F(CentralProtocolTest, ServesEdgesOfItsSchemaAndTheOneBeforeAndRefusesOther
     v1::Envelope e;
     auto* h = e.mutable_hello();
     h->set_site_id("lyon");
-    h->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    h->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHexAt(static_cast<int>(schema)));
     h->set_store_epoch("epoch-1");
     h->set_schema_version(schema);
     h->set_build("9.9.9");
@@ -251,6 +254,18 @@ TEST_F(CentralProtocolTest, ServesEdgesOfItsSchemaAndTheOneBeforeAndRefusesOther
             "an edge of a release before edges said their schema (taken for edge schema 5) is "
             "older than this central serves edge schemas 6 to 7: upgrade the edge (a site "
             "bundle) to edge schema 6 or later");
+
+  // Each served schema has its own catalog: the one before has no production_event.note,
+  // and an edge of it claiming the newest catalog is refused.
+  EXPECT_NE(catalog::MesCatalog().FingerprintHexAt(newest - 1),
+            catalog::MesCatalog().FingerprintHex());
+  v1::Hello mixed;
+  mixed.set_schema_version(newest - 1);
+  mixed.set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+  auto differs = CheckEdgeVersion(mixed, catalog::MesCatalog().FingerprintHexAt(newest - 1),
+                                  newest - 1, newest);
+  ASSERT_TRUE(differs.has_value());
+  EXPECT_EQ(differs->reason, "catalog_differs");
 
   // One version behind and this one are served, and say what central serves.
   for (std::uint32_t schema : {newest - 1, newest}) {
@@ -399,6 +414,49 @@ TEST_F(CentralProtocolTest, APullPagesTheFeedInTheSitesScope) {
   r = protocol_->Handle(lyon_, pull);
   ASSERT_TRUE(r.has_error());
   EXPECT_EQ(r.error().code(), "permission_denied");
+}
+
+TEST_F(CentralProtocolTest, AnEdgeOneSchemaBehindSendsAndReceivesRowsInItsOwnShape) {
+  const auto& events = Table("production_event");
+  const std::size_t older_width = events.WidthAt(kOldestServedEdgeSchema);
+  ASSERT_LT(older_width, events.columns.size());
+  // Its events arrive without the note column and are kept with a NULL note.
+  Row sent = RowOf("production_event", "lyon", 1);
+  v1::Change narrow = ChangeOf(sent, 1);
+  narrow.mutable_values()->DeleteSubrange(static_cast<int>(older_width),
+                                          narrow.values_size() - static_cast<int>(older_width));
+  ASSERT_TRUE(Hello().has_hello_reply());
+  v1::Envelope r = protocol_->Handle(lyon_, Push(1, {narrow}));
+  ASSERT_TRUE(r.has_ack()) << r.DebugString();
+  EXPECT_EQ(r.ack().acked_seq(), 1u);
+  EXPECT_EQ(r.ack().rejected(), 0u);
+  auto kept = central_.Rows("acme", "production_event");
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_TRUE(kept.at(sent.id()).IsNull("note"));
+
+  // A row with a note (sent back to a restored store, say) reaches it without the column;
+  // an edge of this schema gets it whole, and one that names no schema is taken for 6.
+  Row noted = RowOf("production_event", "lyon", 2);
+  noted.Set("note", std::string("scrap: porosity"));
+  central_.Publish("acme", noted);
+  v1::Envelope pull;
+  pull.mutable_pull_request()->set_cursor(0);
+  pull.mutable_pull_request()->set_max_changes(10);
+  for (std::uint32_t schema : {0u, static_cast<std::uint32_t>(kOldestServedEdgeSchema),
+                               static_cast<std::uint32_t>(kEdgeSchemaVersion)}) {
+    pull.mutable_pull_request()->set_schema_version(schema);
+    r = protocol_->Handle(lyon_, pull);
+    ASSERT_TRUE(r.has_feed_batch()) << r.DebugString();
+    ASSERT_EQ(r.feed_batch().changes_size(), 1);
+    const v1::Change& got = r.feed_batch().changes(0);
+    const bool newest = schema == static_cast<std::uint32_t>(kEdgeSchemaVersion);
+    EXPECT_EQ(static_cast<std::size_t>(got.values_size()),
+              newest ? events.columns.size() : older_width)
+        << "schema " << schema;
+    if (newest) {
+      EXPECT_EQ(got.values(got.values_size() - 1).text_value(), "scrap: porosity");
+    }
+  }
 }
 
 TEST_F(CentralProtocolTest, DeletesGoOnlyToEdgesThatTakeThem) {

@@ -13,6 +13,7 @@
 
 #include "catalog_rows.h"
 #include "memory_central.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/sync/row_codec.h"
 #include "millrace/sync/wire.h"
 
@@ -107,6 +108,7 @@ class SyncServerTest : public ::testing::Test {
     v1::Envelope e;
     e.mutable_hello()->set_site_id(site);
     e.mutable_hello()->set_catalog_fingerprint(catalog::MesCatalog().FingerprintHex());
+    e.mutable_hello()->set_schema_version(kEdgeSchemaVersion);
     e.mutable_hello()->set_store_epoch("epoch-" + site);
     return e;
   }

@@ -17,7 +17,7 @@
 
 namespace millrace::central {
 
-inline constexpr int kCentralSchemaVersion = 18;
+inline constexpr int kCentralSchemaVersion = 19;
 
 // Every step, in order (generated from central/migrations), with @SCHEMA@, @OWNER@ and
 // @APP@ standing for the deployment's names.

@@ -107,6 +107,10 @@ struct ColumnSpec {
   const StateMachine* state_machine = nullptr;  // set on a status column; values = its states
   std::optional<double> min, max;               // unset: the type's default range
   std::size_t max_length = 0;                   // 0: the type's default
+  // The edge schema (common/schema_versions.h) whose migration added the column; 0: a
+  // column of the first catalog. Central serves the edge schema before its own, which does
+  // not know the column (sync/schema_translation.h).
+  int since = 0;
 
   ColumnSpec Null() const {
     ColumnSpec c = *this;
@@ -122,6 +126,11 @@ struct ColumnSpec {
   ColumnSpec MaxLength(std::size_t n) const {
     ColumnSpec c = *this;
     c.max_length = n;
+    return c;
+  }
+  ColumnSpec Since(int edge_schema) const {
+    ColumnSpec c = *this;
+    c.since = edge_schema;
     return c;
   }
   // The limits in force: the column's own or its type's defaults.
@@ -149,11 +158,19 @@ struct TableSpec {
   bool immutable = false;
 
   const ColumnSpec* Find(std::string_view column) const;
+  // How many leading columns an edge of `edge_schema` knows: the columns added later
+  // (ColumnSpec::since) come last, after the system columns.
+  std::size_t WidthAt(int edge_schema) const;
   // The state-machine column, or nullptr.
   const ColumnSpec* StatusColumn() const;
   bool site_id_nullable() const;
 };
 
+// A column added after the first catalog (ColumnSpec::since) must be translatable for the
+// edge schema before it: it comes after every column of an older schema, is nullable (an
+// older edge's rows carry NULL in it), and belongs to an append-only table (no older edge
+// ever rewrites a row, so none can erase the value it does not know). The constructor
+// throws std::logic_error naming the column otherwise.
 class Catalog {
  public:
   explicit Catalog(std::vector<TableSpec> tables);
@@ -167,16 +184,22 @@ class Catalog {
   std::uint64_t Fingerprint() const { return fingerprint_; }
   // Fingerprint as 16 hex digits.
   std::string FingerprintHex() const;
+  // The fingerprint of the catalog as an edge of `edge_schema` has it: the columns added
+  // after that schema left out. Equal to Fingerprint() for the newest schema.
+  std::string FingerprintHexAt(int edge_schema) const;
+  // The newest ColumnSpec::since of any column (0: none was added).
+  int NewestSince() const { return newest_since_; }
 
  private:
   std::vector<TableSpec> tables_;
   std::uint64_t fingerprint_;
+  int newest_since_ = 0;
 };
 
 // The fingerprint of the catalog that the newest schema migrations (edge/migrations,
 // central/migrations) create. A catalog change changes MesCatalog()'s fingerprint and fails
 // a test until both sides have a new migration step and this value is updated.
-inline constexpr std::string_view kMigratedCatalogFingerprint = "908e35031e60c9fa";
+inline constexpr std::string_view kMigratedCatalogFingerprint = "e1c6cb74adfe68fb";
 
 // The Millrace MES catalog (DOMAIN.md). Built once, on first use.
 const Catalog& MesCatalog();

@@ -7,7 +7,7 @@
 
 namespace millrace {
 
-inline constexpr int kEdgeSchemaVersion = 6;
+inline constexpr int kEdgeSchemaVersion = 7;
 inline constexpr int kOldestServedEdgeSchema = kEdgeSchemaVersion - 1;
 // An edge of a release before edges said their schema (releases up to 12, of edge schemas 5
 // and 6, which cannot be told apart) counts as the older: served while central serves 5.

@@ -50,6 +50,7 @@ struct TerminalSession {
 struct CountReport {
   double good = 0, scrap = 0, rework = 0;
   std::string scrap_reason_id;  // required when scrap > 0
+  std::string note = {};        // the operator's note on the count; optional, <= 500 bytes
 };
 
 struct MeasurementInput {

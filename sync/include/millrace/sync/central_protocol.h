@@ -33,6 +33,8 @@ struct DecodedChange {
   Result<Row> row;           // or why it does not decode
 };
 using DecodedBatch = std::vector<DecodedChange>;
+// Each change read by DecodeServedShape (schema_translation.h): an older served edge's change
+// is taken with NULL in the columns it does not know.
 DecodedBatch DecodeBatch(const v1::PushBatch& batch, const catalog::Catalog& catalog);
 
 // Answers the requests of authenticated peers, one at a time. One per server worker.
@@ -63,8 +65,9 @@ SortedBatch SortDecoded(const Peer& peer, DecodedBatch& decoded, std::uint64_t a
 SortedBatch SortBatch(const Peer& peer, const v1::PushBatch& batch, std::uint64_t applied,
                       const catalog::Catalog& catalog, const ClockPolicy& policy);
 
-// Whether central, built for edge schemas `oldest`..`newest` (common/schema_versions.h) and
-// the catalog `central_fingerprint`, serves an edge that says `hello`: Ok, or the reason
+// Whether central, built for edge schemas `oldest`..`newest` (common/schema_versions.h), whose
+// catalog as the edge's schema has it (Catalog::FingerprintHexAt) is `central_fingerprint`,
+// serves an edge that says `hello`: nullopt, or the reason
 // (edge_schema_too_old, edge_schema_too_new, catalog_differs) and a message naming both
 // sides' versions and which to upgrade. An edge that names no schema (a release before edges
 // said it) counts as kUnreportedEdgeSchema.

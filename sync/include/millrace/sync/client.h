@@ -37,6 +37,7 @@
 
 #include "millrace/common/catalog.h"
 #include "millrace/common/clock.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/common/status.h"
 #include "millrace/sync/backoff.h"
 #include "millrace/sync/backup_source.h"
@@ -120,7 +121,8 @@ struct SyncClientOptions {
   std::string node_id;
   std::string site_id;
   std::string catalog_fingerprint;
-  std::uint32_t schema_version = 0;  // the store's schema (common/schema_versions.h)
+  // The store's schema, said in Hello and pulls (central narrows rows for an older one).
+  std::uint32_t schema_version = kEdgeSchemaVersion;
   std::string build;                 // the edge's version, for central's fleet view
   EpochInfo epoch;
   // The watermark central acknowledged before this start (the store keeps it): a central

@@ -36,7 +36,9 @@ inline constexpr int kDriftMaxLevel = 16;  // 64 bits of key, 4 per level
 
 // The key a row's id sorts under in the range tree.
 std::uint64_t DriftKey(const std::string& id);
-// 64 bits over the row's encoded wire change (every column, the clock columns included).
+// 64 bits over the row's encoded wire change (every column, the clock columns included;
+// added columns that are NULL left out, so an older edge's copy compares equal:
+// ComparableChange in schema_translation.h).
 std::uint64_t RowFingerprint(const Row& row);
 
 struct RangeRef {
