@@ -163,7 +163,8 @@ took=$(since "$start")
 cat "$work/install.log" | sed 's/^/      /'
 for n in 1 2 3 4 5 6 7; do grep -q "^\[$n/7\]" "$work/install.log" || fail "no progress step $n/7"; done
 in_net curl -sf http://127.0.0.1:8080/ready >/dev/null || fail "the edge is not ready after the installation"
-in_net curl -sf http://127.0.0.1:8080/ | grep -qi "<html" || fail "the edge serves no terminal page"
+# (whole answers read before grep: grep -q ending a pipe early would fail curl under pipefail)
+grep -qi "<html" <<<"$(in_net curl -sf http://127.0.0.1:8080/)" || fail "the edge serves no terminal page"
 [ "$(in_root stat -c "%U %a" /var/lib/millrace/edge/site.key)" = "millrace 600" ] ||
   fail "site.key is not millrace's 0600"
 [ -s "$root/etc/millrace/bundle-signing.pub" ] || fail "the signing key was not recorded"
@@ -216,7 +217,7 @@ for v in good bad; do
 done
 schema() { sqlite3 "file:$root/var/lib/millrace/edge/edge.db?mode=ro" "PRAGMA user_version"; }
 version() { in_root dpkg-query -W -f='${Version}' millrace-edge; }
-sync_connected() { in_net curl -sf http://127.0.0.1:8080/api/v1/sync | grep -q '"connected":true'; }
+sync_connected() { grep -q '"connected":true' <<<"$(in_net curl -sf http://127.0.0.1:8080/api/v1/sync)"; }
 central_says() { psql "$db_url" -Atc "SELECT coalesce(edge_schema::text, '-') || ' ' || coalesce(edge_refusal, '') FROM millrace.sync_site WHERE tenant_id = 'acme' AND site_id = 'lyon'"; }
 wait_for 30 "the edge to be connected to central" -- sync_connected
 [ "$(central_says)" = "$cur " ] || fail "central's record of lyon's edge: $(central_says)"
@@ -339,7 +340,7 @@ sed 's/^/      /' "$work/porto-install.log"
 [ "$(in_root stat -c "%U %a" /etc/millrace/edge.toml)" = "root 640" ] ||
   fail "the configuration holding the code is not readable by millrace only"
 [ ! -e "$root/var/lib/millrace/edge/site.key.enrolled" ] || fail "enrolled with central's HTTP API out of reach"
-in_net curl -sf http://127.0.0.1:8080/metrics | grep -q '^mes_edge_enrollment_pending 1' ||
+grep -q '^mes_edge_enrollment_pending 1' <<<"$(in_net curl -sf http://127.0.0.1:8080/metrics)" ||
   fail "the edge does not show its enrollment pending"
 central_http=$(cat "$work/central2.port")
 socat UNIX-LISTEN:"$work/http.sock",fork TCP:127.0.0.1:"$central_http" &
