@@ -79,7 +79,7 @@ void DriftIndexCache::Drop(const std::string& site_key) {
 }
 
 Result<std::shared_ptr<const sync::RangeIndexes>> SyncService::Session::DriftIndex(
-    const sync::Peer& peer, std::uint64_t check_id, std::uint64_t horizon_ms) {
+    const sync::Peer& peer, std::uint64_t check_id, std::uint64_t horizon_ms, int edge_schema) {
   if (auto cached = svc_->drift_indexes_->Find(SiteKey(peer), check_id)) return cached;
   auto indexes = std::make_shared<sync::RangeIndexes>();
   std::uint64_t rows = 0;
@@ -98,7 +98,8 @@ Result<std::shared_ptr<const sync::RangeIndexes>> SyncService::Session::DriftInd
                                     SiteRows(*conn_, peer.tenant_id, peer.site_id, t, nullptr,
                                              false, horizon));
           sync::RangeIndex& index = (*indexes)[t.name];
-          for (const Row& row : table_rows) index.Add(row);
+          for (const Row& row : table_rows)
+            index.Add(row.id(), sync::RowFingerprint(row, edge_schema));
           index.Seal();
           rows += table_rows.size();
         }
@@ -120,7 +121,8 @@ Result<std::shared_ptr<const sync::RangeIndexes>> SyncService::Session::DriftInd
 
 Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& peer,
                                                             std::uint64_t check_id,
-                                                            const v1::DriftRepair& r) {
+                                                            const v1::DriftRepair& r,
+                                                            int edge_schema) {
   const catalog::TableSpec* spec = catalog::MesCatalog().Find(r.table());
   if (spec->owner == catalog::Owner::kCentral)
     return Status::InvalidArgument("drift repair: central owns " + r.table() +
@@ -170,7 +172,8 @@ Result<v1::DriftRepaired> SyncService::Session::DriftRepair(const sync::Peer& pe
       if (indexed != indexes->end()) was = indexed->second.Find(row.id());
       auto it = now.find(row.id());
       const bool is_there = it != now.end();
-      if (was.has_value() != is_there || (is_there && *was != sync::RowFingerprint(*it->second)))
+      if (was.has_value() != is_there ||
+          (is_there && *was != sync::RowFingerprint(*it->second, edge_schema)))
         continue;  // changed since central indexed it: left to sync
       if (!is_there) {
         insert.push_back(&row);
@@ -291,6 +294,7 @@ Status SyncService::Session::DriftOutcome(const sync::Peer& peer, std::uint64_t 
 Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
                                                    const v1::DriftRequest& r) {
   MILLRACE_RETURN_IF_ERROR(Connect());
+  const int schema = sync::EdgeSchemaOf(r.schema_version());
   v1::DriftReply reply;
   switch (r.body_case()) {
     case v1::DriftRequest::kProbe: {
@@ -299,7 +303,8 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
       bool roots = r.probe().rows_of_size() == 0;
       for (const auto& c : r.probe().children_of()) roots = roots && c.level() == 0;
       if (roots) svc_->drift_indexes_->Drop(SiteKey(peer));
-      MILLRACE_ASSIGN_OR_RETURN(auto indexes, DriftIndex(peer, r.check_id(), r.probe().horizon_ms()));
+      MILLRACE_ASSIGN_OR_RETURN(auto indexes,
+                                DriftIndex(peer, r.check_id(), r.probe().horizon_ms(), schema));
       MILLRACE_ASSIGN_OR_RETURN(sync::RangeProbe probe,
                                 sync::DriftProbeFromWire(r.probe(), catalog::MesCatalog()));
       MILLRACE_ASSIGN_OR_RETURN(sync::RangeProbeReply answer, sync::AnswerProbe(*indexes, probe));
@@ -327,8 +332,7 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
         found.insert(row.id());
         if (bytes > kMaxReplyBytes) continue;  // asked again (later)
         v1::Change c = sync::EncodeChange(row, v1::OP_UPSERT);
-        sync::NarrowChange(&c, catalog::MesCatalog(),
-                           sync::EdgeSchemaOf(r.fetch().schema_version()));
+        sync::NarrowChange(&c, catalog::MesCatalog(), schema);
         bytes += c.ByteSizeLong();
         *f->add_rows() = std::move(c);
         sent.insert(row.id());
@@ -343,7 +347,7 @@ Result<v1::DriftReply> SyncService::Session::Drift(const sync::Peer& peer,
     }
     case v1::DriftRequest::kRepair: {
       MILLRACE_ASSIGN_OR_RETURN(*reply.mutable_repaired(),
-                                DriftRepair(peer, r.check_id(), r.repair()));
+                                DriftRepair(peer, r.check_id(), r.repair(), schema));
       return reply;
     }
     case v1::DriftRequest::kOutcome:

@@ -79,12 +79,14 @@ class SyncService::Session final : public sync::CentralSession {
  private:
   // sync_drift.cc: central's index of the site's rows for a check, taken (and the check
   // marked running) at its first probe, the site's facts before the later of the edge's
-  // horizon (the probe's) and the tenant's retention left out.
+  // horizon (the probe's) and the tenant's retention left out; fingerprinted in the shape of
+  // the edge's schema (sync/schema_translation.h).
   Result<std::shared_ptr<const sync::RangeIndexes>> DriftIndex(const sync::Peer& peer,
                                                                std::uint64_t check_id,
-                                                               std::uint64_t horizon_ms);
+                                                               std::uint64_t horizon_ms,
+                                                               int edge_schema);
   Result<v1::DriftRepaired> DriftRepair(const sync::Peer& peer, std::uint64_t check_id,
-                                        const v1::DriftRepair& r);
+                                        const v1::DriftRepair& r, int edge_schema);
   Status DriftOutcome(const sync::Peer& peer, std::uint64_t check_id, const v1::DriftOutcome& o);
   Status Connect();
 

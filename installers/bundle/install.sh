@@ -23,6 +23,9 @@ kept=/var/lib/millrace/packages
 pidfile=$state/mes-edge.pid   # where no systemd runs it
 timeout=${MILLRACE_UPGRADE_TIMEOUT:-120}
 die() { echo "millrace bundle: $*" >&2; exit 1; }
+case $timeout in
+  ''|*[!0-9]*|0) die "MILLRACE_UPGRADE_TIMEOUT='$timeout' is not a number of seconds: nothing was changed" ;;
+esac
 
 installed_version() { dpkg-query -W -f='${Status} ${Version}' millrace-edge 2>/dev/null |
   sed -n 's/^install ok installed //p'; }

@@ -69,8 +69,8 @@ std::uint64_t DriftKey(const std::string& id) {
   return Mix(Fnv(id));
 }
 
-std::uint64_t RowFingerprint(const Row& row) {
-  return Mix(Fnv(ComparableChange(row).SerializeAsString()));
+std::uint64_t RowFingerprint(const Row& row, int edge_schema) {
+  return Mix(Fnv(ComparableChange(row, edge_schema).SerializeAsString()));
 }
 
 bool RangeRef::operator<(const RangeRef& o) const {

@@ -121,6 +121,7 @@ void DriftRun::Queue(const std::string& table, Work work, const std::vector<std:
 v1::DriftRequest DriftRun::Request() const {
   v1::DriftRequest r;
   r.set_check_id(check_id_);
+  r.set_schema_version(static_cast<std::uint32_t>(kEdgeSchemaVersion));  // the store's
   return r;
 }
 
@@ -158,7 +159,6 @@ std::optional<v1::DriftRequest> DriftRun::Next(EdgeSide& edge) {
         if (item.work == Work::kFetch) {
           auto* f = r.mutable_fetch();
           f->set_table(item.table);
-          f->set_schema_version(static_cast<std::uint32_t>(kEdgeSchemaVersion));
           for (auto& id : item.ids) f->add_ids(std::move(id));
         } else {
           auto copies = edge.EdgeCopies(item.table, item.ids, index);

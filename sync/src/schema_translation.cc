@@ -1,12 +1,16 @@
 #include "millrace/sync/schema_translation.h"
 
+#include <algorithm>
+
 #include "millrace/common/schema_versions.h"
 #include "millrace/sync/row_codec.h"
 
 namespace millrace::sync {
 
 int EdgeSchemaOf(std::uint32_t said) {
-  return said == 0 ? kUnlabelledEdgeSchema : static_cast<int>(said);
+  if (said == 0) return kUnlabelledEdgeSchema;
+  // Newer than this build is not served (Hello refuses it); the shape is then this build's.
+  return static_cast<int>(std::min<std::uint32_t>(said, kEdgeSchemaVersion));
 }
 
 Result<Row> DecodeServedShape(const v1::Change& change, const catalog::Catalog& catalog,
@@ -37,9 +41,11 @@ void NarrowChange(v1::Change* change, const catalog::Catalog& catalog, int edge_
     if (changed->Get(i) >= width) changed->erase(changed->begin() + i);
 }
 
-v1::Change ComparableChange(const Row& row) {
+v1::Change ComparableChange(const Row& row, int edge_schema) {
   v1::Change c = EncodeChange(row, v1::OP_UPSERT);
   const auto& cols = row.table().columns;
+  const auto width = static_cast<int>(row.table().WidthAt(edge_schema));
+  while (c.values_size() > width) c.mutable_values()->RemoveLast();
   while (c.values_size() > 0) {
     const auto last = static_cast<std::size_t>(c.values_size() - 1);
     if (cols[last].since == 0 || !c.values(static_cast<int>(last)).null_value()) break;

@@ -18,6 +18,7 @@
 namespace millrace::testing {
 namespace {
 
+namespace fs = std::filesystem;
 using json = nlohmann::json;
 using std::chrono::seconds;
 
@@ -141,6 +142,9 @@ TEST_F(MixedVersionsTest, AnEdgeOneSchemaBehindSyncsDriftsAndUpgradesWithThisCen
 
   // Upgraded in place to this build: the store migrates, and a note goes through.
   ASSERT_EQ(cluster_->StopEdge("lyon"), 0);
+  const fs::path store = cluster_->site_dir("lyon") + "/edge.db";
+  ASSERT_FALSE(fs::exists(store.string() + "-wal") && fs::file_size(store.string() + "-wal") > 0);
+  fs::copy_file(store, store.string() + ".schema6", fs::copy_options::overwrite_existing);
   cluster_->SetEdgeBinary("lyon", g_bins.mes_edge);
   ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
   EXPECT_EQ(EdgeText("PRAGMA user_version"), std::to_string(kEdgeSchemaVersion));
@@ -157,6 +161,27 @@ TEST_F(MixedVersionsTest, AnEdgeOneSchemaBehindSyncsDriftsAndUpgradesWithThisCen
   }));
   json after = cluster_->RunDriftCheck("acme", "lyon");
   EXPECT_EQ(after.value("drifted", -1), 0) << after.dump();
+
+  // Rolled back to the old build on its pre-upgrade store (a copy: a new store epoch).
+  // Central sends back the count the copy lacks, without its note, and a drift check
+  // compares in the old store's shape: the note it cannot hold is no difference, and
+  // central keeps it.
+  const std::string noted = CentralText(
+      "SELECT id::text FROM millrace.production_event WHERE note IS NOT NULL");
+  ASSERT_EQ(cluster_->StopEdge("lyon"), 0);
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(store.string() + suffix);
+  fs::copy_file(store.string() + ".schema6", store);
+  cluster_->SetEdgeBinary("lyon", g_previous_edge);
+  ASSERT_TRUE(cluster_->StartEdge("lyon").ok());
+  EXPECT_TRUE(WaitFor(seconds(90), [&] {
+    return EdgeText("SELECT count(*) FROM production_event WHERE id = '" + noted + "'") == "1";
+  })) << "the noted count did not come back to the old store";
+  EXPECT_EQ(EdgeText("PRAGMA user_version"), std::to_string(older));
+  json rolled_back = cluster_->RunDriftCheck("acme", "lyon");
+  ASSERT_EQ(rolled_back.value("finished", 0), 1) << rolled_back.dump();
+  EXPECT_EQ(rolled_back.value("drifted", -1), 0) << rolled_back.dump();
+  EXPECT_EQ(CentralText("SELECT note FROM millrace.production_event WHERE id = '" + noted + "'"),
+            "two from the rework bin");
 }
 
 }  // namespace

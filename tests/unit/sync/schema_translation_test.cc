@@ -108,6 +108,7 @@ TEST(SchemaTranslationTest, AnOlderEdgeReceivesItsOwnShapeAndTheNewestTheWholeRo
   EXPECT_EQ(s.SerializeAsString(), before);
   EXPECT_EQ(EdgeSchemaOf(0), 6);
   EXPECT_EQ(EdgeSchemaOf(7), 7);
+  EXPECT_EQ(EdgeSchemaOf(0xFFFFFFFFu), kEdgeSchemaVersion);  // never a negative width
 }
 
 TEST(SchemaTranslationTest, BothShapesCompareEqualWhereTheAddedColumnIsNull) {
@@ -122,6 +123,10 @@ TEST(SchemaTranslationTest, BothShapesCompareEqualWhereTheAddedColumnIsNull) {
             static_cast<int>(Events().WidthAt(kOldestServedEdgeSchema)));
   // A note is content: a copy without it differs.
   EXPECT_NE(RowFingerprint(with_note), RowFingerprint(without));
+  // Except to an older edge, which cannot hold it: compared in its shape, they are equal.
+  EXPECT_EQ(RowFingerprint(with_note, kOldestServedEdgeSchema),
+            RowFingerprint(without, kOldestServedEdgeSchema));
+  EXPECT_EQ(RowFingerprint(without, kOldestServedEdgeSchema), RowFingerprint(without));
   EXPECT_EQ(ComparableChange(with_note).values_size(), static_cast<int>(Events().columns.size()));
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "millrace/common/row.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/common/status.h"
 
 namespace millrace::sync {
@@ -38,8 +39,8 @@ inline constexpr int kDriftMaxLevel = 16;  // 64 bits of key, 4 per level
 std::uint64_t DriftKey(const std::string& id);
 // 64 bits over the row's encoded wire change (every column, the clock columns included;
 // added columns that are NULL left out, so an older edge's copy compares equal:
-// ComparableChange in schema_translation.h).
-std::uint64_t RowFingerprint(const Row& row);
+// ComparableChange in schema_translation.h); with `edge_schema`, in that schema's shape.
+std::uint64_t RowFingerprint(const Row& row, int edge_schema = kEdgeSchemaVersion);
 
 struct RangeRef {
   std::string table;

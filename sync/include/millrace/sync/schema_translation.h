@@ -18,13 +18,16 @@
 
 #include "millrace/common/catalog.h"
 #include "millrace/common/row.h"
+#include "millrace/common/schema_versions.h"
 #include "millrace/common/status.h"
 #include "millrace/sync/v1/sync.pb.h"
 
 namespace millrace::sync {
 
-// The edge schema of a pull or drift fetch that says none: edges began saying it there with
-// edge schema 7, so one that does not is of schema 6 (central refuses older ones at Hello).
+// The edge schema of a pull or drift request that says none: edges began saying it there
+// with edge schema 7, so one that does not is of schema 6 (central refuses older ones at
+// Hello). EdgeSchemaOf: the schema whose shape to use for what an edge said (0: that one; a
+// schema newer than this build's: this build's).
 inline constexpr int kUnlabelledEdgeSchema = 6;
 int EdgeSchemaOf(std::uint32_t said);
 
@@ -41,7 +44,9 @@ void NarrowChange(v1::Change* change, const catalog::Catalog& catalog, int edge_
 
 // EncodeChange(row, OP_UPSERT) with the trailing NULLs of added columns left out: the
 // encoding drift fingerprints and content digests hash, equal for an older edge's copy of
-// the row and central's. REQUIRES: row.Validate() is OK.
-v1::Change ComparableChange(const Row& row);
+// the row and central's. With `edge_schema`, narrowed to that schema first (central
+// comparing its rows with such an edge's: a value the edge cannot hold is no difference).
+// REQUIRES: row.Validate() is OK.
+v1::Change ComparableChange(const Row& row, int edge_schema = kEdgeSchemaVersion);
 
 }  // namespace millrace::sync
