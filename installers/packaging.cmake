@@ -16,7 +16,7 @@ install(TARGETS mes-central RUNTIME DESTINATION bin COMPONENT central)
 # bare package.
 install(PROGRAMS ${CMAKE_SOURCE_DIR}/installers/edge-upgrade DESTINATION sbin
         RENAME millrace-edge-upgrade COMPONENT edge)
-install(FILES ${CMAKE_SOURCE_DIR}/installers/bundle/install.sh DESTINATION lib/millrace
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/installers/bundle/install.sh DESTINATION lib/millrace
         RENAME edge-install.sh COMPONENT edge)
 
 # Every package: its unit, its configuration (a conffile), the configuration reference, the
