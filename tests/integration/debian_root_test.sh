@@ -283,12 +283,16 @@ before=$(edge_events)
 start=$(date +%s.%N)
 set +e; in_root env MILLRACE_UPGRADE_TIMEOUT=20 sh /root/bad.bundle >"$work/rollback.log" 2>&1; code=$?; set -e
 took=$(since "$start")
-sed 's/^/      /' "$work/rollback.log"
-[ "$code" = 3 ] && grep -q "ROLLED BACK: site lyon runs millrace-edge 0.1.0+up1 again" "$work/rollback.log" ||
-  fail "the failed upgrade should roll back and say so (exit $code)"
-[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = $next ] || fail "after the rollback: $(version), schema $(schema)"
-in_net curl -sf http://127.0.0.1:8080/ready >/dev/null || fail "the rolled-back edge is not ready"
-[ "$(edge_events)" = "$before" ] || fail "the rollback lost production events: $(edge_events) of $before"
+# expect_rolled_back CODE LOG WHAT: exit 3 and said so, 0.1.0+up1 ready on its store, no event lost.
+expect_rolled_back() {
+  sed 's/^/      /' "$2"
+  [ "$1" = 3 ] && grep -q "ROLLED BACK: site lyon runs millrace-edge 0.1.0+up1 again" "$2" ||
+    fail "$3 should roll back and say so (exit $1)"
+  [ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = $next ] || fail "after $3: $(version), schema $(schema)"
+  in_net curl -sf http://127.0.0.1:8080/ready >/dev/null || fail "the edge is not ready after $3"
+  [ "$(edge_events)" = "$before" ] || fail "$3 lost production events: $(edge_events) of $before"
+}
+expect_rolled_back "$code" "$work/rollback.log" "the failed upgrade"
 ok "an upgrade whose migration fails is rolled back in ${took} s: 0.1.0+up1 runs again on its store, nothing lost"
 
 in_root mes-sim --edge http://127.0.0.1:8080 --units 2 --cycle-ms 20 --duration 60 --events 30 --seed 9 >"$work/sim3.log" 2>&1 ||
@@ -305,12 +309,7 @@ before=$(edge_events)
 start=$(date +%s.%N)
 set +e; in_root millrace-edge-upgrade --timeout 20 "/root/$(basename "$bad_deb")" >"$work/deb-rollback.log" 2>&1; code=$?; set -e
 took=$(since "$start")
-sed 's/^/      /' "$work/deb-rollback.log"
-[ "$code" = 3 ] && grep -q "ROLLED BACK: site lyon runs millrace-edge 0.1.0+up1 again" "$work/deb-rollback.log" ||
-  fail "millrace-edge-upgrade should roll back the failing package and say so (exit $code)"
-[ "$(version)" = 0.1.0+up1 ] && [ "$(schema)" = $next ] || fail "after millrace-edge-upgrade's rollback: $(version), schema $(schema)"
-in_net curl -sf http://127.0.0.1:8080/ready >/dev/null || fail "the edge is not ready after millrace-edge-upgrade's rollback"
-[ "$(edge_events)" = "$before" ] || fail "millrace-edge-upgrade's rollback lost production events: $(edge_events) of $before"
+expect_rolled_back "$code" "$work/deb-rollback.log" "millrace-edge-upgrade of the failing package"
 ok "millrace-edge-upgrade rolls back a failing package in ${took} s: 0.1.0+up1 runs again, nothing lost"
 
 # ---- remove keeps the data, purge deletes it ----

@@ -50,12 +50,8 @@ class DriftProcessTest : public ::testing::Test {
   }
   // Runs SQL on central's PostgreSQL in tenant acme, behind the sync engine's back.
   void CentralSql(const std::string& sql) {
-    auto& pg = cluster_->admin();
-    ASSERT_TRUE(pg.Exec("BEGIN").ok());
-    ASSERT_TRUE(pg.Exec("SET LOCAL app.tenant_id = 'acme'").ok());
-    Status s = pg.Exec(sql);
+    Status s = cluster_->TenantSql("acme", sql);
     ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << sql;
-    ASSERT_TRUE(pg.Exec("COMMIT").ok());
   }
 
   json RunDriftCheck() { return cluster_->RunDriftCheck("acme", "lyon"); }

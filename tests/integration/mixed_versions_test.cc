@@ -47,12 +47,8 @@ class MixedVersionsTest : public ::testing::Test {
     return r.ok() && r->rows() > 0 ? r->GetString(0, 0) : "error: " + r.status().ToString();
   }
   void CentralSql(const std::string& sql) {
-    auto& pg = cluster_->admin();
-    ASSERT_TRUE(pg.Exec("BEGIN").ok());
-    ASSERT_TRUE(pg.Exec("SET LOCAL app.tenant_id = 'acme'").ok());
-    Status s = pg.Exec(sql);
+    Status s = cluster_->TenantSql("acme", sql);
     ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << sql;
-    ASSERT_TRUE(pg.Exec("COMMIT").ok());
   }
   void EdgeSql(const std::string& sql) {
     auto db = SqliteDb::Open(cluster_->site_dir("lyon") + "/edge.db");

@@ -473,6 +473,17 @@ int SyncCluster::StopEdge(const std::string& site, int sig) {
   return rc;
 }
 
+Status SyncCluster::TenantSql(const std::string& tenant, const std::string& sql) {
+  MILLRACE_RETURN_IF_ERROR(admin_->Exec("BEGIN"));
+  Status s = admin_->Exec("SET LOCAL app.tenant_id = " + catalog::QuoteLiteral(tenant));
+  if (s.ok()) s = admin_->Exec(sql);
+  if (!s.ok()) {
+    (void)admin_->Exec("ROLLBACK");
+    return s;
+  }
+  return admin_->Exec("COMMIT");
+}
+
 Status SyncCluster::RevokeSite(const std::string& tenant, const std::string& site) {
   return CentralCommand({"revoke-site", "--tenant", tenant, "--site", site});
 }

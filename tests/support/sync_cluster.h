@@ -121,6 +121,8 @@ class SyncCluster {
   nlohmann::json RunDriftCheck(const std::string& tenant, const std::string& site);
   // Runs `mes-central ARGS -c <the cluster's central.toml>`; its output goes to *out.
   Status CentralCommand(std::vector<std::string> args, std::string* out = nullptr);
+  // Runs `sql` on central's PostgreSQL in `tenant`'s context, behind the sync engine's back.
+  Status TenantSql(const std::string& tenant, const std::string& sql);
   // Only the provisioning (mes-central provision-site into site_dir(site)): for edges run
   // in-process, as the benchmarks do.
   Status Provision(const std::string& tenant, const std::string& site,
